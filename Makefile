@@ -1,0 +1,128 @@
+# llm-relay - plain GNU Makefile (see README.md for the two commands).
+#   make            build the responders and the mock upstream into build/
+#   make test       install missing packages, build, run every test
+#   make run        start memcached, the web server and the responders
+#   make SANITIZE=1 ASan+UBSan build into build-san/
+#   make lint       clang-format check and banned functions
+#   make fuzz       run every fuzz target for FUZZ_SECONDS each
+
+SHELL      := /bin/bash
+CC         ?= cc
+SANITIZE   ?= 0
+PORT       ?= 8080
+SERVER     ?= lighttpd
+FUZZ_SECONDS ?= 20
+
+ifeq ($(SANITIZE),1)
+BUILD      := build-san
+SANFLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+OPT        := -O1 -g
+else
+BUILD      := build
+SANFLAGS   :=
+OPT        := -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+endif
+
+PKGS       := libcurl jansson libmemcached
+WARN       := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+              -Wpointer-arith -Wsign-compare -Wformat=2 -Werror
+CFLAGS     += -std=c11 -D_GNU_SOURCE -pthread $(OPT) $(WARN) $(SANFLAGS) \
+              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS     += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmemcachedutil -lfcgi -pthread
+LDFLAGS    += $(SANFLAGS)
+
+LIB_SRC    := $(wildcard lib/*.c)
+LIB_OBJ    := $(LIB_SRC:lib/%.c=$(BUILD)/lib/%.o)
+HANDLERS   := chat models health admin
+BINS       := $(HANDLERS:%=$(BUILD)/relay-%) $(BUILD)/mock-upstream
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS  := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+
+.PHONY: all deps test unit integration node lint fuzz fuzz-smoke run clean \
+        valgrind format bench
+.DEFAULT_GOAL := all
+
+all: $(BINS)
+
+$(BUILD)/lib/%.o: lib/%.c $(wildcard lib/*.h) | $(BUILD)/lib
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/librelay.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/relay-%: handlers/%.c $(BUILD)/librelay.a
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/librelay.a $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/mock-upstream: tests/mock/mock_upstream.c | $(BUILD)
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) $(SANFLAGS) -o $@ $< $(LDFLAGS) -ljansson
+
+# Unit tests include the module under test (to reach its statics) and link
+# the rest of the library.
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/librelay.a $(wildcard lib/*.h) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(BUILD)/librelay.a \
+	    $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
+
+$(BUILD) $(BUILD)/lib $(BUILD)/tests build-fuzz:
+	mkdir -p $@
+
+deps:
+	@scripts/deps.sh
+
+unit: $(UNIT_BINS)
+	@scripts/unit.sh $(UNIT_BINS)
+
+integration: all
+	@BUILD=$(BUILD) tests/integration/run.sh
+
+node: all
+	@BUILD=$(BUILD) tests/integration/run.sh node
+
+# The whole suite: lint, unit tests plain and under ASan+UBSan (also with
+# every allocation failed in turn), integration through lighttpd and Caddy
+# with the sanitizer build, the SDK tests, and the fuzz corpora replayed.
+test: deps
+	$(MAKE) lint
+	$(MAKE) all unit
+	$(MAKE) SANITIZE=1 all unit
+	$(MAKE) SANITIZE=1 integration
+	$(MAKE) fuzz-smoke
+	@echo "make test: all suites passed"
+
+valgrind: $(UNIT_BINS)
+	@for t in $(UNIT_BINS); do \
+	  valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+	    --error-exitcode=9 $$t >/dev/null || exit 1; done; echo "valgrind: no leaks"
+
+FUZZ_CC    := clang
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -pthread -g -O1 -fsanitize=fuzzer,address,undefined \
+              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) $(wildcard lib/*.h) | build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(filter-out lib/server.c,$(LIB_SRC)) $(LDLIBS)
+
+# Replay every committed corpus (fast, deterministic): part of make test.
+fuzz-smoke: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do n=$$(basename $$f); \
+	  $$f -runs=0 tests/fuzz/corpus/$${n#fuzz_} >/dev/null 2>&1 || { \
+	    echo "fuzz-smoke: $$n failed"; $$f -runs=0 tests/fuzz/corpus/$${n#fuzz_}; exit 1; }; \
+	  echo "fuzz-smoke: $$n ok"; done
+
+# Explore: each target for FUZZ_SECONDS, new inputs kept in a scratch dir.
+fuzz: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do n=$$(basename $$f); mkdir -p build-fuzz/new-$$n; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/$${n#fuzz_}.dict \
+	    build-fuzz/new-$$n tests/fuzz/corpus/$${n#fuzz_} || exit 1; done
+
+lint:
+	@scripts/lint.sh
+
+format:
+	clang-format -i lib/*.c lib/*.h handlers/*.c tests/unit/*.c tests/fuzz/*.c
+
+run: deps all
+	@BUILD=$(BUILD) PORT=$(PORT) SERVER=$(SERVER) scripts/run.sh
+
+clean:
+	rm -rf build build-san build-fuzz

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/* chat.c - relay-chat: POST /v1/chat/completions (OpenAI dialect). */
+#include "../lib/apierr.h"
+#include "../lib/chatreq.h"
+#include "../lib/config.h"
+#include "../lib/req.h"
+#include "../lib/proxy.h"
+#include "../lib/server.h"
+
+static void
+chat(struct relay_req *req, const struct config *cfg)
+{
+	const struct config_model *m;
+	const char *param = NULL;
+	struct chatreq cr;
+	char msg[512];
+	enum relay_err err;
+
+	if (!span_eq(req->path, "/v1/chat/completions")) {
+		apierr_send(req, APIERR_OPENAI, 404, NULL, "unknown_url",
+		    "Unknown request URL: %.*s", (int)(req->path.len > 200 ?
+		    200 : req->path.len), req->path.p);
+		return;
+	}
+	if (req->method != REQ_POST) {
+		apierr_send(req, APIERR_OPENAI, 405, NULL, "method_not_allowed",
+		    "Use POST for /v1/chat/completions");
+		return;
+	}
+	err = req_read_body(req, cfg->body_max);
+	if (err == RELAY_ETOOBIG) {
+		apierr_send(req, APIERR_OPENAI, 413, NULL, "request_too_large",
+		    "Request body is larger than %zu bytes", cfg->body_max);
+		return;
+	}
+	if (err != RELAY_OK) {
+		apierr_send_err(req, APIERR_OPENAI, err, NULL);
+		return;
+	}
+	err = chatreq_parse(req->body.data, req->body.len, &cr, msg, sizeof(msg),
+	    &param);
+	if (err != RELAY_OK) {
+		if (err == RELAY_EINVAL)
+			apierr_send(req, APIERR_OPENAI, 400, NULL,
+			    param != NULL ? "invalid_value" : "invalid_json",
+			    "%s", msg);
+		else
+			apierr_send_err(req, APIERR_OPENAI, err, NULL);
+		chatreq_free(&cr);
+		return;
+	}
+	m = config_find_model(cfg, cr.model);
+	if (m == NULL)
+		apierr_send(req, APIERR_OPENAI, 404, NULL, "model_not_found",
+		    "The model `%.*s` does not exist or you do not have "
+		    "access to it.", (int)cr.model.len, cr.model.p);
+	else
+		proxy_chat(req, cfg, &cr, &m->targets[0]);
+	chatreq_free(&cr);
+}
+
+static void
+handle(struct relay_req *req)
+{
+	struct config *cfg = config_acquire(req->ctx->config);
+
+	chat(req, cfg);
+	config_release(cfg);
+}
+
+int
+main(int argc, char **argv)
+{
+	return server_main(argc, argv, "relay-chat", handle);
+}

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/* models.c - relay-models: GET /v1/models and /v1/models/{id} in the
+ * OpenAI list format, from the configured public model names. */
+#include <string.h>
+
+#include "../lib/apierr.h"
+#include "../lib/config.h"
+#include "../lib/req.h"
+#include "../lib/server.h"
+
+static enum relay_err
+model_json(struct buf *b, const struct config_model *m)
+{
+	enum relay_err err;
+
+	err = buf_puts(b, "{\"id\":\"");
+	if (err == RELAY_OK)
+		err = buf_json_escape(b, m->name, strlen(m->name));
+	if (err == RELAY_OK)
+		err = buf_puts(b, "\",\"object\":\"model\",\"created\":0,"
+				  "\"owned_by\":\"");
+	if (err == RELAY_OK)
+		err = buf_json_escape(b, m->targets[0].provider->name,
+		    strlen(m->targets[0].provider->name));
+	if (err == RELAY_OK)
+		err = buf_puts(b, "\"}");
+	return err;
+}
+
+static void
+list(struct relay_req *req, const struct config *cfg)
+{
+	enum relay_err err;
+	struct buf b;
+	size_t i;
+
+	buf_init(&b, 4 * 1024 * 1024);
+	err = buf_puts(&b, "{\"object\":\"list\",\"data\":[");
+	for (i = 0; err == RELAY_OK && i < cfg->nmodels; i++) {
+		if (i > 0)
+			err = buf_append(&b, ",", 1);
+		if (err == RELAY_OK)
+			err = model_json(&b, &cfg->models[i]);
+	}
+	if (err == RELAY_OK)
+		err = buf_puts(&b, "]}");
+	if (err == RELAY_OK)
+		err = req_send_full(req, 200, "application/json", b.data, b.len);
+	else
+		apierr_send_err(req, APIERR_OPENAI, err, NULL);
+	buf_reset(&b);
+}
+
+static void
+one(struct relay_req *req, const struct config *cfg, struct span id)
+{
+	const struct config_model *m = config_find_model(cfg, id);
+	struct buf b;
+
+	if (m == NULL) {
+		apierr_send(req, APIERR_OPENAI, 404, NULL, "model_not_found",
+		    "The model `%.*s` does not exist or you do not have "
+		    "access to it.", (int)(id.len > 256 ? 256 : id.len), id.p);
+		return;
+	}
+	buf_init(&b, 64 * 1024);
+	if (model_json(&b, m) != RELAY_OK ||
+	    req_send_full(req, 200, "application/json", b.data, b.len) !=
+		RELAY_OK)
+		req->status = 499;
+	buf_reset(&b);
+}
+
+static void
+handle(struct relay_req *req)
+{
+	static const char prefix[] = "/v1/models/";
+	struct config *cfg = config_acquire(req->ctx->config);
+	struct span id;
+
+	if (req->method != REQ_GET && req->method != REQ_HEAD)
+		apierr_send(req, APIERR_OPENAI, 405, NULL, "method_not_allowed",
+		    "Use GET for /v1/models");
+	else if (span_eq(req->path, "/v1/models"))
+		list(req, cfg);
+	else if (req->path.len > sizeof(prefix) - 1 &&
+	    memcmp(req->path.p, prefix, sizeof(prefix) - 1) == 0) {
+		id.p = req->path.p + sizeof(prefix) - 1;
+		id.len = req->path.len - (sizeof(prefix) - 1);
+		one(req, cfg, id);
+	} else
+		apierr_send(req, APIERR_OPENAI, 404, NULL, "unknown_url",
+		    "Unknown request URL");
+	config_release(cfg);
+}
+
+int
+main(int argc, char **argv)
+{
+	return server_main(argc, argv, "relay-models", handle);
+}

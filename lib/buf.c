@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MIT */
+/* buf.c - bounded byte buffers; every buffer has a hard maximum. */
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buf.h"
+#include "mem.h"
+
+struct span
+span_str(const char *s)
+{
+	struct span sp = { s, s != NULL ? strlen(s) : 0 };
+
+	return sp;
+}
+
+int
+span_eq(struct span a, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	return a.len == n && (n == 0 || memcmp(a.p, lit, n) == 0);
+}
+
+int
+span_caseeq(struct span a, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	return a.len == n && (n == 0 || strncasecmp(a.p, lit, n) == 0);
+}
+
+void
+buf_init(struct buf *b, size_t max)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	b->max = max;
+}
+
+void
+buf_reset(struct buf *b)
+{
+	mem_free(b->data);
+	buf_init(b, b->max);
+}
+
+void
+buf_clear(struct buf *b)
+{
+	b->len = 0;
+	if (b->data != NULL)
+		b->data[0] = '\0';
+}
+
+/* Make room for n more bytes plus the trailing NUL. */
+static enum relay_err
+buf_reserve(struct buf *b, size_t n)
+{
+	size_t need, cap;
+	char *p;
+
+	assert(b->len <= b->max);
+	if (n > b->max - b->len)
+		return RELAY_ETOOBIG;
+	need = b->len + n + 1;
+	if (need <= b->cap)
+		return RELAY_OK;
+	cap = b->cap != 0 ? b->cap : 256;
+	while (cap < need)
+		cap = cap > ((size_t)-1) / 2 ? need : cap * 2;
+	if (cap > b->max + 1)
+		cap = b->max + 1;
+	p = mem_reallocarray(b->data, cap, 1);
+	if (p == NULL)
+		return RELAY_ENOMEM;
+	b->data = p;
+	b->cap = cap;
+	return RELAY_OK;
+}
+
+enum relay_err
+buf_append(struct buf *b, const void *p, size_t n)
+{
+	enum relay_err err;
+
+	err = buf_reserve(b, n);
+	if (err != RELAY_OK)
+		return err;
+	if (n > 0)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return RELAY_OK;
+}
+
+enum relay_err
+buf_puts(struct buf *b, const char *s)
+{
+	return buf_append(b, s, strlen(s));
+}
+
+enum relay_err
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	enum relay_err err;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return RELAY_EINVAL;
+	err = buf_reserve(b, (size_t)n);
+	if (err != RELAY_OK)
+		return err;
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return RELAY_OK;
+}
+
+enum relay_err
+buf_json_escape(struct buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	enum relay_err err = RELAY_OK;
+	size_t i, run = 0;
+	char esc[7];
+
+	for (i = 0; i < n && err == RELAY_OK; i++) {
+		unsigned char c = (unsigned char)s[i];
+		size_t elen = 2;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		err = buf_append(b, s + run, i - run);
+		if (err != RELAY_OK)
+			break;
+		esc[0] = '\\';
+		if (c == '"' || c == '\\')
+			esc[1] = (char)c;
+		else if (c == '\n')
+			esc[1] = 'n';
+		else if (c == '\r')
+			esc[1] = 'r';
+		else if (c == '\t')
+			esc[1] = 't';
+		else {
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			elen = 6;
+		}
+		err = buf_append(b, esc, elen);
+		run = i + 1;
+	}
+	if (err == RELAY_OK)
+		err = buf_append(b, s + run, n - run);
+	return err;
+}
+
+void
+buf_consume(struct buf *b, size_t n)
+{
+	assert(n <= b->len);
+	memmove(b->data, b->data + n, b->len - n);
+	b->len -= n;
+	if (b->data != NULL)
+		b->data[b->len] = '\0';
+}
+
+char *
+buf_steal(struct buf *b)
+{
+	char *p = b->data;
+
+	buf_init(b, b->max);
+	return p;
+}

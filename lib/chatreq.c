@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/* chatreq.c - the checks OpenAI itself makes first (model, messages,
+ * stream), with its wording, so SDK users see familiar errors. */
+#include <stdio.h>
+#include <string.h>
+
+#include "chatreq.h"
+#include "jsonx.h"
+#include "limits.h"
+
+static enum relay_err
+fail(char *errbuf, size_t errsz, const char **param, const char *name,
+    const char *msg)
+{
+	snprintf(errbuf, errsz, "%s", msg);
+	*param = name;
+	return RELAY_EINVAL;
+}
+
+enum relay_err
+chatreq_parse(const char *p, size_t n, struct chatreq *cr, char *errbuf,
+    size_t errsz, const char **param)
+{
+	json_t *root, *model, *msgs, *stream, *opts, *usage;
+	enum relay_err err;
+
+	memset(cr, 0, sizeof(*cr));
+	*param = NULL;
+	if (n == 0)
+		return fail(errbuf, errsz, param, NULL,
+		    "We could not parse the JSON body of your request: the "
+		    "body is empty.");
+	err = jsonx_parse(p, n, &root, errbuf, errsz);
+	if (err != RELAY_OK)
+		return err;
+	cr->root = root;
+	if (!json_is_object(root))
+		return fail(errbuf, errsz, param, NULL,
+		    "The request body must be a JSON object.");
+	model = json_object_get(root, "model");
+	if (model == NULL || !json_is_string(model) ||
+	    json_string_length(model) == 0)
+		return fail(errbuf, errsz, param, "model",
+		    "you must provide a model parameter");
+	if (json_string_length(model) > RELAY_NAME_MAX)
+		return fail(errbuf, errsz, param, "model",
+		    "model name is too long");
+	cr->model.p = json_string_value(model);
+	cr->model.len = json_string_length(model);
+	msgs = json_object_get(root, "messages");
+	if (msgs == NULL)
+		return fail(errbuf, errsz, param, "messages",
+		    "Missing required parameter: 'messages'.");
+	if (!json_is_array(msgs) || json_array_size(msgs) == 0)
+		return fail(errbuf, errsz, param, "messages",
+		    "Invalid 'messages': expected a non-empty array.");
+	stream = json_object_get(root, "stream");
+	if (stream != NULL && !json_is_boolean(stream) && !json_is_null(stream))
+		return fail(errbuf, errsz, param, "stream",
+		    "Invalid type for 'stream': expected a boolean.");
+	cr->stream = json_is_true(stream);
+	opts = json_object_get(root, "stream_options");
+	usage = json_is_object(opts) ? json_object_get(opts, "include_usage") :
+	    NULL;
+	cr->include_usage = json_is_true(usage);
+	return RELAY_OK;
+}
+
+void
+chatreq_free(struct chatreq *cr)
+{
+	json_decref(cr->root);
+	memset(cr, 0, sizeof(*cr));
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* chatreq.h - validation of an OpenAI Chat Completions request body into
+ * the few facts the relay acts on; the body itself travels untouched. */
+#ifndef RELAY_CHATREQ_H
+#define RELAY_CHATREQ_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "compiler.h"
+#include "err.h"
+
+struct chatreq {
+	void *root;	  /* the parsed body (json_t *), owned */
+	struct span model; /* points into root; valid until chatreq_free */
+	int stream;	  /* "stream": true */
+	int include_usage; /* "stream_options": {"include_usage": true} */
+};
+
+/*
+ * Validate n bytes of body. RELAY_OK fills cr; RELAY_EINVAL puts an
+ * OpenAI-style message in errbuf and the offending parameter's name (or
+ * NULL) in *param; RELAY_ENOMEM. cr is safe to chatreq_free() either way.
+ */
+enum relay_err chatreq_parse(const char *p, size_t n, struct chatreq *cr,
+    char *errbuf, size_t errsz, const char **param) RELAY_MUST_CHECK;
+
+/* Release what chatreq_parse() allocated. */
+void chatreq_free(struct chatreq *cr) RELAY_NONNULL;
+
+#endif

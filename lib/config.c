@@ -1,0 +1,826 @@
+/* SPDX-License-Identifier: MIT */
+/* config.c - config validation with JSON-path errors, the built-in default,
+ * and hot reload by stat(2) polling. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "jsonx.h"
+#include "limits.h"
+#include "log.h"
+#include "mem.h"
+
+static const char *const provider_type_names[PROVIDER__MAX] = {
+	[PROVIDER_OPENAI] = "openai",
+};
+
+const char *
+config_provider_type_name(enum provider_type t)
+{
+	if ((unsigned)t >= PROVIDER__MAX)
+		return "unknown";
+	return provider_type_names[t];
+}
+
+/* Validation context: the error goes to errbuf once, with its path. */
+struct vctx {
+	char *errbuf;
+	size_t errsz;
+	enum relay_err err;
+};
+
+static void RELAY_PRINTF(3, 4) RELAY_COLD
+vfail(struct vctx *v, const char *path, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (v->err != RELAY_OK)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(v->errbuf, v->errsz, "%s: %s", path, msg);
+	v->err = RELAY_EINVAL;
+}
+
+static void
+voom(struct vctx *v)
+{
+	if (v->err == RELAY_OK) {
+		snprintf(v->errbuf, v->errsz, "out of memory");
+		v->err = RELAY_ENOMEM;
+	}
+}
+
+static char *
+vdup(struct vctx *v, const char *s)
+{
+	char *d = mem_strdup(s);
+
+	if (d == NULL)
+		voom(v);
+	return d;
+}
+
+/* Refuse keys the schema does not know: typos must not pass silently. */
+static void
+vkeys(struct vctx *v, json_t *obj, const char *path, const char *const *known)
+{
+	const char *k;
+	json_t *val;
+	size_t i;
+
+	json_object_foreach(obj, k, val) {
+		for (i = 0; known[i] != NULL; i++)
+			if (strcmp(k, known[i]) == 0)
+				break;
+		if (known[i] == NULL)
+			vfail(v, path, "unknown key \"%.64s\"", k);
+	}
+}
+
+/* A non-empty string of at most RELAY_NAME_MAX bytes, or NULL after
+ * vfail(). */
+static const char *
+vname(struct vctx *v, json_t *obj, const char *key, const char *path,
+    int required)
+{
+	json_t *s = json_object_get(obj, key);
+	const char *str;
+
+	if (s == NULL) {
+		if (required)
+			vfail(v, path, "missing required key \"%s\"", key);
+		return NULL;
+	}
+	str = json_string_value(s);
+	if (str == NULL || json_string_length(s) == 0 ||
+	    json_string_length(s) > RELAY_NAME_MAX ||
+	    strlen(str) != json_string_length(s)) {
+		vfail(v, path, "\"%s\" must be a non-empty string of at most %d bytes",
+		    key, RELAY_NAME_MAX);
+		return NULL;
+	}
+	return str;
+}
+
+static long
+vlong(struct vctx *v, json_t *obj, const char *key, const char *path,
+    long def, long min, long max)
+{
+	json_t *n = json_object_get(obj, key);
+	json_int_t i;
+
+	if (n == NULL)
+		return def;
+	if (!json_is_integer(n)) {
+		vfail(v, path, "\"%s\" must be an integer", key);
+		return def;
+	}
+	i = json_integer_value(n);
+	if (i < min || i > max) {
+		vfail(v, path, "\"%s\" must be between %ld and %ld", key, min,
+		    max);
+		return def;
+	}
+	return (long)i;
+}
+
+/* "env:NAME" resolves to the variable's value; anything else is literal. */
+static char *
+vsecret(struct vctx *v, json_t *s, const char *path)
+{
+	const char *str = json_string_value(s), *val;
+
+	if (str == NULL || json_string_length(s) == 0 ||
+	    strlen(str) != json_string_length(s)) {
+		vfail(v, path, "must be a non-empty string (literal or env:NAME)");
+		return NULL;
+	}
+	if (strncmp(str, "env:", 4) != 0)
+		return vdup(v, str);
+	val = getenv(str + 4);
+	if (val == NULL || *val == '\0') {
+		vfail(v, path, "environment variable %.64s is not set", str + 4);
+		return NULL;
+	}
+	return vdup(v, val);
+}
+
+static void
+provider_free(struct config_provider *p)
+{
+	size_t i;
+
+	mem_free(p->name);
+	mem_free(p->base_url);
+	for (i = 0; i < p->nkeys; i++) {
+		if (p->keys[i] != NULL)
+			explicit_bzero(p->keys[i], strlen(p->keys[i]));
+		mem_free(p->keys[i]);
+	}
+	mem_free(p->keys);
+	for (i = 0; i < p->nheaders; i++) {
+		mem_free(p->headers[i].name);
+		mem_free(p->headers[i].value);
+	}
+	mem_free(p->headers);
+}
+
+static void
+config_free(struct config *c)
+{
+	size_t i, j;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->nkv_servers; i++)
+		mem_free(c->kv_servers[i]);
+	mem_free(c->kv_servers);
+	for (i = 0; i < c->nproviders; i++)
+		provider_free(&c->providers[i]);
+	mem_free(c->providers);
+	for (i = 0; i < c->nmodels; i++) {
+		mem_free(c->models[i].name);
+		for (j = 0; j < c->models[i].ntargets; j++)
+			mem_free(c->models[i].targets[j].model);
+		mem_free(c->models[i].targets);
+	}
+	mem_free(c->models);
+	mem_free(c->source);
+	mem_free(c);
+}
+
+void
+config_release(struct config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	if (__atomic_sub_fetch(&cfg->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		config_free(cfg);
+}
+
+static void
+parse_memcached(struct vctx *v, struct config *c, json_t *root)
+{
+	static const char *const known[] = { "servers", "timeout_ms", NULL };
+	json_t *mc = json_object_get(root, "memcached"), *servers, *s;
+	char path[64];
+	size_t i;
+
+	c->kv_timeout_ms = RELAY_KV_TIMEOUT_MS_DEFAULT;
+	if (mc == NULL) {
+		vfail(v, "$", "missing required key \"memcached\"");
+		return;
+	}
+	if (!json_is_object(mc)) {
+		vfail(v, "$.memcached", "must be an object");
+		return;
+	}
+	vkeys(v, mc, "$.memcached", known);
+	c->kv_timeout_ms = vlong(v, mc, "timeout_ms", "$.memcached",
+	    RELAY_KV_TIMEOUT_MS_DEFAULT, 1, 60000);
+	servers = json_object_get(mc, "servers");
+	if (!json_is_array(servers) || json_array_size(servers) == 0 ||
+	    json_array_size(servers) > RELAY_KV_SERVERS_MAX) {
+		vfail(v, "$.memcached.servers",
+		    "must be an array of 1 to %d \"host:port\" strings",
+		    RELAY_KV_SERVERS_MAX);
+		return;
+	}
+	c->kv_servers = mem_calloc(json_array_size(servers), sizeof(char *));
+	if (c->kv_servers == NULL) {
+		voom(v);
+		return;
+	}
+	json_array_foreach(servers, i, s) {
+		const char *str = json_string_value(s);
+
+		snprintf(path, sizeof(path), "$.memcached.servers[%zu]", i);
+		if (str == NULL || *str == '\0' ||
+		    (str[0] != '/' && strrchr(str, ':') == NULL)) {
+			vfail(v, path, "must be \"host:port\" or a socket path");
+			return;
+		}
+		c->kv_servers[c->nkv_servers] = vdup(v, str);
+		if (c->kv_servers[c->nkv_servers] == NULL)
+			return;
+		c->nkv_servers++;
+	}
+}
+
+static void
+parse_provider_headers(struct vctx *v, struct config_provider *p, json_t *h,
+    const char *path)
+{
+	const char *k;
+	json_t *val;
+	size_t n = 0;
+
+	if (h == NULL)
+		return;
+	if (!json_is_object(h)) {
+		vfail(v, path, "\"headers\" must be an object of strings");
+		return;
+	}
+	if (json_object_size(h) == 0)
+		return;
+	p->headers = mem_calloc(json_object_size(h), sizeof(*p->headers));
+	if (p->headers == NULL) {
+		voom(v);
+		return;
+	}
+	json_object_foreach(h, k, val) {
+		const char *s = json_string_value(val);
+		size_t i;
+
+		for (i = 0; k[i] != '\0'; i++)
+			if (!((k[i] >= 'a' && k[i] <= 'z') ||
+			    (k[i] >= 'A' && k[i] <= 'Z') ||
+			    (k[i] >= '0' && k[i] <= '9') || k[i] == '-'))
+				break;
+		if (i == 0 || k[i] != '\0' || s == NULL ||
+		    strpbrk(s, "\r\n") != NULL) {
+			vfail(v, path, "header \"%.64s\" must be a token with "
+			    "a one-line string value", k);
+			return;
+		}
+		p->headers[n].name = vdup(v, k);
+		p->headers[n].value = vdup(v, s);
+		p->nheaders = ++n;
+		if (v->err != RELAY_OK)
+			return;
+	}
+}
+
+static void
+parse_provider_keys(struct vctx *v, struct config_provider *p, json_t *keys,
+    const char *path)
+{
+	char kpath[128];
+	json_t *k;
+	size_t i;
+
+	if (keys == NULL)
+		return; /* a local OpenAI-compatible server may need none */
+	if (!json_is_array(keys)) {
+		vfail(v, path, "\"api_keys\" must be an array of strings");
+		return;
+	}
+	if (json_array_size(keys) == 0)
+		return;
+	p->keys = mem_calloc(json_array_size(keys), sizeof(char *));
+	if (p->keys == NULL) {
+		voom(v);
+		return;
+	}
+	json_array_foreach(keys, i, k) {
+		snprintf(kpath, sizeof(kpath), "%s.api_keys[%zu]", path, i);
+		p->keys[i] = vsecret(v, k, kpath);
+		if (p->keys[i] == NULL)
+			return;
+		p->nkeys = i + 1;
+	}
+}
+
+static void
+parse_provider(struct vctx *v, struct config_provider *p, json_t *j,
+    const char *path)
+{
+	static const char *const known[] = { "name", "type", "base_url",
+		"api_keys", "headers", "timeouts", NULL };
+	static const char *const tknown[] = { "connect_ms", "first_byte_ms",
+		"idle_ms", "total_ms", NULL };
+	const char *name, *type, *url;
+	json_t *t;
+	char tpath[128];
+	int i;
+
+	if (!json_is_object(j)) {
+		vfail(v, path, "must be an object");
+		return;
+	}
+	vkeys(v, j, path, known);
+	name = vname(v, j, "name", path, 1);
+	type = vname(v, j, "type", path, 1);
+	url = vname(v, j, "base_url", path, 1);
+	if (name == NULL || type == NULL || url == NULL)
+		return;
+	for (i = 0; i < PROVIDER__MAX; i++)
+		if (strcmp(type, provider_type_names[i]) == 0)
+			break;
+	if (i == PROVIDER__MAX) {
+		vfail(v, path, "\"type\" must be \"openai\", not \"%.32s\"",
+		    type);
+		return;
+	}
+	p->type = (enum provider_type)i;
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+		vfail(v, path, "\"base_url\" must start with http:// or https://");
+		return;
+	}
+	p->name = vdup(v, name);
+	p->base_url = vdup(v, url);
+	if (p->base_url != NULL) {
+		size_t n = strlen(p->base_url);
+
+		while (n > 0 && p->base_url[n - 1] == '/')
+			p->base_url[--n] = '\0';
+	}
+	parse_provider_keys(v, p, json_object_get(j, "api_keys"), path);
+	parse_provider_headers(v, p, json_object_get(j, "headers"), path);
+	t = json_object_get(j, "timeouts");
+	snprintf(tpath, sizeof(tpath), "%s.timeouts", path);
+	if (t != NULL && !json_is_object(t)) {
+		vfail(v, tpath, "must be an object");
+		return;
+	}
+	if (t != NULL)
+		vkeys(v, t, tpath, tknown);
+	p->connect_ms = vlong(v, t, "connect_ms", tpath,
+	    RELAY_CONNECT_MS_DEFAULT, 1, 600000);
+	p->first_byte_ms = vlong(v, t, "first_byte_ms", tpath,
+	    RELAY_FIRST_BYTE_MS_DEFAULT, 1, 3600000);
+	p->idle_ms = vlong(v, t, "idle_ms", tpath, RELAY_IDLE_MS_DEFAULT, 1,
+	    3600000);
+	p->total_ms = vlong(v, t, "total_ms", tpath, RELAY_TOTAL_MS_DEFAULT, 0,
+	    86400000);
+}
+
+static void
+parse_providers(struct vctx *v, struct config *c, json_t *root)
+{
+	json_t *arr = json_object_get(root, "providers"), *p;
+	char path[64];
+	size_t i, j;
+
+	if (!json_is_array(arr) || json_array_size(arr) == 0) {
+		vfail(v, "$.providers", "must be a non-empty array");
+		return;
+	}
+	c->providers = mem_calloc(json_array_size(arr), sizeof(*c->providers));
+	if (c->providers == NULL) {
+		voom(v);
+		return;
+	}
+	json_array_foreach(arr, i, p) {
+		snprintf(path, sizeof(path), "$.providers[%zu]", i);
+		c->nproviders = i + 1;
+		parse_provider(v, &c->providers[i], p, path);
+		if (v->err != RELAY_OK)
+			return;
+		for (j = 0; j < i; j++)
+			if (strcmp(c->providers[j].name,
+				c->providers[i].name) == 0)
+				vfail(v, path, "duplicate provider name \"%s\"",
+				    c->providers[i].name);
+	}
+}
+
+static const struct config_provider *
+find_provider(const struct config *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->nproviders; i++)
+		if (strcmp(c->providers[i].name, name) == 0)
+			return &c->providers[i];
+	return NULL;
+}
+
+static void
+parse_model(struct vctx *v, struct config *c, struct config_model *m,
+    json_t *j, const char *path)
+{
+	static const char *const known[] = { "name", "targets", NULL };
+	static const char *const tknown[] = { "provider", "model", NULL };
+	json_t *targets, *t;
+	const char *name;
+	char tpath[128];
+	size_t i;
+
+	if (!json_is_object(j)) {
+		vfail(v, path, "must be an object");
+		return;
+	}
+	vkeys(v, j, path, known);
+	name = vname(v, j, "name", path, 1);
+	if (name == NULL)
+		return;
+	m->name = vdup(v, name);
+	targets = json_object_get(j, "targets");
+	if (!json_is_array(targets) || json_array_size(targets) == 0) {
+		vfail(v, path, "\"targets\" must be a non-empty array");
+		return;
+	}
+	m->targets = mem_calloc(json_array_size(targets), sizeof(*m->targets));
+	if (m->targets == NULL) {
+		voom(v);
+		return;
+	}
+	json_array_foreach(targets, i, t) {
+		const char *prov, *model;
+
+		snprintf(tpath, sizeof(tpath), "%s.targets[%zu]", path, i);
+		if (!json_is_object(t)) {
+			vfail(v, tpath, "must be an object");
+			return;
+		}
+		vkeys(v, t, tpath, tknown);
+		prov = vname(v, t, "provider", tpath, 1);
+		model = vname(v, t, "model", tpath, 0);
+		if (prov == NULL)
+			return;
+		m->targets[i].provider = find_provider(c, prov);
+		if (m->targets[i].provider == NULL) {
+			vfail(v, tpath, "unknown provider \"%.64s\"", prov);
+			return;
+		}
+		m->targets[i].model = vdup(v, model != NULL ? model : name);
+		m->ntargets = i + 1;
+		if (v->err != RELAY_OK)
+			return;
+	}
+}
+
+static void
+parse_models(struct vctx *v, struct config *c, json_t *root)
+{
+	json_t *arr = json_object_get(root, "models"), *m;
+	char path[64];
+	size_t i, j;
+
+	if (!json_is_array(arr) || json_array_size(arr) == 0) {
+		vfail(v, "$.models", "must be a non-empty array");
+		return;
+	}
+	c->models = mem_calloc(json_array_size(arr), sizeof(*c->models));
+	if (c->models == NULL) {
+		voom(v);
+		return;
+	}
+	json_array_foreach(arr, i, m) {
+		snprintf(path, sizeof(path), "$.models[%zu]", i);
+		c->nmodels = i + 1;
+		parse_model(v, c, &c->models[i], m, path);
+		if (v->err != RELAY_OK)
+			return;
+		for (j = 0; j < i; j++)
+			if (strcmp(c->models[j].name, c->models[i].name) == 0)
+				vfail(v, path, "duplicate model name \"%s\"",
+				    c->models[i].name);
+	}
+}
+
+static void
+parse_top(struct vctx *v, struct config *c, json_t *root)
+{
+	static const char *const known[] = { "memcached", "providers",
+		"models", "limits", "stream", NULL };
+	static const char *const lknown[] = { "max_body_bytes", NULL };
+	static const char *const sknown[] = { "heartbeat_ms", NULL };
+	json_t *lim = json_object_get(root, "limits");
+	json_t *st = json_object_get(root, "stream");
+
+	vkeys(v, root, "$", known);
+	if (lim != NULL && !json_is_object(lim))
+		vfail(v, "$.limits", "must be an object");
+	if (st != NULL && !json_is_object(st))
+		vfail(v, "$.stream", "must be an object");
+	if (v->err != RELAY_OK)
+		return;
+	if (lim != NULL)
+		vkeys(v, lim, "$.limits", lknown);
+	if (st != NULL)
+		vkeys(v, st, "$.stream", sknown);
+	c->body_max = (size_t)vlong(v, lim, "max_body_bytes", "$.limits",
+	    RELAY_BODY_MAX_DEFAULT, 1024, RELAY_BODY_MAX_CEILING);
+	c->heartbeat_ms = vlong(v, st, "heartbeat_ms", "$.stream",
+	    RELAY_HEARTBEAT_MS_DEFAULT, 0, 60000);
+	parse_memcached(v, c, root);
+	if (v->err == RELAY_OK)
+		parse_providers(v, c, root);
+	if (v->err == RELAY_OK)
+		parse_models(v, c, root);
+}
+
+enum relay_err
+config_parse(const char *text, size_t len, struct config **out, char *errbuf,
+    size_t errsz)
+{
+	struct vctx v = { errbuf, errsz, RELAY_OK };
+	char jerr[256];
+	struct config *c = NULL;
+	json_t *root = NULL;
+
+	*out = NULL;
+	v.err = jsonx_parse(text, len, &root, jerr, sizeof(jerr));
+	if (v.err == RELAY_EINVAL)
+		snprintf(errbuf, errsz, "$: %s", jerr);
+	if (v.err == RELAY_ENOMEM)
+		snprintf(errbuf, errsz, "out of memory");
+	if (v.err != RELAY_OK)
+		goto out;
+	if (!json_is_object(root)) {
+		vfail(&v, "$", "must be an object");
+		goto out;
+	}
+	c = mem_calloc(1, sizeof(*c));
+	if (c == NULL) {
+		voom(&v);
+		goto out;
+	}
+	c->refs = 1;
+	parse_top(&v, c, root);
+out:
+	json_decref(root);
+	if (v.err != RELAY_OK) {
+		config_free(c);
+		return v.err;
+	}
+	*out = c;
+	return RELAY_OK;
+}
+
+const struct config_model *
+config_find_model(const struct config *cfg, struct span name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nmodels; i++)
+		if (span_eq(name, cfg->models[i].name))
+			return &cfg->models[i];
+	return NULL;
+}
+
+static enum relay_err
+json_str(struct buf *b, const char *s)
+{
+	enum relay_err err = buf_append(b, "\"", 1);
+
+	if (err == RELAY_OK)
+		err = buf_json_escape(b, s, strlen(s));
+	if (err == RELAY_OK)
+		err = buf_append(b, "\"", 1);
+	return err;
+}
+
+enum relay_err
+config_default_json(struct buf *b)
+{
+	const char *mc = getenv("RELAY_MEMCACHED");
+	const char *demo = getenv("RELAY_DEMO_URL");
+	int openai = getenv("OPENAI_API_KEY") != NULL &&
+	    *getenv("OPENAI_API_KEY") != '\0';
+	enum relay_err err;
+
+	err = buf_puts(b, "{\"memcached\":{\"servers\":[");
+	if (err == RELAY_OK)
+		err = json_str(b, mc != NULL && *mc != '\0' ? mc :
+		    "127.0.0.1:11211");
+	if (err == RELAY_OK)
+		err = buf_puts(b, "]},\"providers\":[{\"name\":\"demo\","
+		    "\"type\":\"openai\",\"base_url\":");
+	if (err == RELAY_OK)
+		err = json_str(b, demo != NULL && *demo != '\0' ? demo :
+		    "http://127.0.0.1:18081/v1");
+	if (err == RELAY_OK && openai)
+		err = buf_puts(b, "},{\"name\":\"openai\",\"type\":\"openai\","
+		    "\"base_url\":\"https://api.openai.com/v1\","
+		    "\"api_keys\":[\"env:OPENAI_API_KEY\"]");
+	if (err == RELAY_OK)
+		err = buf_puts(b, "}],\"models\":[{\"name\":\"demo\",\"targets\":"
+		    "[{\"provider\":\"demo\",\"model\":\"demo\"}]}");
+	if (err == RELAY_OK && openai)
+		err = buf_puts(b, ",{\"name\":\"gpt-4o-mini\",\"targets\":"
+		    "[{\"provider\":\"openai\"}]},{\"name\":\"gpt-4o\","
+		    "\"targets\":[{\"provider\":\"openai\"}]}");
+	if (err == RELAY_OK)
+		err = buf_puts(b, "]}");
+	return err;
+}
+
+/* --- the store: one current snapshot, replaced on change ------------- */
+
+struct config_store {
+	pthread_mutex_t lock;
+	struct config *cur;
+	char *path;	      /* NULL: built-in */
+	struct timespec checked; /* CLOCK_MONOTONIC of the last stat */
+	struct stat seen;	      /* the file as last loaded or refused */
+	unsigned long generation;
+};
+
+static long
+ms_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) * 1000 +
+	    (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+/* Read the whole file, bounded by RELAY_CONFIG_MAX. */
+static enum relay_err
+read_file(const char *path, struct buf *b, struct stat *st, char *errbuf,
+    size_t errsz)
+{
+	char chunk[8192];
+	enum relay_err err = RELAY_OK;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, st) != 0) {
+		snprintf(errbuf, errsz, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return RELAY_EIO;
+	}
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(errbuf, errsz, "%s: %s", path, strerror(errno));
+			err = RELAY_EIO;
+			break;
+		}
+		if (n == 0)
+			break;
+		err = buf_append(b, chunk, (size_t)n);
+		if (err != RELAY_OK) {
+			snprintf(errbuf, errsz, "%s: larger than %u bytes",
+			    path, RELAY_CONFIG_MAX);
+			break;
+		}
+	}
+	close(fd);
+	return err;
+}
+
+static enum relay_err
+store_load(struct config_store *st, struct config **out, struct stat *sb,
+    char *errbuf, size_t errsz)
+{
+	struct buf text;
+	enum relay_err err;
+
+	buf_init(&text, RELAY_CONFIG_MAX);
+	memset(sb, 0, sizeof(*sb));
+	if (st->path == NULL) {
+		err = config_default_json(&text);
+		if (err != RELAY_OK)
+			snprintf(errbuf, errsz, "built-in config: %s",
+			    err_name(err));
+	} else
+		err = read_file(st->path, &text, sb, errbuf, errsz);
+	if (err == RELAY_OK)
+		err = config_parse(text.data, text.len, out, errbuf, errsz);
+	buf_reset(&text);
+	if (err == RELAY_OK) {
+		(*out)->generation = ++st->generation;
+		(*out)->source = mem_strdup(st->path != NULL ? st->path :
+		    "built-in");
+		if ((*out)->source == NULL) {
+			config_release(*out);
+			*out = NULL;
+			err = RELAY_ENOMEM;
+		}
+	}
+	return err;
+}
+
+struct config_store *
+config_store_new(const char *path, char *errbuf, size_t errsz)
+{
+	struct config_store *st = mem_calloc(1, sizeof(*st));
+
+	if (st == NULL) {
+		snprintf(errbuf, errsz, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&st->lock, NULL);
+	if (path != NULL) {
+		st->path = mem_strdup(path);
+		if (st->path == NULL) {
+			snprintf(errbuf, errsz, "out of memory");
+			config_store_free(st);
+			return NULL;
+		}
+	}
+	if (store_load(st, &st->cur, &st->seen, errbuf, errsz) != RELAY_OK) {
+		config_store_free(st);
+		return NULL;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &st->checked);
+	return st;
+}
+
+static int
+file_changed(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino != b->st_ino || a->st_dev != b->st_dev ||
+	    a->st_size != b->st_size || a->st_mtim.tv_sec != b->st_mtim.tv_sec ||
+	    a->st_mtim.tv_nsec != b->st_mtim.tv_nsec;
+}
+
+/* Caller holds st->lock. */
+static void
+do_store_check(struct config_store *st)
+{
+	struct config *next = NULL;
+	struct stat sb;
+	char errbuf[512];
+
+	clock_gettime(CLOCK_MONOTONIC, &st->checked);
+	if (stat(st->path, &sb) != 0 || !file_changed(&sb, &st->seen))
+		return;
+	if (store_load(st, &next, &sb, errbuf, sizeof(errbuf)) != RELAY_OK) {
+		st->seen = sb;
+		log_err("config %s refused, keeping generation %lu: %s",
+		    st->path, st->cur->generation, errbuf);
+		return;
+	}
+	st->seen = sb;
+	config_release(st->cur);
+	st->cur = next;
+	log_info("config %s reloaded: generation %lu, %zu providers, "
+		 "%zu models", st->path, next->generation, next->nproviders,
+	    next->nmodels);
+}
+
+struct config *
+config_acquire(struct config_store *st)
+{
+	struct config *c;
+
+	pthread_mutex_lock(&st->lock);
+	if (st->path != NULL && ms_since(&st->checked) >= RELAY_CONFIG_CHECK_MS)
+		do_store_check(st);
+	c = st->cur;
+	__atomic_add_fetch(&c->refs, 1, __ATOMIC_ACQ_REL);
+	pthread_mutex_unlock(&st->lock);
+	return c;
+}
+
+void
+config_store_free(struct config_store *st)
+{
+	if (st == NULL)
+		return;
+	config_release(st->cur);
+	mem_free(st->path);
+	pthread_mutex_destroy(&st->lock);
+	mem_free(st);
+}

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/* config.h - the relay's JSON configuration: validated snapshots, shared
+ * read-only by every thread, swapped when the file changes. */
+#ifndef RELAY_CONFIG_H
+#define RELAY_CONFIG_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "compiler.h"
+#include "err.h"
+
+enum provider_type {
+	PROVIDER_OPENAI, /* OpenAI or any OpenAI-compatible base URL */
+	PROVIDER__MAX
+};
+
+struct config_header {
+	char *name;
+	char *value;
+};
+
+/* All config structs are read-only outside config.c. */
+struct config_provider {
+	char *name;
+	enum provider_type type;
+	char *base_url; /* without trailing '/' */
+	char **keys;	/* resolved secrets; never log them */
+	size_t nkeys;
+	struct config_header *headers;
+	size_t nheaders;
+	long connect_ms;
+	long first_byte_ms;
+	long idle_ms;
+	long total_ms; /* 0: no cap */
+};
+
+struct config_target {
+	const struct config_provider *provider;
+	char *model; /* the provider's own model name */
+};
+
+struct config_model {
+	char *name; /* the public name clients send */
+	struct config_target *targets;
+	size_t ntargets;
+};
+
+struct config {
+	char **kv_servers; /* "host:port" or "/unix/path" */
+	size_t nkv_servers;
+	long kv_timeout_ms;
+	size_t body_max;
+	long heartbeat_ms;
+	struct config_provider *providers;
+	size_t nproviders;
+	struct config_model *models;
+	size_t nmodels;
+	unsigned long generation; /* bumps on every successful reload */
+	char *source;		  /* file path, or "built-in" */
+	int refs;		  /* private */
+};
+
+/* Provider type names as written in the config ("openai"). */
+const char *config_provider_type_name(enum provider_type t);
+
+/*
+ * Parse and validate config text. On success *out is a new snapshot with
+ * one reference. On failure RELAY_EINVAL with a message in errbuf naming
+ * the JSON path at fault ("$.providers[0].type: ..."), or RELAY_ENOMEM.
+ */
+enum relay_err config_parse(const char *text, size_t len, struct config **out,
+    char *errbuf, size_t errsz) RELAY_MUST_CHECK;
+
+/*
+ * The built-in configuration, written into b as JSON: memcached on
+ * 127.0.0.1:11211 (or RELAY_MEMCACHED), a "demo" model served by the mock
+ * upstream at RELAY_DEMO_URL (default http://127.0.0.1:18081/v1), and the
+ * usual OpenAI models when OPENAI_API_KEY is set.
+ */
+enum relay_err config_default_json(struct buf *b) RELAY_MUST_CHECK;
+
+/* Find a public model by name; NULL when unknown. */
+const struct config_model *config_find_model(const struct config *cfg,
+    struct span name) RELAY_NONNULL;
+
+/* Drop a reference; the snapshot is freed with the last one. NULL is ok. */
+void config_release(struct config *cfg);
+
+struct config_store;
+
+/*
+ * Load path (NULL: the built-in default) and watch it. On failure NULL with
+ * the reason in errbuf; the caller exits, since there is no config to keep.
+ */
+struct config_store *config_store_new(const char *path, char *errbuf,
+    size_t errsz) RELAY_MUST_CHECK;
+
+/*
+ * Current snapshot with a reference the caller must config_release(). At
+ * most once per RELAY_CONFIG_CHECK_MS it looks at the file; when it changed
+ * and is valid, the new snapshot takes over for later callers; when it is
+ * invalid, the refusal is logged once and the old snapshot stays.
+ */
+struct config *config_acquire(struct config_store *st) RELAY_NONNULL;
+
+/* Free the store and its reference to the current snapshot. */
+void config_store_free(struct config_store *st);
+
+#endif

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/* kv.h - the project's only door to libmemcached: shared runtime state
+ * (counters, cache entries) spread over memcached servers by consistent
+ * hashing (ketama), so every responder on every host sees the same value. */
+#ifndef RELAY_KV_H
+#define RELAY_KV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "compiler.h"
+#include "err.h"
+
+/* Longest key memcached accepts (its KEY_MAX_LENGTH). */
+#define KV_KEY_MAX 250
+
+struct kv;
+
+/*
+ * Connect lazily to servers ("host:port", "[v6]:port" or "/unix/path"),
+ * each operation bounded by timeout_ms, with at most pool_max connections
+ * per server shared by the process's threads. NULL with a reason in errbuf
+ * on a bad server string or OOM.
+ */
+struct kv *kv_new(char *const *servers, size_t n, long timeout_ms,
+    unsigned pool_max, char *errbuf, size_t errsz) RELAY_MUST_CHECK;
+void kv_free(struct kv *kv);
+
+/* Ask every server for its version. RELAY_ECACHE with the reason in why
+ * when one does not answer. */
+enum relay_err kv_ping(struct kv *kv, char *why, size_t whysz) RELAY_MUST_CHECK;
+
+/* Fetch key into out (appended). RELAY_ENOTFOUND on a miss, RELAY_ECACHE
+ * when memcached failed, errors of buf_append(). */
+enum relay_err kv_get(struct kv *kv, const char *key,
+    struct buf *out) RELAY_MUST_CHECK;
+
+/* Store key unconditionally for ttl_s seconds (0: no expiry). */
+enum relay_err kv_set(struct kv *kv, const char *key, const void *val,
+    size_t len, unsigned ttl_s) RELAY_MUST_CHECK;
+
+/* Store key only when absent: *stored tells whether it was. */
+enum relay_err kv_add(struct kv *kv, const char *key, const void *val,
+    size_t len, unsigned ttl_s, int *stored) RELAY_MUST_CHECK;
+
+/*
+ * Atomically add delta to the counter key, creating it at delta with
+ * ttl_s when absent; *value receives the new value. Exact under any
+ * number of concurrent callers on any host.
+ */
+enum relay_err kv_incr(struct kv *kv, const char *key, uint64_t delta,
+    unsigned ttl_s, uint64_t *value) RELAY_MUST_CHECK;
+
+/* Atomically subtract delta, stopping at 0 (memcached's decr). A missing
+ * key is RELAY_ENOTFOUND. */
+enum relay_err kv_decr(struct kv *kv, const char *key, uint64_t delta,
+    uint64_t *value) RELAY_MUST_CHECK;
+
+/* Remove key; a missing key is not an error. */
+enum relay_err kv_delete(struct kv *kv, const char *key) RELAY_MUST_CHECK;
+
+#endif

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/* limits.h - every hard bound of the relay, with its unit and its answer. */
+#ifndef RELAY_LIMITS_H
+#define RELAY_LIMITS_H
+
+/* Request body ceiling when the config sets none: bytes, over it 413. */
+#define RELAY_BODY_MAX_DEFAULT (16u * 1024 * 1024)
+/* Absolute request body ceiling a config may set: bytes. */
+#define RELAY_BODY_MAX_CEILING (256u * 1024 * 1024)
+/* Buffered (non-stream) upstream response: bytes, over it 502. */
+#define RELAY_UPSTREAM_BODY_MAX (64u * 1024 * 1024)
+/* One SSE event from upstream: bytes, over it the stream fails with 502. */
+#define RELAY_SSE_EVENT_MAX (4u * 1024 * 1024)
+/* One upstream response header line: bytes; longer lines are ignored. */
+#define RELAY_UPSTREAM_HEADER_MAX 8192
+/* Config file: bytes, over it the file is refused. */
+#define RELAY_CONFIG_MAX (4u * 1024 * 1024)
+/* Names (providers, models, headers): bytes. */
+#define RELAY_NAME_MAX 256
+/* A URL we build for an upstream: bytes. */
+#define RELAY_URL_MAX 4096
+/* Client-supplied x-request-id accepted as is: bytes of [A-Za-z0-9._-]. */
+#define RELAY_REQID_MAX 64
+/* Responder threads per process: count. */
+#define RELAY_THREADS_DEFAULT 128
+#define RELAY_THREADS_MAX 8192
+/* Thread stack: bytes. Streams are handled without deep recursion. */
+#define RELAY_THREAD_STACK (256u * 1024)
+/* SSE comment heartbeat while the upstream is silent: milliseconds. */
+#define RELAY_HEARTBEAT_MS_DEFAULT 500
+/* Upstream timeouts when a provider sets none: milliseconds, over them 504.
+ * Streams have no total cap by default: a healthy long stream never ends
+ * because of its length. */
+#define RELAY_CONNECT_MS_DEFAULT 10000
+#define RELAY_FIRST_BYTE_MS_DEFAULT 300000
+#define RELAY_IDLE_MS_DEFAULT 300000
+#define RELAY_TOTAL_MS_DEFAULT 0
+/* Config file is looked at for changes at most this often: milliseconds. */
+#define RELAY_CONFIG_CHECK_MS 1000
+/* Graceful drain on SIGTERM before in-flight requests are cut: ms. */
+#define RELAY_DRAIN_MS_DEFAULT 30000
+/* memcached: per-operation timeout, milliseconds. */
+#define RELAY_KV_TIMEOUT_MS_DEFAULT 250
+/* memcached servers in a config: count. */
+#define RELAY_KV_SERVERS_MAX 64
+/* JSON nesting accepted from clients and upstreams: levels (jansson's own
+ * cap is 2048; ours is checked after parsing, before any walk). */
+#define RELAY_JSON_DEPTH_MAX 128
+
+#endif

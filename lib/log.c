@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/* log.c - line-at-a-time logging to stderr (the web server or run script
+ * decides where stderr goes). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* Set once in main() before threads start; read-only afterwards. */
+static char log_prog[32] = "relay";
+static enum log_level log_level_min = LOG_LVL_INFO;
+
+static const char *const log_names[LOG_LVL__MAX] = {
+	[LOG_LVL_ERROR] = "error",
+	[LOG_LVL_WARN] = "warn",
+	[LOG_LVL_INFO] = "info",
+	[LOG_LVL_DEBUG] = "debug",
+};
+
+void
+log_init(const char *prog, enum log_level level)
+{
+	const char *env = getenv("RELAY_LOG_LEVEL");
+	int i;
+
+	snprintf(log_prog, sizeof(log_prog), "%s", prog);
+	log_level_min = level;
+	if (env == NULL)
+		return;
+	for (i = 0; i < LOG_LVL__MAX; i++)
+		if (strcasecmp(env, log_names[i]) == 0)
+			log_level_min = (enum log_level)i;
+}
+
+void
+log_msg(enum log_level level, const char *fmt, ...)
+{
+	char line[2048];
+	struct timespec ts;
+	struct tm tm;
+	va_list ap;
+	int n, m;
+
+	if (level > log_level_min || (unsigned)level >= LOG_LVL__MAX)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = snprintf(line, sizeof(line),
+	    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s[%ld] ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, log_names[level],
+	    log_prog, (long)getpid());
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return;
+	va_start(ap, fmt);
+	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (m < 0)
+		return;
+	n += m;
+	if ((size_t)n > sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	if (write(STDERR_FILENO, line, (size_t)n) < 0)
+		return;
+}
+
+void
+log_sanitize(char *out, unsigned long outsz, const char *p, unsigned long n)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned long i, o = 0;
+
+	if (outsz == 0)
+		return;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\\') {
+			if (o + 1 >= outsz)
+				break;
+			out[o++] = (char)c;
+			continue;
+		}
+		if (o + 4 >= outsz)
+			break;
+		out[o++] = '\\';
+		out[o++] = 'x';
+		out[o++] = hex[c >> 4];
+		out[o++] = hex[c & 15];
+	}
+	out[o] = '\0';
+}

@@ -1,0 +1,325 @@
+/* SPDX-License-Identifier: MIT */
+/* proxy.c - the streaming relay: upstream bytes to the client with no
+ * buffering beyond one SSE event, so each event is flushed as one FastCGI
+ * record the moment its last byte arrived. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "apierr.h"
+#include "chatreq.h"
+#include "config.h"
+#include "fcgi_io.h"
+#include "jsonx.h"
+#include "limits.h"
+#include "log.h"
+#include "proxy.h"
+#include "req.h"
+#include "sse.h"
+#include "upstream.h"
+
+/* Request headers we send upstream: count. */
+#define PROXY_HEADERS_MAX 40
+
+enum pmode { PMODE_NONE, PMODE_SSE, PMODE_BUFFER };
+
+struct pstate {
+	struct relay_req *req;
+	const struct config_target *t;
+	int stream;
+	enum pmode mode;
+	struct sse_parser sse;
+	struct buf body;
+	char ctype[128];
+	char retry_after[32];
+	size_t events;
+	int unflushed;
+};
+
+static unsigned long proxy_rr; /* round-robin over a provider's keys */
+
+static enum relay_err
+stream_head(struct pstate *ps)
+{
+	struct relay_req *req = ps->req;
+	enum relay_err err;
+
+	err = req_add_header(req, "Cache-Control: no-cache");
+	if (err == RELAY_OK)
+		err = req_add_header(req, "X-Accel-Buffering: no");
+	if (err == RELAY_OK)
+		err = req_send_head(req, 200, "text/event-stream", -1);
+	if (err == RELAY_OK)
+		err = req_send(req, NULL, 0, 1);
+	return err == RELAY_EINVAL ? RELAY_ENOMEM : err;
+}
+
+static enum relay_err
+on_head(void *arg, const struct upstream_head *h)
+{
+	struct pstate *ps = arg;
+
+	snprintf(ps->ctype, sizeof(ps->ctype), "%s", h->content_type);
+	snprintf(ps->retry_after, sizeof(ps->retry_after), "%s", h->retry_after);
+	if (ps->stream && h->status >= 200 && h->status < 300 &&
+	    strncasecmp(h->content_type, "text/event-stream", 17) == 0) {
+		ps->mode = PMODE_SSE;
+		return ps->req->head_sent ? RELAY_OK : stream_head(ps);
+	}
+	ps->mode = PMODE_BUFFER;
+	return RELAY_OK;
+}
+
+static int
+on_event(void *arg, const struct sse_event *ev)
+{
+	struct pstate *ps = arg;
+
+	if (req_send(ps->req, ev->raw.p, ev->raw.len, 0) != RELAY_OK)
+		return 1;
+	ps->events++;
+	ps->unflushed = 1;
+	return 0;
+}
+
+static enum relay_err
+on_data(void *arg, const char *p, size_t n)
+{
+	struct pstate *ps = arg;
+	enum relay_err err;
+
+	if (ps->mode == PMODE_BUFFER) {
+		err = buf_append(&ps->body, p, n);
+		return err == RELAY_ETOOBIG ? RELAY_EPROTO : err;
+	}
+	err = sse_feed(&ps->sse, p, n, on_event, ps);
+	if (err == RELAY_ETOOBIG)
+		return RELAY_EPROTO;
+	if (err == RELAY_OK && ps->unflushed) {
+		ps->unflushed = 0;
+		err = req_send(ps->req, NULL, 0, 1);
+	}
+	return err;
+}
+
+static enum relay_err
+on_idle(void *arg)
+{
+	struct pstate *ps = arg;
+	enum relay_err err = RELAY_OK;
+
+	if (!ps->req->head_sent)
+		err = stream_head(ps);
+	if (err == RELAY_OK)
+		err = req_send(ps->req, ": keep-alive\n\n", 14, 1);
+	return err;
+}
+
+/* The upstream's buffered answer, passed through as it came. */
+static void
+send_buffered(struct pstate *ps, int status)
+{
+	struct relay_req *req = ps->req;
+	json_t *v = NULL, *e;
+	char jerr[128];
+
+	if (!req->head_sent) {
+		if (ps->retry_after[0] != '\0' &&
+		    req_add_header(req, "Retry-After: %s", ps->retry_after) !=
+			RELAY_OK)
+			log_warn("id=%s: dropped Retry-After", req->id);
+		if (req_send_full(req, status, ps->ctype[0] != '\0' ? ps->ctype :
+		    "application/json", ps->body.data, ps->body.len) != RELAY_OK)
+			req->status = 499;
+		return;
+	}
+	/* A heartbeat already committed us to a 200 stream: the upstream's
+	 * error becomes an error event, its own message kept when it has
+	 * one. */
+	if (jsonx_parse(ps->body.data != NULL ? ps->body.data : "",
+		ps->body.len, &v, jerr, sizeof(jerr)) == RELAY_OK &&
+	    json_is_object(e = json_object_get(v, "error")) &&
+	    json_is_string(json_object_get(e, "message")))
+		apierr_send(req, APIERR_OPENAI, status,
+		    json_string_value(json_object_get(e, "type")),
+		    json_string_value(json_object_get(e, "code")), "%s",
+		    json_string_value(json_object_get(e, "message")));
+	else
+		apierr_send(req, APIERR_OPENAI, status >= 400 ? status : 502,
+		    NULL, "upstream_bad_response",
+		    "upstream answered HTTP %d with %.64s instead of a stream",
+		    status, ps->ctype);
+	json_decref(v);
+}
+
+/* Rewrite the body's "model" for the target, bytes otherwise untouched. */
+static enum relay_err
+upstream_body(struct relay_req *req, const struct chatreq *cr,
+    const struct config_target *t, struct buf *out)
+{
+	struct span body = { req->body.data, req->body.len };
+	struct buf val;
+	json_t *copy;
+	enum relay_err err;
+
+	if (span_eq(cr->model, t->model))
+		return RELAY_OK; /* send req->body as is */
+	buf_init(&val, RELAY_NAME_MAX * 6 + 2);
+	err = buf_append(&val, "\"", 1);
+	if (err == RELAY_OK)
+		err = buf_json_escape(&val, t->model, strlen(t->model));
+	if (err == RELAY_OK)
+		err = buf_append(&val, "\"", 1);
+	if (err == RELAY_OK)
+		err = jsonx_set_member(body, "model", val.data, out);
+	buf_reset(&val);
+	if (err != RELAY_EINVAL)
+		return err;
+	/* Escaped keys defeat the raw scanner: re-serialise instead. */
+	buf_clear(out);
+	copy = json_deep_copy(cr->root);
+	if (copy == NULL || json_object_set_new(copy, "model",
+				json_string(t->model)) != 0) {
+		json_decref(copy);
+		return RELAY_ENOMEM;
+	}
+	err = jsonx_dump(copy, out);
+	json_decref(copy);
+	return err;
+}
+
+/* Build the header lines; the key's copy is wiped by the caller. */
+static enum relay_err
+upstream_headers(const struct config_provider *p, int stream, struct buf *hb,
+    const char **lines, size_t *n)
+{
+	size_t offs[PROXY_HEADERS_MAX], i, k = 0;
+	enum relay_err err;
+
+	offs[k++] = hb->len;
+	err = buf_puts(hb, "Content-Type: application/json");
+	if (err == RELAY_OK)
+		err = buf_append(hb, "", 1);
+	offs[k++] = hb->len;
+	if (err == RELAY_OK)
+		err = buf_printf(hb, "Accept: %s",
+		    stream ? "text/event-stream" : "application/json");
+	if (err == RELAY_OK)
+		err = buf_append(hb, "", 1);
+	if (err == RELAY_OK && p->nkeys > 0) {
+		unsigned long r = __atomic_fetch_add(&proxy_rr, 1,
+		    __ATOMIC_RELAXED);
+
+		offs[k++] = hb->len;
+		err = buf_printf(hb, "Authorization: Bearer %s",
+		    p->keys[r % p->nkeys]);
+		if (err == RELAY_OK)
+			err = buf_append(hb, "", 1);
+	}
+	for (i = 0; err == RELAY_OK && i < p->nheaders &&
+	     k < PROXY_HEADERS_MAX; i++) {
+		offs[k++] = hb->len;
+		err = buf_printf(hb, "%s: %s", p->headers[i].name,
+		    p->headers[i].value);
+		if (err == RELAY_OK)
+			err = buf_append(hb, "", 1);
+	}
+	if (err != RELAY_OK)
+		return err;
+	for (i = 0; i < k; i++)
+		lines[i] = hb->data + offs[i];
+	*n = k;
+	return RELAY_OK;
+}
+
+static void
+finish(struct pstate *ps, enum relay_err err, const struct upstream_call *c)
+{
+	struct relay_req *req = ps->req;
+
+	if (err == RELAY_OK && ps->mode == PMODE_BUFFER) {
+		send_buffered(ps, c->status);
+		return;
+	}
+	if (err == RELAY_OK) {
+		/* A last event without its blank line: pass it on as is. */
+		if (sse_pending(&ps->sse) > 0 &&
+		    req_send(req, ps->sse.raw.data, ps->sse.raw.len, 1) !=
+			RELAY_OK)
+			req->status = 499;
+		return;
+	}
+	if (err == RELAY_ECLOSED) {
+		log_info("id=%s: client went away after %zu events; upstream "
+			 "cancelled", req->id, ps->events);
+		req->status = 499;
+		return;
+	}
+	log_warn("id=%s: upstream %s (%s/%s): %s%s", req->id, err_name(err),
+	    ps->t->provider->name, ps->t->model, c->errmsg,
+	    req->head_sent ? " [mid-stream]" : "");
+	apierr_send_err(req, APIERR_OPENAI, err, c->errmsg[0] != '\0' ?
+	    c->errmsg : NULL);
+}
+
+void
+proxy_chat(struct relay_req *req, const struct config *cfg,
+    const struct chatreq *cr, const struct config_target *t)
+{
+	const struct config_provider *p = t->provider;
+	const char *lines[PROXY_HEADERS_MAX];
+	struct upstream_call c;
+	struct pstate ps;
+	struct buf ubody, hb;
+	char url[RELAY_URL_MAX];
+	enum relay_err err;
+
+	memset(&ps, 0, sizeof(ps));
+	memset(&c, 0, sizeof(c));
+	ps.req = req;
+	ps.t = t;
+	ps.stream = cr->stream;
+	sse_init(&ps.sse, RELAY_SSE_EVENT_MAX);
+	buf_init(&ps.body, RELAY_UPSTREAM_BODY_MAX);
+	buf_init(&ubody, cfg->body_max + RELAY_NAME_MAX * 6);
+	buf_init(&hb, 64 * 1024);
+	if (snprintf(url, sizeof(url), "%s/chat/completions", p->base_url) >=
+	    (int)sizeof(url)) {
+		err = RELAY_EINVAL;
+		goto fail;
+	}
+	err = upstream_body(req, cr, t, &ubody);
+	if (err == RELAY_OK)
+		err = upstream_headers(p, cr->stream, &hb, lines, &c.nheaders);
+	if (err == RELAY_OK)
+		err = req_add_header(req, "x-relay-target: %s/%s", p->name,
+		    t->model);
+	if (err != RELAY_OK)
+		goto fail;
+	c.url = url;
+	c.headers = lines;
+	c.body = ubody.len > 0 ? ubody.data : req->body.data;
+	c.body_len = ubody.len > 0 ? ubody.len : req->body.len;
+	c.connect_ms = p->connect_ms;
+	c.first_byte_ms = p->first_byte_ms;
+	c.idle_ms = p->idle_ms;
+	c.total_ms = p->total_ms;
+	c.watch_fd = fcgi_io_fd(req->io);
+	c.heartbeat_ms = cr->stream ? cfg->heartbeat_ms : 0;
+	c.on_head = on_head;
+	c.on_data = on_data;
+	c.on_idle = on_idle;
+	c.arg = &ps;
+	err = upstream_perform(req->up, &c);
+	finish(&ps, err, &c);
+	goto out;
+fail:
+	apierr_send_err(req, APIERR_OPENAI, err, NULL);
+out:
+	explicit_bzero(hb.data != NULL ? hb.data : url, hb.data != NULL ?
+	    hb.len : 0);
+	buf_reset(&hb);
+	buf_reset(&ubody);
+	buf_reset(&ps.body);
+	sse_reset(&ps.sse);
+}

@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: MIT */
+/* req.c - CGI params in, HTTP head and body out (RFC 3875 §6.3 for the
+ * CGI response header fields a FastCGI responder sends). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "fcgi_io.h"
+#include "mem.h"
+#include "req.h"
+
+/* Extra headers a handler may queue: bytes. */
+#define REQ_HDRS_MAX 16384
+
+static const struct {
+	const char *name;
+	enum req_method m;
+} req_methods[] = {
+	{ "GET", REQ_GET }, { "POST", REQ_POST }, { "PUT", REQ_PUT },
+	{ "PATCH", REQ_PATCH }, { "DELETE", REQ_DELETE }, { "HEAD", REQ_HEAD },
+	{ "OPTIONS", REQ_OPTIONS },
+};
+
+void
+req_new_id(char *out, size_t outsz)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char rnd[16];
+	size_t i;
+
+	if (outsz < 33)
+		return;
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		memset(rnd, 0, sizeof(rnd));
+	for (i = 0; i < sizeof(rnd); i++) {
+		out[2 * i] = hex[rnd[i] >> 4];
+		out[2 * i + 1] = hex[rnd[i] & 15];
+	}
+	out[32] = '\0';
+}
+
+/* A client's id is kept only when it is short and plain. */
+static int
+reqid_ok(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		char c = s[i];
+
+		if (i >= RELAY_REQID_MAX)
+			return 0;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+			return 0;
+	}
+	return i > 0;
+}
+
+/* Ranged decimal parse of CONTENT_LENGTH; -1 means absent or "-1". */
+static enum relay_err
+parse_length(const char *s, long long *out)
+{
+	long long v = 0;
+	size_t i;
+
+	*out = -1;
+	if (s == NULL || *s == '\0' || strcmp(s, "-1") == 0)
+		return RELAY_OK;
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] < '0' || s[i] > '9' || i >= 15)
+			return RELAY_EINVAL;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return RELAY_OK;
+}
+
+enum relay_err
+req_begin(struct relay_req *req, struct fcgi_io *io, struct relay_ctx *ctx,
+    struct upstream *up)
+{
+	const char *uri, *method, *rid, *ip, *q;
+	size_t i;
+
+	memset(req, 0, sizeof(*req));
+	req->io = io;
+	req->ctx = ctx;
+	req->up = up;
+	buf_init(&req->body, 0);
+	buf_init(&req->hdrs, REQ_HDRS_MAX);
+	rid = fcgi_io_param(io, "HTTP_X_REQUEST_ID");
+	if (rid != NULL && reqid_ok(rid))
+		snprintf(req->id, sizeof(req->id), "%s", rid);
+	else
+		req_new_id(req->id, sizeof(req->id));
+	ip = fcgi_io_param(io, "REMOTE_ADDR");
+	snprintf(req->client_ip, sizeof(req->client_ip), "%s",
+	    ip != NULL ? ip : "");
+	method = fcgi_io_param(io, "REQUEST_METHOD");
+	req->method = REQ_OTHER;
+	for (i = 0; method != NULL && i < sizeof(req_methods) /
+	     sizeof(req_methods[0]); i++)
+		if (strcmp(method, req_methods[i].name) == 0)
+			req->method = req_methods[i].m;
+	uri = fcgi_io_param(io, "REQUEST_URI");
+	if (uri == NULL || uri[0] != '/')
+		return RELAY_EINVAL;
+	q = strchr(uri, '?');
+	req->path.p = uri;
+	req->path.len = q != NULL ? (size_t)(q - uri) : strlen(uri);
+	req->query = span_str(q != NULL ? q + 1 : "");
+	return parse_length(fcgi_io_param(io, "CONTENT_LENGTH"),
+	    &req->content_length);
+}
+
+void
+req_end(struct relay_req *req)
+{
+	buf_reset(&req->body);
+	buf_reset(&req->hdrs);
+}
+
+const char *
+req_header(struct relay_req *req, const char *name)
+{
+	char key[128];
+	size_t i, o = 0;
+
+	if (strcasecmp(name, "content-type") != 0 &&
+	    strcasecmp(name, "content-length") != 0) {
+		memcpy(key, "HTTP_", 5);
+		o = 5;
+	}
+	for (i = 0; name[i] != '\0' && o + 1 < sizeof(key); i++) {
+		char c = name[i];
+
+		if (c >= 'a' && c <= 'z')
+			c = (char)(c - 'a' + 'A');
+		else if (c == '-')
+			c = '_';
+		key[o++] = c;
+	}
+	key[o] = '\0';
+	return fcgi_io_param(req->io, key);
+}
+
+enum relay_err
+req_read_body(struct relay_req *req, size_t max)
+{
+	char chunk[16384];
+	enum relay_err err;
+	size_t got;
+
+	buf_init(&req->body, max);
+	if (req->content_length > 0 && (unsigned long long)req->content_length >
+	    (unsigned long long)max)
+		return RELAY_ETOOBIG;
+	for (;;) {
+		err = fcgi_io_read(req->io, chunk, sizeof(chunk), &got);
+		if (err != RELAY_OK)
+			return err;
+		if (got == 0)
+			break;
+		err = buf_append(&req->body, chunk, got);
+		if (err != RELAY_OK)
+			return err;
+	}
+	/* Guarantee a NUL-terminated (possibly empty) body. */
+	return buf_append(&req->body, "", 0);
+}
+
+enum relay_err
+req_add_header(struct relay_req *req, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line) || strpbrk(line, "\r\n"))
+		return RELAY_EINVAL;
+	return buf_printf(&req->hdrs, "%s\r\n", line);
+}
+
+const char *
+req_status_text(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Entity";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 529: return "Overloaded";
+	default: return "Status";
+	}
+}
+
+enum relay_err
+req_send_head(struct relay_req *req, int status, const char *content_type,
+    long long content_length)
+{
+	char head[512];
+	enum relay_err err;
+	int n;
+
+	if (req->head_sent)
+		return RELAY_EINVAL;
+	n = snprintf(head, sizeof(head),
+	    "Status: %d %s\r\nContent-Type: %s\r\nx-request-id: %s\r\n",
+	    status, req_status_text(status), content_type, req->id);
+	if (n < 0 || (size_t)n >= sizeof(head))
+		return RELAY_EINVAL;
+	if (content_length >= 0) {
+		int m = snprintf(head + n, sizeof(head) - (size_t)n,
+		    "Content-Length: %lld\r\n", content_length);
+
+		if (m < 0 || (size_t)m >= sizeof(head) - (size_t)n)
+			return RELAY_EINVAL;
+		n += m;
+	}
+	req->head_sent = 1;
+	req->status = status;
+	err = fcgi_io_write(req->io, head, (size_t)n);
+	if (err == RELAY_OK && req->hdrs.len > 0)
+		err = fcgi_io_write(req->io, req->hdrs.data, req->hdrs.len);
+	if (err == RELAY_OK)
+		err = fcgi_io_write(req->io, "\r\n", 2);
+	return err;
+}
+
+enum relay_err
+req_send(struct relay_req *req, const void *p, size_t n, int flush)
+{
+	enum relay_err err = RELAY_OK;
+
+	if (n > 0 && req->method != REQ_HEAD)
+		err = fcgi_io_write(req->io, p, n);
+	if (err == RELAY_OK && flush)
+		err = fcgi_io_flush(req->io);
+	return err;
+}
+
+enum relay_err
+req_send_full(struct relay_req *req, int status, const char *content_type,
+    const void *p, size_t n)
+{
+	enum relay_err err;
+
+	err = req_send_head(req, status, content_type, (long long)n);
+	if (err == RELAY_OK)
+		err = req_send(req, p, n, 0);
+	return err;
+}

@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: MIT */
+/* server.c - accept threads over one FastCGI listening socket. libfcgi's
+ * own SIGTERM handling does not work with threads (it only sets a flag
+ * the accept loop never sees), so signals are blocked everywhere and
+ * taken by sigwait(2) in the main thread, which then wakes the accept
+ * threads with SIGUSR2 (FCGI_FAIL_ACCEPT_ON_INTR makes accept fail). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "apierr.h"
+#include "config.h"
+#include "fcgi_io.h"
+#include "kv.h"
+#include "limits.h"
+#include "log.h"
+#include "mem.h"
+#include "req.h"
+#include "server.h"
+#include "upstream.h"
+
+struct worker {
+	pthread_t tid;
+	struct relay_ctx *ctx;
+	server_handler_fn fn;
+	volatile int done;
+	int started;
+};
+
+static void
+on_wake(int sig)
+{
+	(void)sig; /* only interrupts accept(2) */
+}
+
+static int
+listen_unix(const char *path, char *errbuf, unsigned long errsz)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path) >=
+	    (int)sizeof(sun.sun_path)) {
+		snprintf(errbuf, errsz, "socket path too long: %s", path);
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	    chmod(path, 0666) != 0 || listen(fd, 1024) != 0)
+		goto fail;
+	return fd;
+fail:
+	snprintf(errbuf, errsz, "%s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+static int
+listen_tcp(const char *hostport, char *errbuf, unsigned long errsz)
+{
+	struct addrinfo hints, *res = NULL;
+	char host[256];
+	const char *colon = strrchr(hostport, ':');
+	size_t hlen;
+	int fd = -1, one = 1, rc;
+
+	if (colon == NULL || (hlen = (size_t)(colon - hostport)) == 0 ||
+	    hlen >= sizeof(host)) {
+		snprintf(errbuf, errsz, "listen: want host:port, got %s",
+		    hostport);
+		return -1;
+	}
+	memcpy(host, hostport, hlen);
+	host[hlen] = '\0';
+	if (host[0] == '[' && hlen > 2 && host[hlen - 1] == ']') {
+		memmove(host, host + 1, hlen - 2);
+		host[hlen - 2] = '\0';
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	rc = getaddrinfo(host, colon + 1, &hints, &res);
+	if (rc != 0) {
+		snprintf(errbuf, errsz, "%s: %s", hostport, gai_strerror(rc));
+		return -1;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
+	    listen(fd, 1024) != 0) {
+		snprintf(errbuf, errsz, "%s: %s", hostport, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+int
+server_listen(const char *spec, char *errbuf, unsigned long errsz)
+{
+	if (strncmp(spec, "unix:", 5) == 0)
+		return listen_unix(spec + 5, errbuf, errsz);
+	if (spec[0] == '/')
+		return listen_unix(spec, errbuf, errsz);
+	if (strncmp(spec, "tcp:", 4) == 0)
+		return listen_tcp(spec + 4, errbuf, errsz);
+	return listen_tcp(spec, errbuf, errsz);
+}
+
+static void
+serve_one(struct worker *w, struct fcgi_io *io, struct upstream *up)
+{
+	struct relay_req req;
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (req_begin(&req, io, w->ctx, up) != RELAY_OK)
+		apierr_send(&req, APIERR_OPENAI, 400, "invalid_request_error",
+		    NULL, "the web server sent unusable request parameters");
+	else
+		w->fn(&req);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_debug("%s %.*s %d %ldus id=%s", req.method == REQ_POST ? "POST" :
+	    "-", (int)(req.path.len > 200 ? 200 : req.path.len),
+	    req.path.p != NULL ? req.path.p : "", req.status,
+	    (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000,
+	    req.id);
+	req_end(&req);
+	fcgi_io_finish(io);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct fcgi_io *io = fcgi_io_new(w->ctx->listen_fd);
+	struct upstream *up = upstream_new(w->ctx->up_shared);
+	sigset_t wake;
+
+	sigemptyset(&wake);
+	sigaddset(&wake, SIGUSR2);
+	pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
+	if (io == NULL || up == NULL) {
+		log_err("worker: out of memory");
+		goto out;
+	}
+	while (!w->ctx->stopping) {
+		if (fcgi_io_accept(io) != RELAY_OK) {
+			if (w->ctx->stopping)
+				break;
+			if (errno != EINTR && errno != ECONNABORTED)
+				log_warn("accept: %s", strerror(errno));
+			continue;
+		}
+		serve_one(w, io, up);
+	}
+out:
+	fcgi_io_free(io);
+	upstream_free(up);
+	w->done = 1;
+	return NULL;
+}
+
+static void
+usage(const char *prog)
+{
+	fprintf(stderr,
+	    "usage: %s [-l LISTEN] [-t THREADS] [-c CONFIG]\n"
+	    "  LISTEN   unix:/path, /path, tcp:host:port or host:port\n"
+	    "           (env RELAY_LISTEN; default: fd 0 as passed by a\n"
+	    "           FastCGI spawner such as lighttpd or spawn-fcgi)\n"
+	    "  THREADS  concurrent requests, 1..%d (env RELAY_THREADS,\n"
+	    "           default %d)\n"
+	    "  CONFIG   JSON config path (env RELAY_CONFIG; default: built-in)\n",
+	    prog, RELAY_THREADS_MAX, RELAY_THREADS_DEFAULT);
+}
+
+struct opts {
+	const char *listen;
+	const char *config;
+	long threads;
+};
+
+static int
+parse_opts(int argc, char **argv, const char *prog, struct opts *o)
+{
+	const char *t = getenv("RELAY_THREADS");
+	char *end;
+	int c;
+
+	o->listen = getenv("RELAY_LISTEN");
+	o->config = getenv("RELAY_CONFIG");
+	if (o->config != NULL && *o->config == '\0')
+		o->config = NULL;
+	o->threads = RELAY_THREADS_DEFAULT;
+	while ((c = getopt(argc, argv, "l:t:c:h")) != -1) {
+		switch (c) {
+		case 'l':
+			o->listen = optarg;
+			break;
+		case 't':
+			t = optarg;
+			break;
+		case 'c':
+			o->config = optarg;
+			break;
+		default:
+			usage(prog);
+			return -1;
+		}
+	}
+	if (t != NULL) {
+		o->threads = strtol(t, &end, 10); /* NOLINT: range checked */
+		if (*end != '\0' || o->threads < 1 ||
+		    o->threads > RELAY_THREADS_MAX) {
+			usage(prog);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Build ctx from the options; 0 on success, else logged and -1. */
+static int
+ctx_open(struct relay_ctx *ctx, const struct opts *o)
+{
+	char errbuf[512];
+	struct config *cfg;
+
+	ctx->threads = (unsigned)o->threads;
+	ctx->config = config_store_new(o->config, errbuf, sizeof(errbuf));
+	if (ctx->config == NULL) {
+		log_err("config %s: %s", o->config ? o->config : "built-in",
+		    errbuf);
+		return -1;
+	}
+	cfg = config_acquire(ctx->config);
+	ctx->kv = kv_new(cfg->kv_servers, cfg->nkv_servers,
+	    cfg->kv_timeout_ms, ctx->threads, errbuf, sizeof(errbuf));
+	log_info("config %s: generation %lu, %zu providers, %zu models",
+	    cfg->source, cfg->generation, cfg->nproviders, cfg->nmodels);
+	config_release(cfg);
+	if (ctx->kv == NULL) {
+		log_err("memcached: %s", errbuf);
+		return -1;
+	}
+	if (upstream_global_init() != RELAY_OK || fcgi_io_init() != RELAY_OK) {
+		log_err("library initialisation failed");
+		return -1;
+	}
+	ctx->up_shared = upstream_shared_new();
+	if (ctx->up_shared == NULL) {
+		log_err("out of memory");
+		return -1;
+	}
+	if (o->listen != NULL && *o->listen != '\0') {
+		ctx->listen_fd = server_listen(o->listen, errbuf,
+		    sizeof(errbuf));
+		if (ctx->listen_fd < 0) {
+			log_err("listen: %s", errbuf);
+			return -1;
+		}
+	} else
+		ctx->listen_fd = 0; /* FCGI_LISTENSOCK_FILENO */
+	return 0;
+}
+
+static void
+ctx_close(struct relay_ctx *ctx)
+{
+	kv_free(ctx->kv);
+	upstream_shared_free(ctx->up_shared);
+	config_store_free(ctx->config);
+}
+
+static long
+drain_ms(void)
+{
+	const char *s = getenv("RELAY_DRAIN_MS");
+	char *end;
+	long v;
+
+	if (s == NULL)
+		return RELAY_DRAIN_MS_DEFAULT;
+	v = strtol(s, &end, 10); /* NOLINT: range checked */
+	return *end == '\0' && v >= 0 && v <= 3600000 ? v :
+	    RELAY_DRAIN_MS_DEFAULT;
+}
+
+/* Wake idle workers until all are gone or the drain time ran out.
+ * Returns the number still busy. */
+static unsigned
+drain(struct worker *ws, unsigned n, long limit_ms)
+{
+	struct timespec nap = { 0, 50 * 1000000 };
+	long waited = 0;
+	unsigned i, busy;
+
+	for (;;) {
+		busy = 0;
+		for (i = 0; i < n; i++) {
+			if (!ws[i].started || ws[i].done)
+				continue;
+			busy++;
+			pthread_kill(ws[i].tid, SIGUSR2);
+		}
+		if (busy == 0 || waited >= limit_ms)
+			return busy;
+		nanosleep(&nap, NULL);
+		waited += 50;
+	}
+}
+
+static int
+run_workers(struct relay_ctx *ctx, server_handler_fn fn, sigset_t *sigs)
+{
+	struct worker *ws = mem_calloc(ctx->threads, sizeof(*ws));
+	pthread_attr_t attr;
+	unsigned i, left;
+	int sig = 0;
+
+	if (ws == NULL) {
+		log_err("out of memory");
+		return 1;
+	}
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, RELAY_THREAD_STACK);
+	for (i = 0; i < ctx->threads; i++) {
+		ws[i].ctx = ctx;
+		ws[i].fn = fn;
+		if (pthread_create(&ws[i].tid, &attr, worker_main, &ws[i]) != 0) {
+			log_err("pthread_create: thread %u of %u failed", i,
+			    ctx->threads);
+			break;
+		}
+		ws[i].started = 1;
+	}
+	pthread_attr_destroy(&attr);
+	log_info("serving with %u threads", i);
+	while (sigwait(sigs, &sig) == 0 && sig == SIGHUP)
+		log_info("SIGHUP: config reloads by itself when the file "
+			 "changes");
+	log_info("signal %d: draining", sig);
+	ctx->stopping = 1;
+	left = drain(ws, ctx->threads, drain_ms());
+	if (left > 0) {
+		log_warn("%u requests still running after the drain; exiting",
+		    left);
+		_exit(0);
+	}
+	for (i = 0; i < ctx->threads; i++)
+		if (ws[i].started)
+			pthread_join(ws[i].tid, NULL);
+	mem_free(ws);
+	return 0;
+}
+
+int
+server_main(int argc, char **argv, const char *prog, server_handler_fn fn)
+{
+	struct relay_ctx ctx;
+	struct sigaction sa;
+	struct opts o;
+	sigset_t sigs;
+	int rc;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.prog = prog;
+	ctx.listen_fd = -1;
+	log_init(prog, LOG_LVL_INFO);
+	if (parse_opts(argc, argv, prog, &o) != 0)
+		return 2;
+	/* Every thread inherits this mask; only sigwait() sees these. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGUSR1);
+	sigaddset(&sigs, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	sigdelset(&sigs, SIGUSR2);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_wake; /* no SA_RESTART: accept fails with EINTR */
+	sigaction(SIGUSR2, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (ctx_open(&ctx, &o) != 0) {
+		ctx_close(&ctx);
+		return 1;
+	}
+	rc = run_workers(&ctx, fn, &sigs);
+	if (ctx.listen_fd > 0)
+		close(ctx.listen_fd);
+	ctx_close(&ctx);
+	log_info("stopped");
+	return rc;
+}

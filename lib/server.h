@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/* server.h - the responder runtime every handler's main() calls: options,
+ * listening socket, a pool of accept threads, signals and a graceful drain. */
+#ifndef RELAY_SERVER_H
+#define RELAY_SERVER_H
+
+#include "compiler.h"
+
+struct config_store;
+struct kv;
+struct upstream_shared;
+struct relay_req;
+
+/* Process state, built in server_main() and passed to every request. */
+struct relay_ctx {
+	const char *prog;
+	struct config_store *config;
+	struct kv *kv; /* from the config at start; servers change on restart */
+	struct upstream_shared *up_shared;
+	unsigned threads;
+	int listen_fd;
+	volatile int stopping; /* set once SIGTERM/SIGINT arrived */
+};
+
+/* A responder: called for every accepted request, on any thread. */
+typedef void (*server_handler_fn)(struct relay_req *req);
+
+/*
+ * Parse argv (see usage in server.c: -l LISTEN, -t THREADS, -c CONFIG),
+ * load the config (RELAY_CONFIG or the built-in default), listen, run
+ * THREADS accept threads calling fn, and return the process exit status
+ * after SIGTERM or SIGINT once in-flight requests drained (at most
+ * RELAY_DRAIN_MS, env RELAY_DRAIN_MS).
+ */
+int server_main(int argc, char **argv, const char *prog,
+    server_handler_fn fn) RELAY_NONNULL;
+
+/*
+ * Open a listening socket for spec: "unix:/path" or "/path" (mode 0666,
+ * replacing a stale socket), "tcp:host:port" or "host:port". Returns the
+ * fd, or -1 with the reason in errbuf.
+ */
+int server_listen(const char *spec, char *errbuf, unsigned long errsz);
+
+#endif

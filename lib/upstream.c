@@ -1,0 +1,460 @@
+/* SPDX-License-Identifier: MIT */
+/* upstream.c - libcurl multi interface driven one transfer at a time per
+ * thread, so that the client's fd can sit in the same poll. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "limits.h"
+#include "mem.h"
+#include "upstream.h"
+
+struct upstream_shared {
+	CURLSH *sh;
+	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+};
+
+struct upstream {
+	struct upstream_shared *shared;
+	CURLM *multi;
+	CURL *easy;
+};
+
+/* Per-call state seen by the curl callbacks. */
+struct xfer {
+	struct upstream_call *c;
+	enum relay_err cb_err; /* set when a callback stopped the transfer */
+	int head_done;
+	int status;
+	char ctype[128];
+	char retry_after[32];
+	char rid[128];
+	struct timespec last; /* last byte from upstream or heartbeat */
+};
+
+static long
+ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (b->tv_sec - a->tv_sec) * 1000 +
+	    (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
+enum relay_err
+upstream_global_init(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? RELAY_OK :
+	    RELAY_ENOMEM;
+}
+
+static void
+share_lock(CURL *h, curl_lock_data data, curl_lock_access a, void *arg)
+{
+	struct upstream_shared *s = arg;
+
+	(void)h;
+	(void)a;
+	pthread_mutex_lock(&s->locks[data]);
+}
+
+static void
+share_unlock(CURL *h, curl_lock_data data, void *arg)
+{
+	struct upstream_shared *s = arg;
+
+	(void)h;
+	pthread_mutex_unlock(&s->locks[data]);
+}
+
+struct upstream_shared *
+upstream_shared_new(void)
+{
+	struct upstream_shared *s = mem_calloc(1, sizeof(*s));
+	int i;
+
+	if (s == NULL)
+		return NULL;
+	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&s->locks[i], NULL);
+	s->sh = curl_share_init();
+	if (s->sh == NULL) {
+		upstream_shared_free(s);
+		return NULL;
+	}
+	curl_share_setopt(s->sh, CURLSHOPT_LOCKFUNC, share_lock);
+	curl_share_setopt(s->sh, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	curl_share_setopt(s->sh, CURLSHOPT_USERDATA, s);
+	curl_share_setopt(s->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	curl_share_setopt(s->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	return s;
+}
+
+void
+upstream_shared_free(struct upstream_shared *s)
+{
+	int i;
+
+	if (s == NULL)
+		return;
+	if (s->sh != NULL)
+		curl_share_cleanup(s->sh);
+	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&s->locks[i]);
+	mem_free(s);
+}
+
+struct upstream *
+upstream_new(struct upstream_shared *sh)
+{
+	struct upstream *u = mem_calloc(1, sizeof(*u));
+
+	if (u == NULL)
+		return NULL;
+	u->shared = sh;
+	u->multi = curl_multi_init();
+	u->easy = curl_easy_init();
+	if (u->multi == NULL || u->easy == NULL) {
+		upstream_free(u);
+		return NULL;
+	}
+	return u;
+}
+
+void
+upstream_free(struct upstream *u)
+{
+	if (u == NULL)
+		return;
+	if (u->easy != NULL)
+		curl_easy_cleanup(u->easy);
+	if (u->multi != NULL)
+		curl_multi_cleanup(u->multi);
+	mem_free(u);
+}
+
+/* Copy a header value, trimmed, into out. */
+static void
+copy_value(char *out, size_t outsz, const char *p, size_t n)
+{
+	while (n > 0 && (*p == ' ' || *p == '\t')) {
+		p++;
+		n--;
+	}
+	while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == '\n' ||
+	    p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	if (n >= outsz)
+		n = outsz - 1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
+static int
+header_is(const char *line, size_t n, const char *name, size_t *voff)
+{
+	size_t k = strlen(name);
+
+	if (n <= k || line[k] != ':' || strncasecmp(line, name, k) != 0)
+		return 0;
+	*voff = k + 1;
+	return 1;
+}
+
+static enum relay_err
+head_complete(struct xfer *x)
+{
+	struct upstream_head h;
+
+	x->head_done = 1;
+	x->c->status = x->status;
+	h.status = x->status;
+	h.content_type = x->ctype;
+	h.retry_after = x->retry_after;
+	h.request_id = x->rid;
+	return x->c->on_head(x->c->arg, &h);
+}
+
+static size_t
+on_header(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct xfer *x = arg;
+	size_t n = size * nmemb, voff;
+
+	if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+		const char *sp = memchr(p, ' ', n);
+
+		x->status = 0;
+		x->ctype[0] = x->retry_after[0] = x->rid[0] = '\0';
+		if (sp != NULL && (size_t)(sp - p) + 4 <= n)
+			x->status = (sp[1] - '0') * 100 + (sp[2] - '0') * 10 +
+			    (sp[3] - '0');
+	} else if (n <= 2 && (n == 0 || p[0] == '\r' || p[0] == '\n')) {
+		if (x->status >= 200 && !x->head_done) {
+			x->cb_err = head_complete(x);
+			if (x->cb_err != RELAY_OK)
+				return 0;
+		}
+	} else if (n > RELAY_UPSTREAM_HEADER_MAX) {
+		return n; /* ignored */
+	} else if (header_is(p, n, "content-type", &voff)) {
+		copy_value(x->ctype, sizeof(x->ctype), p + voff, n - voff);
+	} else if (header_is(p, n, "retry-after", &voff)) {
+		copy_value(x->retry_after, sizeof(x->retry_after), p + voff,
+		    n - voff);
+	} else if (header_is(p, n, "x-request-id", &voff) ||
+	    header_is(p, n, "request-id", &voff)) {
+		copy_value(x->rid, sizeof(x->rid), p + voff, n - voff);
+	}
+	return n;
+}
+
+static size_t
+on_body(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct xfer *x = arg;
+	size_t n = size * nmemb;
+
+	if (!x->head_done) {
+		/* HTTP/0.9-ish or a head without a blank line: refuse. */
+		x->cb_err = RELAY_EPROTO;
+		return 0;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &x->last);
+	x->c->bytes_in += n;
+	x->cb_err = x->c->on_data(x->c->arg, p, n);
+	return x->cb_err == RELAY_OK ? n : 0;
+}
+
+static enum relay_err
+setup_easy(struct upstream *u, struct xfer *x, struct curl_slist **hl,
+    char *errbuf)
+{
+	struct upstream_call *c = x->c;
+	struct curl_slist *l = NULL, *t;
+	CURL *e = u->easy;
+	size_t i;
+
+	curl_easy_reset(e);
+	for (i = 0; i < c->nheaders; i++) {
+		t = curl_slist_append(l, c->headers[i]);
+		if (t == NULL)
+			goto oom;
+		l = t;
+	}
+	/* No 100-continue round trip; no compression, so SSE stays live. */
+	t = curl_slist_append(l, "Expect:");
+	if (t == NULL)
+		goto oom;
+	l = t;
+	*hl = l;
+	curl_easy_setopt(e, CURLOPT_URL, c->url);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, l);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_SHARE, u->shared->sh);
+	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_ms);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->total_ms);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 65536L);
+	if (c->body != NULL) {
+		curl_easy_setopt(e, CURLOPT_POST, 1L);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)c->body_len);
+	}
+	return RELAY_OK;
+oom:
+	curl_slist_free_all(l);
+	return RELAY_ENOMEM;
+}
+
+/* 1 when the peer of fd has closed or reset; 0 when it is still there. */
+static int
+peer_gone(int fd)
+{
+	char ch;
+	ssize_t r = recv(fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	if (r == 0)
+		return 1;
+	if (r < 0)
+		return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+	return 0;
+}
+
+/* The timeout for the next poll, and RELAY_ETIMEOUT when one ran out. */
+static enum relay_err
+next_wait(struct xfer *x, const struct timespec *start, int *wait_ms)
+{
+	struct upstream_call *c = x->c;
+	struct timespec now;
+	long left, since;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	*wait_ms = 1000;
+	if (!x->head_done) {
+		left = c->first_byte_ms - ms_between(start, &now);
+		if (left <= 0) {
+			snprintf(c->errmsg, sizeof(c->errmsg),
+			    "no response from upstream within %ld ms",
+			    c->first_byte_ms);
+			return RELAY_ETIMEOUT;
+		}
+		if (left < *wait_ms)
+			*wait_ms = (int)left;
+	}
+	since = ms_between(&x->last, &now);
+	if (x->head_done) {
+		left = c->idle_ms - since;
+		if (left <= 0) {
+			snprintf(c->errmsg, sizeof(c->errmsg),
+			    "upstream silent for %ld ms", c->idle_ms);
+			return RELAY_ETIMEOUT;
+		}
+		if (left < *wait_ms)
+			*wait_ms = (int)left;
+	}
+	if (c->heartbeat_ms > 0 && c->on_idle != NULL) {
+		left = c->heartbeat_ms - since;
+		if (left <= 0) {
+			enum relay_err err = c->on_idle(c->arg);
+
+			x->last = now;
+			if (err != RELAY_OK)
+				return err;
+			left = c->heartbeat_ms;
+		}
+		if (left < *wait_ms)
+			*wait_ms = (int)left;
+	}
+	return RELAY_OK;
+}
+
+static enum relay_err
+map_curl(CURLcode rc, struct xfer *x, const char *errbuf)
+{
+	struct upstream_call *c = x->c;
+
+	if (rc == CURLE_OK)
+		return x->head_done ? RELAY_OK : RELAY_EPROTO;
+	if ((rc == CURLE_WRITE_ERROR || rc == CURLE_ABORTED_BY_CALLBACK) &&
+	    x->cb_err != RELAY_OK)
+		return x->cb_err;
+	snprintf(c->errmsg, sizeof(c->errmsg), "%s",
+	    errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
+	switch (rc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		return RELAY_ETIMEOUT;
+	case CURLE_OUT_OF_MEMORY:
+		return RELAY_ENOMEM;
+	default:
+		return RELAY_EUPSTREAM;
+	}
+}
+
+static void
+collect_times(struct upstream *u, struct upstream_call *c)
+{
+	curl_off_t t = 0;
+	long reused = 0;
+
+	if (curl_easy_getinfo(u->easy, CURLINFO_CONNECT_TIME_T, &t) == CURLE_OK)
+		c->connect_us = (long)t;
+	if (curl_easy_getinfo(u->easy, CURLINFO_STARTTRANSFER_TIME_T, &t) ==
+	    CURLE_OK)
+		c->first_byte_us = (long)t;
+	if (curl_easy_getinfo(u->easy, CURLINFO_NUM_CONNECTS, &reused) ==
+	    CURLE_OK)
+		c->reused = reused == 0;
+}
+
+static enum relay_err
+drive(struct upstream *u, struct xfer *x, const char *errbuf)
+{
+	struct upstream_call *c = x->c;
+	struct timespec start;
+	struct curl_waitfd wfd;
+	enum relay_err err = RELAY_OK;
+	int running = 1, watch = c->watch_fd >= 0, wait_ms, nfds;
+	CURLMsg *msg;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	x->last = start;
+	while (running) {
+		if (curl_multi_perform(u->multi, &running) != CURLM_OK)
+			return RELAY_ENOMEM;
+		if (x->cb_err != RELAY_OK)
+			break;
+		if (!running)
+			break;
+		err = next_wait(x, &start, &wait_ms);
+		if (err != RELAY_OK)
+			return err;
+		wfd.fd = c->watch_fd;
+		wfd.events = CURL_WAIT_POLLIN;
+		wfd.revents = 0;
+		if (curl_multi_poll(u->multi, watch ? &wfd : NULL, watch ? 1 : 0,
+			wait_ms, &nfds) != CURLM_OK)
+			return RELAY_ENOMEM;
+		if (watch && wfd.revents != 0) {
+			if (peer_gone(c->watch_fd)) {
+				snprintf(c->errmsg, sizeof(c->errmsg),
+				    "client went away");
+				return RELAY_ECLOSED;
+			}
+			watch = 0; /* unexpected bytes: rely on writes */
+		}
+	}
+	msg = curl_multi_info_read(u->multi, &nfds);
+	if (msg != NULL && msg->msg == CURLMSG_DONE)
+		return map_curl(msg->data.result, x, errbuf);
+	if (x->cb_err != RELAY_OK)
+		return x->cb_err;
+	return RELAY_EUPSTREAM;
+}
+
+enum relay_err
+upstream_perform(struct upstream *u, struct upstream_call *c)
+{
+	struct curl_slist *hl = NULL;
+	char errbuf[CURL_ERROR_SIZE];
+	struct xfer x;
+	enum relay_err err;
+
+	memset(&x, 0, sizeof(x));
+	x.c = c;
+	c->status = 0;
+	c->bytes_in = 0;
+	c->errmsg[0] = '\0';
+	errbuf[0] = '\0';
+	err = setup_easy(u, &x, &hl, errbuf);
+	if (err != RELAY_OK)
+		goto out;
+	if (curl_multi_add_handle(u->multi, u->easy) != CURLM_OK) {
+		err = RELAY_ENOMEM;
+		goto out;
+	}
+	err = drive(u, &x, errbuf);
+	collect_times(u, c);
+	curl_multi_remove_handle(u->multi, u->easy);
+	if (err == RELAY_EUPSTREAM && c->errmsg[0] == '\0')
+		snprintf(c->errmsg, sizeof(c->errmsg), "upstream failed");
+out:
+	/* The error buffer and our xfer live on this stack: detach them. */
+	curl_easy_setopt(u->easy, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(u->easy, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(hl);
+	return err;
+}

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/* upstream.h - the project's only door to libcurl: one HTTP call to a
+ * provider, its bytes handed over as they arrive, while the client's
+ * connection is watched and the timeouts are kept. */
+#ifndef RELAY_UPSTREAM_H
+#define RELAY_UPSTREAM_H
+
+#include <stddef.h>
+
+#include "compiler.h"
+#include "err.h"
+
+/* The response head, once the final (non-1xx) header block is complete.
+ * Strings are NUL-terminated, possibly empty, valid during the callback. */
+struct upstream_head {
+	int status;
+	const char *content_type;
+	const char *retry_after;
+	const char *request_id; /* x-request-id or request-id */
+};
+
+/* Callbacks return RELAY_OK to go on; anything else stops the transfer
+ * and becomes upstream_perform()'s result. */
+typedef enum relay_err (*upstream_head_fn)(void *arg,
+    const struct upstream_head *h);
+typedef enum relay_err (*upstream_data_fn)(void *arg, const char *p, size_t n);
+typedef enum relay_err (*upstream_idle_fn)(void *arg);
+
+/* One call. The caller fills the inputs; upstream_perform() the outputs. */
+struct upstream_call {
+	const char *url;
+	const char *const *headers; /* "Name: value" lines, no CRLF */
+	size_t nheaders;
+	const char *body; /* POST body, borrowed; NULL for GET */
+	size_t body_len;
+	long connect_ms;
+	long first_byte_ms; /* from the start until the response head */
+	long idle_ms;	    /* longest silence after the head */
+	long total_ms;	    /* 0: no cap */
+	int watch_fd;	    /* client connection to watch, -1: none */
+	long heartbeat_ms;  /* on_idle after this much silence, 0: never */
+	upstream_head_fn on_head;
+	upstream_data_fn on_data;
+	upstream_idle_fn on_idle; /* may be NULL */
+	void *arg;
+
+	/* outputs */
+	int status;	    /* final HTTP status, 0 before the head */
+	size_t bytes_in;    /* body bytes received */
+	long connect_us;    /* time to connect (0 when reused) */
+	long first_byte_us; /* time to the first body byte */
+	int reused;	    /* the connection was kept alive from before */
+	char errmsg[256];   /* why it failed; carries no credentials */
+};
+
+struct upstream_shared;
+struct upstream;
+
+/* Process-wide libcurl setup; once, before any thread starts. */
+enum relay_err upstream_global_init(void) RELAY_MUST_CHECK;
+/* State shared by all threads: DNS cache and TLS sessions. NULL on OOM. */
+struct upstream_shared *upstream_shared_new(void) RELAY_MUST_CHECK;
+void upstream_shared_free(struct upstream_shared *sh);
+
+/* One thread's handle; it keeps its connections alive between calls.
+ * NULL on OOM. */
+struct upstream *upstream_new(struct upstream_shared *sh) RELAY_MUST_CHECK;
+void upstream_free(struct upstream *u);
+
+/*
+ * Run call c to completion. Results:
+ *   RELAY_OK        the response arrived whole (any HTTP status);
+ *   RELAY_ECLOSED   the client went away (watch_fd closed), the transfer
+ *                   was cancelled at once;
+ *   RELAY_EUPSTREAM the provider could not be reached, or the connection
+ *                   broke (c->status tells whether a head had arrived);
+ *   RELAY_ETIMEOUT  connect, first byte, idle or total time ran out;
+ *   RELAY_ENOMEM, or whatever a callback returned to stop.
+ */
+enum relay_err upstream_perform(struct upstream *u,
+    struct upstream_call *c) RELAY_NONNULL RELAY_MUST_CHECK;
+
+#endif
