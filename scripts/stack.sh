@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# stack.sh - start and stop a whole relay stack on loopback: memcached, the
+# mock upstream, the four responders and lighttpd or Caddy. Sourced by
+# scripts/run.sh (make run) and by the integration tests.
+#
+# Inputs (environment): BUILD (binaries), RUN_DIR, SERVER (lighttpd|caddy),
+# PORT, MC_PORT, MOCK_PORT (0: pick free ports), THREADS, RELAY_CONFIG.
+# After stack_start: STACK_PIDS, PORT, MC_PORT, MOCK_PORT, BASE_URL.
+
+STACK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STACK_PIDS=()
+
+# A TCP port on 127.0.0.1 that nothing listens on.
+stack_free_port() {
+	local p
+	for _ in $(seq 1 200); do
+		p=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# Wait until cmd succeeds, at most $1 tenths of a second.
+stack_wait() {
+	local n=$1
+	shift
+	for _ in $(seq 1 "$n"); do
+		"$@" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+stack_tcp_up() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+stack_spawn() { # name, command...
+	local name=$1
+	shift
+	"$@" >>"$RUN_DIR/logs/$name.log" 2>&1 &
+	STACK_PIDS+=($!)
+	eval "PID_${name//-/_}=$!"
+}
+
+stack_render() { # template output
+	sed -e "s|@PORT@|$PORT|g" -e "s|@BIND@|127.0.0.1|g" \
+	    -e "s|@RUN@|$RUN_DIR|g" "$1" >"$2"
+}
+
+stack_start() {
+	: "${BUILD:=build}" "${SERVER:=lighttpd}" "${THREADS:=128}"
+	: "${RUN_DIR:=$STACK_ROOT/run}"
+	mkdir -p "$RUN_DIR"/{logs,www,tmp}
+	[ "${PORT:-0}" = 0 ] && PORT=$(stack_free_port)
+	[ "${MC_PORT:-0}" = 0 ] && MC_PORT=$(stack_free_port)
+	[ "${MOCK_PORT:-0}" = 0 ] && MOCK_PORT=$(stack_free_port)
+	export RELAY_MEMCACHED="127.0.0.1:$MC_PORT"
+	export RELAY_DEMO_URL="http://127.0.0.1:$MOCK_PORT/v1"
+	export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
+
+	local mcuser=(); [ "$(id -u)" = 0 ] && mcuser=(-u root)
+	stack_spawn memcached memcached "${mcuser[@]}" -l 127.0.0.1 -p "$MC_PORT" -U 0 -m 64 -c 4096
+	stack_spawn mock "$STACK_ROOT/$BUILD/mock-upstream" -l "127.0.0.1:$MOCK_PORT" -q
+	stack_wait 50 stack_tcp_up "$MC_PORT" || { echo "memcached did not start" >&2; return 1; }
+	stack_wait 50 stack_tcp_up "$MOCK_PORT" || { echo "mock upstream did not start" >&2; return 1; }
+	local h t
+	for h in chat models health admin; do
+		t=4
+		[ "$h" = chat ] && t=$THREADS
+		stack_spawn "relay-$h" "$STACK_ROOT/$BUILD/relay-$h" \
+		    -l "unix:$RUN_DIR/$h.sock" -t "$t"
+	done
+	for h in chat models health admin; do
+		stack_wait 100 test -S "$RUN_DIR/$h.sock" ||
+		    { echo "relay-$h did not start: $RUN_DIR/logs/relay-$h.log" >&2; return 1; }
+	done
+	case $SERVER in
+	lighttpd)
+		stack_render "$STACK_ROOT/lighttpd/lighttpd.conf.in" "$RUN_DIR/lighttpd.conf"
+		stack_spawn lighttpd lighttpd -D -f "$RUN_DIR/lighttpd.conf"
+		;;
+	caddy)
+		stack_render "$STACK_ROOT/caddy/Caddyfile.in" "$RUN_DIR/Caddyfile"
+		HOME="$RUN_DIR" XDG_DATA_HOME="$RUN_DIR/tmp" XDG_CONFIG_HOME="$RUN_DIR/tmp" \
+		    stack_spawn caddy caddy run --config "$RUN_DIR/Caddyfile" --adapter caddyfile
+		;;
+	*)
+		echo "SERVER must be lighttpd or caddy" >&2
+		return 1
+		;;
+	esac
+	stack_wait 100 stack_tcp_up "$PORT" || { echo "$SERVER did not start: $RUN_DIR/logs" >&2; return 1; }
+	BASE_URL="http://127.0.0.1:$PORT"
+}
+
+# Stop what stack_start started (by PID, newest first), then wait for it.
+stack_stop() {
+	local i pid
+	for ((i = ${#STACK_PIDS[@]} - 1; i >= 0; i--)); do
+		pid=${STACK_PIDS[$i]}
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "${STACK_PIDS[@]}"; do
+		for _ in $(seq 1 100); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	STACK_PIDS=()
+}
