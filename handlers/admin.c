@@ -72,7 +72,8 @@ status(struct relay_req *req, const struct config *cfg)
 	if (err == RELAY_OK)
 		err = buf_puts(&b, "]}}");
 	if (err == RELAY_OK)
-		err = req_send_full(req, 200, "application/json", b.data, b.len);
+		err =
+		    req_send_full(req, 200, "application/json", b.data, b.len);
 	else
 		apierr_send_err(req, APIERR_OPENAI, err, NULL);
 	buf_reset(&b);

@@ -18,8 +18,9 @@ chat(struct relay_req *req, const struct config *cfg)
 
 	if (!span_eq(req->path, "/v1/chat/completions")) {
 		apierr_send(req, APIERR_OPENAI, 404, NULL, "unknown_url",
-		    "Unknown request URL: %.*s", (int)(req->path.len > 200 ?
-		    200 : req->path.len), req->path.p);
+		    "Unknown request URL: %.*s",
+		    (int)(req->path.len > 200 ? 200 : req->path.len),
+		    req->path.p);
 		return;
 	}
 	if (req->method != REQ_POST) {
@@ -37,8 +38,8 @@ chat(struct relay_req *req, const struct config *cfg)
 		apierr_send_err(req, APIERR_OPENAI, err, NULL);
 		return;
 	}
-	err = chatreq_parse(req->body.data, req->body.len, &cr, msg, sizeof(msg),
-	    &param);
+	err = chatreq_parse(
+	    req->body.data, req->body.len, &cr, msg, sizeof(msg), &param);
 	if (err != RELAY_OK) {
 		if (err == RELAY_EINVAL)
 			apierr_send(req, APIERR_OPENAI, 400, NULL,
@@ -53,7 +54,8 @@ chat(struct relay_req *req, const struct config *cfg)
 	if (m == NULL)
 		apierr_send(req, APIERR_OPENAI, 404, NULL, "model_not_found",
 		    "The model `%.*s` does not exist or you do not have "
-		    "access to it.", (int)cr.model.len, cr.model.p);
+		    "access to it.",
+		    (int)cr.model.len, cr.model.p);
 	else
 		proxy_chat(req, cfg, &cr, &m->targets[0]);
 	chatreq_free(&cr);

@@ -17,8 +17,9 @@ model_json(struct buf *b, const struct config_model *m)
 	if (err == RELAY_OK)
 		err = buf_json_escape(b, m->name, strlen(m->name));
 	if (err == RELAY_OK)
-		err = buf_puts(b, "\",\"object\":\"model\",\"created\":0,"
-				  "\"owned_by\":\"");
+		err = buf_puts(b,
+		    "\",\"object\":\"model\",\"created\":0,"
+		    "\"owned_by\":\"");
 	if (err == RELAY_OK)
 		err = buf_json_escape(b, m->targets[0].provider->name,
 		    strlen(m->targets[0].provider->name));
@@ -45,7 +46,8 @@ list(struct relay_req *req, const struct config *cfg)
 	if (err == RELAY_OK)
 		err = buf_puts(&b, "]}");
 	if (err == RELAY_OK)
-		err = req_send_full(req, 200, "application/json", b.data, b.len);
+		err =
+		    req_send_full(req, 200, "application/json", b.data, b.len);
 	else
 		apierr_send_err(req, APIERR_OPENAI, err, NULL);
 	buf_reset(&b);
@@ -60,7 +62,8 @@ one(struct relay_req *req, const struct config *cfg, struct span id)
 	if (m == NULL) {
 		apierr_send(req, APIERR_OPENAI, 404, NULL, "model_not_found",
 		    "The model `%.*s` does not exist or you do not have "
-		    "access to it.", (int)(id.len > 256 ? 256 : id.len), id.p);
+		    "access to it.",
+		    (int)(id.len > 256 ? 256 : id.len), id.p);
 		return;
 	}
 	buf_init(&b, 64 * 1024);

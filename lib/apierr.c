@@ -12,29 +12,19 @@ int
 apierr_status(enum relay_err err)
 {
 	switch (err) {
-	case RELAY_OK:
-		return 200;
-	case RELAY_EINVAL:
-		return 400;
-	case RELAY_ENOTFOUND:
-		return 404;
-	case RELAY_EMETHOD:
-		return 405;
-	case RELAY_ETOOBIG:
-		return 413;
+	case RELAY_OK: return 200;
+	case RELAY_EINVAL: return 400;
+	case RELAY_ENOTFOUND: return 404;
+	case RELAY_EMETHOD: return 405;
+	case RELAY_ETOOBIG: return 413;
 	case RELAY_EPROTO:
-	case RELAY_EUPSTREAM:
-		return 502;
-	case RELAY_ETIMEOUT:
-		return 504;
+	case RELAY_EUPSTREAM: return 502;
+	case RELAY_ETIMEOUT: return 504;
 	case RELAY_ENOMEM:
 	case RELAY_ECACHE:
-	case RELAY_EIO:
-		return 503;
-	case RELAY_ECLOSED:
-		return 499;
-	case RELAY__MAX:
-		break;
+	case RELAY_EIO: return 503;
+	case RELAY_ECLOSED: return 499;
+	case RELAY__MAX: break;
 	}
 	return 500;
 }
@@ -63,11 +53,12 @@ openai_body(struct buf *b, int status, const char *type, const char *code,
 	if (err == RELAY_OK)
 		err = buf_json_escape(b, msg, mlen);
 	if (err == RELAY_OK)
-		err = buf_printf(b, "\",\"type\":\"%s\",\"param\":null,\"code\":",
-		    type != NULL ? type : openai_type(status));
+		err =
+		    buf_printf(b, "\",\"type\":\"%s\",\"param\":null,\"code\":",
+			type != NULL ? type : openai_type(status));
 	if (err == RELAY_OK)
-		err = code != NULL ? buf_printf(b, "\"%s\"}}", code) :
-		    buf_puts(b, "null}}");
+		err = code != NULL ? buf_printf(b, "\"%s\"}}", code)
+				   : buf_puts(b, "null}}");
 	return err;
 }
 
@@ -102,8 +93,8 @@ apierr_send(struct relay_req *req, enum apierr_dialect d, int status,
 			b.len) != RELAY_OK)
 			req->status = 499;
 	} else if (req_send_full(req, 503, "application/json",
-		       "{\"error\":{\"message\":\"out of memory\"}}", 37) !=
-	    RELAY_OK)
+		       "{\"error\":{\"message\":\"out of memory\"}}",
+		       37) != RELAY_OK)
 		req->status = 499;
 	buf_reset(&b);
 }
@@ -113,19 +104,20 @@ apierr_send_err(struct relay_req *req, enum apierr_dialect d,
     enum relay_err err, const char *msg)
 {
 	static const char *const codes[RELAY__MAX] = {
-		[RELAY_ENOMEM] = "service_unavailable",
-		[RELAY_EINVAL] = "invalid_request",
-		[RELAY_ETOOBIG] = "request_too_large",
-		[RELAY_ENOTFOUND] = "not_found",
-		[RELAY_EMETHOD] = "method_not_allowed",
-		[RELAY_EPROTO] = "upstream_bad_response",
-		[RELAY_EUPSTREAM] = "upstream_unreachable",
-		[RELAY_ETIMEOUT] = "upstream_timeout",
-		[RELAY_ECACHE] = "service_unavailable",
-		[RELAY_EIO] = "service_unavailable",
+	    [RELAY_ENOMEM] = "service_unavailable",
+	    [RELAY_EINVAL] = "invalid_request",
+	    [RELAY_ETOOBIG] = "request_too_large",
+	    [RELAY_ENOTFOUND] = "not_found",
+	    [RELAY_EMETHOD] = "method_not_allowed",
+	    [RELAY_EPROTO] = "upstream_bad_response",
+	    [RELAY_EUPSTREAM] = "upstream_unreachable",
+	    [RELAY_ETIMEOUT] = "upstream_timeout",
+	    [RELAY_ECACHE] = "service_unavailable",
+	    [RELAY_EIO] = "service_unavailable",
 	};
 
-	if (err == RELAY_ECLOSED || err == RELAY_OK || (unsigned)err >= RELAY__MAX)
+	if (err == RELAY_ECLOSED || err == RELAY_OK ||
+	    (unsigned)err >= RELAY__MAX)
 		return;
 	apierr_send(req, d, apierr_status(err), NULL, codes[err], "%s",
 	    msg != NULL ? msg : err_name(err));

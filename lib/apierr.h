@@ -23,8 +23,8 @@ enum apierr_dialect {
  * carry no secret.
  */
 void apierr_send(struct relay_req *req, enum apierr_dialect d, int status,
-    const char *type, const char *code, const char *fmt,
-    ...) RELAY_PRINTF(6, 7);
+    const char *type, const char *code, const char *fmt, ...)
+    RELAY_PRINTF(6, 7);
 
 /* The one mapping of enum relay_err to an HTTP status. */
 int apierr_status(enum relay_err err);

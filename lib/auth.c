@@ -29,8 +29,9 @@ admin_token(char *out, size_t outsz)
 	FILE *f;
 
 	if (env != NULL && *env != '\0')
-		return (size_t)snprintf(out, outsz, "%s", env) < outsz ?
-		    strlen(out) : 0;
+		return (size_t)snprintf(out, outsz, "%s", env) < outsz
+		    ? strlen(out)
+		    : 0;
 	if (path == NULL || *path == '\0')
 		return 0;
 	f = fopen(path, "re");
@@ -62,7 +63,7 @@ auth_admin(struct relay_req *req)
 	    auth_equal(h + 7, strlen(h + 7), token, tlen);
 	explicit_bzero(token, sizeof(token));
 	if (!ok)
-		apierr_send(req, APIERR_OPENAI, 401, NULL, "invalid_admin_token",
-		    "Missing or wrong admin token.");
+		apierr_send(req, APIERR_OPENAI, 401, NULL,
+		    "invalid_admin_token", "Missing or wrong admin token.");
 	return ok;
 }

@@ -11,7 +11,7 @@
 struct span
 span_str(const char *s)
 {
-	struct span sp = { s, s != NULL ? strlen(s) : 0 };
+	struct span sp = {s, s != NULL ? strlen(s) : 0};
 
 	return sp;
 }

@@ -18,7 +18,7 @@ struct span {
 	size_t len;
 };
 
-#define SPAN_LIT(s) ((struct span){ (s), sizeof(s) - 1 })
+#define SPAN_LIT(s) ((struct span){(s), sizeof(s) - 1})
 
 /* Span over a NUL-terminated string we built ourselves (s may be NULL). */
 struct span span_str(const char *s);
@@ -49,17 +49,17 @@ void buf_clear(struct buf *b) RELAY_NONNULL;
  * Append n bytes. RELAY_ETOOBIG when len would pass max, RELAY_ENOMEM when
  * memory is short; the buffer is unchanged and valid in both cases.
  */
-enum relay_err buf_append(struct buf *b, const void *p,
-    size_t n) RELAY_MUST_CHECK;
+enum relay_err buf_append(
+    struct buf *b, const void *p, size_t n) RELAY_MUST_CHECK;
 /* Append a NUL-terminated string. Errors as buf_append(). */
 enum relay_err buf_puts(struct buf *b, const char *s) RELAY_MUST_CHECK;
 /* Append formatted text. Errors as buf_append(), RELAY_EINVAL on a bad
  * format. */
-enum relay_err buf_printf(struct buf *b, const char *fmt,
-    ...) RELAY_PRINTF(2, 3) RELAY_MUST_CHECK;
+enum relay_err buf_printf(struct buf *b, const char *fmt, ...)
+    RELAY_PRINTF(2, 3) RELAY_MUST_CHECK;
 /* Append s as the body of a JSON string (escaped, without quotes). */
-enum relay_err buf_json_escape(struct buf *b, const char *s,
-    size_t n) RELAY_MUST_CHECK;
+enum relay_err buf_json_escape(
+    struct buf *b, const char *s, size_t n) RELAY_MUST_CHECK;
 /* Drop the first n bytes (n <= len). */
 void buf_consume(struct buf *b, size_t n) RELAY_NONNULL;
 /*

@@ -43,8 +43,8 @@ chatreq_parse(const char *p, size_t n, struct chatreq *cr, char *errbuf,
 		return fail(errbuf, errsz, param, "model",
 		    "you must provide a model parameter");
 	if (json_string_length(model) > RELAY_NAME_MAX)
-		return fail(errbuf, errsz, param, "model",
-		    "model name is too long");
+		return fail(
+		    errbuf, errsz, param, "model", "model name is too long");
 	cr->model.p = json_string_value(model);
 	cr->model.len = json_string_length(model);
 	msgs = json_object_get(root, "messages");
@@ -60,8 +60,8 @@ chatreq_parse(const char *p, size_t n, struct chatreq *cr, char *errbuf,
 		    "Invalid type for 'stream': expected a boolean.");
 	cr->stream = json_is_true(stream);
 	opts = json_object_get(root, "stream_options");
-	usage = json_is_object(opts) ? json_object_get(opts, "include_usage") :
-	    NULL;
+	usage = json_is_object(opts) ? json_object_get(opts, "include_usage")
+				     : NULL;
 	cr->include_usage = json_is_true(usage);
 	return RELAY_OK;
 }

@@ -11,9 +11,9 @@
 #include "err.h"
 
 struct chatreq {
-	void *root;	  /* the parsed body (json_t *), owned */
+	void *root; /* the parsed body (json_t *), owned */
 	struct span model; /* points into root; valid until chatreq_free */
-	int stream;	  /* "stream": true */
+	int stream; /* "stream": true */
 	int include_usage; /* "stream_options": {"include_usage": true} */
 };
 

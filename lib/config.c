@@ -19,7 +19,7 @@
 #include "mem.h"
 
 static const char *const provider_type_names[PROVIDER__MAX] = {
-	[PROVIDER_OPENAI] = "openai",
+    [PROVIDER_OPENAI] = "openai",
 };
 
 const char *
@@ -38,7 +38,7 @@ struct vctx {
 };
 
 static void RELAY_PRINTF(3, 4) RELAY_COLD
-vfail(struct vctx *v, const char *path, const char *fmt, ...)
+    vfail(struct vctx *v, const char *path, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -79,7 +79,7 @@ vkeys(struct vctx *v, json_t *obj, const char *path, const char *const *known)
 	json_t *val;
 	size_t i;
 
-	json_object_foreach(obj, k, val) {
+	json_object_foreach (obj, k, val) {
 		for (i = 0; known[i] != NULL; i++)
 			if (strcmp(k, known[i]) == 0)
 				break;
@@ -106,7 +106,8 @@ vname(struct vctx *v, json_t *obj, const char *key, const char *path,
 	if (str == NULL || json_string_length(s) == 0 ||
 	    json_string_length(s) > RELAY_NAME_MAX ||
 	    strlen(str) != json_string_length(s)) {
-		vfail(v, path, "\"%s\" must be a non-empty string of at most %d bytes",
+		vfail(v, path,
+		    "\"%s\" must be a non-empty string of at most %d bytes",
 		    key, RELAY_NAME_MAX);
 		return NULL;
 	}
@@ -114,8 +115,8 @@ vname(struct vctx *v, json_t *obj, const char *key, const char *path,
 }
 
 static long
-vlong(struct vctx *v, json_t *obj, const char *key, const char *path,
-    long def, long min, long max)
+vlong(struct vctx *v, json_t *obj, const char *key, const char *path, long def,
+    long min, long max)
 {
 	json_t *n = json_object_get(obj, key);
 	json_int_t i;
@@ -143,14 +144,16 @@ vsecret(struct vctx *v, json_t *s, const char *path)
 
 	if (str == NULL || json_string_length(s) == 0 ||
 	    strlen(str) != json_string_length(s)) {
-		vfail(v, path, "must be a non-empty string (literal or env:NAME)");
+		vfail(v, path,
+		    "must be a non-empty string (literal or env:NAME)");
 		return NULL;
 	}
 	if (strncmp(str, "env:", 4) != 0)
 		return vdup(v, str);
 	val = getenv(str + 4);
 	if (val == NULL || *val == '\0') {
-		vfail(v, path, "environment variable %.64s is not set", str + 4);
+		vfail(
+		    v, path, "environment variable %.64s is not set", str + 4);
 		return NULL;
 	}
 	return vdup(v, val);
@@ -212,7 +215,7 @@ config_release(struct config *cfg)
 static void
 parse_memcached(struct vctx *v, struct config *c, json_t *root)
 {
-	static const char *const known[] = { "servers", "timeout_ms", NULL };
+	static const char *const known[] = {"servers", "timeout_ms", NULL};
 	json_t *mc = json_object_get(root, "memcached"), *servers, *s;
 	char path[64];
 	size_t i;
@@ -242,13 +245,14 @@ parse_memcached(struct vctx *v, struct config *c, json_t *root)
 		voom(v);
 		return;
 	}
-	json_array_foreach(servers, i, s) {
+	json_array_foreach (servers, i, s) {
 		const char *str = json_string_value(s);
 
 		snprintf(path, sizeof(path), "$.memcached.servers[%zu]", i);
 		if (str == NULL || *str == '\0' ||
 		    (str[0] != '/' && strrchr(str, ':') == NULL)) {
-			vfail(v, path, "must be \"host:port\" or a socket path");
+			vfail(
+			    v, path, "must be \"host:port\" or a socket path");
 			return;
 		}
 		c->kv_servers[c->nkv_servers] = vdup(v, str);
@@ -259,8 +263,8 @@ parse_memcached(struct vctx *v, struct config *c, json_t *root)
 }
 
 static void
-parse_provider_headers(struct vctx *v, struct config_provider *p, json_t *h,
-    const char *path)
+parse_provider_headers(
+    struct vctx *v, struct config_provider *p, json_t *h, const char *path)
 {
 	const char *k;
 	json_t *val;
@@ -279,19 +283,21 @@ parse_provider_headers(struct vctx *v, struct config_provider *p, json_t *h,
 		voom(v);
 		return;
 	}
-	json_object_foreach(h, k, val) {
+	json_object_foreach (h, k, val) {
 		const char *s = json_string_value(val);
 		size_t i;
 
 		for (i = 0; k[i] != '\0'; i++)
 			if (!((k[i] >= 'a' && k[i] <= 'z') ||
-			    (k[i] >= 'A' && k[i] <= 'Z') ||
-			    (k[i] >= '0' && k[i] <= '9') || k[i] == '-'))
+				(k[i] >= 'A' && k[i] <= 'Z') ||
+				(k[i] >= '0' && k[i] <= '9') || k[i] == '-'))
 				break;
 		if (i == 0 || k[i] != '\0' || s == NULL ||
 		    strpbrk(s, "\r\n") != NULL) {
-			vfail(v, path, "header \"%.64s\" must be a token with "
-			    "a one-line string value", k);
+			vfail(v, path,
+			    "header \"%.64s\" must be a token with "
+			    "a one-line string value",
+			    k);
 			return;
 		}
 		p->headers[n].name = vdup(v, k);
@@ -303,8 +309,8 @@ parse_provider_headers(struct vctx *v, struct config_provider *p, json_t *h,
 }
 
 static void
-parse_provider_keys(struct vctx *v, struct config_provider *p, json_t *keys,
-    const char *path)
+parse_provider_keys(
+    struct vctx *v, struct config_provider *p, json_t *keys, const char *path)
 {
 	char kpath[128];
 	json_t *k;
@@ -323,7 +329,7 @@ parse_provider_keys(struct vctx *v, struct config_provider *p, json_t *keys,
 		voom(v);
 		return;
 	}
-	json_array_foreach(keys, i, k) {
+	json_array_foreach (keys, i, k) {
 		snprintf(kpath, sizeof(kpath), "%s.api_keys[%zu]", path, i);
 		p->keys[i] = vsecret(v, k, kpath);
 		if (p->keys[i] == NULL)
@@ -333,13 +339,13 @@ parse_provider_keys(struct vctx *v, struct config_provider *p, json_t *keys,
 }
 
 static void
-parse_provider(struct vctx *v, struct config_provider *p, json_t *j,
-    const char *path)
+parse_provider(
+    struct vctx *v, struct config_provider *p, json_t *j, const char *path)
 {
-	static const char *const known[] = { "name", "type", "base_url",
-		"api_keys", "headers", "timeouts", NULL };
-	static const char *const tknown[] = { "connect_ms", "first_byte_ms",
-		"idle_ms", "total_ms", NULL };
+	static const char *const known[] = {"name", "type", "base_url",
+	    "api_keys", "headers", "timeouts", NULL};
+	static const char *const tknown[] = {
+	    "connect_ms", "first_byte_ms", "idle_ms", "total_ms", NULL};
 	const char *name, *type, *url;
 	json_t *t;
 	char tpath[128];
@@ -364,8 +370,10 @@ parse_provider(struct vctx *v, struct config_provider *p, json_t *j,
 		return;
 	}
 	p->type = (enum provider_type)i;
-	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
-		vfail(v, path, "\"base_url\" must start with http:// or https://");
+	if (strncmp(url, "http://", 7) != 0 &&
+	    strncmp(url, "https://", 8) != 0) {
+		vfail(v, path,
+		    "\"base_url\" must start with http:// or https://");
 		return;
 	}
 	p->name = vdup(v, name);
@@ -386,14 +394,14 @@ parse_provider(struct vctx *v, struct config_provider *p, json_t *j,
 	}
 	if (t != NULL)
 		vkeys(v, t, tpath, tknown);
-	p->connect_ms = vlong(v, t, "connect_ms", tpath,
-	    RELAY_CONNECT_MS_DEFAULT, 1, 600000);
+	p->connect_ms = vlong(
+	    v, t, "connect_ms", tpath, RELAY_CONNECT_MS_DEFAULT, 1, 600000);
 	p->first_byte_ms = vlong(v, t, "first_byte_ms", tpath,
 	    RELAY_FIRST_BYTE_MS_DEFAULT, 1, 3600000);
-	p->idle_ms = vlong(v, t, "idle_ms", tpath, RELAY_IDLE_MS_DEFAULT, 1,
-	    3600000);
-	p->total_ms = vlong(v, t, "total_ms", tpath, RELAY_TOTAL_MS_DEFAULT, 0,
-	    86400000);
+	p->idle_ms =
+	    vlong(v, t, "idle_ms", tpath, RELAY_IDLE_MS_DEFAULT, 1, 3600000);
+	p->total_ms =
+	    vlong(v, t, "total_ms", tpath, RELAY_TOTAL_MS_DEFAULT, 0, 86400000);
 }
 
 static void
@@ -412,7 +420,7 @@ parse_providers(struct vctx *v, struct config *c, json_t *root)
 		voom(v);
 		return;
 	}
-	json_array_foreach(arr, i, p) {
+	json_array_foreach (arr, i, p) {
 		snprintf(path, sizeof(path), "$.providers[%zu]", i);
 		c->nproviders = i + 1;
 		parse_provider(v, &c->providers[i], p, path);
@@ -438,11 +446,11 @@ find_provider(const struct config *c, const char *name)
 }
 
 static void
-parse_model(struct vctx *v, struct config *c, struct config_model *m,
-    json_t *j, const char *path)
+parse_model(struct vctx *v, struct config *c, struct config_model *m, json_t *j,
+    const char *path)
 {
-	static const char *const known[] = { "name", "targets", NULL };
-	static const char *const tknown[] = { "provider", "model", NULL };
+	static const char *const known[] = {"name", "targets", NULL};
+	static const char *const tknown[] = {"provider", "model", NULL};
 	json_t *targets, *t;
 	const char *name;
 	char tpath[128];
@@ -467,7 +475,7 @@ parse_model(struct vctx *v, struct config *c, struct config_model *m,
 		voom(v);
 		return;
 	}
-	json_array_foreach(targets, i, t) {
+	json_array_foreach (targets, i, t) {
 		const char *prov, *model;
 
 		snprintf(tpath, sizeof(tpath), "%s.targets[%zu]", path, i);
@@ -508,7 +516,7 @@ parse_models(struct vctx *v, struct config *c, json_t *root)
 		voom(v);
 		return;
 	}
-	json_array_foreach(arr, i, m) {
+	json_array_foreach (arr, i, m) {
 		snprintf(path, sizeof(path), "$.models[%zu]", i);
 		c->nmodels = i + 1;
 		parse_model(v, c, &c->models[i], m, path);
@@ -524,10 +532,10 @@ parse_models(struct vctx *v, struct config *c, json_t *root)
 static void
 parse_top(struct vctx *v, struct config *c, json_t *root)
 {
-	static const char *const known[] = { "memcached", "providers",
-		"models", "limits", "stream", NULL };
-	static const char *const lknown[] = { "max_body_bytes", NULL };
-	static const char *const sknown[] = { "heartbeat_ms", NULL };
+	static const char *const known[] = {
+	    "memcached", "providers", "models", "limits", "stream", NULL};
+	static const char *const lknown[] = {"max_body_bytes", NULL};
+	static const char *const sknown[] = {"heartbeat_ms", NULL};
 	json_t *lim = json_object_get(root, "limits");
 	json_t *st = json_object_get(root, "stream");
 
@@ -557,7 +565,7 @@ enum relay_err
 config_parse(const char *text, size_t len, struct config **out, char *errbuf,
     size_t errsz)
 {
-	struct vctx v = { errbuf, errsz, RELAY_OK };
+	struct vctx v = {errbuf, errsz, RELAY_OK};
 	char jerr[256];
 	struct config *c = NULL;
 	json_t *root = NULL;
@@ -625,23 +633,29 @@ config_default_json(struct buf *b)
 
 	err = buf_puts(b, "{\"memcached\":{\"servers\":[");
 	if (err == RELAY_OK)
-		err = json_str(b, mc != NULL && *mc != '\0' ? mc :
-		    "127.0.0.1:11211");
+		err = json_str(
+		    b, mc != NULL && *mc != '\0' ? mc : "127.0.0.1:11211");
 	if (err == RELAY_OK)
-		err = buf_puts(b, "]},\"providers\":[{\"name\":\"demo\","
+		err = buf_puts(b,
+		    "]},\"providers\":[{\"name\":\"demo\","
 		    "\"type\":\"openai\",\"base_url\":");
 	if (err == RELAY_OK)
-		err = json_str(b, demo != NULL && *demo != '\0' ? demo :
-		    "http://127.0.0.1:18081/v1");
+		err = json_str(b,
+		    demo != NULL && *demo != '\0'
+			? demo
+			: "http://127.0.0.1:18081/v1");
 	if (err == RELAY_OK && openai)
-		err = buf_puts(b, "},{\"name\":\"openai\",\"type\":\"openai\","
+		err = buf_puts(b,
+		    "},{\"name\":\"openai\",\"type\":\"openai\","
 		    "\"base_url\":\"https://api.openai.com/v1\","
 		    "\"api_keys\":[\"env:OPENAI_API_KEY\"]");
 	if (err == RELAY_OK)
-		err = buf_puts(b, "}],\"models\":[{\"name\":\"demo\",\"targets\":"
+		err = buf_puts(b,
+		    "}],\"models\":[{\"name\":\"demo\",\"targets\":"
 		    "[{\"provider\":\"demo\",\"model\":\"demo\"}]}");
 	if (err == RELAY_OK && openai)
-		err = buf_puts(b, ",{\"name\":\"gpt-4o-mini\",\"targets\":"
+		err = buf_puts(b,
+		    ",{\"name\":\"gpt-4o-mini\",\"targets\":"
 		    "[{\"provider\":\"openai\"}]},{\"name\":\"gpt-4o\","
 		    "\"targets\":[{\"provider\":\"openai\"}]}");
 	if (err == RELAY_OK)
@@ -654,9 +668,9 @@ config_default_json(struct buf *b)
 struct config_store {
 	pthread_mutex_t lock;
 	struct config *cur;
-	char *path;	      /* NULL: built-in */
+	char *path; /* NULL: built-in */
 	struct timespec checked; /* CLOCK_MONOTONIC of the last stat */
-	struct stat seen;	      /* the file as last loaded or refused */
+	struct stat seen; /* the file as last loaded or refused */
 	unsigned long generation;
 };
 
@@ -692,7 +706,8 @@ read_file(const char *path, struct buf *b, struct stat *st, char *errbuf,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			snprintf(errbuf, errsz, "%s: %s", path, strerror(errno));
+			snprintf(
+			    errbuf, errsz, "%s: %s", path, strerror(errno));
 			err = RELAY_EIO;
 			break;
 		}
@@ -730,8 +745,8 @@ store_load(struct config_store *st, struct config **out, struct stat *sb,
 	buf_reset(&text);
 	if (err == RELAY_OK) {
 		(*out)->generation = ++st->generation;
-		(*out)->source = mem_strdup(st->path != NULL ? st->path :
-		    "built-in");
+		(*out)->source =
+		    mem_strdup(st->path != NULL ? st->path : "built-in");
 		if ((*out)->source == NULL) {
 			config_release(*out);
 			*out = NULL;
@@ -771,7 +786,8 @@ static int
 file_changed(const struct stat *a, const struct stat *b)
 {
 	return a->st_ino != b->st_ino || a->st_dev != b->st_dev ||
-	    a->st_size != b->st_size || a->st_mtim.tv_sec != b->st_mtim.tv_sec ||
+	    a->st_size != b->st_size ||
+	    a->st_mtim.tv_sec != b->st_mtim.tv_sec ||
 	    a->st_mtim.tv_nsec != b->st_mtim.tv_nsec;
 }
 
@@ -796,8 +812,8 @@ do_store_check(struct config_store *st)
 	config_release(st->cur);
 	st->cur = next;
 	log_info("config %s reloaded: generation %lu, %zu providers, "
-		 "%zu models", st->path, next->generation, next->nproviders,
-	    next->nmodels);
+		 "%zu models",
+	    st->path, next->generation, next->nproviders, next->nmodels);
 }
 
 struct config *

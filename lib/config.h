@@ -25,7 +25,7 @@ struct config_provider {
 	char *name;
 	enum provider_type type;
 	char *base_url; /* without trailing '/' */
-	char **keys;	/* resolved secrets; never log them */
+	char **keys; /* resolved secrets; never log them */
 	size_t nkeys;
 	struct config_header *headers;
 	size_t nheaders;
@@ -57,8 +57,8 @@ struct config {
 	struct config_model *models;
 	size_t nmodels;
 	unsigned long generation; /* bumps on every successful reload */
-	char *source;		  /* file path, or "built-in" */
-	int refs;		  /* private */
+	char *source; /* file path, or "built-in" */
+	int refs; /* private */
 };
 
 /* Provider type names as written in the config ("openai"). */
@@ -81,8 +81,8 @@ enum relay_err config_parse(const char *text, size_t len, struct config **out,
 enum relay_err config_default_json(struct buf *b) RELAY_MUST_CHECK;
 
 /* Find a public model by name; NULL when unknown. */
-const struct config_model *config_find_model(const struct config *cfg,
-    struct span name) RELAY_NONNULL;
+const struct config_model *config_find_model(
+    const struct config *cfg, struct span name) RELAY_NONNULL;
 
 /* Drop a reference; the snapshot is freed with the last one. NULL is ok. */
 void config_release(struct config *cfg);
@@ -93,8 +93,8 @@ struct config_store;
  * Load path (NULL: the built-in default) and watch it. On failure NULL with
  * the reason in errbuf; the caller exits, since there is no config to keep.
  */
-struct config_store *config_store_new(const char *path, char *errbuf,
-    size_t errsz) RELAY_MUST_CHECK;
+struct config_store *config_store_new(
+    const char *path, char *errbuf, size_t errsz) RELAY_MUST_CHECK;
 
 /*
  * Current snapshot with a reference the caller must config_release(). At

@@ -3,18 +3,18 @@
 #include "err.h"
 
 static const char *const err_names[RELAY__MAX] = {
-	[RELAY_OK] = "ok",
-	[RELAY_ENOMEM] = "enomem",
-	[RELAY_EINVAL] = "einval",
-	[RELAY_ETOOBIG] = "etoobig",
-	[RELAY_ENOTFOUND] = "enotfound",
-	[RELAY_EMETHOD] = "emethod",
-	[RELAY_EPROTO] = "eproto",
-	[RELAY_EUPSTREAM] = "eupstream",
-	[RELAY_ETIMEOUT] = "etimeout",
-	[RELAY_ECACHE] = "ecache",
-	[RELAY_ECLOSED] = "eclosed",
-	[RELAY_EIO] = "eio",
+    [RELAY_OK] = "ok",
+    [RELAY_ENOMEM] = "enomem",
+    [RELAY_EINVAL] = "einval",
+    [RELAY_ETOOBIG] = "etoobig",
+    [RELAY_ENOTFOUND] = "enotfound",
+    [RELAY_EMETHOD] = "emethod",
+    [RELAY_EPROTO] = "eproto",
+    [RELAY_EUPSTREAM] = "eupstream",
+    [RELAY_ETIMEOUT] = "etimeout",
+    [RELAY_ECACHE] = "ecache",
+    [RELAY_ECLOSED] = "eclosed",
+    [RELAY_EIO] = "eio",
 };
 
 const char *

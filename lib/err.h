@@ -10,17 +10,17 @@
  */
 enum relay_err {
 	RELAY_OK = 0,
-	RELAY_ENOMEM,	 /* allocation failed: 503 */
-	RELAY_EINVAL,	 /* caller's request is malformed: 400 */
-	RELAY_ETOOBIG,	 /* a bound was exceeded: 413 */
+	RELAY_ENOMEM, /* allocation failed: 503 */
+	RELAY_EINVAL, /* caller's request is malformed: 400 */
+	RELAY_ETOOBIG, /* a bound was exceeded: 413 */
 	RELAY_ENOTFOUND, /* unknown model or route: 404 */
-	RELAY_EMETHOD,	 /* method not allowed on the route: 405 */
-	RELAY_EPROTO,	 /* the peer broke its protocol: 502 */
+	RELAY_EMETHOD, /* method not allowed on the route: 405 */
+	RELAY_EPROTO, /* the peer broke its protocol: 502 */
 	RELAY_EUPSTREAM, /* upstream unreachable or reset: 502 */
-	RELAY_ETIMEOUT,	 /* upstream too slow: 504 */
-	RELAY_ECACHE,	 /* memcached unavailable: 503 */
-	RELAY_ECLOSED,	 /* the client went away: nothing to answer */
-	RELAY_EIO,	 /* a local file or socket failed */
+	RELAY_ETIMEOUT, /* upstream too slow: 504 */
+	RELAY_ECACHE, /* memcached unavailable: 503 */
+	RELAY_ECLOSED, /* the client went away: nothing to answer */
+	RELAY_EIO, /* a local file or socket failed */
 	RELAY__MAX
 };
 

@@ -8,7 +8,7 @@
 
 struct fcgi_io {
 	FCGX_Request req;
-	int open;   /* a request is accepted and not yet finished */
+	int open; /* a request is accepted and not yet finished */
 	int broken; /* a write failed: later writes fail fast */
 };
 

@@ -41,11 +41,11 @@ int fcgi_io_fd(struct fcgi_io *io) RELAY_NONNULL;
 
 /* Read up to n bytes of the request body into p; *got is 0 at the end.
  * RELAY_ECLOSED when the connection broke. */
-enum relay_err fcgi_io_read(struct fcgi_io *io, char *p, size_t n,
-    size_t *got) RELAY_MUST_CHECK;
+enum relay_err fcgi_io_read(
+    struct fcgi_io *io, char *p, size_t n, size_t *got) RELAY_MUST_CHECK;
 /* Queue n bytes of response. RELAY_ECLOSED when the connection broke. */
-enum relay_err fcgi_io_write(struct fcgi_io *io, const void *p,
-    size_t n) RELAY_MUST_CHECK;
+enum relay_err fcgi_io_write(
+    struct fcgi_io *io, const void *p, size_t n) RELAY_MUST_CHECK;
 /* Send what is queued now, as one FCGI_STDOUT record. RELAY_ECLOSED when
  * the connection broke. */
 enum relay_err fcgi_io_flush(struct fcgi_io *io) RELAY_MUST_CHECK;

@@ -38,7 +38,7 @@ jsonx_depth(const json_t *v)
 	json_t *c;
 
 	if (json_is_object(v)) {
-		json_object_foreach((json_t *)v, k, c) {
+		json_object_foreach ((json_t *)v, k, c) {
 			d = jsonx_depth(c);
 			if (d > max)
 				max = d;
@@ -46,7 +46,7 @@ jsonx_depth(const json_t *v)
 				break;
 		}
 	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, c) {
+		json_array_foreach (v, i, c) {
 			d = jsonx_depth(c);
 			if (d > max)
 				max = d;
@@ -96,7 +96,8 @@ jsonx_dump(const json_t *v, struct buf *b)
 
 	jsonx_init_once();
 	if (json_dump_callback(v, jsonx_dump_cb, b,
-		JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17)) != 0) {
+		JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17)) !=
+	    0) {
 		b->len = before;
 		return b->max - before < 64 ? RELAY_ETOOBIG : RELAY_ENOMEM;
 	}
@@ -194,7 +195,7 @@ jscan_value(struct jscan *s)
 enum relay_err
 jsonx_member(struct span body, const char *key, struct span *val)
 {
-	struct jscan s = { body.p, body.len, 0, 0 };
+	struct jscan s = {body.p, body.len, 0, 0};
 	size_t klen = strlen(key), ks, ke;
 	int found = 0;
 
@@ -218,7 +219,8 @@ jsonx_member(struct span body, const char *key, struct span *val)
 			return RELAY_EINVAL;
 		s.pos++;
 		jscan_ws(&s);
-		if (!found && ke - ks == klen && memcmp(s.p + ks, key, klen) == 0) {
+		if (!found && ke - ks == klen &&
+		    memcmp(s.p + ks, key, klen) == 0) {
 			val->p = s.p + s.pos;
 			if (jscan_value(&s) != 0)
 				return RELAY_EINVAL;
@@ -243,8 +245,8 @@ jsonx_member(struct span body, const char *key, struct span *val)
 }
 
 enum relay_err
-jsonx_set_member(struct span body, const char *key, const char *json,
-    struct buf *out)
+jsonx_set_member(
+    struct span body, const char *key, const char *json, struct buf *out)
 {
 	struct span val;
 	enum relay_err err;
@@ -258,8 +260,8 @@ jsonx_set_member(struct span body, const char *key, const char *json,
 		if (err == RELAY_OK)
 			err = buf_puts(out, json);
 		if (err == RELAY_OK)
-			err = buf_append(out, val.p + val.len,
-			    body.len - head - val.len);
+			err = buf_append(
+			    out, val.p + val.len, body.len - head - val.len);
 		return err;
 	}
 	if (err != RELAY_ENOTFOUND)
@@ -271,8 +273,9 @@ jsonx_set_member(struct span body, const char *key, const char *json,
 		err = buf_printf(out, "\"%s\":%s", key, json);
 	/* A comma unless the object was empty. */
 	i = head;
-	while (i < body.len && (body.p[i] == ' ' || body.p[i] == '\t' ||
-	    body.p[i] == '\r' || body.p[i] == '\n'))
+	while (i < body.len &&
+	    (body.p[i] == ' ' || body.p[i] == '\t' || body.p[i] == '\r' ||
+		body.p[i] == '\n'))
 		i++;
 	if (err == RELAY_OK && i < body.len && body.p[i] != '}')
 		err = buf_append(out, ",", 1);

@@ -17,8 +17,8 @@
  * holds a new reference. RELAY_EINVAL with a one-line reason in errbuf
  * (size errsz) on bad input, RELAY_ENOMEM when memory is short.
  */
-enum relay_err jsonx_parse(const char *p, size_t n, json_t **out,
-    char *errbuf, size_t errsz) RELAY_MUST_CHECK;
+enum relay_err jsonx_parse(const char *p, size_t n, json_t **out, char *errbuf,
+    size_t errsz) RELAY_MUST_CHECK;
 
 /* Append the compact serialisation of v to b. RELAY_ENOMEM or
  * RELAY_ETOOBIG on failure. */
@@ -31,8 +31,8 @@ enum relay_err jsonx_dump(const json_t *v, struct buf *b) RELAY_MUST_CHECK;
  * object to this scanner or a key uses escapes (the caller then falls back
  * to jansson).
  */
-enum relay_err jsonx_member(struct span body, const char *key,
-    struct span *val) RELAY_MUST_CHECK;
+enum relay_err jsonx_member(
+    struct span body, const char *key, struct span *val) RELAY_MUST_CHECK;
 
 /*
  * Write into out a copy of the object text body in which top-level member

@@ -9,6 +9,7 @@
 
 #include "kv.h"
 #include "mem.h"
+#include "num.h"
 
 struct kv {
 	memcached_st *proto; /* template the pool clones */
@@ -23,11 +24,11 @@ add_server(memcached_st *mc, const char *s, char *errbuf, size_t errsz)
 	char host[256];
 	const char *colon, *h = s;
 	size_t hlen;
-	long port;
-	char *end;
+	long long port;
 
 	if (s[0] == '/') {
-		if (memcached_server_add_unix_socket(mc, s) != MEMCACHED_SUCCESS)
+		if (memcached_server_add_unix_socket(mc, s) !=
+		    MEMCACHED_SUCCESS)
 			goto bad;
 		return RELAY_OK;
 	}
@@ -43,10 +44,10 @@ add_server(memcached_st *mc, const char *s, char *errbuf, size_t errsz)
 		goto bad;
 	memcpy(host, h, hlen);
 	host[hlen] = '\0';
-	port = strtol(colon + 1, &end, 10); /* NOLINT: bounded just below */
-	if (*end != '\0' || port <= 0 || port > 65535)
+	if (num_parse(colon + 1, 1, 65535, &port) != RELAY_OK)
 		goto bad;
-	if (memcached_server_add(mc, host, (in_port_t)port) != MEMCACHED_SUCCESS)
+	if (memcached_server_add(mc, host, (in_port_t)port) !=
+	    MEMCACHED_SUCCESS)
 		goto bad;
 	return RELAY_OK;
 bad:
@@ -68,18 +69,19 @@ kv_new(char *const *servers, size_t n, long timeout_ms, unsigned pool_max,
 	if (kv->proto == NULL)
 		goto oom;
 	for (i = 0; i < n; i++)
-		if (add_server(kv->proto, servers[i], errbuf, errsz) != RELAY_OK)
+		if (add_server(kv->proto, servers[i], errbuf, errsz) !=
+		    RELAY_OK)
 			goto fail;
 	memcached_behavior_set(kv->proto, MEMCACHED_BEHAVIOR_KETAMA, 1);
 	memcached_behavior_set(kv->proto, MEMCACHED_BEHAVIOR_NO_BLOCK, 1);
 	memcached_behavior_set(kv->proto, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
 	memcached_behavior_set(kv->proto, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT,
 	    (uint64_t)timeout_ms);
-	memcached_behavior_set(kv->proto, MEMCACHED_BEHAVIOR_POLL_TIMEOUT,
-	    (uint64_t)timeout_ms);
+	memcached_behavior_set(
+	    kv->proto, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, (uint64_t)timeout_ms);
 	memcached_behavior_set(kv->proto, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, 1);
-	kv->pool = memcached_pool_create(kv->proto, 1,
-	    pool_max > 0 ? pool_max : 1);
+	kv->pool =
+	    memcached_pool_create(kv->proto, 1, pool_max > 0 ? pool_max : 1);
 	if (kv->pool == NULL)
 		goto oom;
 	return kv;
@@ -105,8 +107,8 @@ kv_free(struct kv *kv)
 static memcached_st *
 kv_fetch(struct kv *kv)
 {
-	struct timespec wait = { kv->timeout_ms / 1000,
-		(kv->timeout_ms % 1000) * 1000000 };
+	struct timespec wait = {
+	    kv->timeout_ms / 1000, (kv->timeout_ms % 1000) * 1000000};
 	memcached_return_t rc;
 
 	return memcached_pool_fetch(kv->pool, &wait, &rc);
@@ -131,7 +133,8 @@ kv_ping(struct kv *kv, char *why, size_t whysz)
 	}
 	rc = memcached_version(mc);
 	if (rc != MEMCACHED_SUCCESS)
-		snprintf(why, whysz, "memcached: %s", memcached_last_error_message(mc));
+		snprintf(why, whysz, "memcached: %s",
+		    memcached_last_error_message(mc));
 	kv_release(kv, mc);
 	return rc == MEMCACHED_SUCCESS ? RELAY_OK : RELAY_ECACHE;
 }
@@ -153,17 +156,17 @@ kv_get(struct kv *kv, const char *key, struct buf *out)
 	if (rc == MEMCACHED_NOTFOUND)
 		return RELAY_ENOTFOUND;
 	if (rc != MEMCACHED_SUCCESS) {
-		free(v); /* allocated by libmemcached's own allocator */
+		free(v); /* lint: allow - libmemcached's own malloc */
 		return RELAY_ECACHE;
 	}
 	err = v != NULL ? buf_append(out, v, len) : RELAY_OK;
-	free(v);
+	free(v); /* lint: allow - libmemcached's own malloc */
 	return err;
 }
 
 enum relay_err
-kv_set(struct kv *kv, const char *key, const void *val, size_t len,
-    unsigned ttl_s)
+kv_set(
+    struct kv *kv, const char *key, const void *val, size_t len, unsigned ttl_s)
 {
 	memcached_st *mc = kv_fetch(kv);
 	memcached_return_t rc;
@@ -197,23 +200,26 @@ enum relay_err
 kv_incr(struct kv *kv, const char *key, uint64_t delta, unsigned ttl_s,
     uint64_t *value)
 {
-	memcached_st *mc = kv_fetch(kv);
+	memcached_st *mc;
 	memcached_return_t rc;
 	char num[24];
 	int n, tries;
 
+	if (delta > UINT32_MAX)
+		return RELAY_EINVAL; /* memcached_increment takes 32 bits */
+	mc = kv_fetch(kv);
 	if (mc == NULL)
 		return RELAY_ECACHE;
 	/* incr, or add the initial value, or (lost the race) incr again. */
 	for (tries = 0; tries < 3; tries++) {
-		rc = memcached_increment(mc, key, strlen(key), (uint32_t)delta,
-		    value);
+		rc = memcached_increment(
+		    mc, key, strlen(key), (uint32_t)delta, value);
 		if (rc != MEMCACHED_NOTFOUND)
 			break;
-		n = snprintf(num, sizeof(num), "%llu",
-		    (unsigned long long)delta);
-		rc = memcached_add(mc, key, strlen(key), num, (size_t)n,
-		    (time_t)ttl_s, 0);
+		n = snprintf(
+		    num, sizeof(num), "%llu", (unsigned long long)delta);
+		rc = memcached_add(
+		    mc, key, strlen(key), num, (size_t)n, (time_t)ttl_s, 0);
 		if (rc == MEMCACHED_SUCCESS) {
 			*value = delta;
 			break;
@@ -228,9 +234,12 @@ kv_incr(struct kv *kv, const char *key, uint64_t delta, unsigned ttl_s,
 enum relay_err
 kv_decr(struct kv *kv, const char *key, uint64_t delta, uint64_t *value)
 {
-	memcached_st *mc = kv_fetch(kv);
+	memcached_st *mc;
 	memcached_return_t rc;
 
+	if (delta > UINT32_MAX)
+		return RELAY_EINVAL;
+	mc = kv_fetch(kv);
 	if (mc == NULL)
 		return RELAY_ECACHE;
 	rc = memcached_decrement(mc, key, strlen(key), (uint32_t)delta, value);
@@ -250,6 +259,7 @@ kv_delete(struct kv *kv, const char *key)
 		return RELAY_ECACHE;
 	rc = memcached_delete(mc, key, strlen(key), 0);
 	kv_release(kv, mc);
-	return rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND ? RELAY_OK :
-	    RELAY_ECACHE;
+	return rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND
+	    ? RELAY_OK
+	    : RELAY_ECACHE;
 }

@@ -33,8 +33,8 @@ enum relay_err kv_ping(struct kv *kv, char *why, size_t whysz) RELAY_MUST_CHECK;
 
 /* Fetch key into out (appended). RELAY_ENOTFOUND on a miss, RELAY_ECACHE
  * when memcached failed, errors of buf_append(). */
-enum relay_err kv_get(struct kv *kv, const char *key,
-    struct buf *out) RELAY_MUST_CHECK;
+enum relay_err kv_get(
+    struct kv *kv, const char *key, struct buf *out) RELAY_MUST_CHECK;
 
 /* Store key unconditionally for ttl_s seconds (0: no expiry). */
 enum relay_err kv_set(struct kv *kv, const char *key, const void *val,

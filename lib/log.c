@@ -16,10 +16,10 @@ static char log_prog[32] = "relay";
 static enum log_level log_level_min = LOG_LVL_INFO;
 
 static const char *const log_names[LOG_LVL__MAX] = {
-	[LOG_LVL_ERROR] = "error",
-	[LOG_LVL_WARN] = "warn",
-	[LOG_LVL_INFO] = "info",
-	[LOG_LVL_DEBUG] = "debug",
+    [LOG_LVL_ERROR] = "error",
+    [LOG_LVL_WARN] = "warn",
+    [LOG_LVL_INFO] = "info",
+    [LOG_LVL_DEBUG] = "debug",
 };
 
 void
@@ -52,9 +52,9 @@ log_msg(enum log_level level, const char *fmt, ...)
 	gmtime_r(&ts.tv_sec, &tm);
 	n = snprintf(line, sizeof(line),
 	    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s[%ld] ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, log_names[level],
-	    log_prog, (long)getpid());
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec, ts.tv_nsec / 1000000, log_names[level], log_prog,
+	    (long)getpid());
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	va_start(ap, fmt);

@@ -5,7 +5,13 @@
 
 #include "compiler.h"
 
-enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG, LOG_LVL__MAX };
+enum log_level {
+	LOG_LVL_ERROR,
+	LOG_LVL_WARN,
+	LOG_LVL_INFO,
+	LOG_LVL_DEBUG,
+	LOG_LVL__MAX
+};
 
 /*
  * Set the process name shown in each line and the lowest level written.
@@ -24,8 +30,8 @@ void log_msg(enum log_level level, const char *fmt, ...) RELAY_PRINTF(2, 3);
  * Copy at most n bytes of p into out (size outsz, NUL-terminated), turning
  * control and non-ASCII bytes into \xHH so that a log line stays one line.
  */
-void log_sanitize(char *out, unsigned long outsz, const char *p,
-    unsigned long n);
+void log_sanitize(
+    char *out, unsigned long outsz, const char *p, unsigned long n);
 
 #define log_err(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)

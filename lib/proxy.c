@@ -60,7 +60,8 @@ on_head(void *arg, const struct upstream_head *h)
 	struct pstate *ps = arg;
 
 	snprintf(ps->ctype, sizeof(ps->ctype), "%s", h->content_type);
-	snprintf(ps->retry_after, sizeof(ps->retry_after), "%s", h->retry_after);
+	snprintf(
+	    ps->retry_after, sizeof(ps->retry_after), "%s", h->retry_after);
 	if (ps->stream && h->status >= 200 && h->status < 300 &&
 	    strncasecmp(h->content_type, "text/event-stream", 17) == 0) {
 		ps->mode = PMODE_SSE;
@@ -128,8 +129,9 @@ send_buffered(struct pstate *ps, int status)
 		    req_add_header(req, "Retry-After: %s", ps->retry_after) !=
 			RELAY_OK)
 			log_warn("id=%s: dropped Retry-After", req->id);
-		if (req_send_full(req, status, ps->ctype[0] != '\0' ? ps->ctype :
-		    "application/json", ps->body.data, ps->body.len) != RELAY_OK)
+		if (req_send_full(req, status,
+			ps->ctype[0] != '\0' ? ps->ctype : "application/json",
+			ps->body.data, ps->body.len) != RELAY_OK)
 			req->status = 499;
 		return;
 	}
@@ -157,7 +159,7 @@ static enum relay_err
 upstream_body(struct relay_req *req, const struct chatreq *cr,
     const struct config_target *t, struct buf *out)
 {
-	struct span body = { req->body.data, req->body.len };
+	struct span body = {req->body.data, req->body.len};
 	struct buf val;
 	json_t *copy;
 	enum relay_err err;
@@ -178,8 +180,8 @@ upstream_body(struct relay_req *req, const struct chatreq *cr,
 	/* Escaped keys defeat the raw scanner: re-serialise instead. */
 	buf_clear(out);
 	copy = json_deep_copy(cr->root);
-	if (copy == NULL || json_object_set_new(copy, "model",
-				json_string(t->model)) != 0) {
+	if (copy == NULL ||
+	    json_object_set_new(copy, "model", json_string(t->model)) != 0) {
 		json_decref(copy);
 		return RELAY_ENOMEM;
 	}
@@ -207,20 +209,20 @@ upstream_headers(const struct config_provider *p, int stream, struct buf *hb,
 	if (err == RELAY_OK)
 		err = buf_append(hb, "", 1);
 	if (err == RELAY_OK && p->nkeys > 0) {
-		unsigned long r = __atomic_fetch_add(&proxy_rr, 1,
-		    __ATOMIC_RELAXED);
+		unsigned long r =
+		    __atomic_fetch_add(&proxy_rr, 1, __ATOMIC_RELAXED);
 
 		offs[k++] = hb->len;
-		err = buf_printf(hb, "Authorization: Bearer %s",
-		    p->keys[r % p->nkeys]);
+		err = buf_printf(
+		    hb, "Authorization: Bearer %s", p->keys[r % p->nkeys]);
 		if (err == RELAY_OK)
 			err = buf_append(hb, "", 1);
 	}
-	for (i = 0; err == RELAY_OK && i < p->nheaders &&
-	     k < PROXY_HEADERS_MAX; i++) {
+	for (i = 0; err == RELAY_OK && i < p->nheaders && k < PROXY_HEADERS_MAX;
+	     i++) {
 		offs[k++] = hb->len;
-		err = buf_printf(hb, "%s: %s", p->headers[i].name,
-		    p->headers[i].value);
+		err = buf_printf(
+		    hb, "%s: %s", p->headers[i].name, p->headers[i].value);
 		if (err == RELAY_OK)
 			err = buf_append(hb, "", 1);
 	}
@@ -251,15 +253,16 @@ finish(struct pstate *ps, enum relay_err err, const struct upstream_call *c)
 	}
 	if (err == RELAY_ECLOSED) {
 		log_info("id=%s: client went away after %zu events; upstream "
-			 "cancelled", req->id, ps->events);
+			 "cancelled",
+		    req->id, ps->events);
 		req->status = 499;
 		return;
 	}
 	log_warn("id=%s: upstream %s (%s/%s): %s%s", req->id, err_name(err),
 	    ps->t->provider->name, ps->t->model, c->errmsg,
 	    req->head_sent ? " [mid-stream]" : "");
-	apierr_send_err(req, APIERR_OPENAI, err, c->errmsg[0] != '\0' ?
-	    c->errmsg : NULL);
+	apierr_send_err(
+	    req, APIERR_OPENAI, err, c->errmsg[0] != '\0' ? c->errmsg : NULL);
 }
 
 void
@@ -292,8 +295,8 @@ proxy_chat(struct relay_req *req, const struct config *cfg,
 	if (err == RELAY_OK)
 		err = upstream_headers(p, cr->stream, &hb, lines, &c.nheaders);
 	if (err == RELAY_OK)
-		err = req_add_header(req, "x-relay-target: %s/%s", p->name,
-		    t->model);
+		err = req_add_header(
+		    req, "x-relay-target: %s/%s", p->name, t->model);
 	if (err != RELAY_OK)
 		goto fail;
 	c.url = url;
@@ -316,8 +319,8 @@ proxy_chat(struct relay_req *req, const struct config *cfg,
 fail:
 	apierr_send_err(req, APIERR_OPENAI, err, NULL);
 out:
-	explicit_bzero(hb.data != NULL ? hb.data : url, hb.data != NULL ?
-	    hb.len : 0);
+	explicit_bzero(
+	    hb.data != NULL ? hb.data : url, hb.data != NULL ? hb.len : 0);
 	buf_reset(&hb);
 	buf_reset(&ubody);
 	buf_reset(&ps.body);

@@ -18,9 +18,13 @@ static const struct {
 	const char *name;
 	enum req_method m;
 } req_methods[] = {
-	{ "GET", REQ_GET }, { "POST", REQ_POST }, { "PUT", REQ_PUT },
-	{ "PATCH", REQ_PATCH }, { "DELETE", REQ_DELETE }, { "HEAD", REQ_HEAD },
-	{ "OPTIONS", REQ_OPTIONS },
+    {"GET", REQ_GET},
+    {"POST", REQ_POST},
+    {"PUT", REQ_PUT},
+    {"PATCH", REQ_PATCH},
+    {"DELETE", REQ_DELETE},
+    {"HEAD", REQ_HEAD},
+    {"OPTIONS", REQ_OPTIONS},
 };
 
 void
@@ -53,7 +57,8 @@ reqid_ok(const char *s)
 		if (i >= RELAY_REQID_MAX)
 			return 0;
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+			(c >= '0' && c <= '9') || c == '-' || c == '_' ||
+			c == '.'))
 			return 0;
 	}
 	return i > 0;
@@ -97,12 +102,13 @@ req_begin(struct relay_req *req, struct fcgi_io *io, struct relay_ctx *ctx,
 	else
 		req_new_id(req->id, sizeof(req->id));
 	ip = fcgi_io_param(io, "REMOTE_ADDR");
-	snprintf(req->client_ip, sizeof(req->client_ip), "%s",
-	    ip != NULL ? ip : "");
+	snprintf(
+	    req->client_ip, sizeof(req->client_ip), "%s", ip != NULL ? ip : "");
 	method = fcgi_io_param(io, "REQUEST_METHOD");
 	req->method = REQ_OTHER;
-	for (i = 0; method != NULL && i < sizeof(req_methods) /
-	     sizeof(req_methods[0]); i++)
+	for (i = 0;
+	     method != NULL && i < sizeof(req_methods) / sizeof(req_methods[0]);
+	     i++)
 		if (strcmp(method, req_methods[i].name) == 0)
 			req->method = req_methods[i].m;
 	uri = fcgi_io_param(io, "REQUEST_URI");
@@ -112,8 +118,8 @@ req_begin(struct relay_req *req, struct fcgi_io *io, struct relay_ctx *ctx,
 	req->path.p = uri;
 	req->path.len = q != NULL ? (size_t)(q - uri) : strlen(uri);
 	req->query = span_str(q != NULL ? q + 1 : "");
-	return parse_length(fcgi_io_param(io, "CONTENT_LENGTH"),
-	    &req->content_length);
+	return parse_length(
+	    fcgi_io_param(io, "CONTENT_LENGTH"), &req->content_length);
 }
 
 void
@@ -155,8 +161,8 @@ req_read_body(struct relay_req *req, size_t max)
 	size_t got;
 
 	buf_init(&req->body, max);
-	if (req->content_length > 0 && (unsigned long long)req->content_length >
-	    (unsigned long long)max)
+	if (req->content_length > 0 &&
+	    (unsigned long long)req->content_length > (unsigned long long)max)
 		return RELAY_ETOOBIG;
 	for (;;) {
 		err = fcgi_io_read(req->io, chunk, sizeof(chunk), &got);
@@ -225,8 +231,8 @@ req_send_head(struct relay_req *req, int status, const char *content_type,
 	if (req->head_sent)
 		return RELAY_EINVAL;
 	n = snprintf(head, sizeof(head),
-	    "Status: %d %s\r\nContent-Type: %s\r\nx-request-id: %s\r\n",
-	    status, req_status_text(status), content_type, req->id);
+	    "Status: %d %s\r\nContent-Type: %s\r\nx-request-id: %s\r\n", status,
+	    req_status_text(status), content_type, req->id);
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return RELAY_EINVAL;
 	if (content_length >= 0) {

@@ -15,26 +15,36 @@ struct fcgi_io;
 struct upstream;
 struct relay_ctx;
 
-enum req_method { REQ_GET, REQ_POST, REQ_PUT, REQ_PATCH, REQ_DELETE, REQ_HEAD, REQ_OPTIONS, REQ_OTHER, REQ__MAX };
+enum req_method {
+	REQ_GET,
+	REQ_POST,
+	REQ_PUT,
+	REQ_PATCH,
+	REQ_DELETE,
+	REQ_HEAD,
+	REQ_OPTIONS,
+	REQ_OTHER,
+	REQ__MAX
+};
 
 /*
  * Per-request state. The handler reads the fields; req.c writes them.
  * Everything a request allocates is released by req_end().
  */
 struct relay_req {
-	struct fcgi_io *io;	/* borrowed from the thread */
-	struct upstream *up;	/* the thread's upstream handle */
-	struct relay_ctx *ctx;	/* process state */
+	struct fcgi_io *io; /* borrowed from the thread */
+	struct upstream *up; /* the thread's upstream handle */
+	struct relay_ctx *ctx; /* process state */
 	enum req_method method;
-	struct span path;	/* REQUEST_URI up to '?' */
-	struct span query;	/* after '?', without it; may be empty */
+	struct span path; /* REQUEST_URI up to '?' */
+	struct span query; /* after '?', without it; may be empty */
 	long long content_length; /* -1: unknown (chunked) */
 	char id[RELAY_REQID_MAX + 1]; /* x-request-id */
 	char client_ip[64];
-	struct buf body;	/* filled by req_read_body() */
-	int head_sent;		/* status and headers are out */
-	int status;		/* the status sent, once head_sent */
-	struct buf hdrs;	/* extra response headers queued by handlers */
+	struct buf body; /* filled by req_read_body() */
+	int head_sent; /* status and headers are out */
+	int status; /* the status sent, once head_sent */
+	struct buf hdrs; /* extra response headers queued by handlers */
 };
 
 /*
@@ -61,12 +71,12 @@ const char *req_header(struct relay_req *req, const char *name) RELAY_NONNULL;
  * reading a body of unknown length), RELAY_ECLOSED when the connection
  * broke.
  */
-enum relay_err req_read_body(struct relay_req *req,
-    size_t max) RELAY_MUST_CHECK;
+enum relay_err req_read_body(
+    struct relay_req *req, size_t max) RELAY_MUST_CHECK;
 
 /* Queue one extra response header ("Name: value", no CRLF) for the head. */
-enum relay_err req_add_header(struct relay_req *req, const char *fmt,
-    ...) RELAY_PRINTF(2, 3) RELAY_MUST_CHECK;
+enum relay_err req_add_header(struct relay_req *req, const char *fmt, ...)
+    RELAY_PRINTF(2, 3) RELAY_MUST_CHECK;
 
 /*
  * Send the status line, Content-Type, x-request-id, the queued headers and,
@@ -76,8 +86,8 @@ enum relay_err req_send_head(struct relay_req *req, int status,
     const char *content_type, long long content_length) RELAY_MUST_CHECK;
 
 /* Write body bytes (after req_send_head). flush: push them out now. */
-enum relay_err req_send(struct relay_req *req, const void *p, size_t n,
-    int flush) RELAY_MUST_CHECK;
+enum relay_err req_send(
+    struct relay_req *req, const void *p, size_t n, int flush) RELAY_MUST_CHECK;
 
 /* Send a complete response: head plus body. */
 enum relay_err req_send_full(struct relay_req *req, int status,

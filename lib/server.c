@@ -25,6 +25,7 @@
 #include "limits.h"
 #include "log.h"
 #include "mem.h"
+#include "num.h"
 #include "req.h"
 #include "server.h"
 #include "upstream.h"
@@ -82,8 +83,8 @@ listen_tcp(const char *hostport, char *errbuf, unsigned long errsz)
 
 	if (colon == NULL || (hlen = (size_t)(colon - hostport)) == 0 ||
 	    hlen >= sizeof(host)) {
-		snprintf(errbuf, errsz, "listen: want host:port, got %s",
-		    hostport);
+		snprintf(
+		    errbuf, errsz, "listen: want host:port, got %s", hostport);
 		return -1;
 	}
 	memcpy(host, hostport, hlen);
@@ -139,10 +140,12 @@ serve_one(struct worker *w, struct fcgi_io *io, struct upstream *up)
 	else
 		w->fn(&req);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	log_debug("%s %.*s %d %ldus id=%s", req.method == REQ_POST ? "POST" :
-	    "-", (int)(req.path.len > 200 ? 200 : req.path.len),
+	log_debug("%s %.*s %d %ldus id=%s",
+	    req.method == REQ_POST ? "POST" : "-",
+	    (int)(req.path.len > 200 ? 200 : req.path.len),
 	    req.path.p != NULL ? req.path.p : "", req.status,
-	    (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000,
+	    (t1.tv_sec - t0.tv_sec) * 1000000 +
+		(t1.tv_nsec - t0.tv_nsec) / 1000,
 	    req.id);
 	req_end(&req);
 	fcgi_io_finish(io);
@@ -190,7 +193,8 @@ usage(const char *prog)
 	    "           FastCGI spawner such as lighttpd or spawn-fcgi)\n"
 	    "  THREADS  concurrent requests, 1..%d (env RELAY_THREADS,\n"
 	    "           default %d)\n"
-	    "  CONFIG   JSON config path (env RELAY_CONFIG; default: built-in)\n",
+	    "  CONFIG   JSON config path (env RELAY_CONFIG; default: "
+	    "built-in)\n",
 	    prog, RELAY_THREADS_MAX, RELAY_THREADS_DEFAULT);
 }
 
@@ -204,7 +208,7 @@ static int
 parse_opts(int argc, char **argv, const char *prog, struct opts *o)
 {
 	const char *t = getenv("RELAY_THREADS");
-	char *end;
+	long long n;
 	int c;
 
 	o->listen = getenv("RELAY_LISTEN");
@@ -214,27 +218,18 @@ parse_opts(int argc, char **argv, const char *prog, struct opts *o)
 	o->threads = RELAY_THREADS_DEFAULT;
 	while ((c = getopt(argc, argv, "l:t:c:h")) != -1) {
 		switch (c) {
-		case 'l':
-			o->listen = optarg;
-			break;
-		case 't':
-			t = optarg;
-			break;
-		case 'c':
-			o->config = optarg;
-			break;
-		default:
-			usage(prog);
-			return -1;
+		case 'l': o->listen = optarg; break;
+		case 't': t = optarg; break;
+		case 'c': o->config = optarg; break;
+		default: usage(prog); return -1;
 		}
 	}
 	if (t != NULL) {
-		o->threads = strtol(t, &end, 10); /* NOLINT: range checked */
-		if (*end != '\0' || o->threads < 1 ||
-		    o->threads > RELAY_THREADS_MAX) {
+		if (num_parse(t, 1, RELAY_THREADS_MAX, &n) != RELAY_OK) {
 			usage(prog);
 			return -1;
 		}
+		o->threads = (long)n;
 	}
 	return 0;
 }
@@ -254,8 +249,8 @@ ctx_open(struct relay_ctx *ctx, const struct opts *o)
 		return -1;
 	}
 	cfg = config_acquire(ctx->config);
-	ctx->kv = kv_new(cfg->kv_servers, cfg->nkv_servers,
-	    cfg->kv_timeout_ms, ctx->threads, errbuf, sizeof(errbuf));
+	ctx->kv = kv_new(cfg->kv_servers, cfg->nkv_servers, cfg->kv_timeout_ms,
+	    ctx->threads, errbuf, sizeof(errbuf));
 	log_info("config %s: generation %lu, %zu providers, %zu models",
 	    cfg->source, cfg->generation, cfg->nproviders, cfg->nmodels);
 	config_release(cfg);
@@ -273,8 +268,8 @@ ctx_open(struct relay_ctx *ctx, const struct opts *o)
 		return -1;
 	}
 	if (o->listen != NULL && *o->listen != '\0') {
-		ctx->listen_fd = server_listen(o->listen, errbuf,
-		    sizeof(errbuf));
+		ctx->listen_fd =
+		    server_listen(o->listen, errbuf, sizeof(errbuf));
 		if (ctx->listen_fd < 0) {
 			log_err("listen: %s", errbuf);
 			return -1;
@@ -296,14 +291,11 @@ static long
 drain_ms(void)
 {
 	const char *s = getenv("RELAY_DRAIN_MS");
-	char *end;
-	long v;
+	long long v;
 
-	if (s == NULL)
+	if (s == NULL || num_parse(s, 0, 3600000, &v) != RELAY_OK)
 		return RELAY_DRAIN_MS_DEFAULT;
-	v = strtol(s, &end, 10); /* NOLINT: range checked */
-	return *end == '\0' && v >= 0 && v <= 3600000 ? v :
-	    RELAY_DRAIN_MS_DEFAULT;
+	return (long)v;
 }
 
 /* Wake idle workers until all are gone or the drain time ran out.
@@ -311,7 +303,7 @@ drain_ms(void)
 static unsigned
 drain(struct worker *ws, unsigned n, long limit_ms)
 {
-	struct timespec nap = { 0, 50 * 1000000 };
+	struct timespec nap = {0, 50 * 1000000};
 	long waited = 0;
 	unsigned i, busy;
 
@@ -347,7 +339,8 @@ run_workers(struct relay_ctx *ctx, server_handler_fn fn, sigset_t *sigs)
 	for (i = 0; i < ctx->threads; i++) {
 		ws[i].ctx = ctx;
 		ws[i].fn = fn;
-		if (pthread_create(&ws[i].tid, &attr, worker_main, &ws[i]) != 0) {
+		if (pthread_create(&ws[i].tid, &attr, worker_main, &ws[i]) !=
+		    0) {
 			log_err("pthread_create: thread %u of %u failed", i,
 			    ctx->threads);
 			break;
@@ -363,8 +356,8 @@ run_workers(struct relay_ctx *ctx, server_handler_fn fn, sigset_t *sigs)
 	ctx->stopping = 1;
 	left = drain(ws, ctx->threads, drain_ms());
 	if (left > 0) {
-		log_warn("%u requests still running after the drain; exiting",
-		    left);
+		log_warn(
+		    "%u requests still running after the drain; exiting", left);
 		_exit(0);
 	}
 	for (i = 0; i < ctx->threads; i++)

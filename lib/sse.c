@@ -81,8 +81,8 @@ sse_dispatch(struct sse_parser *sp, size_t end, sse_event_fn fn, void *arg)
 }
 
 enum relay_err
-sse_feed(struct sse_parser *sp, const char *p, size_t n, sse_event_fn fn,
-    void *arg)
+sse_feed(
+    struct sse_parser *sp, const char *p, size_t n, sse_event_fn fn, void *arg)
 {
 	enum relay_err err;
 

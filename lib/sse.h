@@ -11,10 +11,10 @@
 /* One complete event; every span points into the parser and is valid only
  * during the callback. */
 struct sse_event {
-	struct span raw;   /* the event's bytes, blank line included */
-	struct span name;  /* "event:" value, empty when absent */
-	struct span data;  /* "data:" lines joined by '\n' */
-	int has_data;	   /* at least one data line was seen */
+	struct span raw; /* the event's bytes, blank line included */
+	struct span name; /* "event:" value, empty when absent */
+	struct span data; /* "data:" lines joined by '\n' */
+	int has_data; /* at least one data line was seen */
 };
 
 /* Return 0 to go on, non-zero to stop: sse_feed() then returns
@@ -23,9 +23,9 @@ typedef int (*sse_event_fn)(void *arg, const struct sse_event *ev);
 
 /* Callers allocate it; fields are private to sse.c. */
 struct sse_parser {
-	struct buf raw;	 /* bytes of the event being assembled */
+	struct buf raw; /* bytes of the event being assembled */
 	struct buf data; /* its data lines, joined */
-	size_t scan;	 /* raw[0..scan) holds whole lines already read */
+	size_t scan; /* raw[0..scan) holds whole lines already read */
 	size_t name_off, name_len;
 	int has_data;
 	int has_name;

@@ -48,8 +48,8 @@ ms_between(const struct timespec *a, const struct timespec *b)
 enum relay_err
 upstream_global_init(void)
 {
-	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? RELAY_OK :
-	    RELAY_ENOMEM;
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? RELAY_OK
+								 : RELAY_ENOMEM;
 }
 
 static void
@@ -145,8 +145,9 @@ copy_value(char *out, size_t outsz, const char *p, size_t n)
 		p++;
 		n--;
 	}
-	while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == '\n' ||
-	    p[n - 1] == ' ' || p[n - 1] == '\t'))
+	while (n > 0 &&
+	    (p[n - 1] == '\r' || p[n - 1] == '\n' || p[n - 1] == ' ' ||
+		p[n - 1] == '\t'))
 		n--;
 	if (n >= outsz)
 		n = outsz - 1;
@@ -204,8 +205,8 @@ on_header(char *p, size_t size, size_t nmemb, void *arg)
 	} else if (header_is(p, n, "content-type", &voff)) {
 		copy_value(x->ctype, sizeof(x->ctype), p + voff, n - voff);
 	} else if (header_is(p, n, "retry-after", &voff)) {
-		copy_value(x->retry_after, sizeof(x->retry_after), p + voff,
-		    n - voff);
+		copy_value(
+		    x->retry_after, sizeof(x->retry_after), p + voff, n - voff);
 	} else if (header_is(p, n, "x-request-id", &voff) ||
 	    header_is(p, n, "request-id", &voff)) {
 		copy_value(x->rid, sizeof(x->rid), p + voff, n - voff);
@@ -231,8 +232,8 @@ on_body(char *p, size_t size, size_t nmemb, void *arg)
 }
 
 static enum relay_err
-setup_easy(struct upstream *u, struct xfer *x, struct curl_slist **hl,
-    char *errbuf)
+setup_easy(
+    struct upstream *u, struct xfer *x, struct curl_slist **hl, char *errbuf)
 {
 	struct upstream_call *c = x->c;
 	struct curl_slist *l = NULL, *t;
@@ -271,8 +272,8 @@ setup_easy(struct upstream *u, struct xfer *x, struct curl_slist **hl,
 	if (c->body != NULL) {
 		curl_easy_setopt(e, CURLOPT_POST, 1L);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t)c->body_len);
+		curl_easy_setopt(
+		    e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len);
 	}
 	return RELAY_OK;
 oom:
@@ -290,7 +291,8 @@ peer_gone(int fd)
 	if (r == 0)
 		return 1;
 	if (r < 0)
-		return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+		return errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR;
 	return 0;
 }
 
@@ -355,12 +357,9 @@ map_curl(CURLcode rc, struct xfer *x, const char *errbuf)
 	snprintf(c->errmsg, sizeof(c->errmsg), "%s",
 	    errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
 	switch (rc) {
-	case CURLE_OPERATION_TIMEDOUT:
-		return RELAY_ETIMEOUT;
-	case CURLE_OUT_OF_MEMORY:
-		return RELAY_ENOMEM;
-	default:
-		return RELAY_EUPSTREAM;
+	case CURLE_OPERATION_TIMEDOUT: return RELAY_ETIMEOUT;
+	case CURLE_OUT_OF_MEMORY: return RELAY_ENOMEM;
+	default: return RELAY_EUPSTREAM;
 	}
 }
 
@@ -405,8 +404,8 @@ drive(struct upstream *u, struct xfer *x, const char *errbuf)
 		wfd.fd = c->watch_fd;
 		wfd.events = CURL_WAIT_POLLIN;
 		wfd.revents = 0;
-		if (curl_multi_poll(u->multi, watch ? &wfd : NULL, watch ? 1 : 0,
-			wait_ms, &nfds) != CURLM_OK)
+		if (curl_multi_poll(u->multi, watch ? &wfd : NULL,
+			watch ? 1 : 0, wait_ms, &nfds) != CURLM_OK)
 			return RELAY_ENOMEM;
 		if (watch && wfd.revents != 0) {
 			if (peer_gone(c->watch_fd)) {

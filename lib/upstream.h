@@ -21,8 +21,8 @@ struct upstream_head {
 
 /* Callbacks return RELAY_OK to go on; anything else stops the transfer
  * and becomes upstream_perform()'s result. */
-typedef enum relay_err (*upstream_head_fn)(void *arg,
-    const struct upstream_head *h);
+typedef enum relay_err (*upstream_head_fn)(
+    void *arg, const struct upstream_head *h);
 typedef enum relay_err (*upstream_data_fn)(void *arg, const char *p, size_t n);
 typedef enum relay_err (*upstream_idle_fn)(void *arg);
 
@@ -35,22 +35,22 @@ struct upstream_call {
 	size_t body_len;
 	long connect_ms;
 	long first_byte_ms; /* from the start until the response head */
-	long idle_ms;	    /* longest silence after the head */
-	long total_ms;	    /* 0: no cap */
-	int watch_fd;	    /* client connection to watch, -1: none */
-	long heartbeat_ms;  /* on_idle after this much silence, 0: never */
+	long idle_ms; /* longest silence after the head */
+	long total_ms; /* 0: no cap */
+	int watch_fd; /* client connection to watch, -1: none */
+	long heartbeat_ms; /* on_idle after this much silence, 0: never */
 	upstream_head_fn on_head;
 	upstream_data_fn on_data;
 	upstream_idle_fn on_idle; /* may be NULL */
 	void *arg;
 
 	/* outputs */
-	int status;	    /* final HTTP status, 0 before the head */
-	size_t bytes_in;    /* body bytes received */
-	long connect_us;    /* time to connect (0 when reused) */
+	int status; /* final HTTP status, 0 before the head */
+	size_t bytes_in; /* body bytes received */
+	long connect_us; /* time to connect (0 when reused) */
 	long first_byte_us; /* time to the first body byte */
-	int reused;	    /* the connection was kept alive from before */
-	char errmsg[256];   /* why it failed; carries no credentials */
+	int reused; /* the connection was kept alive from before */
+	char errmsg[256]; /* why it failed; carries no credentials */
 };
 
 struct upstream_shared;
@@ -77,7 +77,7 @@ void upstream_free(struct upstream *u);
  *   RELAY_ETIMEOUT  connect, first byte, idle or total time ran out;
  *   RELAY_ENOMEM, or whatever a callback returned to stop.
  */
-enum relay_err upstream_perform(struct upstream *u,
-    struct upstream_call *c) RELAY_NONNULL RELAY_MUST_CHECK;
+enum relay_err upstream_perform(
+    struct upstream *u, struct upstream_call *c) RELAY_NONNULL RELAY_MUST_CHECK;
 
 #endif

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# deps.sh - make deps: install the Debian packages the build, make run and
+# make test need, only those missing; then the pinned npm packages of the
+# SDK tests. Safe to run again and again.
+set -eu
+cd "$(dirname "$0")/.."
+
+pkgs=(build-essential pkg-config clang clang-format curl ca-certificates
+	libfcgi-dev libcurl4-openssl-dev libjansson-dev libmemcached-dev
+	libcmocka-dev libssl-dev memcached lighttpd caddy nodejs npm valgrind)
+# nodejs/npm: any node >= 18 will do; keep one that is already there.
+missing=()
+for p in "${pkgs[@]}"; do
+	case $p in
+	nodejs | npm) command -v "${p/nodejs/node}" >/dev/null && continue ;;
+	esac
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+	    missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "deps: installing ${missing[*]}"
+	SUDO=
+	[ "$(id -u)" = 0 ] || SUDO=sudo
+	$SUDO apt-get update -qq
+	# Packages such as lighttpd and memcached must not start system
+	# services here: the relay starts its own on loopback.
+	DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $SUDO apt-get install -y -qq \
+	    --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ -f tests/node/package-lock.json ]; then
+	stamp=tests/node/node_modules/.lock-stamp
+	if [ ! -f "$stamp" ] || ! cmp -s tests/node/package-lock.json "$stamp"; then
+		echo "deps: npm ci in tests/node"
+		(cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
+		cp tests/node/package-lock.json "$stamp"
+	fi
+fi

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# lint.sh - make lint: formatting (.clang-format) and the banned functions
+# of ../shared/STYLE.md §19. A line may opt out with "lint: allow".
+set -u
+cd "$(dirname "$0")/.."
+rc=0
+files=$(git ls-files -co --exclude-standard 'lib/*.[ch]' 'handlers/*.c' 'tests/unit/*.c' 'tests/fuzz/*.c' 'bench/*.c')
+
+if ! clang-format --dry-run --Werror $files 2>/tmp/lint.$$; then
+	head -40 /tmp/lint.$$
+	echo "lint: formatting differs from .clang-format (run: make format)"
+	rc=1
+fi
+rm -f /tmp/lint.$$
+
+banned='\<(sprintf|vsprintf|strcpy|strcat|strncpy|strtok|gets|atoi|atol|strtol|strtoul|strtoll|sscanf)[[:space:]]*\('
+if grep -nE "$banned" $files | grep -v 'lint: allow'; then
+	echo "lint: banned function (use snprintf, num_parse, memchr...)"
+	rc=1
+fi
+alloc='\<(malloc|calloc|realloc|free)[[:space:]]*\('
+if grep -nE "$alloc" $(echo "$files" | grep -v -e '^lib/mem.c$' -e '^tests/mock/' -e '^bench/') | grep -v 'lint: allow'; then
+	echo "lint: allocate through lib/mem.c (mem_malloc, mem_free...)"
+	rc=1
+fi
+[ $rc = 0 ] && echo "lint: ok"
+exit $rc
