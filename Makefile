@@ -23,7 +23,7 @@ SANFLAGS   :=
 OPT        := -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 endif
 
-PKGS       := libcurl jansson libmemcached
+PKGS       := libcurl jansson libmemcached libcrypto
 WARN       := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
               -Wpointer-arith -Wsign-compare -Wformat=2 -Werror
 CFLAGS     += -std=c11 -D_GNU_SOURCE -pthread $(OPT) $(WARN) $(SANFLAGS) \
@@ -126,3 +126,6 @@ run: deps all
 
 clean:
 	rm -rf build build-san build-fuzz
+
+bench: all
+	@bench/run.sh

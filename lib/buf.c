@@ -98,6 +98,30 @@ buf_append(struct buf *b, const void *p, size_t n)
 }
 
 enum relay_err
+buf_extend(struct buf *b, size_t n, char **tail)
+{
+	enum relay_err err;
+
+	*tail = NULL;
+	err = buf_reserve(b, n);
+	if (err != RELAY_OK)
+		return err;
+	*tail = b->data + b->len;
+	b->len += n;
+	b->data[b->len] = '\0';
+	return RELAY_OK;
+}
+
+void
+buf_truncate(struct buf *b, size_t n)
+{
+	assert(n <= b->len);
+	b->len = n;
+	if (b->data != NULL)
+		b->data[n] = '\0';
+}
+
+enum relay_err
 buf_puts(struct buf *b, const char *s)
 {
 	return buf_append(b, s, strlen(s));
@@ -169,7 +193,8 @@ void
 buf_consume(struct buf *b, size_t n)
 {
 	assert(n <= b->len);
-	memmove(b->data, b->data + n, b->len - n);
+	if (n > 0) /* data may be NULL: memmove(NULL, ...) is undefined */
+		memmove(b->data, b->data + n, b->len - n);
 	b->len -= n;
 	if (b->data != NULL)
 		b->data[b->len] = '\0';

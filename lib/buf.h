@@ -51,6 +51,14 @@ void buf_clear(struct buf *b) RELAY_NONNULL;
  */
 enum relay_err buf_append(
     struct buf *b, const void *p, size_t n) RELAY_MUST_CHECK;
+/*
+ * Grow len by n bytes left for the caller to fill through *tail (valid
+ * until the next call on b). Errors as buf_append(); *tail is then NULL.
+ */
+enum relay_err buf_extend(struct buf *b, size_t n,
+    char **tail) RELAY_MUST_CHECK;
+/* Shrink len to n (n <= len), keeping the memory. */
+void buf_truncate(struct buf *b, size_t n) RELAY_NONNULL;
 /* Append a NUL-terminated string. Errors as buf_append(). */
 enum relay_err buf_puts(struct buf *b, const char *s) RELAY_MUST_CHECK;
 /* Append formatted text. Errors as buf_append(), RELAY_EINVAL on a bad

@@ -136,6 +136,23 @@ vlong(struct vctx *v, json_t *obj, const char *key, const char *path, long def,
 	return (long)i;
 }
 
+static double
+vprice(struct vctx *v, json_t *obj, const char *key, const char *path)
+{
+	json_t *n = json_object_get(obj, key);
+
+	if (n == NULL)
+		return 0;
+	if (!json_is_number(n) || json_number_value(n) < 0 ||
+	    json_number_value(n) > 1e6) {
+		vfail(v, path, "\"%s\" must be a number of USD per million "
+			       "tokens, 0 to 1000000",
+		    key);
+		return 0;
+	}
+	return json_number_value(n);
+}
+
 /* "env:NAME" resolves to the variable's value; anything else is literal. */
 static char *
 vsecret(struct vctx *v, json_t *s, const char *path)
@@ -199,6 +216,7 @@ config_free(struct config *c)
 		mem_free(c->models[i].targets);
 	}
 	mem_free(c->models);
+	mem_free(c->data_dir);
 	mem_free(c->source);
 	mem_free(c);
 }
@@ -449,8 +467,11 @@ static void
 parse_model(struct vctx *v, struct config *c, struct config_model *m, json_t *j,
     const char *path)
 {
-	static const char *const known[] = {"name", "targets", NULL};
+	static const char *const known[] = {"name", "targets", "price", NULL};
 	static const char *const tknown[] = {"provider", "model", NULL};
+	static const char *const pknown[] = {"input_per_mtok",
+		"output_per_mtok", NULL};
+	json_t *price = json_object_get(j, "price");
 	json_t *targets, *t;
 	const char *name;
 	char tpath[128];
@@ -465,6 +486,16 @@ parse_model(struct vctx *v, struct config *c, struct config_model *m, json_t *j,
 	if (name == NULL)
 		return;
 	m->name = vdup(v, name);
+	if (price != NULL) {
+		snprintf(tpath, sizeof(tpath), "%s.price", path);
+		if (!json_is_object(price)) {
+			vfail(v, tpath, "must be an object");
+			return;
+		}
+		vkeys(v, price, tpath, pknown);
+		m->price_in = vprice(v, price, "input_per_mtok", tpath);
+		m->price_out = vprice(v, price, "output_per_mtok", tpath);
+	}
 	targets = json_object_get(j, "targets");
 	if (!json_is_array(targets) || json_array_size(targets) == 0) {
 		vfail(v, path, "\"targets\" must be a non-empty array");
@@ -530,11 +561,47 @@ parse_models(struct vctx *v, struct config *c, json_t *root)
 }
 
 static void
+parse_policy(struct vctx *v, struct config *c, json_t *lim)
+{
+	json_t *p = json_object_get(lim, "on_memcached_error");
+	const char *s = json_string_value(p);
+
+	c->fail_open = 1;
+	if (p == NULL)
+		return;
+	if (s != NULL && strcmp(s, "fail_closed") == 0)
+		c->fail_open = 0;
+	else if (s == NULL || strcmp(s, "fail_open") != 0)
+		vfail(v, "$.limits", "\"on_memcached_error\" must be "
+				     "\"fail_open\" or \"fail_closed\"");
+}
+
+/* data_dir: the config's, else RELAY_DATA_DIR, else the default. */
+static void
+parse_data_dir(struct vctx *v, struct config *c, json_t *root)
+{
+	json_t *d = json_object_get(root, "data_dir");
+	const char *env = getenv("RELAY_DATA_DIR");
+	const char *s = RELAY_DATA_DIR_DEFAULT;
+
+	if (d != NULL) {
+		s = json_string_value(d);
+		if (s == NULL || *s == '\0' || strlen(s) > 1024) {
+			vfail(v, "$", "\"data_dir\" must be a directory path");
+			return;
+		}
+	} else if (env != NULL && *env != '\0')
+		s = env;
+	c->data_dir = vdup(v, s);
+}
+
+static void
 parse_top(struct vctx *v, struct config *c, json_t *root)
 {
-	static const char *const known[] = {
-	    "memcached", "providers", "models", "limits", "stream", NULL};
-	static const char *const lknown[] = {"max_body_bytes", NULL};
+	static const char *const known[] = {"memcached", "providers", "models",
+	    "limits", "stream", "data_dir", NULL};
+	static const char *const lknown[] = {"max_body_bytes",
+	    "on_memcached_error", "default_max_tokens", NULL};
 	static const char *const sknown[] = {"heartbeat_ms", NULL};
 	json_t *lim = json_object_get(root, "limits");
 	json_t *st = json_object_get(root, "stream");
@@ -554,6 +621,10 @@ parse_top(struct vctx *v, struct config *c, json_t *root)
 	    RELAY_BODY_MAX_DEFAULT, 1024, RELAY_BODY_MAX_CEILING);
 	c->heartbeat_ms = vlong(v, st, "heartbeat_ms", "$.stream",
 	    RELAY_HEARTBEAT_MS_DEFAULT, 0, 60000);
+	c->default_max_tokens = vlong(v, lim, "default_max_tokens", "$.limits",
+	    RELAY_DEFAULT_MAX_TOKENS, 1, 10000000);
+	parse_policy(v, c, lim);
+	parse_data_dir(v, c, root);
 	parse_memcached(v, c, root);
 	if (v->err == RELAY_OK)
 		parse_providers(v, c, root);

@@ -47,4 +47,9 @@
  * cap is 2048; ours is checked after parsing, before any walk). */
 #define RELAY_JSON_DEPTH_MAX 128
 
+/* Output tokens reserved for a request that sets no max_tokens: tokens. */
+#define RELAY_DEFAULT_MAX_TOKENS 4096
+/* Where keys and stored credentials live when nothing else says. */
+#define RELAY_DATA_DIR_DEFAULT "/var/lib/llm-relay"
+
 #endif
