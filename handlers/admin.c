@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: MIT */
-/* admin.c - relay-admin: /admin/... behind the admin token. Today:
- * GET /admin/status, the running config with every secret left out. */
+/* admin.c - relay-admin: /admin/... behind the admin token: the running
+ * config without secrets, and the virtual keys (docs/admin.md). */
+#include <stdio.h>
 #include <string.h>
 
 #include "../lib/apierr.h"
 #include "../lib/auth.h"
 #include "../lib/config.h"
+#include "../lib/jsonx.h"
+#include "../lib/keys.h"
 #include "../lib/req.h"
 #include "../lib/server.h"
+
+/* Admin request bodies: bytes. */
+#define ADMIN_BODY_MAX (1024 * 1024)
 
 static enum relay_err
 put_str(struct buf *b, const char *s)
@@ -80,6 +86,173 @@ status(struct relay_req *req, const struct config *cfg)
 }
 
 static void
+send_json(struct relay_req *req, int status, json_t *v)
+{
+	struct buf b;
+
+	buf_init(&b, 64 * 1024 * 1024);
+	if (jsonx_dump(v, &b) != RELAY_OK)
+		apierr_send_err(req, APIERR_OPENAI, RELAY_ENOMEM, NULL);
+	else if (req_send_full(req, status, "application/json", b.data,
+		     b.len) != RELAY_OK)
+		req->status = 499;
+	buf_reset(&b);
+}
+
+/* Answer the outcome of a keys_admin_* call. */
+static void
+answer(struct relay_req *req, enum relay_err err, int status, json_t *out,
+    const char *msg)
+{
+	if (err == RELAY_OK && out != NULL)
+		send_json(req, status, out);
+	else if (err == RELAY_OK) {
+		if (req_send_full(req, 204, "application/json", "", 0) !=
+		    RELAY_OK)
+			req->status = 499;
+	} else if (err == RELAY_ENOTFOUND)
+		apierr_send(req, APIERR_OPENAI, 404, NULL, "key_not_found",
+		    "No key with that id.");
+	else if (err == RELAY_EINVAL)
+		apierr_send(
+		    req, APIERR_OPENAI, 400, NULL, "invalid_value", "%s", msg);
+	else
+		apierr_send_err(req, APIERR_OPENAI, err, msg);
+	json_decref(out);
+}
+
+/* The request body as a JSON object; NULL when answered. */
+static json_t *
+body_json(struct relay_req *req)
+{
+	char msg[256];
+	json_t *v = NULL;
+	enum relay_err err = req_read_body(req, ADMIN_BODY_MAX);
+
+	if (err == RELAY_OK && req->body.len == 0)
+		return json_object();
+	if (err == RELAY_OK)
+		err = jsonx_parse(
+		    req->body.data, req->body.len, &v, msg, sizeof(msg));
+	if (err == RELAY_OK && !json_is_object(v)) {
+		json_decref(v);
+		v = NULL;
+		snprintf(msg, sizeof(msg), "the body must be a JSON object");
+		err = RELAY_EINVAL;
+	}
+	if (err == RELAY_EINVAL)
+		apierr_send(
+		    req, APIERR_OPENAI, 400, NULL, "invalid_json", "%s", msg);
+	else if (err != RELAY_OK)
+		apierr_send_err(req, APIERR_OPENAI, err, NULL);
+	return v;
+}
+
+/* /admin/keys/{id}[/action]: split into id and action (may be empty). */
+static int
+key_path(struct span rest, char *id, size_t idsz, struct span *action)
+{
+	const char *slash = memchr(rest.p, '/', rest.len);
+	size_t n = slash != NULL ? (size_t)(slash - rest.p) : rest.len;
+
+	if (n == 0 || n >= idsz)
+		return 0;
+	memcpy(id, rest.p, n);
+	id[n] = '\0';
+	action->p = slash != NULL ? slash + 1 : "";
+	action->len = slash != NULL ? rest.len - n - 1 : 0;
+	return 1;
+}
+
+static void
+key_action(
+    struct relay_req *req, const char *path, const char *id, struct span action)
+{
+	char msg[256] = "";
+	json_t *out = NULL, *body;
+	enum relay_err err;
+
+	if (action.len == 0 && req->method == REQ_GET)
+		err = keys_admin_get(path, id, &out, msg, sizeof(msg));
+	else if (action.len == 0 && req->method == REQ_DELETE)
+		err = keys_admin_delete(path, id, msg, sizeof(msg));
+	else if (span_eq(action, "rotate") && req->method == REQ_POST)
+		err = keys_admin_rotate(path, id, &out, msg, sizeof(msg));
+	else if ((span_eq(action, "disable") || span_eq(action, "enable")) &&
+	    req->method == REQ_POST) {
+		body =
+		    json_pack("{s:b}", "disabled", span_eq(action, "disable"));
+		err = body != NULL
+		    ? keys_admin_update(path, id, body, &out, msg, sizeof(msg))
+		    : RELAY_ENOMEM;
+		json_decref(body);
+	} else if (action.len == 0 &&
+	    (req->method == REQ_PATCH || req->method == REQ_PUT)) {
+		body = body_json(req);
+		if (body == NULL)
+			return;
+		err = keys_admin_update(path, id, body, &out, msg, sizeof(msg));
+		json_decref(body);
+	} else {
+		apierr_send(req, APIERR_OPENAI, 404, NULL, "unknown_url",
+		    "Unknown admin URL or method");
+		return;
+	}
+	answer(req, err, 200, out, msg);
+}
+
+static void
+keys_route(struct relay_req *req, const struct config *cfg)
+{
+	static const char prefix[] = "/admin/keys/";
+	char path[1200], msg[256] = "", id[64];
+	struct span rest, action;
+	json_t *out = NULL, *body;
+	enum relay_err err;
+
+	if (snprintf(path, sizeof(path), "%s/keys.json", cfg->data_dir) >=
+	    (int)sizeof(path)) {
+		apierr_send_err(req, APIERR_OPENAI, RELAY_EINVAL, "data_dir");
+		return;
+	}
+	if (span_eq(req->path, "/admin/keys")) {
+		if (req->method == REQ_GET) {
+			err = keys_admin_list(path, &out, msg, sizeof(msg));
+			answer(req, err, 200, out, msg);
+			return;
+		}
+		if (req->method != REQ_POST) {
+			apierr_send(req, APIERR_OPENAI, 405, NULL,
+			    "method_not_allowed", "Use GET or POST");
+			return;
+		}
+		body = body_json(req);
+		if (body == NULL)
+			return;
+		err = keys_admin_create(path, body, &out, msg, sizeof(msg));
+		json_decref(body);
+		answer(req, err, 201, out, msg);
+		return;
+	}
+	rest.p = req->path.p + sizeof(prefix) - 1;
+	rest.len = req->path.len - (sizeof(prefix) - 1);
+	if (!key_path(rest, id, sizeof(id), &action)) {
+		apierr_send(req, APIERR_OPENAI, 404, NULL, "unknown_url",
+		    "Unknown admin URL");
+		return;
+	}
+	key_action(req, path, id, action);
+}
+
+static int
+has_prefix(struct span s, const char *p)
+{
+	size_t n = strlen(p);
+
+	return s.len >= n && memcmp(s.p, p, n) == 0;
+}
+
+static void
 handle(struct relay_req *req)
 {
 	struct config *cfg;
@@ -89,6 +262,9 @@ handle(struct relay_req *req)
 	cfg = config_acquire(req->ctx->config);
 	if (span_eq(req->path, "/admin/status") && req->method == REQ_GET)
 		status(req, cfg);
+	else if (span_eq(req->path, "/admin/keys") ||
+	    has_prefix(req->path, "/admin/keys/"))
+		keys_route(req, cfg);
 	else
 		apierr_send(req, APIERR_OPENAI, 404, NULL, "unknown_url",
 		    "Unknown admin URL");

@@ -17,6 +17,28 @@ fail(char *errbuf, size_t errsz, const char **param, const char *name,
 	return RELAY_EINVAL;
 }
 
+static enum relay_err
+max_tokens(json_t *root, struct chatreq *cr, char *errbuf, size_t errsz,
+    const char **param)
+{
+	static const char *const names[] = {
+	    "max_completion_tokens", "max_tokens"};
+	json_t *v;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		v = json_object_get(root, names[i]);
+		if (v == NULL || json_is_null(v))
+			continue;
+		if (!json_is_integer(v) || json_integer_value(v) < 1)
+			return fail(errbuf, errsz, param, names[i],
+			    "Invalid value: expected an integer >= 1.");
+		if (cr->max_tokens == 0)
+			cr->max_tokens = json_integer_value(v);
+	}
+	return RELAY_OK;
+}
+
 enum relay_err
 chatreq_parse(const char *p, size_t n, struct chatreq *cr, char *errbuf,
     size_t errsz, const char **param)
@@ -63,7 +85,7 @@ chatreq_parse(const char *p, size_t n, struct chatreq *cr, char *errbuf,
 	usage = json_is_object(opts) ? json_object_get(opts, "include_usage")
 				     : NULL;
 	cr->include_usage = json_is_true(usage);
-	return RELAY_OK;
+	return max_tokens(root, cr, errbuf, errsz, param);
 }
 
 void

@@ -15,6 +15,8 @@ struct chatreq {
 	struct span model; /* points into root; valid until chatreq_free */
 	int stream; /* "stream": true */
 	int include_usage; /* "stream_options": {"include_usage": true} */
+	long long
+	    max_tokens; /* max_completion_tokens or max_tokens, 0: unset */
 };
 
 /*

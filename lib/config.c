@@ -145,8 +145,9 @@ vprice(struct vctx *v, json_t *obj, const char *key, const char *path)
 		return 0;
 	if (!json_is_number(n) || json_number_value(n) < 0 ||
 	    json_number_value(n) > 1e6) {
-		vfail(v, path, "\"%s\" must be a number of USD per million "
-			       "tokens, 0 to 1000000",
+		vfail(v, path,
+		    "\"%s\" must be a number of USD per million "
+		    "tokens, 0 to 1000000",
 		    key);
 		return 0;
 	}
@@ -469,8 +470,8 @@ parse_model(struct vctx *v, struct config *c, struct config_model *m, json_t *j,
 {
 	static const char *const known[] = {"name", "targets", "price", NULL};
 	static const char *const tknown[] = {"provider", "model", NULL};
-	static const char *const pknown[] = {"input_per_mtok",
-		"output_per_mtok", NULL};
+	static const char *const pknown[] = {
+	    "input_per_mtok", "output_per_mtok", NULL};
 	json_t *price = json_object_get(j, "price");
 	json_t *targets, *t;
 	const char *name;
@@ -572,8 +573,9 @@ parse_policy(struct vctx *v, struct config *c, json_t *lim)
 	if (s != NULL && strcmp(s, "fail_closed") == 0)
 		c->fail_open = 0;
 	else if (s == NULL || strcmp(s, "fail_open") != 0)
-		vfail(v, "$.limits", "\"on_memcached_error\" must be "
-				     "\"fail_open\" or \"fail_closed\"");
+		vfail(v, "$.limits",
+		    "\"on_memcached_error\" must be "
+		    "\"fail_open\" or \"fail_closed\"");
 }
 
 /* data_dir: the config's, else RELAY_DATA_DIR, else the default. */
@@ -600,8 +602,8 @@ parse_top(struct vctx *v, struct config *c, json_t *root)
 {
 	static const char *const known[] = {"memcached", "providers", "models",
 	    "limits", "stream", "data_dir", NULL};
-	static const char *const lknown[] = {"max_body_bytes",
-	    "on_memcached_error", "default_max_tokens", NULL};
+	static const char *const lknown[] = {
+	    "max_body_bytes", "on_memcached_error", "default_max_tokens", NULL};
 	static const char *const sknown[] = {"heartbeat_ms", NULL};
 	json_t *lim = json_object_get(root, "limits");
 	json_t *st = json_object_get(root, "stream");

@@ -42,7 +42,7 @@ struct config_target {
 
 struct config_model {
 	char *name; /* the public name clients send */
-	double price_in;  /* USD per million input tokens, 0: free */
+	double price_in; /* USD per million input tokens, 0: free */
 	double price_out; /* USD per million output tokens */
 	struct config_target *targets;
 	size_t ntargets;
@@ -54,9 +54,9 @@ struct config {
 	long kv_timeout_ms;
 	size_t body_max;
 	long heartbeat_ms;
-	int fail_open;		  /* limits.on_memcached_error is fail_open */
-	long default_max_tokens;  /* reservation when a request sets none */
-	char *data_dir;		  /* keys and credentials live here */
+	int fail_open; /* limits.on_memcached_error is fail_open */
+	long default_max_tokens; /* reservation when a request sets none */
+	char *data_dir; /* keys and credentials live here */
 	struct config_provider *providers;
 	size_t nproviders;
 	struct config_model *models;

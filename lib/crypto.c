@@ -98,8 +98,8 @@ crypto_unb64(struct buf *b, const char *s)
 	err = buf_extend(b, n / 4 * 3 + 1, &tail);
 	if (err != RELAY_OK)
 		return err;
-	out = EVP_DecodeBlock((unsigned char *)tail, (const unsigned char *)s,
-	    (int)n);
+	out = EVP_DecodeBlock(
+	    (unsigned char *)tail, (const unsigned char *)s, (int)n);
 	if (out < 0) {
 		buf_truncate(b, before);
 		return RELAY_EINVAL;
@@ -138,8 +138,8 @@ crypto_seal(const unsigned char key[32], const char *aad, const void *p,
 	while (err == RELAY_OK && off < n) {
 		int k = n - off > 128 ? 128 : (int)(n - off);
 
-		if (EVP_EncryptUpdate(c, blk, &len,
-			(const unsigned char *)p + off, k) != 1) {
+		if (EVP_EncryptUpdate(
+			c, blk, &len, (const unsigned char *)p + off, k) != 1) {
 			err = RELAY_EIO;
 			break;
 		}
@@ -148,8 +148,8 @@ crypto_seal(const unsigned char key[32], const char *aad, const void *p,
 	}
 	if (err == RELAY_OK &&
 	    (EVP_EncryptFinal_ex(c, blk, &len) != 1 ||
-		EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, sizeof(tag), tag) !=
-		    1))
+		EVP_CIPHER_CTX_ctrl(
+		    c, EVP_CTRL_GCM_GET_TAG, sizeof(tag), tag) != 1))
 		err = RELAY_EIO;
 	if (err == RELAY_OK)
 		err = buf_append(out, tag, sizeof(tag));

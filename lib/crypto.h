@@ -10,7 +10,7 @@
 #include "compiler.h"
 #include "err.h"
 
-#define CRYPTO_KEY_LEN 32   /* AES-256 */
+#define CRYPTO_KEY_LEN 32 /* AES-256 */
 #define CRYPTO_NONCE_LEN 12 /* GCM's recommended IV size */
 #define CRYPTO_TAG_LEN 16
 #define CRYPTO_SHA256_LEN 32
@@ -24,12 +24,12 @@ void crypto_sha256(const void *p, size_t n, unsigned char out[32]);
 /* Lowercase hex of n bytes into out (size >= 2n+1). */
 void crypto_hex(const unsigned char *p, size_t n, char *out);
 /* Decode exactly 2n hex characters s into out[n]. RELAY_EINVAL otherwise. */
-enum relay_err crypto_unhex(const char *s, unsigned char *out,
-    size_t n) RELAY_MUST_CHECK;
+enum relay_err crypto_unhex(
+    const char *s, unsigned char *out, size_t n) RELAY_MUST_CHECK;
 
 /* Append base64 (standard alphabet, padded) of p to b. */
-enum relay_err crypto_b64(struct buf *b, const unsigned char *p,
-    size_t n) RELAY_MUST_CHECK;
+enum relay_err crypto_b64(
+    struct buf *b, const unsigned char *p, size_t n) RELAY_MUST_CHECK;
 /* Decode base64 s into b. RELAY_EINVAL on bad input. */
 enum relay_err crypto_unb64(struct buf *b, const char *s) RELAY_MUST_CHECK;
 

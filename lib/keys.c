@@ -174,10 +174,9 @@ vkey_lists(struct vkey *k, json_t *rec)
 		k->models = mem_calloc(json_array_size(models), sizeof(char *));
 		if (k->models == NULL)
 			return RELAY_ENOMEM;
-		json_array_foreach(models, i, e) {
-			k->models[i] = mem_strdup(json_string_value(e) ?
-				json_string_value(e) :
-				"");
+		json_array_foreach (models, i, e) {
+			k->models[i] = mem_strdup(
+			    json_string_value(e) ? json_string_value(e) : "");
 			if (k->models[i] == NULL)
 				return RELAY_ENOMEM;
 			k->nmodels = i + 1;
@@ -187,7 +186,7 @@ vkey_lists(struct vkey *k, json_t *rec)
 		k->ips = mem_calloc(json_array_size(ips), sizeof(*k->ips));
 		if (k->ips == NULL)
 			return RELAY_ENOMEM;
-		json_array_foreach(ips, i, e) {
+		json_array_foreach (ips, i, e) {
 			if (!json_is_string(e) ||
 			    keys_parse_cidr(json_string_value(e),
 				&k->ips[k->nips]) != RELAY_OK)
@@ -195,7 +194,8 @@ vkey_lists(struct vkey *k, json_t *rec)
 			k->nips++;
 		}
 		if (k->nips == 0)
-			k->disabled = 1; /* an allowlist of nothing allows none */
+			k->disabled =
+			    1; /* an allowlist of nothing allows none */
 	}
 	return RELAY_OK;
 }
@@ -220,9 +220,8 @@ vkey_load(struct vkey *k, json_t *rec)
 	k->max_concurrency = int_field(rec, "max_concurrency");
 	k->daily_tokens = int_field(rec, "daily_tokens");
 	k->expires_at = int_field(rec, "expires_at");
-	k->monthly_budget_usd = json_is_number(budget) ?
-	    json_number_value(budget) :
-	    0;
+	k->monthly_budget_usd =
+	    json_is_number(budget) ? json_number_value(budget) : 0;
 	k->disabled = json_is_true(json_object_get(rec, "disabled"));
 	return vkey_lists(k, rec);
 }
@@ -230,8 +229,8 @@ vkey_load(struct vkey *k, json_t *rec)
 static int
 vkey_cmp(const void *a, const void *b)
 {
-	return memcmp(((const struct vkey *)a)->hash,
-	    ((const struct vkey *)b)->hash, 32);
+	return memcmp(
+	    ((const struct vkey *)a)->hash, ((const struct vkey *)b)->hash, 32);
 }
 
 static enum relay_err
@@ -251,7 +250,7 @@ ring_from_json(json_t *doc, struct keyring **out)
 		if (r->v == NULL)
 			err = RELAY_ENOMEM;
 	}
-	json_array_foreach(arr, i, rec) {
+	json_array_foreach (arr, i, rec) {
 		if (err != RELAY_OK)
 			break;
 		err = vkey_load(&r->v[r->n], rec);
@@ -371,8 +370,8 @@ bad(char *errbuf, size_t errsz, const char *msg, const char *field)
 }
 
 static enum relay_err
-check_string_list(json_t *v, const char *field, int cidr, char *errbuf,
-    size_t errsz)
+check_string_list(
+    json_t *v, const char *field, int cidr, char *errbuf, size_t errsz)
 {
 	struct keys_cidr c;
 	json_t *e;
@@ -380,13 +379,13 @@ check_string_list(json_t *v, const char *field, int cidr, char *errbuf,
 
 	if (!json_is_array(v) || json_array_size(v) > 1000)
 		return bad(errbuf, errsz, "must be an array of strings", field);
-	json_array_foreach(v, i, e) {
+	json_array_foreach (v, i, e) {
 		if (!json_is_string(e) || json_string_length(e) == 0 ||
 		    json_string_length(e) > 256)
 			return bad(errbuf, errsz, "must hold non-empty strings",
 			    field);
-		if (cidr && keys_parse_cidr(json_string_value(e), &c) !=
-			RELAY_OK)
+		if (cidr &&
+		    keys_parse_cidr(json_string_value(e), &c) != RELAY_OK)
 			return bad(errbuf, errsz,
 			    "must hold addresses or CIDR blocks like "
 			    "10.0.0.0/8",
@@ -424,8 +423,8 @@ parse_time(json_t *v, long long *out)
 static enum relay_err
 apply_field(json_t *rec, const char *k, json_t *v, char *errbuf, size_t errsz)
 {
-	static const char *const ints[] = { "rpm", "tpm", "max_concurrency",
-		"daily_tokens", NULL };
+	static const char *const ints[] = {
+	    "rpm", "tpm", "max_concurrency", "daily_tokens", NULL};
 	long long t;
 	size_t i;
 
@@ -434,8 +433,8 @@ apply_field(json_t *rec, const char *k, json_t *v, char *errbuf, size_t errsz)
 			if (!json_is_integer(v) || json_integer_value(v) < 0)
 				return bad(errbuf, errsz,
 				    "must be an integer >= 0 (0: no limit)", k);
-			return json_object_set(rec, k, v) == 0 ? RELAY_OK :
-								 RELAY_ENOMEM;
+			return json_object_set(rec, k, v) == 0 ? RELAY_OK
+							       : RELAY_ENOMEM;
 		}
 	if (strcmp(k, "name") == 0 &&
 	    (!json_is_string(v) || json_string_length(v) == 0 ||
@@ -443,8 +442,8 @@ apply_field(json_t *rec, const char *k, json_t *v, char *errbuf, size_t errsz)
 		return bad(errbuf, errsz, "must be a string of 1-256 bytes", k);
 	if (strcmp(k, "monthly_budget_usd") == 0 &&
 	    (!json_is_number(v) || json_number_value(v) < 0))
-		return bad(errbuf, errsz, "must be a number >= 0 (0: no limit)",
-		    k);
+		return bad(
+		    errbuf, errsz, "must be a number >= 0 (0: no limit)", k);
 	if (strcmp(k, "disabled") == 0 && !json_is_boolean(v))
 		return bad(errbuf, errsz, "must be true or false", k);
 	if ((strcmp(k, "models") == 0 || strcmp(k, "allowed_ips") == 0) &&
@@ -455,9 +454,9 @@ apply_field(json_t *rec, const char *k, json_t *v, char *errbuf, size_t errsz)
 			return bad(errbuf, errsz,
 			    "must be unix seconds or \"YYYY-MM-DDTHH:MM:SSZ\"",
 			    k);
-		return json_object_set_new(rec, k, json_integer(t)) == 0 ?
-		    RELAY_OK :
-		    RELAY_ENOMEM;
+		return json_object_set_new(rec, k, json_integer(t)) == 0
+		    ? RELAY_OK
+		    : RELAY_ENOMEM;
 	}
 	if (strcmp(k, "name") != 0 && strcmp(k, "monthly_budget_usd") != 0 &&
 	    strcmp(k, "disabled") != 0 && strcmp(k, "models") != 0 &&
@@ -475,7 +474,7 @@ apply_fields(json_t *req, json_t *rec, char *errbuf, size_t errsz)
 
 	if (!json_is_object(req))
 		return bad(errbuf, errsz, "must be a JSON object", "body");
-	json_object_foreach(req, k, v) {
+	json_object_foreach (req, k, v) {
 		err = apply_field(rec, k, v, errbuf, errsz);
 		if (err != RELAY_OK)
 			break;
@@ -513,11 +512,11 @@ new_secret(json_t *rec, json_t *out)
 	snprintf(prefix, sizeof(prefix), "%.13s...", secret);
 	bad_set = json_object_set_new(rec, "hash", json_string(hex)) != 0 ||
 	    json_object_set_new(rec, "key_prefix", json_string(prefix)) != 0 ||
-	    json_object_set_new(rec, "updated_at",
-		json_integer((json_int_t)time(NULL))) != 0;
+	    json_object_set_new(
+		rec, "updated_at", json_integer((json_int_t)time(NULL))) != 0;
 	if (!bad_set)
-		bad_set = json_object_set_new(out, "secret",
-			      json_string(secret)) != 0;
+		bad_set = json_object_set_new(
+			      out, "secret", json_string(secret)) != 0;
 	explicit_bzero(secret, sizeof(secret));
 	explicit_bzero(rnd, sizeof(rnd));
 	return bad_set ? RELAY_ENOMEM : RELAY_OK;
@@ -585,7 +584,7 @@ find_rec(json_t *keys, const char *id, size_t *at)
 	json_t *rec;
 	size_t i;
 
-	json_array_foreach(keys, i, rec) {
+	json_array_foreach (keys, i, rec) {
 		const char *rid = json_string_value(json_object_get(rec, "id"));
 
 		if (rid != NULL && strcmp(rid, id) == 0) {
@@ -645,8 +644,9 @@ op_update(json_t *keys, void *arg)
 	if (json_object_get(o->req, "hash") != NULL)
 		return bad(o->errbuf, o->errsz, "unknown field", "hash");
 	err = apply_fields(o->req, rec, o->errbuf, o->errsz);
-	if (err == RELAY_OK && json_object_set_new(rec, "updated_at",
-				   json_integer((json_int_t)time(NULL))) != 0)
+	if (err == RELAY_OK &&
+	    json_object_set_new(
+		rec, "updated_at", json_integer((json_int_t)time(NULL))) != 0)
 		err = RELAY_ENOMEM;
 	if (err == RELAY_OK) {
 		o->out = public_view(rec);
@@ -696,10 +696,10 @@ finish_op(struct op *o, enum relay_err err, json_t **out)
 }
 
 enum relay_err
-keys_admin_create(const char *path, json_t *req, json_t **out, char *errbuf,
-    size_t errsz)
+keys_admin_create(
+    const char *path, json_t *req, json_t **out, char *errbuf, size_t errsz)
 {
-	struct op o = { NULL, req, NULL, errbuf, errsz };
+	struct op o = {NULL, req, NULL, errbuf, errsz};
 
 	*out = NULL;
 	return finish_op(&o, rmw(path, op_create, &o, errbuf, errsz), out);
@@ -709,27 +709,26 @@ enum relay_err
 keys_admin_update(const char *path, const char *id, json_t *req, json_t **out,
     char *errbuf, size_t errsz)
 {
-	struct op o = { id, req, NULL, errbuf, errsz };
+	struct op o = {id, req, NULL, errbuf, errsz};
 
 	*out = NULL;
 	return finish_op(&o, rmw(path, op_update, &o, errbuf, errsz), out);
 }
 
 enum relay_err
-keys_admin_rotate(const char *path, const char *id, json_t **out,
-    char *errbuf, size_t errsz)
+keys_admin_rotate(
+    const char *path, const char *id, json_t **out, char *errbuf, size_t errsz)
 {
-	struct op o = { id, NULL, NULL, errbuf, errsz };
+	struct op o = {id, NULL, NULL, errbuf, errsz};
 
 	*out = NULL;
 	return finish_op(&o, rmw(path, op_rotate, &o, errbuf, errsz), out);
 }
 
 enum relay_err
-keys_admin_delete(const char *path, const char *id, char *errbuf,
-    size_t errsz)
+keys_admin_delete(const char *path, const char *id, char *errbuf, size_t errsz)
 {
-	struct op o = { id, NULL, NULL, errbuf, errsz };
+	struct op o = {id, NULL, NULL, errbuf, errsz};
 
 	return rmw(path, op_delete, &o, errbuf, errsz);
 }
@@ -758,7 +757,7 @@ keys_admin_list(const char *path, json_t **out, char *errbuf, size_t errsz)
 	if (err != RELAY_OK)
 		return err;
 	data = json_array();
-	json_array_foreach(json_object_get(doc, "keys"), i, rec)
+	json_array_foreach (json_object_get(doc, "keys"), i, rec)
 		if (data == NULL ||
 		    json_array_append_new(data, public_view(rec)) != 0)
 			err = RELAY_ENOMEM;
@@ -771,8 +770,8 @@ keys_admin_list(const char *path, json_t **out, char *errbuf, size_t errsz)
 }
 
 enum relay_err
-keys_admin_get(const char *path, const char *id, json_t **out, char *errbuf,
-    size_t errsz)
+keys_admin_get(
+    const char *path, const char *id, json_t **out, char *errbuf, size_t errsz)
 {
 	json_t *doc = NULL, *rec;
 	enum relay_err err;

@@ -28,11 +28,11 @@ struct vkey {
 	char id[KEYS_ID_LEN + 1];
 	char *name;
 	unsigned char hash[32]; /* SHA-256 of the secret */
-	char **models;		/* allowlist; none: every model */
+	char **models; /* allowlist; none: every model */
 	size_t nmodels;
 	long long rpm, tpm, max_concurrency, daily_tokens; /* 0: no limit */
-	double monthly_budget_usd;			   /* 0: no limit */
-	long long expires_at;				   /* unix s, 0: never */
+	double monthly_budget_usd; /* 0: no limit */
+	long long expires_at; /* unix s, 0: never */
 	struct keys_cidr *ips; /* allowlist; none: any address */
 	size_t nips;
 	int disabled;
@@ -62,8 +62,8 @@ void keys_release(struct keyring *r);
 size_t keys_count(const struct keyring *r) RELAY_NONNULL;
 
 /* The key whose secret is the n bytes at secret, or NULL. */
-const struct vkey *keys_find(const struct keyring *r, const char *secret,
-    size_t n) RELAY_NONNULL;
+const struct vkey *keys_find(
+    const struct keyring *r, const char *secret, size_t n) RELAY_NONNULL;
 
 /* 1 when k may use the public model name. */
 int keys_model_allowed(const struct vkey *k, const char *model, size_t n);
@@ -84,15 +84,15 @@ enum relay_err keys_admin_list(const char *path, json_t **out, char *errbuf,
     size_t errsz) RELAY_MUST_CHECK;
 enum relay_err keys_admin_get(const char *path, const char *id, json_t **out,
     char *errbuf, size_t errsz) RELAY_MUST_CHECK;
-enum relay_err keys_admin_update(const char *path, const char *id,
-    json_t *req, json_t **out, char *errbuf, size_t errsz) RELAY_MUST_CHECK;
-enum relay_err keys_admin_rotate(const char *path, const char *id,
+enum relay_err keys_admin_update(const char *path, const char *id, json_t *req,
     json_t **out, char *errbuf, size_t errsz) RELAY_MUST_CHECK;
-enum relay_err keys_admin_delete(const char *path, const char *id,
+enum relay_err keys_admin_rotate(const char *path, const char *id, json_t **out,
     char *errbuf, size_t errsz) RELAY_MUST_CHECK;
+enum relay_err keys_admin_delete(const char *path, const char *id, char *errbuf,
+    size_t errsz) RELAY_MUST_CHECK;
 
 /* Parse "a.b.c.d/n", "v6/n" or a bare address. RELAY_EINVAL otherwise. */
-enum relay_err keys_parse_cidr(const char *s,
-    struct keys_cidr *out) RELAY_MUST_CHECK;
+enum relay_err keys_parse_cidr(
+    const char *s, struct keys_cidr *out) RELAY_MUST_CHECK;
 
 #endif

@@ -34,6 +34,8 @@ struct pstate {
 	char retry_after[32];
 	size_t events;
 	int unflushed;
+	int client_usage; /* the client asked for the usage chunk */
+	struct proxy_usage *u;
 };
 
 static unsigned long proxy_rr; /* round-robin over a provider's keys */
@@ -71,14 +73,59 @@ on_head(void *arg, const struct upstream_head *h)
 	return RELAY_OK;
 }
 
+/* Read an OpenAI usage object (Chat Completions "usage"). */
+static void
+take_usage(struct proxy_usage *u, json_t *usage)
+{
+	json_t *det = json_object_get(usage, "prompt_tokens_details");
+
+	if (!json_is_object(usage))
+		return;
+	u->prompt_tokens =
+	    json_integer_value(json_object_get(usage, "prompt_tokens"));
+	u->completion_tokens =
+	    json_integer_value(json_object_get(usage, "completion_tokens"));
+	u->cached_tokens =
+	    json_integer_value(json_object_get(det, "cached_tokens"));
+	u->known = 1;
+}
+
+static int
+has_usage(struct span data)
+{
+	return data.len > 10 && memmem(data.p, data.len, "\"usage\":{", 9);
+}
+
+/* A usage chunk: read it; 1 when it must not reach this client (it
+ * asked for no usage and the chunk carries nothing else). */
+static int
+usage_event(struct pstate *ps, struct span data)
+{
+	json_t *v = NULL, *choices;
+	char jerr[64];
+	int drop = 0;
+
+	if (jsonx_parse(data.p, data.len, &v, jerr, sizeof(jerr)) != RELAY_OK)
+		return 0;
+	take_usage(ps->u, json_object_get(v, "usage"));
+	choices = json_object_get(v, "choices");
+	drop = !ps->client_usage && json_is_array(choices) &&
+	    json_array_size(choices) == 0;
+	json_decref(v);
+	return drop;
+}
+
 static int
 on_event(void *arg, const struct sse_event *ev)
 {
 	struct pstate *ps = arg;
 
+	if (ev->has_data && has_usage(ev->data) && usage_event(ps, ev->data))
+		return 0;
 	if (req_send(ps->req, ev->raw.p, ev->raw.len, 0) != RELAY_OK)
 		return 1;
-	ps->events++;
+	if (ev->has_data)
+		ps->events++;
 	ps->unflushed = 1;
 	return 0;
 }
@@ -124,6 +171,13 @@ send_buffered(struct pstate *ps, int status)
 	json_t *v = NULL, *e;
 	char jerr[128];
 
+	if (status >= 200 && status < 300 &&
+	    jsonx_parse(ps->body.data != NULL ? ps->body.data : "",
+		ps->body.len, &v, jerr, sizeof(jerr)) == RELAY_OK) {
+		take_usage(ps->u, json_object_get(v, "usage"));
+		json_decref(v);
+		v = NULL;
+	}
 	if (!req->head_sent) {
 		if (ps->retry_after[0] != '\0' &&
 		    req_add_header(req, "Retry-After: %s", ps->retry_after) !=
@@ -154,39 +208,92 @@ send_buffered(struct pstate *ps, int status)
 	json_decref(v);
 }
 
-/* Rewrite the body's "model" for the target, bytes otherwise untouched. */
+/* The stream_options value to send: the client's, with include_usage. */
+static enum relay_err
+usage_options(const struct chatreq *cr, struct buf *val)
+{
+	json_t *opts = json_object_get(cr->root, "stream_options"), *copy;
+	enum relay_err err;
+
+	if (!json_is_object(opts))
+		return buf_puts(val, "{\"include_usage\":true}");
+	copy = json_deep_copy(opts);
+	if (copy == NULL ||
+	    json_object_set_new(copy, "include_usage", json_true()) != 0) {
+		json_decref(copy);
+		return RELAY_ENOMEM;
+	}
+	err = jsonx_dump(copy, val);
+	json_decref(copy);
+	return err;
+}
+
+/* Escaped keys defeat the raw scanner: re-serialise the whole body. */
+static enum relay_err
+body_fallback(const struct chatreq *cr, const struct config_target *t,
+    const char *opts, struct buf *out)
+{
+	json_t *copy = json_deep_copy(cr->root), *o = NULL;
+	enum relay_err err = RELAY_ENOMEM;
+	char jerr[64];
+
+	buf_clear(out);
+	if (copy == NULL ||
+	    json_object_set_new(copy, "model", json_string(t->model)) != 0)
+		goto out;
+	if (opts != NULL &&
+	    (jsonx_parse(opts, strlen(opts), &o, jerr, sizeof(jerr)) !=
+		    RELAY_OK ||
+		json_object_set_new(copy, "stream_options", o) != 0))
+		goto out;
+	err = jsonx_dump(copy, out);
+out:
+	json_decref(copy);
+	return err;
+}
+
+/*
+ * The body for the upstream: "model" rewritten for the target and, on a
+ * stream, include_usage asked for; every other byte as the client sent it.
+ * Leaves out empty when req->body can go as it is.
+ */
 static enum relay_err
 upstream_body(struct relay_req *req, const struct chatreq *cr,
     const struct config_target *t, struct buf *out)
 {
 	struct span body = {req->body.data, req->body.len};
-	struct buf val;
-	json_t *copy;
-	enum relay_err err;
+	int need_model = !span_eq(cr->model, t->model);
+	int need_usage = cr->stream && !cr->include_usage;
+	struct buf mval, oval, tmp;
+	enum relay_err err = RELAY_OK;
 
-	if (span_eq(cr->model, t->model))
-		return RELAY_OK; /* send req->body as is */
-	buf_init(&val, RELAY_NAME_MAX * 6 + 2);
-	err = buf_append(&val, "\"", 1);
-	if (err == RELAY_OK)
-		err = buf_json_escape(&val, t->model, strlen(t->model));
-	if (err == RELAY_OK)
-		err = buf_append(&val, "\"", 1);
-	if (err == RELAY_OK)
-		err = jsonx_set_member(body, "model", val.data, out);
-	buf_reset(&val);
-	if (err != RELAY_EINVAL)
-		return err;
-	/* Escaped keys defeat the raw scanner: re-serialise instead. */
-	buf_clear(out);
-	copy = json_deep_copy(cr->root);
-	if (copy == NULL ||
-	    json_object_set_new(copy, "model", json_string(t->model)) != 0) {
-		json_decref(copy);
-		return RELAY_ENOMEM;
+	if (!need_model && !need_usage)
+		return RELAY_OK;
+	buf_init(&mval, RELAY_NAME_MAX * 6 + 2);
+	buf_init(&oval, 64 * 1024);
+	buf_init(&tmp, out->max);
+	if (need_model) {
+		err = buf_append(&mval, "\"", 1);
+		if (err == RELAY_OK)
+			err =
+			    buf_json_escape(&mval, t->model, strlen(t->model));
+		if (err == RELAY_OK)
+			err = buf_append(&mval, "\"", 1);
+		if (err == RELAY_OK)
+			err = jsonx_set_member(
+			    body, "model", mval.data, need_usage ? &tmp : out);
+		body.p = tmp.data;
+		body.len = tmp.len;
 	}
-	err = jsonx_dump(copy, out);
-	json_decref(copy);
+	if (err == RELAY_OK && need_usage)
+		err = usage_options(cr, &oval);
+	if (err == RELAY_OK && need_usage)
+		err = jsonx_set_member(body, "stream_options", oval.data, out);
+	if (err == RELAY_EINVAL)
+		err = body_fallback(cr, t, need_usage ? oval.data : NULL, out);
+	buf_reset(&tmp);
+	buf_reset(&oval);
+	buf_reset(&mval);
 	return err;
 }
 
@@ -267,7 +374,8 @@ finish(struct pstate *ps, enum relay_err err, const struct upstream_call *c)
 
 void
 proxy_chat(struct relay_req *req, const struct config *cfg,
-    const struct chatreq *cr, const struct config_target *t)
+    const struct chatreq *cr, const struct config_target *t,
+    struct proxy_usage *u)
 {
 	const struct config_provider *p = t->provider;
 	const char *lines[PROXY_HEADERS_MAX];
@@ -282,6 +390,9 @@ proxy_chat(struct relay_req *req, const struct config *cfg,
 	ps.req = req;
 	ps.t = t;
 	ps.stream = cr->stream;
+	ps.client_usage = cr->include_usage;
+	ps.u = u;
+	memset(u, 0, sizeof(*u));
 	sse_init(&ps.sse, RELAY_SSE_EVENT_MAX);
 	buf_init(&ps.body, RELAY_UPSTREAM_BODY_MAX);
 	buf_init(&ubody, cfg->body_max + RELAY_NAME_MAX * 6);
@@ -314,6 +425,8 @@ proxy_chat(struct relay_req *req, const struct config *cfg,
 	c.on_idle = on_idle;
 	c.arg = &ps;
 	err = upstream_perform(req->up, &c);
+	u->status = c.status;
+	u->events = ps.events;
 	finish(&ps, err, &c);
 	goto out;
 fail:

@@ -18,12 +18,12 @@
 #define QUOTA_TTL_DAY (2 * 86400)
 
 static const char *const quota_names[QUOTA__MAX] = {
-	[QUOTA_OK] = "ok",
-	[QUOTA_REQUESTS] = "requests per minute",
-	[QUOTA_TOKENS] = "tokens per minute",
-	[QUOTA_CONCURRENCY] = "concurrent requests",
-	[QUOTA_DAILY] = "tokens per day",
-	[QUOTA_BUDGET] = "monthly budget",
+    [QUOTA_OK] = "ok",
+    [QUOTA_REQUESTS] = "requests per minute",
+    [QUOTA_TOKENS] = "tokens per minute",
+    [QUOTA_CONCURRENCY] = "concurrent requests",
+    [QUOTA_DAILY] = "tokens per day",
+    [QUOTA_BUDGET] = "monthly budget",
 };
 
 const char *
@@ -81,8 +81,8 @@ windows(struct quota_ticket *t, time_t now, long *to_day, long *to_month)
 	gmtime_r(&now, &tm);
 	t->minute = (long long)now / 60;
 	t->reset_s = 60 - (long)(now % 60);
-	t->day = (tm.tm_year + 1900) * 10000LL + (tm.tm_mon + 1) * 100 +
-	    tm.tm_mday;
+	t->day =
+	    (tm.tm_year + 1900) * 10000LL + (tm.tm_mon + 1) * 100 + tm.tm_mday;
 	t->month = (tm.tm_year + 1900) * 100LL + tm.tm_mon + 1;
 	*to_day = 86400 - (long)(now % 86400);
 	next = tm;
@@ -95,30 +95,25 @@ windows(struct quota_ticket *t, time_t now, long *to_day, long *to_month)
 /* Counter steps, in the order they are taken. */
 enum { STEP_CONC, STEP_RPM, STEP_TPM, STEP_DAY, STEP_BUDGET, STEP__MAX };
 
-static const char step_kind[STEP__MAX] = { 'c', 'r', 't', 'd', 'u' };
+static const char step_kind[STEP__MAX] = {'c', 'r', 't', 'd', 'u'};
 
 static long long
 step_window(const struct quota_ticket *t, int i)
 {
 	switch (i) {
 	case STEP_RPM:
-	case STEP_TPM:
-		return t->minute;
-	case STEP_DAY:
-		return t->day;
-	case STEP_BUDGET:
-		return t->month;
-	default:
-		return -1;
+	case STEP_TPM: return t->minute;
+	case STEP_DAY: return t->day;
+	case STEP_BUDGET: return t->month;
+	default: return -1;
 	}
 }
 
 /* Give back every step taken (after a refusal or a memcached failure). */
 static void
-rollback(struct kv *kv, struct quota_ticket *t, uint64_t est_t,
-    uint64_t est_c)
+rollback(struct kv *kv, struct quota_ticket *t, uint64_t est_t, uint64_t est_c)
 {
-	static const int order[] = { STEP_DAY, STEP_TPM, STEP_RPM, STEP_CONC };
+	static const int order[] = {STEP_DAY, STEP_TPM, STEP_RPM, STEP_CONC};
 	char key[128];
 	size_t i;
 
@@ -128,8 +123,7 @@ rollback(struct kv *kv, struct quota_ticket *t, uint64_t est_t,
 		if (!(t->taken & (1u << s)))
 			continue;
 		keyname(key, sizeof(key), t, step_kind[s], step_window(t, s));
-		give_back(kv, key,
-		    s == STEP_TPM || s == STEP_DAY ? est_t : 1);
+		give_back(kv, key, s == STEP_TPM || s == STEP_DAY ? est_t : 1);
 	}
 	t->taken = 0;
 	(void)est_c;
@@ -163,30 +157,30 @@ quota_admit(struct kv *kv, const struct vkey *k, uint64_t est_tokens,
 	windows(t, now, &to_day, &to_month);
 	t->rpm_limit = k->rpm;
 	t->tpm_limit = k->tpm;
-	steps[STEP_CONC] = (struct step){ 'c', -1, 1, k->max_concurrency,
-		QUOTA_TTL_CONC, QUOTA_CONCURRENCY, 1 };
-	steps[STEP_RPM] = (struct step){ 'r', t->minute, 1, k->rpm, QUOTA_TTL_MINUTE,
-		QUOTA_REQUESTS, t->reset_s };
-	steps[STEP_TPM] = (struct step){ 't', t->minute, est_tokens, k->tpm,
-		QUOTA_TTL_MINUTE, QUOTA_TOKENS, t->reset_s };
-	steps[STEP_DAY] = (struct step){ 'd', t->day, est_tokens, k->daily_tokens,
-		QUOTA_TTL_DAY, QUOTA_DAILY, to_day };
-	steps[STEP_BUDGET] = (struct step){ 'u', t->month, est_cost,
-		(long long)(k->monthly_budget_usd * 1e6),
-		(unsigned)(now + to_month + 7 * 86400), QUOTA_BUDGET,
-		to_month };
+	steps[STEP_CONC] = (struct step){'c', -1, 1, k->max_concurrency,
+	    QUOTA_TTL_CONC, QUOTA_CONCURRENCY, 1};
+	steps[STEP_RPM] = (struct step){'r', t->minute, 1, k->rpm,
+	    QUOTA_TTL_MINUTE, QUOTA_REQUESTS, t->reset_s};
+	steps[STEP_TPM] = (struct step){'t', t->minute, est_tokens, k->tpm,
+	    QUOTA_TTL_MINUTE, QUOTA_TOKENS, t->reset_s};
+	steps[STEP_DAY] = (struct step){'d', t->day, est_tokens,
+	    k->daily_tokens, QUOTA_TTL_DAY, QUOTA_DAILY, to_day};
+	steps[STEP_BUDGET] = (struct step){'u', t->month, est_cost,
+	    (long long)(k->monthly_budget_usd * 1e6),
+	    (unsigned)(now + to_month + 7 * 86400), QUOTA_BUDGET, to_month};
 	for (i = 0; i < STEP__MAX; i++) {
 		if (steps[i].limit <= 0)
 			continue;
 		keyname(key, sizeof(key), t, steps[i].kind, steps[i].window);
-		err = take(kv, key, steps[i].delta, steps[i].limit, steps[i].ttl,
-		    &over, &v);
+		err = take(kv, key, steps[i].delta, steps[i].limit,
+		    steps[i].ttl, &over, &v);
 		if (err != RELAY_OK || over) {
 			rollback(kv, t, est_tokens, est_cost);
 			if (err != RELAY_OK)
 				return err;
 			t->verdict = steps[i].refusal;
-			t->retry_after = steps[i].retry > 0 ? steps[i].retry : 1;
+			t->retry_after =
+			    steps[i].retry > 0 ? steps[i].retry : 1;
 			if (i == STEP_RPM)
 				t->rpm_used = (long long)v;
 			if (i == STEP_TPM)
@@ -222,8 +216,8 @@ adjust(struct kv *kv, const char *key, uint64_t reserved, uint64_t actual,
 }
 
 void
-quota_settle(struct kv *kv, struct quota_ticket *t, uint64_t tokens,
-    uint64_t cost)
+quota_settle(
+    struct kv *kv, struct quota_ticket *t, uint64_t tokens, uint64_t cost)
 {
 	char key[128];
 

@@ -16,11 +16,11 @@ struct vkey;
 
 enum quota_verdict {
 	QUOTA_OK,
-	QUOTA_REQUESTS,	   /* rpm reached: a rate limit */
-	QUOTA_TOKENS,	   /* tpm reached: a rate limit */
+	QUOTA_REQUESTS, /* rpm reached: a rate limit */
+	QUOTA_TOKENS, /* tpm reached: a rate limit */
 	QUOTA_CONCURRENCY, /* max_concurrency reached: a rate limit */
-	QUOTA_DAILY,	   /* daily_tokens spent: a quota */
-	QUOTA_BUDGET,	   /* monthly_budget_usd spent: a quota */
+	QUOTA_DAILY, /* daily_tokens spent: a quota */
+	QUOTA_BUDGET, /* monthly_budget_usd spent: a quota */
 	QUOTA__MAX
 };
 
@@ -29,10 +29,10 @@ enum quota_verdict {
 struct quota_ticket {
 	char kid[24];
 	long long minute, day, month; /* windows at admission */
-	uint64_t tokens;	      /* reserved tokens */
-	uint64_t cost;		      /* reserved micro-USD */
-	unsigned taken;		      /* bit i: step i reserved */
-	int active;		      /* something needs settling */
+	uint64_t tokens; /* reserved tokens */
+	uint64_t cost; /* reserved micro-USD */
+	unsigned taken; /* bit i: step i reserved */
+	int active; /* something needs settling */
 	enum quota_verdict verdict;
 	long retry_after; /* seconds, for a refusal */
 	long long rpm_limit, rpm_used, tpm_limit, tpm_used;
@@ -59,7 +59,7 @@ enum relay_err quota_admit(struct kv *kv, const struct vkey *k,
  * go below zero. Safe to call on a ticket that reserved nothing; a second
  * call does nothing.
  */
-void quota_settle(struct kv *kv, struct quota_ticket *t, uint64_t tokens,
-    uint64_t cost);
+void quota_settle(
+    struct kv *kv, struct quota_ticket *t, uint64_t tokens, uint64_t cost);
 
 #endif

@@ -21,6 +21,7 @@
 #include "apierr.h"
 #include "config.h"
 #include "fcgi_io.h"
+#include "keys.h"
 #include "kv.h"
 #include "limits.h"
 #include "log.h"
@@ -238,7 +239,7 @@ parse_opts(int argc, char **argv, const char *prog, struct opts *o)
 static int
 ctx_open(struct relay_ctx *ctx, const struct opts *o)
 {
-	char errbuf[512];
+	char errbuf[512], path[1200];
 	struct config *cfg;
 
 	ctx->threads = (unsigned)o->threads;
@@ -253,7 +254,14 @@ ctx_open(struct relay_ctx *ctx, const struct opts *o)
 	    ctx->threads, errbuf, sizeof(errbuf));
 	log_info("config %s: generation %lu, %zu providers, %zu models",
 	    cfg->source, cfg->generation, cfg->nproviders, cfg->nmodels);
+	if (snprintf(path, sizeof(path), "%s/keys.json", cfg->data_dir) <
+	    (int)sizeof(path))
+		ctx->keys = keys_store_new(path);
 	config_release(cfg);
+	if (ctx->keys == NULL) {
+		log_err("keys: cannot set up the key store");
+		return -1;
+	}
 	if (ctx->kv == NULL) {
 		log_err("memcached: %s", errbuf);
 		return -1;
@@ -283,6 +291,7 @@ static void
 ctx_close(struct relay_ctx *ctx)
 {
 	kv_free(ctx->kv);
+	keys_store_free(ctx->keys);
 	upstream_shared_free(ctx->up_shared);
 	config_store_free(ctx->config);
 }

@@ -7,6 +7,7 @@
 #include "compiler.h"
 
 struct config_store;
+struct keys_store;
 struct kv;
 struct upstream_shared;
 struct relay_req;
@@ -16,6 +17,7 @@ struct relay_ctx {
 	const char *prog;
 	struct config_store *config;
 	struct kv *kv; /* from the config at start; servers change on restart */
+	struct keys_store *keys; /* <data_dir>/keys.json, data_dir from start */
 	struct upstream_shared *up_shared;
 	unsigned threads;
 	int listen_fd;

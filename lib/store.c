@@ -38,8 +38,8 @@ read_all(int fd, struct buf *b)
 }
 
 enum relay_err
-store_read(const char *path, json_t **out, struct stat *st, char *errbuf,
-    size_t errsz)
+store_read(
+    const char *path, json_t **out, struct stat *st, char *errbuf, size_t errsz)
 {
 	struct buf b;
 	enum relay_err err;
@@ -59,11 +59,11 @@ store_read(const char *path, json_t **out, struct stat *st, char *errbuf,
 	err = read_all(fd, &b);
 	close(fd);
 	if (err != RELAY_OK)
-		snprintf(errbuf, errsz, "%s: read failed (%s)", path,
-		    err_name(err));
+		snprintf(
+		    errbuf, errsz, "%s: read failed (%s)", path, err_name(err));
 	else
-		err = jsonx_parse(b.data != NULL ? b.data : "", b.len, out,
-		    errbuf, errsz);
+		err = jsonx_parse(
+		    b.data != NULL ? b.data : "", b.len, out, errbuf, errsz);
 	buf_reset(&b);
 	return err;
 }

@@ -38,7 +38,7 @@ void store_unlock(int fd);
 struct store_watch {
 	struct stat seen;
 	struct timespec checked; /* CLOCK_MONOTONIC */
-	int have;		 /* seen is valid (the file existed) */
+	int have; /* seen is valid (the file existed) */
 };
 
 /*

@@ -45,7 +45,7 @@ stack_spawn() { # name, command...
 }
 
 stack_render() { # template output
-	sed -e "s|@PORT@|$PORT|g" -e "s|@BIND@|127.0.0.1|g" \
+	sed -e "s|@PORT@|$PORT|g" -e "s|@BIND@|${BIND:-127.0.0.1}|g" \
 	    -e "s|@RUN@|$RUN_DIR|g" "$1" >"$2"
 }
 
@@ -58,6 +58,7 @@ stack_start() {
 	[ "${MOCK_PORT:-0}" = 0 ] && MOCK_PORT=$(stack_free_port)
 	export RELAY_MEMCACHED="127.0.0.1:$MC_PORT"
 	export RELAY_DEMO_URL="http://127.0.0.1:$MOCK_PORT/v1"
+	export RELAY_DATA_DIR="${RELAY_DATA_DIR:-$RUN_DIR/data}"
 	export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 
 	local mcuser=(); [ "$(id -u)" = 0 ] && mcuser=(-u root)

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: MIT */
+/* gate.c - authentication in each dialect's convention, allowlists, and
+ * the reserve-then-settle limits of quota.c, answered the way the
+ * providers answer (429 + Retry-After; quota told apart from rate). */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "gate.h"
+#include "keys.h"
+#include "kv.h"
+#include "log.h"
+#include "req.h"
+#include "server.h"
+
+/* The presented secret, from the first convention that carries one. */
+static const char *
+presented(struct relay_req *req, size_t *n)
+{
+	const char *h = req_header(req, "authorization");
+	const char *q = req->query.p, *end = q + req->query.len, *amp;
+
+	if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0) {
+		*n = strlen(h + 7);
+		return h + 7;
+	}
+	h = req_header(req, "x-api-key");
+	if (h == NULL)
+		h = req_header(req, "x-goog-api-key");
+	if (h != NULL) {
+		*n = strlen(h);
+		return h;
+	}
+	while (q != NULL && q < end) {
+		amp = memchr(q, '&', (size_t)(end - q));
+		if (amp == NULL)
+			amp = end;
+		if (amp - q > 4 && memcmp(q, "key=", 4) == 0) {
+			*n = (size_t)(amp - q - 4);
+			return q + 4;
+		}
+		q = amp + 1;
+	}
+	*n = 0;
+	return NULL;
+}
+
+int
+gate_auth(struct relay_req *req, struct gate *g, enum apierr_dialect d)
+{
+	const struct vkey *k;
+	const char *secret;
+	size_t n;
+
+	g->ring = keys_acquire(req->ctx->keys);
+	if (keys_count(g->ring) == 0)
+		return 1;
+	secret = presented(req, &n);
+	if (secret == NULL) {
+		apierr_send(req, d, 401, NULL, "missing_api_key",
+		    "You didn't provide an API key. Send it as "
+		    "\"Authorization: Bearer YOUR_KEY\".");
+		return 0;
+	}
+	k = keys_find(g->ring, secret, n);
+	if (k == NULL || k->disabled ||
+	    (k->expires_at > 0 && k->expires_at <= (long long)time(NULL))) {
+		apierr_send(req, d, 401, NULL, "invalid_api_key",
+		    k == NULL         ? "Incorrect API key provided."
+			: k->disabled ? "This API key is disabled."
+				      : "This API key has expired.");
+		return 0;
+	}
+	if (!keys_ip_allowed(k, req->client_ip)) {
+		apierr_send(req, d, 403, NULL, "ip_not_allowed",
+		    "This API key may not be used from your address.");
+		return 0;
+	}
+	g->key = k;
+	return 1;
+}
+
+int
+gate_model(struct relay_req *req, struct gate *g, const struct config_model *m,
+    enum apierr_dialect d)
+{
+	if (g->key == NULL ||
+	    keys_model_allowed(g->key, m->name, strlen(m->name)))
+		return 1;
+	apierr_send(req, d, 403, NULL, "model_not_allowed",
+	    "This API key may not use the model `%s`.", m->name);
+	return 0;
+}
+
+/* Price in micro-USD, rounded up: USD per million tokens is micro-USD
+ * per token. */
+static uint64_t
+cost_of(const struct config_model *m, uint64_t in, uint64_t out)
+{
+	double c = (double)in * m->price_in + (double)out * m->price_out;
+	uint64_t r = (uint64_t)c;
+
+	return (double)r < c ? r + 1 : r;
+}
+
+static int
+add_headers(struct relay_req *req, const struct quota_ticket *t)
+{
+	int bad = 0;
+
+	if (t->rpm_limit > 0)
+		bad |= req_add_header(req, "x-ratelimit-limit-requests: %lld",
+			   t->rpm_limit) ||
+		    req_add_header(req, "x-ratelimit-remaining-requests: %lld",
+			t->rpm_limit > t->rpm_used ? t->rpm_limit - t->rpm_used
+						   : 0) ||
+		    req_add_header(
+			req, "x-ratelimit-reset-requests: %lds", t->reset_s);
+	if (t->tpm_limit > 0)
+		bad |= req_add_header(req, "x-ratelimit-limit-tokens: %lld",
+			   t->tpm_limit) ||
+		    req_add_header(req, "x-ratelimit-remaining-tokens: %lld",
+			t->tpm_limit > t->tpm_used ? t->tpm_limit - t->tpm_used
+						   : 0) ||
+		    req_add_header(
+			req, "x-ratelimit-reset-tokens: %lds", t->reset_s);
+	return bad;
+}
+
+static void
+refuse(
+    struct relay_req *req, const struct quota_ticket *t, enum apierr_dialect d)
+{
+	int quota = t->verdict == QUOTA_DAILY || t->verdict == QUOTA_BUDGET;
+
+	if (add_headers(req, t) ||
+	    req_add_header(req, "Retry-After: %ld", t->retry_after))
+		log_warn("id=%s: rate-limit headers dropped", req->id);
+	if (quota)
+		apierr_send(req, d, 429, "insufficient_quota",
+		    "insufficient_quota",
+		    "You exceeded this key's %s. Try again in %lds or ask "
+		    "for a higher limit.",
+		    quota_what(t->verdict), t->retry_after);
+	else
+		apierr_send(req, d, 429,
+		    t->verdict == QUOTA_TOKENS ? "tokens" : "requests",
+		    "rate_limit_exceeded",
+		    "Rate limit reached for %s. Please try again in %lds.",
+		    quota_what(t->verdict), t->retry_after);
+}
+
+int
+gate_admit(struct relay_req *req, struct gate *g, const struct config *cfg,
+    const struct config_model *m, size_t body_len, long long max_out,
+    enum apierr_dialect d)
+{
+	uint64_t out =
+	    max_out > 0 ? (uint64_t)max_out : (uint64_t)cfg->default_max_tokens;
+	enum relay_err err;
+
+	g->est_prompt = (uint64_t)(body_len + 3) / 4;
+	g->est_tokens = g->est_prompt + out;
+	if (g->key == NULL)
+		return 1;
+	err = quota_admit(req->ctx->kv, g->key, g->est_tokens,
+	    cost_of(m, g->est_prompt, out), &g->ticket);
+	if (err != RELAY_OK) {
+		memset(&g->ticket, 0, sizeof(g->ticket));
+		if (cfg->fail_open) {
+			log_warn("id=%s: limits not checked, memcached "
+				 "failed (fail_open)",
+			    req->id);
+			return 1;
+		}
+		apierr_send(req, d, 503, NULL, "rate_limiter_unavailable",
+		    "The relay cannot check this key's limits right now.");
+		return 0;
+	}
+	if (g->ticket.verdict != QUOTA_OK) {
+		refuse(req, &g->ticket, d);
+		return 0;
+	}
+	if (add_headers(req, &g->ticket))
+		log_warn("id=%s: rate-limit headers dropped", req->id);
+	return 1;
+}
+
+void
+gate_settle(struct relay_req *req, struct gate *g, const struct config_model *m,
+    int known, long long prompt, long long completion, size_t events)
+{
+	uint64_t in = known && prompt >= 0 ? (uint64_t)prompt : g->est_prompt;
+	uint64_t out =
+	    known && completion >= 0 ? (uint64_t)completion : (uint64_t)events;
+
+	if (!g->ticket.active)
+		return;
+	quota_settle(req->ctx->kv, &g->ticket, in + out,
+	    m != NULL ? cost_of(m, in, out) : 0);
+}
+
+void
+gate_end(struct relay_req *req, struct gate *g)
+{
+	if (g->ticket.active)
+		quota_settle(
+		    req->ctx->kv, &g->ticket, g->est_tokens, g->ticket.cost);
+	keys_release(g->ring);
+	g->ring = NULL;
+	g->key = NULL;
+}
