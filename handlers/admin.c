@@ -7,6 +7,7 @@
 #include "../lib/apierr.h"
 #include "../lib/auth.h"
 #include "../lib/config.h"
+#include "../lib/creds.h"
 #include "../lib/jsonx.h"
 #include "../lib/keys.h"
 #include "../lib/req.h"
@@ -244,6 +245,74 @@ keys_route(struct relay_req *req, const struct config *cfg)
 	key_action(req, path, id, action);
 }
 
+/* POST /admin/credentials: the provider must exist in the config. */
+static void
+cred_add(struct relay_req *req, const struct config *cfg, const char *path)
+{
+	json_t *body = body_json(req), *out = NULL;
+	const char *prov;
+	char msg[256] = "";
+	enum relay_err err;
+	size_t i;
+
+	if (body == NULL)
+		return;
+	prov = json_string_value(json_object_get(body, "provider"));
+	for (i = 0; prov != NULL && i < cfg->nproviders; i++)
+		if (strcmp(cfg->providers[i].name, prov) == 0)
+			break;
+	if (prov != NULL && i == cfg->nproviders) {
+		snprintf(msg, sizeof(msg),
+		    "provider: no provider \"%.64s\" "
+		    "in the config",
+		    prov);
+		err = RELAY_EINVAL;
+	} else
+		err = creds_admin_add(
+		    path, &req->ctx->master, body, &out, msg, sizeof(msg));
+	json_decref(body);
+	answer(req, err, 201, out, msg);
+}
+
+static void
+creds_route(struct relay_req *req, const struct config *cfg)
+{
+	static const char prefix[] = "/admin/credentials/";
+	char path[1200], msg[256] = "";
+	json_t *out = NULL;
+	enum relay_err err;
+
+	if (snprintf(path, sizeof(path), "%s/credentials.json",
+		cfg->data_dir) >= (int)sizeof(path)) {
+		apierr_send_err(req, APIERR_OPENAI, RELAY_EINVAL, "data_dir");
+		return;
+	}
+	if (span_eq(req->path, "/admin/credentials") &&
+	    req->method == REQ_GET) {
+		err = creds_admin_list(path, &out, msg, sizeof(msg));
+		answer(req, err, 200, out, msg);
+	} else if (span_eq(req->path, "/admin/credentials") &&
+	    req->method == REQ_POST)
+		cred_add(req, cfg, path);
+	else if (span_eq(req->path, "/admin/credentials/reencrypt") &&
+	    req->method == REQ_POST) {
+		err = creds_admin_reencrypt(
+		    path, &req->ctx->master, &out, msg, sizeof(msg));
+		answer(req, err, 200, out, msg);
+	} else if (req->method == REQ_DELETE &&
+	    req->path.len > sizeof(prefix) - 1 && req->path.len < 128) {
+		char id[128];
+
+		snprintf(id, sizeof(id), "%.*s",
+		    (int)(req->path.len - (sizeof(prefix) - 1)),
+		    req->path.p + sizeof(prefix) - 1);
+		err = creds_admin_delete(path, id, msg, sizeof(msg));
+		answer(req, err, 200, out, msg);
+	} else
+		apierr_send(req, APIERR_OPENAI, 404, NULL, "unknown_url",
+		    "Unknown admin URL or method");
+}
+
 static int
 has_prefix(struct span s, const char *p)
 {
@@ -265,6 +334,9 @@ handle(struct relay_req *req)
 	else if (span_eq(req->path, "/admin/keys") ||
 	    has_prefix(req->path, "/admin/keys/"))
 		keys_route(req, cfg);
+	else if (span_eq(req->path, "/admin/credentials") ||
+	    has_prefix(req->path, "/admin/credentials/"))
+		creds_route(req, cfg);
 	else
 		apierr_send(req, APIERR_OPENAI, 404, NULL, "unknown_url",
 		    "Unknown admin URL");

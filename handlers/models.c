@@ -5,6 +5,7 @@
 
 #include "../lib/apierr.h"
 #include "../lib/config.h"
+#include "../lib/gate.h"
 #include "../lib/req.h"
 #include "../lib/server.h"
 
@@ -79,9 +80,12 @@ handle(struct relay_req *req)
 {
 	static const char prefix[] = "/v1/models/";
 	struct config *cfg = config_acquire(req->ctx->config);
+	struct gate g = {0};
 	struct span id;
 
-	if (req->method != REQ_GET && req->method != REQ_HEAD)
+	if (!gate_auth(req, &g, APIERR_OPENAI))
+		;
+	else if (req->method != REQ_GET && req->method != REQ_HEAD)
 		apierr_send(req, APIERR_OPENAI, 405, NULL, "method_not_allowed",
 		    "Use GET for /v1/models");
 	else if (span_eq(req->path, "/v1/models"))
@@ -94,6 +98,7 @@ handle(struct relay_req *req)
 	} else
 		apierr_send(req, APIERR_OPENAI, 404, NULL, "unknown_url",
 		    "Unknown request URL");
+	gate_end(req, &g);
 	config_release(cfg);
 }
 

@@ -533,41 +533,10 @@ merge_view(json_t *out, json_t *rec)
 	return rc == 0 ? RELAY_OK : RELAY_ENOMEM;
 }
 
-typedef enum relay_err (*rmw_fn)(json_t *keys, void *arg);
-
-/* Locked read-modify-write of the key file. */
 static enum relay_err
-rmw(const char *path, rmw_fn fn, void *arg, char *errbuf, size_t errsz)
+rmw(const char *path, store_update_fn fn, void *arg, char *errbuf, size_t errsz)
 {
-	json_t *doc = NULL, *keys;
-	enum relay_err err;
-	int fd;
-
-	err = store_lock(path, &fd);
-	if (err != RELAY_OK) {
-		snprintf(errbuf, errsz, "cannot lock the key store");
-		return err;
-	}
-	err = store_read(path, &doc, NULL, errbuf, errsz);
-	if (err == RELAY_ENOTFOUND) {
-		doc = json_pack("{s:i,s:[]}", "version", 1, "keys");
-		err = doc != NULL ? RELAY_OK : RELAY_ENOMEM;
-	}
-	keys = json_object_get(doc, "keys");
-	if (err == RELAY_OK && !json_is_array(keys)) {
-		snprintf(errbuf, errsz, "key store is damaged");
-		err = RELAY_EIO;
-	}
-	if (err == RELAY_OK)
-		err = fn(keys, arg);
-	if (err == RELAY_OK) {
-		err = store_write(path, doc);
-		if (err != RELAY_OK)
-			snprintf(errbuf, errsz, "cannot write the key store");
-	}
-	json_decref(doc);
-	store_unlock(fd);
-	return err;
+	return store_update(path, "keys", fn, arg, errbuf, errsz);
 }
 
 struct op {
@@ -736,13 +705,7 @@ keys_admin_delete(const char *path, const char *id, char *errbuf, size_t errsz)
 static enum relay_err
 read_keys(const char *path, json_t **doc, char *errbuf, size_t errsz)
 {
-	enum relay_err err = store_read(path, doc, NULL, errbuf, errsz);
-
-	if (err == RELAY_ENOTFOUND) {
-		*doc = json_pack("{s:[]}", "keys");
-		err = *doc != NULL ? RELAY_OK : RELAY_ENOMEM;
-	}
-	return err;
+	return store_read_list(path, "keys", doc, errbuf, errsz);
 }
 
 enum relay_err

@@ -9,12 +9,14 @@
 #include "apierr.h"
 #include "chatreq.h"
 #include "config.h"
+#include "creds.h"
 #include "fcgi_io.h"
 #include "jsonx.h"
 #include "limits.h"
 #include "log.h"
 #include "proxy.h"
 #include "req.h"
+#include "server.h"
 #include "sse.h"
 #include "upstream.h"
 
@@ -297,10 +299,27 @@ upstream_body(struct relay_req *req, const struct chatreq *cr,
 	return err;
 }
 
+/* The key for this call: round robin over the config's keys and those
+ * stored through the admin API. NULL when the provider has none. */
+static const char *
+pick_key(const struct config_provider *p, const struct creds_snap *cs)
+{
+	unsigned long r = __atomic_fetch_add(&proxy_rr, 1, __ATOMIC_RELAXED);
+	const char *const *stored;
+	size_t nstored, total;
+
+	stored = creds_for(cs, p->name, &nstored);
+	total = p->nkeys + nstored;
+	if (total == 0)
+		return NULL;
+	r %= total;
+	return r < p->nkeys ? p->keys[r] : stored[r - p->nkeys];
+}
+
 /* Build the header lines; the key's copy is wiped by the caller. */
 static enum relay_err
-upstream_headers(const struct config_provider *p, int stream, struct buf *hb,
-    const char **lines, size_t *n)
+upstream_headers(const struct config_provider *p, const char *key, int stream,
+    struct buf *hb, const char **lines, size_t *n)
 {
 	size_t offs[PROXY_HEADERS_MAX], i, k = 0;
 	enum relay_err err;
@@ -315,13 +334,9 @@ upstream_headers(const struct config_provider *p, int stream, struct buf *hb,
 		    stream ? "text/event-stream" : "application/json");
 	if (err == RELAY_OK)
 		err = buf_append(hb, "", 1);
-	if (err == RELAY_OK && p->nkeys > 0) {
-		unsigned long r =
-		    __atomic_fetch_add(&proxy_rr, 1, __ATOMIC_RELAXED);
-
+	if (err == RELAY_OK && key != NULL) {
 		offs[k++] = hb->len;
-		err = buf_printf(
-		    hb, "Authorization: Bearer %s", p->keys[r % p->nkeys]);
+		err = buf_printf(hb, "Authorization: Bearer %s", key);
 		if (err == RELAY_OK)
 			err = buf_append(hb, "", 1);
 	}
@@ -382,6 +397,7 @@ proxy_chat(struct relay_req *req, const struct config *cfg,
 	struct upstream_call c;
 	struct pstate ps;
 	struct buf ubody, hb;
+	struct creds_snap *cs = NULL;
 	char url[RELAY_URL_MAX];
 	enum relay_err err;
 
@@ -402,9 +418,11 @@ proxy_chat(struct relay_req *req, const struct config *cfg,
 		err = RELAY_EINVAL;
 		goto fail;
 	}
+	cs = creds_acquire(req->ctx->creds);
 	err = upstream_body(req, cr, t, &ubody);
 	if (err == RELAY_OK)
-		err = upstream_headers(p, cr->stream, &hb, lines, &c.nheaders);
+		err = upstream_headers(
+		    p, pick_key(p, cs), cr->stream, &hb, lines, &c.nheaders);
 	if (err == RELAY_OK)
 		err = req_add_header(
 		    req, "x-relay-target: %s/%s", p->name, t->model);
@@ -435,6 +453,7 @@ out:
 	explicit_bzero(
 	    hb.data != NULL ? hb.data : url, hb.data != NULL ? hb.len : 0);
 	buf_reset(&hb);
+	creds_release(cs);
 	buf_reset(&ubody);
 	buf_reset(&ps.body);
 	sse_reset(&ps.sse);

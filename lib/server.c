@@ -257,9 +257,18 @@ ctx_open(struct relay_ctx *ctx, const struct opts *o)
 	if (snprintf(path, sizeof(path), "%s/keys.json", cfg->data_dir) <
 	    (int)sizeof(path))
 		ctx->keys = keys_store_new(path);
+	if (creds_master_load(&ctx->master) != RELAY_OK) {
+		config_release(cfg);
+		log_err("RELAY_MASTER_KEY: want 64 hex digits or base64 of 32 "
+			"bytes");
+		return -1;
+	}
+	if (snprintf(path, sizeof(path), "%s/credentials.json", cfg->data_dir) <
+	    (int)sizeof(path))
+		ctx->creds = creds_store_new(path, &ctx->master);
 	config_release(cfg);
-	if (ctx->keys == NULL) {
-		log_err("keys: cannot set up the key store");
+	if (ctx->keys == NULL || ctx->creds == NULL) {
+		log_err("cannot set up the key and credential stores");
 		return -1;
 	}
 	if (ctx->kv == NULL) {
@@ -292,6 +301,8 @@ ctx_close(struct relay_ctx *ctx)
 {
 	kv_free(ctx->kv);
 	keys_store_free(ctx->keys);
+	creds_store_free(ctx->creds);
+	explicit_bzero(&ctx->master, sizeof(ctx->master));
 	upstream_shared_free(ctx->up_shared);
 	config_store_free(ctx->config);
 }

@@ -5,6 +5,7 @@
 #define RELAY_SERVER_H
 
 #include "compiler.h"
+#include "creds.h"
 
 struct config_store;
 struct keys_store;
@@ -18,6 +19,8 @@ struct relay_ctx {
 	struct config_store *config;
 	struct kv *kv; /* from the config at start; servers change on restart */
 	struct keys_store *keys; /* <data_dir>/keys.json, data_dir from start */
+	struct creds_store *creds; /* <data_dir>/credentials.json */
+	struct creds_master master; /* seals stored credentials */
 	struct upstream_shared *up_shared;
 	unsigned threads;
 	int listen_fd;

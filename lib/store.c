@@ -179,6 +179,55 @@ store_unlock(int fd)
 		close(fd); /* releases the flock */
 }
 
+enum relay_err
+store_update(const char *path, const char *list_key, store_update_fn fn,
+    void *arg, char *errbuf, size_t errsz)
+{
+	json_t *doc = NULL, *list;
+	enum relay_err err;
+	int fd;
+
+	err = store_lock(path, &fd);
+	if (err != RELAY_OK) {
+		snprintf(errbuf, errsz, "cannot lock %s", path);
+		return err;
+	}
+	err = store_read(path, &doc, NULL, errbuf, errsz);
+	if (err == RELAY_ENOTFOUND) {
+		doc = json_pack("{s:i,s:[]}", "version", 1, list_key);
+		err = doc != NULL ? RELAY_OK : RELAY_ENOMEM;
+	}
+	list = json_object_get(doc, list_key);
+	if (err == RELAY_OK && !json_is_array(list)) {
+		snprintf(errbuf, errsz, "%s is damaged: no \"%s\" array", path,
+		    list_key);
+		err = RELAY_EIO;
+	}
+	if (err == RELAY_OK)
+		err = fn(list, arg);
+	if (err == RELAY_OK) {
+		err = store_write(path, doc);
+		if (err != RELAY_OK)
+			snprintf(errbuf, errsz, "cannot write %s", path);
+	}
+	json_decref(doc);
+	store_unlock(fd);
+	return err;
+}
+
+enum relay_err
+store_read_list(const char *path, const char *list_key, json_t **doc,
+    char *errbuf, size_t errsz)
+{
+	enum relay_err err = store_read(path, doc, NULL, errbuf, errsz);
+
+	if (err == RELAY_ENOTFOUND) {
+		*doc = json_pack("{s:[]}", list_key);
+		err = *doc != NULL ? RELAY_OK : RELAY_ENOMEM;
+	}
+	return err;
+}
+
 int
 store_changed(struct store_watch *w, const char *path, long interval_ms)
 {

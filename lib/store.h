@@ -34,6 +34,25 @@ enum relay_err store_write(const char *path, const json_t *v) RELAY_MUST_CHECK;
 enum relay_err store_lock(const char *path, int *fd) RELAY_MUST_CHECK;
 void store_unlock(int fd);
 
+/* Called with the document's array under list_key; returns RELAY_OK to
+ * have the document written back. */
+typedef enum relay_err (*store_update_fn)(json_t *list, void *arg);
+
+/*
+ * Locked read-modify-write of the document at path: lock, read (a missing
+ * file is {"version":1, list_key:[]}), call fn on its list_key array, and
+ * write it back atomically when fn returned RELAY_OK. fn's error is
+ * returned as is; RELAY_EIO (reason in errbuf) when the file cannot be
+ * locked, read or written.
+ */
+enum relay_err store_update(const char *path, const char *list_key,
+    store_update_fn fn, void *arg, char *errbuf, size_t errsz) RELAY_MUST_CHECK;
+
+/* Read the document at path (a missing file is {list_key:[]}) into *doc.
+ * Errors as store_read(). */
+enum relay_err store_read_list(const char *path, const char *list_key,
+    json_t **doc, char *errbuf, size_t errsz) RELAY_MUST_CHECK;
+
 /* What a reader last saw of a file. Zero it to start. */
 struct store_watch {
 	struct stat seen;
