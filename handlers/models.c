@@ -76,16 +76,12 @@ one(struct relay_req *req, const struct config *cfg, struct span id)
 }
 
 static void
-handle(struct relay_req *req)
+route(struct relay_req *req, const struct config *cfg)
 {
 	static const char prefix[] = "/v1/models/";
-	struct config *cfg = config_acquire(req->ctx->config);
-	struct gate g = {0};
 	struct span id;
 
-	if (!gate_auth(req, &g, APIERR_OPENAI))
-		;
-	else if (req->method != REQ_GET && req->method != REQ_HEAD)
+	if (req->method != REQ_GET && req->method != REQ_HEAD)
 		apierr_send(req, APIERR_OPENAI, 405, NULL, "method_not_allowed",
 		    "Use GET for /v1/models");
 	else if (span_eq(req->path, "/v1/models"))
@@ -98,6 +94,17 @@ handle(struct relay_req *req)
 	} else
 		apierr_send(req, APIERR_OPENAI, 404, NULL, "unknown_url",
 		    "Unknown request URL");
+}
+
+static void
+handle(struct relay_req *req)
+{
+	struct config *cfg = config_acquire(req->ctx->config);
+	struct gate g = {0};
+
+	/* A client route: once keys exist, listing models needs one too. */
+	if (gate_auth(req, &g, APIERR_OPENAI))
+		route(req, cfg);
 	gate_end(req, &g);
 	config_release(cfg);
 }
