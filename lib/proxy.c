@@ -117,6 +117,31 @@ usage_event(struct pstate *ps, struct span data)
 	return drop;
 }
 
+/*
+ * Forward one event. A client that did not ask for usage gets the chunk
+ * without the `"usage":null` the upstream adds once asked: the member can
+ * only appear unescaped as structure, never inside a JSON string.
+ */
+static enum relay_err
+send_event(struct pstate *ps, struct span raw)
+{
+	static const char null_usage[] = ",\"usage\":null";
+	const char *at;
+	enum relay_err err;
+
+	at = ps->client_usage ? NULL :
+				memmem(raw.p, raw.len, null_usage,
+				    sizeof(null_usage) - 1);
+	if (at == NULL)
+		return req_send(ps->req, raw.p, raw.len, 0);
+	err = req_send(ps->req, raw.p, (size_t)(at - raw.p), 0);
+	if (err == RELAY_OK)
+		err = req_send(ps->req, at + sizeof(null_usage) - 1,
+		    raw.len - (size_t)(at - raw.p) - (sizeof(null_usage) - 1),
+		    0);
+	return err;
+}
+
 static int
 on_event(void *arg, const struct sse_event *ev)
 {
@@ -124,7 +149,7 @@ on_event(void *arg, const struct sse_event *ev)
 
 	if (ev->has_data && has_usage(ev->data) && usage_event(ps, ev->data))
 		return 0;
-	if (req_send(ps->req, ev->raw.p, ev->raw.len, 0) != RELAY_OK)
+	if (send_event(ps, ev->raw) != RELAY_OK)
 		return 1;
 	if (ev->has_data)
 		ps->events++;
