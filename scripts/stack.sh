@@ -49,6 +49,24 @@ stack_render() { # template output
 	    -e "s|@RUN@|$RUN_DIR|g" "$1" >"$2"
 }
 
+stack_web_start() {
+	case $SERVER in
+	lighttpd)
+		stack_render "$STACK_ROOT/lighttpd/lighttpd.conf.in" "$RUN_DIR/lighttpd.conf"
+		stack_spawn lighttpd lighttpd -D -f "$RUN_DIR/lighttpd.conf"
+		;;
+	caddy)
+		stack_render "$STACK_ROOT/caddy/Caddyfile.in" "$RUN_DIR/Caddyfile"
+		HOME="$RUN_DIR" XDG_DATA_HOME="$RUN_DIR/tmp" XDG_CONFIG_HOME="$RUN_DIR/tmp" \
+		    stack_spawn caddy caddy run --config "$RUN_DIR/Caddyfile" --adapter caddyfile
+		;;
+	*)
+		echo "SERVER must be lighttpd or caddy" >&2
+		return 1
+		;;
+	esac
+}
+
 stack_start() {
 	: "${BUILD:=build}" "${SERVER:=lighttpd}" "${THREADS:=128}"
 	: "${RUN_DIR:=$STACK_ROOT/run}"
@@ -77,22 +95,18 @@ stack_start() {
 		stack_wait 100 test -S "$RUN_DIR/$h.sock" ||
 		    { echo "relay-$h did not start: $RUN_DIR/logs/relay-$h.log" >&2; return 1; }
 	done
-	case $SERVER in
-	lighttpd)
-		stack_render "$STACK_ROOT/lighttpd/lighttpd.conf.in" "$RUN_DIR/lighttpd.conf"
-		stack_spawn lighttpd lighttpd -D -f "$RUN_DIR/lighttpd.conf"
-		;;
-	caddy)
-		stack_render "$STACK_ROOT/caddy/Caddyfile.in" "$RUN_DIR/Caddyfile"
-		HOME="$RUN_DIR" XDG_DATA_HOME="$RUN_DIR/tmp" XDG_CONFIG_HOME="$RUN_DIR/tmp" \
-		    stack_spawn caddy caddy run --config "$RUN_DIR/Caddyfile" --adapter caddyfile
-		;;
-	*)
-		echo "SERVER must be lighttpd or caddy" >&2
-		return 1
-		;;
-	esac
-	stack_wait 100 stack_tcp_up "$PORT" || { echo "$SERVER did not start: $RUN_DIR/logs" >&2; return 1; }
+	# A port found free may be taken by the time the server binds it
+	# (other tests run beside us): try a few.
+	local try
+	for try in 1 2 3; do
+		stack_web_start || return 1
+		stack_wait 100 stack_tcp_up "$PORT" && break
+		kill -0 "${STACK_PIDS[-1]}" 2>/dev/null &&
+		    { echo "$SERVER did not start: $RUN_DIR/logs" >&2; return 1; }
+		unset 'STACK_PIDS[-1]'
+		[ "$try" = 3 ] && { echo "$SERVER did not start: $RUN_DIR/logs" >&2; return 1; }
+		PORT=$(stack_free_port)
+	done
 	BASE_URL="http://127.0.0.1:$PORT"
 }
 
