@@ -30,9 +30,10 @@ validate(struct relay_req *req, const struct config *cfg, struct chatreq *cr)
 	err = chatreq_parse(
 	    req->body.data, req->body.len, cr, msg, sizeof(msg), &param);
 	if (err == RELAY_EINVAL) {
-		apierr_send(req, APIERR_OPENAI, 400, NULL,
-		    param != NULL ? "invalid_value" : "invalid_json", "%s",
-		    msg);
+		struct apierr_what w = {"invalid_request_error",
+		    param != NULL ? "invalid_value" : "invalid_json", param};
+
+		apierr_sendw(req, APIERR_OPENAI, 400, &w, "%s", msg);
 		return NULL;
 	}
 	if (err != RELAY_OK) {

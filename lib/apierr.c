@@ -3,6 +3,7 @@
  * codes"), as a response or, mid-stream, as an SSE event. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "apierr.h"
 #include "buf.h"
@@ -44,7 +45,22 @@ openai_type(int status)
 }
 
 static enum relay_err
-openai_body(struct buf *b, int status, const char *type, const char *code,
+json_str_or_null(struct buf *b, const char *s)
+{
+	enum relay_err err;
+
+	if (s == NULL)
+		return buf_puts(b, "null");
+	err = buf_append(b, "\"", 1);
+	if (err == RELAY_OK)
+		err = buf_json_escape(b, s, strlen(s));
+	if (err == RELAY_OK)
+		err = buf_append(b, "\"", 1);
+	return err;
+}
+
+static enum relay_err
+openai_body(struct buf *b, int status, const struct apierr_what *w,
     const char *msg, size_t mlen)
 {
 	enum relay_err err;
@@ -53,42 +69,38 @@ openai_body(struct buf *b, int status, const char *type, const char *code,
 	if (err == RELAY_OK)
 		err = buf_json_escape(b, msg, mlen);
 	if (err == RELAY_OK)
-		err =
-		    buf_printf(b, "\",\"type\":\"%s\",\"param\":null,\"code\":",
-			type != NULL ? type : openai_type(status));
+		err = buf_puts(b, "\",\"type\":");
 	if (err == RELAY_OK)
-		err = code != NULL ? buf_printf(b, "\"%s\"}}", code)
-				   : buf_puts(b, "null}}");
+		err = json_str_or_null(b,
+		    w->type != NULL ? w->type : openai_type(status));
+	if (err == RELAY_OK)
+		err = buf_puts(b, ",\"param\":");
+	if (err == RELAY_OK)
+		err = json_str_or_null(b, w->param);
+	if (err == RELAY_OK)
+		err = buf_puts(b, ",\"code\":");
+	if (err == RELAY_OK)
+		err = json_str_or_null(b, w->code);
+	if (err == RELAY_OK)
+		err = buf_puts(b, "}}");
 	return err;
 }
 
-void
-apierr_send(struct relay_req *req, enum apierr_dialect d, int status,
-    const char *type, const char *code, const char *fmt, ...)
+static void
+send_msg(struct relay_req *req, enum apierr_dialect d, int status,
+    const struct apierr_what *w, const char *msg, size_t n)
 {
-	char msg[1024];
 	struct buf b;
-	va_list ap;
-	int n;
 
 	(void)d; /* one dialect so far */
-	va_start(ap, fmt);
-	n = vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n >= sizeof(msg))
-		n = sizeof(msg) - 1;
 	buf_init(&b, 4096);
 	if (req->head_sent) {
 		if (buf_puts(&b, "data: ") == RELAY_OK &&
-		    openai_body(&b, status, type, code, msg, (size_t)n) ==
-			RELAY_OK &&
+		    openai_body(&b, status, w, msg, n) == RELAY_OK &&
 		    buf_puts(&b, "\n\n") == RELAY_OK &&
 		    req_send(req, b.data, b.len, 1) == RELAY_OK)
 			req->status = status;
-	} else if (openai_body(&b, status, type, code, msg, (size_t)n) ==
-	    RELAY_OK) {
+	} else if (openai_body(&b, status, w, msg, n) == RELAY_OK) {
 		if (req_send_full(req, status, "application/json", b.data,
 			b.len) != RELAY_OK)
 			req->status = 499;
@@ -97,6 +109,45 @@ apierr_send(struct relay_req *req, enum apierr_dialect d, int status,
 		       37) != RELAY_OK)
 		req->status = 499;
 	buf_reset(&b);
+}
+
+static size_t
+format(char *msg, size_t size, const char *fmt, va_list ap)
+{
+	int n = vsnprintf(msg, size, fmt, ap);
+
+	if (n < 0)
+		return 0;
+	return (size_t)n >= size ? size - 1 : (size_t)n;
+}
+
+void
+apierr_send(struct relay_req *req, enum apierr_dialect d, int status,
+    const char *type, const char *code, const char *fmt, ...)
+{
+	struct apierr_what w = {type, code, NULL};
+	char msg[1024];
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	n = format(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	send_msg(req, d, status, &w, msg, n);
+}
+
+void
+apierr_sendw(struct relay_req *req, enum apierr_dialect d, int status,
+    const struct apierr_what *w, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	n = format(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	send_msg(req, d, status, w, msg, n);
 }
 
 void

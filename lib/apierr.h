@@ -26,6 +26,18 @@ void apierr_send(struct relay_req *req, enum apierr_dialect d, int status,
     const char *type, const char *code, const char *fmt, ...)
     RELAY_PRINTF(6, 7);
 
+/* What an error is, beyond its status; NULL members are left out (type:
+ * derived from the status; param and code: JSON null). */
+struct apierr_what {
+	const char *type;
+	const char *code;
+	const char *param; /* the request field at fault, e.g. "model" */
+};
+
+/* apierr_send() with every member of w. */
+void apierr_sendw(struct relay_req *req, enum apierr_dialect d, int status,
+    const struct apierr_what *w, const char *fmt, ...) RELAY_PRINTF(5, 6);
+
 /* The one mapping of enum relay_err to an HTTP status. */
 int apierr_status(enum relay_err err);
 

@@ -389,10 +389,11 @@ parse_provider(
 		return;
 	}
 	p->type = (enum provider_type)i;
-	if (strncmp(url, "http://", 7) != 0 &&
-	    strncmp(url, "https://", 8) != 0) {
+	if ((strncmp(url, "http://", 7) != 0 &&
+		strncmp(url, "https://", 8) != 0) ||
+	    strstr(url, "://")[3] == '\0' || strstr(url, "://")[3] == '/') {
 		vfail(v, path,
-		    "\"base_url\" must start with http:// or https://");
+		    "\"base_url\" must be http:// or https:// and a host");
 		return;
 	}
 	p->name = vdup(v, name);

@@ -8,11 +8,22 @@
 #include "limits.h"
 #include "mem.h"
 
-/* jansson allocates through our wrappers so that failures are testable. */
+/*
+ * jansson allocates through our wrappers so that failures are testable.
+ * It does not report every allocation failure as one (its lexer ignores a
+ * failed token-buffer growth and returns a truncated string), so the
+ * parser's allocations note their failure here, per thread.
+ */
+static _Thread_local int jsonx_alloc_failed;
+
 static void *
 jsonx_malloc(size_t n)
 {
-	return mem_malloc(n);
+	void *p = mem_malloc(n);
+
+	if (p == NULL)
+		jsonx_alloc_failed = 1;
+	return p;
 }
 
 static void
@@ -65,7 +76,19 @@ jsonx_parse(const char *p, size_t n, json_t **out, char *errbuf, size_t errsz)
 
 	jsonx_init_once();
 	*out = NULL;
+	/* Valid JSON never holds a raw NUL byte; jansson lets some through
+	 * (after a literal), where our raw scanner would stop. */
+	if (n > 0 && memchr(p, '\0', n) != NULL) {
+		snprintf(errbuf, errsz, "invalid JSON: a NUL byte at offset %zu",
+		    (size_t)((const char *)memchr(p, '\0', n) - p));
+		return RELAY_EINVAL;
+	}
+	jsonx_alloc_failed = 0;
 	v = json_loadb(p, n, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+	if (jsonx_alloc_failed) {
+		json_decref(v);
+		return RELAY_ENOMEM;
+	}
 	if (v == NULL) {
 		if (json_error_code(&je) == json_error_out_of_memory)
 			return RELAY_ENOMEM;
@@ -98,7 +121,7 @@ jsonx_dump(const json_t *v, struct buf *b)
 	if (json_dump_callback(v, jsonx_dump_cb, b,
 		JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17)) !=
 	    0) {
-		b->len = before;
+		buf_truncate(b, before);
 		return b->max - before < 64 ? RELAY_ETOOBIG : RELAY_ENOMEM;
 	}
 	return RELAY_OK;
@@ -204,8 +227,11 @@ jsonx_member(struct span body, const char *key, struct span *val)
 		return RELAY_EINVAL;
 	s.pos++;
 	jscan_ws(&s);
-	if (s.pos < s.len && s.p[s.pos] == '}')
-		return RELAY_ENOTFOUND;
+	if (s.pos < s.len && s.p[s.pos] == '}') {
+		s.pos++;
+		jscan_ws(&s);
+		return s.pos == s.len ? RELAY_ENOTFOUND : RELAY_EINVAL;
+	}
 	for (;;) {
 		jscan_ws(&s);
 		if (s.pos >= s.len || s.p[s.pos] != '"')

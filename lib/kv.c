@@ -125,18 +125,30 @@ enum relay_err
 kv_ping(struct kv *kv, char *why, size_t whysz)
 {
 	memcached_st *mc = kv_fetch(kv);
+	memcached_stat_st *st;
 	memcached_return_t rc;
+	uint32_t i, n, bad = 0;
 
 	if (mc == NULL) {
 		snprintf(why, whysz, "memcached: no connection available");
 		return RELAY_ECACHE;
 	}
-	rc = memcached_version(mc);
-	if (rc != MEMCACHED_SUCCESS)
-		snprintf(why, whysz, "memcached: %s",
-		    memcached_last_error_message(mc));
+	/* "stats" goes to every server each time (memcached_version() would
+	 * trust a version it learnt before and never ask again). */
+	st = memcached_stat(mc, NULL, &rc);
+	n = memcached_server_count(mc);
+	for (i = 0; st != NULL && i < n; i++)
+		if (st[i].pid == 0)
+			bad++;
+	if (st == NULL)
+		bad = n;
+	memcached_stat_free(mc, st);
 	kv_release(kv, mc);
-	return rc == MEMCACHED_SUCCESS ? RELAY_OK : RELAY_ECACHE;
+	if (rc == MEMCACHED_SUCCESS && bad == 0)
+		return RELAY_OK;
+	snprintf(why, whysz, "memcached: %u of %u servers did not answer",
+	    bad > 0 ? bad : 1, n);
+	return RELAY_ECACHE;
 }
 
 enum relay_err

@@ -42,7 +42,7 @@ mem_malloc(size_t size)
 void *
 mem_calloc(size_t n, size_t size)
 {
-	if (n == 0 || size == 0 || mem_should_fail())
+	if (n == 0 || size == 0 || n > (size_t)-1 / size || mem_should_fail())
 		return NULL;
 	return calloc(n, size);
 }

@@ -405,6 +405,10 @@ finish(struct pstate *ps, enum relay_err err, const struct upstream_call *c)
 		req->status = 499;
 		return;
 	}
+	/* The head arrived but the body broke off: a bad answer, not an
+	 * unreachable upstream. */
+	if (err == RELAY_EUPSTREAM && c->status != 0 && !req->head_sent)
+		err = RELAY_EPROTO;
 	log_warn("id=%s: upstream %s (%s/%s): %s%s", req->id, err_name(err),
 	    ps->t->provider->name, ps->t->model, c->errmsg,
 	    req->head_sent ? " [mid-stream]" : "");

@@ -9,7 +9,7 @@ sse_init(struct sse_parser *sp, size_t max)
 {
 	buf_init(&sp->raw, max);
 	buf_init(&sp->data, max);
-	sp->scan = 0;
+	sp->scan = sp->look = 0;
 	sp->name_off = sp->name_len = 0;
 	sp->has_data = sp->has_name = 0;
 }
@@ -75,7 +75,7 @@ sse_dispatch(struct sse_parser *sp, size_t end, sse_event_fn fn, void *arg)
 	rc = fn(arg, &ev);
 	buf_consume(&sp->raw, end);
 	buf_clear(&sp->data);
-	sp->scan = 0;
+	sp->scan = sp->look = 0;
 	sp->has_data = sp->has_name = 0;
 	return rc;
 }
@@ -93,16 +93,23 @@ sse_feed(
 		const char *base = sp->raw.data + sp->scan;
 		size_t avail = sp->raw.len - sp->scan, i, llen, tlen;
 
-		for (i = 0; i < avail && base[i] != '\n' && base[i] != '\r';
-		     i++)
+		/* Resume where the last feed stopped looking: a long line
+		 * arriving in small pieces is scanned once, not again and
+		 * again. */
+		i = sp->look > sp->scan ? sp->look - sp->scan : 0;
+		for (; i < avail && base[i] != '\n' && base[i] != '\r'; i++)
 			;
-		if (i == avail)
+		if (i == avail) {
+			sp->look = sp->scan + i;
 			return RELAY_OK;
+		}
 		llen = i;
 		tlen = 1;
 		if (base[i] == '\r') {
-			if (i + 1 == avail)
-				return RELAY_OK; /* CR or CRLF: wait */
+			if (i + 1 == avail) {
+				sp->look = sp->scan + i; /* CR or CRLF: wait */
+				return RELAY_OK;
+			}
 			if (base[i + 1] == '\n')
 				tlen = 2;
 		}
@@ -115,5 +122,6 @@ sse_feed(
 		if (err != RELAY_OK)
 			return err;
 		sp->scan += llen + tlen;
+		sp->look = sp->scan;
 	}
 }

@@ -26,6 +26,7 @@ struct sse_parser {
 	struct buf raw; /* bytes of the event being assembled */
 	struct buf data; /* its data lines, joined */
 	size_t scan; /* raw[0..scan) holds whole lines already read */
+	size_t look; /* no line end in raw[scan..look): resume there */
 	size_t name_off, name_len;
 	int has_data;
 	int has_name;

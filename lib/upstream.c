@@ -35,7 +35,8 @@ struct xfer {
 	char ctype[128];
 	char retry_after[32];
 	char rid[128];
-	struct timespec last; /* last byte from upstream or heartbeat */
+	struct timespec last; /* last byte from upstream: the idle clock */
+	struct timespec beat; /* last byte or heartbeat: the heartbeat clock */
 };
 
 static long
@@ -226,6 +227,7 @@ on_body(char *p, size_t size, size_t nmemb, void *arg)
 		return 0;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &x->last);
+	x->beat = x->last;
 	x->c->bytes_in += n;
 	x->cb_err = x->c->on_data(x->c->arg, p, n);
 	return x->cb_err == RELAY_OK ? n : 0;
@@ -328,12 +330,14 @@ next_wait(struct xfer *x, const struct timespec *start, int *wait_ms)
 		if (left < *wait_ms)
 			*wait_ms = (int)left;
 	}
+	/* Heartbeats keep the client side alive; they never reset the idle
+	 * clock, which measures the upstream's silence only. */
 	if (c->heartbeat_ms > 0 && c->on_idle != NULL) {
-		left = c->heartbeat_ms - since;
+		left = c->heartbeat_ms - ms_between(&x->beat, &now);
 		if (left <= 0) {
 			enum relay_err err = c->on_idle(c->arg);
 
-			x->last = now;
+			x->beat = now;
 			if (err != RELAY_OK)
 				return err;
 			left = c->heartbeat_ms;
@@ -390,7 +394,7 @@ drive(struct upstream *u, struct xfer *x, const char *errbuf)
 	CURLMsg *msg;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	x->last = start;
+	x->last = x->beat = start;
 	while (running) {
 		if (curl_multi_perform(u->multi, &running) != CURLM_OK)
 			return RELAY_ENOMEM;

@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: MIT */
+/* dialect.c - the one entry point for translation: picks the wire module
+ * for each side and joins them through the IR (parse in -> IR -> emit
+ * out), for requests, responses, errors and streams. */
+#include <stdio.h>
+#include <string.h>
+
+#include "dialect.h"
+#include "mem.h"
+#include "wire_anthropic.h"
+#include "wire_gemini.h"
+#include "wire_openai.h"
+
+/* The operations of one wire format. */
+struct wire_ops {
+	const char *name;
+	enum relay_err (*parse_request)(struct span, struct ir_request *,
+	    char *, size_t, const char **);
+	enum relay_err (*emit_request)(const struct ir_request *, const char *,
+	    struct buf *, char *, size_t, const char **);
+	enum relay_err (*parse_response)(
+	    struct span, struct ir_response *, char *, size_t);
+	enum relay_err (*emit_response)(const struct ir_response *, struct buf *);
+	enum relay_err (*decode)(
+	    struct ir_dec *, const struct sse_event *, struct ir_norm *);
+	enum relay_err (*encode)(
+	    struct ir_enc *, const struct ir_sev *, struct buf *);
+	json_t *(*error)(int, const char *, const char *, size_t);
+	const char *event_name; /* SSE "event:" of an error, or NULL */
+	const char *term; /* SSE event terminator */
+};
+
+static const struct wire_ops wires[DIALECT__MAX] = {
+    [DIALECT_OPENAI] = {"openai", wire_openai_parse_request,
+	wire_openai_emit_request, wire_openai_parse_response,
+	wire_openai_emit_response, wire_openai_decode, wire_openai_encode,
+	wire_openai_error, NULL, "\n\n"},
+    [DIALECT_ANTHROPIC] = {"anthropic", wire_anthropic_parse_request,
+	wire_anthropic_emit_request, wire_anthropic_parse_response,
+	wire_anthropic_emit_response, wire_anthropic_decode,
+	wire_anthropic_encode, wire_anthropic_error, "error", "\n\n"},
+    [DIALECT_GEMINI] = {"gemini", wire_gemini_parse_request,
+	wire_gemini_emit_request, wire_gemini_parse_response,
+	wire_gemini_emit_response, wire_gemini_decode, wire_gemini_encode,
+	wire_gemini_error, NULL, "\r\n\r\n"},
+};
+
+static int
+dialect_ok(enum dialect d)
+{
+	return (unsigned)d < DIALECT__MAX;
+}
+
+const char *
+dialect_name(enum dialect d)
+{
+	return dialect_ok(d) ? wires[d].name : "?";
+}
+
+/* Truncate out back to len (failures leave no partial output). */
+static void
+truncate_to(struct buf *out, size_t len)
+{
+	out->len = len;
+	if (out->data != NULL)
+		out->data[len] = '\0';
+}
+
+enum relay_err
+dialect_request(enum dialect in, struct span body, enum dialect out,
+    const char *upstream_model, struct buf *out_body,
+    struct dialect_req_info *info, char *errbuf, size_t errsz,
+    const char **param)
+{
+	struct ir_request r;
+	size_t before = out_body->len;
+	enum relay_err err;
+
+	*param = NULL;
+	if (!dialect_ok(in) || !dialect_ok(out))
+		return ir_fail(errbuf, errsz, param, NULL, "unknown dialect");
+	ir_request_init(&r);
+	if (in == DIALECT_GEMINI)
+		r.stream = info->stream;
+	err = wires[in].parse_request(body, &r, errbuf, errsz, param);
+	if (in == DIALECT_GEMINI)
+		r.stream = info->stream;
+	if (err == RELAY_OK) {
+		info->stream = r.stream;
+		info->include_usage = r.include_usage;
+		info->model[0] = '\0';
+		if (r.model != NULL)
+			ir_copy_span(info->model, sizeof(info->model),
+			    (struct span){json_string_value(r.model),
+				json_string_length(r.model)});
+		err = wires[out].emit_request(
+		    &r, upstream_model, out_body, errbuf, errsz, param);
+	}
+	if (err != RELAY_OK)
+		truncate_to(out_body, before);
+	ir_request_reset(&r);
+	return err;
+}
+
+enum relay_err
+dialect_response(enum dialect from, struct span body, enum dialect to,
+    const struct dialect_req_info *info, struct buf *out,
+    struct ir_usage *usage)
+{
+	struct ir_response r;
+	size_t before = out->len;
+	char eb[128];
+	enum relay_err err;
+
+	if (!dialect_ok(from) || !dialect_ok(to))
+		return RELAY_EPROTO;
+	ir_response_init(&r);
+	err = wires[from].parse_response(body, &r, eb, sizeof(eb));
+	if (usage != NULL)
+		*usage = r.usage;
+	if (err == RELAY_OK && r.model == NULL && info != NULL &&
+	    info->model[0] != '\0') {
+		r.model = json_string(info->model);
+		err = r.model != NULL ? RELAY_OK : RELAY_ENOMEM;
+	}
+	if (err == RELAY_OK)
+		err = wires[to].emit_response(&r, out);
+	if (err != RELAY_OK)
+		truncate_to(out, before);
+	ir_response_reset(&r);
+	return err;
+}
+
+enum relay_err
+dialect_error_body(enum dialect d, int status, const char *type_or_code,
+    const char *msg, struct buf *out)
+{
+	json_t *o;
+	enum relay_err err;
+
+	if (!dialect_ok(d))
+		d = DIALECT_OPENAI;
+	o = wires[d].error(status, type_or_code, msg, strlen(msg));
+	err = o != NULL ? jsonx_dump(o, out) : RELAY_ENOMEM;
+	json_decref(o);
+	return err;
+}
+
+enum relay_err
+dialect_error_event(enum dialect d, int status, const char *type_or_code,
+    const char *msg, struct buf *out)
+{
+	json_t *o;
+	enum relay_err err;
+
+	if (!dialect_ok(d))
+		d = DIALECT_OPENAI;
+	o = wires[d].error(status, type_or_code, msg, strlen(msg));
+	err = ir_sse(out, wires[d].event_name, o, wires[d].term);
+	json_decref(o);
+	return err;
+}
+
+/* The message and type of an upstream error body (any dialect's shape:
+ * all three nest {"message"} under "error"). */
+static void
+error_fields(json_t *root, const char **msg, const char **type)
+{
+	json_t *e = json_object_get(root, "error");
+
+	*msg = json_string_value(json_object_get(e, "message"));
+	*type = json_string_value(json_object_get(e, "type"));
+	if (*type == NULL)
+		*type = json_string_value(json_object_get(e, "status"));
+	if (*type == NULL)
+		*type = json_string_value(json_object_get(e, "code"));
+}
+
+enum relay_err
+dialect_error_translate(enum dialect from, struct span body, int status,
+    enum dialect to, struct buf *out)
+{
+	const char *msg = NULL, *type = NULL;
+	json_t *root = NULL, *o;
+	char eb[128], generic[96];
+	enum relay_err err;
+
+	(void)from; /* the three shapes are told apart by their members */
+	if (!dialect_ok(to))
+		to = DIALECT_OPENAI;
+	err = jsonx_parse(body.p, body.len, &root, eb, sizeof(eb));
+	if (err == RELAY_ENOMEM)
+		return err;
+	error_fields(root, &msg, &type);
+	if (msg == NULL) {
+		snprintf(generic, sizeof(generic),
+		    "the upstream provider answered HTTP %d", status);
+		msg = generic;
+	}
+	o = wires[to].error(status, type, msg, strlen(msg));
+	err = o != NULL ? jsonx_dump(o, out) : RELAY_ENOMEM;
+	json_decref(o);
+	json_decref(root);
+	return err;
+}
+
+/* --- streams ------------------------------------------------------------ */
+
+struct dialect_stream {
+	enum dialect from, to;
+	struct ir_dec dec;
+	struct ir_norm norm;
+	struct ir_enc enc;
+	struct buf *out; /* the caller's, during one call */
+	int complete;
+	int dead; /* the upstream broke protocol: nothing more */
+};
+
+static enum relay_err
+stream_emit(void *arg, const struct ir_sev *ev)
+{
+	struct dialect_stream *ds = arg;
+	size_t before = ds->out->len;
+	enum relay_err err;
+
+	if (ev->kind == IR_SEV_END)
+		ds->complete = 1;
+	err = wires[ds->to].encode(&ds->enc, ev, ds->out);
+	if (err != RELAY_OK)
+		truncate_to(ds->out, before);
+	return err;
+}
+
+struct dialect_stream *
+dialect_stream_new(
+    enum dialect from, enum dialect to, const struct dialect_req_info *info)
+{
+	struct dialect_stream *ds;
+
+	if (!dialect_ok(from) || !dialect_ok(to))
+		return NULL;
+	ds = mem_calloc(1, sizeof(*ds));
+	if (ds == NULL)
+		return NULL;
+	ds->from = from;
+	ds->to = to;
+	ir_norm_init(&ds->norm, stream_emit, ds);
+	ir_enc_init(&ds->enc, info->model, info->include_usage);
+	return ds;
+}
+
+enum relay_err
+dialect_stream_event(
+    struct dialect_stream *ds, const struct sse_event *ev, struct buf *out)
+{
+	enum relay_err err;
+
+	if (ds->dead || ds->norm.ended)
+		return RELAY_OK;
+	ds->out = out;
+	err = wires[ds->from].decode(&ds->dec, ev, &ds->norm);
+	ds->out = NULL;
+	if (err == RELAY_EPROTO)
+		ds->dead = 1;
+	return err;
+}
+
+enum relay_err
+dialect_stream_end(struct dialect_stream *ds, struct buf *out)
+{
+	enum relay_err err;
+
+	if (ds->dead || ds->norm.ended)
+		return RELAY_OK;
+	ds->out = out;
+	err = ir_norm_end(&ds->norm);
+	ds->out = NULL;
+	return err;
+}
+
+void
+dialect_stream_usage(const struct dialect_stream *ds, struct ir_usage *u)
+{
+	*u = ds->norm.usage;
+}
+
+int
+dialect_stream_complete(const struct dialect_stream *ds)
+{
+	return ds->complete || ds->norm.finish != IR_FINISH_NONE;
+}
+
+void
+dialect_stream_free(struct dialect_stream *ds)
+{
+	if (ds == NULL)
+		return;
+	ir_norm_reset(&ds->norm);
+	ir_enc_reset(&ds->enc);
+	mem_free(ds);
+}

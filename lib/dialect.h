@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/* dialect.h - translation between the chat API dialects (OpenAI Chat
+ * Completions, Anthropic Messages, Gemini generateContent) through the one
+ * internal representation of ir.h: requests, responses, streams, errors.
+ * Same-dialect traffic is not meant to come here: it passes through raw. */
+#ifndef RELAY_DIALECT_H
+#define RELAY_DIALECT_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "compiler.h"
+#include "err.h"
+#include "ir.h"
+#include "limits.h"
+#include "sse.h"
+
+/* A wire format. Azure OpenAI speaks DIALECT_OPENAI (same body; only the
+ * URL and the api-key header differ, which is the caller's business). */
+enum dialect {
+	DIALECT_OPENAI, /* POST /v1/chat/completions */
+	DIALECT_ANTHROPIC, /* POST /v1/messages */
+	DIALECT_GEMINI, /* POST /v1beta/models/{m}:generateContent */
+	DIALECT__MAX
+};
+
+/* What the relay needs to know about a translated request. */
+struct dialect_req_info {
+	/* In for DIALECT_GEMINI (the method, streamGenerateContent, decides;
+	 * set it before the call); out for the others ("stream": true). */
+	int stream;
+	/* Out: the client wants usage in its stream. Always 1 for Anthropic
+	 * and Gemini clients, whose streams always carry it; for OpenAI
+	 * clients stream_options.include_usage. The upstream is always asked
+	 * for usage regardless, so the relay can account. */
+	int include_usage;
+	/* Out: the model the client named; empty for Gemini, whose model is
+	 * in the URL path (the caller may fill it in for the stream). */
+	char model[RELAY_NAME_MAX + 1];
+};
+
+/* "openai", "anthropic", "gemini" (static); "?" out of range. */
+const char *dialect_name(enum dialect d);
+
+/*
+ * Translate a client request body of dialect in into an upstream request
+ * body of dialect out, appended to out_body (caller-owned, its ceiling
+ * applies), for the upstream model upstream_model (NUL-terminated; placed
+ * in the body's "model" for OpenAI and Anthropic; Gemini names it in the
+ * URL and the body carries none).
+ *
+ * Returns RELAY_OK; RELAY_EINVAL when body is not a valid request of
+ * dialect in or uses something out cannot express (errbuf, size errsz,
+ * gets a message worded like dialect in's own API, *param the offending
+ * top-level parameter or NULL); RELAY_ENOMEM; RELAY_ETOOBIG when out_body
+ * would pass its ceiling. info is filled as described above. On failure
+ * out_body is left truncated to its former length.
+ */
+enum relay_err dialect_request(enum dialect in, struct span body,
+    enum dialect out, const char *upstream_model, struct buf *out_body,
+    struct dialect_req_info *info, char *errbuf, size_t errsz,
+    const char **param) RELAY_MUST_CHECK;
+
+/*
+ * Translate a successful (2xx) non-stream upstream response body of
+ * dialect from into a client response of dialect to, appended to out. The
+ * model reported is the upstream's own (info->model when it sent none).
+ * When usage is not NULL it receives the upstream's counts (normalised,
+ * see struct ir_usage) for accounting, also when the translation fails
+ * after parsing. RELAY_EPROTO when body is not a response of dialect from
+ * (the upstream broke its protocol: 502), RELAY_ENOMEM, RELAY_ETOOBIG.
+ */
+enum relay_err dialect_response(enum dialect from, struct span body,
+    enum dialect to, const struct dialect_req_info *info, struct buf *out,
+    struct ir_usage *usage) RELAY_MUST_CHECK;
+
+/*
+ * Append to out the JSON error body of dialect d for HTTP status:
+ *   OpenAI    {"error":{"message","type","param":null,"code"}}, type from
+ *             status, code = type_or_code (NULL: null);
+ *   Anthropic {"type":"error","error":{"type","message"}}, type from
+ *             status (400 invalid_request_error ... 529 overloaded_error);
+ *   Gemini    {"error":{"code":status,"message","status":"INVALID_ARGUMENT"
+ *             ...}}, the status string from status.
+ * msg is NUL-terminated and must carry no secret. RELAY_ENOMEM,
+ * RELAY_ETOOBIG; out is then truncated back.
+ */
+enum relay_err dialect_error_body(enum dialect d, int status,
+    const char *type_or_code, const char *msg,
+    struct buf *out) RELAY_MUST_CHECK;
+
+/*
+ * The same error as an SSE event in d's stream shape (OpenAI "data:
+ * {error}", Anthropic "event: error", Gemini "data: {error}\r\n\r\n"),
+ * for failures after the stream head was sent. Errors as above.
+ */
+enum relay_err dialect_error_event(enum dialect d, int status,
+    const char *type_or_code, const char *msg,
+    struct buf *out) RELAY_MUST_CHECK;
+
+/*
+ * Translate an upstream error body (any status >= 400) of dialect from
+ * into dialect to, keeping its message (and for OpenAI clients its
+ * provider type as "code"). A body that is not an error of dialect from
+ * (an HTML page from a load balancer...) becomes a generic message naming
+ * the status. RELAY_ENOMEM, RELAY_ETOOBIG.
+ */
+enum relay_err dialect_error_translate(enum dialect from, struct span body,
+    int status, enum dialect to, struct buf *out) RELAY_MUST_CHECK;
+
+/* --- streams ---------------------------------------------------------- */
+
+struct dialect_stream;
+
+/*
+ * A translator from an upstream SSE stream of dialect from into the
+ * client's SSE stream of dialect to, for a request described by info
+ * (copied). NULL when memory is short. Free with dialect_stream_free().
+ */
+struct dialect_stream *dialect_stream_new(enum dialect from, enum dialect to,
+    const struct dialect_req_info *info) RELAY_MUST_CHECK RELAY_NONNULL;
+
+/*
+ * Translate one upstream event (as sse_feed() delivers it) and append the
+ * zero or more client events it yields to out, ready to send and flush.
+ * Comments (": ping") and unknown event types yield nothing. An upstream
+ * error event becomes an error event in the client's dialect, after which
+ * the stream is over and further events yield nothing.
+ *
+ * RELAY_OK; RELAY_EPROTO when the event's data is not JSON the dialect
+ * allows (the stream is then over: the caller may send
+ * dialect_error_event() and stop); RELAY_ENOMEM, RELAY_ETOOBIG (out is
+ * then left as it was before the failing client event).
+ */
+enum relay_err dialect_stream_event(struct dialect_stream *ds,
+    const struct sse_event *ev, struct buf *out) RELAY_MUST_CHECK RELAY_NONNULL;
+
+/*
+ * The upstream stream ended (EOF). Append the closing events the client
+ * still needs: OpenAI finish chunk, usage chunk (if asked) and "data:
+ * [DONE]"; Anthropic message_delta and message_stop; Gemini the last
+ * frame with finishReason and usageMetadata. Nothing when they were sent
+ * already or an error event ended the stream. Errors as above.
+ */
+enum relay_err dialect_stream_end(
+    struct dialect_stream *ds, struct buf *out) RELAY_MUST_CHECK RELAY_NONNULL;
+
+/*
+ * The usage the upstream reported so far (normalised: input includes
+ * cached tokens; -1 for counts never reported). Valid at any time, so a
+ * stream cut short can still be accounted for.
+ */
+void dialect_stream_usage(const struct dialect_stream *ds,
+    struct ir_usage *u) RELAY_NONNULL;
+
+/* 1 once the upstream signalled a complete answer (OpenAI [DONE] or a
+ * finish_reason, Anthropic message_stop, Gemini finishReason). */
+int dialect_stream_complete(const struct dialect_stream *ds) RELAY_NONNULL;
+
+/* Release ds; NULL is fine. */
+void dialect_stream_free(struct dialect_stream *ds);
+
+#endif

@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: MIT */
+/* test_chatreq.c - unit tests for lib/chatreq.c: the checks OpenAI makes
+ * first, each naming its parameter, and the stream flags. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "../../lib/chatreq.h"
+#include "../../lib/jsonx.h"
+#include "../../lib/mem.h"
+
+/* --- allocation-failure torture (RELAY_FAIL_ALLOC=N, scripts/unit.sh) --- */
+static unsigned long oom_n; /* 0: a normal run */
+static int oom_reached; /* some case made its Nth allocation */
+
+static void
+oom_init(void)
+{
+	const char *s = getenv("RELAY_FAIL_ALLOC");
+
+	for (; s != NULL && *s >= '0' && *s <= '9'; s++)
+		oom_n = oom_n * 10 + (unsigned long)(*s - '0');
+}
+
+static int
+oom_setup(void **state)
+{
+	(void)state;
+	if (oom_n != 0)
+		mem_fail_after(oom_n);
+	return 0;
+}
+
+static int
+oom_teardown(void **state)
+{
+	(void)state;
+	if (oom_n != 0) {
+		if (mem_count() >= oom_n)
+			oom_reached = 1;
+		mem_fail_after(0);
+	}
+	return 0;
+}
+
+/* Exit status: 0 passed, 1 failed, 77 torture found no Nth allocation. */
+static int
+oom_exit(int failed)
+{
+	if (failed != 0)
+		return 1;
+	if (oom_n != 0 && !oom_reached) {
+		printf("oom-torture: exhausted at %lu\n", oom_n);
+		return 77;
+	}
+	return 0;
+}
+
+#define OOM_CASE(f) cmocka_unit_test_setup_teardown(f, oom_setup, oom_teardown)
+/* Under torture RELAY_ENOMEM ends the case through its cleanup at out:. */
+#define TRY(call, want)                                                        \
+	do {                                                                   \
+		enum relay_err e_ = (call);                                    \
+		if (e_ == RELAY_ENOMEM && oom_n != 0)                          \
+			goto out;                                              \
+		assert_int_equal(e_, (want));                                  \
+	} while (0)
+
+static enum relay_err
+cparse(const char *body, struct chatreq *cr, char *eb, size_t ebsz,
+    const char **param)
+{
+	eb[0] = '\0';
+	*param = "unset";
+	return chatreq_parse(body, strlen(body), cr, eb, ebsz, param);
+}
+
+/* body must be refused naming param (NULL: none) with msg in the text. */
+static void
+bad_param(const char *body, const char *param, const char *msg)
+{
+	struct chatreq cr;
+	const char *pm;
+	char eb[256];
+
+	assert_int_equal(cparse(body, &cr, eb, sizeof(eb), &pm), RELAY_EINVAL);
+	if (param == NULL)
+		assert_null(pm);
+	else {
+		assert_non_null(pm);
+		assert_string_equal(pm, param);
+	}
+	if (strstr(eb, msg) == NULL)
+		fail_msg("for %s: \"%s\" lacks \"%s\"", body, eb, msg);
+	chatreq_free(&cr);
+}
+
+/* --- oom-safe cases (tokens under 16 bytes: see test_config.c) ---------- */
+
+static void
+test_valid_minimal(void **state)
+{
+	static const char body[] =
+	    "{\"model\":\"gpt-x\",\"messages\":[{\"role\":"
+	    "\"user\",\"content\":\"hi\"}]}";
+	struct chatreq cr;
+	const char *pm;
+	char eb[256];
+
+	(void)state;
+	TRY(cparse(body, &cr, eb, sizeof(eb), &pm), RELAY_OK);
+	assert_null(pm);
+	assert_int_equal(cr.model.len, 5);
+	assert_memory_equal(cr.model.p, "gpt-x", 5);
+	/* The span points into the parsed body. */
+	assert_ptr_equal(
+	    cr.model.p, json_string_value(json_object_get(cr.root, "model")));
+	assert_false(cr.stream);
+	assert_false(cr.include_usage);
+out:
+	chatreq_free(&cr);
+	assert_null(cr.root);
+}
+
+static void
+test_stream_flag(void **state)
+{
+	struct chatreq cr;
+	const char *pm;
+	char eb[256];
+
+	(void)state;
+	TRY(cparse("{\"model\":\"m\",\"messages\":[1],\"stream\":true}", &cr,
+		eb, sizeof(eb), &pm),
+	    RELAY_OK);
+	assert_true(cr.stream);
+	chatreq_free(&cr);
+	TRY(cparse("{\"model\":\"m\",\"messages\":[1],\"stream\":null}", &cr,
+		eb, sizeof(eb), &pm),
+	    RELAY_OK);
+	assert_false(cr.stream);
+	chatreq_free(&cr);
+	TRY(cparse("{\"stream\":\"yes\",\"model\":\"m\",\"messages\":[1]}", &cr,
+		eb, sizeof(eb), &pm),
+	    RELAY_EINVAL);
+	assert_string_equal(pm, "stream");
+out:
+	chatreq_free(&cr);
+}
+
+static void
+test_refusals_under_pressure(void **state)
+{
+	struct chatreq cr;
+	const char *pm;
+	char eb[256];
+
+	(void)state;
+	TRY(cparse("{\"messages\":[1]}", &cr, eb, sizeof(eb), &pm),
+	    RELAY_EINVAL);
+	assert_string_equal(pm, "model");
+	chatreq_free(&cr);
+	TRY(cparse(
+		"{\"model\":\"m\",\"messages\":[]}", &cr, eb, sizeof(eb), &pm),
+	    RELAY_EINVAL);
+	assert_string_equal(pm, "messages");
+	chatreq_free(&cr);
+	TRY(cparse("{\"model\":\"m\"", &cr, eb, sizeof(eb), &pm), RELAY_EINVAL);
+	assert_null(pm);
+out:
+	chatreq_free(&cr);
+}
+
+/* --- plain cases -------------------------------------------------------- */
+
+static void
+test_model_checks(void **state)
+{
+	char body[600], name[258];
+
+	(void)state;
+	bad_param("{\"messages\":[{}]}", "model", "you must provide a model");
+	bad_param("{\"model\":\"\",\"messages\":[{}]}", "model",
+	    "you must provide a model");
+	bad_param("{\"model\":5,\"messages\":[{}]}", "model",
+	    "you must provide a model");
+	bad_param("{\"model\":null,\"messages\":[{}]}", "model",
+	    "you must provide a model");
+	memset(name, 'x', 257);
+	name[257] = '\0';
+	snprintf(
+	    body, sizeof(body), "{\"model\":\"%s\",\"messages\":[{}]}", name);
+	bad_param(body, "model", "too long");
+}
+
+static void
+test_messages_checks(void **state)
+{
+	(void)state;
+	bad_param("{\"model\":\"m\"}", "messages",
+	    "Missing required parameter: 'messages'");
+	bad_param("{\"model\":\"m\",\"messages\":[]}", "messages",
+	    "expected a non-empty array");
+	bad_param("{\"model\":\"m\",\"messages\":{}}", "messages",
+	    "expected a non-empty array");
+	bad_param("{\"model\":\"m\",\"messages\":null}", "messages",
+	    "expected a non-empty array");
+}
+
+static void
+test_body_checks(void **state)
+{
+	struct chatreq cr;
+	const char *pm;
+	char eb[256];
+
+	(void)state;
+	assert_int_equal(
+	    chatreq_parse("", 0, &cr, eb, sizeof(eb), &pm), RELAY_EINVAL);
+	assert_null(pm);
+	assert_non_null(strstr(eb, "body is empty"));
+	chatreq_free(&cr);
+	bad_param("[1,2]", NULL, "must be a JSON object");
+	bad_param("{\"model\":\"m\",", NULL, "invalid JSON");
+	bad_param("{\"model\":\"a\",\"model\":\"b\",\"messages\":[1]}", NULL,
+	    "duplicate");
+	bad_param("{\"model\":\"m\",\"messages\":[1],\"stream\":1}", "stream",
+	    "expected a boolean");
+	bad_param("{\"model\":\"m\",\"messages\":[1],\"stream\":\"true\"}",
+	    "stream", "expected a boolean");
+}
+
+static void
+test_include_usage(void **state)
+{
+	static const struct {
+		const char *body;
+		int stream, usage;
+	} t[] = {
+	    {"{\"model\":\"m\",\"messages\":[1],\"stream\":true,"
+	     "\"stream_options\":{\"include_usage\":true}}",
+		1, 1},
+	    {"{\"model\":\"m\",\"messages\":[1],\"stream\":true,"
+	     "\"stream_options\":{\"include_usage\":false}}",
+		1, 0},
+	    {"{\"model\":\"m\",\"messages\":[1],\"stream\":true,"
+	     "\"stream_options\":{}}",
+		1, 0},
+	    {"{\"model\":\"m\",\"messages\":[1],\"stream\":true,"
+	     "\"stream_options\":[true]}",
+		1, 0},
+	    {"{\"model\":\"m\",\"messages\":[1],"
+	     "\"stream_options\":{\"include_usage\":1}}",
+		0, 0},
+	    {"{\"model\":\"m\",\"messages\":[1],\"include_usage\":true}", 0, 0},
+	};
+	struct chatreq cr;
+	const char *pm;
+	char eb[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		assert_int_equal(
+		    cparse(t[i].body, &cr, eb, sizeof(eb), &pm), RELAY_OK);
+		assert_int_equal(cr.stream, t[i].stream);
+		assert_int_equal(cr.include_usage, t[i].usage);
+		chatreq_free(&cr);
+	}
+}
+
+static void
+test_unicode_model(void **state)
+{
+	struct chatreq cr;
+	const char *pm;
+	char eb[256];
+
+	(void)state;
+	/* An escaped model name is decoded by jansson. */
+	assert_int_equal(cparse("{\"model\":\"g\\u0070t\",\"messages\":[1]}",
+			     &cr, eb, sizeof(eb), &pm),
+	    RELAY_OK);
+	assert_int_equal(cr.model.len, 3);
+	assert_memory_equal(cr.model.p, "gpt", 3);
+	chatreq_free(&cr);
+	chatreq_free(&cr); /* twice is fine */
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest oom_cases[] = {
+	    OOM_CASE(test_valid_minimal),
+	    OOM_CASE(test_stream_flag),
+	    OOM_CASE(test_refusals_under_pressure),
+	};
+	const struct CMUnitTest cases[] = {
+	    cmocka_unit_test(test_model_checks),
+	    cmocka_unit_test(test_messages_checks),
+	    cmocka_unit_test(test_body_checks),
+	    cmocka_unit_test(test_include_usage),
+	    cmocka_unit_test(test_unicode_model),
+	};
+	int failed;
+
+	oom_init();
+	failed = cmocka_run_group_tests_name(
+	    "chatreq (oom-safe)", oom_cases, NULL, NULL);
+	if (oom_n == 0)
+		failed +=
+		    cmocka_run_group_tests_name("chatreq", cases, NULL, NULL);
+	return oom_exit(failed);
+}

@@ -1,0 +1,646 @@
+/* SPDX-License-Identifier: MIT */
+/* test_config.c - unit tests for lib/config.c: the minimal config, every
+ * kind of refusal with its JSON path, the built-in default, hot reload. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "../../lib/config.h"
+#include "../../lib/limits.h"
+#include "../../lib/mem.h"
+
+/* --- allocation-failure torture (RELAY_FAIL_ALLOC=N, scripts/unit.sh) --- */
+static unsigned long oom_n; /* 0: a normal run */
+static int oom_reached; /* some case made its Nth allocation */
+
+static void
+oom_init(void)
+{
+	const char *s = getenv("RELAY_FAIL_ALLOC");
+
+	for (; s != NULL && *s >= '0' && *s <= '9'; s++)
+		oom_n = oom_n * 10 + (unsigned long)(*s - '0');
+}
+
+static int
+oom_setup(void **state)
+{
+	(void)state;
+	if (oom_n != 0)
+		mem_fail_after(oom_n);
+	return 0;
+}
+
+static int
+oom_teardown(void **state)
+{
+	(void)state;
+	if (oom_n != 0) {
+		if (mem_count() >= oom_n)
+			oom_reached = 1;
+		mem_fail_after(0);
+	}
+	return 0;
+}
+
+/* Exit status: 0 passed, 1 failed, 77 torture found no Nth allocation. */
+static int
+oom_exit(int failed)
+{
+	if (failed != 0)
+		return 1;
+	if (oom_n != 0 && !oom_reached) {
+		printf("oom-torture: exhausted at %lu\n", oom_n);
+		return 77;
+	}
+	return 0;
+}
+
+#define OOM_CASE(f) cmocka_unit_test_setup_teardown(f, oom_setup, oom_teardown)
+/* Under torture RELAY_ENOMEM ends the case through its cleanup at out:. */
+#define TRY(call, want)                                                        \
+	do {                                                                   \
+		enum relay_err e_ = (call);                                    \
+		if (e_ == RELAY_ENOMEM && oom_n != 0)                          \
+			goto out;                                              \
+		assert_int_equal(e_, (want));                                  \
+	} while (0)
+
+/* The minimal config from the issue. */
+#define MINIMAL                                                                \
+	"{\"memcached\":{\"servers\":[\"127.0.0.1:11211\"]},\"providers\":"    \
+	"[{\"name\":\"oa\",\"type\":\"openai\",\"base_url\":"                  \
+	"\"https://api.openai.com/v1\",\"api_keys\":[\"env:OPENAI_API_KEY\"]}" \
+	"],\"models\":[{\"name\":\"gpt-4o-mini\",\"targets\":[{\"provider\":"  \
+	"\"oa\",\"model\":\"gpt-4o-mini\"}]}]}"
+
+/* Pieces to build variants from. */
+#define MC "\"memcached\":{\"servers\":[\"127.0.0.1:11211\"]}"
+#define PROV(extra)                                                            \
+	"\"providers\":[{\"name\":\"p\",\"type\":\"openai\",\"base_url\":"     \
+	"\"http://127.0.0.1:9/v1\"" extra "}]"
+#define MODELS                                                                 \
+	"\"models\":[{\"name\":\"m\",\"targets\":[{\"provider\":\"p\"}]}]"
+
+/*
+ * jansson 2.14's lexer drops the result of growing its token buffer
+ * (lex_save() ignores strbuffer_append_byte() failing) and then truncates
+ * the token or reads past it. The oom-safe cases therefore keep every JSON
+ * token (strings with their quotes, keys, numbers) under 16 bytes, so that
+ * buffer never grows; long tokens are covered by the plain cases.
+ */
+#define SHORT_CFG                                                              \
+	"{\"memcached\":{\"servers\":[\"m:1\"]},\"providers\":[{\"name\":"     \
+	"\"oa\",\"type\":\"openai\",\"base_url\":\"http://h:9/v1\","           \
+	"\"api_keys\":[\"env:RK\",\"lit\"],\"timeouts\":{\"idle_ms\":5}}],"    \
+	"\"models\":[{\"name\":\"m\",\"targets\":[{\"provider\":\"oa\"},"      \
+	"{\"provider\":\"oa\",\"model\":\"m2\"}]},{\"name\":\"n\","            \
+	"\"targets\":[{\"provider\":\"oa\"}]}]}"
+
+static enum relay_err
+parse(const char *text, struct config **out, char *eb, size_t ebsz)
+{
+	eb[0] = '\0';
+	return config_parse(text, strlen(text), out, eb, ebsz);
+}
+
+/* text must be refused with a message that starts with prefix. */
+static void
+refused(const char *text, const char *prefix)
+{
+	struct config *c = (struct config *)1;
+	char eb[512];
+
+	assert_int_equal(parse(text, &c, eb, sizeof(eb)), RELAY_EINVAL);
+	assert_null(c);
+	if (strncmp(eb, prefix, strlen(prefix)) != 0)
+		fail_msg(
+		    "for %s\n got \"%s\"\nwant \"%s...\"", text, eb, prefix);
+}
+
+/* --- cases with long tokens (plain) ------------------------------------ */
+
+static void
+test_minimal_accepted(void **state)
+{
+	struct config *c = NULL;
+	char eb[512];
+
+	(void)state;
+	setenv("OPENAI_API_KEY", "sk-test-123", 1);
+	TRY(parse(MINIMAL, &c, eb, sizeof(eb)), RELAY_OK);
+	assert_non_null(c);
+	assert_int_equal(c->nkv_servers, 1);
+	assert_string_equal(c->kv_servers[0], "127.0.0.1:11211");
+	assert_int_equal(c->kv_timeout_ms, RELAY_KV_TIMEOUT_MS_DEFAULT);
+	assert_int_equal(c->body_max, RELAY_BODY_MAX_DEFAULT);
+	assert_int_equal(c->heartbeat_ms, RELAY_HEARTBEAT_MS_DEFAULT);
+	assert_int_equal(c->nproviders, 1);
+	assert_string_equal(c->providers[0].name, "oa");
+	assert_int_equal(c->providers[0].type, PROVIDER_OPENAI);
+	assert_string_equal(
+	    c->providers[0].base_url, "https://api.openai.com/v1");
+	assert_int_equal(c->providers[0].nkeys, 1);
+	assert_string_equal(c->providers[0].keys[0], "sk-test-123");
+	assert_int_equal(c->providers[0].connect_ms, RELAY_CONNECT_MS_DEFAULT);
+	assert_int_equal(c->providers[0].total_ms, RELAY_TOTAL_MS_DEFAULT);
+	assert_int_equal(c->nmodels, 1);
+	assert_string_equal(c->models[0].name, "gpt-4o-mini");
+	assert_int_equal(c->models[0].ntargets, 1);
+	assert_ptr_equal(c->models[0].targets[0].provider, &c->providers[0]);
+	assert_string_equal(c->models[0].targets[0].model, "gpt-4o-mini");
+	assert_ptr_equal(
+	    config_find_model(c, SPAN_LIT("gpt-4o-mini")), &c->models[0]);
+	assert_null(config_find_model(c, SPAN_LIT("gpt-4o")));
+	assert_null(config_find_model(c, SPAN_LIT("gpt-4o-mini ")));
+out:
+	config_release(c);
+}
+
+static void
+test_minimal_without_key_refused(void **state)
+{
+	struct config *c = NULL;
+	char eb[512];
+
+	(void)state;
+	unsetenv("OPENAI_API_KEY");
+	TRY(parse(MINIMAL, &c, eb, sizeof(eb)), RELAY_EINVAL);
+	assert_null(c);
+	assert_string_equal(eb,
+	    "$.providers[0].api_keys[0]: environment "
+	    "variable OPENAI_API_KEY is not set");
+	setenv("OPENAI_API_KEY", "", 1);
+	TRY(parse(MINIMAL, &c, eb, sizeof(eb)), RELAY_EINVAL);
+	assert_non_null(strstr(eb, "$.providers[0].api_keys[0]"));
+out:
+	config_release(c);
+}
+
+static void
+test_full_options(void **state)
+{
+	static const char text[] =
+	    "{\"memcached\":{\"servers\":[\"10.0.0.1:11211\",\"/run/mc.sock\","
+	    "\"[::1]:11212\"],\"timeout_ms\":100},"
+	    "\"limits\":{\"max_body_bytes\":1048576},"
+	    "\"stream\":{\"heartbeat_ms\":0},"
+	    "\"providers\":[{\"name\":\"a\",\"type\":\"openai\",\"base_url\":"
+	    "\"http://h:1/v1///\",\"api_keys\":[\"lit1\",\"lit2\"],"
+	    "\"headers\":{\"X-Org\":\"o1\"},\"timeouts\":{\"connect_ms\":5,"
+	    "\"first_byte_ms\":6,\"idle_ms\":7,\"total_ms\":8}},"
+	    "{\"name\":\"b\",\"type\":\"openai\",\"base_url\":\"https://b\"}],"
+	    "\"models\":[{\"name\":\"x\",\"targets\":[{\"provider\":\"b\"},"
+	    "{\"provider\":\"a\",\"model\":\"a-x\"}]},{\"name\":\"y\","
+	    "\"targets\":[{\"provider\":\"a\"}]}]}";
+	struct config *c = NULL;
+	char eb[512];
+
+	(void)state;
+	TRY(parse(text, &c, eb, sizeof(eb)), RELAY_OK);
+	assert_int_equal(c->nkv_servers, 3);
+	assert_int_equal(c->kv_timeout_ms, 100);
+	assert_int_equal(c->body_max, 1048576);
+	assert_int_equal(c->heartbeat_ms, 0);
+	assert_string_equal(c->providers[0].base_url, "http://h:1/v1");
+	assert_int_equal(c->providers[0].nkeys, 2);
+	assert_string_equal(c->providers[0].keys[1], "lit2");
+	assert_int_equal(c->providers[0].nheaders, 1);
+	assert_string_equal(c->providers[0].headers[0].name, "X-Org");
+	assert_string_equal(c->providers[0].headers[0].value, "o1");
+	assert_int_equal(c->providers[0].connect_ms, 5);
+	assert_int_equal(c->providers[0].first_byte_ms, 6);
+	assert_int_equal(c->providers[0].idle_ms, 7);
+	assert_int_equal(c->providers[0].total_ms, 8);
+	assert_int_equal(c->providers[1].nkeys, 0);
+	assert_int_equal(c->models[0].ntargets, 2);
+	assert_ptr_equal(c->models[0].targets[0].provider, &c->providers[1]);
+	assert_string_equal(c->models[0].targets[0].model, "x");
+	assert_string_equal(c->models[0].targets[1].model, "a-x");
+	assert_ptr_equal(config_find_model(c, SPAN_LIT("y")), &c->models[1]);
+out:
+	config_release(c);
+}
+
+/* --- oom-safe cases ----------------------------------------------------- */
+
+static void
+test_short_config_accepted(void **state)
+{
+	struct config *c = NULL;
+	char eb[512];
+
+	(void)state;
+	setenv("RK", "k1", 1);
+	TRY(parse(SHORT_CFG, &c, eb, sizeof(eb)), RELAY_OK);
+	assert_int_equal(c->nkv_servers, 1);
+	assert_string_equal(c->providers[0].base_url, "http://h:9/v1");
+	assert_int_equal(c->providers[0].nkeys, 2);
+	assert_string_equal(c->providers[0].keys[0], "k1");
+	assert_string_equal(c->providers[0].keys[1], "lit");
+	assert_int_equal(c->providers[0].idle_ms, 5);
+	assert_int_equal(c->nmodels, 2);
+	assert_int_equal(c->models[0].ntargets, 2);
+	assert_string_equal(c->models[0].targets[0].model, "m");
+	assert_string_equal(c->models[0].targets[1].model, "m2");
+	assert_ptr_equal(config_find_model(c, SPAN_LIT("n")), &c->models[1]);
+out:
+	config_release(c);
+}
+
+static void
+test_refusal_under_pressure(void **state)
+{
+	struct config *c = NULL;
+	char eb[512];
+
+	(void)state;
+	/* Fails late (the second model), after much was allocated. */
+	TRY(parse("{\"memcached\":{\"servers\":[\"m:1\"]},\"providers\":"
+		  "[{\"name\":\"p\",\"type\":\"openai\",\"base_url\":"
+		  "\"http://h\"}],\"models\":[{\"name\":\"m\",\"targets\":"
+		  "[{\"provider\":\"p\"}]},{\"name\":\"m\",\"targets\":"
+		  "[{\"provider\":\"p\"}]}]}",
+		&c, eb, sizeof(eb)),
+	    RELAY_EINVAL);
+	assert_null(c);
+	assert_string_equal(eb, "$.models[1]: duplicate model name \"m\"");
+	unsetenv("RK");
+	TRY(parse(SHORT_CFG, &c, eb, sizeof(eb)), RELAY_EINVAL);
+	assert_string_equal(eb,
+	    "$.providers[0].api_keys[0]: environment "
+	    "variable RK is not set");
+out:
+	config_release(c);
+}
+
+static void
+test_default_json(void **state)
+{
+	struct config *c = NULL;
+	struct buf b;
+	char eb[512];
+
+	(void)state;
+	buf_init(&b, RELAY_CONFIG_MAX);
+	unsetenv("OPENAI_API_KEY");
+	unsetenv("RELAY_DEMO_URL");
+	setenv("RELAY_MEMCACHED", "mc\"host:1", 1); /* must be escaped */
+	TRY(config_default_json(&b), RELAY_OK);
+	TRY(config_parse(b.data, b.len, &c, eb, sizeof(eb)), RELAY_OK);
+	assert_int_equal(c->nmodels, 1);
+	assert_string_equal(c->models[0].name, "demo");
+	assert_string_equal(c->kv_servers[0], "mc\"host:1");
+	assert_string_equal(
+	    c->providers[0].base_url, "http://127.0.0.1:18081/v1");
+	config_release(c);
+	c = NULL;
+	buf_clear(&b);
+	setenv("OPENAI_API_KEY", "sk-x", 1);
+	setenv("RELAY_DEMO_URL", "http://127.0.0.1:1/v1", 1);
+	TRY(config_default_json(&b), RELAY_OK);
+	TRY(config_parse(b.data, b.len, &c, eb, sizeof(eb)), RELAY_OK);
+	assert_non_null(config_find_model(c, SPAN_LIT("demo")));
+	assert_non_null(config_find_model(c, SPAN_LIT("gpt-4o-mini")));
+	assert_string_equal(c->providers[0].base_url, "http://127.0.0.1:1/v1");
+out:
+	unsetenv("RELAY_MEMCACHED");
+	unsetenv("RELAY_DEMO_URL");
+	config_release(c);
+	buf_reset(&b);
+}
+
+static void
+test_store_builtin(void **state)
+{
+	struct config_store *st;
+	struct config *c;
+	char eb[512] = "";
+
+	(void)state;
+	unsetenv("OPENAI_API_KEY");
+	st = config_store_new(NULL, eb, sizeof(eb));
+	if (st == NULL && oom_n != 0) {
+		assert_true(strstr(eb, "out of memory") != NULL ||
+		    strstr(eb, "enomem") != NULL);
+		return;
+	}
+	assert_non_null(st);
+	c = config_acquire(st);
+	assert_int_equal(c->generation, 1);
+	assert_string_equal(c->source, "built-in");
+	assert_non_null(config_find_model(c, SPAN_LIT("demo")));
+	config_release(c);
+	config_store_free(st);
+}
+
+/* --- plain cases -------------------------------------------------------- */
+
+static void
+test_refusals(void **state)
+{
+	(void)state;
+	refused("", "$: invalid JSON");
+	refused("[]", "$: must be an object");
+	refused("{\"memcached\":1,\"memcached\":2}", "$: invalid JSON");
+	refused("{" MC "," PROV("") "," MODELS ",\"extra\":1}",
+	    "$: unknown key \"extra\"");
+	refused("{" PROV("") "," MODELS "}",
+	    "$: missing required key \"memcached\"");
+	refused("{\"memcached\":[]," PROV("") "," MODELS "}",
+	    "$.memcached: must be an object");
+	refused("{\"memcached\":{\"servers\":[],\"x\":1}," PROV("") "," MODELS
+								    "}",
+	    "$.memcached: unknown key \"x\"");
+	refused("{\"memcached\":{\"servers\":[]}," PROV("") "," MODELS "}",
+	    "$.memcached.servers: ");
+	refused("{\"memcached\":{\"servers\":[\"localhost\"]}," PROV(
+		    "") "," MODELS "}",
+	    "$.memcached.servers[0]: ");
+	refused("{\"memcached\":{\"servers\":[\"a:1\",7]}," PROV("") "," MODELS
+								     "}",
+	    "$.memcached.servers[1]: ");
+	refused("{\"memcached\":{\"servers\":[\"a:1\"],\"timeout_ms\":0}," PROV(
+		    "") "," MODELS "}",
+	    "$.memcached: \"timeout_ms\" must be between 1 and 60000");
+	refused("{" MC ",\"providers\":[]," MODELS "}",
+	    "$.providers: must be a non-empty array");
+	refused("{" MC ",\"providers\":{}," MODELS "}",
+	    "$.providers: must be a non-empty array");
+	refused("{" MC ",\"providers\":[1]," MODELS "}",
+	    "$.providers[0]: must be an object");
+	refused("{" MC "," PROV(",\"typo\":1") "," MODELS "}",
+	    "$.providers[0]: unknown key \"typo\"");
+	refused("{" MC ",\"providers\":[{\"type\":\"openai\",\"base_url\":"
+		"\"http://x\"}]," MODELS "}",
+	    "$.providers[0]: missing required key \"name\"");
+	refused("{" MC ",\"providers\":[{\"name\":\"p\",\"type\":\"anthropic\","
+		"\"base_url\":\"http://x\"}]," MODELS "}",
+	    "$.providers[0]: \"type\" must be \"openai\"");
+	refused("{" MC ",\"providers\":[{\"name\":\"p\",\"type\":7,"
+		"\"base_url\":\"http://x\"}]," MODELS "}",
+	    "$.providers[0]: \"type\" must be a non-empty string");
+	refused("{" MC ",\"providers\":[{\"name\":\"p\",\"type\":\"openai\","
+		"\"base_url\":\"ftp://x\"}]," MODELS "}",
+	    "$.providers[0]: \"base_url\" must be http://");
+	refused("{" MC ",\"providers\":[{\"name\":\"\",\"type\":\"openai\","
+		"\"base_url\":\"http://x\"}]," MODELS "}",
+	    "$.providers[0]: \"name\" must be a non-empty string");
+	refused("{" MC "," PROV(",\"api_keys\":\"k\"") "," MODELS "}",
+	    "$.providers[0]: \"api_keys\" must be an array");
+	refused("{" MC "," PROV(",\"api_keys\":[\"k\",3]") "," MODELS "}",
+	    "$.providers[0].api_keys[1]: must be a non-empty string");
+	refused("{" MC "," PROV(",\"api_keys\":[\"env:RELAY_TEST_UNSET_"
+				"VAR\"]") "," MODELS "}",
+	    "$.providers[0].api_keys[0]: environment variable "
+	    "RELAY_TEST_UNSET_VAR is not set");
+	refused("{" MC "," PROV(",\"headers\":{\"Bad Name\":\"v\"}") "," MODELS
+								     "}",
+	    "$.providers[0]: header \"Bad Name\"");
+	refused("{" MC "," PROV(",\"headers\":{\"X\":\"a\\r\\nb\"}") "," MODELS
+								     "}",
+	    "$.providers[0]: header \"X\"");
+	refused("{" MC "," PROV(",\"headers\":[]") "," MODELS "}",
+	    "$.providers[0]: \"headers\" must be an object");
+	refused("{" MC "," PROV(",\"timeouts\":5") "," MODELS "}",
+	    "$.providers[0].timeouts: must be an object");
+	refused("{" MC "," PROV(",\"timeouts\":{\"connect_ms\":0}") "," MODELS
+								    "}",
+	    "$.providers[0].timeouts: \"connect_ms\" must be between");
+	refused("{" MC "," PROV(",\"timeouts\":{\"idle_ms\":1.5}") "," MODELS
+								   "}",
+	    "$.providers[0].timeouts: \"idle_ms\" must be an integer");
+	refused("{" MC "," PROV(",\"timeouts\":{\"total_ms\":-1}") "," MODELS
+								   "}",
+	    "$.providers[0].timeouts: \"total_ms\" must be between");
+	refused("{" MC "," PROV(",\"timeouts\":{\"connect\":1}") "," MODELS "}",
+	    "$.providers[0].timeouts: unknown key \"connect\"");
+	refused(
+	    "{" MC ",\"providers\":[{\"name\":\"p\",\"type\":\"openai\","
+	    "\"base_url\":\"http://x\"},{\"name\":\"p\",\"type\":\"openai\","
+	    "\"base_url\":\"http://y\"}]," MODELS "}",
+	    "$.providers[1]: duplicate provider name \"p\"");
+	refused("{" MC "," PROV("") "}", "$.models: must be a non-empty array");
+	refused("{" MC "," PROV("") ",\"models\":[]}",
+	    "$.models: must be a non-empty array");
+	refused("{" MC "," PROV("") ",\"models\":[\"m\"]}",
+	    "$.models[0]: must be an object");
+	refused("{" MC "," PROV("") ",\"models\":[{\"name\":\"m\"}]}",
+	    "$.models[0]: \"targets\" must be a non-empty array");
+	refused("{" MC "," PROV("") ",\"models\":[{\"name\":\"m\",\"targets\":"
+				    "[]}]}",
+	    "$.models[0]: \"targets\" must be a non-empty array");
+	refused("{" MC "," PROV("") ",\"models\":[{\"name\":\"m\",\"targets\":"
+				    "[{\"provider\":\"nope\"}]}]}",
+	    "$.models[0].targets[0]: unknown provider \"nope\"");
+	refused("{" MC "," PROV("") ",\"models\":[{\"name\":\"m\",\"targets\":"
+				    "[{\"provider\":\"p\"},{\"provider\":\"p\","
+				    "\"weight\":1}]}]}",
+	    "$.models[0].targets[1]: unknown key \"weight\"");
+	refused("{" MC "," PROV("") ",\"models\":[{\"name\":\"m\",\"targets\":"
+				    "[{\"model\":\"x\"}]}]}",
+	    "$.models[0].targets[0]: missing required key \"provider\"");
+	refused("{" MC "," PROV("") ",\"models\":[{\"name\":\"m\",\"targets\":"
+				    "[7]}]}",
+	    "$.models[0].targets[0]: must be an object");
+	refused("{" MC "," PROV(
+		    "") ",\"models\":[{\"name\":\"m\",\"targets\":"
+			"[{\"provider\":\"p\"}]},{\"name\":\"m\",\"targets\":"
+			"[{\"provider\":\"p\"}]}]}",
+	    "$.models[1]: duplicate model name \"m\"");
+	refused("{" MC "," PROV("") "," MODELS ",\"limits\":[]}",
+	    "$.limits: must be an object");
+	refused("{" MC "," PROV("") "," MODELS
+				    ",\"limits\":{\"max_body_bytes\":"
+				    "10}}",
+	    "$.limits: \"max_body_bytes\" must be between 1024");
+	refused("{" MC "," PROV("") "," MODELS ",\"limits\":{\"max_body\":1}}",
+	    "$.limits: unknown key \"max_body\"");
+	refused("{" MC "," PROV("") "," MODELS ",\"stream\":{\"heartbeat_ms\":"
+				    "\"1\"}}",
+	    "$.stream: \"heartbeat_ms\" must be an integer");
+	refused("{" MC "," PROV("") "," MODELS ",\"stream\":true}",
+	    "$.stream: must be an object");
+}
+
+static void
+test_name_length_bound(void **state)
+{
+	char text[1024], name[RELAY_NAME_MAX + 2];
+	struct config *c = NULL;
+	char eb[512];
+
+	(void)state;
+	memset(name, 'n', sizeof(name) - 1);
+	name[RELAY_NAME_MAX] = '\0'; /* exactly the bound: accepted */
+	snprintf(text, sizeof(text),
+	    "{" MC "," PROV("") ",\"models\":[{\"name\":"
+				"\"%s\",\"targets\":[{\"provider\":\"p\"}]}]}",
+	    name);
+	assert_int_equal(parse(text, &c, eb, sizeof(eb)), RELAY_OK);
+	assert_int_equal(strlen(c->models[0].name), RELAY_NAME_MAX);
+	config_release(c);
+	name[RELAY_NAME_MAX] = 'n';
+	name[RELAY_NAME_MAX + 1] = '\0';
+	snprintf(text, sizeof(text),
+	    "{" MC "," PROV("") ",\"models\":[{\"name\":"
+				"\"%s\",\"targets\":[{\"provider\":\"p\"}]}]}",
+	    name);
+	refused(text,
+	    "$.models[0]: \"name\" must be a non-empty string of at "
+	    "most 256 bytes");
+	/* An embedded NUL would make two names compare equal. */
+	refused("{" MC "," PROV("") ",\"models\":[{\"name\":\"a\\u0000b\","
+				    "\"targets\":[{\"provider\":\"p\"}]}]}",
+	    "$.models[0]: \"name\"");
+}
+
+static void
+test_errbuf_bounded(void **state)
+{
+	struct config *c = NULL;
+	char eb[8];
+
+	(void)state;
+	memset(eb, 'z', sizeof(eb));
+	assert_int_equal(
+	    config_parse("[]", 2, &c, eb, sizeof(eb)), RELAY_EINVAL);
+	assert_int_equal(strlen(eb), sizeof(eb) - 1);
+	assert_memory_equal(eb, "$: must", 7);
+	assert_string_equal(
+	    config_provider_type_name(PROVIDER_OPENAI), "openai");
+	assert_string_equal(
+	    config_provider_type_name(PROVIDER__MAX), "unknown");
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+static void
+test_store_reload(void **state)
+{
+	char path[] = "/tmp/relay-test-config-XXXXXX";
+	struct config_store *st;
+	struct config *c1, *c2, *c3;
+	char eb[512];
+	int fd;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	write_file(path, "{" MC "," PROV("") "," MODELS "}");
+	st = config_store_new(path, eb, sizeof(eb));
+	assert_non_null(st);
+	c1 = config_acquire(st);
+	assert_int_equal(c1->generation, 1);
+	assert_string_equal(c1->source, path);
+	assert_non_null(config_find_model(c1, SPAN_LIT("m")));
+
+	/* A change (different size) is picked up after the check interval. */
+	write_file(path,
+	    "{" MC "," PROV("") ",\"models\":[{\"name\":\"m2\","
+				"\"targets\":[{\"provider\":\"p\"}]}]}");
+	sleep_ms(RELAY_CONFIG_CHECK_MS + 100);
+	c2 = config_acquire(st);
+	assert_int_equal(c2->generation, 2);
+	assert_non_null(config_find_model(c2, SPAN_LIT("m2")));
+	assert_null(config_find_model(c2, SPAN_LIT("m")));
+	/* The old snapshot stays valid for whoever holds it. */
+	assert_int_equal(c1->generation, 1);
+	assert_non_null(config_find_model(c1, SPAN_LIT("m")));
+	config_release(c1);
+
+	/* An invalid rewrite is refused; generation 2 stays. */
+	write_file(path, "{\"memcached\":");
+	sleep_ms(RELAY_CONFIG_CHECK_MS + 100);
+	c3 = config_acquire(st);
+	assert_ptr_equal(c3, c2);
+	assert_int_equal(c3->generation, 2);
+	config_release(c3);
+	config_release(c2);
+
+	/* Fixed again: generation 3. */
+	write_file(path, "{" MC "," PROV("") "," MODELS "}");
+	sleep_ms(RELAY_CONFIG_CHECK_MS + 100);
+	c3 = config_acquire(st);
+	assert_int_equal(c3->generation, 3);
+	config_release(c3);
+	config_store_free(st);
+	unlink(path);
+}
+
+static void
+test_store_missing_or_invalid_file(void **state)
+{
+	char path[] = "/tmp/relay-test-config-XXXXXX";
+	char eb[512] = "";
+	int fd;
+
+	(void)state;
+	assert_null(
+	    config_store_new("/nonexistent/relay.json", eb, sizeof(eb)));
+	assert_non_null(strstr(eb, "/nonexistent/relay.json"));
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	write_file(path, "{" MC "," PROV("") "}");
+	assert_null(config_store_new(path, eb, sizeof(eb)));
+	assert_non_null(strstr(eb, "$.models"));
+	unlink(path);
+	config_store_free(NULL);
+	config_release(NULL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest oom_cases[] = {
+	    OOM_CASE(test_short_config_accepted),
+	    OOM_CASE(test_refusal_under_pressure),
+	};
+	const struct CMUnitTest cases[] = {
+	    cmocka_unit_test(test_minimal_accepted),
+	    cmocka_unit_test(test_minimal_without_key_refused),
+	    cmocka_unit_test(test_full_options),
+	    cmocka_unit_test(test_default_json),
+	    cmocka_unit_test(test_store_builtin),
+	    cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_name_length_bound),
+	    cmocka_unit_test(test_errbuf_bounded),
+	    cmocka_unit_test(test_store_missing_or_invalid_file),
+	    cmocka_unit_test(test_store_reload),
+	};
+	int failed;
+
+	oom_init();
+	failed = cmocka_run_group_tests_name(
+	    "config (oom-safe)", oom_cases, NULL, NULL);
+	if (oom_n == 0)
+		failed +=
+		    cmocka_run_group_tests_name("config", cases, NULL, NULL);
+	return oom_exit(failed);
+}

@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: MIT */
+/* test_kv.c - unit tests for lib/kv.c against a real memcached that the
+ * test starts on a free loopback port (skipped when none is installed). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "../../lib/kv.h"
+#include "../../lib/mem.h"
+
+#define MEMCACHED_BIN "/usr/bin/memcached"
+
+static pid_t mc_pid = -1;
+static char mc_addr[64];
+
+/* A loopback port nobody listens on right now. */
+static int
+free_port(void)
+{
+	struct sockaddr_in sa = {0};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	if (fd < 0)
+		return -1;
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+		port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+static int
+can_connect(int port)
+{
+	struct sockaddr_in sa = {0};
+	int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int
+mc_start(void **state)
+{
+	char portstr[16];
+	int port, i;
+
+	(void)state;
+	if (access(MEMCACHED_BIN, X_OK) != 0)
+		return 0; /* each case skips */
+	port = free_port();
+	if (port < 0)
+		return -1;
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	snprintf(mc_addr, sizeof(mc_addr), "127.0.0.1:%d", port);
+	mc_pid = fork();
+	if (mc_pid < 0)
+		return -1;
+	if (mc_pid == 0) {
+		execl(MEMCACHED_BIN, "memcached", "-u", "root", "-l",
+		    "127.0.0.1", "-p", portstr, "-U", "0", (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 200 && !can_connect(port); i++)
+		usleep(10000);
+	return can_connect(port) ? 0 : -1;
+}
+
+static int
+mc_stop(void **state)
+{
+	(void)state;
+	if (mc_pid > 0) {
+		kill(mc_pid, SIGTERM);
+		waitpid(mc_pid, NULL, 0);
+		mc_pid = -1;
+	}
+	return 0;
+}
+
+static struct kv *
+kv_connect(void)
+{
+	char *servers[1] = {mc_addr};
+	char eb[256];
+	struct kv *kv;
+
+	if (mc_pid <= 0)
+		skip();
+	kv = kv_new(servers, 1, 2000, 8, eb, sizeof(eb));
+	assert_non_null(kv);
+	return kv;
+}
+
+/* A key of this test run, so reruns never see old values. */
+static const char *
+key(const char *name, char *out, size_t outsz)
+{
+	snprintf(out, outsz, "relay-test:%ld:%s", (long)getpid(), name);
+	return out;
+}
+
+static void
+test_set_get_delete(void **state)
+{
+	struct kv *kv = kv_connect();
+	struct buf b;
+	char k[128], why[256];
+
+	(void)state;
+	buf_init(&b, 1024);
+	assert_int_equal(kv_ping(kv, why, sizeof(why)), RELAY_OK);
+	key("a", k, sizeof(k));
+	assert_int_equal(kv_set(kv, k, "va\0lue", 6, 60), RELAY_OK);
+	assert_int_equal(kv_get(kv, k, &b), RELAY_OK);
+	assert_int_equal(b.len, 6);
+	assert_memory_equal(b.data, "va\0lue", 6);
+	/* kv_get appends. */
+	assert_int_equal(kv_get(kv, k, &b), RELAY_OK);
+	assert_int_equal(b.len, 12);
+	assert_int_equal(kv_set(kv, k, "x", 1, 0), RELAY_OK);
+	buf_clear(&b);
+	assert_int_equal(kv_get(kv, k, &b), RELAY_OK);
+	assert_string_equal(b.data, "x");
+	assert_int_equal(kv_delete(kv, k), RELAY_OK);
+	buf_clear(&b);
+	assert_int_equal(kv_get(kv, k, &b), RELAY_ENOTFOUND);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(kv_delete(kv, k), RELAY_OK); /* missing: fine */
+	buf_reset(&b);
+	kv_free(kv);
+}
+
+static void
+test_get_into_small_buffer(void **state)
+{
+	struct kv *kv = kv_connect();
+	struct buf b;
+	char k[128];
+
+	(void)state;
+	buf_init(&b, 4);
+	key("big", k, sizeof(k));
+	assert_int_equal(kv_set(kv, k, "0123456789", 10, 60), RELAY_OK);
+	assert_int_equal(kv_get(kv, k, &b), RELAY_ETOOBIG);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(kv_delete(kv, k), RELAY_OK);
+	buf_reset(&b);
+	kv_free(kv);
+}
+
+static void
+test_add(void **state)
+{
+	struct kv *kv = kv_connect();
+	struct buf b;
+	char k[128];
+	int stored = -1;
+
+	(void)state;
+	buf_init(&b, 64);
+	key("add", k, sizeof(k));
+	assert_int_equal(kv_add(kv, k, "first", 5, 60, &stored), RELAY_OK);
+	assert_int_equal(stored, 1);
+	assert_int_equal(kv_add(kv, k, "second", 6, 60, &stored), RELAY_OK);
+	assert_int_equal(stored, 0);
+	assert_int_equal(kv_get(kv, k, &b), RELAY_OK);
+	assert_string_equal(b.data, "first");
+	assert_int_equal(kv_delete(kv, k), RELAY_OK);
+	buf_reset(&b);
+	kv_free(kv);
+}
+
+static void
+test_incr_decr(void **state)
+{
+	struct kv *kv = kv_connect();
+	uint64_t v = 0;
+	char k[128];
+
+	(void)state;
+	key("ctr", k, sizeof(k));
+	/* Created at delta when absent, then incremented. */
+	assert_int_equal(kv_incr(kv, k, 5, 60, &v), RELAY_OK);
+	assert_int_equal(v, 5);
+	assert_int_equal(kv_incr(kv, k, 1, 60, &v), RELAY_OK);
+	assert_int_equal(v, 6);
+	assert_int_equal(kv_decr(kv, k, 2, &v), RELAY_OK);
+	assert_int_equal(v, 4);
+	/* decr stops at 0. */
+	assert_int_equal(kv_decr(kv, k, 100, &v), RELAY_OK);
+	assert_int_equal(v, 0);
+	assert_int_equal(
+	    kv_incr(kv, k, (uint64_t)UINT32_MAX + 1, 60, &v), RELAY_EINVAL);
+	assert_int_equal(kv_delete(kv, k), RELAY_OK);
+	assert_int_equal(kv_decr(kv, k, 1, &v), RELAY_ENOTFOUND);
+	kv_free(kv);
+}
+
+struct incr_job {
+	struct kv *kv;
+	const char *key;
+	int failures;
+};
+
+static void *
+incr_worker(void *arg)
+{
+	struct incr_job *job = arg;
+	uint64_t v;
+	int i;
+
+	for (i = 0; i < 1000; i++)
+		if (kv_incr(job->kv, job->key, 1, 60, &v) != RELAY_OK)
+			job->failures++;
+	return NULL;
+}
+
+static void
+test_incr_concurrent_exact(void **state)
+{
+	struct kv *kv = kv_connect();
+	struct incr_job jobs[8];
+	pthread_t th[8];
+	uint64_t v = 0;
+	char k[128];
+	int i;
+
+	(void)state;
+	key("race", k, sizeof(k));
+	assert_int_equal(kv_delete(kv, k), RELAY_OK);
+	/* All 8 threads race on creating the counter, then on incrementing. */
+	for (i = 0; i < 8; i++) {
+		jobs[i] = (struct incr_job){kv, k, 0};
+		assert_int_equal(
+		    pthread_create(&th[i], NULL, incr_worker, &jobs[i]), 0);
+	}
+	for (i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(jobs[i].failures, 0);
+	}
+	assert_int_equal(kv_incr(kv, k, 0, 60, &v), RELAY_OK);
+	assert_int_equal(v, 8000);
+	assert_int_equal(kv_delete(kv, k), RELAY_OK);
+	kv_free(kv);
+}
+
+static void
+test_closed_port_fails_fast(void **state)
+{
+	char addr[64], *servers[1] = {addr};
+	char eb[256], why[256];
+	struct kv *kv;
+	struct buf b;
+	uint64_t v;
+	double t0;
+
+	(void)state;
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", free_port());
+	kv = kv_new(servers, 1, 250, 4, eb, sizeof(eb));
+	assert_non_null(kv);
+	buf_init(&b, 64);
+	t0 = now_s();
+	assert_int_equal(kv_get(kv, "k", &b), RELAY_ECACHE);
+	assert_int_equal(kv_set(kv, "k", "v", 1, 0), RELAY_ECACHE);
+	assert_int_equal(kv_incr(kv, "k", 1, 0, &v), RELAY_ECACHE);
+	assert_int_equal(kv_ping(kv, why, sizeof(why)), RELAY_ECACHE);
+	assert_true(strlen(why) > 0);
+	assert_true(now_s() - t0 < 1.0);
+	buf_reset(&b);
+	kv_free(kv);
+}
+
+static void
+test_bad_servers(void **state)
+{
+	static const char *const bad[] = {
+	    "localhost", "h:0", "h:65536", "h:x", ":11211", "h:"};
+	char s[64], *servers[1] = {s};
+	char eb[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(s, sizeof(s), "%s", bad[i]);
+		eb[0] = '\0';
+		assert_null(kv_new(servers, 1, 250, 1, eb, sizeof(eb)));
+		assert_non_null(strstr(eb, "bad memcached server"));
+	}
+	snprintf(s, sizeof(s), "[::1]:11211");
+	kv_free(kv_new(servers, 1, 250, 1, eb, sizeof(eb)));
+	kv_free(NULL);
+}
+
+/* --- oom-safe: kv_new's own allocations (libmemcached uses malloc) ----- */
+
+static unsigned long oom_n;
+static int oom_reached;
+
+static void
+test_new_under_pressure(void **state)
+{
+	char s[] = "127.0.0.1:1", *servers[1] = {s};
+	char eb[256] = "";
+	struct kv *kv;
+
+	(void)state;
+	if (oom_n != 0)
+		mem_fail_after(oom_n);
+	kv = kv_new(servers, 1, 250, 1, eb, sizeof(eb));
+	if (oom_n != 0) {
+		oom_reached = mem_count() >= oom_n;
+		mem_fail_after(0);
+	}
+	if (kv == NULL)
+		assert_string_equal(eb, "out of memory");
+	else
+		assert_true(oom_n == 0 || !oom_reached);
+	kv_free(kv);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest oom_cases[] = {
+	    cmocka_unit_test(test_new_under_pressure),
+	};
+	const struct CMUnitTest cases[] = {
+	    cmocka_unit_test(test_set_get_delete),
+	    cmocka_unit_test(test_get_into_small_buffer),
+	    cmocka_unit_test(test_add),
+	    cmocka_unit_test(test_incr_decr),
+	    cmocka_unit_test(test_incr_concurrent_exact),
+	    cmocka_unit_test(test_closed_port_fails_fast),
+	    cmocka_unit_test(test_bad_servers),
+	};
+	const char *env = getenv("RELAY_FAIL_ALLOC");
+	int failed;
+
+	for (; env != NULL && *env >= '0' && *env <= '9'; env++)
+		oom_n = oom_n * 10 + (unsigned long)(*env - '0');
+	failed =
+	    cmocka_run_group_tests_name("kv (oom-safe)", oom_cases, NULL, NULL);
+	if (oom_n == 0)
+		failed +=
+		    cmocka_run_group_tests_name("kv", cases, mc_start, mc_stop);
+	if (failed != 0)
+		return 1;
+	return oom_n != 0 && !oom_reached ? 77 : 0;
+}
