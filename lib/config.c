@@ -20,6 +20,9 @@
 
 static const char *const provider_type_names[PROVIDER__MAX] = {
     [PROVIDER_OPENAI] = "openai",
+    [PROVIDER_AZURE] = "azure",
+    [PROVIDER_ANTHROPIC] = "anthropic",
+    [PROVIDER_GEMINI] = "gemini",
 };
 
 const char *
@@ -190,6 +193,8 @@ provider_free(struct config_provider *p)
 		mem_free(p->keys[i]);
 	}
 	mem_free(p->keys);
+	mem_free(p->key_weights);
+	mem_free(p->api_version);
 	for (i = 0; i < p->nheaders; i++) {
 		mem_free(p->headers[i].name);
 		mem_free(p->headers[i].value);
@@ -331,6 +336,7 @@ static void
 parse_provider_keys(
     struct vctx *v, struct config_provider *p, json_t *keys, const char *path)
 {
+	static const char *const kknown[] = {"key", "weight", NULL};
 	char kpath[128];
 	json_t *k;
 	size_t i;
@@ -338,23 +344,47 @@ parse_provider_keys(
 	if (keys == NULL)
 		return; /* a local OpenAI-compatible server may need none */
 	if (!json_is_array(keys)) {
-		vfail(v, path, "\"api_keys\" must be an array of strings");
+		vfail(v, path, "\"api_keys\" must be an array");
 		return;
 	}
 	if (json_array_size(keys) == 0)
 		return;
 	p->keys = mem_calloc(json_array_size(keys), sizeof(char *));
-	if (p->keys == NULL) {
+	p->key_weights = mem_calloc(json_array_size(keys), sizeof(int));
+	if (p->keys == NULL || p->key_weights == NULL) {
 		voom(v);
 		return;
 	}
 	json_array_foreach (keys, i, k) {
+		json_t *secret = json_is_object(k) ? json_object_get(k, "key") : k;
+
 		snprintf(kpath, sizeof(kpath), "%s.api_keys[%zu]", path, i);
-		p->keys[i] = vsecret(v, k, kpath);
+		p->key_weights[i] = 1;
+		if (json_is_object(k)) {
+			vkeys(v, k, kpath, kknown);
+			p->key_weights[i] = (int)vlong(v, k, "weight", kpath, 1,
+			    1, 1000);
+		}
+		p->keys[i] = vsecret(v, secret, kpath);
 		if (p->keys[i] == NULL)
 			return;
 		p->nkeys = i + 1;
 	}
+}
+
+/* Azure's api-version, Anthropic's anthropic-version: given or default. */
+static void
+parse_api_version(struct vctx *v, struct config_provider *p, json_t *j,
+    const char *path, enum provider_type t)
+{
+	const char *ver = vname(v, j, "api_version", path, 0);
+
+	if (ver == NULL && t == PROVIDER_AZURE)
+		ver = RELAY_AZURE_API_VERSION;
+	if (ver == NULL && t == PROVIDER_ANTHROPIC)
+		ver = RELAY_ANTHROPIC_VERSION;
+	if (ver != NULL)
+		p->api_version = vdup(v, ver);
 }
 
 static void
@@ -362,7 +392,7 @@ parse_provider(
     struct vctx *v, struct config_provider *p, json_t *j, const char *path)
 {
 	static const char *const known[] = {"name", "type", "base_url",
-	    "api_keys", "headers", "timeouts", NULL};
+	    "api_keys", "headers", "timeouts", "api_version", NULL};
 	static const char *const tknown[] = {
 	    "connect_ms", "first_byte_ms", "idle_ms", "total_ms", NULL};
 	const char *name, *type, *url;
@@ -384,10 +414,13 @@ parse_provider(
 		if (strcmp(type, provider_type_names[i]) == 0)
 			break;
 	if (i == PROVIDER__MAX) {
-		vfail(v, path, "\"type\" must be \"openai\", not \"%.32s\"",
+		vfail(v, path,
+		    "\"type\" must be openai, azure, anthropic or gemini, not "
+		    "\"%.32s\"",
 		    type);
 		return;
 	}
+	parse_api_version(v, p, j, path, (enum provider_type)i);
 	p->type = (enum provider_type)i;
 	if ((strncmp(url, "http://", 7) != 0 &&
 		strncmp(url, "https://", 8) != 0) ||
@@ -470,7 +503,8 @@ parse_model(struct vctx *v, struct config *c, struct config_model *m, json_t *j,
     const char *path)
 {
 	static const char *const known[] = {"name", "targets", "price", NULL};
-	static const char *const tknown[] = {"provider", "model", NULL};
+	static const char *const tknown[] = {
+	    "provider", "model", "priority", "weight", NULL};
 	static const char *const pknown[] = {
 	    "input_per_mtok", "output_per_mtok", NULL};
 	json_t *price = json_object_get(j, "price");
@@ -527,6 +561,10 @@ parse_model(struct vctx *v, struct config *c, struct config_model *m, json_t *j,
 			return;
 		}
 		m->targets[i].model = vdup(v, model != NULL ? model : name);
+		m->targets[i].priority = (int)vlong(v, t, "priority", tpath, 0,
+		    0, 1000);
+		m->targets[i].weight = (int)vlong(v, t, "weight", tpath, 1, 1,
+		    1000);
 		m->ntargets = i + 1;
 		if (v->err != RELAY_OK)
 			return;
@@ -599,10 +637,75 @@ parse_data_dir(struct vctx *v, struct config *c, json_t *root)
 }
 
 static void
+parse_retry(struct vctx *v, struct config *c, json_t *root)
+{
+	static const char *const known[] = {"max_attempts", "base_delay_ms",
+	    "max_delay_ms", "deadline_ms", "on_status", NULL};
+	static const int defaults[] = {429, 500, 502, 503, 504, 529};
+	json_t *r = json_object_get(root, "retry"), *st, *e;
+	struct config_retry *cr = &c->retry;
+	size_t i;
+
+	if (r != NULL && !json_is_object(r)) {
+		vfail(v, "$.retry", "must be an object");
+		return;
+	}
+	if (r != NULL)
+		vkeys(v, r, "$.retry", known);
+	cr->max_attempts = (int)vlong(v, r, "max_attempts", "$.retry", 2, 1, 10);
+	cr->base_delay_ms = vlong(v, r, "base_delay_ms", "$.retry", 200, 0,
+	    60000);
+	cr->max_delay_ms = vlong(v, r, "max_delay_ms", "$.retry", 5000, 0,
+	    600000);
+	cr->deadline_ms = vlong(v, r, "deadline_ms", "$.retry", 60000, 0,
+	    3600000);
+	st = json_object_get(r, "on_status");
+	if (st == NULL) {
+		memcpy(cr->on_status, defaults, sizeof(defaults));
+		cr->non_status = sizeof(defaults) / sizeof(defaults[0]);
+		return;
+	}
+	if (!json_is_array(st) || json_array_size(st) > 16) {
+		vfail(v, "$.retry", "\"on_status\" must be an array of at most 16 "
+				    "HTTP statuses");
+		return;
+	}
+	json_array_foreach (st, i, e) {
+		if (!json_is_integer(e) || json_integer_value(e) < 400 ||
+		    json_integer_value(e) > 599) {
+			vfail(v, "$.retry", "\"on_status\" holds 400..599 only");
+			return;
+		}
+		cr->on_status[cr->non_status++] = (int)json_integer_value(e);
+	}
+}
+
+static void
+parse_breaker(struct vctx *v, struct config *c, json_t *root)
+{
+	static const char *const known[] = {
+	    "failures", "window_s", "open_s", NULL};
+	json_t *b = json_object_get(root, "breaker");
+
+	if (b != NULL && !json_is_object(b)) {
+		vfail(v, "$.breaker", "must be an object");
+		return;
+	}
+	if (b != NULL)
+		vkeys(v, b, "$.breaker", known);
+	c->breaker.failures = (int)vlong(v, b, "failures", "$.breaker", 5, 0,
+	    100000);
+	c->breaker.window_s = (int)vlong(v, b, "window_s", "$.breaker", 30, 1,
+	    86400);
+	c->breaker.open_s = (int)vlong(v, b, "open_s", "$.breaker", 30, 1,
+	    86400);
+}
+
+static void
 parse_top(struct vctx *v, struct config *c, json_t *root)
 {
 	static const char *const known[] = {"memcached", "providers", "models",
-	    "limits", "stream", "data_dir", NULL};
+	    "limits", "stream", "data_dir", "retry", "breaker", NULL};
 	static const char *const lknown[] = {
 	    "max_body_bytes", "on_memcached_error", "default_max_tokens", NULL};
 	static const char *const sknown[] = {"heartbeat_ms", NULL};
@@ -628,6 +731,8 @@ parse_top(struct vctx *v, struct config *c, json_t *root)
 	    RELAY_DEFAULT_MAX_TOKENS, 1, 10000000);
 	parse_policy(v, c, lim);
 	parse_data_dir(v, c, root);
+	parse_retry(v, c, root);
+	parse_breaker(v, c, root);
 	parse_memcached(v, c, root);
 	if (v->err == RELAY_OK)
 		parse_providers(v, c, root);

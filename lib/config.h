@@ -11,7 +11,10 @@
 #include "err.h"
 
 enum provider_type {
-	PROVIDER_OPENAI, /* OpenAI or any OpenAI-compatible base URL */
+	PROVIDER_OPENAI,    /* OpenAI or any OpenAI-compatible base URL */
+	PROVIDER_AZURE,	    /* Azure OpenAI: deployments, api-version */
+	PROVIDER_ANTHROPIC, /* Anthropic Messages API */
+	PROVIDER_GEMINI,    /* Google Gemini generateContent */
 	PROVIDER__MAX
 };
 
@@ -25,8 +28,10 @@ struct config_provider {
 	char *name;
 	enum provider_type type;
 	char *base_url; /* without trailing '/' */
-	char **keys; /* resolved secrets; never log them */
+	char **keys;	  /* resolved secrets; never log them */
+	int *key_weights; /* per key, >= 1 */
 	size_t nkeys;
+	char *api_version; /* azure: api-version; anthropic: anthropic-version */
 	struct config_header *headers;
 	size_t nheaders;
 	long connect_ms;
@@ -37,7 +42,26 @@ struct config_provider {
 
 struct config_target {
 	const struct config_provider *provider;
-	char *model; /* the provider's own model name */
+	char *model;  /* the provider's own model name */
+	int priority; /* lower first; targets of one priority share load */
+	int weight;   /* share within its priority, >= 1 */
+};
+
+/* Retries of one request (config "retry"). */
+struct config_retry {
+	int max_attempts;  /* per target, >= 1 */
+	long base_delay_ms; /* backoff: base * 2^(attempt-1), jittered */
+	long max_delay_ms;
+	long deadline_ms; /* no new attempt after this since the start */
+	int on_status[16]; /* upstream statuses worth another attempt */
+	size_t non_status;
+};
+
+/* Circuit breakers (config "breaker"); failures 0 turns them off. */
+struct config_breaker {
+	int failures; /* in one window, to open */
+	int window_s;
+	int open_s; /* fail fast this long, then one probe */
 };
 
 struct config_model {
@@ -57,6 +81,8 @@ struct config {
 	int fail_open; /* limits.on_memcached_error is fail_open */
 	long default_max_tokens; /* reservation when a request sets none */
 	char *data_dir; /* keys and credentials live here */
+	struct config_retry retry;
+	struct config_breaker breaker;
 	struct config_provider *providers;
 	size_t nproviders;
 	struct config_model *models;

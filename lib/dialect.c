@@ -14,13 +14,14 @@
 /* The operations of one wire format. */
 struct wire_ops {
 	const char *name;
-	enum relay_err (*parse_request)(struct span, struct ir_request *,
-	    char *, size_t, const char **);
+	enum relay_err (*parse_request)(
+	    struct span, struct ir_request *, char *, size_t, const char **);
 	enum relay_err (*emit_request)(const struct ir_request *, const char *,
 	    struct buf *, char *, size_t, const char **);
 	enum relay_err (*parse_response)(
 	    struct span, struct ir_response *, char *, size_t);
-	enum relay_err (*emit_response)(const struct ir_response *, struct buf *);
+	enum relay_err (*emit_response)(
+	    const struct ir_response *, struct buf *);
 	enum relay_err (*decode)(
 	    struct ir_dec *, const struct sse_event *, struct ir_norm *);
 	enum relay_err (*encode)(

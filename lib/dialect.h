@@ -150,8 +150,8 @@ enum relay_err dialect_stream_end(
  * cached tokens; -1 for counts never reported). Valid at any time, so a
  * stream cut short can still be accounted for.
  */
-void dialect_stream_usage(const struct dialect_stream *ds,
-    struct ir_usage *u) RELAY_NONNULL;
+void dialect_stream_usage(
+    const struct dialect_stream *ds, struct ir_usage *u) RELAY_NONNULL;
 
 /* 1 once the upstream signalled a complete answer (OpenAI [DONE] or a
  * finish_reason, Anthropic message_stop, Gemini finishReason). */

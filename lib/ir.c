@@ -240,9 +240,11 @@ ir_new_id(char *out, size_t n, const char *prefix)
 	size_t plen = strlen(prefix), i;
 
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-		unsigned long t = (unsigned long)time(NULL) ^ (unsigned long)out;
+		unsigned long t =
+		    (unsigned long)time(NULL) ^ (unsigned long)out;
 
-		for (i = 0; i < sizeof(rnd); i++, t = t * 6364136223846793005UL + 1)
+		for (i = 0; i < sizeof(rnd);
+		     i++, t = t * 6364136223846793005UL + 1)
 			rnd[i] = (unsigned char)(t >> 33);
 	}
 	if (plen > n - 1)
@@ -361,8 +363,8 @@ norm_send(struct ir_norm *n, struct ir_sev *ev)
 }
 
 enum relay_err
-ir_norm_start(struct ir_norm *n, struct span id, struct span model,
-    long long created)
+ir_norm_start(
+    struct ir_norm *n, struct span id, struct span model, long long created)
 {
 	struct ir_sev ev;
 
@@ -470,8 +472,8 @@ ir_norm_signature(struct ir_norm *n, struct span s)
 }
 
 enum relay_err
-ir_norm_tool(struct ir_norm *n, long long key, struct span id,
-    struct span name, struct span sig)
+ir_norm_tool(struct ir_norm *n, long long key, struct span id, struct span name,
+    struct span sig)
 {
 	struct ir_sev start;
 	void *arr = n->tools;
@@ -555,8 +557,7 @@ ir_norm_end(struct ir_norm *n)
 }
 
 enum relay_err
-ir_norm_error(struct ir_norm *n, int status, struct span type,
-    struct span msg)
+ir_norm_error(struct ir_norm *n, int status, struct span type, struct span msg)
 {
 	struct ir_sev ev;
 

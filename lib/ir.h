@@ -172,8 +172,8 @@ enum relay_err ir_request_add_msg(struct ir_request *r, enum ir_role role,
 enum relay_err ir_msg_add_part(struct ir_msg *m, enum ir_part_type t,
     struct ir_part **out) RELAY_MUST_CHECK RELAY_NONNULL;
 /* Append a zeroed tool; *out valid until the next append. RELAY_ENOMEM. */
-enum relay_err ir_request_add_tool(struct ir_request *r,
-    struct ir_tool **out) RELAY_MUST_CHECK RELAY_NONNULL;
+enum relay_err ir_request_add_tool(
+    struct ir_request *r, struct ir_tool **out) RELAY_MUST_CHECK RELAY_NONNULL;
 /* Release the parts of m (m itself is the caller's). */
 void ir_msg_reset(struct ir_msg *m) RELAY_NONNULL;
 
@@ -189,8 +189,8 @@ json_t *ir_request_tool_name(const struct ir_request *r, const json_t *id);
  * by sep (a new reference), or NULL when m has none or memory is short
  * (*oom then set to 1).
  */
-json_t *ir_msg_text(const struct ir_msg *m, enum ir_part_type t,
-    const char *sep, int *oom);
+json_t *ir_msg_text(
+    const struct ir_msg *m, enum ir_part_type t, const char *sep, int *oom);
 
 /* --- helpers for the wire modules --------------------------------------- */
 
@@ -215,8 +215,8 @@ void ir_new_id(char *out, size_t n, const char *prefix) RELAY_NONNULL;
  * signature after it (both new references), or *plain = id (incref) and
  * *sig = NULL when there is no mark. RELAY_ENOMEM.
  */
-enum relay_err ir_id_split(json_t *id, json_t **plain,
-    json_t **sig) RELAY_MUST_CHECK;
+enum relay_err ir_id_split(
+    json_t *id, json_t **plain, json_t **sig) RELAY_MUST_CHECK;
 /* id joined with sig by IR_SIG_MARK (new reference); id alone (incref)
  * when sig is NULL. NULL on OOM. */
 json_t *ir_id_join(json_t *id, json_t *sig);
@@ -228,8 +228,8 @@ long long ir_count(const json_t *v);
 /* JSON integer n, or JSON null when n < 0 (new reference, NULL on OOM). */
 json_t *ir_count_json(long long n);
 /* Assign into dst every field of src that is reported (>= 0). */
-void ir_usage_merge(struct ir_usage *dst, const struct ir_usage *src)
-    RELAY_NONNULL;
+void ir_usage_merge(
+    struct ir_usage *dst, const struct ir_usage *src) RELAY_NONNULL;
 
 /*
  * Parse JSON text held by the string s into a new reference; an empty
@@ -345,8 +345,7 @@ struct ir_norm {
 };
 
 /* Start a normaliser that hands its events to emit(arg, ev). */
-void ir_norm_init(struct ir_norm *n, ir_sev_fn emit, void *arg)
-    RELAY_NONNULL;
+void ir_norm_init(struct ir_norm *n, ir_sev_fn emit, void *arg) RELAY_NONNULL;
 /* Release its memory. */
 void ir_norm_reset(struct ir_norm *n) RELAY_NONNULL;
 
@@ -361,15 +360,15 @@ enum relay_err ir_norm_start(struct ir_norm *n, struct span id,
     struct span model, long long created) RELAY_MUST_CHECK;
 /* Text or thinking text (kind TEXT or THINKING); empty pieces are
  * dropped. */
-enum relay_err ir_norm_text(struct ir_norm *n, enum ir_delta kind,
-    struct span s) RELAY_MUST_CHECK;
+enum relay_err ir_norm_text(
+    struct ir_norm *n, enum ir_delta kind, struct span s) RELAY_MUST_CHECK;
 /* A thinking signature (piece); opens a thinking block when none is. */
 enum relay_err ir_norm_signature(
     struct ir_norm *n, struct span s) RELAY_MUST_CHECK;
 /* A tool call begins; key is the upstream's handle for later fragments.
  * id may be empty (the encoder makes one); sig may be empty. */
-enum relay_err ir_norm_tool(struct ir_norm *n, long long key,
-    struct span id, struct span name, struct span sig) RELAY_MUST_CHECK;
+enum relay_err ir_norm_tool(struct ir_norm *n, long long key, struct span id,
+    struct span name, struct span sig) RELAY_MUST_CHECK;
 /* A fragment of the arguments of the tool call key (or of the open tool
  * block when key is unknown; dropped when there is none). */
 enum relay_err ir_norm_args(
@@ -377,11 +376,10 @@ enum relay_err ir_norm_args(
 /* The upstream closed its current block. */
 enum relay_err ir_norm_stop(struct ir_norm *n) RELAY_MUST_CHECK;
 /* Record the finish reason (the last one wins). */
-void ir_norm_finish(struct ir_norm *n, enum ir_finish f, struct span raw)
-    RELAY_NONNULL;
+void ir_norm_finish(
+    struct ir_norm *n, enum ir_finish f, struct span raw) RELAY_NONNULL;
 /* Merge reported counts (cumulative: assigned, not added). */
-void ir_norm_usage(struct ir_norm *n, const struct ir_usage *u)
-    RELAY_NONNULL;
+void ir_norm_usage(struct ir_norm *n, const struct ir_usage *u) RELAY_NONNULL;
 /* The stream is complete: stop the open block and send END once. */
 enum relay_err ir_norm_end(struct ir_norm *n) RELAY_MUST_CHECK;
 /* The upstream reported an error: send ERROR; the stream is over. */
@@ -425,8 +423,8 @@ struct ir_enc {
 };
 
 /* Start enc for a client that asked for model (may be NULL). */
-void ir_enc_init(struct ir_enc *enc, const char *model, int include_usage)
-    RELAY_NONNULL;
+void ir_enc_init(
+    struct ir_enc *enc, const char *model, int include_usage) RELAY_NONNULL;
 /* Release its memory. */
 void ir_enc_reset(struct ir_enc *enc) RELAY_NONNULL;
 /* Remember that block index is the tool call with ordinal ord.

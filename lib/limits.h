@@ -49,6 +49,9 @@
 
 /* Output tokens reserved for a request that sets no max_tokens: tokens. */
 #define RELAY_DEFAULT_MAX_TOKENS 4096
+/* Provider API versions when the config names none. */
+#define RELAY_AZURE_API_VERSION "2024-10-21"
+#define RELAY_ANTHROPIC_VERSION "2023-06-01"
 /* Where keys and stored credentials live when nothing else says. */
 #define RELAY_DATA_DIR_DEFAULT "/var/lib/llm-relay"
 

@@ -85,9 +85,10 @@ an_tool_result(json_t *b, struct ir_part *p, const char *where, char *eb,
 	size_t i;
 
 	if (!json_is_string(json_object_get(b, "tool_use_id")))
-		return FAIL("messages", "%s.tool_use_id: Field required", where);
-	err = ir_id_split(json_object_get(b, "tool_use_id"), &p->id,
-	    &p->signature);
+		return FAIL(
+		    "messages", "%s.tool_use_id: Field required", where);
+	err = ir_id_split(
+	    json_object_get(b, "tool_use_id"), &p->id, &p->signature);
 	p->is_error = json_is_true(json_object_get(b, "is_error"));
 	if (err != RELAY_OK || c == NULL || json_is_string(c)) {
 		p->text = c != NULL ? json_incref(c) : json_string("");
@@ -161,7 +162,8 @@ an_block(json_t *b, struct ir_msg *m, const char *where, char *eb, size_t es,
 
 	if (strcmp(t, "text") == 0) {
 		if (!json_is_string(json_object_get(b, "text")))
-			return FAIL("messages", "%s.text: Field required", where);
+			return FAIL(
+			    "messages", "%s.text: Field required", where);
 		err = ir_msg_add_part(m, IR_PART_TEXT, &p);
 		if (err == RELAY_OK)
 			p->text = json_incref(json_object_get(b, "text"));
@@ -174,8 +176,9 @@ an_block(json_t *b, struct ir_msg *m, const char *where, char *eb, size_t es,
 	}
 	if (strcmp(t, "tool_use") == 0) {
 		err = ir_msg_add_part(m, IR_PART_TOOL_CALL, &p);
-		return err != RELAY_OK ? err
-				       : an_tool_use(b, p, where, eb, es, param);
+		return err != RELAY_OK
+		    ? err
+		    : an_tool_use(b, p, where, eb, es, param);
 	}
 	if (strcmp(t, "tool_result") == 0) {
 		err = ir_msg_add_part(m, IR_PART_TOOL_RESULT, &p);
@@ -214,7 +217,8 @@ an_content(json_t *c, struct ir_msg *m, size_t mi, char *eb, size_t es,
 		return FAIL("messages",
 		    "messages.%zu.content: Input should be a valid list", mi);
 	json_array_foreach (c, i, b) {
-		snprintf(where, sizeof(where), "messages.%zu.content.%zu", mi, i);
+		snprintf(
+		    where, sizeof(where), "messages.%zu.content.%zu", mi, i);
 		if (!json_is_object(b))
 			return FAIL("messages",
 			    "%s: Input should be a valid dictionary", where);
@@ -226,8 +230,8 @@ an_content(json_t *c, struct ir_msg *m, size_t mi, char *eb, size_t es,
 }
 
 static enum relay_err
-an_messages(json_t *msgs, struct ir_request *r, char *eb, size_t es,
-    const char **param)
+an_messages(
+    json_t *msgs, struct ir_request *r, char *eb, size_t es, const char **param)
 {
 	enum relay_err err = RELAY_OK;
 	struct ir_msg *m;
@@ -239,14 +243,15 @@ an_messages(json_t *msgs, struct ir_request *r, char *eb, size_t es,
 		return FAIL("messages", "messages: Field required");
 	json_array_foreach (msgs, i, msg) {
 		role = json_string_value(json_object_get(msg, "role"));
-		if (role == NULL || (strcmp(role, "user") != 0 &&
-					strcmp(role, "assistant") != 0))
+		if (role == NULL ||
+		    (strcmp(role, "user") != 0 &&
+			strcmp(role, "assistant") != 0))
 			return FAIL("messages",
 			    "messages.%zu.role: Input should be 'user' or "
 			    "'assistant'",
 			    i);
-		err = ir_request_add_msg(r,
-		    role[0] == 'u' ? IR_ROLE_USER : IR_ROLE_ASSISTANT, &m);
+		err = ir_request_add_msg(
+		    r, role[0] == 'u' ? IR_ROLE_USER : IR_ROLE_ASSISTANT, &m);
 		if (err == RELAY_OK)
 			err = an_content(json_object_get(msg, "content"), m, i,
 			    eb, es, param);
@@ -257,8 +262,8 @@ an_messages(json_t *msgs, struct ir_request *r, char *eb, size_t es,
 }
 
 static enum relay_err
-an_system(json_t *sys, struct ir_request *r, char *eb, size_t es,
-    const char **param)
+an_system(
+    json_t *sys, struct ir_request *r, char *eb, size_t es, const char **param)
 {
 	enum relay_err err = RELAY_OK;
 	struct ir_part *p;
@@ -324,8 +329,8 @@ an_tools(json_t *tools, struct ir_request *r, char *eb, size_t es,
 }
 
 static enum relay_err
-an_tool_choice(json_t *tc, struct ir_request *r, char *eb, size_t es,
-    const char **param)
+an_tool_choice(
+    json_t *tc, struct ir_request *r, char *eb, size_t es, const char **param)
 {
 	const char *t = jtype(tc);
 
@@ -367,8 +372,8 @@ an_number(json_t *root, const char *key, json_t **dst, char *eb, size_t es,
 }
 
 static enum relay_err
-an_scalars(json_t *root, struct ir_request *r, char *eb, size_t es,
-    const char **param)
+an_scalars(
+    json_t *root, struct ir_request *r, char *eb, size_t es, const char **param)
 {
 	json_t *mt = json_object_get(root, "max_tokens");
 	json_t *stop = json_object_get(root, "stop_sequences");
@@ -410,7 +415,8 @@ an_scalars(json_t *root, struct ir_request *r, char *eb, size_t es,
 		return FAIL("thinking",
 		    "thinking.enabled.budget_tokens: Field required");
 	if (stream != NULL && !json_is_boolean(stream) && !json_is_null(stream))
-		return FAIL("stream", "stream: Input should be a valid boolean");
+		return FAIL(
+		    "stream", "stream: Input should be a valid boolean");
 	r->stream = json_is_true(stream);
 	r->include_usage = 1;
 	return RELAY_OK;
@@ -439,12 +445,14 @@ wire_anthropic_parse_request(struct span body, struct ir_request *r, char *eb,
 	r->model = json_incref(model);
 	err = an_scalars(root, r, eb, es, param);
 	if (err == RELAY_OK)
-		err = an_messages(json_object_get(root, "messages"), r, eb, es,
-		    param);
+		err = an_messages(
+		    json_object_get(root, "messages"), r, eb, es, param);
 	if (err == RELAY_OK)
-		err = an_system(json_object_get(root, "system"), r, eb, es, param);
+		err = an_system(
+		    json_object_get(root, "system"), r, eb, es, param);
 	if (err == RELAY_OK)
-		err = an_tools(json_object_get(root, "tools"), r, eb, es, param);
+		err =
+		    an_tools(json_object_get(root, "tools"), r, eb, es, param);
 	if (err == RELAY_OK)
 		err = an_tool_choice(
 		    json_object_get(root, "tool_choice"), r, eb, es, param);
@@ -504,9 +512,9 @@ an_tool_use_block(const struct ir_part *p, json_t *id, int *bad, int *invalid)
 static json_t *
 an_result_block(const struct ir_part *p)
 {
-	json_t *o = json_pack("{s:s,s:O,s:O}", "type", "tool_result",
-	    "tool_use_id", p->id, "content",
-	    p->text != NULL ? p->text : json_null());
+	json_t *o =
+	    json_pack("{s:s,s:O,s:O}", "type", "tool_result", "tool_use_id",
+		p->id, "content", p->text != NULL ? p->text : json_null());
 
 	if (o != NULL && p->is_error &&
 	    ir_set(o, "is_error", json_true()) != 0) {
@@ -532,10 +540,10 @@ an_part_block(const struct ir_part *p, int *skip, int *bad, int *invalid)
 	case IR_PART_THINKING:
 		/* Only a signed block is accepted back by the API. */
 		*skip = p->signature == NULL || p->text == NULL;
-		return *skip ? NULL
-			     : json_pack("{s:s,s:O,s:O}", "type", "thinking",
-				   "thinking", p->text, "signature",
-				   p->signature);
+		return *skip
+		    ? NULL
+		    : json_pack("{s:s,s:O,s:O}", "type", "thinking", "thinking",
+			  p->text, "signature", p->signature);
 	case IR_PART_REDACTED_THINKING:
 		*skip = p->data == NULL;
 		return *skip ? NULL
@@ -601,7 +609,8 @@ an_system_json(const struct ir_request *r, json_t *o)
 	a = json_array();
 	for (i = 0; i < r->system.nparts; i++)
 		if (json_string_length(r->system.parts[i].text) > 0)
-			bad |= ir_push(a, an_text_block(r->system.parts[i].text));
+			bad |=
+			    ir_push(a, an_text_block(r->system.parts[i].text));
 	if (json_array_size(a) == 0) {
 		json_decref(a);
 		return bad;
@@ -626,10 +635,9 @@ an_tools_json(const struct ir_request *r, json_t *o)
 			bad |= ir_set(t, "description",
 			    json_incref(r->tools[i].description));
 		bad |= ir_set(t, "input_schema",
-		    r->tools[i].schema != NULL
-			? json_incref(r->tools[i].schema)
-			: json_pack("{s:s,s:{}}", "type", "object",
-			      "properties"));
+		    r->tools[i].schema != NULL ? json_incref(r->tools[i].schema)
+					       : json_pack("{s:s,s:{}}", "type",
+						     "object", "properties"));
 		bad |= ir_push(a, t);
 	}
 	return bad | ir_set(o, "tools", a);
@@ -659,7 +667,8 @@ an_choice_json(const struct ir_request *r, json_t *o)
 	bad |= ir_set(c, "type", json_string(t));
 	if (r->tool_choice == IR_TOOL_CHOICE_TOOL)
 		bad |= ir_set(c, "name", json_incref(r->tool_choice_name));
-	if (r->parallel_tool_calls == 0 && r->tool_choice != IR_TOOL_CHOICE_NONE)
+	if (r->parallel_tool_calls == 0 &&
+	    r->tool_choice != IR_TOOL_CHOICE_NONE)
 		bad |= ir_set(c, "disable_parallel_tool_use", json_true());
 	return bad | ir_set(o, "tool_choice", c);
 }
@@ -689,7 +698,8 @@ an_sampling(const struct ir_request *r, json_t *o)
 static int
 an_limits(const struct ir_request *r, json_t *o)
 {
-	long long max = r->max_tokens > 0 ? r->max_tokens : AN_MAX_TOKENS_DEFAULT;
+	long long max =
+	    r->max_tokens > 0 ? r->max_tokens : AN_MAX_TOKENS_DEFAULT;
 	long long budget = r->thinking_budget;
 	int bad = 0;
 
@@ -900,8 +910,8 @@ an_resp_content(const struct ir_msg *m, int *bad)
 			    "thinking", p->text != NULL ? p->text : json_null(),
 			    "signature", "");
 			if (b != NULL && p->signature != NULL)
-				*bad |= ir_set(b, "signature",
-				    json_incref(p->signature));
+				*bad |= ir_set(
+				    b, "signature", json_incref(p->signature));
 			skip = p->text == NULL;
 		} else
 			b = an_part_block(p, &skip, bad, &invalid);
@@ -970,8 +980,7 @@ an_status(const char *type)
 }
 
 json_t *
-wire_anthropic_error(
-    int status, const char *type, const char *msg, size_t mlen)
+wire_anthropic_error(int status, const char *type, const char *msg, size_t mlen)
 {
 	(void)type; /* the type follows from the status */
 	return json_pack("{s:s,s:{s:s,s:s%}}", "type", "error", "error", "type",
@@ -988,7 +997,8 @@ an_dec_start(struct ir_dec *d, json_t *root, struct ir_norm *n)
 	struct ir_usage usage;
 
 	d->raw_input = ir_count(json_object_get(u, "input_tokens"));
-	d->raw_cache_read = ir_count(json_object_get(u, "cache_read_input_tokens"));
+	d->raw_cache_read =
+	    ir_count(json_object_get(u, "cache_read_input_tokens"));
 	d->raw_cache_write =
 	    ir_count(json_object_get(u, "cache_creation_input_tokens"));
 	ir_usage_init(&usage);
@@ -1055,7 +1065,8 @@ static void
 an_dec_message_delta(struct ir_dec *d, json_t *root, struct ir_norm *n)
 {
 	json_t *u = json_object_get(root, "usage");
-	json_t *sr = json_object_get(json_object_get(root, "delta"), "stop_reason");
+	json_t *sr =
+	    json_object_get(json_object_get(root, "delta"), "stop_reason");
 	struct ir_usage usage;
 	long long v;
 
@@ -1088,8 +1099,8 @@ an_dec_error(json_t *root, struct ir_norm *n)
 }
 
 enum relay_err
-wire_anthropic_decode(struct ir_dec *d, const struct sse_event *ev,
-    struct ir_norm *n)
+wire_anthropic_decode(
+    struct ir_dec *d, const struct sse_event *ev, struct ir_norm *n)
 {
 	json_t *root = NULL;
 	const char *t;
@@ -1213,9 +1224,9 @@ an_enc_end(const struct ir_sev *ev, struct buf *out)
 	enum relay_err err;
 
 	err = an_event("message_delta",
-	    json_pack("{s:s,s:{s:s,s:n},s:o}", "type", "message_delta",
-		"delta", "stop_reason", an_finish_str(ev->finish),
-		"stop_sequence", "usage", an_usage_json(ev->usage)),
+	    json_pack("{s:s,s:{s:s,s:n},s:o}", "type", "message_delta", "delta",
+		"stop_reason", an_finish_str(ev->finish), "stop_sequence",
+		"usage", an_usage_json(ev->usage)),
 	    out);
 	if (err == RELAY_OK)
 		err = an_event("message_stop",
@@ -1241,14 +1252,14 @@ wire_anthropic_encode(
 		return an_enc_delta(ev, out);
 	case IR_SEV_BLOCK_STOP:
 		return an_event("content_block_stop",
-		    json_pack("{s:s,s:I}", "type", "content_block_stop", "index",
-			(json_int_t)ev->index),
+		    json_pack("{s:s,s:I}", "type", "content_block_stop",
+			"index", (json_int_t)ev->index),
 		    out);
 	case IR_SEV_END: return an_enc_end(ev, out);
 	case IR_SEV_ERROR:
 		return an_event("error",
-		    wire_anthropic_error(ev->status, NULL, ev->text.p,
-			ev->text.len),
+		    wire_anthropic_error(
+			ev->status, NULL, ev->text.p, ev->text.len),
 		    out);
 	case IR_SEV__MAX: break;
 	}

@@ -47,8 +47,8 @@ enum relay_err wire_anthropic_emit_response(
  * Decode one upstream SSE event into calls on n. RELAY_EPROTO when its
  * data is not what this API sends; otherwise what n returned.
  */
-enum relay_err wire_anthropic_decode(struct ir_dec *d, const struct sse_event *ev,
-    struct ir_norm *n) RELAY_MUST_CHECK;
+enum relay_err wire_anthropic_decode(struct ir_dec *d,
+    const struct sse_event *ev, struct ir_norm *n) RELAY_MUST_CHECK;
 
 /*
  * Encode one normalised event into zero or more client SSE events
@@ -63,7 +63,7 @@ enum relay_err wire_anthropic_encode(struct ir_enc *e, const struct ir_sev *ev,
  * status, message msg (mlen bytes) and provider type/code type (may be
  * NULL), as documented for dialect_error_body().
  */
-json_t *wire_anthropic_error(int status, const char *type, const char *msg,
-    size_t mlen);
+json_t *wire_anthropic_error(
+    int status, const char *type, const char *msg, size_t mlen);
 
 #endif

@@ -75,7 +75,8 @@ gm_media(json_t *part, struct ir_part *p, const char *where, char *eb,
 	else
 		p->url = ir_str(gget(fd, "fileUri", "file_uri"));
 	if (p->data == NULL && p->url == NULL)
-		return FAIL("contents", "%s: data or fileUri is required", where);
+		return FAIL(
+		    "contents", "%s: data or fileUri is required", where);
 	return RELAY_OK;
 }
 
@@ -86,10 +87,12 @@ gm_call(json_t *part, json_t *fc, struct ir_part *p, const char *where,
 	json_t *args = json_object_get(fc, "args");
 
 	if (!json_is_string(json_object_get(fc, "name")))
-		return FAIL("contents", "%s.functionCall.name: is required", where);
+		return FAIL(
+		    "contents", "%s.functionCall.name: is required", where);
 	p->name = json_incref(json_object_get(fc, "name"));
 	p->id = ir_str(json_object_get(fc, "id"));
-	p->signature = ir_str(gget(part, "thoughtSignature", "thought_signature"));
+	p->signature =
+	    ir_str(gget(part, "thoughtSignature", "thought_signature"));
 	p->args = json_is_object(args) ? gm_dump(args) : json_string("{}");
 	return p->args != NULL ? RELAY_OK : RELAY_ENOMEM;
 }
@@ -112,8 +115,8 @@ gm_result(json_t *fr, struct ir_part *p)
 }
 
 static enum relay_err
-gm_part(json_t *part, struct ir_msg *m, const char *where, char *eb,
-    size_t es, const char **param)
+gm_part(json_t *part, struct ir_msg *m, const char *where, char *eb, size_t es,
+    const char **param)
 {
 	json_t *text = json_object_get(part, "text");
 	json_t *fc = gget(part, "functionCall", "function_call");
@@ -150,8 +153,8 @@ gm_part(json_t *part, struct ir_msg *m, const char *where, char *eb,
 		return gm_media(part, p, where, eb, es, param);
 	p->text = json_incref(text);
 	if (t == IR_PART_THINKING)
-		p->signature = ir_str(
-		    gget(part, "thoughtSignature", "thought_signature"));
+		p->signature =
+		    ir_str(gget(part, "thoughtSignature", "thought_signature"));
 	return RELAY_OK;
 }
 
@@ -166,14 +169,16 @@ gm_content(json_t *c, struct ir_msg *m, size_t ci, char *eb, size_t es,
 
 	if (!json_is_array(parts))
 		return FAIL("contents",
-		    "* GenerateContentRequest.contents[%zu].parts: contents.parts "
+		    "* GenerateContentRequest.contents[%zu].parts: "
+		    "contents.parts "
 		    "must not be empty.",
 		    ci);
 	json_array_foreach (parts, i, part) {
 		snprintf(where, sizeof(where),
 		    "* GenerateContentRequest.contents[%zu].parts[%zu]", ci, i);
 		if (!json_is_object(part))
-			return FAIL("contents", "%s: expected an object", where);
+			return FAIL(
+			    "contents", "%s: expected an object", where);
 		err = gm_part(part, m, where, eb, es, param);
 		if (err != RELAY_OK)
 			break;
@@ -207,7 +212,8 @@ gm_fix_ids(struct ir_request *r)
 			 * whose id no result of this turn took yet. */
 			for (k = 0; k < r->msgs[lastcall].nparts; k++) {
 				q = &r->msgs[lastcall].parts[k];
-				if (q->type == IR_PART_TOOL_CALL && !q->is_error &&
+				if (q->type == IR_PART_TOOL_CALL &&
+				    !q->is_error &&
 				    json_equal(q->name, p->name)) {
 					q->is_error = 1; /* used as a mark */
 					p->id = json_incref(q->id);
@@ -258,8 +264,8 @@ gm_contents(json_t *contents, struct ir_request *r, char *eb, size_t es,
 }
 
 static enum relay_err
-gm_system(json_t *si, struct ir_request *r, char *eb, size_t es,
-    const char **param)
+gm_system(
+    json_t *si, struct ir_request *r, char *eb, size_t es, const char **param)
 {
 	json_t *parts = json_object_get(si, "parts"), *part;
 	struct ir_part *p;
@@ -303,7 +309,8 @@ gm_decls(json_t *decls, struct ir_request *r, char *eb, size_t es,
 			    "* GenerateContentRequest.tools[0]."
 			    "function_declarations[%zu].name: Name is required",
 			    i);
-		schema = gget(d, "parametersJsonSchema", "parameters_json_schema");
+		schema =
+		    gget(d, "parametersJsonSchema", "parameters_json_schema");
 		if (schema == NULL)
 			schema = json_object_get(d, "parameters");
 		err = ir_request_add_tool(r, &t);
@@ -325,7 +332,8 @@ gm_tools(json_t *tools, struct ir_request *r, char *eb, size_t es,
 	size_t i;
 
 	json_array_foreach (tools, i, t) {
-		decls = gget(t, "functionDeclarations", "function_declarations");
+		decls =
+		    gget(t, "functionDeclarations", "function_declarations");
 		if (!json_is_array(decls) || json_object_size(t) != 1)
 			return FAIL("tools",
 			    "* GenerateContentRequest.tools[%zu]: only "
@@ -342,8 +350,10 @@ gm_tools(json_t *tools, struct ir_request *r, char *eb, size_t es,
 static enum relay_err
 gm_tool_config(json_t *tc, struct ir_request *r)
 {
-	json_t *fcc = gget(tc, "functionCallingConfig", "function_calling_config");
-	json_t *names = gget(fcc, "allowedFunctionNames", "allowed_function_names");
+	json_t *fcc =
+	    gget(tc, "functionCallingConfig", "function_calling_config");
+	json_t *names =
+	    gget(fcc, "allowedFunctionNames", "allowed_function_names");
 	const char *mode = json_string_value(json_object_get(fcc, "mode"));
 
 	if (mode == NULL)
@@ -370,8 +380,8 @@ gm_num(json_t *gc, const char *camel, const char *snake)
 }
 
 static enum relay_err
-gm_gen_config(json_t *gc, struct ir_request *r, char *eb, size_t es,
-    const char **param)
+gm_gen_config(
+    json_t *gc, struct ir_request *r, char *eb, size_t es, const char **param)
 {
 	json_t *stop = gget(gc, "stopSequences", "stop_sequences");
 	json_t *mime = gget(gc, "responseMimeType", "response_mime_type");
@@ -386,7 +396,8 @@ gm_gen_config(json_t *gc, struct ir_request *r, char *eb, size_t es,
 		    "an object.");
 	if (cc != NULL && ir_count(cc) != 1)
 		return FAIL("generationConfig",
-		    "* GenerateContentRequest.generation_config.candidate_count:"
+		    "* "
+		    "GenerateContentRequest.generation_config.candidate_count:"
 		    " only 1 can be translated for this model's provider");
 	r->temperature = gm_num(gc, "temperature", "temperature");
 	r->top_p = gm_num(gc, "topP", "top_p");
@@ -395,7 +406,8 @@ gm_gen_config(json_t *gc, struct ir_request *r, char *eb, size_t es,
 	r->frequency_penalty =
 	    gm_num(gc, "frequencyPenalty", "frequency_penalty");
 	r->seed = gm_num(gc, "seed", "seed");
-	r->max_tokens = ir_count(gget(gc, "maxOutputTokens", "max_output_tokens"));
+	r->max_tokens =
+	    ir_count(gget(gc, "maxOutputTokens", "max_output_tokens"));
 	if (r->max_tokens < 0)
 		r->max_tokens = 0;
 	r->stop = json_is_array(stop) ? json_incref(stop) : NULL;
@@ -407,7 +419,8 @@ gm_gen_config(json_t *gc, struct ir_request *r, char *eb, size_t es,
 	} else if (json_is_string(mime) &&
 	    strcmp(json_string_value(mime), "application/json") == 0)
 		r->format = IR_FORMAT_JSON_OBJECT;
-	budget = json_integer_value(gget(tc, "thinkingBudget", "thinking_budget"));
+	budget =
+	    json_integer_value(gget(tc, "thinkingBudget", "thinking_budget"));
 	r->thinking_budget = budget < 0 ? GM_DYNAMIC_BUDGET : budget;
 	return RELAY_OK;
 }
@@ -424,23 +437,26 @@ wire_gemini_parse_request(struct span body, struct ir_request *r, char *eb,
 	if (err != RELAY_OK)
 		goto out;
 	if (!json_is_object(root)) {
-		err = FAIL(NULL, "Invalid JSON payload received. Expected an "
-				 "object.");
+		err = FAIL(NULL,
+		    "Invalid JSON payload received. Expected an "
+		    "object.");
 		goto out;
 	}
 	err = gm_contents(json_object_get(root, "contents"), r, eb, es, param);
 	if (err == RELAY_OK)
-		err = gm_system(gget(root, "systemInstruction",
-				    "system_instruction"),
-		    r, eb, es, param);
+		err = gm_system(
+		    gget(root, "systemInstruction", "system_instruction"), r,
+		    eb, es, param);
 	if (err == RELAY_OK)
-		err = gm_tools(json_object_get(root, "tools"), r, eb, es, param);
+		err =
+		    gm_tools(json_object_get(root, "tools"), r, eb, es, param);
 	if (err == RELAY_OK)
-		err = gm_tool_config(gget(root, "toolConfig", "tool_config"), r);
+		err =
+		    gm_tool_config(gget(root, "toolConfig", "tool_config"), r);
 	if (err == RELAY_OK)
-		err = gm_gen_config(gget(root, "generationConfig",
-					"generation_config"),
-		    r, eb, es, param);
+		err = gm_gen_config(
+		    gget(root, "generationConfig", "generation_config"), r, eb,
+		    es, param);
 	r->include_usage = 1;
 out:
 	json_decref(root);
@@ -500,9 +516,11 @@ gm_call_json(const struct ir_part *p, int upstream, int *bad, int *invalid)
 	*bad |= ir_set(fc, "args", args);
 	*bad |= ir_set(o, "functionCall", fc);
 	if (p->signature != NULL)
-		*bad |= ir_set(o, "thoughtSignature", json_incref(p->signature));
+		*bad |=
+		    ir_set(o, "thoughtSignature", json_incref(p->signature));
 	else if (upstream)
-		*bad |= ir_set(o, "thoughtSignature", json_string(GM_SKIP_SIGNATURE));
+		*bad |= ir_set(
+		    o, "thoughtSignature", json_string(GM_SKIP_SIGNATURE));
 	return o;
 }
 
@@ -522,8 +540,8 @@ gm_result_json(const struct ir_request *r, const struct ir_part *p)
 	if (resp == NULL && !oom)
 		resp = json_pack("{s:O}", "content",
 		    p->text != NULL ? p->text : json_null());
-	fr = json_pack("{s:O,s:o}", "name",
-	    name != NULL ? name : p->id, "response", resp);
+	fr = json_pack(
+	    "{s:O,s:o}", "name", name != NULL ? name : p->id, "response", resp);
 	if (fr != NULL && p->id != NULL &&
 	    ir_set(fr, "id", json_incref(p->id)) != 0) {
 		json_decref(fr);
@@ -533,8 +551,8 @@ gm_result_json(const struct ir_request *r, const struct ir_part *p)
 }
 
 static json_t *
-gm_parts(const struct ir_request *r, const struct ir_msg *m, int *bad,
-    int *invalid)
+gm_parts(
+    const struct ir_request *r, const struct ir_msg *m, int *bad, int *invalid)
 {
 	json_t *a = json_array();
 	size_t i;
@@ -545,8 +563,8 @@ gm_parts(const struct ir_request *r, const struct ir_msg *m, int *bad,
 		switch (p->type) {
 		case IR_PART_TEXT:
 			if (json_string_length(p->text) > 0)
-				*bad |= ir_push(a,
-				    json_pack("{s:O}", "text", p->text));
+				*bad |= ir_push(
+				    a, json_pack("{s:O}", "text", p->text));
 			break;
 		case IR_PART_IMAGE: *bad |= ir_push(a, gm_image(p)); break;
 		case IR_PART_TOOL_CALL:
@@ -595,10 +613,10 @@ gm_system_json(const struct ir_request *r, json_t *o)
 		return 0;
 	parts = json_array();
 	for (i = 0; i < r->system.nparts; i++)
-		bad |= ir_push(parts,
-		    json_pack("{s:O}", "text", r->system.parts[i].text));
-	return bad | ir_set(o, "systemInstruction",
-			 json_pack("{s:o}", "parts", parts));
+		bad |= ir_push(
+		    parts, json_pack("{s:O}", "text", r->system.parts[i].text));
+	return bad |
+	    ir_set(o, "systemInstruction", json_pack("{s:o}", "parts", parts));
 }
 
 static int
@@ -622,8 +640,8 @@ gm_tools_json(const struct ir_request *r, json_t *o)
 			    json_incref(r->tools[i].schema));
 		bad |= ir_push(decls, d);
 	}
-	bad |= ir_set(o, "tools",
-	    json_pack("[{s:o}]", "functionDeclarations", decls));
+	bad |= ir_set(
+	    o, "tools", json_pack("[{s:o}]", "functionDeclarations", decls));
 	switch (r->tool_choice) {
 	case IR_TOOL_CHOICE_UNSET: break;
 	case IR_TOOL_CHOICE_AUTO: mode = "AUTO"; break;
@@ -638,8 +656,9 @@ gm_tools_json(const struct ir_request *r, json_t *o)
 	if (r->tool_choice == IR_TOOL_CHOICE_TOOL)
 		bad |= ir_set(d, "allowedFunctionNames",
 		    json_pack("[O]", r->tool_choice_name));
-	return bad | ir_set(o, "toolConfig",
-			 json_pack("{s:o}", "functionCallingConfig", d));
+	return bad |
+	    ir_set(o, "toolConfig",
+		json_pack("{s:o}", "functionCallingConfig", d));
 }
 
 static int
@@ -662,10 +681,11 @@ gm_gen_json(const struct ir_request *r, json_t *o)
 	bad |= gm_opt(gc, "seed", r->seed);
 	bad |= gm_opt(gc, "stopSequences", r->stop);
 	if (r->max_tokens > 0)
-		bad |= ir_set(gc, "maxOutputTokens", json_integer(r->max_tokens));
+		bad |=
+		    ir_set(gc, "maxOutputTokens", json_integer(r->max_tokens));
 	if (r->format != IR_FORMAT_TEXT)
-		bad |= ir_set(gc, "responseMimeType",
-		    json_string("application/json"));
+		bad |= ir_set(
+		    gc, "responseMimeType", json_string("application/json"));
 	if (r->format == IR_FORMAT_JSON_SCHEMA)
 		bad |= gm_opt(gc, "responseJsonSchema", r->format_schema);
 	if (r->thinking_budget > 0)
@@ -755,7 +775,8 @@ gm_usage(json_t *um, struct ir_usage *u)
 	if (!json_is_object(um))
 		return;
 	u->input = ir_count(json_object_get(um, "promptTokenCount"));
-	u->cache_read = ir_count(json_object_get(um, "cachedContentTokenCount"));
+	u->cache_read =
+	    ir_count(json_object_get(um, "cachedContentTokenCount"));
 	u->reasoning = th;
 	if (cand >= 0 || th >= 0)
 		u->output = (cand > 0 ? cand : 0) + (th > 0 ? th : 0);
@@ -778,7 +799,8 @@ gm_usage_json(const struct ir_usage *u)
 	    ir_set(o, "thoughtsTokenCount", json_integer(th)) != 0)
 		goto fail;
 	if (o != NULL && u->cache_read > 0 &&
-	    ir_set(o, "cachedContentTokenCount", json_integer(u->cache_read)) != 0)
+	    ir_set(o, "cachedContentTokenCount", json_integer(u->cache_read)) !=
+		0)
 		goto fail;
 	return o;
 fail:
@@ -833,9 +855,9 @@ wire_gemini_parse_response(
 		r->finish = IR_FINISH_CONTENT_FILTER;
 		goto out;
 	}
-	err = gm_resp_parts(json_object_get(json_object_get(cand, "content"),
-				"parts"),
-	    r, &saw_tool);
+	err = gm_resp_parts(
+	    json_object_get(json_object_get(cand, "content"), "parts"), r,
+	    &saw_tool);
 	fr = json_object_get(cand, "finishReason");
 	r->finish_raw = ir_str(fr);
 	r->finish = gm_finish(json_string_value(fr), saw_tool);
@@ -857,14 +879,15 @@ gm_resp_parts_json(const struct ir_msg *m, int *bad)
 		if (ip->type == IR_PART_TEXT)
 			p = json_pack("{s:O}", "text", ip->text);
 		else if (ip->type == IR_PART_THINKING && ip->text != NULL)
-			p = json_pack("{s:O,s:b}", "text", ip->text, "thought", 1);
+			p = json_pack(
+			    "{s:O,s:b}", "text", ip->text, "thought", 1);
 		else if (ip->type == IR_PART_TOOL_CALL)
 			p = gm_call_json(ip, 0, bad, &invalid);
 		else
 			continue;
 		if (ip->type == IR_PART_THINKING && ip->signature != NULL)
-			*bad |= ir_set(p, "thoughtSignature",
-			    json_incref(ip->signature));
+			*bad |= ir_set(
+			    p, "thoughtSignature", json_incref(ip->signature));
 		*bad |= ir_push(a, p);
 	}
 	return a;
@@ -892,8 +915,9 @@ wire_gemini_emit_response(const struct ir_response *r, struct buf *out)
 	enum relay_err err;
 	int bad = 0;
 
-	bad |= ir_push(a, gm_candidate(gm_resp_parts_json(&r->msg, &bad),
-			      gm_finish_str(r->finish)));
+	bad |= ir_push(a,
+	    gm_candidate(
+		gm_resp_parts_json(&r->msg, &bad), gm_finish_str(r->finish)));
 	bad |= ir_set(o, "candidates", a);
 	bad |= ir_set(o, "usageMetadata", gm_usage_json(&r->usage));
 	if (r->model != NULL)
@@ -972,8 +996,8 @@ gm_dec_error(json_t *e, struct ir_norm *n)
 }
 
 enum relay_err
-wire_gemini_decode(struct ir_dec *d, const struct sse_event *ev,
-    struct ir_norm *n)
+wire_gemini_decode(
+    struct ir_dec *d, const struct sse_event *ev, struct ir_norm *n)
 {
 	json_t *root = NULL, *cand, *parts, *part, *fr;
 	struct ir_usage usage;
@@ -1044,8 +1068,8 @@ gm_enc_tool_start(struct ir_enc *e, const struct ir_sev *ev)
 	json_decref(e->tool_sig);
 	e->tool_id = ev->id.len > 0 ? ir_span_json(ev->id) : NULL;
 	e->tool_name = ir_span_json(ev->name);
-	e->tool_sig = ev->signature.len > 0 ? ir_span_json(ev->signature)
-					    : NULL;
+	e->tool_sig =
+	    ev->signature.len > 0 ? ir_span_json(ev->signature) : NULL;
 	buf_clear(&e->args);
 	if (e->tool_name == NULL)
 		return RELAY_ENOMEM;
@@ -1065,8 +1089,8 @@ gm_enc_tool_stop(struct ir_enc *e, struct buf *out)
 	p.id = e->tool_id;
 	p.name = e->tool_name;
 	p.signature = e->tool_sig;
-	p.args = json_stringn(e->args.data != NULL ? e->args.data : "",
-	    e->args.len);
+	p.args =
+	    json_stringn(e->args.data != NULL ? e->args.data : "", e->args.len);
 	if (p.args == NULL)
 		return RELAY_ENOMEM;
 	a = json_array();

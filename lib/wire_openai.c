@@ -71,8 +71,7 @@ oa_image(json_t *item, struct ir_msg *m, size_t mi, char *eb, size_t es,
 	err = ir_msg_add_part(m, IR_PART_IMAGE, &p);
 	if (err != RELAY_OK)
 		return err;
-	rc = oa_data_url(
-	    json_string_value(url), json_string_length(url), p);
+	rc = oa_data_url(json_string_value(url), json_string_length(url), p);
 	if (rc == -2)
 		return RELAY_ENOMEM;
 	if (rc == -1)
@@ -99,8 +98,8 @@ oa_text_part(json_t *text, struct ir_msg *m)
 
 /* One element of a content array. */
 static enum relay_err
-oa_content_item(json_t *item, struct ir_msg *m, size_t mi, char *eb,
-    size_t es, const char **param)
+oa_content_item(json_t *item, struct ir_msg *m, size_t mi, char *eb, size_t es,
+    const char **param)
 {
 	const char *t = json_string_value(json_object_get(item, "type"));
 	json_t *text;
@@ -140,7 +139,7 @@ oa_content(json_t *c, struct ir_msg *m, size_t mi, char *eb, size_t es,
 		return RELAY_OK;
 	if (json_is_string(c))
 		return json_string_length(c) > 0 ? oa_text_part(c, m)
-						  : RELAY_OK;
+						 : RELAY_OK;
 	if (!json_is_array(c))
 		return FAIL("messages",
 		    "Invalid type for 'messages[%zu].content': expected one of "
@@ -194,8 +193,8 @@ oa_tool_call(json_t *tc, struct ir_msg *m, size_t mi, char *eb, size_t es,
 }
 
 static enum relay_err
-oa_assistant(json_t *msg, struct ir_request *r, size_t mi, char *eb,
-    size_t es, const char **param)
+oa_assistant(json_t *msg, struct ir_request *r, size_t mi, char *eb, size_t es,
+    const char **param)
 {
 	json_t *rc = json_object_get(msg, "reasoning_content");
 	json_t *tcs = json_object_get(msg, "tool_calls"), *tc;
@@ -250,8 +249,8 @@ oa_tool_result(json_t *msg, struct ir_request *r, int *merge, size_t mi,
 		    "'tool' must have a 'tool_call_id'. (messages[%zu])",
 		    mi);
 	memset(&tmp, 0, sizeof(tmp));
-	err = oa_content(json_object_get(msg, "content"), &tmp, mi, eb, es,
-	    param);
+	err = oa_content(
+	    json_object_get(msg, "content"), &tmp, mi, eb, es, param);
 	if (err == RELAY_OK && *merge && r->nmsgs > 0)
 		m = &r->msgs[r->nmsgs - 1];
 	else if (err == RELAY_OK)
@@ -291,8 +290,8 @@ oa_system(json_t *msg, struct ir_request *r, size_t mi, char *eb, size_t es,
 }
 
 static enum relay_err
-oa_message(json_t *msg, struct ir_request *r, int *merge, size_t mi,
-    char *eb, size_t es, const char **param)
+oa_message(json_t *msg, struct ir_request *r, int *merge, size_t mi, char *eb,
+    size_t es, const char **param)
 {
 	const char *role = json_string_value(json_object_get(msg, "role"));
 	struct ir_msg *m;
@@ -368,8 +367,8 @@ oa_tools(json_t *tools, struct ir_request *r, char *eb, size_t es,
 }
 
 static enum relay_err
-oa_tool_choice(json_t *tc, struct ir_request *r, char *eb, size_t es,
-    const char **param)
+oa_tool_choice(
+    json_t *tc, struct ir_request *r, char *eb, size_t es, const char **param)
 {
 	const char *s = json_string_value(tc);
 	json_t *fn, *name;
@@ -400,8 +399,8 @@ oa_tool_choice(json_t *tc, struct ir_request *r, char *eb, size_t es,
 }
 
 static enum relay_err
-oa_stop(json_t *stop, struct ir_request *r, char *eb, size_t es,
-    const char **param)
+oa_stop(
+    json_t *stop, struct ir_request *r, char *eb, size_t es, const char **param)
 {
 	json_t *v;
 	size_t i;
@@ -428,8 +427,8 @@ oa_stop(json_t *stop, struct ir_request *r, char *eb, size_t es,
 }
 
 static enum relay_err
-oa_format(json_t *rf, struct ir_request *r, char *eb, size_t es,
-    const char **param)
+oa_format(
+    json_t *rf, struct ir_request *r, char *eb, size_t es, const char **param)
 {
 	const char *t = json_string_value(json_object_get(rf, "type"));
 	json_t *js;
@@ -477,8 +476,8 @@ oa_number(json_t *root, const char *key, json_t **dst, char *eb, size_t es,
 }
 
 static enum relay_err
-oa_scalars(json_t *root, struct ir_request *r, char *eb, size_t es,
-    const char **param)
+oa_scalars(
+    json_t *root, struct ir_request *r, char *eb, size_t es, const char **param)
 {
 	json_t *mt = json_object_get(root, "max_completion_tokens");
 	json_t *eff = json_object_get(root, "reasoning_effort");
@@ -514,34 +513,33 @@ oa_scalars(json_t *root, struct ir_request *r, char *eb, size_t es,
 	r->reasoning_effort = ir_str(eff);
 	if (e != NULL)
 		r->thinking_budget = strcmp(e, "low") == 0 ? OA_EFFORT_LOW
-		    : strcmp(e, "medium") == 0		   ? OA_EFFORT_MEDIUM
-		    : strcmp(e, "high") == 0		   ? OA_EFFORT_HIGH
+		    : strcmp(e, "medium") == 0             ? OA_EFFORT_MEDIUM
+		    : strcmp(e, "high") == 0               ? OA_EFFORT_HIGH
 							   : 0;
 	return RELAY_OK;
 }
 
 static enum relay_err
-oa_flags(json_t *root, struct ir_request *r, char *eb, size_t es,
-    const char **param)
+oa_flags(
+    json_t *root, struct ir_request *r, char *eb, size_t es, const char **param)
 {
 	json_t *stream = json_object_get(root, "stream");
 	json_t *opts = json_object_get(root, "stream_options");
 	json_t *ptc = json_object_get(root, "parallel_tool_calls");
 
 	if (stream != NULL && !json_is_boolean(stream) && !json_is_null(stream))
-		return FAIL("stream",
-		    "Invalid type for 'stream': expected a boolean.");
+		return FAIL(
+		    "stream", "Invalid type for 'stream': expected a boolean.");
 	r->stream = json_is_true(stream);
-	r->include_usage =
-	    json_is_true(json_object_get(opts, "include_usage"));
+	r->include_usage = json_is_true(json_object_get(opts, "include_usage"));
 	if (json_is_boolean(ptc))
 		r->parallel_tool_calls = json_is_true(ptc);
 	return RELAY_OK;
 }
 
 static enum relay_err
-oa_messages(json_t *msgs, struct ir_request *r, char *eb, size_t es,
-    const char **param)
+oa_messages(
+    json_t *msgs, struct ir_request *r, char *eb, size_t es, const char **param)
 {
 	enum relay_err err = RELAY_OK;
 	int merge = 0;
@@ -549,8 +547,8 @@ oa_messages(json_t *msgs, struct ir_request *r, char *eb, size_t es,
 	size_t i;
 
 	if (msgs == NULL)
-		return FAIL("messages",
-		    "Missing required parameter: 'messages'.");
+		return FAIL(
+		    "messages", "Missing required parameter: 'messages'.");
 	if (!json_is_array(msgs) || json_array_size(msgs) == 0)
 		return FAIL("messages",
 		    "Invalid 'messages': expected a non-empty array.");
@@ -595,8 +593,8 @@ wire_openai_parse_request(struct span body, struct ir_request *r, char *eb,
 	if (err == RELAY_OK)
 		err = oa_stop(json_object_get(root, "stop"), r, eb, es, param);
 	if (err == RELAY_OK)
-		err = oa_format(json_object_get(root, "response_format"), r, eb,
-		    es, param);
+		err = oa_format(
+		    json_object_get(root, "response_format"), r, eb, es, param);
 	if (err == RELAY_OK)
 		err = oa_scalars(root, r, eb, es, param);
 	if (err == RELAY_OK)
@@ -626,8 +624,8 @@ oa_image_json(const struct ir_part *p)
 		bad |= buf_append(&b, json_string_value(p->data),
 			   json_string_length(p->data)) != RELAY_OK;
 		if (!bad)
-			bad |= ir_set(iu, "url",
-			    json_stringn_nocheck(b.data, b.len));
+			bad |= ir_set(
+			    iu, "url", json_stringn_nocheck(b.data, b.len));
 		buf_reset(&b);
 	}
 	bad |= ir_set(o, "type", json_string("image_url"));
@@ -768,7 +766,8 @@ oa_messages_json(const struct ir_request *r)
 	}
 	for (i = 0; i < r->nmsgs && !bad; i++) {
 		if (r->msgs[i].role == IR_ROLE_ASSISTANT)
-			bad |= ir_push(a, oa_assistant_json(&r->msgs[i], 0, &bad));
+			bad |=
+			    ir_push(a, oa_assistant_json(&r->msgs[i], 0, &bad));
 		else
 			bad |= oa_user_json(&r->msgs[i], a);
 	}
@@ -814,8 +813,10 @@ oa_choice_json(const struct ir_request *r, json_t *o)
 
 	switch (r->tool_choice) {
 	case IR_TOOL_CHOICE_UNSET: break;
-	case IR_TOOL_CHOICE_AUTO: return ir_set(o, "tool_choice", json_string("auto"));
-	case IR_TOOL_CHOICE_NONE: return ir_set(o, "tool_choice", json_string("none"));
+	case IR_TOOL_CHOICE_AUTO:
+		return ir_set(o, "tool_choice", json_string("auto"));
+	case IR_TOOL_CHOICE_NONE:
+		return ir_set(o, "tool_choice", json_string("none"));
 	case IR_TOOL_CHOICE_REQUIRED:
 		return ir_set(o, "tool_choice", json_string("required"));
 	case IR_TOOL_CHOICE_TOOL:
@@ -841,8 +842,9 @@ oa_format_json(const struct ir_request *r, json_t *o)
 		js = json_pack("{s:O}", "schema", r->format_schema);
 		if (js != NULL &&
 		    ir_set(js, "name",
-			r->format_name != NULL ? json_incref(r->format_name)
-					       : json_string("response")) != 0) {
+			r->format_name != NULL
+			    ? json_incref(r->format_name)
+			    : json_string("response")) != 0) {
 			json_decref(js);
 			js = NULL;
 		}
@@ -962,7 +964,8 @@ oa_usage_json(const struct ir_usage *u)
 	return json_pack("{s:I,s:I,s:I,s:{s:I},s:{s:I}}", "prompt_tokens",
 	    (json_int_t)in, "completion_tokens", (json_int_t)outt,
 	    "total_tokens", (json_int_t)(in + outt), "prompt_tokens_details",
-	    "cached_tokens", (json_int_t)(u->cache_read > 0 ? u->cache_read : 0),
+	    "cached_tokens",
+	    (json_int_t)(u->cache_read > 0 ? u->cache_read : 0),
 	    "completion_tokens_details", "reasoning_tokens",
 	    (json_int_t)(u->reasoning > 0 ? u->reasoning : 0));
 }
@@ -1005,7 +1008,8 @@ oa_resp_message(json_t *msg, struct ir_msg *m)
 	if (err == RELAY_OK && json_is_string(ref) &&
 	    json_string_length(ref) > 0)
 		err = oa_text_part(ref, m);
-	if (err == RELAY_OK && json_is_array(json_object_get(msg, "tool_calls")))
+	if (err == RELAY_OK &&
+	    json_is_array(json_object_get(msg, "tool_calls")))
 		err = oa_resp_tool_calls(json_object_get(msg, "tool_calls"), m);
 	return err == RELAY_EINVAL ? RELAY_EPROTO : err;
 }
@@ -1091,7 +1095,8 @@ wire_openai_emit_response(const struct ir_response *r, struct buf *out)
 	bad |= ir_set(ch, "index", json_integer(0));
 	bad |= ir_set(ch, "message", oa_resp_message_json(&r->msg, &bad));
 	bad |= ir_set(ch, "logprobs", json_null());
-	bad |= ir_set(ch, "finish_reason", json_string(oa_finish_str(r->finish)));
+	bad |=
+	    ir_set(ch, "finish_reason", json_string(oa_finish_str(r->finish)));
 	bad |= ir_push(a, ch);
 	bad |= ir_set(o, "choices", a);
 	bad |= ir_set(o, "usage", oa_usage_json(&r->usage));
@@ -1127,7 +1132,8 @@ wire_openai_error(int status, const char *type, const char *msg, size_t mlen)
 	bad |= ir_set(e, "message", json_stringn(msg, mlen));
 	bad |= ir_set(e, "type", json_string(oa_type(status)));
 	bad |= ir_set(e, "param", json_null());
-	bad |= ir_set(e, "code", type != NULL ? json_string(type) : json_null());
+	bad |=
+	    ir_set(e, "code", type != NULL ? json_string(type) : json_null());
 	bad |= ir_set(o, "error", e);
 	if (bad) {
 		json_decref(o);
@@ -1147,8 +1153,8 @@ oa_tool_key(struct ir_dec *d, json_t *tc, int *fresh)
 	int has_id = json_is_string(id) && json_string_length(id) > 0;
 
 	*fresh = 0;
-	if (has_id || (idx >= 0 && idx < IR_DEC_TOOL_SLOTS &&
-			  d->slot_key[idx] == 0)) {
+	if (has_id ||
+	    (idx >= 0 && idx < IR_DEC_TOOL_SLOTS && d->slot_key[idx] == 0)) {
 		*fresh = 1;
 		d->last_key = ++d->keys;
 		if (idx >= 0 && idx < IR_DEC_TOOL_SLOTS)
@@ -1187,7 +1193,8 @@ oa_dec_tools(struct ir_dec *d, json_t *tcs, struct ir_norm *n)
 		fn = json_object_get(tc, "function");
 		key = oa_tool_key(d, tc, &fresh);
 		if (fresh)
-			err = ir_norm_tool(n, key, jspan(json_object_get(tc, "id")),
+			err = ir_norm_tool(n, key,
+			    jspan(json_object_get(tc, "id")),
 			    jspan(json_object_get(fn, "name")), jspan(NULL));
 		if (err == RELAY_OK)
 			err = ir_norm_args(
@@ -1212,11 +1219,11 @@ oa_dec_choice(struct ir_dec *d, json_t *ch, struct ir_norm *n)
 		rc = json_object_get(delta, "reasoning");
 	err = ir_norm_text(n, IR_DELTA_THINKING, jspan(rc));
 	if (err == RELAY_OK)
-		err = ir_norm_text(n, IR_DELTA_TEXT,
-		    jspan(json_object_get(delta, "content")));
+		err = ir_norm_text(
+		    n, IR_DELTA_TEXT, jspan(json_object_get(delta, "content")));
 	if (err == RELAY_OK)
-		err = ir_norm_text(n, IR_DELTA_TEXT,
-		    jspan(json_object_get(delta, "refusal")));
+		err = ir_norm_text(
+		    n, IR_DELTA_TEXT, jspan(json_object_get(delta, "refusal")));
 	if (err == RELAY_OK && json_is_array(tcs))
 		err = oa_dec_tools(d, tcs, n);
 	if (err == RELAY_OK && json_is_string(fr))
@@ -1240,8 +1247,8 @@ oa_dec_error(json_t *e, struct ir_norm *n)
 }
 
 enum relay_err
-wire_openai_decode(struct ir_dec *d, const struct sse_event *ev,
-    struct ir_norm *n)
+wire_openai_decode(
+    struct ir_dec *d, const struct sse_event *ev, struct ir_norm *n)
 {
 	json_t *root = NULL, *ch, *u;
 	struct ir_usage usage;

@@ -16,9 +16,8 @@
  * API's own wording in errbuf and the parameter's name in *param (static,
  * or NULL); RELAY_ENOMEM.
  */
-enum relay_err wire_openai_parse_request(struct span body,
-    struct ir_request *r, char *errbuf, size_t errsz,
-    const char **param) RELAY_MUST_CHECK;
+enum relay_err wire_openai_parse_request(struct span body, struct ir_request *r,
+    char *errbuf, size_t errsz, const char **param) RELAY_MUST_CHECK;
 
 /*
  * Append to out the upstream request body for r, naming model (NULL: the
@@ -63,7 +62,7 @@ enum relay_err wire_openai_encode(struct ir_enc *e, const struct ir_sev *ev,
  * status, message msg (mlen bytes) and provider type/code type (may be
  * NULL), as documented for dialect_error_body().
  */
-json_t *wire_openai_error(int status, const char *type, const char *msg,
-    size_t mlen);
+json_t *wire_openai_error(
+    int status, const char *type, const char *msg, size_t mlen);
 
 #endif

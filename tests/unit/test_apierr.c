@@ -70,10 +70,13 @@ test_openai_body_escapes(void **state)
 	char eb[128];
 
 	(void)state;
+	struct apierr_what w1 = {NULL, "model_not_found", NULL};
+	struct apierr_what w2 = {"overloaded", NULL, NULL};
+	struct apierr_what w3 = {NULL, "invalid_value", "messages"};
+
 	buf_init(&b, 4096);
 	assert_int_equal(
-	    openai_body(&b, 404, NULL, "model_not_found", msg, sizeof(msg) - 1),
-	    RELAY_OK);
+	    openai_body(&b, 404, &w1, msg, sizeof(msg) - 1), RELAY_OK);
 	assert_int_equal(
 	    jsonx_parse(b.data, b.len, &v, eb, sizeof(eb)), RELAY_OK);
 	e = json_object_get(v, "error");
@@ -86,11 +89,17 @@ test_openai_body_escapes(void **state)
 	assert_true(json_is_null(json_object_get(e, "param")));
 	json_decref(v);
 	buf_clear(&b);
-	assert_int_equal(
-	    openai_body(&b, 503, "overloaded", NULL, "x", 1), RELAY_OK);
+	assert_int_equal(openai_body(&b, 503, &w2, "x", 1), RELAY_OK);
 	assert_string_equal(b.data,
 	    "{\"error\":{\"message\":\"x\",\"type\":"
 	    "\"overloaded\",\"param\":null,\"code\":null}}");
+	buf_clear(&b);
+	/* The parameter at fault is named (OpenAI's "param"). */
+	assert_int_equal(openai_body(&b, 400, &w3, "y", 1), RELAY_OK);
+	assert_string_equal(b.data,
+	    "{\"error\":{\"message\":\"y\",\"type\":"
+	    "\"invalid_request_error\",\"param\":\"messages\","
+	    "\"code\":\"invalid_value\"}}");
 	buf_reset(&b);
 }
 

@@ -55,6 +55,17 @@ oom_teardown(void **state)
 static const enum dialect ALL[] = {
     DIALECT_OPENAI, DIALECT_ANTHROPIC, DIALECT_GEMINI};
 
+/* A small decimal index ("12"). */
+static size_t
+idx(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s >= '0' && *s <= '9'; s++)
+		n = n * 10 + (size_t)(*s - '0');
+	return n;
+}
+
 /* Value at a dotted path ("choices.0.message.content"); NULL if absent. */
 static json_t *
 jp(json_t *v, const char *path)
@@ -70,7 +81,7 @@ jp(json_t *v, const char *path)
 		memcpy(key, path, n);
 		key[n] = '\0';
 		if (json_is_array(v))
-			v = json_array_get(v, (size_t)strtoul(key, NULL, 10));
+			v = json_array_get(v, idx(key));
 		else
 			v = json_object_get(v, key);
 		path += n + (dot != NULL);
@@ -90,8 +101,8 @@ load(const struct buf *b)
 	char eb[128];
 	json_t *v = NULL;
 
-	assert_int_equal(jsonx_parse(b->data, b->len, &v, eb, sizeof(eb)),
-	    RELAY_OK);
+	assert_int_equal(
+	    jsonx_parse(b->data, b->len, &v, eb, sizeof(eb)), RELAY_OK);
 	return v;
 }
 
@@ -117,8 +128,7 @@ xreq(enum dialect in, const char *body, enum dialect out,
 }
 
 static json_t *
-xresp(enum dialect from, const char *body, enum dialect to,
-    struct ir_usage *u)
+xresp(enum dialect from, const char *body, enum dialect to, struct ir_usage *u)
 {
 	struct dialect_req_info info;
 	struct buf b;
@@ -126,8 +136,8 @@ xresp(enum dialect from, const char *body, enum dialect to,
 
 	memset(&info, 0, sizeof(info));
 	buf_init(&b, 1 << 20);
-	assert_int_equal(dialect_response(from, span_str(body), to, &info, &b, u),
-	    RELAY_OK);
+	assert_int_equal(
+	    dialect_response(from, span_str(body), to, &info, &b, u), RELAY_OK);
 	v = load(&b);
 	buf_reset(&b);
 	return v;
@@ -156,7 +166,8 @@ collect(void *arg, const struct sse_event *ev)
 	}
 	assert_true(e->n < 64);
 	assert_int_equal(
-	    jsonx_parse(ev->data.p, ev->data.len, &v, eb, sizeof(eb)), RELAY_OK);
+	    jsonx_parse(ev->data.p, ev->data.len, &v, eb, sizeof(eb)),
+	    RELAY_OK);
 	snprintf(e->names[e->n], sizeof(e->names[0]), "%.*s", (int)ev->name.len,
 	    ev->name.p);
 	e->data[e->n++] = v;
@@ -200,8 +211,8 @@ xstream(enum dialect from, const char *up, enum dialect to, int include_usage,
 	assert_non_null(f.ds);
 	for (off = 0; off < len; off += n) {
 		n = len - off < chunk ? len - off : chunk;
-		assert_int_equal(sse_feed(&in, up + off, n, feed_one, &f),
-		    RELAY_OK);
+		assert_int_equal(
+		    sse_feed(&in, up + off, n, feed_one, &f), RELAY_OK);
 	}
 	assert_int_equal(dialect_stream_end(f.ds, &out), RELAY_OK);
 	if (u != NULL)
@@ -210,8 +221,8 @@ xstream(enum dialect from, const char *up, enum dialect to, int include_usage,
 	if (to == DIALECT_GEMINI && out.len > 0)
 		assert_non_null(strstr(out.data, "\r\n\r\n"));
 	sse_init(&outp, 1 << 20);
-	assert_int_equal(
-	    sse_feed(&outp, out.data != NULL ? out.data : "", out.len, collect, e),
+	assert_int_equal(sse_feed(&outp, out.data != NULL ? out.data : "",
+			     out.len, collect, e),
 	    RELAY_OK);
 	assert_int_equal(sse_pending(&outp), 0);
 	sse_reset(&outp);
@@ -353,27 +364,32 @@ test_req_anthropic_to_gemini(void **state)
 	memset(&info, 0, sizeof(info));
 	v = xreq(DIALECT_ANTHROPIC, AN_REQ, DIALECT_GEMINI, &info);
 	assert_null(jp(v, "model"));
-	assert_string_equal(js(v, "systemInstruction.parts.1.text"), "Use tools.");
+	assert_string_equal(
+	    js(v, "systemInstruction.parts.1.text"), "Use tools.");
 	c = jp(v, "contents");
-	assert_string_equal(js(c, "0.parts.1.inlineData.mimeType"), "image/png");
+	assert_string_equal(
+	    js(c, "0.parts.1.inlineData.mimeType"), "image/png");
 	assert_string_equal(js(c, "1.role"), "model");
 	/* thinking from another family is not sent to Gemini */
 	assert_string_equal(js(c, "1.parts.0.text"), "Calling ls.");
 	assert_string_equal(js(c, "1.parts.1.functionCall.name"), "Bash");
-	assert_string_equal(js(c, "1.parts.1.functionCall.args.command"),
-	    "ls -la");
+	assert_string_equal(
+	    js(c, "1.parts.1.functionCall.args.command"), "ls -la");
 	assert_string_equal(js(c, "1.parts.1.thoughtSignature"),
 	    "skip_thought_signature_validator");
 	assert_string_equal(js(c, "2.parts.0.functionResponse.name"), "Bash");
-	assert_string_equal(js(c, "2.parts.0.functionResponse.response.content"),
+	assert_string_equal(
+	    js(c, "2.parts.0.functionResponse.response.content"),
 	    "a.txt\nb.txt");
-	assert_string_equal(js(v, "toolConfig.functionCallingConfig.mode"), "ANY");
-	assert_int_equal(json_integer_value(
-			     jp(v, "generationConfig.thinkingConfig.thinkingBudget")),
+	assert_string_equal(
+	    js(v, "toolConfig.functionCallingConfig.mode"), "ANY");
+	assert_int_equal(json_integer_value(jp(v,
+			     "generationConfig.thinkingConfig.thinkingBudget")),
 	    1500);
 	assert_string_equal(js(v, "generationConfig.stopSequences.0"), "END");
 	assert_int_equal(
-	    json_integer_value(jp(v, "generationConfig.maxOutputTokens")), 2048);
+	    json_integer_value(jp(v, "generationConfig.maxOutputTokens")),
+	    2048);
 	json_decref(v);
 }
 
@@ -394,7 +410,8 @@ test_req_openai_to_anthropic(void **state)
 	assert_true(json_real_value(jp(v, "temperature")) == 1.0);
 	m = jp(v, "messages");
 	assert_string_equal(js(m, "0.content.1.source.type"), "url");
-	assert_string_equal(js(m, "0.content.2.source.media_type"), "image/jpeg");
+	assert_string_equal(
+	    js(m, "0.content.2.source.media_type"), "image/jpeg");
 	assert_string_equal(js(m, "0.content.2.source.data"), "/9j/4AAQ");
 	assert_string_equal(js(m, "1.content.0.type"), "tool_use");
 	assert_string_equal(js(m, "1.content.0.input.city"), "Paris");
@@ -406,7 +423,8 @@ test_req_openai_to_anthropic(void **state)
 	assert_string_equal(js(m, "3.content.0.text"), "thanks");
 	assert_string_equal(js(v, "tool_choice.type"), "tool");
 	assert_string_equal(js(v, "tool_choice.name"), "get_weather");
-	assert_true(json_is_true(jp(v, "tool_choice.disable_parallel_tool_use")));
+	assert_true(
+	    json_is_true(jp(v, "tool_choice.disable_parallel_tool_use")));
 	assert_string_equal(js(v, "stop_sequences.0"), "STOP");
 	assert_string_equal(js(v, "tools.1.input_schema.type"), "object");
 	json_decref(v);
@@ -422,13 +440,14 @@ test_req_openai_to_gemini(void **state)
 	memset(&info, 0, sizeof(info));
 	v = xreq(DIALECT_OPENAI, OA_REQ, DIALECT_GEMINI, &info);
 	c = jp(v, "contents");
-	assert_string_equal(js(c, "0.parts.1.fileData.fileUri"),
-	    "https://example.com/cat.png");
+	assert_string_equal(
+	    js(c, "0.parts.1.fileData.fileUri"), "https://example.com/cat.png");
 	assert_string_equal(js(c, "0.parts.1.fileData.mimeType"), "image/png");
 	assert_string_equal(js(c, "1.parts.0.functionCall.id"), "call_1");
-	assert_string_equal(js(c, "2.parts.0.functionResponse.name"),
-	    "get_weather");
-	assert_string_equal(js(c, "2.parts.1.functionResponse.name"), "get_time");
+	assert_string_equal(
+	    js(c, "2.parts.0.functionResponse.name"), "get_weather");
+	assert_string_equal(
+	    js(c, "2.parts.1.functionResponse.name"), "get_time");
 	assert_string_equal(
 	    js(v, "toolConfig.functionCallingConfig.allowedFunctionNames.0"),
 	    "get_weather");
@@ -436,7 +455,8 @@ test_req_openai_to_gemini(void **state)
 	    js(v, "generationConfig.responseMimeType"), "application/json");
 	assert_string_equal(
 	    js(v, "generationConfig.responseJsonSchema.type"), "object");
-	assert_true(json_real_value(jp(v, "generationConfig.temperature")) > 1.6);
+	assert_true(
+	    json_real_value(jp(v, "generationConfig.temperature")) > 1.6);
 	assert_string_equal(js(v, "generationConfig.stopSequences.0"), "STOP");
 	json_decref(v);
 }
@@ -479,10 +499,12 @@ test_req_gemini_to_anthropic(void **state)
 	assert_false(info.stream);
 	m = jp(v, "messages");
 	assert_string_equal(js(m, "1.content.0.name"), "read_file");
-	assert_string_equal(js(m, "1.content.0.id"), js(m, "2.content.0.tool_use_id"));
+	assert_string_equal(
+	    js(m, "1.content.0.id"), js(m, "2.content.0.tool_use_id"));
 	assert_string_equal(js(v, "thinking.type"), "enabled");
 	/* dynamic budget 8192 >= max_tokens 1000: max_tokens raised */
-	assert_int_equal(json_integer_value(jp(v, "thinking.budget_tokens")), 8192);
+	assert_int_equal(
+	    json_integer_value(jp(v, "thinking.budget_tokens")), 8192);
 	assert_int_equal(json_integer_value(jp(v, "max_tokens")), 9192);
 	assert_null(jp(v, "temperature")); /* refused beside thinking */
 	assert_string_equal(js(v, "stop_sequences.0"), "X");
@@ -501,8 +523,7 @@ test_req_anthropic_default_max_tokens(void **state)
 	    "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":"
 	    "\"hi\"}]}",
 	    DIALECT_ANTHROPIC, &info);
-	assert_int_equal(
-	    json_integer_value(jp(v, "max_tokens")), 4096);
+	assert_int_equal(json_integer_value(jp(v, "max_tokens")), 4096);
 	assert_false(info.stream);
 	assert_false(info.include_usage);
 	assert_null(jp(v, "stream"));
@@ -529,7 +550,8 @@ test_req_signature_roundtrip(void **state)
 	    DIALECT_GEMINI, &info);
 	assert_string_equal(
 	    js(v, "contents.1.parts.0.thoughtSignature"), "c2lnbmF0dXJl");
-	assert_string_equal(js(v, "contents.1.parts.0.functionCall.id"), "call_9");
+	assert_string_equal(
+	    js(v, "contents.1.parts.0.functionCall.id"), "call_9");
 	assert_string_equal(
 	    js(v, "contents.2.parts.0.functionResponse.id"), "call_9");
 	json_decref(v);
@@ -537,7 +559,8 @@ test_req_signature_roundtrip(void **state)
 	v = xreq(DIALECT_OPENAI,
 	    "{\"model\":\"m\",\"messages\":[{\"role\":\"assistant\","
 	    "\"tool_calls\":[{\"id\":\"call_9__thought__c2ln+/=\",\"type\":"
-	    "\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]}]}",
+	    "\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]}"
+	    "]}",
 	    DIALECT_ANTHROPIC, &info);
 	assert_string_equal(js(v, "messages.0.content.0.id"), "call_9");
 	json_decref(v);
@@ -609,23 +632,24 @@ test_req_invalid(void **state)
 	    "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":"
 	    "\"x\"}],\"temperature\":\"hot\"}",
 	    "temperature", "expected a number");
-	check_einval(DIALECT_ANTHROPIC,
-	    "{\"model\":\"m\",\"messages\":[]}", "max_tokens",
-	    "max_tokens: Field required");
+	check_einval(DIALECT_ANTHROPIC, "{\"model\":\"m\",\"messages\":[]}",
+	    "max_tokens", "max_tokens: Field required");
 	check_einval(DIALECT_ANTHROPIC,
 	    "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":"
 	    "\"system\",\"content\":\"x\"}]}",
-	    "messages", "messages.0.role: Input should be 'user' or 'assistant'");
+	    "messages",
+	    "messages.0.role: Input should be 'user' or 'assistant'");
 	check_einval(DIALECT_ANTHROPIC,
-	    "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\","
+	    "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":"
+	    "\"user\","
 	    "\"content\":[{\"type\":\"document\"}]}]}",
 	    "messages", "messages.0.content.0.type");
 	check_einval(DIALECT_ANTHROPIC,
 	    "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[],\"tools\":[{"
 	    "\"type\":\"web_search_20250305\",\"name\":\"web_search\"}]}",
 	    "tools", "server tool");
-	check_einval(DIALECT_GEMINI, "{}", "contents",
-	    "contents is not specified");
+	check_einval(
+	    DIALECT_GEMINI, "{}", "contents", "contents is not specified");
 	check_einval(DIALECT_GEMINI,
 	    "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"executableCode\":"
 	    "{}}]}]}",
@@ -693,11 +717,13 @@ test_resp_openai_to_others(void **state)
 	v = xresp(DIALECT_OPENAI, OA_RESP, DIALECT_GEMINI, NULL);
 	assert_string_equal(js(v, "candidates.0.finishReason"), "STOP");
 	assert_string_equal(
-	    js(v, "candidates.0.content.parts.1.functionCall.args.city"), "Oslo");
+	    js(v, "candidates.0.content.parts.1.functionCall.args.city"),
+	    "Oslo");
 	assert_int_equal(
 	    json_integer_value(jp(v, "usageMetadata.promptTokenCount")), 1200);
 	assert_int_equal(
-	    json_integer_value(jp(v, "usageMetadata.candidatesTokenCount")), 30);
+	    json_integer_value(jp(v, "usageMetadata.candidatesTokenCount")),
+	    30);
 	assert_int_equal(
 	    json_integer_value(jp(v, "usageMetadata.thoughtsTokenCount")), 20);
 	assert_int_equal(
@@ -718,25 +744,30 @@ test_resp_anthropic_to_others(void **state)
 	assert_int_equal(u.input, 1300);
 	assert_int_equal(u.cache_read, 1000);
 	assert_int_equal(u.cache_write, 100);
-	assert_int_equal(json_integer_value(jp(v, "usage.prompt_tokens")), 1300);
-	assert_int_equal(json_integer_value(
-			     jp(v, "usage.prompt_tokens_details.cached_tokens")),
+	assert_int_equal(
+	    json_integer_value(jp(v, "usage.prompt_tokens")), 1300);
+	assert_int_equal(json_integer_value(jp(
+			     v, "usage.prompt_tokens_details.cached_tokens")),
 	    1000);
 	assert_int_equal(json_integer_value(jp(v, "usage.total_tokens")), 1330);
 	assert_string_equal(js(v, "choices.0.finish_reason"), "tool_calls");
 	assert_string_equal(js(v, "choices.0.message.content"), "Hello");
-	assert_string_equal(js(v, "choices.0.message.reasoning_content"), "hmm");
-	assert_string_equal(js(v, "choices.0.message.tool_calls.0.function."
-				  "arguments"),
+	assert_string_equal(
+	    js(v, "choices.0.message.reasoning_content"), "hmm");
+	assert_string_equal(js(v,
+				"choices.0.message.tool_calls.0.function."
+				"arguments"),
 	    "{\"a\":1}");
 	assert_string_equal(js(v, "id"), "msg_01");
 	json_decref(v);
 	v = xresp(DIALECT_ANTHROPIC, AN_RESP, DIALECT_GEMINI, NULL);
-	assert_true(json_is_true(jp(v, "candidates.0.content.parts.0.thought")));
+	assert_true(
+	    json_is_true(jp(v, "candidates.0.content.parts.0.thought")));
 	assert_string_equal(
 	    js(v, "candidates.0.content.parts.0.thoughtSignature"), "sig==");
-	assert_int_equal(json_integer_value(jp(v, "candidates.0.content.parts.2."
-						  "functionCall.args.a")),
+	assert_int_equal(json_integer_value(jp(v,
+			     "candidates.0.content.parts.2."
+			     "functionCall.args.a")),
 	    1);
 	json_decref(v);
 }
@@ -794,9 +825,8 @@ test_resp_finish_reasons(void **state)
 	    {DIALECT_ANTHROPIC,
 		"{\"content\":[],\"stop_reason\":\"max_tokens\"}",
 		DIALECT_GEMINI, "candidates.0.finishReason", "MAX_TOKENS"},
-	    {DIALECT_ANTHROPIC,
-		"{\"content\":[],\"stop_reason\":\"refusal\"}", DIALECT_OPENAI,
-		"choices.0.finish_reason", "content_filter"},
+	    {DIALECT_ANTHROPIC, "{\"content\":[],\"stop_reason\":\"refusal\"}",
+		DIALECT_OPENAI, "choices.0.finish_reason", "content_filter"},
 	    {DIALECT_ANTHROPIC,
 		"{\"content\":[],\"stop_reason\":\"stop_sequence\","
 		"\"stop_sequence\":\"END\"}",
@@ -808,7 +838,8 @@ test_resp_finish_reasons(void **state)
 	    {DIALECT_GEMINI,
 		"{\"candidates\":[{\"finishReason\":\"RECITATION\"}]}",
 		DIALECT_ANTHROPIC, "stop_reason", "refusal"},
-	    {DIALECT_GEMINI, "{\"promptFeedback\":{\"blockReason\":\"SAFETY\"}}",
+	    {DIALECT_GEMINI,
+		"{\"promptFeedback\":{\"blockReason\":\"SAFETY\"}}",
 		DIALECT_OPENAI, "choices.0.finish_reason", "content_filter"},
 	};
 	size_t i;
@@ -835,8 +866,8 @@ test_resp_not_a_response(void **state)
 	for (i = 0; i < 3; i++)
 		for (j = 0; j < 3; j++) {
 			assert_int_equal(dialect_response(ALL[i],
-					     SPAN_LIT("<html>502</html>"), ALL[j],
-					     &info, &b, NULL),
+					     SPAN_LIT("<html>502</html>"),
+					     ALL[j], &info, &b, NULL),
 			    RELAY_EPROTO);
 			assert_int_equal(b.len, 0);
 		}
@@ -957,7 +988,8 @@ oa_args(struct evs *e, int idx, char *out, size_t n)
 		json_array_foreach (tcs, k, tc) {
 			const char *a = js(tc, "function.arguments");
 
-			if (json_integer_value(jp(tc, "index")) != idx || a == NULL)
+			if (json_integer_value(jp(tc, "index")) != idx ||
+			    a == NULL)
 				continue;
 			used += (size_t)snprintf(out + used, n - used, "%s", a);
 		}
@@ -973,7 +1005,8 @@ an_args(struct evs *e, int idx, char *out, size_t n)
 	for (i = 0; i < e->n; i++) {
 		const char *a = js(e->data[i], "delta.partial_json");
 
-		if (a != NULL && json_integer_value(jp(e->data[i], "index")) == idx)
+		if (a != NULL &&
+		    json_integer_value(jp(e->data[i], "index")) == idx)
 			used += (size_t)snprintf(out + used, n - used, "%s", a);
 	}
 }
@@ -1002,7 +1035,8 @@ test_stream_openai_to_anthropic(void **state)
 			assert_string_equal(e.names[i], want[i]);
 			assert_string_equal(js(e.data[i], "type"), want[i]);
 		}
-		assert_string_equal(js(ev_at(&e, 0), "message.id"), "chatcmpl-9");
+		assert_string_equal(
+		    js(ev_at(&e, 0), "message.id"), "chatcmpl-9");
 		assert_string_equal(
 		    js(ev_at(&e, 5), "content_block.id"), "call_x");
 		assert_int_equal(
@@ -1014,8 +1048,8 @@ test_stream_openai_to_anthropic(void **state)
 		assert_string_equal(
 		    js(ev_at(&e, 12), "delta.stop_reason"), "tool_use");
 		/* usage arrived after finish_reason and still made it */
-		assert_int_equal(json_integer_value(jp(ev_at(&e, 12),
-				     "usage.input_tokens")),
+		assert_int_equal(
+		    json_integer_value(jp(ev_at(&e, 12), "usage.input_tokens")),
 		    100);
 		assert_int_equal(json_integer_value(jp(ev_at(&e, 12),
 				     "usage.cache_read_input_tokens")),
@@ -1038,19 +1072,20 @@ test_stream_openai_to_gemini(void **state)
 	(void)state;
 	xstream(DIALECT_OPENAI, OA_STREAM, DIALECT_GEMINI, 0, 13, &e, &u);
 	assert_int_equal(e.n, 5); /* 2 text, 2 calls, last frame */
-	assert_string_equal(js(ev_at(&e, 0), "candidates.0.content.parts.0.text"),
-	    "Let me ");
-	assert_string_equal(js(ev_at(&e, 2),
-				"candidates.0.content.parts.0.functionCall.args."
-				"city"),
+	assert_string_equal(
+	    js(ev_at(&e, 0), "candidates.0.content.parts.0.text"), "Let me ");
+	assert_string_equal(
+	    js(ev_at(&e, 2),
+		"candidates.0.content.parts.0.functionCall.args."
+		"city"),
 	    "Oslo");
-	assert_string_equal(js(ev_at(&e, 3),
-				"candidates.0.content.parts.0.functionCall.name"),
+	assert_string_equal(
+	    js(ev_at(&e, 3), "candidates.0.content.parts.0.functionCall.name"),
 	    "get_time");
 	assert_string_equal(
 	    js(ev_at(&e, 4), "candidates.0.finishReason"), "STOP");
-	assert_int_equal(json_integer_value(
-			     jp(ev_at(&e, 4), "usageMetadata.promptTokenCount")),
+	assert_int_equal(json_integer_value(jp(
+			     ev_at(&e, 4), "usageMetadata.promptTokenCount")),
 	    900);
 	assert_int_equal(e.done, 0);
 	evs_free(&e);
@@ -1078,16 +1113,16 @@ test_stream_anthropic_to_openai(void **state)
 		ntext += js(e.data[i], "choices.0.delta.content") != NULL;
 	}
 	assert_int_equal(ntext, 2); /* role chunk "" and "Running ls" */
-	assert_string_equal(js(ev_at(&e, 1), "choices.0.delta.reasoning_content"),
-	    "Need ls.");
+	assert_string_equal(
+	    js(ev_at(&e, 1), "choices.0.delta.reasoning_content"), "Need ls.");
 	oa_args(&e, 0, args, sizeof(args));
 	assert_string_equal(args, "{\"command\": \"ls\"}");
-	assert_string_equal(js(ev_at(&e, e.n - 2), "choices.0.finish_reason"),
-	    "tool_calls");
+	assert_string_equal(
+	    js(ev_at(&e, e.n - 2), "choices.0.finish_reason"), "tool_calls");
 	/* the usage chunk: input includes cache reads and writes */
 	assert_int_equal(json_array_size(jp(ev_at(&e, e.n - 1), "choices")), 0);
-	assert_int_equal(json_integer_value(
-			     jp(ev_at(&e, e.n - 1), "usage.prompt_tokens")),
+	assert_int_equal(
+	    json_integer_value(jp(ev_at(&e, e.n - 1), "usage.prompt_tokens")),
 	    2035);
 	assert_int_equal(json_integer_value(jp(ev_at(&e, e.n - 1),
 			     "usage.prompt_tokens_details.cached_tokens")),
@@ -1115,21 +1150,22 @@ test_stream_anthropic_to_gemini(void **state)
 	xstream(DIALECT_ANTHROPIC, AN_STREAM, DIALECT_GEMINI, 0, 3, &e, NULL);
 	assert_true(json_is_true(
 	    jp(ev_at(&e, 0), "candidates.0.content.parts.0.thought")));
-	assert_string_equal(js(ev_at(&e, 1),
-				"candidates.0.content.parts.0.thoughtSignature"),
+	assert_string_equal(
+	    js(ev_at(&e, 1), "candidates.0.content.parts.0.thoughtSignature"),
 	    "EqQBCgIYAh+/=");
 	assert_string_equal(
-	    js(ev_at(&e, 3), "candidates.0.content.parts.0.functionCall.args."
-			     "command"),
+	    js(ev_at(&e, 3),
+		"candidates.0.content.parts.0.functionCall.args."
+		"command"),
 	    "ls");
-	assert_string_equal(js(ev_at(&e, 3),
-				"candidates.0.content.parts.0.functionCall.id"),
+	assert_string_equal(
+	    js(ev_at(&e, 3), "candidates.0.content.parts.0.functionCall.id"),
 	    "toolu_9");
 	assert_int_equal(json_integer_value(jp(ev_at(&e, 4),
 			     "usageMetadata.candidatesTokenCount")),
 	    87);
-	assert_int_equal(json_integer_value(
-			     jp(ev_at(&e, 4), "usageMetadata.promptTokenCount")),
+	assert_int_equal(json_integer_value(jp(
+			     ev_at(&e, 4), "usageMetadata.promptTokenCount")),
 	    2035);
 	assert_int_equal(e.n, 5);
 	evs_free(&e);
@@ -1145,27 +1181,28 @@ test_stream_gemini_to_anthropic(void **state)
 	(void)state;
 	xstream(DIALECT_GEMINI, GM_STREAM, DIALECT_ANTHROPIC, 0, 9, &e, &u);
 	assert_string_equal(e.names[0], "message_start");
-	assert_int_equal(json_integer_value(
-			     jp(ev_at(&e, 0), "message.usage.input_tokens")),
+	assert_int_equal(
+	    json_integer_value(jp(ev_at(&e, 0), "message.usage.input_tokens")),
 	    70);
 	assert_string_equal(js(ev_at(&e, 1), "content_block.type"), "thinking");
-	assert_string_equal(js(ev_at(&e, 2), "delta.thinking"), "Thinking about it");
+	assert_string_equal(
+	    js(ev_at(&e, 2), "delta.thinking"), "Thinking about it");
 	assert_string_equal(e.names[3], "content_block_stop");
 	assert_string_equal(js(ev_at(&e, 4), "content_block.type"), "text");
 	assert_string_equal(js(ev_at(&e, 7), "content_block.type"), "tool_use");
-	assert_non_null(strstr(js(ev_at(&e, 7), "content_block.id"),
-	    IR_SIG_MARK "TSIG"));
+	assert_non_null(
+	    strstr(js(ev_at(&e, 7), "content_block.id"), IR_SIG_MARK "TSIG"));
 	/* the whole args as one input_json_delta: none lost (LiteLLM
 	 * #25836) */
 	an_args(&e, 2, args, sizeof(args));
 	assert_string_equal(args, "{\"path\":\"a b.md\"}");
-	assert_string_equal(js(ev_at(&e, e.n - 2), "delta.stop_reason"),
-	    "tool_use");
-	assert_int_equal(json_integer_value(
-			     jp(ev_at(&e, e.n - 2), "usage.input_tokens")),
+	assert_string_equal(
+	    js(ev_at(&e, e.n - 2), "delta.stop_reason"), "tool_use");
+	assert_int_equal(
+	    json_integer_value(jp(ev_at(&e, e.n - 2), "usage.input_tokens")),
 	    20);
-	assert_int_equal(json_integer_value(
-			     jp(ev_at(&e, e.n - 2), "usage.output_tokens")),
+	assert_int_equal(
+	    json_integer_value(jp(ev_at(&e, e.n - 2), "usage.output_tokens")),
 	    42);
 	assert_string_equal(e.names[e.n - 1], "message_stop");
 	assert_int_equal(u.input, 70);
@@ -1185,10 +1222,11 @@ test_stream_gemini_to_openai(void **state)
 	assert_string_equal(js(ev_at(&e, 0), "id"), "r-1");
 	oa_args(&e, 0, args, sizeof(args));
 	assert_string_equal(args, "{\"path\":\"a b.md\"}");
-	assert_string_equal(js(ev_at(&e, e.n - 2), "choices.0.finish_reason"),
-	    "tool_calls");
-	assert_int_equal(json_integer_value(jp(ev_at(&e, e.n - 1),
-			     "usage.completion_tokens_details.reasoning_tokens")),
+	assert_string_equal(
+	    js(ev_at(&e, e.n - 2), "choices.0.finish_reason"), "tool_calls");
+	assert_int_equal(
+	    json_integer_value(jp(ev_at(&e, e.n - 1),
+		"usage.completion_tokens_details.reasoning_tokens")),
 	    30);
 	assert_int_equal(json_integer_value(
 			     jp(ev_at(&e, e.n - 1), "usage.completion_tokens")),
@@ -1204,13 +1242,15 @@ test_stream_errors(void **state)
 
 	(void)state;
 	xstream(DIALECT_ANTHROPIC,
-	    "event: message_start\ndata: {\"type\":\"message_start\",\"message\":"
+	    "event: message_start\ndata: "
+	    "{\"type\":\"message_start\",\"message\":"
 	    "{\"id\":\"m\",\"model\":\"c\",\"usage\":{\"input_tokens\":5}}}\n\n"
 	    "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
 	    "\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n",
 	    DIALECT_OPENAI, 0, 17, &e, NULL);
 	assert_int_equal(e.done, 0);
-	assert_string_equal(js(ev_at(&e, e.n - 1), "error.message"), "Overloaded");
+	assert_string_equal(
+	    js(ev_at(&e, e.n - 1), "error.message"), "Overloaded");
 	assert_string_equal(
 	    js(ev_at(&e, e.n - 1), "error.code"), "overloaded_error");
 	assert_string_equal(
@@ -1230,7 +1270,8 @@ test_stream_errors(void **state)
 	    DIALECT_GEMINI, 0, 8, &e, NULL);
 	assert_int_equal(e.n, 1);
 	assert_string_equal(js(ev_at(&e, 0), "error.status"), "UNAVAILABLE");
-	assert_int_equal(json_integer_value(jp(ev_at(&e, 0), "error.code")), 529);
+	assert_int_equal(
+	    json_integer_value(jp(ev_at(&e, 0), "error.code")), 529);
 	evs_free(&e);
 }
 
@@ -1249,7 +1290,8 @@ test_stream_eof_closing(void **state)
 	assert_string_equal(e.names[2], "message_stop");
 	evs_free(&e);
 	xstream(DIALECT_ANTHROPIC,
-	    "event: message_start\ndata: {\"type\":\"message_start\",\"message\":"
+	    "event: message_start\ndata: "
+	    "{\"type\":\"message_start\",\"message\":"
 	    "{\"id\":\"m\"}}\n\nevent: content_block_start\ndata: {\"type\":"
 	    "\"content_block_start\",\"index\":0,\"content_block\":{\"type\":"
 	    "\"text\",\"text\":\"\"}}\n\nevent: content_block_delta\ndata: {"
@@ -1281,12 +1323,13 @@ test_stream_bad_event(void **state)
 		for (j = 0; j < 3; j++) {
 			ds = dialect_stream_new(ALL[i], ALL[j], &info);
 			assert_non_null(ds);
-			assert_int_equal(dialect_stream_event(ds, &ev, &out),
-			    RELAY_EPROTO);
+			assert_int_equal(
+			    dialect_stream_event(ds, &ev, &out), RELAY_EPROTO);
 			/* the stream is over: nothing more comes out */
-			assert_int_equal(dialect_stream_event(ds, &ev, &out),
-			    RELAY_OK);
-			assert_int_equal(dialect_stream_end(ds, &out), RELAY_OK);
+			assert_int_equal(
+			    dialect_stream_event(ds, &ev, &out), RELAY_OK);
+			assert_int_equal(
+			    dialect_stream_end(ds, &out), RELAY_OK);
 			dialect_stream_free(ds);
 			assert_int_equal(out.len, 0);
 		}
@@ -1363,8 +1406,8 @@ test_error_bodies(void **state)
 		    RELAY_OK);
 		v = load(&b);
 		assert_string_equal(js(v, "error.status"), cases[i].gm);
-		assert_int_equal(json_integer_value(jp(v, "error.code")),
-		    cases[i].status);
+		assert_int_equal(
+		    json_integer_value(jp(v, "error.code")), cases[i].status);
 		json_decref(v);
 		buf_clear(&b);
 		assert_int_equal(dialect_error_body(DIALECT_OPENAI,
@@ -1384,7 +1427,8 @@ test_error_bodies(void **state)
 	buf_clear(&b);
 	assert_int_equal(
 	    dialect_error_event(DIALECT_GEMINI, 500, NULL, "x", &b), RELAY_OK);
-	assert_true(b.len > 4 && memcmp(b.data + b.len - 4, "\r\n\r\n", 4) == 0);
+	assert_true(
+	    b.len > 4 && memcmp(b.data + b.len - 4, "\r\n\r\n", 4) == 0);
 	buf_reset(&b);
 }
 
@@ -1418,13 +1462,13 @@ test_error_translate(void **state)
 	assert_string_equal(js(v, "error.message"), "Quota exceeded");
 	json_decref(v);
 	buf_clear(&b);
-	assert_int_equal(dialect_error_translate(DIALECT_OPENAI,
-			     SPAN_LIT("<html>bad gateway</html>"), 502,
-			     DIALECT_GEMINI, &b),
+	assert_int_equal(
+	    dialect_error_translate(DIALECT_OPENAI,
+		SPAN_LIT("<html>bad gateway</html>"), 502, DIALECT_GEMINI, &b),
 	    RELAY_OK);
 	v = load(&b);
-	assert_string_equal(js(v, "error.message"),
-	    "the upstream provider answered HTTP 502");
+	assert_string_equal(
+	    js(v, "error.message"), "the upstream provider answered HTTP 502");
 	assert_string_equal(js(v, "error.status"), "UNAVAILABLE");
 	json_decref(v);
 	buf_reset(&b);
@@ -1445,11 +1489,12 @@ test_oom_request(void **state)
 	memset(&info, 0, sizeof(info));
 	buf_init(&b, 1 << 16);
 	err = dialect_request(DIALECT_OPENAI,
-	    SPAN_LIT("{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
-		     "\"content\":\"hi\"},{\"role\":\"assistant\",\"tool_calls\":"
-		     "[{\"id\":\"c\",\"type\":\"function\",\"function\":{\"name\":"
-		     "\"f\",\"arguments\":\"{}\"}}]},{\"role\":\"tool\","
-		     "\"tool_call_id\":\"c\",\"content\":\"r\"}]}"),
+	    SPAN_LIT(
+		"{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+		"\"content\":\"hi\"},{\"role\":\"assistant\",\"tool_calls\":"
+		"[{\"id\":\"c\",\"type\":\"function\",\"function\":{\"name\":"
+		"\"f\",\"arguments\":\"{}\"}}]},{\"role\":\"tool\","
+		"\"tool_call_id\":\"c\",\"content\":\"r\"}]}"),
 	    DIALECT_ANTHROPIC, "up", &b, &info, eb, sizeof(eb), &param);
 	if (err == RELAY_ENOMEM)
 		assert_int_equal(b.len, 0);
