@@ -4,7 +4,8 @@
 # scripts/run.sh (make run) and by the integration tests.
 #
 # Inputs (environment): BUILD (binaries), RUN_DIR, SERVER (lighttpd|caddy),
-# PORT, MC_PORT, MOCK_PORT (0: pick free ports), THREADS, RELAY_CONFIG.
+# PORT, MC_PORT, MOCK_PORT (0: pick free ports), THREADS, RELAY_CONFIG,
+# STACK_SHARED_DATA (a data_dir shared with another stack; default: own).
 # After stack_start: STACK_PIDS, PORT, MC_PORT, MOCK_PORT, BASE_URL.
 
 STACK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -78,7 +79,8 @@ stack_start() {
 	[ "${MOCK_PORT:-0}" = 0 ] && MOCK_PORT=$(stack_free_port)
 	export RELAY_MEMCACHED="127.0.0.1:$MC_PORT"
 	export RELAY_DEMO_URL="http://127.0.0.1:$MOCK_PORT/v1"
-	export RELAY_DATA_DIR="${RELAY_DATA_DIR:-$RUN_DIR/data}"
+	# Each stack its own keys, unless a test shares them (two "hosts").
+	export RELAY_DATA_DIR="${STACK_SHARED_DATA:-$RUN_DIR/data}"
 	export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 
 	local mcuser=(); [ "$(id -u)" = 0 ] && mcuser=(-u root)

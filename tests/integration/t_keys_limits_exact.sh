@@ -20,7 +20,7 @@ cat >"$T/cfg.in" <<JSON
   "models": [ { "name": "demo", "targets": [{ "provider": "mock" }] } ] }
 JSON
 export RELAY_ADMIN_TOKEN=admin-$RANDOM$RANDOM
-export RELAY_DATA_DIR=$SCEN_DIR/shared-data
+export STACK_SHARED_DATA=$SCEN_DIR/shared-data
 own_stack_start "$T/cfg.in"
 A_URL=$BASE_URL
 # Host B: its own web server and responders, the same config and data.

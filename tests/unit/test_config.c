@@ -381,9 +381,10 @@ test_refusals(void **state)
 	refused("{" MC ",\"providers\":[{\"type\":\"openai\",\"base_url\":"
 		"\"http://x\"}]," MODELS "}",
 	    "$.providers[0]: missing required key \"name\"");
-	refused("{" MC ",\"providers\":[{\"name\":\"p\",\"type\":\"anthropic\","
+	refused("{" MC ",\"providers\":[{\"name\":\"p\",\"type\":\"bedrock\","
 		"\"base_url\":\"http://x\"}]," MODELS "}",
-	    "$.providers[0]: \"type\" must be \"openai\"");
+	    "$.providers[0]: \"type\" must be openai, azure, anthropic or "
+	    "gemini");
 	refused("{" MC ",\"providers\":[{\"name\":\"p\",\"type\":7,"
 		"\"base_url\":\"http://x\"}]," MODELS "}",
 	    "$.providers[0]: \"type\" must be a non-empty string");
@@ -442,8 +443,8 @@ test_refusals(void **state)
 	    "$.models[0].targets[0]: unknown provider \"nope\"");
 	refused("{" MC "," PROV("") ",\"models\":[{\"name\":\"m\",\"targets\":"
 				    "[{\"provider\":\"p\"},{\"provider\":\"p\","
-				    "\"weight\":1}]}]}",
-	    "$.models[0].targets[1]: unknown key \"weight\"");
+				    "\"wieght\":1}]}]}",
+	    "$.models[0].targets[1]: unknown key \"wieght\"");
 	refused("{" MC "," PROV("") ",\"models\":[{\"name\":\"m\",\"targets\":"
 				    "[{\"model\":\"x\"}]}]}",
 	    "$.models[0].targets[0]: missing required key \"provider\"");
