@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/* breaker.c - three memcached items per target: "cb:o:" holds the time the
+ * breaker opened until (absent: closed), "cb:f:<window>" counts failures in
+ * a fixed window, "cb:p:" is the half-open probe's lock (added by exactly
+ * one caller, whatever the number of processes). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "breaker.h"
+#include "config.h"
+#include "kv.h"
+#include "log.h"
+#include "num.h"
+
+/* How long a probe may take before another caller may probe: seconds. */
+#define BREAKER_PROBE_TTL 30
+
+static const char *const breaker_names[BREAKER__MAX] = {
+    [BREAKER_CLOSED] = "closed",
+    [BREAKER_OPEN] = "open",
+    [BREAKER_HALF_OPEN] = "half_open",
+};
+
+const char *
+breaker_name(enum breaker_state s)
+{
+	return (unsigned)s < BREAKER__MAX ? breaker_names[s] : "?";
+}
+
+/* A memcached-safe key: no spaces or control bytes, bounded. */
+static void
+bkey(char *out, size_t outsz, const char *kind, const char *target,
+    long long window)
+{
+	size_t i, o;
+
+	o = (size_t)snprintf(out, outsz, "cb:%s:", kind);
+	for (i = 0; target[i] != '\0' && o + 24 < outsz && i < 180; i++)
+		out[o++] = (target[i] > ' ' && target[i] < 0x7f) ? target[i] : '_';
+	out[o] = '\0';
+	if (window >= 0)
+		snprintf(out + o, outsz - o, ":%lld", window);
+}
+
+/* The open-until time, 0 when closed; -1 when memcached failed. */
+static long long
+open_until(struct kv *kv, const char *target)
+{
+	char key[KV_KEY_MAX + 1];
+	struct buf b;
+	long long until = 0;
+	enum relay_err err;
+
+	bkey(key, sizeof(key), "o", target, -1);
+	buf_init(&b, 32);
+	err = kv_get(kv, key, &b);
+	if (err == RELAY_OK && num_parse(b.data, 0, (long long)1 << 40,
+				   &until) != RELAY_OK)
+		until = 0;
+	buf_reset(&b);
+	if (err == RELAY_ENOTFOUND)
+		return 0;
+	return err == RELAY_OK ? until : -1;
+}
+
+static void
+set_open(struct kv *kv, const struct config_breaker *conf, const char *target)
+{
+	char key[KV_KEY_MAX + 1], val[24];
+	int n;
+
+	bkey(key, sizeof(key), "o", target, -1);
+	n = snprintf(val, sizeof(val), "%lld",
+	    (long long)time(NULL) + conf->open_s);
+	/* Kept well past open_s: its expiry must not look like "closed". */
+	if (kv_set(kv, key, val, (size_t)n, (unsigned)conf->open_s + 3600) !=
+	    RELAY_OK)
+		log_warn("breaker %s: could not open", target);
+	else
+		log_warn("breaker %s: open for %d s", target, conf->open_s);
+}
+
+enum breaker_state
+breaker_state(struct kv *kv, const struct config_breaker *conf,
+    const char *target)
+{
+	long long until;
+
+	if (conf->failures <= 0)
+		return BREAKER_CLOSED;
+	until = open_until(kv, target);
+	if (until <= 0)
+		return BREAKER_CLOSED;
+	return (long long)time(NULL) < until ? BREAKER_OPEN : BREAKER_HALF_OPEN;
+}
+
+int
+breaker_allow(struct kv *kv, const struct config_breaker *conf,
+    const char *target, int *probe)
+{
+	char key[KV_KEY_MAX + 1];
+	int stored = 0;
+
+	*probe = 0;
+	switch (breaker_state(kv, conf, target)) {
+	case BREAKER_CLOSED:
+		return 1;
+	case BREAKER_OPEN:
+		return 0;
+	case BREAKER_HALF_OPEN:
+	case BREAKER__MAX:
+		break;
+	}
+	bkey(key, sizeof(key), "p", target, -1);
+	if (kv_add(kv, key, "1", 1, BREAKER_PROBE_TTL, &stored) != RELAY_OK)
+		return 1;
+	*probe = stored;
+	return stored;
+}
+
+void
+breaker_success(struct kv *kv, const struct config_breaker *conf,
+    const char *target, int probe)
+{
+	char key[KV_KEY_MAX + 1];
+
+	if (conf->failures <= 0 || !probe)
+		return;
+	bkey(key, sizeof(key), "o", target, -1);
+	if (kv_delete(kv, key) != RELAY_OK)
+		log_warn("breaker %s: could not close", target);
+	bkey(key, sizeof(key), "p", target, -1);
+	if (kv_delete(kv, key) != RELAY_OK)
+		log_debug("breaker %s: probe lock not removed", target);
+	log_info("breaker %s: closed after a good probe", target);
+}
+
+void
+breaker_failure(struct kv *kv, const struct config_breaker *conf,
+    const char *target, int probe)
+{
+	char key[KV_KEY_MAX + 1];
+	long long window = (long long)time(NULL) / conf->window_s;
+	uint64_t n = 0;
+
+	if (conf->failures <= 0)
+		return;
+	if (probe) {
+		set_open(kv, conf, target);
+		bkey(key, sizeof(key), "p", target, -1);
+		(void)kv_delete(kv, key);
+		return;
+	}
+	bkey(key, sizeof(key), "f", target, window);
+	if (kv_incr(kv, key, 1, (unsigned)conf->window_s * 2, &n) != RELAY_OK)
+		return;
+	/* Exactly one caller sees the count reach the threshold. */
+	if (n == (uint64_t)conf->failures)
+		set_open(kv, conf, target);
+}

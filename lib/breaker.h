@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/* breaker.h - circuit breakers per upstream target, their state shared by
+ * every process and host through memcached: closed (calls flow), open
+ * (calls fail fast), half-open (one probe decides). */
+#ifndef RELAY_BREAKER_H
+#define RELAY_BREAKER_H
+
+#include "compiler.h"
+
+struct kv;
+struct config_breaker;
+
+enum breaker_state { BREAKER_CLOSED, BREAKER_OPEN, BREAKER_HALF_OPEN, BREAKER__MAX };
+
+/* "closed", "open", "half_open". */
+const char *breaker_name(enum breaker_state s);
+
+/*
+ * May a call to target ("provider/model") go ahead? 1: yes, with *probe
+ * set when this caller is the half-open probe (it must report the outcome
+ * with *probe); 0: the breaker is open. When memcached fails, calls go
+ * ahead (a breaker must not become an outage of its own). With
+ * conf->failures 0 breakers are off and every call goes ahead.
+ */
+int breaker_allow(struct kv *kv, const struct config_breaker *conf,
+    const char *target, int *probe) RELAY_NONNULL;
+
+/* Report a call's outcome. A failure counts toward opening (and re-opens
+ * after a failed probe); a successful probe closes the breaker. */
+void breaker_success(struct kv *kv, const struct config_breaker *conf,
+    const char *target, int probe) RELAY_NONNULL;
+void breaker_failure(struct kv *kv, const struct config_breaker *conf,
+    const char *target, int probe) RELAY_NONNULL;
+
+/* The state as seen now (for /health/ready and the admin API). */
+enum breaker_state breaker_state(struct kv *kv,
+    const struct config_breaker *conf, const char *target) RELAY_NONNULL;
+
+#endif
