@@ -150,7 +150,8 @@ breaker_failure(struct kv *kv, const struct config_breaker *conf,
 	if (probe) {
 		set_open(kv, conf, target);
 		bkey(key, sizeof(key), "p", target, -1);
-		(void)kv_delete(kv, key);
+		if (kv_delete(kv, key) != RELAY_OK)
+			log_debug("breaker %s: probe lock not removed", target);
 		return;
 	}
 	bkey(key, sizeof(key), "f", target, window);
