@@ -82,7 +82,7 @@ status(struct relay_req *req, const struct config *cfg)
 		err =
 		    req_send_full(req, 200, "application/json", b.data, b.len);
 	else
-		apierr_send_err(req, APIERR_OPENAI, err, NULL);
+		apierr_send_err(req, DIALECT_OPENAI, err, NULL);
 	buf_reset(&b);
 }
 
@@ -93,7 +93,7 @@ send_json(struct relay_req *req, int status, json_t *v)
 
 	buf_init(&b, 64 * 1024 * 1024);
 	if (jsonx_dump(v, &b) != RELAY_OK)
-		apierr_send_err(req, APIERR_OPENAI, RELAY_ENOMEM, NULL);
+		apierr_send_err(req, DIALECT_OPENAI, RELAY_ENOMEM, NULL);
 	else if (req_send_full(req, status, "application/json", b.data,
 		     b.len) != RELAY_OK)
 		req->status = 499;
@@ -112,13 +112,13 @@ answer(struct relay_req *req, enum relay_err err, int status, json_t *out,
 		    RELAY_OK)
 			req->status = 499;
 	} else if (err == RELAY_ENOTFOUND)
-		apierr_send(req, APIERR_OPENAI, 404, NULL, "key_not_found",
+		apierr_send(req, DIALECT_OPENAI, 404, NULL, "key_not_found",
 		    "No key with that id.");
 	else if (err == RELAY_EINVAL)
 		apierr_send(
-		    req, APIERR_OPENAI, 400, NULL, "invalid_value", "%s", msg);
+		    req, DIALECT_OPENAI, 400, NULL, "invalid_value", "%s", msg);
 	else
-		apierr_send_err(req, APIERR_OPENAI, err, msg);
+		apierr_send_err(req, DIALECT_OPENAI, err, msg);
 	json_decref(out);
 }
 
@@ -143,9 +143,9 @@ body_json(struct relay_req *req)
 	}
 	if (err == RELAY_EINVAL)
 		apierr_send(
-		    req, APIERR_OPENAI, 400, NULL, "invalid_json", "%s", msg);
+		    req, DIALECT_OPENAI, 400, NULL, "invalid_json", "%s", msg);
 	else if (err != RELAY_OK)
-		apierr_send_err(req, APIERR_OPENAI, err, NULL);
+		apierr_send_err(req, DIALECT_OPENAI, err, NULL);
 	return v;
 }
 
@@ -195,7 +195,7 @@ key_action(
 		err = keys_admin_update(path, id, body, &out, msg, sizeof(msg));
 		json_decref(body);
 	} else {
-		apierr_send(req, APIERR_OPENAI, 404, NULL, "unknown_url",
+		apierr_send(req, DIALECT_OPENAI, 404, NULL, "unknown_url",
 		    "Unknown admin URL or method");
 		return;
 	}
@@ -213,7 +213,7 @@ keys_route(struct relay_req *req, const struct config *cfg)
 
 	if (snprintf(path, sizeof(path), "%s/keys.json", cfg->data_dir) >=
 	    (int)sizeof(path)) {
-		apierr_send_err(req, APIERR_OPENAI, RELAY_EINVAL, "data_dir");
+		apierr_send_err(req, DIALECT_OPENAI, RELAY_EINVAL, "data_dir");
 		return;
 	}
 	if (span_eq(req->path, "/admin/keys")) {
@@ -223,7 +223,7 @@ keys_route(struct relay_req *req, const struct config *cfg)
 			return;
 		}
 		if (req->method != REQ_POST) {
-			apierr_send(req, APIERR_OPENAI, 405, NULL,
+			apierr_send(req, DIALECT_OPENAI, 405, NULL,
 			    "method_not_allowed", "Use GET or POST");
 			return;
 		}
@@ -238,7 +238,7 @@ keys_route(struct relay_req *req, const struct config *cfg)
 	rest.p = req->path.p + sizeof(prefix) - 1;
 	rest.len = req->path.len - (sizeof(prefix) - 1);
 	if (!key_path(rest, id, sizeof(id), &action)) {
-		apierr_send(req, APIERR_OPENAI, 404, NULL, "unknown_url",
+		apierr_send(req, DIALECT_OPENAI, 404, NULL, "unknown_url",
 		    "Unknown admin URL");
 		return;
 	}
@@ -284,7 +284,7 @@ creds_route(struct relay_req *req, const struct config *cfg)
 
 	if (snprintf(path, sizeof(path), "%s/credentials.json",
 		cfg->data_dir) >= (int)sizeof(path)) {
-		apierr_send_err(req, APIERR_OPENAI, RELAY_EINVAL, "data_dir");
+		apierr_send_err(req, DIALECT_OPENAI, RELAY_EINVAL, "data_dir");
 		return;
 	}
 	if (span_eq(req->path, "/admin/credentials") &&
@@ -309,7 +309,7 @@ creds_route(struct relay_req *req, const struct config *cfg)
 		err = creds_admin_delete(path, id, msg, sizeof(msg));
 		answer(req, err, 200, out, msg);
 	} else
-		apierr_send(req, APIERR_OPENAI, 404, NULL, "unknown_url",
+		apierr_send(req, DIALECT_OPENAI, 404, NULL, "unknown_url",
 		    "Unknown admin URL or method");
 }
 
@@ -338,7 +338,7 @@ handle(struct relay_req *req)
 	    has_prefix(req->path, "/admin/credentials/"))
 		creds_route(req, cfg);
 	else
-		apierr_send(req, APIERR_OPENAI, 404, NULL, "unknown_url",
+		apierr_send(req, DIALECT_OPENAI, 404, NULL, "unknown_url",
 		    "Unknown admin URL");
 	config_release(cfg);
 }

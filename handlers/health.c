@@ -47,8 +47,8 @@ static void
 handle(struct relay_req *req)
 {
 	if (req->method != REQ_GET && req->method != REQ_HEAD)
-		apierr_send(req, APIERR_OPENAI, 405, NULL, "method_not_allowed",
-		    "Use GET");
+		apierr_send(req, DIALECT_OPENAI, 405, NULL,
+		    "method_not_allowed", "Use GET");
 	else if (span_eq(req->path, "/health")) {
 		if (req_send_full(req, 200, "application/json",
 			"{\"status\":\"ok\"}", 15) != RELAY_OK)
@@ -56,7 +56,7 @@ handle(struct relay_req *req)
 	} else if (span_eq(req->path, "/health/ready"))
 		ready(req);
 	else
-		apierr_send(req, APIERR_OPENAI, 404, NULL, "unknown_url",
+		apierr_send(req, DIALECT_OPENAI, 404, NULL, "unknown_url",
 		    "Unknown request URL");
 }
 

@@ -50,7 +50,7 @@ list(struct relay_req *req, const struct config *cfg)
 		err =
 		    req_send_full(req, 200, "application/json", b.data, b.len);
 	else
-		apierr_send_err(req, APIERR_OPENAI, err, NULL);
+		apierr_send_err(req, DIALECT_OPENAI, err, NULL);
 	buf_reset(&b);
 }
 
@@ -61,7 +61,7 @@ one(struct relay_req *req, const struct config *cfg, struct span id)
 	struct buf b;
 
 	if (m == NULL) {
-		apierr_send(req, APIERR_OPENAI, 404, NULL, "model_not_found",
+		apierr_send(req, DIALECT_OPENAI, 404, NULL, "model_not_found",
 		    "The model `%.*s` does not exist or you do not have "
 		    "access to it.",
 		    (int)(id.len > 256 ? 256 : id.len), id.p);
@@ -82,8 +82,8 @@ route(struct relay_req *req, const struct config *cfg)
 	struct span id;
 
 	if (req->method != REQ_GET && req->method != REQ_HEAD)
-		apierr_send(req, APIERR_OPENAI, 405, NULL, "method_not_allowed",
-		    "Use GET for /v1/models");
+		apierr_send(req, DIALECT_OPENAI, 405, NULL,
+		    "method_not_allowed", "Use GET for /v1/models");
 	else if (span_eq(req->path, "/v1/models"))
 		list(req, cfg);
 	else if (req->path.len > sizeof(prefix) - 1 &&
@@ -92,7 +92,7 @@ route(struct relay_req *req, const struct config *cfg)
 		id.len = req->path.len - (sizeof(prefix) - 1);
 		one(req, cfg, id);
 	} else
-		apierr_send(req, APIERR_OPENAI, 404, NULL, "unknown_url",
+		apierr_send(req, DIALECT_OPENAI, 404, NULL, "unknown_url",
 		    "Unknown request URL");
 }
 
@@ -103,7 +103,7 @@ handle(struct relay_req *req)
 	struct gate g = {0};
 
 	/* A client route: once keys exist, listing models needs one too. */
-	if (gate_auth(req, &g, APIERR_OPENAI))
+	if (gate_auth(req, &g, DIALECT_OPENAI))
 		route(req, cfg);
 	gate_end(req, &g);
 	config_release(cfg);

@@ -71,8 +71,8 @@ openai_body(struct buf *b, int status, const struct apierr_what *w,
 	if (err == RELAY_OK)
 		err = buf_puts(b, "\",\"type\":");
 	if (err == RELAY_OK)
-		err = json_str_or_null(b,
-		    w->type != NULL ? w->type : openai_type(status));
+		err = json_str_or_null(
+		    b, w->type != NULL ? w->type : openai_type(status));
 	if (err == RELAY_OK)
 		err = buf_puts(b, ",\"param\":");
 	if (err == RELAY_OK)
@@ -86,21 +86,50 @@ openai_body(struct buf *b, int status, const struct apierr_what *w,
 	return err;
 }
 
+/* The error as a JSON body (event 0) or a stream event (event 1). */
+static enum relay_err
+render(struct buf *b, enum dialect d, int status, const struct apierr_what *w,
+    const char *msg, size_t n, int event)
+{
+	enum relay_err err;
+
+	if (d == DIALECT_OPENAI) {
+		err = event ? buf_puts(b, "data: ") : RELAY_OK;
+		if (err == RELAY_OK)
+			err = openai_body(b, status, w, msg, n);
+		if (err == RELAY_OK && event)
+			err = buf_puts(b, "\n\n");
+		return err;
+	}
+	/* msg is NUL-terminated: it comes from format() below. */
+	return event ? dialect_error_event(d, status, w->code, msg, b)
+		     : dialect_error_body(d, status, w->code, msg, b);
+}
+
 static void
-send_msg(struct relay_req *req, enum apierr_dialect d, int status,
+send_msg(struct relay_req *req, enum dialect d, int status,
     const struct apierr_what *w, const char *msg, size_t n)
 {
 	struct buf b;
 
-	(void)d; /* one dialect so far */
 	buf_init(&b, 4096);
-	if (req->head_sent) {
-		if (buf_puts(&b, "data: ") == RELAY_OK &&
-		    openai_body(&b, status, w, msg, n) == RELAY_OK &&
-		    buf_puts(&b, "\n\n") == RELAY_OK &&
+	if (req->head_sent && req->json_array) {
+		/* Gemini's streamGenerateContent without alt=sse: the answer
+		 * is one JSON array; the error is its last element. */
+		if (buf_puts(&b,
+			!req->array_open           ? "["
+			    : req->array_items > 0 ? ",\r\n"
+						   : "") == RELAY_OK &&
+		    render(&b, d, status, w, msg, n, 0) == RELAY_OK &&
+		    buf_puts(&b, "]") == RELAY_OK &&
 		    req_send(req, b.data, b.len, 1) == RELAY_OK)
 			req->status = status;
-	} else if (openai_body(&b, status, w, msg, n) == RELAY_OK) {
+		req->array_closed = 1;
+	} else if (req->head_sent) {
+		if (render(&b, d, status, w, msg, n, 1) == RELAY_OK &&
+		    req_send(req, b.data, b.len, 1) == RELAY_OK)
+			req->status = status;
+	} else if (render(&b, d, status, w, msg, n, 0) == RELAY_OK) {
 		if (req_send_full(req, status, "application/json", b.data,
 			b.len) != RELAY_OK)
 			req->status = 499;
@@ -122,8 +151,8 @@ format(char *msg, size_t size, const char *fmt, va_list ap)
 }
 
 void
-apierr_send(struct relay_req *req, enum apierr_dialect d, int status,
-    const char *type, const char *code, const char *fmt, ...)
+apierr_send(struct relay_req *req, enum dialect d, int status, const char *type,
+    const char *code, const char *fmt, ...)
 {
 	struct apierr_what w = {type, code, NULL};
 	char msg[1024];
@@ -137,7 +166,7 @@ apierr_send(struct relay_req *req, enum apierr_dialect d, int status,
 }
 
 void
-apierr_sendw(struct relay_req *req, enum apierr_dialect d, int status,
+apierr_sendw(struct relay_req *req, enum dialect d, int status,
     const struct apierr_what *w, const char *fmt, ...)
 {
 	char msg[1024];
@@ -151,8 +180,8 @@ apierr_sendw(struct relay_req *req, enum apierr_dialect d, int status,
 }
 
 void
-apierr_send_err(struct relay_req *req, enum apierr_dialect d,
-    enum relay_err err, const char *msg)
+apierr_send_err(
+    struct relay_req *req, enum dialect d, enum relay_err err, const char *msg)
 {
 	static const char *const codes[RELAY__MAX] = {
 	    [RELAY_ENOMEM] = "service_unavailable",

@@ -4,25 +4,22 @@
 #define RELAY_APIERR_H
 
 #include "compiler.h"
+#include "dialect.h"
 #include "err.h"
 
 struct relay_req;
 
-/* The API dialects a caller may speak. */
-enum apierr_dialect {
-	APIERR_OPENAI, /* {"error":{"message","type","param","code"}} */
-	APIERR__MAX
-};
-
 /*
- * Answer req with an error. Before the head is sent: status with the
- * dialect's JSON error body. After (a stream is under way): the same
- * object as an SSE error event, which the official SDKs raise as an
- * error. type and code may be NULL (code then JSON null, type derived from
+ * Answer req with an error in dialect d's shape: OpenAI
+ * {"error":{"message","type","param","code"}}, Anthropic {"type":"error",
+ * "error":{"type","message"}}, Gemini {"error":{"code","message","status"}}.
+ * Before the head is sent: status with that JSON body. After (a stream is
+ * under way): the same as an error event of the dialect's stream, which
+ * the official SDKs raise as an error. type and code may be NULL (code then JSON null, type derived from
  * the status). The message is formatted, bounded and JSON-escaped; it must
  * carry no secret.
  */
-void apierr_send(struct relay_req *req, enum apierr_dialect d, int status,
+void apierr_send(struct relay_req *req, enum dialect d, int status,
     const char *type, const char *code, const char *fmt, ...)
     RELAY_PRINTF(6, 7);
 
@@ -35,7 +32,7 @@ struct apierr_what {
 };
 
 /* apierr_send() with every member of w. */
-void apierr_sendw(struct relay_req *req, enum apierr_dialect d, int status,
+void apierr_sendw(struct relay_req *req, enum dialect d, int status,
     const struct apierr_what *w, const char *fmt, ...) RELAY_PRINTF(5, 6);
 
 /* The one mapping of enum relay_err to an HTTP status. */
@@ -43,7 +40,7 @@ int apierr_status(enum relay_err err);
 
 /* apierr_send() for err with its status, a code derived from err, and
  * msg (NULL: a generic text). RELAY_ECLOSED sends nothing. */
-void apierr_send_err(struct relay_req *req, enum apierr_dialect d,
-    enum relay_err err, const char *msg);
+void apierr_send_err(
+    struct relay_req *req, enum dialect d, enum relay_err err, const char *msg);
 
 #endif

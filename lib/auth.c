@@ -54,7 +54,7 @@ auth_admin(struct relay_req *req)
 	int ok;
 
 	if (tlen == 0) {
-		apierr_send(req, APIERR_OPENAI, 403, NULL, "admin_disabled",
+		apierr_send(req, DIALECT_OPENAI, 403, NULL, "admin_disabled",
 		    "The admin API is disabled: set RELAY_ADMIN_TOKEN or "
 		    "RELAY_ADMIN_TOKEN_FILE.");
 		return 0;
@@ -63,7 +63,7 @@ auth_admin(struct relay_req *req)
 	    auth_equal(h + 7, strlen(h + 7), token, tlen);
 	explicit_bzero(token, sizeof(token));
 	if (!ok)
-		apierr_send(req, APIERR_OPENAI, 401, NULL,
+		apierr_send(req, DIALECT_OPENAI, 401, NULL,
 		    "invalid_admin_token", "Missing or wrong admin token.");
 	return ok;
 }

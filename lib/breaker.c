@@ -38,7 +38,8 @@ bkey(char *out, size_t outsz, const char *kind, const char *target,
 
 	o = (size_t)snprintf(out, outsz, "cb:%s:", kind);
 	for (i = 0; target[i] != '\0' && o + 24 < outsz && i < 180; i++)
-		out[o++] = (target[i] > ' ' && target[i] < 0x7f) ? target[i] : '_';
+		out[o++] =
+		    (target[i] > ' ' && target[i] < 0x7f) ? target[i] : '_';
 	out[o] = '\0';
 	if (window >= 0)
 		snprintf(out + o, outsz - o, ":%lld", window);
@@ -56,8 +57,8 @@ open_until(struct kv *kv, const char *target)
 	bkey(key, sizeof(key), "o", target, -1);
 	buf_init(&b, 32);
 	err = kv_get(kv, key, &b);
-	if (err == RELAY_OK && num_parse(b.data, 0, (long long)1 << 40,
-				   &until) != RELAY_OK)
+	if (err == RELAY_OK &&
+	    num_parse(b.data, 0, (long long)1 << 40, &until) != RELAY_OK)
 		until = 0;
 	buf_reset(&b);
 	if (err == RELAY_ENOTFOUND)
@@ -72,8 +73,8 @@ set_open(struct kv *kv, const struct config_breaker *conf, const char *target)
 	int n;
 
 	bkey(key, sizeof(key), "o", target, -1);
-	n = snprintf(val, sizeof(val), "%lld",
-	    (long long)time(NULL) + conf->open_s);
+	n = snprintf(
+	    val, sizeof(val), "%lld", (long long)time(NULL) + conf->open_s);
 	/* Kept well past open_s: its expiry must not look like "closed". */
 	if (kv_set(kv, key, val, (size_t)n, (unsigned)conf->open_s + 3600) !=
 	    RELAY_OK)
@@ -83,8 +84,8 @@ set_open(struct kv *kv, const struct config_breaker *conf, const char *target)
 }
 
 enum breaker_state
-breaker_state(struct kv *kv, const struct config_breaker *conf,
-    const char *target)
+breaker_state(
+    struct kv *kv, const struct config_breaker *conf, const char *target)
 {
 	long long until;
 
@@ -105,13 +106,10 @@ breaker_allow(struct kv *kv, const struct config_breaker *conf,
 
 	*probe = 0;
 	switch (breaker_state(kv, conf, target)) {
-	case BREAKER_CLOSED:
-		return 1;
-	case BREAKER_OPEN:
-		return 0;
+	case BREAKER_CLOSED: return 1;
+	case BREAKER_OPEN: return 0;
 	case BREAKER_HALF_OPEN:
-	case BREAKER__MAX:
-		break;
+	case BREAKER__MAX: break;
 	}
 	bkey(key, sizeof(key), "p", target, -1);
 	if (kv_add(kv, key, "1", 1, BREAKER_PROBE_TTL, &stored) != RELAY_OK)

@@ -10,7 +10,12 @@
 struct kv;
 struct config_breaker;
 
-enum breaker_state { BREAKER_CLOSED, BREAKER_OPEN, BREAKER_HALF_OPEN, BREAKER__MAX };
+enum breaker_state {
+	BREAKER_CLOSED,
+	BREAKER_OPEN,
+	BREAKER_HALF_OPEN,
+	BREAKER__MAX
+};
 
 /* "closed", "open", "half_open". */
 const char *breaker_name(enum breaker_state s);

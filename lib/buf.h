@@ -55,8 +55,8 @@ enum relay_err buf_append(
  * Grow len by n bytes left for the caller to fill through *tail (valid
  * until the next call on b). Errors as buf_append(); *tail is then NULL.
  */
-enum relay_err buf_extend(struct buf *b, size_t n,
-    char **tail) RELAY_MUST_CHECK;
+enum relay_err buf_extend(
+    struct buf *b, size_t n, char **tail) RELAY_MUST_CHECK;
 /* Shrink len to n (n <= len), keeping the memory. */
 void buf_truncate(struct buf *b, size_t n) RELAY_NONNULL;
 /* Append a NUL-terminated string. Errors as buf_append(). */

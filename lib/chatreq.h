@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "compiler.h"
+#include "dialect.h"
 #include "err.h"
 
 struct chatreq {
@@ -26,6 +27,17 @@ struct chatreq {
  */
 enum relay_err chatreq_parse(const char *p, size_t n, struct chatreq *cr,
     char *errbuf, size_t errsz, const char **param) RELAY_MUST_CHECK;
+
+/*
+ * The same first look for a body of dialect d: OpenAI as above; Anthropic
+ * Messages (model, messages and max_tokens required, as the API does);
+ * Gemini generateContent (contents required; the model and whether it
+ * streams come from the URL, so the caller fills cr->model and
+ * cr->stream). Errors as chatreq_parse(), worded like d's own API.
+ */
+enum relay_err chatreq_parse_dialect(enum dialect d, const char *p, size_t n,
+    struct chatreq *cr, char *errbuf, size_t errsz,
+    const char **param) RELAY_MUST_CHECK;
 
 /* Release what chatreq_parse() allocated. */
 void chatreq_free(struct chatreq *cr) RELAY_NONNULL;

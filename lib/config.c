@@ -356,14 +356,15 @@ parse_provider_keys(
 		return;
 	}
 	json_array_foreach (keys, i, k) {
-		json_t *secret = json_is_object(k) ? json_object_get(k, "key") : k;
+		json_t *secret =
+		    json_is_object(k) ? json_object_get(k, "key") : k;
 
 		snprintf(kpath, sizeof(kpath), "%s.api_keys[%zu]", path, i);
 		p->key_weights[i] = 1;
 		if (json_is_object(k)) {
 			vkeys(v, k, kpath, kknown);
-			p->key_weights[i] = (int)vlong(v, k, "weight", kpath, 1,
-			    1, 1000);
+			p->key_weights[i] =
+			    (int)vlong(v, k, "weight", kpath, 1, 1, 1000);
 		}
 		p->keys[i] = vsecret(v, secret, kpath);
 		if (p->keys[i] == NULL)
@@ -561,10 +562,10 @@ parse_model(struct vctx *v, struct config *c, struct config_model *m, json_t *j,
 			return;
 		}
 		m->targets[i].model = vdup(v, model != NULL ? model : name);
-		m->targets[i].priority = (int)vlong(v, t, "priority", tpath, 0,
-		    0, 1000);
-		m->targets[i].weight = (int)vlong(v, t, "weight", tpath, 1, 1,
-		    1000);
+		m->targets[i].priority =
+		    (int)vlong(v, t, "priority", tpath, 0, 0, 1000);
+		m->targets[i].weight =
+		    (int)vlong(v, t, "weight", tpath, 1, 1, 1000);
 		m->ntargets = i + 1;
 		if (v->err != RELAY_OK)
 			return;
@@ -652,13 +653,14 @@ parse_retry(struct vctx *v, struct config *c, json_t *root)
 	}
 	if (r != NULL)
 		vkeys(v, r, "$.retry", known);
-	cr->max_attempts = (int)vlong(v, r, "max_attempts", "$.retry", 2, 1, 10);
-	cr->base_delay_ms = vlong(v, r, "base_delay_ms", "$.retry", 200, 0,
-	    60000);
-	cr->max_delay_ms = vlong(v, r, "max_delay_ms", "$.retry", 5000, 0,
-	    600000);
-	cr->deadline_ms = vlong(v, r, "deadline_ms", "$.retry", 60000, 0,
-	    3600000);
+	cr->max_attempts =
+	    (int)vlong(v, r, "max_attempts", "$.retry", 2, 1, 10);
+	cr->base_delay_ms =
+	    vlong(v, r, "base_delay_ms", "$.retry", 200, 0, 60000);
+	cr->max_delay_ms =
+	    vlong(v, r, "max_delay_ms", "$.retry", 5000, 0, 600000);
+	cr->deadline_ms =
+	    vlong(v, r, "deadline_ms", "$.retry", 60000, 0, 3600000);
 	st = json_object_get(r, "on_status");
 	if (st == NULL) {
 		memcpy(cr->on_status, defaults, sizeof(defaults));
@@ -666,14 +668,16 @@ parse_retry(struct vctx *v, struct config *c, json_t *root)
 		return;
 	}
 	if (!json_is_array(st) || json_array_size(st) > 16) {
-		vfail(v, "$.retry", "\"on_status\" must be an array of at most 16 "
-				    "HTTP statuses");
+		vfail(v, "$.retry",
+		    "\"on_status\" must be an array of at most 16 "
+		    "HTTP statuses");
 		return;
 	}
 	json_array_foreach (st, i, e) {
 		if (!json_is_integer(e) || json_integer_value(e) < 400 ||
 		    json_integer_value(e) > 599) {
-			vfail(v, "$.retry", "\"on_status\" holds 400..599 only");
+			vfail(
+			    v, "$.retry", "\"on_status\" holds 400..599 only");
 			return;
 		}
 		cr->on_status[cr->non_status++] = (int)json_integer_value(e);
@@ -693,12 +697,12 @@ parse_breaker(struct vctx *v, struct config *c, json_t *root)
 	}
 	if (b != NULL)
 		vkeys(v, b, "$.breaker", known);
-	c->breaker.failures = (int)vlong(v, b, "failures", "$.breaker", 5, 0,
-	    100000);
-	c->breaker.window_s = (int)vlong(v, b, "window_s", "$.breaker", 30, 1,
-	    86400);
-	c->breaker.open_s = (int)vlong(v, b, "open_s", "$.breaker", 30, 1,
-	    86400);
+	c->breaker.failures =
+	    (int)vlong(v, b, "failures", "$.breaker", 5, 0, 100000);
+	c->breaker.window_s =
+	    (int)vlong(v, b, "window_s", "$.breaker", 30, 1, 86400);
+	c->breaker.open_s =
+	    (int)vlong(v, b, "open_s", "$.breaker", 30, 1, 86400);
 }
 
 static void

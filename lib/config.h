@@ -11,10 +11,10 @@
 #include "err.h"
 
 enum provider_type {
-	PROVIDER_OPENAI,    /* OpenAI or any OpenAI-compatible base URL */
-	PROVIDER_AZURE,	    /* Azure OpenAI: deployments, api-version */
+	PROVIDER_OPENAI, /* OpenAI or any OpenAI-compatible base URL */
+	PROVIDER_AZURE, /* Azure OpenAI: deployments, api-version */
 	PROVIDER_ANTHROPIC, /* Anthropic Messages API */
-	PROVIDER_GEMINI,    /* Google Gemini generateContent */
+	PROVIDER_GEMINI, /* Google Gemini generateContent */
 	PROVIDER__MAX
 };
 
@@ -28,10 +28,11 @@ struct config_provider {
 	char *name;
 	enum provider_type type;
 	char *base_url; /* without trailing '/' */
-	char **keys;	  /* resolved secrets; never log them */
+	char **keys; /* resolved secrets; never log them */
 	int *key_weights; /* per key, >= 1 */
 	size_t nkeys;
-	char *api_version; /* azure: api-version; anthropic: anthropic-version */
+	char
+	    *api_version; /* azure: api-version; anthropic: anthropic-version */
 	struct config_header *headers;
 	size_t nheaders;
 	long connect_ms;
@@ -42,14 +43,14 @@ struct config_provider {
 
 struct config_target {
 	const struct config_provider *provider;
-	char *model;  /* the provider's own model name */
+	char *model; /* the provider's own model name */
 	int priority; /* lower first; targets of one priority share load */
-	int weight;   /* share within its priority, >= 1 */
+	int weight; /* share within its priority, >= 1 */
 };
 
 /* Retries of one request (config "retry"). */
 struct config_retry {
-	int max_attempts;  /* per target, >= 1 */
+	int max_attempts; /* per target, >= 1 */
 	long base_delay_ms; /* backoff: base * 2^(attempt-1), jittered */
 	long max_delay_ms;
 	long deadline_ms; /* no new attempt after this since the start */

@@ -47,7 +47,7 @@ presented(struct relay_req *req, size_t *n)
 }
 
 int
-gate_auth(struct relay_req *req, struct gate *g, enum apierr_dialect d)
+gate_auth(struct relay_req *req, struct gate *g, enum dialect d)
 {
 	const struct vkey *k;
 	const char *secret;
@@ -83,7 +83,7 @@ gate_auth(struct relay_req *req, struct gate *g, enum apierr_dialect d)
 
 int
 gate_model(struct relay_req *req, struct gate *g, const struct config_model *m,
-    enum apierr_dialect d)
+    enum dialect d)
 {
 	if (g->key == NULL ||
 	    keys_model_allowed(g->key, m->name, strlen(m->name)))
@@ -129,8 +129,7 @@ add_headers(struct relay_req *req, const struct quota_ticket *t)
 }
 
 static void
-refuse(
-    struct relay_req *req, const struct quota_ticket *t, enum apierr_dialect d)
+refuse(struct relay_req *req, const struct quota_ticket *t, enum dialect d)
 {
 	int quota = t->verdict == QUOTA_DAILY || t->verdict == QUOTA_BUDGET;
 
@@ -154,7 +153,7 @@ refuse(
 int
 gate_admit(struct relay_req *req, struct gate *g, const struct config *cfg,
     const struct config_model *m, size_t body_len, long long max_out,
-    enum apierr_dialect d)
+    enum dialect d)
 {
 	uint64_t out =
 	    max_out > 0 ? (uint64_t)max_out : (uint64_t)cfg->default_max_tokens;

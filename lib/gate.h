@@ -34,11 +34,11 @@ struct gate {
  * disabled or expired key; 403 address not allowed) and 0 returned.
  */
 int gate_auth(struct relay_req *req, struct gate *g,
-    enum apierr_dialect d) RELAY_NONNULL RELAY_MUST_CHECK;
+    enum dialect d) RELAY_NONNULL RELAY_MUST_CHECK;
 
 /* 1 when the key may use model m; otherwise answered 403, 0. */
 int gate_model(struct relay_req *req, struct gate *g,
-    const struct config_model *m, enum apierr_dialect d) RELAY_MUST_CHECK;
+    const struct config_model *m, enum dialect d) RELAY_MUST_CHECK;
 
 /*
  * Reserve what the call may use: body_len bytes of input (about four to a
@@ -48,7 +48,7 @@ int gate_model(struct relay_req *req, struct gate *g,
  */
 int gate_admit(struct relay_req *req, struct gate *g, const struct config *cfg,
     const struct config_model *m, size_t body_len, long long max_out,
-    enum apierr_dialect d) RELAY_MUST_CHECK;
+    enum dialect d) RELAY_MUST_CHECK;
 
 /*
  * Settle with what the call used. known: the provider reported prompt and

@@ -79,7 +79,8 @@ jsonx_parse(const char *p, size_t n, json_t **out, char *errbuf, size_t errsz)
 	/* Valid JSON never holds a raw NUL byte; jansson lets some through
 	 * (after a literal), where our raw scanner would stop. */
 	if (n > 0 && memchr(p, '\0', n) != NULL) {
-		snprintf(errbuf, errsz, "invalid JSON: a NUL byte at offset %zu",
+		snprintf(errbuf, errsz,
+		    "invalid JSON: a NUL byte at offset %zu",
 		    (size_t)((const char *)memchr(p, '\0', n) - p));
 		return RELAY_EINVAL;
 	}

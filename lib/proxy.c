@@ -1,159 +1,342 @@
 /* SPDX-License-Identifier: MIT */
-/* proxy.c - the streaming relay: upstream bytes to the client with no
- * buffering beyond one SSE event, so each event is flushed as one FastCGI
- * record the moment its last byte arrived. */
+/* proxy.c - the relay's core loop. One attempt sends the request to one
+ * target and relays what comes back: JSON as a whole (so a failed answer
+ * can still be retried elsewhere), SSE one event at a time the moment its
+ * last byte arrived (raw when the dialects match, translated when not).
+ * Around it, the choice of target, key and delay. */
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include "apierr.h"
+#include "breaker.h"
 #include "chatreq.h"
 #include "config.h"
 #include "creds.h"
 #include "fcgi_io.h"
 #include "jsonx.h"
+#include "keypool.h"
 #include "limits.h"
 #include "log.h"
+#include "num.h"
 #include "proxy.h"
 #include "req.h"
 #include "server.h"
 #include "sse.h"
+#include "target.h"
 #include "upstream.h"
 
-/* Request headers we send upstream: count. */
-#define PROXY_HEADERS_MAX 40
+/* Targets of one model tried per request: count. */
+#define PROXY_TARGETS_MAX 32
+/* A 429 without Retry-After rests its key this long: seconds. */
+#define PROXY_REST_DEFAULT_S 10
 
 enum pmode { PMODE_NONE, PMODE_SSE, PMODE_BUFFER };
 
+/* One attempt's relay state. */
 struct pstate {
 	struct relay_req *req;
+	const struct proxy_call *pc;
 	const struct config_target *t;
-	int stream;
+	enum dialect out;
+	struct dialect_req_info info;
 	enum pmode mode;
-	struct sse_parser sse;
-	struct buf body;
+	struct sse_parser sse; /* the upstream's events */
+	struct sse_parser arr; /* our own output, re-framed as JSON */
+	struct dialect_stream *ds; /* when translating a stream */
+	struct buf body; /* a buffered answer */
+	struct buf xbuf; /* a translation's output */
 	char ctype[128];
 	char retry_after[32];
-	size_t events;
+	size_t events; /* answer events that reached the client */
 	int unflushed;
-	int client_usage; /* the client asked for the usage chunk */
 	struct proxy_usage *u;
 };
 
-static unsigned long proxy_rr; /* round-robin over a provider's keys */
+/* How an attempt ended, for the loop around it. */
+enum outcome {
+	OUT_DONE, /* answered (success, or an error not worth retrying) */
+	OUT_GONE, /* the client went away */
+	OUT_RETRY, /* failed before any answer byte: try again */
+};
 
-static enum relay_err
-stream_head(struct pstate *ps)
+/* What the last failed attempt left, for the final answer. */
+struct last_failure {
+	enum relay_err err; /* RELAY_OK: an upstream HTTP error */
+	int status;
+	char msg[256];
+	struct buf body; /* the upstream's error body */
+	enum dialect from;
+	char retry_after[32];
+};
+
+/* --- usage ------------------------------------------------------------- */
+
+static long long
+ival(json_t *o, const char *k)
 {
+	json_t *v = json_object_get(o, k);
+
+	return json_is_integer(v) ? json_integer_value(v) : 0;
+}
+
+/* Read a usage object of dialect d out of a response or stream event. */
+static void
+usage_take(enum dialect d, json_t *v, struct proxy_usage *u)
+{
+	json_t *us;
+
+	switch (d) {
+	case DIALECT_OPENAI:
+		us = json_object_get(v, "usage");
+		if (!json_is_object(us))
+			return;
+		u->prompt_tokens = ival(us, "prompt_tokens");
+		u->completion_tokens = ival(us, "completion_tokens");
+		u->cached_tokens =
+		    ival(json_object_get(us, "prompt_tokens_details"),
+			"cached_tokens");
+		break;
+	case DIALECT_ANTHROPIC:
+		us = json_object_get(v, "usage");
+		if (!json_is_object(us))
+			us = json_object_get(
+			    json_object_get(v, "message"), "usage");
+		if (!json_is_object(us))
+			return;
+		/* Counts are cumulative: assign. Input excludes cache. */
+		if (json_object_get(us, "input_tokens") != NULL) {
+			u->cached_tokens = ival(us, "cache_read_input_tokens");
+			u->prompt_tokens = ival(us, "input_tokens") +
+			    u->cached_tokens +
+			    ival(us, "cache_creation_input_tokens");
+		}
+		if (json_object_get(us, "output_tokens") != NULL)
+			u->completion_tokens = ival(us, "output_tokens");
+		break;
+	case DIALECT_GEMINI:
+		us = json_object_get(v, "usageMetadata");
+		if (!json_is_object(us))
+			return;
+		u->prompt_tokens = ival(us, "promptTokenCount");
+		u->cached_tokens = ival(us, "cachedContentTokenCount");
+		u->completion_tokens = ival(us, "candidatesTokenCount") +
+		    ival(us, "thoughtsTokenCount");
+		break;
+	case DIALECT__MAX: return;
+	}
+	u->known = 1;
+}
+
+static void
+usage_from_ir(const struct ir_usage *iu, struct proxy_usage *u)
+{
+	if (iu->input < 0 && iu->output < 0)
+		return;
+	u->prompt_tokens = iu->input > 0 ? iu->input : 0;
+	u->completion_tokens = iu->output > 0 ? iu->output : 0;
+	u->cached_tokens = iu->cache_read > 0 ? iu->cache_read : 0;
+	u->known = 1;
+}
+
+/* Retry-After in seconds (the HTTP-date form counts as absent). */
+static long
+retry_after_s(const char *s)
+{
+	long long v;
+
+	if (s[0] == '\0' || num_parse(s, 0, 86400, &v) != RELAY_OK)
+		return 0;
+	return (long)v;
+}
+
+/* --- writing to the client ---------------------------------------------- */
+
+/* One item of a Gemini JSON-array answer, from one of our SSE events. */
+static int
+array_item(void *arg, const struct sse_event *ev)
+{
+	struct pstate *ps = arg;
 	struct relay_req *req = ps->req;
+	enum relay_err err = RELAY_OK;
+
+	if (!ev->has_data)
+		return 0;
+	if (!req->array_open)
+		err = req_send(req, "[", 1, 0);
+	else if (req->array_items > 0)
+		err = req_send(req, ",\r\n", 3, 0);
+	req->array_open = 1;
+	if (err == RELAY_OK)
+		err = req_send(req, ev->data.p, ev->data.len, 0);
+	req->array_items++;
+	return err != RELAY_OK;
+}
+
+/* Client-bound SSE bytes: as they are, or re-framed into the array. */
+static enum relay_err
+client_sse(struct pstate *ps, const char *p, size_t n)
+{
 	enum relay_err err;
 
-	err = req_add_header(req, "Cache-Control: no-cache");
+	ps->unflushed = 1;
+	if (!ps->req->json_array)
+		return req_send(ps->req, p, n, 0);
+	err = sse_feed(&ps->arr, p, n, array_item, ps);
+	return err == RELAY_ECLOSED ? RELAY_ECLOSED : err;
+}
+
+static enum relay_err
+flush(struct pstate *ps)
+{
+	if (!ps->unflushed)
+		return RELAY_OK;
+	ps->unflushed = 0;
+	return req_send(ps->req, NULL, 0, 1);
+}
+
+static enum relay_err
+stream_head(struct relay_req *req)
+{
+	enum relay_err err = RELAY_OK;
+
+	if (!req->json_array) {
+		err = req_add_header(req, "Cache-Control: no-cache");
+		if (err == RELAY_OK)
+			err = req_add_header(req, "X-Accel-Buffering: no");
+	}
 	if (err == RELAY_OK)
-		err = req_add_header(req, "X-Accel-Buffering: no");
-	if (err == RELAY_OK)
-		err = req_send_head(req, 200, "text/event-stream", -1);
+		err = req_send_head(req, 200,
+		    req->json_array ? "application/json" : "text/event-stream",
+		    -1);
 	if (err == RELAY_OK)
 		err = req_send(req, NULL, 0, 1);
 	return err == RELAY_EINVAL ? RELAY_ENOMEM : err;
 }
 
+/* --- one attempt: the upstream callbacks --------------------------------- */
+
 static enum relay_err
 on_head(void *arg, const struct upstream_head *h)
 {
 	struct pstate *ps = arg;
+	const struct chatreq *cr = ps->pc->cr;
 
 	snprintf(ps->ctype, sizeof(ps->ctype), "%s", h->content_type);
 	snprintf(
 	    ps->retry_after, sizeof(ps->retry_after), "%s", h->retry_after);
-	if (ps->stream && h->status >= 200 && h->status < 300 &&
-	    strncasecmp(h->content_type, "text/event-stream", 17) == 0) {
-		ps->mode = PMODE_SSE;
-		return ps->req->head_sent ? RELAY_OK : stream_head(ps);
+	if (!cr->stream || h->status < 200 || h->status >= 300 ||
+	    strncasecmp(h->content_type, "text/event-stream", 17) != 0) {
+		ps->mode = PMODE_BUFFER;
+		return RELAY_OK;
 	}
-	ps->mode = PMODE_BUFFER;
-	return RELAY_OK;
+	ps->mode = PMODE_SSE;
+	if (ps->out != ps->pc->in) {
+		ps->info.stream = 1;
+		ps->info.include_usage = cr->include_usage;
+		if (ps->info.model[0] == '\0')
+			snprintf(ps->info.model, sizeof(ps->info.model), "%.*s",
+			    (int)cr->model.len, cr->model.p);
+		ps->ds = dialect_stream_new(ps->out, ps->pc->in, &ps->info);
+		if (ps->ds == NULL)
+			return RELAY_ENOMEM;
+	}
+	return ps->req->head_sent ? RELAY_OK : stream_head(ps->req);
 }
 
-/* Read an OpenAI usage object (Chat Completions "usage"). */
-static void
-take_usage(struct proxy_usage *u, json_t *usage)
-{
-	json_t *det = json_object_get(usage, "prompt_tokens_details");
-
-	if (!json_is_object(usage))
-		return;
-	u->prompt_tokens =
-	    json_integer_value(json_object_get(usage, "prompt_tokens"));
-	u->completion_tokens =
-	    json_integer_value(json_object_get(usage, "completion_tokens"));
-	u->cached_tokens =
-	    json_integer_value(json_object_get(det, "cached_tokens"));
-	u->known = 1;
-}
-
-static int
-has_usage(struct span data)
-{
-	return data.len > 10 && memmem(data.p, data.len, "\"usage\":{", 9);
-}
-
-/* A usage chunk: read it; 1 when it must not reach this client (it
+/* An OpenAI usage chunk: read it; 1 when this client must not see it (it
  * asked for no usage and the chunk carries nothing else). */
 static int
-usage_event(struct pstate *ps, struct span data)
+openai_usage_event(struct pstate *ps, json_t *v)
 {
-	json_t *v = NULL, *choices;
+	json_t *choices = json_object_get(v, "choices");
+
+	usage_take(DIALECT_OPENAI, v, ps->u);
+	return !ps->pc->cr->include_usage && json_is_array(choices) &&
+	    json_array_size(choices) == 0;
+}
+
+/* Same dialect: look at the events that carry usage; 1 to drop one. */
+static int
+observe(struct pstate *ps, const struct sse_event *ev)
+{
+	static const char *const marks[DIALECT__MAX] = {
+	    [DIALECT_OPENAI] = "\"usage\":{",
+	    [DIALECT_ANTHROPIC] = "\"usage\"",
+	    [DIALECT_GEMINI] = "\"usageMetadata\"",
+	};
+	const char *mark = marks[ps->out];
 	char jerr[64];
+	json_t *v = NULL;
 	int drop = 0;
 
-	if (jsonx_parse(data.p, data.len, &v, jerr, sizeof(jerr)) != RELAY_OK)
+	if (!ev->has_data ||
+	    memmem(ev->data.p, ev->data.len, mark, strlen(mark)) == NULL ||
+	    jsonx_parse(ev->data.p, ev->data.len, &v, jerr, sizeof(jerr)) !=
+		RELAY_OK)
 		return 0;
-	take_usage(ps->u, json_object_get(v, "usage"));
-	choices = json_object_get(v, "choices");
-	drop = !ps->client_usage && json_is_array(choices) &&
-	    json_array_size(choices) == 0;
+	if (ps->out == DIALECT_OPENAI)
+		drop = openai_usage_event(ps, v);
+	else
+		usage_take(ps->out, v, ps->u);
 	json_decref(v);
 	return drop;
 }
 
 /*
- * Forward one event. A client that did not ask for usage gets the chunk
- * without the `"usage":null` the upstream adds once asked: the member can
- * only appear unescaped as structure, never inside a JSON string.
+ * Forward one event as it came. An OpenAI client that did not ask for
+ * usage gets the chunk without the `"usage":null` the upstream adds once
+ * asked: the member can only appear unescaped as structure, never inside
+ * a JSON string.
  */
 static enum relay_err
-send_event(struct pstate *ps, struct span raw)
+forward_raw(struct pstate *ps, struct span raw)
 {
 	static const char null_usage[] = ",\"usage\":null";
-	const char *at;
+	const char *at = NULL;
+	size_t head;
 	enum relay_err err;
 
-	at = ps->client_usage ? NULL :
-				memmem(raw.p, raw.len, null_usage,
-				    sizeof(null_usage) - 1);
+	if (ps->out == DIALECT_OPENAI && !ps->pc->cr->include_usage)
+		at = memmem(raw.p, raw.len, null_usage, sizeof(null_usage) - 1);
 	if (at == NULL)
-		return req_send(ps->req, raw.p, raw.len, 0);
-	err = req_send(ps->req, raw.p, (size_t)(at - raw.p), 0);
+		return client_sse(ps, raw.p, raw.len);
+	head = (size_t)(at - raw.p);
+	err = client_sse(ps, raw.p, head);
 	if (err == RELAY_OK)
-		err = req_send(ps->req, at + sizeof(null_usage) - 1,
-		    raw.len - (size_t)(at - raw.p) - (sizeof(null_usage) - 1),
-		    0);
+		err = client_sse(ps, at + sizeof(null_usage) - 1,
+		    raw.len - head - (sizeof(null_usage) - 1));
 	return err;
 }
 
+/* sse_feed's callback: returns non-zero (stop) with the reason kept. */
 static int
 on_event(void *arg, const struct sse_event *ev)
 {
 	struct pstate *ps = arg;
+	enum relay_err err;
 
-	if (ev->has_data && has_usage(ev->data) && usage_event(ps, ev->data))
-		return 0;
-	if (send_event(ps, ev->raw) != RELAY_OK)
+	if (ps->ds == NULL) {
+		if (observe(ps, ev))
+			return 0;
+		err = forward_raw(ps, ev->raw);
+	} else {
+		buf_clear(&ps->xbuf);
+		err = dialect_stream_event(ps->ds, ev, &ps->xbuf);
+		if (err == RELAY_OK && ps->xbuf.len > 0)
+			err = client_sse(ps, ps->xbuf.data, ps->xbuf.len);
+	}
+	if (err != RELAY_OK) {
+		ps->u->status = err == RELAY_EPROTO ? -1 : ps->u->status;
 		return 1;
+	}
 	if (ev->has_data)
 		ps->events++;
-	ps->unflushed = 1;
 	return 0;
 }
 
@@ -168,322 +351,531 @@ on_data(void *arg, const char *p, size_t n)
 		return err == RELAY_ETOOBIG ? RELAY_EPROTO : err;
 	}
 	err = sse_feed(&ps->sse, p, n, on_event, ps);
-	if (err == RELAY_ETOOBIG)
+	if (err == RELAY_ETOOBIG || (err == RELAY_ECLOSED && ps->u->status < 0))
 		return RELAY_EPROTO;
-	if (err == RELAY_OK && ps->unflushed) {
-		ps->unflushed = 0;
-		err = req_send(ps->req, NULL, 0, 1);
-	}
+	if (err == RELAY_OK)
+		err = flush(ps);
 	return err;
+}
+
+/* Keep a quiet stream's client alive, and find out whether it left. */
+static enum relay_err
+heartbeat(struct relay_req *req)
+{
+	enum relay_err err = RELAY_OK;
+
+	if (!req->head_sent)
+		err = stream_head(req);
+	if (err != RELAY_OK)
+		return err;
+	if (!req->json_array)
+		return req_send(req, ": keep-alive\n\n", 14, 1);
+	/* A JSON array may hold whitespace between its items. */
+	if (!req->array_open) {
+		req->array_open = 1;
+		return req_send(req, "[\n", 2, 1);
+	}
+	return req_send(req, "\n", 1, 1);
 }
 
 static enum relay_err
 on_idle(void *arg)
 {
 	struct pstate *ps = arg;
-	enum relay_err err = RELAY_OK;
 
-	if (!ps->req->head_sent)
-		err = stream_head(ps);
-	if (err == RELAY_OK)
-		err = req_send(ps->req, ": keep-alive\n\n", 14, 1);
-	return err;
+	return heartbeat(ps->req);
 }
 
-/* The upstream's buffered answer, passed through as it came. */
+/* --- one attempt ---------------------------------------------------------- */
+
 static void
-send_buffered(struct pstate *ps, int status)
+pstate_init(struct pstate *ps, struct relay_req *req,
+    const struct proxy_call *pc, const struct config_target *t,
+    const struct target_req *tr, struct proxy_usage *u)
+{
+	memset(ps, 0, sizeof(*ps));
+	ps->req = req;
+	ps->pc = pc;
+	ps->t = t;
+	ps->out = tr->out;
+	ps->info = tr->info;
+	ps->u = u;
+	sse_init(&ps->sse, RELAY_SSE_EVENT_MAX);
+	sse_init(&ps->arr, RELAY_SSE_EVENT_MAX);
+	buf_init(&ps->body, RELAY_UPSTREAM_BODY_MAX);
+	buf_init(&ps->xbuf, RELAY_UPSTREAM_BODY_MAX);
+}
+
+static void
+pstate_reset(struct pstate *ps)
+{
+	dialect_stream_free(ps->ds);
+	ps->ds = NULL;
+	sse_reset(&ps->sse);
+	sse_reset(&ps->arr);
+	buf_reset(&ps->body);
+	buf_reset(&ps->xbuf);
+}
+
+static int
+retryable_status(const struct config *cfg, int status)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->retry.non_status; i++)
+		if (cfg->retry.on_status[i] == status)
+			return 1;
+	return 0;
+}
+
+static void
+remember(struct last_failure *lf, enum relay_err err, int status,
+    const char *msg, const struct pstate *ps)
+{
+	lf->err = err;
+	lf->status = status;
+	snprintf(lf->msg, sizeof(lf->msg), "%s", msg != NULL ? msg : "");
+	buf_clear(&lf->body);
+	lf->retry_after[0] = '\0';
+	if (ps != NULL) {
+		lf->from = ps->out;
+		snprintf(lf->retry_after, sizeof(lf->retry_after), "%s",
+		    ps->retry_after);
+		if (ps->body.len > 0 &&
+		    buf_append(&lf->body, ps->body.data, ps->body.len) !=
+			RELAY_OK)
+			buf_clear(&lf->body);
+	}
+}
+
+/* A finished 2xx answer that was buffered: pass it on or translate it. */
+static void
+send_answer(struct pstate *ps, int status)
 {
 	struct relay_req *req = ps->req;
-	json_t *v = NULL, *e;
-	char jerr[128];
+	struct span body = {
+	    ps->body.data != NULL ? ps->body.data : "", ps->body.len};
+	struct ir_usage iu;
+	char jerr[64];
+	json_t *v = NULL;
+	enum relay_err err;
 
-	if (status >= 200 && status < 300 &&
-	    jsonx_parse(ps->body.data != NULL ? ps->body.data : "",
-		ps->body.len, &v, jerr, sizeof(jerr)) == RELAY_OK) {
-		take_usage(ps->u, json_object_get(v, "usage"));
-		json_decref(v);
-		v = NULL;
+	if (ps->pc->cr->stream) {
+		/* Asked for a stream, got JSON: say so in the stream. */
+		apierr_send(req, ps->pc->in, 502, NULL, "upstream_bad_response",
+		    "upstream answered a stream request with %.64s", ps->ctype);
+		return;
 	}
-	if (!req->head_sent) {
-		if (ps->retry_after[0] != '\0' &&
-		    req_add_header(req, "Retry-After: %s", ps->retry_after) !=
-			RELAY_OK)
-			log_warn("id=%s: dropped Retry-After", req->id);
-		if (req_send_full(req, status,
-			ps->ctype[0] != '\0' ? ps->ctype : "application/json",
-			ps->body.data, ps->body.len) != RELAY_OK)
+	if (ps->out == ps->pc->in) {
+		if (jsonx_parse(body.p, body.len, &v, jerr, sizeof(jerr)) ==
+		    RELAY_OK)
+			usage_take(ps->out, v, ps->u);
+		json_decref(v);
+		if (req_send_full(req, status, "application/json", body.p,
+			body.len) != RELAY_OK)
 			req->status = 499;
 		return;
 	}
-	/* A heartbeat already committed us to a 200 stream: the upstream's
-	 * error becomes an error event, its own message kept when it has
-	 * one. */
-	if (jsonx_parse(ps->body.data != NULL ? ps->body.data : "",
-		ps->body.len, &v, jerr, sizeof(jerr)) == RELAY_OK &&
-	    json_is_object(e = json_object_get(v, "error")) &&
-	    json_is_string(json_object_get(e, "message")))
-		apierr_send(req, APIERR_OPENAI, status,
-		    json_string_value(json_object_get(e, "type")),
-		    json_string_value(json_object_get(e, "code")), "%s",
-		    json_string_value(json_object_get(e, "message")));
-	else
-		apierr_send(req, APIERR_OPENAI, status >= 400 ? status : 502,
-		    NULL, "upstream_bad_response",
-		    "upstream answered HTTP %d with %.64s instead of a stream",
-		    status, ps->ctype);
-	json_decref(v);
-}
-
-/* The stream_options value to send: the client's, with include_usage. */
-static enum relay_err
-usage_options(const struct chatreq *cr, struct buf *val)
-{
-	json_t *opts = json_object_get(cr->root, "stream_options"), *copy;
-	enum relay_err err;
-
-	if (!json_is_object(opts))
-		return buf_puts(val, "{\"include_usage\":true}");
-	copy = json_deep_copy(opts);
-	if (copy == NULL ||
-	    json_object_set_new(copy, "include_usage", json_true()) != 0) {
-		json_decref(copy);
-		return RELAY_ENOMEM;
+	memset(&iu, 0xff, sizeof(iu));
+	err = dialect_response(
+	    ps->out, body, ps->pc->in, &ps->info, &ps->xbuf, &iu);
+	usage_from_ir(&iu, ps->u);
+	if (err != RELAY_OK) {
+		apierr_send_err(req, ps->pc->in, err,
+		    "the upstream's answer could not be read");
+		return;
 	}
-	err = jsonx_dump(copy, val);
-	json_decref(copy);
-	return err;
+	if (req_send_full(req, 200, "application/json", ps->xbuf.data,
+		ps->xbuf.len) != RELAY_OK)
+		req->status = 499;
 }
 
-/* Escaped keys defeat the raw scanner: re-serialise the whole body. */
-static enum relay_err
-body_fallback(const struct chatreq *cr, const struct config_target *t,
-    const char *opts, struct buf *out)
-{
-	json_t *copy = json_deep_copy(cr->root), *o = NULL;
-	enum relay_err err = RELAY_ENOMEM;
-	char jerr[64];
-
-	buf_clear(out);
-	if (copy == NULL ||
-	    json_object_set_new(copy, "model", json_string(t->model)) != 0)
-		goto out;
-	if (opts != NULL &&
-	    (jsonx_parse(opts, strlen(opts), &o, jerr, sizeof(jerr)) !=
-		    RELAY_OK ||
-		json_object_set_new(copy, "stream_options", o) != 0))
-		goto out;
-	err = jsonx_dump(copy, out);
-out:
-	json_decref(copy);
-	return err;
-}
-
-/*
- * The body for the upstream: "model" rewritten for the target and, on a
- * stream, include_usage asked for; every other byte as the client sent it.
- * Leaves out empty when req->body can go as it is.
- */
-static enum relay_err
-upstream_body(struct relay_req *req, const struct chatreq *cr,
-    const struct config_target *t, struct buf *out)
-{
-	struct span body = {req->body.data, req->body.len};
-	int need_model = !span_eq(cr->model, t->model);
-	int need_usage = cr->stream && !cr->include_usage;
-	struct buf mval, oval, tmp;
-	enum relay_err err = RELAY_OK;
-
-	if (!need_model && !need_usage)
-		return RELAY_OK;
-	buf_init(&mval, RELAY_NAME_MAX * 6 + 2);
-	buf_init(&oval, 64 * 1024);
-	buf_init(&tmp, out->max);
-	if (need_model) {
-		err = buf_append(&mval, "\"", 1);
-		if (err == RELAY_OK)
-			err =
-			    buf_json_escape(&mval, t->model, strlen(t->model));
-		if (err == RELAY_OK)
-			err = buf_append(&mval, "\"", 1);
-		if (err == RELAY_OK)
-			err = jsonx_set_member(
-			    body, "model", mval.data, need_usage ? &tmp : out);
-		body.p = tmp.data;
-		body.len = tmp.len;
-	}
-	if (err == RELAY_OK && need_usage)
-		err = usage_options(cr, &oval);
-	if (err == RELAY_OK && need_usage)
-		err = jsonx_set_member(body, "stream_options", oval.data, out);
-	if (err == RELAY_EINVAL)
-		err = body_fallback(cr, t, need_usage ? oval.data : NULL, out);
-	buf_reset(&tmp);
-	buf_reset(&oval);
-	buf_reset(&mval);
-	return err;
-}
-
-/* The key for this call: round robin over the config's keys and those
- * stored through the admin API. NULL when the provider has none. */
-static const char *
-pick_key(const struct config_provider *p, const struct creds_snap *cs)
-{
-	unsigned long r = __atomic_fetch_add(&proxy_rr, 1, __ATOMIC_RELAXED);
-	const char *const *stored;
-	size_t nstored, total;
-
-	stored = creds_for(cs, p->name, &nstored);
-	total = p->nkeys + nstored;
-	if (total == 0)
-		return NULL;
-	r %= total;
-	return r < p->nkeys ? p->keys[r] : stored[r - p->nkeys];
-}
-
-/* Build the header lines; the key's copy is wiped by the caller. */
-static enum relay_err
-upstream_headers(const struct config_provider *p, const char *key, int stream,
-    struct buf *hb, const char **lines, size_t *n)
-{
-	size_t offs[PROXY_HEADERS_MAX], i, k = 0;
-	enum relay_err err;
-
-	offs[k++] = hb->len;
-	err = buf_puts(hb, "Content-Type: application/json");
-	if (err == RELAY_OK)
-		err = buf_append(hb, "", 1);
-	offs[k++] = hb->len;
-	if (err == RELAY_OK)
-		err = buf_printf(hb, "Accept: %s",
-		    stream ? "text/event-stream" : "application/json");
-	if (err == RELAY_OK)
-		err = buf_append(hb, "", 1);
-	if (err == RELAY_OK && key != NULL) {
-		offs[k++] = hb->len;
-		err = buf_printf(hb, "Authorization: Bearer %s", key);
-		if (err == RELAY_OK)
-			err = buf_append(hb, "", 1);
-	}
-	for (i = 0; err == RELAY_OK && i < p->nheaders && k < PROXY_HEADERS_MAX;
-	     i++) {
-		offs[k++] = hb->len;
-		err = buf_printf(
-		    hb, "%s: %s", p->headers[i].name, p->headers[i].value);
-		if (err == RELAY_OK)
-			err = buf_append(hb, "", 1);
-	}
-	if (err != RELAY_OK)
-		return err;
-	for (i = 0; i < k; i++)
-		lines[i] = hb->data + offs[i];
-	*n = k;
-	return RELAY_OK;
-}
-
+/* A stream that ended well: its last words, and the array closed. */
 static void
-finish(struct pstate *ps, enum relay_err err, const struct upstream_call *c)
+end_stream(struct pstate *ps)
 {
 	struct relay_req *req = ps->req;
+	enum relay_err err = RELAY_OK;
+	struct ir_usage iu;
 
-	if (err == RELAY_OK && ps->mode == PMODE_BUFFER) {
-		send_buffered(ps, c->status);
-		return;
+	if (ps->ds != NULL) {
+		buf_clear(&ps->xbuf);
+		err = dialect_stream_end(ps->ds, &ps->xbuf);
+		if (err == RELAY_OK && ps->xbuf.len > 0)
+			err = client_sse(ps, ps->xbuf.data, ps->xbuf.len);
+		dialect_stream_usage(ps->ds, &iu);
+		usage_from_ir(&iu, ps->u);
+	} else if (sse_pending(&ps->sse) > 0)
+		/* A last event without its blank line: as it came. */
+		err = client_sse(ps, ps->sse.raw.data, ps->sse.raw.len);
+	if (err == RELAY_OK && req->json_array && !req->array_closed) {
+		err = req_send(req, req->array_open ? "]" : "[]",
+		    req->array_open ? 1 : 2, 0);
+		req->array_closed = 1;
+	}
+	if (err == RELAY_OK)
+		err = req_send(req, NULL, 0, 1);
+	if (err != RELAY_OK)
+		req->status = 499;
+}
+
+/* Judge a finished transfer. */
+static enum outcome
+judge(const struct config *cfg, struct pstate *ps, enum relay_err err,
+    const struct upstream_call *c, struct last_failure *lf)
+{
+	struct relay_req *req = ps->req;
+	int status = c->status;
+
+	if (err == RELAY_ECLOSED)
+		return OUT_GONE;
+	if (err == RELAY_OK && ps->mode == PMODE_SSE) {
+		end_stream(ps);
+		return OUT_DONE;
+	}
+	if (err == RELAY_OK && status >= 200 && status < 300) {
+		send_answer(ps, status);
+		return OUT_DONE;
 	}
 	if (err == RELAY_OK) {
-		/* A last event without its blank line: pass it on as is. */
-		if (sse_pending(&ps->sse) > 0 &&
-		    req_send(req, ps->sse.raw.data, ps->sse.raw.len, 1) !=
-			RELAY_OK)
-			req->status = 499;
-		return;
+		remember(lf, RELAY_OK, status, NULL, ps);
+		return retryable_status(cfg, status) || status == 401 ||
+			status == 403
+		    ? OUT_RETRY
+		    : OUT_DONE;
 	}
-	if (err == RELAY_ECLOSED) {
-		log_info("id=%s: client went away after %zu events; upstream "
-			 "cancelled",
-		    req->id, ps->events);
-		req->status = 499;
-		return;
-	}
-	/* The head arrived but the body broke off: a bad answer, not an
-	 * unreachable upstream. */
-	if (err == RELAY_EUPSTREAM && c->status != 0 && !req->head_sent)
+	/* The head arrived but the body broke off: a bad answer. */
+	if (err == RELAY_EUPSTREAM && status != 0)
 		err = RELAY_EPROTO;
-	log_warn("id=%s: upstream %s (%s/%s): %s%s", req->id, err_name(err),
-	    ps->t->provider->name, ps->t->model, c->errmsg,
-	    req->head_sent ? " [mid-stream]" : "");
-	apierr_send_err(
-	    req, APIERR_OPENAI, err, c->errmsg[0] != '\0' ? c->errmsg : NULL);
+	remember(
+	    lf, err, status, c->errmsg[0] != '\0' ? c->errmsg : NULL, NULL);
+	if (ps->events > 0 ||
+	    (req->head_sent && req->json_array && req->array_items > 0))
+		return OUT_DONE; /* answer bytes are out: no retry */
+	return OUT_RETRY;
+}
+
+/* --- the loop ------------------------------------------------------------ */
+
+struct proxy {
+	struct relay_req *req;
+	const struct config *cfg;
+	const struct proxy_call *pc;
+	struct proxy_usage *u;
+	struct target_req tr;
+	struct creds_snap *cs;
+	struct last_failure lf;
+	struct timespec start;
+	size_t hdrs0; /* response headers queued before any attempt */
+	int skipped; /* targets passed over: breaker open */
+	long keys_wait; /* every key of a target rests: seconds */
+};
+
+static long
+elapsed_ms(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) * 1000 +
+	    (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+/* Order the targets: by priority, and within one priority a weighted
+ * shuffle, so that equal targets share the load. */
+static size_t
+plan(const struct config_model *m, size_t *order)
+{
+	unsigned seed = (unsigned)time(NULL) ^ (unsigned)(size_t)&seed;
+	size_t n =
+	    m->ntargets < PROXY_TARGETS_MAX ? m->ntargets : PROXY_TARGETS_MAX;
+	size_t i, j, best, tmp;
+	double key[PROXY_TARGETS_MAX];
+
+	for (i = 0; i < n; i++) {
+		order[i] = i;
+		/* Efraimidis-Spirakis: u^(1/w) sorts a weighted sample. */
+		key[i] = -(double)m->targets[i].priority * 1e6 +
+		    (double)rand_r(&seed) / RAND_MAX *
+			(double)m->targets[i].weight;
+	}
+	for (i = 0; i < n; i++) {
+		best = i;
+		for (j = i + 1; j < n; j++)
+			if (key[order[j]] > key[order[best]])
+				best = j;
+		tmp = order[i];
+		order[i] = order[best];
+		order[best] = tmp;
+	}
+	return n;
+}
+
+static void
+target_name(char *out, size_t outsz, const struct config_target *t)
+{
+	snprintf(out, outsz, "%s/%s", t->provider->name, t->model);
+}
+
+/* Wait before the next attempt, watching the client; 0 when it left. */
+static int
+backoff(struct proxy *px, int attempt, const char *retry_after)
+{
+	const struct config_retry *r = &px->cfg->retry;
+	long delay = r->base_delay_ms, ra, left, slice;
+	unsigned seed = (unsigned)px->start.tv_nsec ^ (unsigned)attempt;
+	struct pollfd pfd;
+	char ch;
+	int i;
+
+	for (i = 1; i < attempt && delay < r->max_delay_ms; i++)
+		delay *= 2;
+	if (delay > r->max_delay_ms)
+		delay = r->max_delay_ms;
+	delay = delay / 2 + (long)(rand_r(&seed) % (unsigned)(delay / 2 + 1));
+	ra = retry_after_s(retry_after);
+	if (ra > 0 && ra * 1000 > delay)
+		delay = ra * 1000;
+	left = r->deadline_ms - elapsed_ms(&px->start);
+	if (delay > left)
+		return -1; /* no time for it: the next target instead */
+	while (delay > 0) {
+		slice = px->cfg->heartbeat_ms > 0 && px->pc->cr->stream
+		    ? px->cfg->heartbeat_ms
+		    : delay;
+		if (slice > delay)
+			slice = delay;
+		pfd.fd = fcgi_io_fd(px->req->io);
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, (int)slice) > 0 &&
+		    recv(pfd.fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT) <= 0 &&
+		    errno != EAGAIN)
+			return 0;
+		delay -= slice;
+		if (px->pc->cr->stream && px->cfg->heartbeat_ms > 0 &&
+		    heartbeat(px->req) != RELAY_OK)
+			return 0;
+	}
+	return 1;
+}
+
+/* One upstream call; fills c and ps, relays what it can. */
+static enum outcome
+attempt(struct proxy *px, const struct config_target *t,
+    const struct keypool_choice *kc, int n_attempt, struct pstate *ps,
+    struct upstream_call *c)
+{
+	const struct config_provider *p = t->provider;
+	struct relay_req *req = px->req;
+	struct span body = {req->body.data, req->body.len};
+	const char *param = NULL;
+	char msg[512];
+	enum relay_err err;
+
+	err = target_build(&px->tr, px->pc->in, px->pc->cr, body, t, kc->key,
+	    px->pc->cr->stream, px->pc->anthropic_beta, msg, sizeof(msg),
+	    &param);
+	if (err == RELAY_EINVAL) {
+		struct apierr_what w = {NULL, "unsupported_for_target", param};
+
+		apierr_sendw(req, px->pc->in, 400, &w, "%s", msg);
+		return OUT_DONE;
+	}
+	if (err != RELAY_OK) {
+		apierr_send_err(req, px->pc->in, err, NULL);
+		return OUT_DONE;
+	}
+	if (!req->head_sent) {
+		buf_truncate(&req->hdrs, px->hdrs0);
+		if (req_add_header(req, "x-relay-target: %s/%s", p->name,
+			t->model) != RELAY_OK ||
+		    req_add_header(req, "x-relay-attempts: %d", n_attempt) !=
+			RELAY_OK)
+			log_warn("id=%s: relay headers dropped", req->id);
+	}
+	pstate_init(ps, req, px->pc, t, &px->tr, px->u);
+	memset(c, 0, sizeof(*c));
+	c->url = px->tr.url;
+	c->headers = px->tr.lines;
+	c->nheaders = px->tr.nlines;
+	c->body = px->tr.body.len > 0 ? px->tr.body.data : req->body.data;
+	c->body_len = px->tr.body.len > 0 ? px->tr.body.len : req->body.len;
+	c->connect_ms = p->connect_ms;
+	c->first_byte_ms = p->first_byte_ms;
+	c->idle_ms = p->idle_ms;
+	c->total_ms = p->total_ms;
+	c->watch_fd = fcgi_io_fd(req->io);
+	c->heartbeat_ms = px->pc->cr->stream ? px->cfg->heartbeat_ms : 0;
+	c->on_head = on_head;
+	c->on_data = on_data;
+	c->on_idle = on_idle;
+	c->arg = ps;
+	err = upstream_perform(req->up, c);
+	px->u->attempts++;
+	px->u->status = c->status;
+	px->u->events = ps->events;
+	return judge(px->cfg, ps, err, c, &px->lf);
+}
+
+/* After a failed attempt: what the key and the breaker learn from it. */
+static void
+learn(struct proxy *px, const struct config_target *t, const char *tname,
+    const struct keypool_choice *kc, const struct pstate *ps, int probe,
+    int status)
+{
+	struct kv *kv = px->req->ctx->kv;
+	long rest;
+
+	if (kc->key != NULL && status == 429) {
+		rest = retry_after_s(ps->retry_after);
+		if (rest == 0)
+			rest = PROXY_REST_DEFAULT_S;
+		keypool_rest(kv, t->provider->name, kc->fp, rest);
+	} else if (kc->key != NULL && (status == 401 || status == 403))
+		keypool_rest(kv, t->provider->name, kc->fp, KEYPOOL_BENCH_S);
+	/* A target's health: transport failures and 5xx, not 4xx. */
+	if (status == 0 || status >= 500)
+		breaker_failure(kv, &px->cfg->breaker, tname, probe);
+	else if (probe)
+		breaker_success(kv, &px->cfg->breaker, tname, probe);
+}
+
+/* Try one target up to max_attempts times; 1 when the request is over. */
+static int
+try_target(struct proxy *px, const struct config_target *t)
+{
+	struct kv *kv = px->req->ctx->kv;
+	struct keypool_choice kc;
+	struct upstream_call c;
+	struct pstate ps;
+	enum outcome o;
+	char tname[2 * RELAY_NAME_MAX + 2];
+	int a, probe = 0, w;
+
+	target_name(tname, sizeof(tname), t);
+	if (!breaker_allow(kv, &px->cfg->breaker, tname, &probe)) {
+		px->skipped++;
+		return 0;
+	}
+	for (a = 1; a <= px->cfg->retry.max_attempts; a++) {
+		if (keypool_pick(kv, t->provider, px->cs, &kc) != RELAY_OK) {
+			px->keys_wait = kc.wait_s;
+			remember(&px->lf, RELAY_ETIMEOUT, 429,
+			    "every API key of the target is resting after "
+			    "rate limits",
+			    NULL);
+			return 0;
+		}
+		o = attempt(px, t, &kc, px->u->attempts + 1, &ps, &c);
+		if (o != OUT_RETRY) {
+			if (o == OUT_DONE && c.status >= 200 && c.status < 300)
+				breaker_success(
+				    kv, &px->cfg->breaker, tname, probe);
+			pstate_reset(&ps);
+			return 1;
+		}
+		learn(px, t, tname, &kc, &ps, probe, c.status);
+		probe = 0;
+		log_warn("id=%s: attempt %d on %s failed: %s%s%d", px->req->id,
+		    px->u->attempts, tname, px->lf.msg,
+		    px->lf.msg[0] != '\0' ? ", HTTP " : "HTTP ", c.status);
+		w = a < px->cfg->retry.max_attempts
+		    ? backoff(px, px->u->attempts, ps.retry_after)
+		    : 1;
+		pstate_reset(&ps);
+		if (w == 0)
+			return 1; /* the client left while we waited */
+		if (w < 0)
+			break;
+	}
+	return 0;
+}
+
+/* Everything failed: the last upstream error, or the relay's own. */
+static void
+final_answer(struct proxy *px)
+{
+	struct relay_req *req = px->req;
+	struct last_failure *lf = &px->lf;
+	struct span body = {
+	    lf->body.data != NULL ? lf->body.data : "", lf->body.len};
+	struct buf out;
+
+	if (lf->retry_after[0] != '\0' && !req->head_sent &&
+	    req_add_header(req, "Retry-After: %s", lf->retry_after) != RELAY_OK)
+		log_warn("id=%s: Retry-After dropped", req->id);
+	if (lf->err == RELAY_OK && lf->status >= 400 && !req->head_sent) {
+		buf_init(&out, RELAY_UPSTREAM_BODY_MAX);
+		if (lf->from == px->pc->in &&
+		    req_send_full(req, lf->status, "application/json", body.p,
+			body.len) != RELAY_OK)
+			req->status = 499;
+		else if (lf->from != px->pc->in &&
+		    (dialect_error_translate(lf->from, body, lf->status,
+			 px->pc->in, &out) != RELAY_OK ||
+			req_send_full(req, lf->status, "application/json",
+			    out.data, out.len) != RELAY_OK))
+			req->status = 499;
+		buf_reset(&out);
+		return;
+	}
+	if (lf->err == RELAY_OK && lf->status >= 400) {
+		apierr_send(req, px->pc->in, lf->status, NULL, "upstream_error",
+		    "upstream answered HTTP %d", lf->status);
+		return;
+	}
+	if (px->u->attempts == 0 && px->keys_wait > 0) {
+		if (!req->head_sent &&
+		    req_add_header(req, "Retry-After: %ld", px->keys_wait) !=
+			RELAY_OK)
+			log_warn("id=%s: Retry-After dropped", req->id);
+		apierr_send(req, px->pc->in, 429, NULL, "upstream_keys_resting",
+		    "All upstream keys are rate limited; try again in %lds.",
+		    px->keys_wait);
+		return;
+	}
+	if (px->u->attempts == 0 && px->skipped > 0) {
+		apierr_send(req, px->pc->in, 503, NULL, "upstream_circuit_open",
+		    "Every target of this model is failing; the relay will "
+		    "try again shortly.");
+		return;
+	}
+	apierr_send_err(req, px->pc->in,
+	    lf->err != RELAY_OK ? lf->err : RELAY_EUPSTREAM,
+	    lf->msg[0] != '\0' ? lf->msg : NULL);
 }
 
 void
 proxy_chat(struct relay_req *req, const struct config *cfg,
-    const struct chatreq *cr, const struct config_target *t,
-    struct proxy_usage *u)
+    const struct proxy_call *pc, struct proxy_usage *u)
 {
-	const struct config_provider *p = t->provider;
-	const char *lines[PROXY_HEADERS_MAX];
-	struct upstream_call c;
-	struct pstate ps;
-	struct buf ubody, hb;
-	struct creds_snap *cs = NULL;
-	char url[RELAY_URL_MAX];
-	enum relay_err err;
+	size_t order[PROXY_TARGETS_MAX], n, i;
+	struct proxy px;
+	int over = 0;
 
-	memset(&ps, 0, sizeof(ps));
-	memset(&c, 0, sizeof(c));
-	ps.req = req;
-	ps.t = t;
-	ps.stream = cr->stream;
-	ps.client_usage = cr->include_usage;
-	ps.u = u;
 	memset(u, 0, sizeof(*u));
-	sse_init(&ps.sse, RELAY_SSE_EVENT_MAX);
-	buf_init(&ps.body, RELAY_UPSTREAM_BODY_MAX);
-	buf_init(&ubody, cfg->body_max + RELAY_NAME_MAX * 6);
-	buf_init(&hb, 64 * 1024);
-	if (snprintf(url, sizeof(url), "%s/chat/completions", p->base_url) >=
-	    (int)sizeof(url)) {
-		err = RELAY_EINVAL;
-		goto fail;
+	memset(&px, 0, sizeof(px));
+	px.req = req;
+	px.cfg = cfg;
+	px.pc = pc;
+	px.u = u;
+	px.hdrs0 = req->hdrs.len;
+	px.lf.err = RELAY_EUPSTREAM;
+	buf_init(&px.lf.body, RELAY_UPSTREAM_BODY_MAX);
+	target_init(&px.tr, cfg->body_max + 64 * 1024);
+	clock_gettime(CLOCK_MONOTONIC, &px.start);
+	px.cs = creds_acquire(req->ctx->creds);
+	n = plan(pc->m, order);
+	for (i = 0; i < n && !over; i++) {
+		if (i > 0 && elapsed_ms(&px.start) >= cfg->retry.deadline_ms)
+			break;
+		over = try_target(&px, &pc->m->targets[order[i]]);
 	}
-	cs = creds_acquire(req->ctx->creds);
-	err = upstream_body(req, cr, t, &ubody);
-	if (err == RELAY_OK)
-		err = upstream_headers(
-		    p, pick_key(p, cs), cr->stream, &hb, lines, &c.nheaders);
-	if (err == RELAY_OK)
-		err = req_add_header(
-		    req, "x-relay-target: %s/%s", p->name, t->model);
-	if (err != RELAY_OK)
-		goto fail;
-	c.url = url;
-	c.headers = lines;
-	c.body = ubody.len > 0 ? ubody.data : req->body.data;
-	c.body_len = ubody.len > 0 ? ubody.len : req->body.len;
-	c.connect_ms = p->connect_ms;
-	c.first_byte_ms = p->first_byte_ms;
-	c.idle_ms = p->idle_ms;
-	c.total_ms = p->total_ms;
-	c.watch_fd = fcgi_io_fd(req->io);
-	c.heartbeat_ms = cr->stream ? cfg->heartbeat_ms : 0;
-	c.on_head = on_head;
-	c.on_data = on_data;
-	c.on_idle = on_idle;
-	c.arg = &ps;
-	err = upstream_perform(req->up, &c);
-	u->status = c.status;
-	u->events = ps.events;
-	finish(&ps, err, &c);
-	goto out;
-fail:
-	apierr_send_err(req, APIERR_OPENAI, err, NULL);
-out:
-	explicit_bzero(
-	    hb.data != NULL ? hb.data : url, hb.data != NULL ? hb.len : 0);
-	buf_reset(&hb);
-	creds_release(cs);
-	buf_reset(&ubody);
-	buf_reset(&ps.body);
-	sse_reset(&ps.sse);
+	if (!over)
+		final_answer(&px);
+	if (req->status == 0 && !req->head_sent)
+		req->status = 499;
+	creds_release(px.cs);
+	target_reset(&px.tr);
+	buf_reset(&px.lf.body);
 }

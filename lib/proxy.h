@@ -1,40 +1,56 @@
 /* SPDX-License-Identifier: MIT */
-/* proxy.h - forward one validated chat request to its upstream target and
- * relay the answer: JSON as a whole, SSE event by event as it arrives. */
+/* proxy.h - one client chat request relayed to its model's targets: in
+ * priority order, with retries, key rotation and circuit breakers, the
+ * answer streamed back in the client's own dialect. */
 #ifndef RELAY_PROXY_H
 #define RELAY_PROXY_H
 
+#include <stddef.h>
+
 #include "compiler.h"
+#include "dialect.h"
 
 struct relay_req;
 struct config;
-struct config_target;
+struct config_model;
 struct chatreq;
 
-/* What the call used, for accounting. */
+/* What the handler asks for. */
+struct proxy_call {
+	enum dialect in; /* the client's dialect */
+	const struct chatreq *cr; /* its validated request */
+	const struct config_model *m; /* the routed model */
+	const char *anthropic_beta; /* forwarded to Anthropic upstreams */
+};
+
+/* What the call used, for accounting (OpenAI semantics: input includes
+ * cached tokens). */
 struct proxy_usage {
-	long long prompt_tokens; /* as the provider counts (OpenAI: with
-					cached tokens) */
+	long long prompt_tokens;
 	long long completion_tokens;
 	long long cached_tokens;
 	int known; /* the upstream reported usage */
-	size_t events; /* SSE data events relayed */
-	int status; /* upstream HTTP status, 0 if none */
+	size_t events; /* stream events relayed to the client */
+	int status; /* last upstream HTTP status, 0 if none */
+	int attempts; /* upstream calls made */
 };
 
 /*
- * Send req's body (req->body, already validated into cr) to target t and
- * answer req: upstream statuses and error bodies pass through; the relay's
- * own failures (unreachable 502, timeout 504) come in the OpenAI error
- * shape, as an SSE error event once a stream has begun. While the upstream
- * is silent on a stream, SSE comment heartbeats go out every
- * cfg->heartbeat_ms so that a vanished client is noticed; a client that
- * goes away cancels the upstream transfer at once. Streams always ask the
- * upstream for usage (stream_options.include_usage) so that u is exact;
- * the usage chunk is kept from a client that did not ask for it.
+ * Relay req (its body already read and validated into pc->cr) and answer
+ * it. Targets are tried by priority (weighted within one priority); each
+ * gets up to retry.max_attempts calls, with exponential backoff and
+ * jitter, honouring Retry-After, within retry.deadline_ms, for connection
+ * failures, timeouts and the statuses in retry.on_status. A 429 rests the
+ * key used, a 401/403 benches it (keypool.h); breakers (breaker.h) skip
+ * targets that keep failing. Nothing is retried once an answer byte
+ * reached the client. The answer says which target served it
+ * (x-relay-target) and how many calls it took (x-relay-attempts). When
+ * everything failed: the last upstream error (translated to the client's
+ * dialect), or the relay's own (502, 503 all breakers open, 504) in it.
+ * SSE comment heartbeats go out every cfg->heartbeat_ms while a stream is
+ * silent; a client that goes away cancels the upstream call at once.
  */
 void proxy_chat(struct relay_req *req, const struct config *cfg,
-    const struct chatreq *cr, const struct config_target *t,
-    struct proxy_usage *u) RELAY_NONNULL;
+    const struct proxy_call *pc, struct proxy_usage *u) RELAY_NONNULL;
 
 #endif

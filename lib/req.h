@@ -45,6 +45,11 @@ struct relay_req {
 	int head_sent; /* status and headers are out */
 	int status; /* the status sent, once head_sent */
 	struct buf hdrs; /* extra response headers queued by handlers */
+	int json_array; /* the body is a JSON array of items (Gemini
+			    streamGenerateContent without alt=sse) */
+	int array_open; /* its "[" is out */
+	size_t array_items; /* items written into it */
+	int array_closed; /* its "]" is out */
 };
 
 /*

@@ -136,7 +136,7 @@ serve_one(struct worker *w, struct fcgi_io *io, struct upstream *up)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (req_begin(&req, io, w->ctx, up) != RELAY_OK)
-		apierr_send(&req, APIERR_OPENAI, 400, "invalid_request_error",
+		apierr_send(&req, DIALECT_OPENAI, 400, "invalid_request_error",
 		    NULL, "the web server sent unusable request parameters");
 	else
 		w->fn(&req);

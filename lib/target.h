@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/* target.h - the upstream request for one target of a model: its URL, its
+ * headers with the provider's credential, and its body (the client's own
+ * bytes when the dialects match, a translation when they do not). */
+#ifndef RELAY_TARGET_H
+#define RELAY_TARGET_H
+
+#include "buf.h"
+#include "compiler.h"
+#include "config.h"
+#include "dialect.h"
+#include "err.h"
+#include "limits.h"
+
+struct chatreq;
+
+/* Request headers we send upstream: count. */
+#define TARGET_HEADERS_MAX 40
+
+/* Callers allocate it and call target_init(); fields read-only outside. */
+struct target_req {
+	char url[RELAY_URL_MAX];
+	struct buf hb; /* header lines, each NUL-terminated; holds the key */
+	const char *lines[TARGET_HEADERS_MAX];
+	size_t nlines;
+	struct buf body; /* empty: send the client's body as it is */
+	enum dialect out;
+	struct dialect_req_info info; /* from the translation, if any */
+};
+
+/* The wire format a provider type speaks. */
+enum dialect target_dialect(enum provider_type t);
+
+void target_init(struct target_req *tr, size_t body_max) RELAY_NONNULL;
+/* Wipe the credential's copy and release memory; tr may be built again. */
+void target_reset(struct target_req *tr) RELAY_NONNULL;
+
+/*
+ * Build the call of a client request of dialect in (validated into cr,
+ * raw bytes body) to target t with credential key (NULL: none). stream:
+ * the client wants a stream (the upstream is then asked for SSE with
+ * usage). anthropic_beta: the client's anthropic-beta header, forwarded
+ * to Anthropic upstreams only (may be NULL). RELAY_EINVAL with an error
+ * worded in dialect in (errbuf, *param) when the request cannot be
+ * expressed for this provider; RELAY_ENOMEM, RELAY_ETOOBIG.
+ */
+enum relay_err target_build(struct target_req *tr, enum dialect in,
+    const struct chatreq *cr, struct span body, const struct config_target *t,
+    const char *key, int stream, const char *anthropic_beta, char *errbuf,
+    size_t errsz, const char **param) RELAY_MUST_CHECK;
+
+#endif
