@@ -94,8 +94,8 @@ decode_text(const uint8_t *data, size_t size)
 		if (crypto_b64(&enc, (const unsigned char *)dec.data,
 			dec.len) != RELAY_OK)
 			abort();
-		if (canon && (enc.len != strlen(s) ||
-				 memcmp(enc.data, s, enc.len) != 0))
+		if (canon &&
+		    (enc.len != strlen(s) || memcmp(enc.data, s, enc.len) != 0))
 			abort();
 	} else if (dec.len != 0)
 		abort(); /* a failed decode leaves the buffer as it was */

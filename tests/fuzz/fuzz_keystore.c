@@ -83,7 +83,8 @@ check_key(const struct vkey *k, json_t *arr, const unsigned char h[32])
 		if (k->rpm != int_or_zero(rec, "rpm") ||
 		    k->tpm != int_or_zero(rec, "tpm") ||
 		    k->expires_at != int_or_zero(rec, "expires_at") ||
-		    k->nmodels != json_array_size(json_object_get(rec, "models")))
+		    k->nmodels !=
+			json_array_size(json_object_get(rec, "models")))
 			continue;
 		ips = json_object_get(rec, "allowed_ips");
 		if (k->nips > json_array_size(ips))

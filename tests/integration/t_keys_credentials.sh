@@ -27,7 +27,8 @@ assert_eq "$(post c "$(chat_json demo hi)")" 200 "chat with the stored key"
 mock_last_request up
 assert_eq "$(jget headers.authorization "$T/up.json")" "Bearer $SECRET" "upstream got the stored key"
 assert_file_lacks "$OWN_DIR/data/credentials.json" "$SECRET" "plaintext at rest"
-KID1=$(jget data.0.key_id <(curl -sS "${ADM[@]}" "$BASE_URL/admin/credentials"))
+req l1 "$BASE_URL/admin/credentials" "${ADM[@]}" >/dev/null
+KID1=$(jget data.0.key_id "$T/l1.body")
 
 # Rotation: relay-admin restarted with the new key and the old as previous.
 NEW=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
@@ -39,7 +40,8 @@ wait_until 50 test -S "$OWN_DIR/admin.sock"
 sleep 0.3
 assert_eq "$(req re "$BASE_URL/admin/credentials/reencrypt" "${ADM[@]}" -d '{}')" 200 "reencrypt"
 assert_eq "$(jget reencrypted "$T/re.body")" 1 "count"
-KID2=$(jget data.0.key_id <(curl -sS "${ADM[@]}" "$BASE_URL/admin/credentials"))
+req l2 "$BASE_URL/admin/credentials" "${ADM[@]}" >/dev/null
+KID2=$(jget data.0.key_id "$T/l2.body")
 assert_ne "$KID2" "$KID1" "sealed under the new key"
 assert_file_lacks "$OWN_DIR/data/credentials.json" "$SECRET" "plaintext at rest after rotation"
 for f in "$OWN_DIR"/logs/*.log; do

@@ -75,8 +75,8 @@ oom_exit(int failed)
 	} while (0)
 
 static const unsigned char key1[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
-    13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30,
-    31, 32};
+    13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31,
+    32};
 static const unsigned char key2[32] = {32, 31, 30};
 
 /* RFC 4648 §10. */
@@ -144,8 +144,8 @@ out:
 static void
 test_unb64_bad_input(void **state)
 {
-	static const char *const bad[] = {"Zg", "Zg=", "Zm9vY", "Zm 9v", "Zm9*",
-	    "Zm9v\x80", "Z\"==", NULL};
+	static const char *const bad[] = {
+	    "Zg", "Zg=", "Zm9vY", "Zm 9v", "Zm9*", "Zm9v\x80", "Z\"==", NULL};
 	struct buf b;
 	size_t i;
 
@@ -200,8 +200,8 @@ test_b64_ceiling(void **state)
 
 	(void)state;
 	buf_init(&b, 4); /* "Zm9v" + its NUL do not fit */
-	assert_int_equal(crypto_b64(&b, (const unsigned char *)"foo", 3),
-	    RELAY_ETOOBIG);
+	assert_int_equal(
+	    crypto_b64(&b, (const unsigned char *)"foo", 3), RELAY_ETOOBIG);
 	assert_int_equal(b.len, 0);
 	buf_reset(&b);
 }
@@ -221,8 +221,8 @@ test_seal_open_round_trip(void **state)
 	TRY(crypto_seal(key1, "aad", "secret", 6, &box), RELAY_OK);
 	assert_int_equal(box.len, CRYPTO_NONCE_LEN + 6 + CRYPTO_TAG_LEN);
 	assert_null(memmem(box.data, box.len, "secret", 6));
-	TRY(crypto_open(key1, "aad", (const unsigned char *)box.data, box.len,
-		&plain),
+	TRY(crypto_open(
+		key1, "aad", (const unsigned char *)box.data, box.len, &plain),
 	    RELAY_OK);
 	assert_int_equal(plain.len, 6);
 	assert_memory_equal(plain.data, "secret", 6);
@@ -231,14 +231,14 @@ test_seal_open_round_trip(void **state)
 	buf_clear(&plain);
 	TRY(crypto_seal(key1, "", "", 0, &box), RELAY_OK);
 	assert_int_equal(box.len, CRYPTO_NONCE_LEN + CRYPTO_TAG_LEN);
-	TRY(crypto_open(key1, "", (const unsigned char *)box.data, box.len,
-		&plain),
+	TRY(crypto_open(
+		key1, "", (const unsigned char *)box.data, box.len, &plain),
 	    RELAY_OK);
 	assert_int_equal(plain.len, 0);
 	buf_clear(&box);
 	TRY(crypto_seal(key1, "x", big, sizeof(big), &box), RELAY_OK);
-	TRY(crypto_open(key1, "x", (const unsigned char *)box.data, box.len,
-		&plain),
+	TRY(crypto_open(
+		key1, "x", (const unsigned char *)box.data, box.len, &plain),
 	    RELAY_OK);
 	assert_int_equal(plain.len, sizeof(big));
 	assert_memory_equal(plain.data, big, sizeof(big));
@@ -295,8 +295,8 @@ test_open_refuses_tampering(void **state)
 	}
 	TRY(open_refused(key1, "id:openai", t, n - 1), RELAY_EINVAL);
 	TRY(open_refused(key1, "id:openai", t + 1, n - 1), RELAY_EINVAL);
-	TRY(open_refused(key1, "id:openai", t,
-		CRYPTO_NONCE_LEN + CRYPTO_TAG_LEN - 1),
+	TRY(open_refused(
+		key1, "id:openai", t, CRYPTO_NONCE_LEN + CRYPTO_TAG_LEN - 1),
 	    RELAY_EINVAL);
 	TRY(open_refused(key1, "id:openai", t, 0), RELAY_EINVAL);
 	/* The untouched box still opens. */
@@ -364,8 +364,7 @@ out:
 static void
 test_load_key_malformed(void **state)
 {
-	static const char *const bad[] = {
-	    "00112233", /* short hex */
+	static const char *const bad[] = {"00112233", /* short hex */
 	    "0011223344556677889900112233445566778899001122334455667788990g",
 	    "00112233445566778899001122334455667788990011223344556677889900",
 	    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==", /* 31 bytes */
@@ -380,8 +379,8 @@ test_load_key_malformed(void **state)
 		enum relay_err err;
 
 		setenv("TEST_RELAY_KEY", bad[i], 1);
-		err = crypto_load_key("TEST_RELAY_KEY", "TEST_RELAY_KEY_FILE",
-		    k);
+		err =
+		    crypto_load_key("TEST_RELAY_KEY", "TEST_RELAY_KEY_FILE", k);
 		if (err == RELAY_ENOMEM && oom_n != 0)
 			goto out;
 		if (err != RELAY_EINVAL)
@@ -559,8 +558,7 @@ test_bug_unb64_empty_refused(void **state)
 static void
 test_bug_unb64_accepts_noncanonical(void **state)
 {
-	static const char *const bad[] = {
-	    "Zg==    ", /* decoded as 66 00 00 */
+	static const char *const bad[] = {"Zg==    ", /* decoded as 66 00 00 */
 	    "====", /* decoded as 00 */
 	    "Zg==Zg==", /* padding in the middle: 66 00 00 66 */
 	    "=Zg=", "  Zm9v  ", NULL};

@@ -59,21 +59,21 @@ test_extremes(void **state)
 	/* One past each end. */
 	assert_int_equal(parse("9223372036854775808", LLONG_MIN, LLONG_MAX, &v),
 	    RELAY_EINVAL);
-	assert_int_equal(parse("-9223372036854775809", LLONG_MIN, LLONG_MAX,
-			     &v),
+	assert_int_equal(
+	    parse("-9223372036854775809", LLONG_MIN, LLONG_MAX, &v),
 	    RELAY_EINVAL);
 	/* Far past: the accumulator must not wrap back into range. */
-	assert_int_equal(parse("18446744073709551616", LLONG_MIN, LLONG_MAX,
-			     &v),
+	assert_int_equal(
+	    parse("18446744073709551616", LLONG_MIN, LLONG_MAX, &v),
 	    RELAY_EINVAL);
-	assert_int_equal(parse("18446744073709551617", 0, LLONG_MAX, &v),
-	    RELAY_EINVAL);
-	assert_int_equal(parse("99999999999999999999999999", LLONG_MIN,
-			     LLONG_MAX, &v),
+	assert_int_equal(
+	    parse("18446744073709551617", 0, LLONG_MAX, &v), RELAY_EINVAL);
+	assert_int_equal(
+	    parse("99999999999999999999999999", LLONG_MIN, LLONG_MAX, &v),
 	    RELAY_EINVAL);
 	/* LLONG_MIN is only in range when min allows it. */
-	assert_int_equal(parse("-9223372036854775808", LLONG_MIN + 1,
-			     LLONG_MAX, &v),
+	assert_int_equal(
+	    parse("-9223372036854775808", LLONG_MIN + 1, LLONG_MAX, &v),
 	    RELAY_EINVAL);
 	assert_int_equal(
 	    parse("9223372036854775807", 0, LLONG_MAX - 1, &v), RELAY_EINVAL);
@@ -103,13 +103,13 @@ test_leading_zeros_and_negative_zero(void **state)
 	(void)state;
 	assert_int_equal(parse("007", 0, 100, &v), RELAY_OK);
 	assert_int_equal(v, 7);
-	assert_int_equal(parse("0000000000000000000000000001", 0, 1, &v),
-	    RELAY_OK);
+	assert_int_equal(
+	    parse("0000000000000000000000000001", 0, 1, &v), RELAY_OK);
 	assert_int_equal(v, 1);
 	assert_int_equal(parse("-0", 0, 0, &v), RELAY_OK);
 	assert_int_equal(v, 0);
-	assert_int_equal(parse("-00009223372036854775808", LLONG_MIN, 0, &v),
-	    RELAY_OK);
+	assert_int_equal(
+	    parse("-00009223372036854775808", LLONG_MIN, 0, &v), RELAY_OK);
 	assert_true(v == LLONG_MIN);
 }
 
