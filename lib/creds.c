@@ -13,6 +13,7 @@
 
 #include "creds.h"
 #include "crypto.h"
+#include "limits.h"
 #include "log.h"
 #include "mem.h"
 #include "store.h"
@@ -264,7 +265,8 @@ do_creds_reload(struct creds_store *st)
 	size_t i;
 
 	err = store_read(st->path, &doc, &sb, errbuf, sizeof(errbuf));
-	store_seen(&st->watch, err == RELAY_OK ? &sb : NULL);
+	/* A bad file counts as seen too: not re-read until it changes. */
+	store_seen(&st->watch, err == RELAY_ENOTFOUND ? NULL : &sb);
 	if (err != RELAY_OK && err != RELAY_ENOTFOUND) {
 		log_err("credentials: %s", errbuf);
 		return;
@@ -363,7 +365,8 @@ op_add(json_t *list, void *arg)
 		return cbad(o,
 		    "no master key: set RELAY_MASTER_KEY or "
 		    "RELAY_MASTER_KEY_FILE for relay-admin");
-	if (prov == NULL || key == NULL || *key == '\0' || strlen(key) > 4096 ||
+	if (prov == NULL || *prov == '\0' || strlen(prov) > RELAY_NAME_MAX ||
+	    key == NULL || *key == '\0' || strlen(key) > 4096 ||
 	    (label != NULL && !json_is_string(label)))
 		return cbad(o,
 		    "want {\"provider\": name, \"api_key\": secret, "

@@ -85,6 +85,43 @@ crypto_b64(struct buf *b, const unsigned char *p, size_t n)
 	return RELAY_OK;
 }
 
+static int
+b64val(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/* Only the alphabet, '=' only as one or two final characters, and the
+ * unused bits before the padding zero: one text per byte string. */
+static int
+canonical_b64(const char *s, size_t n)
+{
+	size_t pad = 0, i;
+	int last;
+
+	if (s[n - 1] == '=')
+		pad++;
+	if (s[n - 2] == '=')
+		pad++;
+	for (i = 0; i < n - pad; i++)
+		if (b64val(s[i]) < 0)
+			return 0;
+	if (pad == 0)
+		return 1;
+	last = b64val(s[n - pad - 1]);
+	return pad == 1 ? (last & 3) == 0 : (last & 15) == 0;
+}
+
 enum relay_err
 crypto_unb64(struct buf *b, const char *s)
 {
@@ -93,7 +130,9 @@ crypto_unb64(struct buf *b, const char *s)
 	char *tail;
 	int out;
 
-	if (n == 0 || n % 4 != 0 || n > 0x3fffffff)
+	if (n == 0)
+		return buf_append(b, "", 0); /* RFC 4648 10: "" is "" */
+	if (n % 4 != 0 || n > 0x3fffffff || !canonical_b64(s, n))
 		return RELAY_EINVAL;
 	err = buf_extend(b, n / 4 * 3 + 1, &tail);
 	if (err != RELAY_OK)

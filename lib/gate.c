@@ -104,28 +104,43 @@ cost_of(const struct config_model *m, uint64_t in, uint64_t out)
 	return (double)r < c ? r + 1 : r;
 }
 
+/* One limit's trio in the dialect's convention: OpenAI
+ * x-ratelimit-{limit,remaining,reset}-<what> with a duration ("12s"),
+ * Anthropic anthropic-ratelimit-<what>-{limit,remaining,reset} with an
+ * RFC 3339 time. Gemini has no such headers. */
 static int
-add_headers(struct relay_req *req, const struct quota_ticket *t)
+trio(struct relay_req *req, enum dialect d, const char *what, long long limit,
+    long long used, long reset_s)
 {
-	int bad = 0;
+	long long left = limit > used ? limit - used : 0;
+	time_t at = time(NULL) + reset_s;
+	char stamp[32];
+	struct tm tm;
 
-	if (t->rpm_limit > 0)
-		bad |= req_add_header(req, "x-ratelimit-limit-requests: %lld",
-			   t->rpm_limit) ||
-		    req_add_header(req, "x-ratelimit-remaining-requests: %lld",
-			t->rpm_limit > t->rpm_used ? t->rpm_limit - t->rpm_used
-						   : 0) ||
-		    req_add_header(
-			req, "x-ratelimit-reset-requests: %lds", t->reset_s);
-	if (t->tpm_limit > 0)
-		bad |= req_add_header(req, "x-ratelimit-limit-tokens: %lld",
-			   t->tpm_limit) ||
-		    req_add_header(req, "x-ratelimit-remaining-tokens: %lld",
-			t->tpm_limit > t->tpm_used ? t->tpm_limit - t->tpm_used
-						   : 0) ||
-		    req_add_header(
-			req, "x-ratelimit-reset-tokens: %lds", t->reset_s);
-	return bad;
+	if (limit <= 0 || d == DIALECT_GEMINI)
+		return 0;
+	if (d == DIALECT_OPENAI)
+		return req_add_header(req, "x-ratelimit-limit-%s: %lld", what,
+			   limit) != RELAY_OK ||
+		    req_add_header(req, "x-ratelimit-remaining-%s: %lld", what,
+			left) != RELAY_OK ||
+		    req_add_header(req, "x-ratelimit-reset-%s: %lds", what,
+			reset_s) != RELAY_OK;
+	gmtime_r(&at, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return req_add_header(req, "anthropic-ratelimit-%s-limit: %lld", what,
+		   limit) != RELAY_OK ||
+	    req_add_header(req, "anthropic-ratelimit-%s-remaining: %lld", what,
+		left) != RELAY_OK ||
+	    req_add_header(req, "anthropic-ratelimit-%s-reset: %s", what,
+		stamp) != RELAY_OK;
+}
+
+static int
+add_headers(struct relay_req *req, const struct quota_ticket *t, enum dialect d)
+{
+	return trio(req, d, "requests", t->rpm_limit, t->rpm_used, t->reset_s) |
+	    trio(req, d, "tokens", t->tpm_limit, t->tpm_used, t->reset_s);
 }
 
 static void
@@ -133,7 +148,7 @@ refuse(struct relay_req *req, const struct quota_ticket *t, enum dialect d)
 {
 	int quota = t->verdict == QUOTA_DAILY || t->verdict == QUOTA_BUDGET;
 
-	if (add_headers(req, t) ||
+	if (add_headers(req, t, d) ||
 	    req_add_header(req, "Retry-After: %ld", t->retry_after))
 		log_warn("id=%s: rate-limit headers dropped", req->id);
 	if (quota)
@@ -181,7 +196,7 @@ gate_admit(struct relay_req *req, struct gate *g, const struct config *cfg,
 		refuse(req, &g->ticket, d);
 		return 0;
 	}
-	if (add_headers(req, &g->ticket))
+	if (add_headers(req, &g->ticket, d))
 		log_warn("id=%s: rate-limit headers dropped", req->id);
 	return 1;
 }

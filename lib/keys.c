@@ -59,9 +59,19 @@ keys_parse_cidr(const char *s, struct keys_cidr *out)
 		return RELAY_EINVAL;
 	out->bits = max;
 	if (slash != NULL) {
-		if (num_parse(slash + 1, 0, max, &bits) != RELAY_OK)
+		if (slash[1] < '0' || slash[1] > '9' ||
+		    num_parse(slash + 1, 0, max, &bits) != RELAY_OK)
 			return RELAY_EINVAL;
 		out->bits = (int)bits;
+	}
+	/* ::ffff:a.b.c.d/n is the IPv4 block a.b.c.d/(n-96): clients of
+	 * that form are compared as IPv4. */
+	if (out->family == AF_INET6 && out->bits >= 96 &&
+	    memcmp(out->addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0) {
+		memmove(out->addr, out->addr + 12, 4);
+		memset(out->addr + 4, 0, 12);
+		out->family = AF_INET;
+		out->bits -= 96;
 	}
 	return RELAY_OK;
 }
@@ -245,6 +255,12 @@ ring_from_json(json_t *doc, struct keyring **out)
 	if (r == NULL)
 		return RELAY_ENOMEM;
 	r->refs = 1;
+	/* A document of another shape must not read as "no keys": that
+	 * would open the relay to everyone. */
+	if (!json_is_object(doc) || !json_is_array(arr)) {
+		ring_free(r);
+		return RELAY_EINVAL;
+	}
 	if (json_array_size(arr) > 0) {
 		r->v = mem_calloc(json_array_size(arr), sizeof(*r->v));
 		if (r->v == NULL)
@@ -327,12 +343,12 @@ do_keys_reload(struct keys_store *st)
 	err = store_read(st->path, &doc, &sb, errbuf, sizeof(errbuf));
 	if (err == RELAY_ENOTFOUND) {
 		store_seen(&st->watch, NULL);
-		doc = json_object();
+		doc = json_pack("{s:[]}", "keys");
 		if (doc == NULL)
 			return;
 		err = RELAY_OK;
-	} else if (err == RELAY_OK)
-		store_seen(&st->watch, &sb);
+	} else
+		store_seen(&st->watch, &sb); /* a bad file is not re-read */
 	if (err == RELAY_OK)
 		err = ring_from_json(doc, &next);
 	json_decref(doc);
@@ -401,7 +417,7 @@ parse_time(json_t *v, long long *out)
 	struct tm tm;
 	const char *s, *end;
 
-	if (json_is_integer(v) && json_integer_value(v) >= 0) {
+	if (json_is_integer(v) && json_integer_value(v) > 0) {
 		*out = json_integer_value(v);
 		return RELAY_OK;
 	}
@@ -416,7 +432,16 @@ parse_time(json_t *v, long long *out)
 	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
 	if (end == NULL || (strcmp(end, "Z") != 0 && strcmp(end, "") != 0))
 		return RELAY_EINVAL;
-	*out = (long long)timegm(&tm);
+	{
+		struct tm check = tm;
+		time_t t = timegm(&check);
+
+		/* Before 1970 would read as "never"; Feb 31 rolls over. */
+		if (t <= 0 || check.tm_mday != tm.tm_mday ||
+		    check.tm_mon != tm.tm_mon)
+			return RELAY_EINVAL;
+		*out = (long long)t;
+	}
 	return RELAY_OK;
 }
 
@@ -441,7 +466,8 @@ apply_field(json_t *rec, const char *k, json_t *v, char *errbuf, size_t errsz)
 		json_string_length(v) > 256))
 		return bad(errbuf, errsz, "must be a string of 1-256 bytes", k);
 	if (strcmp(k, "monthly_budget_usd") == 0 &&
-	    (!json_is_number(v) || json_number_value(v) < 0))
+	    (!json_is_number(v) || json_number_value(v) < 0 ||
+		json_number_value(v) > 1e9))
 		return bad(
 		    errbuf, errsz, "must be a number >= 0 (0: no limit)", k);
 	if (strcmp(k, "disabled") == 0 && !json_is_boolean(v))
@@ -522,15 +548,21 @@ new_secret(json_t *rec, json_t *out)
 	return bad_set ? RELAY_ENOMEM : RELAY_OK;
 }
 
-/* Add rec's public fields to out. */
+/* Add rec's public fields to out, each insertion checked (jansson's
+ * json_object_update_missing() ignores failed ones). */
 static enum relay_err
 merge_view(json_t *out, json_t *rec)
 {
-	json_t *v = public_view(rec);
-	int rc = v != NULL ? json_object_update_missing(out, v) : -1;
+	const char *k;
+	json_t *v;
 
-	json_decref(v);
-	return rc == 0 ? RELAY_OK : RELAY_ENOMEM;
+	json_object_foreach (rec, k, v) {
+		if (strcmp(k, "hash") == 0 || json_object_get(out, k) != NULL)
+			continue;
+		if (json_object_set(out, k, v) != 0)
+			return RELAY_ENOMEM;
+	}
+	return RELAY_OK;
 }
 
 static enum relay_err

@@ -1,0 +1,434 @@
+/* SPDX-License-Identifier: MIT */
+/* test_quota.c - unit tests for lib/quota.c against a real memcached that
+ * the test starts on a free loopback port (skipped when none is
+ * installed): exact admission under racing threads, concurrency slots,
+ * reserve-then-settle, daily and budget refusals, a dead memcached. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "../../lib/quota.c"
+
+#define MEMCACHED_BIN "/usr/bin/memcached"
+
+static pid_t mc_pid = -1;
+static char mc_addr[64];
+
+/* A loopback port nobody listens on right now. */
+static int
+free_port(void)
+{
+	struct sockaddr_in sa = {0};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	if (fd < 0)
+		return -1;
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+		port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+static int
+can_connect(int port)
+{
+	struct sockaddr_in sa = {0};
+	int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int
+mc_start(void **state)
+{
+	char portstr[16];
+	int port, i;
+
+	(void)state;
+	if (access(MEMCACHED_BIN, X_OK) != 0)
+		return 0; /* each case skips */
+	port = free_port();
+	if (port < 0)
+		return -1;
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	snprintf(mc_addr, sizeof(mc_addr), "127.0.0.1:%d", port);
+	mc_pid = fork();
+	if (mc_pid < 0)
+		return -1;
+	if (mc_pid == 0) {
+		execl(MEMCACHED_BIN, "memcached", "-u", "root", "-l",
+		    "127.0.0.1", "-p", portstr, "-U", "0", (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 200 && !can_connect(port); i++)
+		usleep(10000);
+	return can_connect(port) ? 0 : -1;
+}
+
+static int
+mc_stop(void **state)
+{
+	(void)state;
+	if (mc_pid > 0) {
+		kill(mc_pid, SIGTERM);
+		waitpid(mc_pid, NULL, 0);
+		mc_pid = -1;
+	}
+	return 0;
+}
+
+static struct kv *
+kv_connect(void)
+{
+	char *servers[1] = {mc_addr};
+	char eb[256];
+	struct kv *kv;
+
+	if (mc_pid <= 0)
+		skip();
+	kv = kv_new(servers, 1, 2000, 16, eb, sizeof(eb));
+	assert_non_null(kv);
+	return kv;
+}
+
+/* A key of this run and case, so reruns never share counters. */
+static void
+key_init(struct vkey *k, const char *tag)
+{
+	memset(k, 0, sizeof(*k));
+	snprintf(k->id, sizeof(k->id), "q%ld%s", (long)getpid() % 1000000, tag);
+}
+
+/* The current value of counter kind in t's window (0 when absent). */
+static uint64_t
+counter(struct kv *kv, const struct quota_ticket *t, char kind)
+{
+	char key[128];
+	long long w = kind == 'c' ? -1
+	    : kind == 'd'         ? t->day
+	    : kind == 'u'         ? t->month
+				  : t->minute;
+	uint64_t v = 0;
+
+	keyname(key, sizeof(key), t, kind, w);
+	assert_int_equal(kv_incr(kv, key, 0, 120, &v), RELAY_OK);
+	return v;
+}
+
+struct racer {
+	struct kv *kv;
+	const struct vkey *k;
+	int ok, refused, errors;
+};
+
+static void *
+race(void *arg)
+{
+	struct racer *r = arg;
+	struct quota_ticket t;
+	int i;
+
+	for (i = 0; i < 10; i++) {
+		if (quota_admit(r->kv, r->k, 0, 0, &t) != RELAY_OK)
+			r->errors++;
+		else if (t.verdict == QUOTA_OK)
+			r->ok++;
+		else if (t.verdict == QUOTA_REQUESTS && t.retry_after > 0 &&
+		    t.retry_after <= 60 && !t.active)
+			r->refused++;
+		else
+			r->errors++;
+	}
+	return NULL;
+}
+
+static void
+test_rpm_exact_under_race(void **state)
+{
+	struct kv *kv = kv_connect();
+	struct racer r[16];
+	pthread_t th[16];
+	struct quota_ticket t;
+	struct vkey k;
+	int i, ok = 0, refused = 0;
+
+	(void)state;
+	key_init(&k, "rpm");
+	k.rpm = 37;
+	/* Stay inside one minute window: 160 calls take well under 5 s. */
+	if (time(NULL) % 60 > 54)
+		sleep((unsigned)(61 - time(NULL) % 60));
+	for (i = 0; i < 16; i++) {
+		r[i] = (struct racer){kv, &k, 0, 0, 0};
+		assert_int_equal(pthread_create(&th[i], NULL, race, &r[i]), 0);
+	}
+	for (i = 0; i < 16; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(r[i].errors, 0);
+		ok += r[i].ok;
+		refused += r[i].refused;
+	}
+	assert_int_equal(ok, 37);
+	assert_int_equal(refused, 160 - 37);
+	/* Refused increments were all given back. */
+	assert_int_equal(quota_admit(kv, &k, 0, 0, &t), RELAY_OK);
+	assert_int_equal(t.verdict, QUOTA_REQUESTS);
+	assert_int_equal(t.rpm_limit, 37);
+	assert_int_equal(t.rpm_used, 37);
+	assert_int_equal(counter(kv, &t, 'r'), 37);
+	kv_free(kv);
+}
+
+static void
+test_concurrency_slots(void **state)
+{
+	struct kv *kv = kv_connect();
+	struct quota_ticket a, b, c, d;
+	struct vkey k;
+
+	(void)state;
+	key_init(&k, "conc");
+	k.max_concurrency = 2;
+	assert_int_equal(quota_admit(kv, &k, 10, 0, &a), RELAY_OK);
+	assert_int_equal(a.verdict, QUOTA_OK);
+	assert_true(a.active);
+	assert_int_equal(quota_admit(kv, &k, 10, 0, &b), RELAY_OK);
+	assert_int_equal(b.verdict, QUOTA_OK);
+	assert_int_equal(quota_admit(kv, &k, 10, 0, &c), RELAY_OK);
+	assert_int_equal(c.verdict, QUOTA_CONCURRENCY);
+	assert_true(c.retry_after > 0);
+	assert_false(c.active);
+	assert_int_equal(counter(kv, &a, 'c'), 2);
+	quota_settle(kv, &c, 0, 0); /* reserved nothing: no effect */
+	assert_int_equal(counter(kv, &a, 'c'), 2);
+	quota_settle(kv, &a, 5, 0);
+	assert_int_equal(counter(kv, &a, 'c'), 1);
+	assert_int_equal(quota_admit(kv, &k, 10, 0, &d), RELAY_OK);
+	assert_int_equal(d.verdict, QUOTA_OK);
+	quota_settle(kv, &b, 5, 0);
+	quota_settle(kv, &d, 5, 0);
+	assert_int_equal(counter(kv, &a, 'c'), 0);
+	kv_free(kv);
+}
+
+static void
+test_tpm_settle_to_actual(void **state)
+{
+	struct kv *kv = kv_connect();
+	struct quota_ticket a, b;
+	struct vkey k;
+
+	(void)state;
+	key_init(&k, "tpm");
+	k.tpm = 100000;
+	k.daily_tokens = 100000;
+	if (time(NULL) % 60 > 57)
+		sleep((unsigned)(61 - time(NULL) % 60));
+	assert_int_equal(quota_admit(kv, &k, 500, 0, &a), RELAY_OK);
+	assert_int_equal(a.verdict, QUOTA_OK);
+	assert_int_equal(a.tpm_used, 500);
+	assert_int_equal(counter(kv, &a, 't'), 500);
+	assert_int_equal(counter(kv, &a, 'd'), 500);
+	quota_settle(kv, &a, 200, 0); /* lower than reserved */
+	assert_int_equal(counter(kv, &a, 't'), 200);
+	assert_int_equal(counter(kv, &a, 'd'), 200);
+	assert_int_equal(quota_admit(kv, &k, 500, 0, &b), RELAY_OK);
+	assert_int_equal(b.verdict, QUOTA_OK);
+	assert_int_equal(counter(kv, &b, 't'), 700);
+	quota_settle(kv, &b, 900, 0); /* higher than reserved */
+	assert_int_equal(counter(kv, &b, 't'), 1100);
+	assert_int_equal(counter(kv, &b, 'd'), 1100);
+	kv_free(kv);
+}
+
+static void
+test_tpm_refusal_gives_back(void **state)
+{
+	struct kv *kv = kv_connect();
+	struct quota_ticket a, b;
+	struct vkey k;
+
+	(void)state;
+	key_init(&k, "tpmr");
+	k.rpm = 100;
+	k.tpm = 1000;
+	k.max_concurrency = 10;
+	if (time(NULL) % 60 > 57)
+		sleep((unsigned)(61 - time(NULL) % 60));
+	assert_int_equal(quota_admit(kv, &k, 800, 0, &a), RELAY_OK);
+	assert_int_equal(a.verdict, QUOTA_OK);
+	assert_int_equal(quota_admit(kv, &k, 800, 0, &b), RELAY_OK);
+	assert_int_equal(b.verdict, QUOTA_TOKENS);
+	assert_true(b.retry_after > 0 && b.retry_after <= 60);
+	/* Everything the refused request took was given back. */
+	assert_int_equal(counter(kv, &a, 't'), 800);
+	assert_int_equal(counter(kv, &a, 'r'), 1);
+	assert_int_equal(counter(kv, &a, 'c'), 1);
+	quota_settle(kv, &a, 800, 0);
+	assert_int_equal(counter(kv, &a, 'c'), 0);
+	kv_free(kv);
+}
+
+static void
+test_daily_and_budget_refusals(void **state)
+{
+	struct kv *kv = kv_connect();
+	struct quota_ticket a, b;
+	struct vkey k;
+
+	(void)state;
+	key_init(&k, "day");
+	k.daily_tokens = 100;
+	k.tpm = 100000;
+	assert_int_equal(quota_admit(kv, &k, 60, 0, &a), RELAY_OK);
+	assert_int_equal(a.verdict, QUOTA_OK);
+	assert_int_equal(quota_admit(kv, &k, 60, 0, &b), RELAY_OK);
+	assert_int_equal(b.verdict, QUOTA_DAILY);
+	assert_true(b.retry_after > 0 && b.retry_after <= 86400);
+	assert_false(b.active);
+	assert_int_equal(counter(kv, &a, 'd'), 60);
+	assert_int_equal(counter(kv, &a, 't'), 60); /* tpm rolled back */
+	assert_string_equal(quota_what(b.verdict), "tokens per day");
+
+	key_init(&k, "usd");
+	k.monthly_budget_usd = 1.0; /* 1 000 000 micro-USD */
+	assert_int_equal(quota_admit(kv, &k, 10, 600000, &a), RELAY_OK);
+	assert_int_equal(a.verdict, QUOTA_OK);
+	assert_int_equal(quota_admit(kv, &k, 10, 600000, &b), RELAY_OK);
+	assert_int_equal(b.verdict, QUOTA_BUDGET);
+	assert_true(b.retry_after > 0 && b.retry_after <= 31 * 86400);
+	assert_int_equal(counter(kv, &a, 'u'), 600000);
+	quota_settle(kv, &a, 10, 250000);
+	assert_int_equal(counter(kv, &a, 'u'), 250000);
+	assert_string_equal(quota_what(b.verdict), "monthly budget");
+	kv_free(kv);
+}
+
+static void
+test_settle_twice(void **state)
+{
+	struct kv *kv = kv_connect();
+	struct quota_ticket a, copy;
+	struct vkey k;
+
+	(void)state;
+	key_init(&k, "twice");
+	k.max_concurrency = 5;
+	k.tpm = 100000;
+	if (time(NULL) % 60 > 57)
+		sleep((unsigned)(61 - time(NULL) % 60));
+	assert_int_equal(quota_admit(kv, &k, 300, 0, &a), RELAY_OK);
+	assert_int_equal(a.verdict, QUOTA_OK);
+	copy = a;
+	quota_settle(kv, &a, 100, 0);
+	assert_false(a.active);
+	assert_int_equal(counter(kv, &copy, 'c'), 0);
+	assert_int_equal(counter(kv, &copy, 't'), 100);
+	quota_settle(kv, &a, 100, 0);
+	quota_settle(kv, &a, 5000, 0);
+	assert_int_equal(counter(kv, &copy, 'c'), 0);
+	assert_int_equal(counter(kv, &copy, 't'), 100);
+	kv_free(kv);
+}
+
+static void
+test_dead_memcached(void **state)
+{
+	char addr[64], *servers[1] = {addr};
+	char eb[256];
+	struct quota_ticket t;
+	struct kv *kv;
+	struct vkey k;
+	double t0;
+
+	(void)state;
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", free_port());
+	kv = kv_new(servers, 1, 250, 4, eb, sizeof(eb));
+	assert_non_null(kv);
+	key_init(&k, "dead");
+	k.rpm = 10;
+	k.tpm = 1000;
+	k.max_concurrency = 3;
+	t0 = now_s();
+	assert_int_equal(quota_admit(kv, &k, 100, 0, &t), RELAY_ECACHE);
+	assert_true(now_s() - t0 < 2.0);
+	assert_false(t.active);
+	assert_int_equal(t.taken, 0);
+	quota_settle(kv, &t, 100, 0); /* nothing to settle: no call made */
+	/* No limit at all: memcached is never asked. */
+	key_init(&k, "free");
+	t0 = now_s();
+	assert_int_equal(quota_admit(kv, &k, 100, 100, &t), RELAY_OK);
+	assert_int_equal(t.verdict, QUOTA_OK);
+	assert_int_equal(t.taken, 0);
+	quota_settle(kv, &t, 50, 50);
+	assert_true(now_s() - t0 < 0.1);
+	kv_free(kv);
+}
+
+static void
+test_quota_what(void **state)
+{
+	(void)state;
+	assert_string_equal(quota_what(QUOTA_OK), "ok");
+	assert_string_equal(quota_what(QUOTA_REQUESTS), "requests per minute");
+	assert_string_equal(quota_what(QUOTA_TOKENS), "tokens per minute");
+	assert_string_equal(
+	    quota_what(QUOTA_CONCURRENCY), "concurrent requests");
+	assert_string_equal(quota_what(QUOTA__MAX), "limit");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest cases[] = {
+	    cmocka_unit_test(test_rpm_exact_under_race),
+	    cmocka_unit_test(test_concurrency_slots),
+	    cmocka_unit_test(test_tpm_settle_to_actual),
+	    cmocka_unit_test(test_tpm_refusal_gives_back),
+	    cmocka_unit_test(test_daily_and_budget_refusals),
+	    cmocka_unit_test(test_settle_twice),
+	    cmocka_unit_test(test_dead_memcached),
+	    cmocka_unit_test(test_quota_what),
+	};
+
+	/* quota.c allocates nothing itself (libmemcached is not ours to
+	 * fail): nothing to torture. */
+	if (getenv("RELAY_FAIL_ALLOC") != NULL)
+		return 77;
+	log_init("test_quota", LOG_LVL_ERROR);
+	return cmocka_run_group_tests_name("quota", cases, mc_start, mc_stop) !=
+	    0;
+}
