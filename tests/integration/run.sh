@@ -34,9 +34,15 @@ case $MODE in all | shell | node) ;; *)
 esac
 export BUILD
 
-OUT=$ROOT/run/itest
-rm -rf "$OUT"
+# One directory per run, so that runs side by side never share sockets;
+# run/itest points at the latest.
+OUT=$ROOT/run/itest.$$
+for d in "$ROOT"/run/itest.*; do # earlier runs that are over
+	[ -d "$d" ] && ! kill -0 "${d##*.}" 2>/dev/null && rm -rf "$d"
+done
 mkdir -p "$OUT"
+rm -rf "$ROOT/run/itest"
+ln -sfn "itest.$$" "$ROOT/run/itest"
 
 # Sanitizer builds: report (not abort on) leaks at exit, into the logs.
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:print_summary=1:strict_string_checks=1:detect_stack_use_after_return=1"
@@ -47,6 +53,14 @@ unset RELAY_ADMIN_TOKEN RELAY_ADMIN_TOKEN_FILE RELAY_CONFIG RELAY_THREADS \
     RELAY_LISTEN RELAY_DRAIN_MS OPENAI_API_KEY PORT MC_PORT MOCK_PORT RUN_DIR
 export PROVIDER_KEY="sk-itest-provider-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 export RELAY_ITEST_PROVIDER_KEY=$PROVIDER_KEY
+# Keys of the providers an (anthropic), ge (gemini) and az (azure), for the
+# SDK tests that check which auth header reached the mock.
+export ANTHROPIC_PROVIDER_KEY="sk-ant-itest-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+export GEMINI_PROVIDER_KEY="gk-itest-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+export AZURE_PROVIDER_KEY="az-itest-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+export RELAY_ITEST_ANTHROPIC_KEY=$ANTHROPIC_PROVIDER_KEY
+export RELAY_ITEST_GEMINI_KEY=$GEMINI_PROVIDER_KEY
+export RELAY_ITEST_AZURE_KEY=$AZURE_PROVIDER_KEY
 
 PASSED=0
 FAILED=0
@@ -115,13 +129,26 @@ write_shared_config() {
       "timeouts": { "connect_ms": 3000 } },
     { "name": "slow", "type": "openai",
       "base_url": "http://127.0.0.1:$MOCK_PORT/v1",
-      "timeouts": { "first_byte_ms": 1500, "idle_ms": 1000 } }
+      "timeouts": { "first_byte_ms": 1500, "idle_ms": 1000 } },
+    { "name": "an", "type": "anthropic",
+      "base_url": "http://127.0.0.1:$MOCK_PORT",
+      "api_keys": ["env:RELAY_ITEST_ANTHROPIC_KEY"] },
+    { "name": "ge", "type": "gemini",
+      "base_url": "http://127.0.0.1:$MOCK_PORT",
+      "api_keys": ["env:RELAY_ITEST_GEMINI_KEY"] },
+    { "name": "az", "type": "azure",
+      "base_url": "http://127.0.0.1:$MOCK_PORT",
+      "api_keys": ["env:RELAY_ITEST_AZURE_KEY"] }
   ],
   "models": [
     { "name": "demo", "targets": [{ "provider": "demo" }] },
     { "name": "renamed", "targets": [{ "provider": "demo", "model": "mock-upstream-name" }] },
     { "name": "dead", "targets": [{ "provider": "dead", "model": "demo" }] },
-    { "name": "slow", "targets": [{ "provider": "slow", "model": "demo" }] }
+    { "name": "slow", "targets": [{ "provider": "slow", "model": "demo" }] },
+    { "name": "m-openai", "targets": [{ "provider": "demo", "model": "up-openai" }] },
+    { "name": "m-anthropic", "targets": [{ "provider": "an", "model": "up-anthropic" }] },
+    { "name": "m-gemini", "targets": [{ "provider": "ge", "model": "up-gemini" }] },
+    { "name": "m-azure", "targets": [{ "provider": "az", "model": "up-azure" }] }
   ]
 }
 EOF
