@@ -10,13 +10,13 @@
 #include "../lib/server.h"
 
 static enum relay_err
-model_json(struct buf *b, const struct config_model *m)
+model_json(struct buf *b, const struct config_model *m, struct span id)
 {
 	enum relay_err err;
 
 	err = buf_puts(b, "{\"id\":\"");
 	if (err == RELAY_OK)
-		err = buf_json_escape(b, m->name, strlen(m->name));
+		err = buf_json_escape(b, id.p, id.len);
 	if (err == RELAY_OK)
 		err = buf_puts(b,
 		    "\",\"object\":\"model\",\"created\":0,"
@@ -34,15 +34,28 @@ list(struct relay_req *req, const struct config *cfg)
 {
 	enum relay_err err;
 	struct buf b;
-	size_t i;
+	size_t i, n = 0;
 
 	buf_init(&b, 4 * 1024 * 1024);
 	err = buf_puts(&b, "{\"object\":\"list\",\"data\":[");
+	/* Every name a client can use: names and aliases (patterns are
+	 * not names). */
 	for (i = 0; err == RELAY_OK && i < cfg->nmodels; i++) {
-		if (i > 0)
-			err = buf_append(&b, ",", 1);
-		if (err == RELAY_OK)
-			err = model_json(&b, &cfg->models[i]);
+		const struct config_model *m = &cfg->models[i];
+		size_t j;
+
+		if (!m->pattern) {
+			if (n++ > 0)
+				err = buf_append(&b, ",", 1);
+			if (err == RELAY_OK)
+				err = model_json(&b, m, span_str(m->name));
+		}
+		for (j = 0; err == RELAY_OK && j < m->naliases; j++) {
+			if (n++ > 0)
+				err = buf_append(&b, ",", 1);
+			if (err == RELAY_OK)
+				err = model_json(&b, m, span_str(m->aliases[j]));
+		}
 	}
 	if (err == RELAY_OK)
 		err = buf_puts(&b, "]}");
@@ -68,7 +81,7 @@ one(struct relay_req *req, const struct config *cfg, struct span id)
 		return;
 	}
 	buf_init(&b, 64 * 1024);
-	if (model_json(&b, m) != RELAY_OK ||
+	if (model_json(&b, m, id) != RELAY_OK ||
 	    req_send_full(req, 200, "application/json", b.data, b.len) !=
 		RELAY_OK)
 		req->status = 499;

@@ -3,6 +3,7 @@
  * and hot reload by stat(2) polling. */
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -216,6 +217,9 @@ config_free(struct config *c)
 		provider_free(&c->providers[i]);
 	mem_free(c->providers);
 	for (i = 0; i < c->nmodels; i++) {
+		for (j = 0; j < c->models[i].naliases; j++)
+			mem_free(c->models[i].aliases[j]);
+		mem_free(c->models[i].aliases);
 		mem_free(c->models[i].name);
 		for (j = 0; j < c->models[i].ntargets; j++)
 			mem_free(c->models[i].targets[j].model);
@@ -500,10 +504,41 @@ find_provider(const struct config *c, const char *name)
 }
 
 static void
+parse_aliases(struct vctx *v, struct config_model *m, json_t *a,
+    const char *path)
+{
+	json_t *e;
+	size_t i;
+
+	if (a == NULL)
+		return;
+	if (!json_is_array(a) || json_array_size(a) == 0) {
+		vfail(v, path, "\"aliases\" must be a non-empty array of names");
+		return;
+	}
+	m->aliases = mem_calloc(json_array_size(a), sizeof(char *));
+	if (m->aliases == NULL) {
+		voom(v);
+		return;
+	}
+	json_array_foreach (a, i, e) {
+		const char *s = json_string_value(e);
+
+		if (s == NULL || *s == '\0' || strlen(s) > RELAY_NAME_MAX) {
+			vfail(v, path, "\"aliases\" must hold names");
+			return;
+		}
+		m->aliases[i] = vdup(v, s);
+		m->naliases = i + 1;
+	}
+}
+
+static void
 parse_model(struct vctx *v, struct config *c, struct config_model *m, json_t *j,
     const char *path)
 {
-	static const char *const known[] = {"name", "targets", "price", NULL};
+	static const char *const known[] = {
+	    "name", "targets", "price", "aliases", NULL};
 	static const char *const tknown[] = {
 	    "provider", "model", "priority", "weight", NULL};
 	static const char *const pknown[] = {
@@ -523,6 +558,8 @@ parse_model(struct vctx *v, struct config *c, struct config_model *m, json_t *j,
 	if (name == NULL)
 		return;
 	m->name = vdup(v, name);
+	m->pattern = strpbrk(name, "*?[") != NULL;
+	parse_aliases(v, m, json_object_get(j, "aliases"), path);
 	if (price != NULL) {
 		snprintf(tpath, sizeof(tpath), "%s.price", path);
 		if (!json_is_object(price)) {
@@ -561,7 +598,9 @@ parse_model(struct vctx *v, struct config *c, struct config_model *m, json_t *j,
 			vfail(v, tpath, "unknown provider \"%.64s\"", prov);
 			return;
 		}
-		m->targets[i].model = vdup(v, model != NULL ? model : name);
+		m->targets[i].model = vdup(v, model != NULL ? model :
+			m->pattern			   ? "*" :
+							     name);
 		m->targets[i].priority =
 		    (int)vlong(v, t, "priority", tpath, 0, 0, 1000);
 		m->targets[i].weight =
@@ -785,10 +824,23 @@ out:
 const struct config_model *
 config_find_model(const struct config *cfg, struct span name)
 {
-	size_t i;
+	char z[RELAY_NAME_MAX + 1];
+	size_t i, j;
 
 	for (i = 0; i < cfg->nmodels; i++)
-		if (span_eq(name, cfg->models[i].name))
+		if (!cfg->models[i].pattern && span_eq(name, cfg->models[i].name))
+			return &cfg->models[i];
+	for (i = 0; i < cfg->nmodels; i++)
+		for (j = 0; j < cfg->models[i].naliases; j++)
+			if (span_eq(name, cfg->models[i].aliases[j]))
+				return &cfg->models[i];
+	if (name.len > RELAY_NAME_MAX || memchr(name.p, '\0', name.len))
+		return NULL;
+	memcpy(z, name.p, name.len);
+	z[name.len] = '\0';
+	for (i = 0; i < cfg->nmodels; i++)
+		if (cfg->models[i].pattern &&
+		    fnmatch(cfg->models[i].name, z, 0) == 0)
 			return &cfg->models[i];
 	return NULL;
 }

@@ -66,7 +66,11 @@ struct config_breaker {
 };
 
 struct config_model {
-	char *name; /* the public name clients send */
+	char *name; /* the public name clients send; may hold '*' wildcards
+		       ("claude-*"), matched after exact names and aliases */
+	char **aliases; /* other public names of the same model */
+	size_t naliases;
+	int pattern; /* name holds a wildcard */
 	double price_in; /* USD per million input tokens, 0: free */
 	double price_out; /* USD per million output tokens */
 	struct config_target *targets;
@@ -112,7 +116,8 @@ enum relay_err config_parse(const char *text, size_t len, struct config **out,
  */
 enum relay_err config_default_json(struct buf *b) RELAY_MUST_CHECK;
 
-/* Find a public model by name; NULL when unknown. */
+/* Find a public model by name: exact names, then aliases, then wildcard
+ * patterns in config order; NULL when nothing matches. */
 const struct config_model *config_find_model(
     const struct config *cfg, struct span name) RELAY_NONNULL;
 

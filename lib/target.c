@@ -245,8 +245,20 @@ target_build(struct target_req *tr, enum dialect in, const struct chatreq *cr,
     int stream, const char *anthropic_beta, char *errbuf, size_t errsz,
     const char **param)
 {
+	struct config_target wild;
+	char asked[RELAY_NAME_MAX + 1];
 	enum relay_err err;
 
+	/* A wildcard model serves the name the client asked for. */
+	if (strcmp(t->model, "*") == 0) {
+		snprintf(asked, sizeof(asked), "%.*s",
+		    (int)(cr->model.len > RELAY_NAME_MAX ? RELAY_NAME_MAX :
+							   cr->model.len),
+		    cr->model.p);
+		wild = *t;
+		wild.model = asked;
+		t = &wild;
+	}
 	target_reset(tr);
 	*param = NULL;
 	tr->out = target_dialect(t->provider->type);
