@@ -4,6 +4,8 @@
  *   POST /v1/messages                                Anthropic
  *   POST /v1beta/models/{model}:generateContent      Gemini
  *   POST /v1beta/models/{model}:streamGenerateContent[?alt=sse]
+ *   POST /v1/embeddings                              OpenAI
+ *   ANY  /proxy/{provider}/{path}                    as it is
  */
 #include <string.h>
 
@@ -11,6 +13,7 @@
 #include "../lib/chatreq.h"
 #include "../lib/config.h"
 #include "../lib/gate.h"
+#include "../lib/passthru.h"
 #include "../lib/proxy.h"
 #include "../lib/req.h"
 #include "../lib/server.h"
@@ -21,6 +24,7 @@ struct route {
 	struct span model; /* Gemini: from the path */
 	int stream; /* Gemini: streamGenerateContent */
 	int sse; /* Gemini: alt=sse */
+	int embed; /* /v1/embeddings */
 };
 
 static int
@@ -52,6 +56,11 @@ route(struct relay_req *req, struct route *rt)
 	memset(rt, 0, sizeof(*rt));
 	if (span_eq(req->path, "/v1/chat/completions")) {
 		rt->d = DIALECT_OPENAI;
+		return 1;
+	}
+	if (span_eq(req->path, "/v1/embeddings")) {
+		rt->d = DIALECT_OPENAI;
+		rt->embed = 1;
 		return 1;
 	}
 	if (span_eq(req->path, "/v1/messages")) {
@@ -118,8 +127,12 @@ validate(struct relay_req *req, const struct config *cfg,
 		apierr_send_err(req, rt->d, err, NULL);
 		return NULL;
 	}
-	err = chatreq_parse_dialect(
-	    rt->d, req->body.data, req->body.len, cr, msg, sizeof(msg), &param);
+	if (rt->embed)
+		err = chatreq_parse_embeddings(req->body.data, req->body.len,
+		    cr, msg, sizeof(msg), &param);
+	else
+		err = chatreq_parse_dialect(rt->d, req->body.data,
+		    req->body.len, cr, msg, sizeof(msg), &param);
 	if (err == RELAY_EINVAL) {
 		struct apierr_what w = {"invalid_request_error",
 		    param != NULL ? "invalid_value" : "invalid_json", param};
@@ -141,6 +154,18 @@ validate(struct relay_req *req, const struct config *cfg,
 	return m;
 }
 
+/* A passthrough call: the key's request limits apply, tokens unknown. */
+static void
+proxy_route(struct relay_req *req, const struct config *cfg, struct gate *g)
+{
+	if (!gate_auth(req, g, DIALECT_OPENAI) ||
+	    !gate_model(req, g, NULL, DIALECT_OPENAI) ||
+	    !gate_admit(req, g, cfg, NULL, 0, 1, DIALECT_OPENAI))
+		return;
+	passthru(req, cfg);
+	gate_settle(req, g, NULL, 1, 0, 0, 0);
+}
+
 static void
 chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 {
@@ -150,6 +175,10 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 	struct chatreq cr = {0};
 	struct route rt;
 
+	if (req->path.len > 7 && memcmp(req->path.p, "/proxy/", 7) == 0) {
+		proxy_route(req, cfg, g);
+		return;
+	}
 	if (!route(req, &rt)) {
 		apierr_send(req, DIALECT_OPENAI, 404, NULL, "unknown_url",
 		    "Unknown request URL: %.*s",

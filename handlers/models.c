@@ -54,7 +54,8 @@ list(struct relay_req *req, const struct config *cfg)
 			if (n++ > 0)
 				err = buf_append(&b, ",", 1);
 			if (err == RELAY_OK)
-				err = model_json(&b, m, span_str(m->aliases[j]));
+				err =
+				    model_json(&b, m, span_str(m->aliases[j]));
 		}
 	}
 	if (err == RELAY_OK)

@@ -165,6 +165,40 @@ chatreq_parse_dialect(enum dialect d, const char *p, size_t n,
 	    : gemini_look(root, cr, errbuf, errsz, param);
 }
 
+enum relay_err
+chatreq_parse_embeddings(const char *p, size_t n, struct chatreq *cr,
+    char *errbuf, size_t errsz, const char **param)
+{
+	json_t *root, *model, *input;
+	enum relay_err err;
+
+	memset(cr, 0, sizeof(*cr));
+	*param = NULL;
+	cr->embed = 1;
+	if (n == 0)
+		return fail(errbuf, errsz, param, NULL, "The body is empty.");
+	err = jsonx_parse(p, n, &root, errbuf, errsz);
+	if (err != RELAY_OK)
+		return err;
+	cr->root = root;
+	model = json_object_get(root, "model");
+	input = json_object_get(root, "input");
+	if (!json_is_object(root))
+		return fail(errbuf, errsz, param, NULL,
+		    "The request body must be a JSON object.");
+	if (!json_is_string(model) || json_string_length(model) == 0 ||
+	    json_string_length(model) > RELAY_NAME_MAX)
+		return fail(errbuf, errsz, param, "model",
+		    "you must provide a model parameter");
+	if (!json_is_string(input) &&
+	    (!json_is_array(input) || json_array_size(input) == 0))
+		return fail(errbuf, errsz, param, "input",
+		    "'input' must be a string or a non-empty array");
+	cr->model.p = json_string_value(model);
+	cr->model.len = json_string_length(model);
+	return RELAY_OK;
+}
+
 void
 chatreq_free(struct chatreq *cr)
 {

@@ -18,6 +18,7 @@ struct chatreq {
 	int include_usage; /* "stream_options": {"include_usage": true} */
 	long long
 	    max_tokens; /* max_completion_tokens or max_tokens, 0: unset */
+	int embed; /* an embeddings request (POST /v1/embeddings) */
 };
 
 /*
@@ -36,6 +37,15 @@ enum relay_err chatreq_parse(const char *p, size_t n, struct chatreq *cr,
  * cr->stream). Errors as chatreq_parse(), worded like d's own API.
  */
 enum relay_err chatreq_parse_dialect(enum dialect d, const char *p, size_t n,
+    struct chatreq *cr, char *errbuf, size_t errsz,
+    const char **param) RELAY_MUST_CHECK;
+
+/*
+ * An OpenAI embeddings body: "model" and "input" (a string, or an array
+ * of strings or of token arrays) required. Sets cr->embed. Errors as
+ * chatreq_parse().
+ */
+enum relay_err chatreq_parse_embeddings(const char *p, size_t n,
     struct chatreq *cr, char *errbuf, size_t errsz,
     const char **param) RELAY_MUST_CHECK;
 

@@ -504,8 +504,8 @@ find_provider(const struct config *c, const char *name)
 }
 
 static void
-parse_aliases(struct vctx *v, struct config_model *m, json_t *a,
-    const char *path)
+parse_aliases(
+    struct vctx *v, struct config_model *m, json_t *a, const char *path)
 {
 	json_t *e;
 	size_t i;
@@ -513,7 +513,8 @@ parse_aliases(struct vctx *v, struct config_model *m, json_t *a,
 	if (a == NULL)
 		return;
 	if (!json_is_array(a) || json_array_size(a) == 0) {
-		vfail(v, path, "\"aliases\" must be a non-empty array of names");
+		vfail(
+		    v, path, "\"aliases\" must be a non-empty array of names");
 		return;
 	}
 	m->aliases = mem_calloc(json_array_size(a), sizeof(char *));
@@ -598,9 +599,10 @@ parse_model(struct vctx *v, struct config *c, struct config_model *m, json_t *j,
 			vfail(v, tpath, "unknown provider \"%.64s\"", prov);
 			return;
 		}
-		m->targets[i].model = vdup(v, model != NULL ? model :
-			m->pattern			   ? "*" :
-							     name);
+		m->targets[i].model = vdup(v,
+		    model != NULL    ? model
+			: m->pattern ? "*"
+				     : name);
 		m->targets[i].priority =
 		    (int)vlong(v, t, "priority", tpath, 0, 0, 1000);
 		m->targets[i].weight =
@@ -828,7 +830,8 @@ config_find_model(const struct config *cfg, struct span name)
 	size_t i, j;
 
 	for (i = 0; i < cfg->nmodels; i++)
-		if (!cfg->models[i].pattern && span_eq(name, cfg->models[i].name))
+		if (!cfg->models[i].pattern &&
+		    span_eq(name, cfg->models[i].name))
 			return &cfg->models[i];
 	for (i = 0; i < cfg->nmodels; i++)
 		for (j = 0; j < cfg->models[i].naliases; j++)

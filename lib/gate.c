@@ -86,8 +86,16 @@ gate_model(struct relay_req *req, struct gate *g, const struct config_model *m,
     enum dialect d)
 {
 	if (g->key == NULL ||
-	    keys_model_allowed(g->key, m->name, strlen(m->name)))
+	    (m != NULL &&
+		keys_model_allowed(g->key, m->name, strlen(m->name))) ||
+	    (m == NULL && g->key->nmodels == 0))
 		return 1;
+	if (m == NULL) {
+		apierr_send(req, d, 403, NULL, "passthrough_not_allowed",
+		    "This API key is limited to some models and may not use "
+		    "/proxy/.");
+		return 0;
+	}
 	apierr_send(req, d, 403, NULL, "model_not_allowed",
 	    "This API key may not use the model `%s`.", m->name);
 	return 0;
@@ -98,7 +106,11 @@ gate_model(struct relay_req *req, struct gate *g, const struct config_model *m,
 static uint64_t
 cost_of(const struct config_model *m, uint64_t in, uint64_t out)
 {
-	double c = (double)in * m->price_in + (double)out * m->price_out;
+	double c;
+
+	if (m == NULL)
+		return 0;
+	c = (double)in * m->price_in + (double)out * m->price_out;
 	uint64_t r = (uint64_t)c;
 
 	return (double)r < c ? r + 1 : r;

@@ -36,13 +36,15 @@ struct gate {
 int gate_auth(struct relay_req *req, struct gate *g,
     enum dialect d) RELAY_NONNULL RELAY_MUST_CHECK;
 
-/* 1 when the key may use model m; otherwise answered 403, 0. */
+/* 1 when the key may use model m (NULL: a passthrough call, which a key
+ * limited to some models may not make); otherwise answered 403, 0. */
 int gate_model(struct relay_req *req, struct gate *g,
     const struct config_model *m, enum dialect d) RELAY_MUST_CHECK;
 
 /*
  * Reserve what the call may use: body_len bytes of input (about four to a
- * token) and max_out output tokens (0: the config's default). Adds the
+ * token) and max_out output tokens (0: the config's default), priced by
+ * model m (NULL: free, as for a passthrough call). Adds the
  * x-ratelimit-* headers. Returns 1 to go on; otherwise answered (429 with
  * Retry-After, or 503 when memcached failed under fail_closed) and 0.
  */

@@ -448,6 +448,40 @@ remember(struct last_failure *lf, enum relay_err err, int status,
 	}
 }
 
+/* Gemini's {"embeddings":[{"values":[...]}]} as OpenAI's list. */
+static void
+send_embeddings(struct pstate *ps, struct span body)
+{
+	json_t *v = NULL, *list = NULL, *data, *e;
+	char jerr[64];
+	size_t i;
+
+	data = json_array();
+	if (data != NULL &&
+	    jsonx_parse(body.p, body.len, &v, jerr, sizeof(jerr)) == RELAY_OK &&
+	    json_is_array(json_object_get(v, "embeddings"))) {
+		json_array_foreach (json_object_get(v, "embeddings"), i, e)
+			json_array_append_new(data,
+			    json_pack("{s:s,s:i,s:O}", "object", "embedding",
+				"index", (int)i, "embedding",
+				json_object_get(e, "values")));
+		list = json_pack("{s:s,s:O,s:s%,s:{s:i,s:i}}", "object", "list",
+		    "data", data, "model", ps->pc->cr->model.p,
+		    ps->pc->cr->model.len, "usage", "prompt_tokens", 0,
+		    "total_tokens", 0);
+	}
+	if (list == NULL || jsonx_dump(list, &ps->xbuf) != RELAY_OK)
+		apierr_send(ps->req, ps->pc->in, 502, NULL,
+		    "upstream_bad_response",
+		    "the upstream's embeddings could not be read");
+	else if (req_send_full(ps->req, 200, "application/json", ps->xbuf.data,
+		     ps->xbuf.len) != RELAY_OK)
+		ps->req->status = 499;
+	json_decref(list);
+	json_decref(data);
+	json_decref(v);
+}
+
 /* A finished 2xx answer that was buffered: pass it on or translate it. */
 static void
 send_answer(struct pstate *ps, int status)
@@ -464,6 +498,10 @@ send_answer(struct pstate *ps, int status)
 		/* Asked for a stream, got JSON: say so in the stream. */
 		apierr_send(req, ps->pc->in, 502, NULL, "upstream_bad_response",
 		    "upstream answered a stream request with %.64s", ps->ctype);
+		return;
+	}
+	if (ps->pc->cr->embed && ps->out == DIALECT_GEMINI) {
+		send_embeddings(ps, body);
 		return;
 	}
 	if (ps->out == ps->pc->in) {
@@ -687,8 +725,11 @@ attempt(struct proxy *px, const struct config_target *t,
 	}
 	if (!req->head_sent) {
 		buf_truncate(&req->hdrs, px->hdrs0);
-		if (req_add_header(req, "x-relay-target: %s/%s", p->name,
-			t->model) != RELAY_OK ||
+		if (req_add_header(req, "x-relay-target: %s/%.*s", p->name,
+			strcmp(t->model, "*") == 0 ? (int)px->pc->cr->model.len
+						   : (int)strlen(t->model),
+			strcmp(t->model, "*") == 0 ? px->pc->cr->model.p
+						   : t->model) != RELAY_OK ||
 		    req_add_header(req, "x-relay-attempts: %d", n_attempt) !=
 			RELAY_OK)
 			log_warn("id=%s: relay headers dropped", req->id);

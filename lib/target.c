@@ -85,16 +85,15 @@ auth_line(
 }
 
 static enum relay_err
-headers(struct target_req *tr, const struct config_provider *p, const char *key,
-    int stream, const char *beta)
+headers_as(struct target_req *tr, const struct config_provider *p,
+    const char *key, const char *ctype, const char *accept, const char *beta)
 {
 	size_t offs[TARGET_HEADERS_MAX], i;
 	enum relay_err err;
 
-	err = line(tr, offs, "Content-Type", "application/json");
-	if (err == RELAY_OK)
-		err = line(tr, offs, "Accept",
-		    stream ? "text/event-stream" : "application/json");
+	err = ctype != NULL ? line(tr, offs, "Content-Type", ctype) : RELAY_OK;
+	if (err == RELAY_OK && accept != NULL)
+		err = line(tr, offs, "Accept", accept);
 	if (err == RELAY_OK && key != NULL)
 		err = auth_line(tr, offs, p->type, key);
 	if (err == RELAY_OK && p->type == PROVIDER_ANTHROPIC)
@@ -107,6 +106,14 @@ headers(struct target_req *tr, const struct config_provider *p, const char *key,
 	for (i = 0; err == RELAY_OK && i < tr->nlines; i++)
 		tr->lines[i] = tr->hb.data + offs[i];
 	return err;
+}
+
+static enum relay_err
+headers(struct target_req *tr, const struct config_provider *p, const char *key,
+    int stream, const char *beta)
+{
+	return headers_as(tr, p, key, "application/json",
+	    stream ? "text/event-stream" : "application/json", beta);
 }
 
 static enum relay_err
@@ -239,6 +246,104 @@ splice(struct target_req *tr, enum dialect d, const struct chatreq *cr,
 	return err;
 }
 
+/* Gemini's batchEmbedContents body from OpenAI's "input" strings. */
+static enum relay_err
+gemini_embed_body(struct target_req *tr, const struct chatreq *cr,
+    const char *model, char *errbuf, size_t errsz, const char **param)
+{
+	json_t *in = json_object_get(cr->root, "input"), *reqs, *e, *doc;
+	char name[RELAY_NAME_MAX + 8];
+	enum relay_err err = RELAY_OK;
+	size_t i;
+
+	snprintf(name, sizeof(name), "models/%s", model);
+	reqs = json_array();
+	if (reqs == NULL)
+		return RELAY_ENOMEM;
+	if (json_is_string(in))
+		err = json_array_append_new(reqs,
+			  json_pack("{s:s,s:{s:[{s:O}]}}", "model", name,
+			      "content", "parts", "text", in)) == 0
+		    ? RELAY_OK
+		    : RELAY_ENOMEM;
+	json_array_foreach (json_is_array(in) ? in : NULL, i, e) {
+		if (err != RELAY_OK)
+			break;
+		if (!json_is_string(e)) {
+			snprintf(errbuf, errsz,
+			    "'input' must hold strings for this model");
+			*param = "input";
+			err = RELAY_EINVAL;
+			break;
+		}
+		if (json_array_append_new(reqs,
+			json_pack("{s:s,s:{s:[{s:O}]}}", "model", name,
+			    "content", "parts", "text", e)) != 0)
+			err = RELAY_ENOMEM;
+	}
+	doc = err == RELAY_OK ? json_pack("{s:O}", "requests", reqs) : NULL;
+	if (err == RELAY_OK)
+		err = doc != NULL ? jsonx_dump(doc, &tr->body) : RELAY_ENOMEM;
+	json_decref(doc);
+	json_decref(reqs);
+	return err;
+}
+
+/* POST /v1/embeddings to an OpenAI-compatible, Azure or Gemini target. */
+static enum relay_err
+embed_build(struct target_req *tr, const struct chatreq *cr, struct span body,
+    const struct config_target *t, char *errbuf, size_t errsz,
+    const char **param)
+{
+	const struct config_provider *p = t->provider;
+	int n;
+
+	switch (p->type) {
+	case PROVIDER_ANTHROPIC:
+	case PROVIDER__MAX:
+		snprintf(errbuf, errsz,
+		    "The provider of this model offers no embeddings.");
+		*param = "model";
+		return RELAY_EINVAL;
+	case PROVIDER_AZURE:
+		n = snprintf(tr->url, sizeof(tr->url),
+		    "%s/openai/deployments/%s/embeddings?api-version=%s",
+		    p->base_url, t->model, p->api_version);
+		break;
+	case PROVIDER_GEMINI:
+		n = snprintf(tr->url, sizeof(tr->url),
+		    "%s/v1beta/models/%s:batchEmbedContents", p->base_url,
+		    t->model);
+		break;
+	case PROVIDER_OPENAI:
+	default:
+		n = snprintf(
+		    tr->url, sizeof(tr->url), "%s/embeddings", p->base_url);
+		break;
+	}
+	if (n < 0 || (size_t)n >= sizeof(tr->url))
+		return RELAY_ETOOBIG;
+	if (p->type == PROVIDER_GEMINI)
+		return gemini_embed_body(
+		    tr, cr, t->model, errbuf, errsz, param);
+	return splice(tr, DIALECT_OPENAI, cr, body, t->model, 0);
+}
+
+static enum relay_err
+chat_build(struct target_req *tr, enum dialect in, const struct chatreq *cr,
+    struct span body, const struct config_target *t, int stream, char *errbuf,
+    size_t errsz, const char **param)
+{
+	enum relay_err err = url(tr, t, stream);
+
+	if (err != RELAY_OK)
+		return err;
+	if (tr->out == in)
+		return splice(tr, in, cr, body, t->model, stream);
+	return dialect_request(in, body, tr->out, t->model, &tr->body,
+	    &tr->info, errbuf, errsz, param);
+}
+
 enum relay_err
 target_build(struct target_req *tr, enum dialect in, const struct chatreq *cr,
     struct span body, const struct config_target *t, const char *key,
@@ -252,8 +357,8 @@ target_build(struct target_req *tr, enum dialect in, const struct chatreq *cr,
 	/* A wildcard model serves the name the client asked for. */
 	if (strcmp(t->model, "*") == 0) {
 		snprintf(asked, sizeof(asked), "%.*s",
-		    (int)(cr->model.len > RELAY_NAME_MAX ? RELAY_NAME_MAX :
-							   cr->model.len),
+		    (int)(cr->model.len > RELAY_NAME_MAX ? RELAY_NAME_MAX
+							 : cr->model.len),
 		    cr->model.p);
 		wild = *t;
 		wild.model = asked;
@@ -264,13 +369,97 @@ target_build(struct target_req *tr, enum dialect in, const struct chatreq *cr,
 	tr->out = target_dialect(t->provider->type);
 	memset(&tr->info, 0, sizeof(tr->info));
 	tr->info.stream = stream;
-	err = url(tr, t, stream);
-	if (err == RELAY_OK && tr->out == in)
-		err = splice(tr, in, cr, body, t->model, stream);
-	else if (err == RELAY_OK)
-		err = dialect_request(in, body, tr->out, t->model, &tr->body,
-		    &tr->info, errbuf, errsz, param);
+	if (cr->embed)
+		err = embed_build(tr, cr, body, t, errbuf, errsz, param);
+	else
+		err = chat_build(
+		    tr, in, cr, body, t, stream, errbuf, errsz, param);
 	if (err == RELAY_OK)
 		err = headers(tr, t->provider, key, stream, anthropic_beta);
+	return err;
+}
+
+/* A relative path that cannot leave the provider's base URL. */
+static int
+safe_path(struct span p)
+{
+	size_t i;
+
+	if (p.len == 0 || p.p[0] == '/')
+		return 0;
+	for (i = 0; i < p.len; i++) {
+		unsigned char c = (unsigned char)p.p[i];
+
+		if (c <= 0x20 || c >= 0x7f || c == '\\' || c == '#')
+			return 0;
+		if (c == '/' && i + 1 < p.len && p.p[i + 1] == '/')
+			return 0;
+		if (c == '%' && i + 2 < p.len &&
+		    ((p.p[i + 1] == '2' &&
+			 (p.p[i + 2] == 'e' || p.p[i + 2] == 'E' ||
+			     p.p[i + 2] == 'f' || p.p[i + 2] == 'F')) ||
+			(p.p[i + 1] == '5' &&
+			    (p.p[i + 2] == 'c' || p.p[i + 2] == 'C'))))
+			return 0;
+		/* a ".." segment */
+		if (c == '.' && (i == 0 || p.p[i - 1] == '/') &&
+		    i + 1 < p.len && p.p[i + 1] == '.' &&
+		    (i + 2 == p.len || p.p[i + 2] == '/'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Append query without its "key" parameters. */
+static enum relay_err
+query_without_key(struct buf *b, struct span q)
+{
+	const char *p = q.p, *end = q.p + q.len;
+	enum relay_err err = RELAY_OK;
+	int first = 1;
+
+	while (p != NULL && p < end && err == RELAY_OK) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		size_t len =
+		    amp != NULL ? (size_t)(amp - p) : (size_t)(end - p);
+
+		if (len > 0 && !(len >= 4 && memcmp(p, "key=", 4) == 0) &&
+		    !(len == 3 && memcmp(p, "key", 3) == 0)) {
+			err = buf_append(b, first ? "?" : "&", 1);
+			if (err == RELAY_OK)
+				err = buf_append(b, p, len);
+			first = 0;
+		}
+		p = amp != NULL ? amp + 1 : NULL;
+	}
+	return err;
+}
+
+enum relay_err
+target_passthru(struct target_req *tr, const struct config_provider *p,
+    const char *key, struct span path, struct span query, const char *ctype,
+    const char *accept, const char *anthropic_beta)
+{
+	struct buf u;
+	enum relay_err err;
+	size_t i;
+
+	target_reset(tr);
+	if (!safe_path(path))
+		return RELAY_EINVAL;
+	for (i = 0; i < query.len; i++)
+		if ((unsigned char)query.p[i] <= 0x20 || query.p[i] == '#')
+			return RELAY_EINVAL;
+	buf_init(&u, sizeof(tr->url) - 1);
+	err = buf_printf(&u, "%s/", p->base_url);
+	if (err == RELAY_OK)
+		err = buf_append(&u, path.p, path.len);
+	if (err == RELAY_OK)
+		err = query_without_key(&u, query);
+	if (err == RELAY_OK)
+		memcpy(tr->url, u.data, u.len + 1);
+	buf_reset(&u);
+	if (err == RELAY_OK)
+		err = headers_as(tr, p, key, ctype, accept, anthropic_beta);
 	return err;
 }

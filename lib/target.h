@@ -49,4 +49,17 @@ enum relay_err target_build(struct target_req *tr, enum dialect in,
     const char *key, int stream, const char *anthropic_beta, char *errbuf,
     size_t errsz, const char **param) RELAY_MUST_CHECK;
 
+/*
+ * Build a passthrough call: provider p's base_url + "/" + path (+ "?" +
+ * query without any "key" parameter, which may hold the client's relay
+ * key), the provider's credential, and the client's content type and
+ * accept header. The client never chooses the host: path must be a plain
+ * relative path (no "..", "//", backslash, control bytes or encoded
+ * dots and slashes), else RELAY_EINVAL. RELAY_ETOOBIG for a long URL.
+ */
+enum relay_err target_passthru(struct target_req *tr,
+    const struct config_provider *p, const char *key, struct span path,
+    struct span query, const char *ctype, const char *accept,
+    const char *anthropic_beta) RELAY_MUST_CHECK;
+
 #endif

@@ -31,7 +31,8 @@ struct upstream_call {
 	const char *url;
 	const char *const *headers; /* "Name: value" lines, no CRLF */
 	size_t nheaders;
-	const char *body; /* POST body, borrowed; NULL for GET */
+	const char *method; /* NULL: POST with a body, GET without */
+	const char *body; /* request body, borrowed; may be NULL */
 	size_t body_len;
 	long connect_ms;
 	long first_byte_ms; /* from the start until the response head */

@@ -2203,6 +2203,102 @@ handle_models(conn_t *c)
 	plan_start(c, NULL, 0);
 }
 
+/* A deterministic 8-dimension vector for a text: the same text, the
+ * same vector, so tests can compare across providers. */
+static json_t *
+embed_vector(const char *t)
+{
+	unsigned long h = 5381;
+	json_t *v = json_array();
+	int i;
+
+	for (; *t != '\0'; t++)
+		h = h * 33 + (unsigned char)*t;
+	for (i = 0; i < 8; i++) {
+		h = h * 6364136223846793005UL + 1442695040888963407UL;
+		json_array_append_new(v,
+		    json_real((double)(h >> 40) / (double)(1UL << 24) - 0.5));
+	}
+	return v;
+}
+
+/* OpenAI/Azure POST .../embeddings: {"input": string | [string...]}. */
+static void
+handle_embeddings(conn_t *c, int prov)
+{
+	req_t *r = &c->req;
+	json_t *root = json_loadb(r->body ? r->body : "", r->blen, 0, NULL);
+	json_t *in = json_object_get(root, "input"), *data = json_array(), *e;
+	size_t i, words = 0;
+
+	if (!auth_ok(r, prov)) {
+		plan_json(c, 401, oa_error(401, default_msg(401)), NULL);
+	} else if (!json_is_string(in) && !json_is_array(in)) {
+		plan_json(c, 400, oa_error(400, "'input' is required"), NULL);
+	} else {
+		if (json_is_string(in)) {
+			json_t *a = json_array();
+			json_array_append(a, in);
+			in = a;
+		} else
+			json_incref(in);
+		json_array_foreach (in, i, e) {
+			const char *t = json_string_value(e);
+			words += t ? strlen(t) / 4 + 1 : 1;
+			json_array_append_new(data,
+			    json_pack("{s:s,s:i,s:o}", "object", "embedding",
+				"index", (int)i, "embedding",
+				embed_vector(t ? t : "")));
+		}
+		json_decref(in);
+		plan_json(c, 200,
+		    json_pack("{s:s,s:O,s:O,s:{s:i,s:i}}", "object", "list",
+			"data", data, "model",
+			json_object_get(root, "model")
+			    ? json_object_get(root, "model")
+			    : json_string("mock-embed"),
+			"usage", "prompt_tokens", (int)words, "total_tokens",
+			(int)words),
+		    NULL);
+	}
+	json_decref(data);
+	json_decref(root);
+	plan_start(c, NULL, 0);
+}
+
+/* Gemini POST .../models/{m}:batchEmbedContents. */
+static void
+handle_gemini_embed(conn_t *c)
+{
+	req_t *r = &c->req;
+	json_t *root = json_loadb(r->body ? r->body : "", r->blen, 0, NULL);
+	json_t *reqs = json_object_get(root, "requests"), *out = json_array();
+	json_t *e;
+	size_t i;
+
+	if (!auth_ok(r, P_GEMINI))
+		plan_json(c, 401,
+		    error_json(P_GEMINI, 401, default_msg(401), 0), NULL);
+	else if (!json_is_array(reqs))
+		plan_json(c, 400,
+		    error_json(P_GEMINI, 400, "requests is required", 0), NULL);
+	else {
+		json_array_foreach (reqs, i, e) {
+			json_t *parts = json_object_get(
+			    json_object_get(e, "content"), "parts");
+			const char *t = json_string_value(
+			    json_object_get(json_array_get(parts, 0), "text"));
+			json_array_append_new(out,
+			    json_pack(
+				"{s:o}", "values", embed_vector(t ? t : "")));
+		}
+		plan_json(c, 200, json_pack("{s:O}", "embeddings", out), NULL);
+	}
+	json_decref(out);
+	json_decref(root);
+	plan_start(c, NULL, 0);
+}
+
 static void
 handle_not_found(conn_t *c, int prov)
 {
@@ -2251,7 +2347,12 @@ dispatch(conn_t *c)
 			    sl ? (size_t)(sl - dep) : strlen(dep), 0, 0);
 		} else
 			handle_api(c, P_OPENAI, "", 0, 0, 0);
-	} else if (post && ends_with(p, "/v1/messages"))
+	} else if (post && ends_with(p, "/embeddings"))
+		handle_embeddings(
+		    c, strstr(p, "/openai/deployments/") ? P_AZURE : P_OPENAI);
+	else if (post && colon && strcmp(colon, ":batchEmbedContents") == 0)
+		handle_gemini_embed(c);
+	else if (post && ends_with(p, "/v1/messages"))
 		handle_api(c, P_ANTH, "", 0, 0, 0);
 	else if (post && colon && strcmp(colon, ":generateContent") == 0)
 		handle_api(c, P_GEMINI, mp + 8, (size_t)(colon - mp - 8), 0, 0);

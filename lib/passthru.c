@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+/* passthru.c - a byte pipe with the provider's key put in. */
+#include <stdio.h>
+#include <string.h>
+
+#include "apierr.h"
+#include "config.h"
+#include "creds.h"
+#include "fcgi_io.h"
+#include "keypool.h"
+#include "log.h"
+#include "passthru.h"
+#include "req.h"
+#include "server.h"
+#include "target.h"
+#include "upstream.h"
+
+struct pipe {
+	struct relay_req *req;
+	size_t bytes;
+};
+
+static enum relay_err
+pipe_head(void *arg, const struct upstream_head *h)
+{
+	struct pipe *pp = arg;
+	enum relay_err err;
+
+	err = req_send_head(pp->req, h->status,
+	    h->content_type[0] != '\0' ? h->content_type
+				       : "application/octet-stream",
+	    -1);
+	if (err == RELAY_OK)
+		err = req_send(pp->req, NULL, 0, 1);
+	return err == RELAY_EINVAL ? RELAY_ENOMEM : err;
+}
+
+static enum relay_err
+pipe_data(void *arg, const char *p, size_t n)
+{
+	struct pipe *pp = arg;
+
+	pp->bytes += n;
+	return req_send(pp->req, p, n, 1);
+}
+
+static const char *
+method_name(enum req_method m)
+{
+	switch (m) {
+	case REQ_GET: return "GET";
+	case REQ_POST: return "POST";
+	case REQ_PUT: return "PUT";
+	case REQ_PATCH: return "PATCH";
+	case REQ_DELETE: return "DELETE";
+	case REQ_HEAD: return "HEAD";
+	case REQ_OPTIONS:
+	case REQ_OTHER:
+	case REQ__MAX: break;
+	}
+	return NULL;
+}
+
+static const struct config_provider *
+find_provider(const struct config *cfg, struct span name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nproviders; i++)
+		if (span_eq(name, cfg->providers[i].name))
+			return &cfg->providers[i];
+	return NULL;
+}
+
+/* Call the provider; the answer streams back through the callbacks. */
+static void
+forward(struct relay_req *req, const struct config_provider *p,
+    struct span rest, struct creds_snap *cs)
+{
+	struct keypool_choice kc;
+	struct target_req tr;
+	struct upstream_call c;
+	struct pipe pp = {req, 0};
+	enum relay_err err;
+
+	target_init(&tr, 0);
+	if (keypool_pick(req->ctx->kv, p, cs, &kc) != RELAY_OK) {
+		apierr_send(req, DIALECT_OPENAI, 429, NULL,
+		    "upstream_keys_resting",
+		    "All upstream keys are rate limited; try again in %lds.",
+		    kc.wait_s);
+		goto out;
+	}
+	err = target_passthru(&tr, p, kc.key, rest, req->query,
+	    req_header(req, "content-type"), req_header(req, "accept"),
+	    req_header(req, "anthropic-beta"));
+	if (err != RELAY_OK) {
+		apierr_send(req, DIALECT_OPENAI, 400, NULL, "invalid_path",
+		    "This path cannot be forwarded.");
+		goto out;
+	}
+	memset(&c, 0, sizeof(c));
+	c.url = tr.url;
+	c.headers = tr.lines;
+	c.nheaders = tr.nlines;
+	c.method = method_name(req->method);
+	c.body = req->method == REQ_GET || req->method == REQ_HEAD
+	    ? NULL
+	    : (req->body.data != NULL ? req->body.data : "");
+	c.body_len = req->body.len;
+	c.connect_ms = p->connect_ms;
+	c.first_byte_ms = p->first_byte_ms;
+	c.idle_ms = p->idle_ms;
+	c.total_ms = p->total_ms;
+	c.watch_fd = fcgi_io_fd(req->io);
+	c.on_head = pipe_head;
+	c.on_data = pipe_data;
+	c.arg = &pp;
+	if (req_add_header(req, "x-relay-target: %s", p->name) != RELAY_OK)
+		log_warn("id=%s: x-relay-target dropped", req->id);
+	err = upstream_perform(req->up, &c);
+	if (err == RELAY_OK || err == RELAY_ECLOSED)
+		goto out;
+	if (req->head_sent) {
+		/* Bytes are out already: all we can do is stop short. */
+		log_warn("id=%s: passthrough to %s broke after %zu bytes: %s",
+		    req->id, p->name, pp.bytes, c.errmsg);
+		goto out;
+	}
+	apierr_send_err(
+	    req, DIALECT_OPENAI, err, c.errmsg[0] != '\0' ? c.errmsg : NULL);
+out:
+	target_reset(&tr);
+}
+
+void
+passthru(struct relay_req *req, const struct config *cfg)
+{
+	static const char prefix[] = "/proxy/";
+	const struct config_provider *p;
+	struct span name, rest;
+	const char *slash;
+	struct creds_snap *cs;
+	enum relay_err err;
+
+	name.p = req->path.p + sizeof(prefix) - 1;
+	name.len = req->path.len - (sizeof(prefix) - 1);
+	slash = memchr(name.p, '/', name.len);
+	if (slash == NULL || method_name(req->method) == NULL) {
+		apierr_send(req, DIALECT_OPENAI, 404, NULL, "unknown_url",
+		    "Use /proxy/{provider}/{path}.");
+		return;
+	}
+	rest.p = slash + 1;
+	rest.len = name.len - (size_t)(slash - name.p) - 1;
+	name.len = (size_t)(slash - name.p);
+	p = find_provider(cfg, name);
+	if (p == NULL) {
+		apierr_send(req, DIALECT_OPENAI, 404, NULL, "unknown_provider",
+		    "No provider named `%.*s`.",
+		    (int)(name.len > 64 ? 64 : name.len), name.p);
+		return;
+	}
+	err = req_read_body(req, cfg->body_max);
+	if (err == RELAY_ETOOBIG) {
+		apierr_send(req, DIALECT_OPENAI, 413, NULL, "request_too_large",
+		    "Request body is larger than %zu bytes", cfg->body_max);
+		return;
+	}
+	if (err != RELAY_OK) {
+		apierr_send_err(req, DIALECT_OPENAI, err, NULL);
+		return;
+	}
+	cs = creds_acquire(req->ctx->creds);
+	forward(req, p, rest, cs);
+	creds_release(cs);
+}
