@@ -3,6 +3,7 @@
  * breaker opened until (absent: closed), "cb:f:<window>" counts failures in
  * a fixed window, "cb:p:" is the half-open probe's lock (added by exactly
  * one caller, whatever the number of processes). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,68 @@ bkey(char *out, size_t outsz, const char *kind, const char *target,
 		snprintf(out + o, outsz - o, ":%lld", window);
 }
 
+/*
+ * A process-local cache of what memcached said about each target, kept
+ * BREAKER_CACHE_MS: the request path then costs no round trip while a
+ * breaker stays closed. A process learns of another's change within that
+ * time; its own changes update the cache at once.
+ */
+#define BREAKER_CACHE_MS 1000
+#define BREAKER_CACHE_SLOTS 64
+
+struct bcache {
+	unsigned long hash;
+	long long until;
+	struct timespec at;
+};
+
+static struct bcache bcache[BREAKER_CACHE_SLOTS];
+static pthread_mutex_t bcache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static unsigned long
+bhash(const char *s)
+{
+	unsigned long h = 5381;
+
+	for (; *s != '\0'; s++)
+		h = h * 33 + (unsigned char)*s;
+	return h | 1;
+}
+
+static int
+bcache_get(const char *target, long long *until)
+{
+	unsigned long h = bhash(target);
+	struct bcache *c = &bcache[h % BREAKER_CACHE_SLOTS];
+	struct timespec now;
+	int hit = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&bcache_lock);
+	if (c->hash == h &&
+	    (now.tv_sec - c->at.tv_sec) * 1000 +
+		    (now.tv_nsec - c->at.tv_nsec) / 1000000 <
+		BREAKER_CACHE_MS) {
+		*until = c->until;
+		hit = 1;
+	}
+	pthread_mutex_unlock(&bcache_lock);
+	return hit;
+}
+
+static void
+bcache_put(const char *target, long long until)
+{
+	unsigned long h = bhash(target);
+	struct bcache *c = &bcache[h % BREAKER_CACHE_SLOTS];
+
+	pthread_mutex_lock(&bcache_lock);
+	c->hash = h;
+	c->until = until;
+	clock_gettime(CLOCK_MONOTONIC, &c->at);
+	pthread_mutex_unlock(&bcache_lock);
+}
+
 /* The open-until time, 0 when closed; -1 when memcached failed. */
 static long long
 open_until(struct kv *kv, const char *target)
@@ -54,6 +117,8 @@ open_until(struct kv *kv, const char *target)
 	long long until = 0;
 	enum relay_err err;
 
+	if (bcache_get(target, &until))
+		return until;
 	bkey(key, sizeof(key), "o", target, -1);
 	buf_init(&b, 32);
 	err = kv_get(kv, key, &b);
@@ -62,8 +127,11 @@ open_until(struct kv *kv, const char *target)
 		until = 0;
 	buf_reset(&b);
 	if (err == RELAY_ENOTFOUND)
-		return 0;
-	return err == RELAY_OK ? until : -1;
+		until = 0;
+	else if (err != RELAY_OK)
+		return -1;
+	bcache_put(target, until);
+	return until;
 }
 
 static void
@@ -76,6 +144,7 @@ set_open(struct kv *kv, const struct config_breaker *conf, const char *target)
 	n = snprintf(
 	    val, sizeof(val), "%lld", (long long)time(NULL) + conf->open_s);
 	/* Kept well past open_s: its expiry must not look like "closed". */
+	bcache_put(target, (long long)time(NULL) + conf->open_s);
 	if (kv_set(kv, key, val, (size_t)n, (unsigned)conf->open_s + 3600) !=
 	    RELAY_OK)
 		log_warn("breaker %s: could not open", target);
@@ -127,6 +196,7 @@ breaker_success(struct kv *kv, const struct config_breaker *conf,
 	if (conf->failures <= 0 || !probe)
 		return;
 	bkey(key, sizeof(key), "o", target, -1);
+	bcache_put(target, 0);
 	if (kv_delete(kv, key) != RELAY_OK)
 		log_warn("breaker %s: could not close", target);
 	bkey(key, sizeof(key), "p", target, -1);

@@ -60,9 +60,12 @@ struct pstate {
 
 /* How an attempt ended, for the loop around it. */
 enum outcome {
-	OUT_DONE, /* answered (success, or an error not worth retrying) */
+	OUT_DONE, /* answered */
 	OUT_GONE, /* the client went away */
 	OUT_RETRY, /* failed before any answer byte: try again */
+	OUT_FINAL, /* an upstream error not worth retrying: pass it on */
+	OUT_BROKEN, /* failed after answer bytes went out: end the stream
+		       with an error event, never retry */
 };
 
 /* What the last failed attempt left, for the final answer. */
@@ -131,6 +134,30 @@ usage_take(enum dialect d, json_t *v, struct proxy_usage *u)
 	case DIALECT__MAX: return;
 	}
 	u->known = 1;
+}
+
+/*
+ * The usage of a whole answer, from its top-level usage member alone: the
+ * raw scanner finds it without building the document, and only that
+ * object is parsed (the answer itself goes out as it came).
+ */
+static void
+usage_member(enum dialect d, struct span body, struct proxy_usage *u)
+{
+	const char *key = d == DIALECT_GEMINI ? "usageMetadata" : "usage";
+	struct span val;
+	json_t *v = NULL, *wrap;
+	char jerr[64];
+
+	if (jsonx_member(body, key, &val) != RELAY_OK ||
+	    jsonx_parse(val.p, val.len, &v, jerr, sizeof(jerr)) != RELAY_OK)
+		return;
+	wrap = json_object();
+	if (wrap != NULL && json_object_set_new(wrap, key, v) == 0)
+		usage_take(d, wrap, u);
+	else
+		json_decref(v);
+	json_decref(wrap);
 }
 
 static void
@@ -490,8 +517,6 @@ send_answer(struct pstate *ps, int status)
 	struct span body = {
 	    ps->body.data != NULL ? ps->body.data : "", ps->body.len};
 	struct ir_usage iu;
-	char jerr[64];
-	json_t *v = NULL;
 	enum relay_err err;
 
 	if (ps->pc->cr->stream) {
@@ -505,10 +530,7 @@ send_answer(struct pstate *ps, int status)
 		return;
 	}
 	if (ps->out == ps->pc->in) {
-		if (jsonx_parse(body.p, body.len, &v, jerr, sizeof(jerr)) ==
-		    RELAY_OK)
-			usage_take(ps->out, v, ps->u);
-		json_decref(v);
+		usage_member(ps->out, body, ps->u);
 		if (req_send_full(req, status, "application/json", body.p,
 			body.len) != RELAY_OK)
 			req->status = 499;
@@ -580,7 +602,7 @@ judge(const struct config *cfg, struct pstate *ps, enum relay_err err,
 		return retryable_status(cfg, status) || status == 401 ||
 			status == 403
 		    ? OUT_RETRY
-		    : OUT_DONE;
+		    : OUT_FINAL;
 	}
 	/* The head arrived but the body broke off: a bad answer. */
 	if (err == RELAY_EUPSTREAM && status != 0)
@@ -589,7 +611,7 @@ judge(const struct config *cfg, struct pstate *ps, enum relay_err err,
 	    lf, err, status, c->errmsg[0] != '\0' ? c->errmsg : NULL, NULL);
 	if (ps->events > 0 ||
 	    (req->head_sent && req->json_array && req->array_items > 0))
-		return OUT_DONE; /* answer bytes are out: no retry */
+		return OUT_BROKEN; /* answer bytes are out: no retry */
 	return OUT_RETRY;
 }
 
@@ -690,7 +712,10 @@ backoff(struct proxy *px, int attempt, const char *retry_after)
 		    errno != EAGAIN)
 			return 0;
 		delay -= slice;
-		if (px->pc->cr->stream && px->cfg->heartbeat_ms > 0 &&
+		/* Keep an open stream alive; never open one just for that:
+		 * the retry may still fail and the status must then be the
+		 * upstream's. */
+		if (px->req->head_sent && px->cfg->heartbeat_ms > 0 &&
 		    heartbeat(px->req) != RELAY_OK)
 			return 0;
 	}
@@ -781,6 +806,20 @@ learn(struct proxy *px, const struct config_target *t, const char *tname,
 		breaker_success(kv, &px->cfg->breaker, tname, probe);
 }
 
+/* Answer bytes are out and the upstream broke off: end the stream with an
+ * error event in the client's dialect (never a silent, truncated "end"). */
+static void
+broken_stream(struct proxy *px)
+{
+	log_warn("id=%s: stream broke after %zu events: %s", px->req->id,
+	    px->u->events, px->lf.msg);
+	apierr_send_err(px->req, px->pc->in,
+	    px->lf.err != RELAY_OK ? px->lf.err : RELAY_EUPSTREAM,
+	    px->lf.msg[0] != '\0' ? px->lf.msg : "the upstream broke off");
+}
+
+static void final_answer(struct proxy *px);
+
 /* Try one target up to max_attempts times; 1 when the request is over. */
 static int
 try_target(struct proxy *px, const struct config_target *t)
@@ -808,6 +847,17 @@ try_target(struct proxy *px, const struct config_target *t)
 			return 0;
 		}
 		o = attempt(px, t, &kc, px->u->attempts + 1, &ps, &c);
+		if (o == OUT_FINAL || o == OUT_BROKEN) {
+			if (c.status == 0 || c.status >= 500)
+				breaker_failure(
+				    kv, &px->cfg->breaker, tname, probe);
+			if (o == OUT_FINAL)
+				final_answer(px);
+			else
+				broken_stream(px);
+			pstate_reset(&ps);
+			return 1;
+		}
 		if (o != OUT_RETRY) {
 			if (o == OUT_DONE && c.status >= 200 && c.status < 300)
 				breaker_success(

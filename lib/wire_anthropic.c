@@ -882,10 +882,19 @@ an_new_id(json_t *id, json_t *sig, const char *prefix)
 {
 	char buf[64];
 
+	json_t *fresh, *joined;
+
 	if (id != NULL && json_string_length(id) > 0)
 		return ir_id_join(id, sig);
+	/* Gemini's calls carry no id: a new one, with the thought signature
+	 * joined on as for any other id, so the next turn can give it back. */
 	ir_new_id(buf, sizeof(buf), prefix);
-	return json_string(buf);
+	fresh = json_string(buf);
+	if (fresh == NULL || sig == NULL)
+		return fresh;
+	joined = ir_id_join(fresh, sig);
+	json_decref(fresh);
+	return joined;
 }
 
 static json_t *
