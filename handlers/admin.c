@@ -6,6 +6,7 @@
 
 #include "../lib/apierr.h"
 #include "../lib/auth.h"
+#include "../lib/breaker.h"
 #include "../lib/config.h"
 #include "../lib/creds.h"
 #include "../lib/jsonx.h"
@@ -77,7 +78,11 @@ status(struct relay_req *req, const struct config *cfg)
 			err = put_str(&b, cfg->models[i].name);
 	}
 	if (err == RELAY_OK)
-		err = buf_puts(&b, "]}}");
+		err = buf_puts(&b, "]},\"breakers\":");
+	if (err == RELAY_OK)
+		err = breaker_report(req->ctx->kv, cfg, &b);
+	if (err == RELAY_OK)
+		err = buf_puts(&b, "}");
 	if (err == RELAY_OK)
 		err =
 		    req_send_full(req, 200, "application/json", b.data, b.len);

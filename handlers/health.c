@@ -5,10 +5,35 @@
 #include <string.h>
 
 #include "../lib/apierr.h"
+#include "../lib/breaker.h"
 #include "../lib/config.h"
 #include "../lib/kv.h"
 #include "../lib/req.h"
 #include "../lib/server.h"
+
+/* 200 with the config generation and every target's breaker. */
+static void
+ready_ok(struct relay_req *req, const struct config *cfg)
+{
+	struct buf b;
+	enum relay_err err;
+
+	buf_init(&b, 1024 * 1024);
+	err = buf_printf(&b,
+	    "{\"status\":\"ready\",\"config_generation\":%lu,"
+	    "\"memcached\":\"ok\",\"models\":%zu,\"breakers\":",
+	    cfg->generation, cfg->nmodels);
+	if (err == RELAY_OK)
+		err = breaker_report(req->ctx->kv, cfg, &b);
+	if (err == RELAY_OK)
+		err = buf_append(&b, "}", 1);
+	if (err != RELAY_OK)
+		apierr_send_err(req, DIALECT_OPENAI, err, NULL);
+	else if (req_send_full(req, 200, "application/json", b.data, b.len) !=
+	    RELAY_OK)
+		req->status = 499;
+	buf_reset(&b);
+}
 
 static void
 ready(struct relay_req *req)
@@ -31,13 +56,7 @@ ready(struct relay_req *req)
 			(size_t)n) != RELAY_OK)
 			req->status = 499;
 	} else {
-		n = snprintf(body, sizeof(body),
-		    "{\"status\":\"ready\",\"config_generation\":%lu,"
-		    "\"memcached\":\"ok\",\"models\":%zu}",
-		    cfg->generation, cfg->nmodels);
-		if (req_send_full(req, 200, "application/json", body,
-			(size_t)n) != RELAY_OK)
-			req->status = 499;
+		ready_ok(req, cfg);
 	}
 	buf_reset(&e);
 	config_release(cfg);

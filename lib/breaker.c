@@ -12,6 +12,7 @@
 #include "breaker.h"
 #include "config.h"
 #include "kv.h"
+#include "limits.h"
 #include "log.h"
 #include "num.h"
 
@@ -228,4 +229,36 @@ breaker_failure(struct kv *kv, const struct config_breaker *conf,
 	/* Exactly one caller sees the count reach the threshold. */
 	if (n == (uint64_t)conf->failures)
 		set_open(kv, conf, target);
+}
+
+enum relay_err
+breaker_report(struct kv *kv, const struct config *cfg, struct buf *b)
+{
+	char name[2 * RELAY_NAME_MAX + 2];
+	enum relay_err err = buf_append(b, "{", 1);
+	size_t i, j, n = 0;
+
+	for (i = 0; err == RELAY_OK && i < cfg->nmodels; i++)
+		for (j = 0; err == RELAY_OK && j < cfg->models[i].ntargets;
+		     j++) {
+			const struct config_target *t =
+			    &cfg->models[i].targets[j];
+
+			if (strcmp(t->model, "*") == 0)
+				continue;
+			snprintf(name, sizeof(name), "%s/%s", t->provider->name,
+			    t->model);
+			err = n > 0 ? buf_append(b, ",\"", 2)
+				    : buf_append(b, "\"", 1);
+			n++;
+			if (err == RELAY_OK)
+				err = buf_json_escape(b, name, strlen(name));
+			if (err == RELAY_OK)
+				err = buf_printf(b, "\":\"%s\"",
+				    breaker_name(breaker_state(
+					kv, &cfg->breaker, name)));
+		}
+	if (err == RELAY_OK)
+		err = buf_append(b, "}", 1);
+	return err;
 }

@@ -6,6 +6,7 @@
 #define RELAY_BREAKER_H
 
 #include "compiler.h"
+#include "err.h"
 
 struct kv;
 struct config_breaker;
@@ -40,5 +41,16 @@ void breaker_failure(struct kv *kv, const struct config_breaker *conf,
 /* The state as seen now (for /health/ready and the admin API). */
 enum breaker_state breaker_state(struct kv *kv,
     const struct config_breaker *conf, const char *target) RELAY_NONNULL;
+
+struct buf;
+struct config;
+
+/*
+ * Append to b a JSON object of every target of cfg ("provider/model") and
+ * its breaker state ("closed", "open", "half_open"); wildcard targets are
+ * left out. RELAY_ENOMEM, RELAY_ETOOBIG.
+ */
+enum relay_err breaker_report(
+    struct kv *kv, const struct config *cfg, struct buf *b) RELAY_MUST_CHECK;
 
 #endif

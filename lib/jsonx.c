@@ -216,6 +216,17 @@ jscan_value(struct jscan *s)
 	}
 }
 
+int
+jsonx_well_formed(struct span body)
+{
+	struct jscan s = {body.p, body.len, 0, 0};
+
+	if (jscan_value(&s) != 0)
+		return 0;
+	jscan_ws(&s);
+	return s.pos == s.len;
+}
+
 enum relay_err
 jsonx_member(struct span body, const char *key, struct span *val)
 {

@@ -43,6 +43,10 @@ enum relay_err jsonx_member(
 enum relay_err jsonx_set_member(struct span body, const char *key,
     const char *json, struct buf *out) RELAY_MUST_CHECK;
 
+/* 1 when body is one well-formed JSON value to the raw scanner (its
+ * structure: brackets, strings, separators; no allocation), 0 when not. */
+int jsonx_well_formed(struct span body);
+
 /* Nesting depth of v (a scalar is 1). */
 size_t jsonx_depth(const json_t *v);
 

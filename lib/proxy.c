@@ -205,6 +205,8 @@ array_item(void *arg, const struct sse_event *ev)
 	return err != RELAY_OK;
 }
 
+static enum relay_err stream_head(struct relay_req *req);
+
 /* Client-bound SSE bytes: as they are, or re-framed into the array. */
 static enum relay_err
 client_sse(struct pstate *ps, const char *p, size_t n)
@@ -212,6 +214,11 @@ client_sse(struct pstate *ps, const char *p, size_t n)
 	enum relay_err err;
 
 	ps->unflushed = 1;
+	if (!ps->req->head_sent) {
+		err = stream_head(ps->req);
+		if (err != RELAY_OK)
+			return err;
+	}
 	if (!ps->req->json_array)
 		return req_send(ps->req, p, n, 0);
 	err = sse_feed(&ps->arr, p, n, array_item, ps);
@@ -273,7 +280,10 @@ on_head(void *arg, const struct upstream_head *h)
 		if (ps->ds == NULL)
 			return RELAY_ENOMEM;
 	}
-	return ps->req->head_sent ? RELAY_OK : stream_head(ps->req);
+	/* The head goes out with the first event (client_sse()): an upstream
+	 * that fails before one can still be retried elsewhere, and the
+	 * headers then name the target that really served. */
+	return RELAY_OK;
 }
 
 /* An OpenAI usage chunk: read it; 1 when this client must not see it (it
@@ -341,6 +351,28 @@ forward_raw(struct pstate *ps, struct span raw)
 	return err;
 }
 
+/*
+ * Raw relaying does not parse every event; it checks that a data event
+ * looks like JSON (an object, or OpenAI's [DONE]), so a broken upstream
+ * ends the stream with an error event instead of passing garbage on.
+ */
+static int
+plausible(enum dialect d, const struct sse_event *ev)
+{
+	const char *p = ev->data.p, *e = ev->data.p + ev->data.len;
+
+	if (!ev->has_data)
+		return 1;
+	while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	while (e > p &&
+	    (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+		e--;
+	if (d == DIALECT_OPENAI && e - p == 6 && memcmp(p, "[DONE]", 6) == 0)
+		return 1;
+	return e - p >= 2 && p[0] == '{' && e[-1] == '}';
+}
+
 /* sse_feed's callback: returns non-zero (stop) with the reason kept. */
 static int
 on_event(void *arg, const struct sse_event *ev)
@@ -349,6 +381,10 @@ on_event(void *arg, const struct sse_event *ev)
 	enum relay_err err;
 
 	if (ps->ds == NULL) {
+		if (!plausible(ps->out, ev)) {
+			ps->u->status = -1; /* ends the transfer as EPROTO */
+			return 1;
+		}
 		if (observe(ps, ev))
 			return 0;
 		err = forward_raw(ps, ev->raw);
@@ -530,6 +566,12 @@ send_answer(struct pstate *ps, int status)
 		return;
 	}
 	if (ps->out == ps->pc->in) {
+		if (!jsonx_well_formed(body)) {
+			apierr_send(req, ps->pc->in, 502, NULL,
+			    "upstream_bad_response",
+			    "the upstream's answer is not valid JSON");
+			return;
+		}
 		usage_member(ps->out, body, ps->u);
 		if (req_send_full(req, status, "application/json", body.p,
 			body.len) != RELAY_OK)
@@ -612,7 +654,10 @@ judge(const struct config *cfg, struct pstate *ps, enum relay_err err,
 	if (ps->events > 0 ||
 	    (req->head_sent && req->json_array && req->array_items > 0))
 		return OUT_BROKEN; /* answer bytes are out: no retry */
-	return OUT_RETRY;
+	/* A broken or oversized answer will not mend by asking again. */
+	return err == RELAY_EPROTO && status >= 200 && status < 300
+	    ? (req->head_sent ? OUT_BROKEN : OUT_FINAL)
+	    : OUT_RETRY;
 }
 
 /* --- the loop ------------------------------------------------------------ */
@@ -806,6 +851,16 @@ learn(struct proxy *px, const struct config_target *t, const char *tname,
 		breaker_success(kv, &px->cfg->breaker, tname, probe);
 }
 
+/* Keys the target's provider has: the config's and the stored ones. */
+static size_t
+pool_size(const struct proxy *px, const struct config_target *t)
+{
+	size_t stored;
+
+	(void)creds_for(px->cs, t->provider->name, &stored);
+	return t->provider->nkeys + stored;
+}
+
 /* Answer bytes are out and the upstream broke off: end the stream with an
  * error event in the client's dialect (never a silent, truncated "end"). */
 static void
@@ -867,6 +922,17 @@ try_target(struct proxy *px, const struct config_target *t)
 		}
 		learn(px, t, tname, &kc, &ps, probe, c.status);
 		probe = 0;
+		/* A refused key with no other to try: the refusal stands. */
+		if ((c.status == 401 || c.status == 403) &&
+		    pool_size(px, t) <= 1) {
+			final_answer(px);
+			pstate_reset(&ps);
+			return 1;
+		}
+		/* Another key may serve at once: the rested key's
+		 * Retry-After is not ours to wait for. */
+		if (c.status == 429 && pool_size(px, t) > 1)
+			ps.retry_after[0] = '\0';
 		log_warn("id=%s: attempt %d on %s failed: %s%s%d", px->req->id,
 		    px->u->attempts, tname, px->lf.msg,
 		    px->lf.msg[0] != '\0' ? ", HTTP " : "HTTP ", c.status);

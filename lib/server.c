@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -152,6 +153,53 @@ serve_one(struct worker *w, struct fcgi_io *io, struct upstream *up)
 	fcgi_io_finish(io);
 }
 
+/* RSS of this process in kB: the second field of /proc/self/statm. */
+static long long
+rss_kb(void)
+{
+	long long resident = 0;
+	char buf[128], *sp, *end;
+	FILE *f = fopen("/proc/self/statm", "re");
+
+	if (f == NULL)
+		return 0;
+	if (fgets(buf, sizeof(buf), f) != NULL) {
+		sp = memchr(buf, ' ', strlen(buf));
+		end = sp != NULL ? memchr(sp + 1, ' ', strlen(sp + 1)) : NULL;
+		if (end != NULL) {
+			*end = '\0';
+			if (num_parse(sp + 1, 0, 1LL << 40, &resident) !=
+			    RELAY_OK)
+				resident = 0;
+		}
+	}
+	fclose(f);
+	return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/*
+ * After a request: is it time to recycle this process? Once only, it
+ * asks the supervisor (its parent) for a replacement and itself to
+ * drain; the signals are taken by sigwait() in the main threads.
+ */
+static void
+maybe_recycle(struct relay_ctx *ctx)
+{
+	unsigned long long n =
+	    __atomic_add_fetch(&ctx->served, 1, __ATOMIC_RELAXED);
+	int due = 0;
+
+	if (ctx->max_requests > 0 && n >= (unsigned long long)ctx->max_requests)
+		due = 1;
+	if (ctx->max_rss_kb > 0 && n % 64 == 0 && rss_kb() > ctx->max_rss_kb)
+		due = 1;
+	if (!due || __atomic_exchange_n(&ctx->recycling, 1, __ATOMIC_ACQ_REL))
+		return;
+	log_info("recycling after %llu requests (RSS %lld kB)", n, rss_kb());
+	kill(getppid(), SIGUSR1);
+	kill(getpid(), SIGUSR1);
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -176,6 +224,8 @@ worker_main(void *arg)
 			continue;
 		}
 		serve_one(w, io, up);
+		if (w->ctx->max_requests > 0 || w->ctx->max_rss_kb > 0)
+			maybe_recycle(w->ctx);
 	}
 out:
 	fcgi_io_free(io);
@@ -188,54 +238,84 @@ static void
 usage(const char *prog)
 {
 	fprintf(stderr,
-	    "usage: %s [-l LISTEN] [-t THREADS] [-c CONFIG]\n"
+	    "usage: %s [-l LISTEN] [-t THREADS] [-c CONFIG] [-r N] [-m MB]\n"
 	    "  LISTEN   unix:/path, /path, tcp:host:port or host:port\n"
 	    "           (env RELAY_LISTEN; default: fd 0 as passed by a\n"
 	    "           FastCGI spawner such as lighttpd or spawn-fcgi)\n"
 	    "  THREADS  concurrent requests, 1..%d (env RELAY_THREADS,\n"
 	    "           default %d)\n"
 	    "  CONFIG   JSON config path (env RELAY_CONFIG; default: "
-	    "built-in)\n",
+	    "built-in)\n"
+	    "  -r N     recycle the process after N requests (env\n"
+	    "           RELAY_MAX_REQUESTS); -m MB: once its RSS passes MB\n"
+	    "           (env RELAY_MAX_RSS_MB). A supervisor then starts the\n"
+	    "           replacement before the old process drains.\n",
 	    prog, RELAY_THREADS_MAX, RELAY_THREADS_DEFAULT);
 }
 
 struct opts {
 	const char *listen;
 	const char *config;
-	long threads;
+	long long threads;
+	long long max_requests;
+	long long max_rss_mb;
 };
+
+/* A numeric environment variable within [0, max]; absent leaves *out. */
+static int
+env_num(const char *name, long long max, long long *out)
+{
+	const char *s = getenv(name);
+
+	if (s == NULL || *s == '\0')
+		return 0;
+	return num_parse(s, 0, max, out) == RELAY_OK ? 0 : -1;
+}
+
+static int
+opt_num(const char *s, long long min, long long max, long long *out)
+{
+	return num_parse(s, min, max, out) == RELAY_OK ? 0 : -1;
+}
 
 static int
 parse_opts(int argc, char **argv, const char *prog, struct opts *o)
 {
-	const char *t = getenv("RELAY_THREADS");
-	long long n;
-	int c;
+	int c, bad = 0;
 
+	memset(o, 0, sizeof(*o));
 	o->listen = getenv("RELAY_LISTEN");
 	o->config = getenv("RELAY_CONFIG");
 	if (o->config != NULL && *o->config == '\0')
 		o->config = NULL;
 	o->threads = RELAY_THREADS_DEFAULT;
-	while ((c = getopt(argc, argv, "l:t:c:h")) != -1) {
+	bad |= env_num("RELAY_THREADS", RELAY_THREADS_MAX, &o->threads);
+	bad |= env_num("RELAY_MAX_REQUESTS", 1LL << 40, &o->max_requests);
+	bad |= env_num("RELAY_MAX_RSS_MB", 1 << 20, &o->max_rss_mb);
+	while (!bad && (c = getopt(argc, argv, "l:t:c:r:m:h")) != -1) {
 		switch (c) {
 		case 'l': o->listen = optarg; break;
-		case 't': t = optarg; break;
+		case 't':
+			bad |=
+			    opt_num(optarg, 1, RELAY_THREADS_MAX, &o->threads);
+			break;
 		case 'c': o->config = optarg; break;
-		default: usage(prog); return -1;
+		case 'r':
+			bad |= opt_num(optarg, 0, 1LL << 40, &o->max_requests);
+			break;
+		case 'm':
+			bad |= opt_num(optarg, 0, 1 << 20, &o->max_rss_mb);
+			break;
+		default: bad = 1;
 		}
 	}
-	if (t != NULL) {
-		if (num_parse(t, 1, RELAY_THREADS_MAX, &n) != RELAY_OK) {
-			usage(prog);
-			return -1;
-		}
-		o->threads = (long)n;
+	if (bad || o->threads < 1) {
+		usage(prog);
+		return -1;
 	}
 	return 0;
 }
 
-/* Build ctx from the options; 0 on success, else logged and -1. */
 static int
 ctx_open(struct relay_ctx *ctx, const struct opts *o)
 {
@@ -284,15 +364,8 @@ ctx_open(struct relay_ctx *ctx, const struct opts *o)
 		log_err("out of memory");
 		return -1;
 	}
-	if (o->listen != NULL && *o->listen != '\0') {
-		ctx->listen_fd =
-		    server_listen(o->listen, errbuf, sizeof(errbuf));
-		if (ctx->listen_fd < 0) {
-			log_err("listen: %s", errbuf);
-			return -1;
-		}
-	} else
-		ctx->listen_fd = 0; /* FCGI_LISTENSOCK_FILENO */
+	ctx->max_requests = o->max_requests;
+	ctx->max_rss_kb = o->max_rss_mb * 1024;
 	return 0;
 }
 
@@ -369,7 +442,8 @@ run_workers(struct relay_ctx *ctx, server_handler_fn fn, sigset_t *sigs)
 	}
 	pthread_attr_destroy(&attr);
 	log_info("serving with %u threads", i);
-	while (sigwait(sigs, &sig) == 0 && sig == SIGHUP)
+	while (sigwait(sigs, &sig) == 0 &&
+	    (sig == SIGHUP || (sig == SIGUSR1 && !ctx->recycling)))
 		log_info("SIGHUP: config reloads by itself when the file "
 			 "changes");
 	log_info("signal %d: draining", sig);
@@ -378,27 +452,152 @@ run_workers(struct relay_ctx *ctx, server_handler_fn fn, sigset_t *sigs)
 	if (left > 0) {
 		log_warn(
 		    "%u requests still running after the drain; exiting", left);
-		_exit(0);
+		_exit(ctx->recycling ? SERVER_EXIT_RECYCLE : 0);
 	}
 	for (i = 0; i < ctx->threads; i++)
 		if (ws[i].started)
 			pthread_join(ws[i].tid, NULL);
 	mem_free(ws);
-	return 0;
+	return ctx->recycling ? SERVER_EXIT_RECYCLE : 0;
+}
+
+/* One serving process: its own state, threads, and exit status. */
+static int
+serve(const struct opts *o, int listen_fd, const char *prog,
+    server_handler_fn fn, sigset_t *sigs)
+{
+	struct relay_ctx ctx;
+	int rc;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.prog = prog;
+	ctx.listen_fd = listen_fd;
+	if (ctx_open(&ctx, o) != 0) {
+		ctx_close(&ctx);
+		return 1;
+	}
+	rc = run_workers(&ctx, fn, sigs);
+	ctx_close(&ctx);
+	log_info(rc == SERVER_EXIT_RECYCLE ? "recycled" : "stopped");
+	return rc;
+}
+
+static pid_t
+spawn(const struct opts *o, int listen_fd, const char *prog,
+    server_handler_fn fn, sigset_t *sigs)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(serve(o, listen_fd, prog, fn, sigs));
+	if (pid < 0)
+		log_err("fork: %s", strerror(errno));
+	else
+		log_info("serving process %ld started", (long)pid);
+	return pid;
+}
+
+#define SUPERVISE_MAX 16 /* serving processes at once, old and new */
+
+static void
+add_kid(pid_t *kids, pid_t pid)
+{
+	int i;
+
+	for (i = 0; pid > 0 && i < SUPERVISE_MAX; i++)
+		if (kids[i] == 0) {
+			kids[i] = pid;
+			return;
+		}
+}
+
+static void
+signal_kids(const pid_t *kids, int sig)
+{
+	int i;
+
+	for (i = 0; i < SUPERVISE_MAX; i++)
+		if (kids[i] > 0)
+			kill(kids[i], sig);
+}
+
+/* Reap exited children; the number still alive. A child that failed at
+ * once (status 1: a bad config...) sets *fatal. */
+static int
+reap(pid_t *kids, int *fatal)
+{
+	int st, i, alive = 0;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		for (i = 0; i < SUPERVISE_MAX; i++)
+			if (kids[i] == pid)
+				kids[i] = 0;
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 1)
+			*fatal = 1;
+		else if (!WIFEXITED(st) ||
+		    (WEXITSTATUS(st) != 0 &&
+			WEXITSTATUS(st) != SERVER_EXIT_RECYCLE))
+			log_warn(
+			    "serving process %ld ended abnormally", (long)pid);
+	}
+	for (i = 0; i < SUPERVISE_MAX; i++)
+		alive += kids[i] > 0;
+	return alive;
+}
+
+/*
+ * Recycling: the supervisor holds the listening socket and keeps one
+ * serving process running. A process due for recycling signals it
+ * (SIGUSR1); the supervisor starts the replacement at once, and the old
+ * one drains its requests and exits, so nothing in flight is dropped. A
+ * process that dies is replaced too (at most once a second). SIGTERM and
+ * SIGINT are passed to every serving process.
+ */
+static int
+supervise(const struct opts *o, int listen_fd, const char *prog,
+    server_handler_fn fn, sigset_t *sigs)
+{
+	struct timespec second = {1, 0};
+	pid_t kids[SUPERVISE_MAX] = {0};
+	int sig, fatal = 0, stopping = 0, alive;
+	sigset_t sup;
+
+	sup = *sigs;
+	sigaddset(&sup, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, &sup, NULL);
+	add_kid(kids, spawn(o, listen_fd, prog, fn, sigs));
+	for (;;) {
+		if (sigwait(&sup, &sig) != 0)
+			continue;
+		if (sig == SIGTERM || sig == SIGINT) {
+			stopping = 1;
+			signal_kids(kids, SIGTERM);
+		} else if (sig == SIGUSR1 && !stopping && !fatal)
+			add_kid(kids, spawn(o, listen_fd, prog, fn, sigs));
+		alive = reap(kids, &fatal);
+		if ((stopping || fatal) && alive == 0)
+			return stopping ? 0 : 1;
+		if (fatal && !stopping) {
+			stopping = 1;
+			signal_kids(kids, SIGTERM);
+		}
+		if (!stopping && alive == 0) {
+			nanosleep(&second, NULL);
+			add_kid(kids, spawn(o, listen_fd, prog, fn, sigs));
+		}
+	}
 }
 
 int
 server_main(int argc, char **argv, const char *prog, server_handler_fn fn)
 {
-	struct relay_ctx ctx;
 	struct sigaction sa;
+	char errbuf[512];
 	struct opts o;
 	sigset_t sigs;
-	int rc;
+	int fd = 0, rc;
 
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.prog = prog;
-	ctx.listen_fd = -1;
 	log_init(prog, LOG_LVL_INFO);
 	if (parse_opts(argc, argv, prog, &o) != 0)
 		return 2;
@@ -415,14 +614,18 @@ server_main(int argc, char **argv, const char *prog, server_handler_fn fn)
 	sa.sa_handler = on_wake; /* no SA_RESTART: accept fails with EINTR */
 	sigaction(SIGUSR2, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (ctx_open(&ctx, &o) != 0) {
-		ctx_close(&ctx);
-		return 1;
-	}
-	rc = run_workers(&ctx, fn, &sigs);
-	if (ctx.listen_fd > 0)
-		close(ctx.listen_fd);
-	ctx_close(&ctx);
-	log_info("stopped");
-	return rc;
+	if (o.listen != NULL && *o.listen != '\0') {
+		fd = server_listen(o.listen, errbuf, sizeof(errbuf));
+		if (fd < 0) {
+			log_err("listen: %s", errbuf);
+			return 1;
+		}
+	} /* else fd 0: FCGI_LISTENSOCK_FILENO, as a spawner passes it */
+	if (o.max_requests > 0 || o.max_rss_mb > 0)
+		rc = supervise(&o, fd, prog, fn, &sigs);
+	else
+		rc = serve(&o, fd, prog, fn, &sigs);
+	if (fd > 0)
+		close(fd);
+	return rc == SERVER_EXIT_RECYCLE ? 0 : rc;
 }

@@ -24,8 +24,15 @@ struct relay_ctx {
 	struct upstream_shared *up_shared;
 	unsigned threads;
 	int listen_fd;
+	long long max_requests; /* recycle after this many, 0: never */
+	long long max_rss_kb; /* recycle past this RSS, 0: never */
+	unsigned long long served; /* requests finished (atomic) */
+	int recycling; /* set once (atomic) */
 	volatile int stopping; /* set once SIGTERM/SIGINT arrived */
 };
+
+/* A serving process's exit status when it was recycled. */
+#define SERVER_EXIT_RECYCLE 75
 
 /* A responder: called for every accepted request, on any thread. */
 typedef void (*server_handler_fn)(struct relay_req *req);
