@@ -41,7 +41,7 @@ FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 
 .PHONY: all deps test unit integration node lint fuzz fuzz-smoke run clean \
-        valgrind format bench
+        valgrind format bench icount
 .DEFAULT_GOAL := all
 
 all: $(BINS)
@@ -88,7 +88,14 @@ test: deps
 	$(MAKE) SANITIZE=1 all unit
 	$(MAKE) SANITIZE=1 integration
 	$(MAKE) fuzz-smoke
+	$(MAKE) valgrind
+	$(MAKE) icount
 	@echo "make test: all suites passed"
+
+# Instructions per request (callgrind) against bench/icount.baseline:
+# fails past +20%. Counted, not timed, so it holds on a busy machine.
+icount: all
+	@bench/icount.sh
 
 valgrind: $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do \
