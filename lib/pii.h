@@ -36,7 +36,7 @@
  * RELAY_OK; RELAY_ETOOBIG or RELAY_ENOMEM from out (whose content is then
  * unspecified but valid, and must not be logged).
  */
-enum relay_err pii_mask(const char *p, size_t n, struct buf *out)
-    RELAY_MUST_CHECK;
+enum relay_err pii_mask(
+    const char *p, size_t n, struct buf *out) RELAY_MUST_CHECK;
 
 #endif

@@ -894,11 +894,10 @@ try_target(struct proxy *px, const struct config_target *t)
 	}
 	for (a = 1; a <= px->cfg->retry.max_attempts; a++) {
 		if (keypool_pick(kv, t->provider, px->cs, &kc) != RELAY_OK) {
+			/* The last upstream answer (say, the 429 that rested
+			 * the last key, with its Retry-After) stays the one to
+			 * give if nothing else serves. */
 			px->keys_wait = kc.wait_s;
-			remember(&px->lf, RELAY_ETIMEOUT, 429,
-			    "every API key of the target is resting after "
-			    "rate limits",
-			    NULL);
 			return 0;
 		}
 		o = attempt(px, t, &kc, px->u->attempts + 1, &ps, &c);
