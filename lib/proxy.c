@@ -626,6 +626,7 @@ static enum outcome
 judge(const struct config *cfg, struct pstate *ps, enum relay_err err,
     const struct upstream_call *c, struct last_failure *lf)
 {
+	int broke_off;
 	struct relay_req *req = ps->req;
 	int status = c->status;
 
@@ -646,18 +647,20 @@ judge(const struct config *cfg, struct pstate *ps, enum relay_err err,
 		    ? OUT_RETRY
 		    : OUT_FINAL;
 	}
-	/* The head arrived but the body broke off: a bad answer. */
-	if (err == RELAY_EUPSTREAM && status != 0)
+	/* The head arrived but the connection broke off: a bad answer, but
+	 * perhaps a passing one (a reset), so still worth another try. */
+	broke_off = err == RELAY_EUPSTREAM && status != 0;
+	if (broke_off)
 		err = RELAY_EPROTO;
 	remember(
 	    lf, err, status, c->errmsg[0] != '\0' ? c->errmsg : NULL, NULL);
 	if (ps->events > 0 ||
 	    (req->head_sent && req->json_array && req->array_items > 0))
 		return OUT_BROKEN; /* answer bytes are out: no retry */
-	/* A broken or oversized answer will not mend by asking again. */
-	return err == RELAY_EPROTO && status >= 200 && status < 300
-	    ? (req->head_sent ? OUT_BROKEN : OUT_FINAL)
-	    : OUT_RETRY;
+	/* Garbage or an oversized answer will not mend by asking again. */
+	if (err == RELAY_EPROTO && !broke_off && status >= 200 && status < 300)
+		return req->head_sent ? OUT_BROKEN : OUT_FINAL;
+	return OUT_RETRY;
 }
 
 /* --- the loop ------------------------------------------------------------ */
