@@ -119,6 +119,7 @@ write_shared_config() {
   "memcached": { "servers": ["127.0.0.1:$MC_PORT"], "timeout_ms": 250 },
   "limits": { "max_body_bytes": 1048576 },
   "stream": { "heartbeat_ms": 500 },
+  "breaker": { "failures": 0 },
   "providers": [
     { "name": "demo", "type": "openai",
       "base_url": "http://127.0.0.1:$MOCK_PORT/v1/",
