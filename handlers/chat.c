@@ -162,6 +162,7 @@ proxy_route(struct relay_req *req, const struct config *cfg, struct gate *g)
 	    !gate_model(req, g, NULL, DIALECT_OPENAI) ||
 	    !gate_admit(req, g, cfg, NULL, 0, 1, DIALECT_OPENAI))
 		return;
+	req->m_route = "proxy";
 	passthru(req, cfg);
 	gate_settle(req, g, NULL, 1, 0, 0, 0);
 }
@@ -193,10 +194,17 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 		    req->path.p);
 		return;
 	}
+	req->m_route = rt.embed         ? "embeddings"
+	    : rt.d == DIALECT_ANTHROPIC ? "messages"
+	    : rt.d == DIALECT_GEMINI    ? "gemini"
+					: "chat";
+	req->m_dialect = dialect_name(rt.d);
 	/* The key is checked before the body is read. */
 	if (!gate_auth(req, g, rt.d))
 		return;
 	m = validate(req, cfg, &rt, &cr);
+	if (m != NULL)
+		req->m_model = m->name;
 	if (m != NULL && gate_model(req, g, m, rt.d) &&
 	    gate_admit(req, g, cfg, m, req->body.len, cr.max_tokens, rt.d)) {
 		pc.in = rt.d;

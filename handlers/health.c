@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* health.c - relay-health: GET /health (alive, touches nothing) and
- * GET /health/ready (config loaded and every memcached server answers). */
+/* health.c - relay-health: GET /health (alive, touches nothing),
+ * GET /health/ready (config loaded and every memcached server answers),
+ * GET /metrics (Prometheus: every responder process of this host). */
 #include <stdio.h>
 #include <string.h>
 
@@ -8,6 +9,7 @@
 #include "../lib/breaker.h"
 #include "../lib/config.h"
 #include "../lib/kv.h"
+#include "../lib/metrics.h"
 #include "../lib/req.h"
 #include "../lib/server.h"
 
@@ -62,6 +64,24 @@ ready(struct relay_req *req)
 	config_release(cfg);
 }
 
+/* The sum of every responder process's counters on this host. */
+static void
+metrics(struct relay_req *req)
+{
+	struct buf b;
+	enum relay_err err;
+
+	buf_init(&b, 64 * 1024 * 1024);
+	err = metrics_render(server_metrics_dir(), &b);
+	if (err != RELAY_OK)
+		apierr_send_err(
+		    req, DIALECT_OPENAI, err, "metrics unavailable");
+	else if (req_send_full(req, 200, "text/plain; version=0.0.4", b.data,
+		     b.len) != RELAY_OK)
+		req->status = 499;
+	buf_reset(&b);
+}
+
 static void
 handle(struct relay_req *req)
 {
@@ -74,6 +94,8 @@ handle(struct relay_req *req)
 			req->status = 499;
 	} else if (span_eq(req->path, "/health/ready"))
 		ready(req);
+	else if (span_eq(req->path, "/metrics"))
+		metrics(req);
 	else
 		apierr_send(req, DIALECT_OPENAI, 404, NULL, "unknown_url",
 		    "Unknown request URL");

@@ -11,6 +11,7 @@
 #include "keys.h"
 #include "kv.h"
 #include "log.h"
+#include "metrics.h"
 #include "req.h"
 #include "server.h"
 
@@ -159,6 +160,16 @@ static void
 refuse(struct relay_req *req, const struct quota_ticket *t, enum dialect d)
 {
 	int quota = t->verdict == QUOTA_DAILY || t->verdict == QUOTA_BUDGET;
+	static const char *const kinds[QUOTA__MAX] = {
+	    [QUOTA_OK] = "none",
+	    [QUOTA_REQUESTS] = "rpm",
+	    [QUOTA_TOKENS] = "tpm",
+	    [QUOTA_CONCURRENCY] = "concurrency",
+	    [QUOTA_DAILY] = "daily_tokens",
+	    [QUOTA_BUDGET] = "budget",
+	};
+
+	metrics_ratelimit(req->ctx->metrics, kinds[t->verdict]);
 
 	if (add_headers(req, t, d) ||
 	    req_add_header(req, "Retry-After: %ld", t->retry_after))
@@ -221,6 +232,9 @@ gate_settle(struct relay_req *req, struct gate *g, const struct config_model *m,
 	uint64_t out =
 	    known && completion >= 0 ? (uint64_t)completion : (uint64_t)events;
 
+	if (m != NULL && (known || events > 0))
+		metrics_tokens(
+		    req->ctx->metrics, m->name, in, out, cost_of(m, in, out));
 	if (!g->ticket.active)
 		return;
 	quota_settle(req->ctx->kv, &g->ticket, in + out,

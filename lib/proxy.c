@@ -23,6 +23,7 @@
 #include "keypool.h"
 #include "limits.h"
 #include "log.h"
+#include "metrics.h"
 #include "num.h"
 #include "proxy.h"
 #include "req.h"
@@ -55,6 +56,8 @@ struct pstate {
 	char retry_after[32];
 	size_t events; /* answer events that reached the client */
 	int unflushed;
+	int first; /* the first answer bytes went out */
+	const struct timespec *t0; /* when the request arrived */
 	struct proxy_usage *u;
 };
 
@@ -218,6 +221,15 @@ client_sse(struct pstate *ps, const char *p, size_t n)
 		err = stream_head(ps->req);
 		if (err != RELAY_OK)
 			return err;
+	}
+	if (!ps->first) {
+		struct timespec now;
+
+		ps->first = 1;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		metrics_ttft(ps->req->ctx->metrics, ps->pc->m->name,
+		    (double)(now.tv_sec - ps->t0->tv_sec) +
+			(double)(now.tv_nsec - ps->t0->tv_nsec) / 1e9);
 	}
 	if (!ps->req->json_array)
 		return req_send(ps->req, p, n, 0);
@@ -808,6 +820,8 @@ attempt(struct proxy *px, const struct config_target *t,
 			log_warn("id=%s: relay headers dropped", req->id);
 	}
 	pstate_init(ps, req, px->pc, t, &px->tr, px->u);
+	ps->t0 = &px->start;
+	req->m_provider = p->name;
 	memset(c, 0, sizeof(*c));
 	c->url = px->tr.url;
 	c->headers = px->tr.lines;
@@ -839,6 +853,13 @@ learn(struct proxy *px, const struct config_target *t, const char *tname,
 {
 	struct kv *kv = px->req->ctx->kv;
 	long rest;
+
+	metrics_upstream_error(px->req->ctx->metrics, t->provider->name,
+	    status == 0         ? "transport"
+		: status == 429 ? "rate_limited"
+		: status >= 500 ? "server_error"
+				: "client_error");
+	metrics_retry(px->req->ctx->metrics);
 
 	if (kc->key != NULL && status == 429) {
 		rest = retry_after_s(ps->retry_after);
@@ -1024,16 +1045,22 @@ proxy_chat(struct relay_req *req, const struct config *cfg,
 	target_init(&px.tr, cfg->body_max + 64 * 1024);
 	clock_gettime(CLOCK_MONOTONIC, &px.start);
 	px.cs = creds_acquire(req->ctx->creds);
+	if (pc->cr->stream)
+		metrics_inflight(req->ctx->metrics, 1);
 	n = plan(pc->m, order);
 	for (i = 0; i < n && !over; i++) {
 		if (i > 0 && elapsed_ms(&px.start) >= cfg->retry.deadline_ms)
 			break;
+		if (i > 0)
+			metrics_fallback(req->ctx->metrics);
 		over = try_target(&px, &pc->m->targets[order[i]]);
 	}
 	if (!over)
 		final_answer(&px);
 	if (req->status == 0 && !req->head_sent)
 		req->status = 499;
+	if (pc->cr->stream)
+		metrics_inflight(req->ctx->metrics, -1);
 	creds_release(px.cs);
 	target_reset(&px.tr);
 	buf_reset(&px.lf.body);

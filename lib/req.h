@@ -50,6 +50,11 @@ struct relay_req {
 	int array_open; /* its "[" is out */
 	size_t array_items; /* items written into it */
 	int array_closed; /* its "]" is out */
+	/* For the metrics: filled by whoever knows them. */
+	const char *m_route; /* "chat", "messages", "gemini", ... */
+	const char *m_dialect; /* the client's dialect */
+	const char *m_model; /* the public model (config-owned) */
+	const char *m_provider; /* the provider that served (config-owned) */
 };
 
 /*

@@ -27,6 +27,7 @@
 #include "limits.h"
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
 #include "num.h"
 #include "req.h"
 #include "server.h"
@@ -142,6 +143,13 @@ serve_one(struct worker *w, struct fcgi_io *io, struct upstream *up)
 	else
 		w->fn(&req);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	metrics_request(w->ctx->metrics,
+	    req.m_route != NULL ? req.m_route : "other",
+	    req.m_dialect != NULL ? req.m_dialect : "none",
+	    req.m_model != NULL ? req.m_model : "none",
+	    req.m_provider != NULL ? req.m_provider : "none", req.status,
+	    (double)(t1.tv_sec - t0.tv_sec) +
+		(double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	log_debug("%s %.*s %d %ldus id=%s",
 	    req.method == REQ_POST ? "POST" : "-",
 	    (int)(req.path.len > 200 ? 200 : req.path.len),
@@ -316,6 +324,14 @@ parse_opts(int argc, char **argv, const char *prog, struct opts *o)
 	return 0;
 }
 
+const char *
+server_metrics_dir(void)
+{
+	const char *d = getenv("RELAY_METRICS_DIR");
+
+	return d != NULL && *d != '\0' ? d : "/tmp/llm-relay-metrics";
+}
+
 static int
 ctx_open(struct relay_ctx *ctx, const struct opts *o)
 {
@@ -364,6 +380,10 @@ ctx_open(struct relay_ctx *ctx, const struct opts *o)
 		log_err("out of memory");
 		return -1;
 	}
+	if (metrics_open(server_metrics_dir(), ctx->prog, &ctx->metrics) !=
+	    RELAY_OK)
+		log_warn("metrics: cannot open a file in %s; counting nothing",
+		    server_metrics_dir());
 	ctx->max_requests = o->max_requests;
 	ctx->max_rss_kb = o->max_rss_mb * 1024;
 	return 0;
@@ -373,6 +393,8 @@ static void
 ctx_close(struct relay_ctx *ctx)
 {
 	kv_free(ctx->kv);
+	metrics_close(ctx->metrics);
+	ctx->metrics = NULL;
 	keys_store_free(ctx->keys);
 	creds_store_free(ctx->creds);
 	explicit_bzero(&ctx->master, sizeof(ctx->master));

@@ -21,6 +21,7 @@ struct relay_ctx {
 	struct keys_store *keys; /* <data_dir>/keys.json, data_dir from start */
 	struct creds_store *creds; /* <data_dir>/credentials.json */
 	struct creds_master master; /* seals stored credentials */
+	struct metrics *metrics; /* this process's counters; NULL: off */
 	struct upstream_shared *up_shared;
 	unsigned threads;
 	int listen_fd;
@@ -52,6 +53,10 @@ int server_main(int argc, char **argv, const char *prog,
  * replacing a stale socket), "tcp:host:port" or "host:port". Returns the
  * fd, or -1 with the reason in errbuf.
  */
+/* The directory of this host's metrics files (RELAY_METRICS_DIR, else
+ * /tmp/llm-relay-metrics): what /metrics sums. */
+const char *server_metrics_dir(void);
+
 int server_listen(const char *spec, char *errbuf, unsigned long errsz);
 
 #endif

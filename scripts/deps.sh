@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 pkgs=(build-essential pkg-config clang clang-format curl ca-certificates
 	libfcgi-dev libcurl4-openssl-dev libjansson-dev libmemcached-dev
-	libcmocka-dev libssl-dev memcached lighttpd caddy nodejs npm valgrind)
+	libcmocka-dev libssl-dev memcached lighttpd caddy nodejs npm valgrind
+	prometheus)
 # nodejs/npm: any node >= 18 will do; keep one that is already there.
 missing=()
 for p in "${pkgs[@]}"; do

@@ -81,6 +81,7 @@ stack_start() {
 	export RELAY_DEMO_URL="http://127.0.0.1:$MOCK_PORT/v1"
 	# Each stack its own keys, unless a test shares them (two "hosts").
 	export RELAY_DATA_DIR="${STACK_SHARED_DATA:-$RUN_DIR/data}"
+	export RELAY_METRICS_DIR="$RUN_DIR/metrics"
 	export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 
 	local mcuser=(); [ "$(id -u)" = 0 ] && mcuser=(-u root)
