@@ -78,14 +78,42 @@ assert_api_error bad2 400 invalid_value
 req noadm "$BASE_URL/admin/keys" >/dev/null
 assert_api_error noadm 401
 
+# The same refusals in the Anthropic and Gemini shapes, and a rate limit
+# with Anthropic's headers.
+req an1 "$BASE_URL/v1/messages" -H 'Content-Type: application/json' \
+    -d '{"model":"demo","max_tokens":10,"messages":[{"role":"user","content":"x"}]}' >/dev/null
+assert_eq "$(cat "$T/an1.code")" 401 "Anthropic without a key"
+assert_eq "$(jget type "$T/an1.body")" error "Anthropic error shape"
+assert_eq "$(jget error.type "$T/an1.body")" authentication_error "Anthropic error type"
+req ge1 "$BASE_URL/v1beta/models/demo:generateContent" -H 'Content-Type: application/json' \
+    -d '{"contents":[{"role":"user","parts":[{"text":"x"}]}]}' >/dev/null
+assert_eq "$(cat "$T/ge1.code")" 401 "Gemini without a key"
+assert_eq "$(jget error.status "$T/ge1.body")" UNAUTHENTICATED "Gemini error status"
+req mk3 "$BASE_URL/admin/keys" "${ADM[@]}" -d '{"name":"r","rpm":1}' >/dev/null
+K3=$(jget secret "$T/mk3.body")
+sleep 1.1
+assert_eq "$(req an2 "$BASE_URL/v1/messages" -H "x-api-key: $K3" -H 'Content-Type: application/json' \
+    -d '{"model":"demo","max_tokens":10,"messages":[{"role":"user","content":"x"}]}')" 200 "Anthropic with x-api-key"
+assert_eq "$(header an2 anthropic-ratelimit-requests-limit)" 1 "anthropic-ratelimit-requests-limit"
+assert_match "$(header an2 anthropic-ratelimit-requests-reset)" '^20[0-9-]+T[0-9:]+Z$' "reset as RFC 3339"
+req an3 "$BASE_URL/v1/messages" -H "x-api-key: $K3" -H 'Content-Type: application/json' \
+    -d '{"model":"demo","max_tokens":10,"messages":[{"role":"user","content":"x"}]}' >/dev/null
+assert_eq "$(cat "$T/an3.code")" 429 "Anthropic rate limited"
+assert_eq "$(jget error.type "$T/an3.body")" rate_limit_error "Anthropic 429 type"
+assert_match "$(header an3 retry-after)" '^[0-9]+$' "Anthropic Retry-After"
+req ge3 "$BASE_URL/v1beta/models/demo:generateContent" -H "x-goog-api-key: $K3" -H 'Content-Type: application/json' \
+    -d '{"contents":[{"role":"user","parts":[{"text":"x"}]}]}' >/dev/null
+assert_eq "$(cat "$T/ge3.code")" 429 "Gemini rate limited"
+assert_eq "$(jget error.status "$T/ge3.body")" RESOURCE_EXHAUSTED "Gemini 429 status"
+
 assert_eq "$(req del "$BASE_URL/admin/keys/$ID" -X DELETE "${ADM[@]}")" 204 "delete"
 req del2 "$BASE_URL/admin/keys/$ID" -X DELETE "${ADM[@]}" >/dev/null
 assert_api_error del2 404
 
 assert_eq "$(req list "$BASE_URL/admin/keys" "${ADM[@]}")" 200 "list"
-for s in "$K" "$K2" sk-provider-do-not-leak-4711 "$RELAY_ADMIN_TOKEN"; do
+for s in "$K" "$K2" "$K3" sk-provider-do-not-leak-4711 "$RELAY_ADMIN_TOKEN"; do
 	for f in "$OWN_DIR"/logs/*.log "$T"/*.body "$T"/*.head; do
-		case $f in */mk.body | */rot.body) continue ;; esac
+		case $f in */mk.body | */rot.body | */mk3.body) continue ;; esac
 		assert_file_lacks "$f" "$s" "secret in $(basename "$f")"
 	done
 	assert_file_lacks "$OWN_DIR/data/keys.json" "$s" "secret in keys.json"
