@@ -106,7 +106,7 @@ FUZZ_CC    := clang
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -pthread -g -O1 -fsanitize=fuzzer,address,undefined \
               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 
-build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) $(wildcard lib/*.h) | build-fuzz
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) $(wildcard lib/*.h tests/fuzz/*.h) | build-fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(filter-out lib/server.c,$(LIB_SRC)) $(LDLIBS)
 
 # Replay every committed corpus (fast, deterministic): part of make test.
