@@ -274,6 +274,10 @@ for SERVER in $SERVERS; do
 	if [ "$MODE" != node ]; then
 		for t in "$ITEST_DIR"/t_*.sh; do
 			[ -n "$ONLY" ] && ! [[ $(basename "$t" .sh) =~ $ONLY ]] && continue
+			# The soak judges RSS, which ASan's quarantine inflates:
+			# make soak-short runs it on the release build instead.
+			[ -z "$ONLY" ] && [ "$BUILD" = build-san ] &&
+			    [ "$(basename "$t")" = t_soak_short.sh ] && continue
 			run_scenario "$t"
 		done
 	fi

@@ -195,8 +195,15 @@ tol=$((WARM_RSS / 10 > 4096 ? WARM_RSS / 10 : 4096))
 rc=0
 [ "$lost" = 0 ] || { log "FAIL: $lost lost requests (bodies: $T/lost.*)"; rc=1; }
 [ "$total" -gt 0 ] && [ "$ok" -gt 0 ] || { log "FAIL: no successful request"; rc=1; }
-[ "$END_RSS" -le $((WARM_RSS + tol)) ] ||
-    { log "FAIL: RSS grew: warm $WARM_RSS kB, end $END_RSS kB (tolerance $tol kB)"; rc=1; }
+# Under ASan freed memory waits in its quarantine (256 MB by default) and
+# RSS climbs whatever the code does: the RSS check means something on the
+# release build only (make test runs the short soak on it as well).
+if [ "$BUILD" = build-san ]; then
+	log "RSS not judged on the sanitizer build (ASan quarantine)"
+elif [ "$END_RSS" -gt $((WARM_RSS + tol)) ]; then
+	log "FAIL: RSS grew: warm $WARM_RSS kB, end $END_RSS kB (tolerance $tol kB)"
+	rc=1
+fi
 [ "$END_FD" -le $((WARM_FD + 4)) ] ||
     { log "FAIL: fds grew: warm $WARM_FD, end $END_FD"; rc=1; }
 kill -0 "$CHAT" 2>/dev/null || { log "FAIL: relay-chat died"; rc=1; }
