@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-pkgs=(build-essential pkg-config clang clang-format curl ca-certificates
+pkgs=(build-essential pkg-config clang libclang-rt-dev clang-format curl ca-certificates
 	libfcgi-dev libcurl4-openssl-dev libjansson-dev libmemcached-dev
 	libcmocka-dev libssl-dev memcached lighttpd caddy nodejs npm valgrind
 	prometheus)
