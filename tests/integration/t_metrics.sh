@@ -31,14 +31,17 @@ assert_file_has "$T/m.body" 'relay_tokens_total{' "token counter"
 if command -v promtool >/dev/null; then
 	promtool check metrics <"$T/m.body" >"$T/promtool.out" 2>&1 ||
 	    fail "promtool: $(head -5 "$T/promtool.out")"
-	log "promtool check metrics: ok"
+	promtool check rules "$ROOT/docs/monitoring/alerts.yml" >"$T/rules.out" 2>&1 ||
+	    fail "promtool check rules: $(tail -5 "$T/rules.out")"
+	log "promtool check metrics and rules: ok"
 fi
 
 # A real Prometheus scrapes the relay through the web server.
 if command -v prometheus >/dev/null; then
 	PP=$(stack_free_port)
 	cat >"$T/prom.yml" <<YML
-global: { scrape_interval: 1s }
+global: { scrape_interval: 1s, evaluation_interval: 1s }
+rule_files: [ "$ROOT/docs/monitoring/alerts.yml" ]
 scrape_configs:
   - job_name: relay
     static_configs: [ { targets: ["127.0.0.1:$PORT"] } ]
@@ -55,4 +58,15 @@ YML
 	done
 	measure "Prometheus scraped sum(relay_requests_total{route=chat,code=200}) = ${got:-nothing}"
 	assert_eq "$got" 30 "Prometheus sees the counts"
+	rules=$(curl -sS --max-time 5 "http://127.0.0.1:$PP/api/v1/rules" |
+	    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const g=JSON.parse(s).data.groups;process.stdout.write(String(g.reduce((n,x)=>n+x.rules.length,0)))})')
+	assert_eq "$rules" 5 "alert rules loaded by Prometheus"
+	# Every dashboard panel's query runs on the real Prometheus.
+	node -e 'for (const p of JSON.parse(require("fs").readFileSync(process.argv[1])).panels) for (const t of p.targets) console.log(t.expr)' \
+	    "$ROOT/docs/monitoring/grafana-dashboard.json" >"$T/queries"
+	while IFS= read -r q; do
+		st=$(curl -sS --max-time 5 -G --data-urlencode "query=$q" "http://127.0.0.1:$PP/api/v1/query" | jget status)
+		assert_eq "$st" success "dashboard query: $q"
+	done <"$T/queries"
+	log "$(wc -l <"$T/queries") dashboard queries answered by Prometheus"
 fi
