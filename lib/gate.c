@@ -79,6 +79,7 @@ gate_auth(struct relay_req *req, struct gate *g, enum dialect d)
 		return 0;
 	}
 	g->key = k;
+	snprintf(req->m_key_id, sizeof(req->m_key_id), "%s", k->id);
 	return 1;
 }
 
@@ -232,9 +233,13 @@ gate_settle(struct relay_req *req, struct gate *g, const struct config_model *m,
 	uint64_t out =
 	    known && completion >= 0 ? (uint64_t)completion : (uint64_t)events;
 
-	if (m != NULL && (known || events > 0))
+	if (m != NULL && (known || events > 0)) {
 		metrics_tokens(
 		    req->ctx->metrics, m->name, in, out, cost_of(m, in, out));
+		req->m_in = (long long)in;
+		req->m_out = (long long)out;
+		req->m_cost = cost_of(m, in, out);
+	}
 	if (!g->ticket.active)
 		return;
 	quota_settle(req->ctx->kv, &g->ticket, in + out,

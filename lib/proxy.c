@@ -227,6 +227,8 @@ client_sse(struct pstate *ps, const char *p, size_t n)
 
 		ps->first = 1;
 		clock_gettime(CLOCK_MONOTONIC, &now);
+		ps->req->m_ttft = (double)(now.tv_sec - ps->t0->tv_sec) +
+		    (double)(now.tv_nsec - ps->t0->tv_nsec) / 1e9;
 		metrics_ttft(ps->req->ctx->metrics, ps->pc->m->name,
 		    (double)(now.tv_sec - ps->t0->tv_sec) +
 			(double)(now.tv_nsec - ps->t0->tv_nsec) / 1e9);
@@ -840,6 +842,7 @@ attempt(struct proxy *px, const struct config_target *t,
 	c->arg = ps;
 	err = upstream_perform(req->up, c);
 	px->u->attempts++;
+	req->m_attempts = px->u->attempts;
 	px->u->status = c->status;
 	px->u->events = ps->events;
 	return judge(px->cfg, ps, err, c, &px->lf);

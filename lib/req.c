@@ -106,6 +106,7 @@ req_begin(struct relay_req *req, struct fcgi_io *io, struct relay_ctx *ctx,
 	    req->client_ip, sizeof(req->client_ip), "%s", ip != NULL ? ip : "");
 	method = fcgi_io_param(io, "REQUEST_METHOD");
 	req->method = REQ_OTHER;
+	req->m_ttft = -1;
 	for (i = 0;
 	     method != NULL && i < sizeof(req_methods) / sizeof(req_methods[0]);
 	     i++)

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "accesslog.h"
 #include "apierr.h"
 #include "config.h"
 #include "fcgi_io.h"
@@ -131,6 +132,33 @@ server_listen(const char *spec, char *errbuf, unsigned long errsz)
 }
 
 static void
+access_line(struct relay_ctx *ctx, const struct relay_req *req,
+    const struct timespec *t0, const struct timespec *t1)
+{
+	struct access_entry e;
+
+	if (ctx->access == NULL || req->path.p == NULL)
+		return;
+	memset(&e, 0, sizeof(e));
+	e.id = req->id;
+	e.key_id = req->m_key_id[0] != '\0' ? req->m_key_id : NULL;
+	e.route = req->m_route;
+	e.dialect = req->m_dialect;
+	e.model = req->m_model;
+	e.provider = req->m_provider;
+	e.client_ip = req->client_ip;
+	e.status = req->status;
+	e.seconds = (double)(t1->tv_sec - t0->tv_sec) +
+	    (double)(t1->tv_nsec - t0->tv_nsec) / 1e9;
+	e.ttft_seconds = req->m_ttft;
+	e.tokens_in = req->m_in;
+	e.tokens_out = req->m_out;
+	e.cost_micro_usd = req->m_cost;
+	e.attempts = req->m_attempts;
+	accesslog_write(ctx->access, &e);
+}
+
+static void
 serve_one(struct worker *w, struct fcgi_io *io, struct upstream *up)
 {
 	struct relay_req req;
@@ -143,6 +171,7 @@ serve_one(struct worker *w, struct fcgi_io *io, struct upstream *up)
 	else
 		w->fn(&req);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	access_line(w->ctx, &req, &t0, &t1);
 	metrics_request(w->ctx->metrics,
 	    req.m_route != NULL ? req.m_route : "other",
 	    req.m_dialect != NULL ? req.m_dialect : "none",
@@ -332,6 +361,23 @@ server_metrics_dir(void)
 	return d != NULL && *d != '\0' ? d : "/tmp/llm-relay-metrics";
 }
 
+/* RELAY_ACCESS_LOG (a file), rotated past RELAY_ACCESS_LOG_MAX_MB. */
+static void
+access_open(struct relay_ctx *ctx)
+{
+	const char *path = getenv("RELAY_ACCESS_LOG");
+	const char *mb = getenv("RELAY_ACCESS_LOG_MAX_MB");
+	long long max = 100;
+
+	if (path == NULL || *path == '\0')
+		return;
+	if (mb != NULL && num_parse(mb, 1, 1 << 20, &max) != RELAY_OK)
+		max = 100;
+	ctx->access = accesslog_open(path, max * 1024 * 1024);
+	if (ctx->access == NULL)
+		log_warn("access log %s: %s", path, strerror(errno));
+}
+
 static int
 ctx_open(struct relay_ctx *ctx, const struct opts *o)
 {
@@ -384,6 +430,7 @@ ctx_open(struct relay_ctx *ctx, const struct opts *o)
 	    RELAY_OK)
 		log_warn("metrics: cannot open a file in %s; counting nothing",
 		    server_metrics_dir());
+	access_open(ctx);
 	ctx->max_requests = o->max_requests;
 	ctx->max_rss_kb = o->max_rss_mb * 1024;
 	return 0;
@@ -395,6 +442,8 @@ ctx_close(struct relay_ctx *ctx)
 	kv_free(ctx->kv);
 	metrics_close(ctx->metrics);
 	ctx->metrics = NULL;
+	accesslog_close(ctx->access);
+	ctx->access = NULL;
 	keys_store_free(ctx->keys);
 	creds_store_free(ctx->creds);
 	explicit_bzero(&ctx->master, sizeof(ctx->master));

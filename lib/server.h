@@ -22,6 +22,7 @@ struct relay_ctx {
 	struct creds_store *creds; /* <data_dir>/credentials.json */
 	struct creds_master master; /* seals stored credentials */
 	struct metrics *metrics; /* this process's counters; NULL: off */
+	struct accesslog *access; /* RELAY_ACCESS_LOG; NULL: off */
 	struct upstream_shared *up_shared;
 	unsigned threads;
 	int listen_fd;

@@ -82,6 +82,7 @@ stack_start() {
 	# Each stack its own keys, unless a test shares them (two "hosts").
 	export RELAY_DATA_DIR="${STACK_SHARED_DATA:-$RUN_DIR/data}"
 	export RELAY_METRICS_DIR="$RUN_DIR/metrics"
+	export RELAY_ACCESS_LOG="$RUN_DIR/logs/access.log"
 	export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 
 	local mcuser=(); [ "$(id -u)" = 0 ] && mcuser=(-u root)

@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+/* accesslog.c - size-rotated JSON lines. Rotation: the process that sees
+ * the file past its limit renames it to path.1 under flock(path.lock);
+ * every process notices the new inode on its next write and reopens. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "accesslog.h"
+#include "buf.h"
+#include "mem.h"
+
+struct accesslog {
+	pthread_mutex_t lock;
+	char *path;
+	long long max;
+	int fd;
+	ino_t ino;
+	unsigned long writes;
+};
+
+void
+accesslog_anon_ip(const char *ip, char *out, unsigned long outsz)
+{
+	unsigned char a[16];
+
+	if (ip != NULL && inet_pton(AF_INET, ip, a) == 1) {
+		a[3] = 0;
+		inet_ntop(AF_INET, a, out, (socklen_t)outsz);
+	} else if (ip != NULL && inet_pton(AF_INET6, ip, a) == 1) {
+		memset(a + 6, 0, 10);
+		inet_ntop(AF_INET6, a, out, (socklen_t)outsz);
+	} else
+		snprintf(out, outsz, "-");
+}
+
+static int
+open_log(struct accesslog *al)
+{
+	struct stat st;
+
+	al->fd =
+	    open(al->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (al->fd < 0 || fstat(al->fd, &st) != 0)
+		return -1;
+	al->ino = st.st_ino;
+	return 0;
+}
+
+struct accesslog *
+accesslog_open(const char *path, long long max_bytes)
+{
+	struct accesslog *al = mem_calloc(1, sizeof(*al));
+
+	if (al == NULL)
+		return NULL;
+	al->path = mem_strdup(path);
+	al->max = max_bytes;
+	pthread_mutex_init(&al->lock, NULL);
+	if (al->path == NULL || open_log(al) != 0) {
+		accesslog_close(al);
+		return NULL;
+	}
+	return al;
+}
+
+void
+accesslog_close(struct accesslog *al)
+{
+	if (al == NULL)
+		return;
+	if (al->fd >= 0)
+		close(al->fd);
+	pthread_mutex_destroy(&al->lock);
+	mem_free(al->path);
+	mem_free(al);
+}
+
+/* Caller holds al->lock: rotate when too big, reopen when rotated. */
+static void
+do_maybe_rotate(struct accesslog *al)
+{
+	char lock[4096], old[4096];
+	struct stat st, cur;
+	int lfd;
+
+	if (++al->writes % 64 != 0 && al->writes != 1)
+		return;
+	if (stat(al->path, &st) == 0 && st.st_ino == al->ino &&
+	    st.st_size < al->max)
+		return;
+	if (snprintf(lock, sizeof(lock), "%s.lock", al->path) >=
+		(int)sizeof(lock) ||
+	    snprintf(old, sizeof(old), "%s.1", al->path) >= (int)sizeof(old))
+		return;
+	lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lfd >= 0 && flock(lfd, LOCK_EX) == 0 && stat(al->path, &cur) == 0 &&
+	    cur.st_size >= al->max)
+		(void)rename(al->path, old); /* the other writers follow */
+	if (lfd >= 0)
+		close(lfd);
+	close(al->fd);
+	if (open_log(al) != 0)
+		al->fd = -1;
+}
+
+static enum relay_err
+str_field(struct buf *b, const char *name, const char *v)
+{
+	enum relay_err err = buf_printf(b, ",\"%s\":\"", name);
+
+	if (err == RELAY_OK)
+		err = buf_json_escape(
+		    b, v != NULL ? v : "-", strlen(v != NULL ? v : "-"));
+	if (err == RELAY_OK)
+		err = buf_append(b, "\"", 1);
+	return err;
+}
+
+void
+accesslog_write(struct accesslog *al, const struct access_entry *e)
+{
+	char ip[INET6_ADDRSTRLEN + 1], ts[40];
+	struct timespec now;
+	struct tm tm;
+	struct buf b;
+	enum relay_err err;
+
+	if (al == NULL)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	accesslog_anon_ip(e->client_ip, ip, sizeof(ip));
+	buf_init(&b, 8192);
+	err =
+	    buf_printf(&b, "{\"ts\":\"%s.%03ldZ\"", ts, now.tv_nsec / 1000000);
+	if (err == RELAY_OK)
+		err = str_field(&b, "id", e->id);
+	if (err == RELAY_OK)
+		err = str_field(&b, "key", e->key_id);
+	if (err == RELAY_OK)
+		err = str_field(&b, "route", e->route);
+	if (err == RELAY_OK)
+		err = str_field(&b, "dialect", e->dialect);
+	if (err == RELAY_OK)
+		err = str_field(&b, "model", e->model);
+	if (err == RELAY_OK)
+		err = str_field(&b, "provider", e->provider);
+	if (err == RELAY_OK)
+		err = str_field(&b, "ip", ip);
+	if (err == RELAY_OK)
+		err = buf_printf(&b,
+		    ",\"status\":%d,\"ms\":%.1f,\"ttft_ms\":%.1f,\"in\":%lld,"
+		    "\"out\":%lld,\"cost_usd\":%.6f,\"attempts\":%d}\n",
+		    e->status, e->seconds * 1000,
+		    e->ttft_seconds >= 0 ? e->ttft_seconds * 1000 : -1.0,
+		    e->tokens_in, e->tokens_out,
+		    (double)e->cost_micro_usd / 1e6, e->attempts);
+	if (err == RELAY_OK) {
+		pthread_mutex_lock(&al->lock);
+		do_maybe_rotate(al);
+		if (al->fd >= 0 && write(al->fd, b.data, b.len) < 0)
+			al->writes +=
+			    0; /* a full disk must not fail requests */
+		pthread_mutex_unlock(&al->lock);
+	}
+	buf_reset(&b);
+}
