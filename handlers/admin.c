@@ -3,6 +3,7 @@
  * config without secrets, and the virtual keys (docs/admin.md). */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "../lib/apierr.h"
 #include "../lib/auth.h"
@@ -11,6 +12,7 @@
 #include "../lib/creds.h"
 #include "../lib/jsonx.h"
 #include "../lib/keys.h"
+#include "../lib/ledger.h"
 #include "../lib/req.h"
 #include "../lib/server.h"
 
@@ -318,6 +320,59 @@ creds_route(struct relay_req *req, const struct config *cfg)
 		    "Unknown admin URL or method");
 }
 
+/* A query parameter's value (copied into out), or def. */
+static void
+query_get(
+    struct span q, const char *name, char *out, size_t outsz, const char *def)
+{
+	size_t n = strlen(name);
+	const char *p = q.p, *end = q.p + q.len;
+
+	snprintf(out, outsz, "%s", def);
+	while (p != NULL && p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		size_t len =
+		    amp != NULL ? (size_t)(amp - p) : (size_t)(end - p);
+
+		if (len > n && memcmp(p, name, n) == 0 && p[n] == '=') {
+			snprintf(
+			    out, outsz, "%.*s", (int)(len - n - 1), p + n + 1);
+			return;
+		}
+		p = amp != NULL ? amp + 1 : NULL;
+	}
+}
+
+/* GET /admin/usage?from=YYYY-MM-DD&to=YYYY-MM-DD[&format=csv] */
+static void
+usage(struct relay_req *req, const struct config *cfg)
+{
+	char dir[1200], from[16], to[16], fmt[8], today[16];
+	time_t now = time(NULL);
+	enum relay_err err;
+	struct tm tm;
+	struct buf b;
+
+	gmtime_r(&now, &tm);
+	strftime(today, sizeof(today), "%Y-%m-%d", &tm);
+	query_get(req->query, "from", from, sizeof(from), today);
+	query_get(req->query, "to", to, sizeof(to), today);
+	query_get(req->query, "format", fmt, sizeof(fmt), "json");
+	snprintf(dir, sizeof(dir), "%s/ledger", cfg->data_dir);
+	buf_init(&b, 64 * 1024 * 1024);
+	err = ledger_report(dir, from, to, strcmp(fmt, "csv") == 0, &b);
+	if (err == RELAY_EINVAL)
+		apierr_send(req, DIALECT_OPENAI, 400, NULL, "invalid_value",
+		    "from and to are days: YYYY-MM-DD");
+	else if (err != RELAY_OK)
+		apierr_send_err(req, DIALECT_OPENAI, err, NULL);
+	else if (req_send_full(req, 200,
+		     strcmp(fmt, "csv") == 0 ? "text/csv" : "application/json",
+		     b.data, b.len) != RELAY_OK)
+		req->status = 499;
+	buf_reset(&b);
+}
+
 static int
 has_prefix(struct span s, const char *p)
 {
@@ -336,6 +391,8 @@ handle(struct relay_req *req)
 	cfg = config_acquire(req->ctx->config);
 	if (span_eq(req->path, "/admin/status") && req->method == REQ_GET)
 		status(req, cfg);
+	else if (span_eq(req->path, "/admin/usage") && req->method == REQ_GET)
+		usage(req, cfg);
 	else if (span_eq(req->path, "/admin/keys") ||
 	    has_prefix(req->path, "/admin/keys/"))
 		keys_route(req, cfg);

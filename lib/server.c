@@ -24,6 +24,7 @@
 #include "config.h"
 #include "fcgi_io.h"
 #include "keys.h"
+#include "ledger.h"
 #include "kv.h"
 #include "limits.h"
 #include "log.h"
@@ -172,6 +173,10 @@ serve_one(struct worker *w, struct fcgi_io *io, struct upstream *up)
 		w->fn(&req);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	access_line(w->ctx, &req, &t0, &t1);
+	if (req.m_model != NULL && (req.m_in > 0 || req.m_out > 0))
+		ledger_record(w->ctx->ledger,
+		    req.m_key_id[0] != '\0' ? req.m_key_id : "-", req.m_model,
+		    req.m_in, req.m_out, req.m_cost);
 	metrics_request(w->ctx->metrics,
 	    req.m_route != NULL ? req.m_route : "other",
 	    req.m_dialect != NULL ? req.m_dialect : "none",
@@ -405,6 +410,13 @@ ctx_open(struct relay_ctx *ctx, const struct opts *o)
 			"bytes");
 		return -1;
 	}
+	if (snprintf(path, sizeof(path), "%s/ledger", cfg->data_dir) <
+	    (int)sizeof(path)) {
+		(void)mkdir(cfg->data_dir, 0700);
+		ctx->ledger = ledger_open(path);
+		if (ctx->ledger == NULL)
+			log_warn("ledger %s: %s", path, strerror(errno));
+	}
 	if (snprintf(path, sizeof(path), "%s/credentials.json", cfg->data_dir) <
 	    (int)sizeof(path))
 		ctx->creds = creds_store_new(path, &ctx->master);
@@ -444,6 +456,8 @@ ctx_close(struct relay_ctx *ctx)
 	ctx->metrics = NULL;
 	accesslog_close(ctx->access);
 	ctx->access = NULL;
+	ledger_close(ctx->ledger);
+	ctx->ledger = NULL;
 	keys_store_free(ctx->keys);
 	creds_store_free(ctx->creds);
 	explicit_bzero(&ctx->master, sizeof(ctx->master));

@@ -43,3 +43,23 @@ console.log("  measure: " + lines.length + " lines, e.g. " + JSON.stringify(A));
 for s in "$K" sk-relay-wrong-secret sk-provider-never-logged-0042 "$RELAY_ADMIN_TOKEN"; do
 	assert_file_lacks "$LOG" "$s" "secret in the access log"
 done
+
+# The usage ledger: every charged request, summed by day, key and model.
+TODAY=$(date -u +%Y-%m-%d)
+assert_eq "$(req u "$BASE_URL/admin/usage?from=$TODAY&to=$TODAY" -H "Authorization: Bearer $RELAY_ADMIN_TOKEN")" 200 "GET /admin/usage"
+node -e '
+const d = JSON.parse(require("fs").readFileSync(process.argv[1])).data;
+const row = d.find(r => r.key === process.argv[2] && r.model === "demo");
+if (!row || row.requests !== 2 || !(row.tokens_in > 0) || !(row.tokens_out > 0) || !(row.cost_usd > 0) || row.day !== process.argv[3]) {
+  console.log("  FAIL: usage rows " + JSON.stringify(d)); process.exit(1); }
+console.log("  measure: usage " + JSON.stringify(row));
+' "$T/u.body" "$ID" "$TODAY" || fail "usage report"
+assert_eq "$(req uc "$BASE_URL/admin/usage?from=$TODAY&to=$TODAY&format=csv" -H "Authorization: Bearer $RELAY_ADMIN_TOKEN")" 200 "CSV"
+assert_eq "$(head -1 "$T/uc.body")" "day,key,model,requests,tokens_in,tokens_out,cost_usd" "CSV header"
+assert_file_has "$T/uc.body" "$TODAY,$ID,demo,2," "CSV row"
+req ub "$BASE_URL/admin/usage?from=yesterday" -H "Authorization: Bearer $RELAY_ADMIN_TOKEN" >/dev/null
+assert_api_error ub 400 invalid_value
+# A torn last line (a crash mid-write) is skipped, the rest still counts.
+printf '{"ts":1,"key":"torn' >>"$(ls "$OWN_DIR"/data/ledger/*.jsonl | head -1)"
+assert_eq "$(req u2 "$BASE_URL/admin/usage?from=$TODAY&to=$TODAY" -H "Authorization: Bearer $RELAY_ADMIN_TOKEN")" 200 "report with a torn line"
+assert_file_has "$T/u2.body" '"requests":2' "counts kept"
