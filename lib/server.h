@@ -23,7 +23,7 @@ struct relay_ctx {
 	struct creds_master master; /* seals stored credentials */
 	struct metrics *metrics; /* this process's counters; NULL: off */
 	struct accesslog *access; /* RELAY_ACCESS_LOG; NULL: off */
-	struct ledger *ledger;	  /* <data_dir>/ledger: usage and cost */
+	struct ledger *ledger; /* <data_dir>/ledger: usage and cost */
 	struct upstream_shared *up_shared;
 	unsigned threads;
 	int listen_fd;
