@@ -40,7 +40,7 @@ UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 
-.PHONY: all deps test unit integration node lint fuzz fuzz-smoke run clean \
+.PHONY: all deps test unit unit-bins integration node lint fuzz fuzz-smoke run clean \
         valgrind format bench icount soak-short
 .DEFAULT_GOAL := all
 
@@ -64,11 +64,13 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/librelay.a $(wildcard lib/*.
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(BUILD)/librelay.a \
 	    $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
 
-$(BUILD) $(BUILD)/lib $(BUILD)/tests build-fuzz:
+$(BUILD) $(BUILD)/lib $(BUILD)/tests build-fuzz build-fuzz/lib:
 	mkdir -p $@
 
 deps:
 	@scripts/deps.sh
+
+unit-bins: $(UNIT_BINS)
 
 unit: $(UNIT_BINS)
 	@scripts/unit.sh $(UNIT_BINS)
@@ -89,10 +91,13 @@ soak-short: all
 # with the sanitizer build, the SDK tests, and the fuzz corpora replayed.
 test: deps
 	$(MAKE) lint
-	$(MAKE) all unit
-	$(MAKE) SANITIZE=1 all unit
+	$(MAKE) -j2 all unit-bins
+	$(MAKE) unit
+	$(MAKE) -j2 SANITIZE=1 all unit-bins
+	$(MAKE) SANITIZE=1 unit
 	$(MAKE) SANITIZE=1 integration
 	$(MAKE) soak-short
+	$(MAKE) -j2 $(FUZZ_BINS)
 	$(MAKE) fuzz-smoke
 	$(MAKE) valgrind
 	$(MAKE) icount
@@ -112,8 +117,19 @@ FUZZ_CC    := clang
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -pthread -g -O1 -fsanitize=fuzzer,address,undefined \
               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 
-build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) $(wildcard lib/*.h tests/fuzz/*.h) | build-fuzz
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(filter-out lib/server.c,$(LIB_SRC)) $(LDLIBS)
+# The library once, instrumented for coverage but without libFuzzer's
+# main; each target links it.
+FUZZ_LIBFLAGS := $(subst -fsanitize=fuzzer,-fsanitize=fuzzer-no-link,$(FUZZ_FLAGS))
+FUZZ_OBJ   := $(filter-out build-fuzz/lib/server.o,$(LIB_SRC:lib/%.c=build-fuzz/lib/%.o))
+
+build-fuzz/lib/%.o: lib/%.c $(wildcard lib/*.h) | build-fuzz/lib
+	$(FUZZ_CC) $(FUZZ_LIBFLAGS) -c -o $@ $<
+
+build-fuzz/librelay.a: $(FUZZ_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/librelay.a $(wildcard tests/fuzz/*.h) | build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< build-fuzz/librelay.a $(LDLIBS)
 
 # Replay every committed corpus (fast, deterministic): part of make test.
 fuzz-smoke: $(FUZZ_BINS)
