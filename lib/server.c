@@ -606,10 +606,15 @@ signal_kids(const pid_t *kids, int sig)
 			kill(kids[i], sig);
 }
 
-/* Reap exited children; the number still alive. A child that failed at
- * once (status 1: a bad config...) sets *fatal. */
+/*
+ * Reap exited children; the number still alive. The first process
+ * failing at once (status 1: a bad config...) sets *fatal: nothing ever
+ * served. A replacement failing so (the config file broke since) is
+ * logged and tried again: the supervisor keeps going until the file is
+ * mended, rather than take the responder down.
+ */
 static int
-reap(pid_t *kids, int *fatal)
+reap(pid_t *kids, pid_t first, int *fatal)
 {
 	int st, i, alive = 0;
 	pid_t pid;
@@ -618,8 +623,12 @@ reap(pid_t *kids, int *fatal)
 		for (i = 0; i < SUPERVISE_MAX; i++)
 			if (kids[i] == pid)
 				kids[i] = 0;
-		if (WIFEXITED(st) && WEXITSTATUS(st) == 1)
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 1 && pid == first)
 			*fatal = 1;
+		else if (WIFEXITED(st) && WEXITSTATUS(st) == 1)
+			log_err("serving process %ld could not start (see "
+				"above); trying again",
+			    (long)pid);
 		else if (!WIFEXITED(st) ||
 		    (WEXITSTATUS(st) != 0 &&
 			WEXITSTATUS(st) != SERVER_EXIT_RECYCLE))
@@ -644,14 +653,15 @@ supervise(const struct opts *o, int listen_fd, const char *prog,
     server_handler_fn fn, sigset_t *sigs)
 {
 	struct timespec second = {1, 0};
-	pid_t kids[SUPERVISE_MAX] = {0};
+	pid_t kids[SUPERVISE_MAX] = {0}, first;
 	int sig, fatal = 0, stopping = 0, alive;
 	sigset_t sup;
 
 	sup = *sigs;
 	sigaddset(&sup, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &sup, NULL);
-	add_kid(kids, spawn(o, listen_fd, prog, fn, sigs));
+	first = spawn(o, listen_fd, prog, fn, sigs);
+	add_kid(kids, first);
 	for (;;) {
 		if (sigwait(&sup, &sig) != 0)
 			continue;
@@ -660,7 +670,7 @@ supervise(const struct opts *o, int listen_fd, const char *prog,
 			signal_kids(kids, SIGTERM);
 		} else if (sig == SIGUSR1 && !stopping && !fatal)
 			add_kid(kids, spawn(o, listen_fd, prog, fn, sigs));
-		alive = reap(kids, &fatal);
+		alive = reap(kids, first, &fatal);
 		if ((stopping || fatal) && alive == 0)
 			return stopping ? 0 : 1;
 		if (fatal && !stopping) {
