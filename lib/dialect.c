@@ -300,3 +300,239 @@ dialect_stream_free(struct dialect_stream *ds)
 	ir_enc_reset(&ds->enc);
 	mem_free(ds);
 }
+
+/* --- replay ------------------------------------------------------------- */
+
+/* Recorded text is fed to the SSE parser in pieces this large: the parser
+ * moves what follows an event down after each one, so feeding a long
+ * recording whole would cost its length once per event. */
+#define REPLAY_FEED 4096
+
+/* A client encoder of d writing to out: where replayed events go. */
+struct replay_enc {
+	enum dialect d;
+	struct ir_enc enc;
+	struct buf *out;
+};
+
+static enum relay_err
+replay_encode(void *arg, const struct ir_sev *ev)
+{
+	struct replay_enc *re = arg;
+
+	return wires[re->d].encode(&re->enc, ev, re->out);
+}
+
+static void
+replay_enc_init(struct replay_enc *re, enum dialect d,
+    const struct dialect_req_info *info, struct buf *out)
+{
+	re->d = d;
+	re->out = out;
+	ir_enc_init(&re->enc, info != NULL ? info->model : "",
+	    info != NULL ? info->include_usage : 1);
+}
+
+/* The decoding of a recorded stream: the upstream side of a translator
+ * with the recording as its upstream. */
+struct replay {
+	enum dialect d;
+	struct ir_dec dec;
+	struct ir_norm norm;
+	ir_sev_fn fn; /* the events' consumer, or NULL */
+	void *arg;
+	const struct ir_usage *fill; /* counts the recording may lack */
+	enum relay_err err; /* why the last event stopped the parser */
+};
+
+static enum relay_err
+replay_emit(void *arg, const struct ir_sev *ev)
+{
+	struct replay *rp = arg;
+	struct ir_usage u;
+	struct ir_sev e;
+
+	/* An error event means the recorded answer is not a whole one. */
+	if (ev->kind == IR_SEV_ERROR)
+		return RELAY_EPROTO;
+	if (rp->fn == NULL)
+		return RELAY_OK;
+	if (ev->kind == IR_SEV_END && rp->fill != NULL && ev->usage != NULL) {
+		u = *ev->usage;
+		ir_usage_fill(&u, rp->fill);
+		e = *ev;
+		e.usage = &u;
+		return rp->fn(rp->arg, &e);
+	}
+	return rp->fn(rp->arg, ev);
+}
+
+static int
+replay_event(void *arg, const struct sse_event *ev)
+{
+	struct replay *rp = arg;
+
+	if (rp->norm.ended)
+		return 0;
+	rp->err = wires[rp->d].decode(&rp->dec, ev, &rp->norm);
+	return rp->err != RELAY_OK;
+}
+
+/*
+ * Decode the recorded stream sse of d and hand its normalised events to
+ * fn(arg) (NULL: only check it), END's usage filled from fill. RELAY_OK
+ * when the recording is a complete stream; RELAY_EPROTO when it is not
+ * (cut, an error event, data d does not send); what fn returned.
+ */
+static enum relay_err
+replay_decode(enum dialect d, struct span sse, ir_sev_fn fn, void *arg,
+    const struct ir_usage *fill)
+{
+	struct replay rp;
+	struct sse_parser sp;
+	enum relay_err err = RELAY_OK;
+	size_t off, n;
+
+	if (!dialect_ok(d))
+		return RELAY_EPROTO;
+	memset(&rp, 0, sizeof(rp));
+	rp.d = d;
+	rp.fn = fn;
+	rp.arg = arg;
+	rp.fill = fill;
+	ir_norm_init(&rp.norm, replay_emit, &rp);
+	/* No event can be longer than the recording: no other limit. */
+	sse_init(&sp, sse.len + 1);
+	for (off = 0; off < sse.len && err == RELAY_OK && !rp.norm.ended;
+	     off += n) {
+		n = sse.len - off < REPLAY_FEED ? sse.len - off : REPLAY_FEED;
+		err = sse_feed(&sp, sse.p + off, n, replay_event, &rp);
+	}
+	if (err == RELAY_ECLOSED)
+		err = rp.err;
+	/* Gemini has no end mark but the finishReason of the last frame; a
+	 * live translator ends such a stream at EOF (dialect_stream_end).
+	 * The recording must then end with a whole frame. */
+	if (err == RELAY_OK && !rp.norm.ended)
+		err = d == DIALECT_GEMINI && rp.norm.finish != IR_FINISH_NONE &&
+			sse_pending(&sp) == 0
+		    ? ir_norm_end(&rp.norm)
+		    : RELAY_EPROTO;
+	sse_reset(&sp);
+	ir_norm_reset(&rp.norm);
+	return err;
+}
+
+enum relay_err
+dialect_response_to_stream(enum dialect d, struct span body,
+    const struct dialect_req_info *info, struct buf *out)
+{
+	struct ir_response r;
+	struct replay_enc re;
+	struct ir_norm n;
+	size_t before = out->len;
+	char eb[128];
+	enum relay_err err;
+
+	if (!dialect_ok(d))
+		return RELAY_EPROTO;
+	ir_response_init(&r);
+	err = wires[d].parse_response(body, &r, eb, sizeof(eb));
+	if (err == RELAY_EINVAL)
+		err = RELAY_EPROTO;
+	if (err == RELAY_OK) {
+		replay_enc_init(&re, d, info, out);
+		ir_norm_init(&n, replay_encode, &re);
+		err = ir_response_replay(&r, &n);
+		ir_norm_reset(&n);
+		ir_enc_reset(&re.enc);
+	}
+	if (err != RELAY_OK)
+		truncate_to(out, before);
+	ir_response_reset(&r);
+	return err;
+}
+
+/*
+ * Anthropic's whole answer holds a tool call's input as an object, and
+ * wire_anthropic's emitter, though it means to send {} for arguments it
+ * cannot parse, reports them as a memory failure. A recording cut or
+ * broken inside a call's partial_json gets {} here. RELAY_ENOMEM.
+ */
+static enum relay_err
+replay_fix_args(struct ir_response *r)
+{
+	json_t *v;
+	size_t i;
+	int oom;
+
+	for (i = 0; i < r->msg.nparts; i++) {
+		struct ir_part *p = &r->msg.parts[i];
+
+		if (p->type != IR_PART_TOOL_CALL || p->args == NULL)
+			continue;
+		v = ir_parse_args(p->args, &oom);
+		if (oom)
+			return RELAY_ENOMEM;
+		if (!json_is_object(v)) {
+			json_decref(p->args);
+			p->args = json_string("{}");
+			if (p->args == NULL) {
+				json_decref(v);
+				return RELAY_ENOMEM;
+			}
+		}
+		json_decref(v);
+	}
+	return RELAY_OK;
+}
+
+enum relay_err
+dialect_stream_to_response(enum dialect d, struct span sse,
+    const struct ir_usage *usage, struct buf *out)
+{
+	struct ir_response r;
+	struct ir_gather g;
+	size_t before = out->len;
+	enum relay_err err;
+
+	ir_response_init(&r);
+	ir_gather_init(&g, &r);
+	err = replay_decode(d, sse, ir_gather_event, &g, usage);
+	if (err == RELAY_OK && !g.done)
+		err = RELAY_EPROTO;
+	ir_gather_reset(&g);
+	if (err == RELAY_OK && d == DIALECT_ANTHROPIC)
+		err = replay_fix_args(&r);
+	if (err == RELAY_OK)
+		err = wires[d].emit_response(&r, out);
+	if (err != RELAY_OK)
+		truncate_to(out, before);
+	ir_response_reset(&r);
+	return err;
+}
+
+enum relay_err
+dialect_stream_retell(enum dialect d, struct span sse,
+    const struct dialect_req_info *info, const struct ir_usage *usage,
+    struct buf *out)
+{
+	struct replay_enc re;
+	size_t before = out->len;
+	enum relay_err err;
+
+	if (!dialect_ok(d))
+		return RELAY_EPROTO;
+	replay_enc_init(&re, d, info, out);
+	err = replay_decode(d, sse, replay_encode, &re, usage);
+	ir_enc_reset(&re.enc);
+	if (err != RELAY_OK)
+		truncate_to(out, before);
+	return err;
+}
+
+int
+dialect_stream_text_complete(enum dialect d, struct span sse)
+{
+	return replay_decode(d, sse, NULL, NULL, NULL) == RELAY_OK;
+}

@@ -160,4 +160,71 @@ int dialect_stream_complete(const struct dialect_stream *ds) RELAY_NONNULL;
 /* Release ds; NULL is fine. */
 void dialect_stream_free(struct dialect_stream *ds);
 
+/* --- replay: a recorded answer told again in the other form ------------- */
+
+/*
+ * A response cache keeps what the client received, in its own dialect d:
+ * a whole JSON body, or the SSE text of a complete stream (the bytes as
+ * sent, events ending in "\n\n", "\r\n\r\n" for Gemini). A later
+ * request may want the other form; these tell one as the other. Recorded
+ * text is untrusted input (the store may hold anything): every path is a
+ * parser. On failure out is left as it was.
+ */
+
+/*
+ * A whole 2xx answer of dialect d (non-stream JSON body) told again as the
+ * SSE stream a streaming request of d would have got, appended to out: the
+ * dialect's full event sequence (OpenAI: role chunk, content chunks,
+ * finish chunk, usage chunk when info->include_usage, "data: [DONE]";
+ * Anthropic: message_start, content_block_start/delta/stop per block,
+ * message_delta, message_stop; Gemini: data frames with "\r\n\r\n", the
+ * last with finishReason and usageMetadata). Text and thinking are cut
+ * into pieces of a few dozen bytes at spaces (never inside a UTF-8
+ * sequence) so it reads like a stream; tool-call arguments go in one
+ * delta. The id, model and created of the body are kept (info->model when
+ * the body names none; info NULL: no model, usage included). Images and
+ * redacted thinking have no stream form and are left out, as in a
+ * translated live stream. RELAY_EPROTO when body is not a response of d;
+ * RELAY_ENOMEM, RELAY_ETOOBIG.
+ */
+enum relay_err dialect_response_to_stream(enum dialect d, struct span body,
+    const struct dialect_req_info *info, struct buf *out) RELAY_MUST_CHECK;
+
+/*
+ * A complete recorded SSE stream of dialect d told again as the whole
+ * non-stream JSON answer of d, appended to out: text, thinking (with
+ * signatures), tool calls (id, name, arguments joined), finish reason,
+ * id, model, created. usage, when not NULL, fills counts the stream did
+ * not carry (an OpenAI stream recorded without its usage chunk); counts
+ * the stream did carry win. RELAY_EPROTO when sse is not a complete
+ * stream of d (see dialect_stream_text_complete()) or an event's data is
+ * not what d sends; RELAY_ENOMEM, RELAY_ETOOBIG.
+ */
+enum relay_err dialect_stream_to_response(enum dialect d, struct span sse,
+    const struct ir_usage *usage, struct buf *out) RELAY_MUST_CHECK;
+
+/*
+ * A complete recorded SSE stream of dialect d told again, event for
+ * event, for a client described by info (chiefly OpenAI include_usage,
+ * which may differ from the recording's; NULL: usage included): decoded
+ * and re-encoded, so the pieces of text stay as they were. usage, when
+ * not NULL, fills counts the recording lacked, so an OpenAI client that
+ * asks for usage gets the real counts. Errors as
+ * dialect_stream_to_response().
+ */
+enum relay_err dialect_stream_retell(enum dialect d, struct span sse,
+    const struct dialect_req_info *info, const struct ir_usage *usage,
+    struct buf *out) RELAY_MUST_CHECK;
+
+/*
+ * 1 when sse is a complete recorded stream of dialect d: every event
+ * decodes, none is an error, and the stream reaches its end (OpenAI
+ * "data: [DONE]", Anthropic message_stop, Gemini a frame with
+ * finishReason, which is its only end mark, and then nothing cut after
+ * it), that last event whole with its blank line. Events after an
+ * OpenAI or Anthropic end are not looked at. 0 otherwise,
+ * also when memory is short: a cache must not store a cut stream.
+ */
+int dialect_stream_text_complete(enum dialect d, struct span sse);
+
 #endif

@@ -18,6 +18,21 @@ ir_usage_init(struct ir_usage *u)
 }
 
 void
+ir_usage_fill(struct ir_usage *dst, const struct ir_usage *src)
+{
+	if (dst->input < 0)
+		dst->input = src->input;
+	if (dst->output < 0)
+		dst->output = src->output;
+	if (dst->cache_read < 0)
+		dst->cache_read = src->cache_read;
+	if (dst->cache_write < 0)
+		dst->cache_write = src->cache_write;
+	if (dst->reasoning < 0)
+		dst->reasoning = src->reasoning;
+}
+
+void
 ir_usage_merge(struct ir_usage *dst, const struct ir_usage *src)
 {
 	if (src->input >= 0)
@@ -572,6 +587,266 @@ ir_norm_error(struct ir_norm *n, int status, struct span type, struct span msg)
 	return norm_send(n, &ev);
 }
 
+/* --- replay ---------------------------------------------------------------- */
+
+/* The bytes of a JSON string (empty for NULL or a non-string). */
+static struct span
+json_span(const json_t *s)
+{
+	struct span sp = {"", 0};
+
+	if (json_is_string(s)) {
+		sp.p = json_string_value(s);
+		sp.len = json_string_length(s);
+	}
+	return sp;
+}
+
+static int
+utf8_cont(char c)
+{
+	return ((unsigned char)c & 0xc0) == 0x80;
+}
+
+/*
+ * The length of the next piece of the n bytes at s: all of them when
+ * short; else up to the last space or newline past IR_PIECE_MIN (the
+ * next piece starts with it, as tokens do); else IR_PIECE_MAX moved back
+ * to the start of a UTF-8 sequence (CJK text has no spaces), since each
+ * piece becomes a JSON string of its own and must be valid UTF-8.
+ */
+static size_t
+piece_len(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n <= IR_PIECE_MAX)
+		return n;
+	for (i = IR_PIECE_MAX; i > IR_PIECE_MIN; i--)
+		if (s[i] == ' ' || s[i] == '\n')
+			return i;
+	for (i = IR_PIECE_MAX; i > 0 && utf8_cont(s[i]); i--)
+		;
+	if (i > 0)
+		return i;
+	/* Not UTF-8 (jansson's strings always are): never stall. */
+	for (i = IR_PIECE_MAX; i < n && utf8_cont(s[i]); i++)
+		;
+	return i;
+}
+
+static enum relay_err
+replay_text(struct ir_norm *n, enum ir_delta kind, const json_t *text)
+{
+	struct span s = json_span(text);
+	enum relay_err err = RELAY_OK;
+	size_t k;
+
+	while (err == RELAY_OK && s.len > 0) {
+		k = piece_len(s.p, s.len);
+		err = ir_norm_text(n, kind, (struct span){s.p, k});
+		s.p += k;
+		s.len -= k;
+	}
+	return err;
+}
+
+static enum relay_err
+replay_part(struct ir_norm *n, const struct ir_part *p, long long key)
+{
+	enum relay_err err = RELAY_OK;
+
+	switch (p->type) {
+	case IR_PART_TEXT: err = replay_text(n, IR_DELTA_TEXT, p->text); break;
+	case IR_PART_THINKING:
+		err = replay_text(n, IR_DELTA_THINKING, p->text);
+		if (err == RELAY_OK)
+			err = ir_norm_signature(n, json_span(p->signature));
+		break;
+	case IR_PART_TOOL_CALL:
+		err = ir_norm_tool(n, key, json_span(p->id), json_span(p->name),
+		    json_span(p->signature));
+		if (err == RELAY_OK)
+			err = ir_norm_args(n, key, json_span(p->args));
+		break;
+	case IR_PART_IMAGE:
+	case IR_PART_TOOL_RESULT:
+	case IR_PART_REDACTED_THINKING:
+	case IR_PART__MAX: break;
+	}
+	/* Two text parts in a row stay two blocks. */
+	return err == RELAY_OK ? ir_norm_stop(n) : err;
+}
+
+enum relay_err
+ir_response_replay(const struct ir_response *r, struct ir_norm *n)
+{
+	struct ir_usage head;
+	enum relay_err err;
+	size_t i;
+
+	/* A provider knows the prompt's counts when it starts (Anthropic's
+	 * message_start carries them) and the output's only at the end. */
+	ir_usage_init(&head);
+	head.input = r->usage.input;
+	head.cache_read = r->usage.cache_read;
+	head.cache_write = r->usage.cache_write;
+	ir_norm_usage(n, &head);
+	err = ir_norm_start(n, json_span(r->id), json_span(r->model),
+	    r->created > 0 ? r->created : 0);
+	for (i = 0; i < r->msg.nparts && err == RELAY_OK; i++)
+		err = replay_part(n, &r->msg.parts[i], (long long)i);
+	if (err != RELAY_OK)
+		return err;
+	ir_norm_usage(n, &r->usage);
+	ir_norm_finish(n, r->finish, json_span(r->finish_raw));
+	return ir_norm_end(n);
+}
+
+void
+ir_gather_init(struct ir_gather *g, struct ir_response *r)
+{
+	memset(g, 0, sizeof(*g));
+	g->r = r;
+}
+
+void
+ir_gather_reset(struct ir_gather *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->nblk; i++) {
+		buf_reset(&g->blk[i].text);
+		buf_reset(&g->blk[i].sig);
+	}
+	mem_free(g->blk);
+	ir_gather_init(g, g->r);
+}
+
+/* A JSON string of the span, NULL when it is empty; *bad set on OOM. The
+ * bytes come from JSON strings a decoder parsed, so they are UTF-8. */
+static json_t *
+gather_str(struct span s, int *bad)
+{
+	json_t *v;
+
+	if (s.len == 0)
+		return NULL;
+	v = json_stringn_nocheck(s.p, s.len);
+	*bad |= v == NULL;
+	return v;
+}
+
+static json_t *
+gather_buf(const struct buf *b)
+{
+	return json_stringn_nocheck(b->data != NULL ? b->data : "", b->len);
+}
+
+static enum relay_err
+gather_block(struct ir_gather *g, const struct ir_sev *ev)
+{
+	void *arr = g->blk;
+	struct ir_part *p;
+	enum relay_err err;
+	int bad = 0;
+
+	/* The normaliser numbers blocks from 0 in order: block i is part i. */
+	if (ev->index != g->nblk || ev->index != g->r->msg.nparts)
+		return RELAY_EPROTO;
+	err = grow(&arr, g->nblk, &g->capblk, sizeof(*g->blk));
+	g->blk = arr;
+	if (err == RELAY_OK)
+		err = ir_msg_add_part(&g->r->msg, ev->part, &p);
+	if (err != RELAY_OK)
+		return err;
+	buf_init(&g->blk[g->nblk].text, (size_t)-1 / 2);
+	buf_init(&g->blk[g->nblk].sig, (size_t)-1 / 2);
+	g->nblk++;
+	if (ev->part != IR_PART_TOOL_CALL)
+		return RELAY_OK;
+	/* An empty id rather than none: the emitters want a string, and
+	 * make an id of their own for an empty one, as the stream encoders
+	 * do for a call that came without. */
+	p->id = ir_span_json(ev->id);
+	p->name = ir_span_json(ev->name);
+	p->signature = gather_str(ev->signature, &bad);
+	return bad || p->id == NULL || p->name == NULL ? RELAY_ENOMEM
+						       : RELAY_OK;
+}
+
+static enum relay_err
+gather_delta(struct ir_gather *g, const struct ir_sev *ev)
+{
+	struct ir_gather_blk *b;
+
+	if (ev->index >= g->nblk)
+		return RELAY_OK;
+	b = &g->blk[ev->index];
+	if (ev->delta == IR_DELTA_SIGNATURE)
+		return buf_append(&b->sig, ev->text.p, ev->text.len);
+	return buf_append(&b->text, ev->text.p, ev->text.len);
+}
+
+/* The blocks' bytes become the parts' strings; the answer is whole. */
+static enum relay_err
+gather_end(struct ir_gather *g, const struct ir_sev *ev)
+{
+	struct ir_response *r = g->r;
+	size_t i;
+	int bad = 0;
+
+	for (i = 0; i < g->nblk && !bad; i++) {
+		struct ir_part *p = &r->msg.parts[i];
+		struct ir_gather_blk *b = &g->blk[i];
+		json_t *s = gather_buf(&b->text);
+
+		bad |= s == NULL;
+		/* Text and thinking keep an empty string: Anthropic's emitter
+		 * drops a thinking block without one, signature and all. */
+		if (p->type == IR_PART_TOOL_CALL)
+			p->args = s;
+		else
+			p->text = s;
+		if (p->type == IR_PART_THINKING && b->sig.len > 0) {
+			p->signature = gather_buf(&b->sig);
+			bad |= p->signature == NULL;
+		}
+	}
+	r->finish = ev->finish;
+	json_decref(r->finish_raw);
+	r->finish_raw = gather_str(ev->finish_raw, &bad);
+	if (ev->usage != NULL)
+		r->usage = *ev->usage;
+	g->done = !bad;
+	return bad ? RELAY_ENOMEM : RELAY_OK;
+}
+
+enum relay_err
+ir_gather_event(void *arg, const struct ir_sev *ev)
+{
+	struct ir_gather *g = arg;
+	struct ir_response *r = g->r;
+	int bad = 0;
+
+	switch (ev->kind) {
+	case IR_SEV_START:
+		json_decref(r->id);
+		json_decref(r->model);
+		r->id = gather_str(ev->id, &bad);
+		r->model = gather_str(ev->model, &bad);
+		r->created = ev->created > 0 ? ev->created : 0;
+		return bad ? RELAY_ENOMEM : RELAY_OK;
+	case IR_SEV_BLOCK_START: return gather_block(g, ev);
+	case IR_SEV_DELTA: return gather_delta(g, ev);
+	case IR_SEV_BLOCK_STOP: return RELAY_OK;
+	case IR_SEV_END: return gather_end(g, ev);
+	case IR_SEV_ERROR:
+	case IR_SEV__MAX: break;
+	}
+	return RELAY_EPROTO;
+}
+
 /* --- encoder state --------------------------------------------------------- */
 
 void
@@ -581,6 +856,12 @@ ir_copy_span(char *dst, size_t n, struct span s)
 
 	if (s.len == 0)
 		return;
+	/* The copy becomes a JSON string (an id, a model): a cut inside a
+	 * UTF-8 sequence would make json_string() fail as if memory were
+	 * short. */
+	if (len < s.len)
+		while (len > 0 && utf8_cont(s.p[len]))
+			len--;
 	memcpy(dst, s.p, len);
 	dst[len] = '\0';
 }

@@ -230,6 +230,10 @@ json_t *ir_count_json(long long n);
 /* Assign into dst every field of src that is reported (>= 0). */
 void ir_usage_merge(
     struct ir_usage *dst, const struct ir_usage *src) RELAY_NONNULL;
+/* Assign into dst the fields of src that are reported (>= 0) where dst's
+ * are not (< 0): counts from elsewhere never override the ones seen. */
+void ir_usage_fill(
+    struct ir_usage *dst, const struct ir_usage *src) RELAY_NONNULL;
 
 /*
  * Parse JSON text held by the string s into a new reference; an empty
@@ -386,6 +390,58 @@ enum relay_err ir_norm_end(struct ir_norm *n) RELAY_MUST_CHECK;
 enum relay_err ir_norm_error(struct ir_norm *n, int status, struct span type,
     struct span msg) RELAY_MUST_CHECK;
 
+/* --- replay: whole responses and streams, one told as the other --------- */
+
+/* Text and thinking told as a stream go in pieces of at most this many
+ * bytes, cut before a space when one lies past IR_PIECE_MIN: a few
+ * tokens' worth, as a provider would send them. */
+#define IR_PIECE_MIN 16
+#define IR_PIECE_MAX 48
+
+/*
+ * Tell r again through n as a decoder would have: its prompt counts, START
+ * with r's id, model and created, each text, thinking and tool call part
+ * as a block of its own (text and thinking in pieces of IR_PIECE_MAX bytes
+ * at most, never cut inside a UTF-8 sequence; a thinking signature after
+ * its text; tool arguments in one fragment), then the whole usage, the
+ * finish and END. Images, tool results and redacted thinking have no
+ * stream event and are left out (a live translated stream drops them
+ * too). Returns what n returned.
+ */
+enum relay_err ir_response_replay(const struct ir_response *r,
+    struct ir_norm *n) RELAY_MUST_CHECK RELAY_NONNULL;
+
+/* One block being gathered: its text, thinking or tool arguments, and its
+ * thinking signature. */
+struct ir_gather_blk {
+	struct buf text;
+	struct buf sig;
+};
+
+/*
+ * The reverse: normalised events gathered into a whole response.
+ * ir_gather_event() is an ir_sev_fn whose arg is the gatherer; each block
+ * becomes a part of r->msg (fragments joined, a thinking signature kept),
+ * START gives id, model, created and END finish, finish_raw and usage. An
+ * ERROR event gives RELAY_EPROTO. Callers allocate it; the fields are
+ * private to ir.c.
+ */
+struct ir_gather {
+	struct ir_response *r;
+	struct ir_gather_blk *blk;
+	size_t nblk, capblk;
+	int done; /* END was gathered: r is whole */
+};
+
+/* Start gathering into r (initialised by the caller, who resets it). */
+void ir_gather_init(struct ir_gather *g, struct ir_response *r) RELAY_NONNULL;
+/* Release the gatherer's own memory (not r). */
+void ir_gather_reset(struct ir_gather *g) RELAY_NONNULL;
+/* The ir_sev_fn. RELAY_OK, RELAY_ENOMEM, RELAY_EPROTO (ERROR, or a block
+ * out of order). */
+enum relay_err ir_gather_event(
+    void *arg, const struct ir_sev *ev) RELAY_MUST_CHECK;
+
 /* --- stream coder state, private to the wire modules --------------------- */
 
 /* How many upstream tool indexes a decoder remembers (OpenAI
@@ -433,7 +489,8 @@ enum relay_err ir_enc_set_tool(struct ir_enc *enc, size_t index,
     size_t ord) RELAY_MUST_CHECK RELAY_NONNULL;
 /* The ordinal of the tool call in block index, or -1. */
 long long ir_enc_tool(const struct ir_enc *enc, size_t index) RELAY_NONNULL;
-/* Copy s into dst (size n) unless s is empty, NUL-terminated, truncated. */
+/* Copy s into dst (size n) unless s is empty, NUL-terminated, truncated
+ * (at the start of a UTF-8 sequence). */
 void ir_copy_span(char *dst, size_t n, struct span s) RELAY_NONNULL;
 
 #endif
