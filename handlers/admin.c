@@ -8,6 +8,7 @@
 #include "../lib/apierr.h"
 #include "../lib/auth.h"
 #include "../lib/breaker.h"
+#include "../lib/cache.h"
 #include "../lib/config.h"
 #include "../lib/creds.h"
 #include "../lib/jsonx.h"
@@ -373,6 +374,74 @@ usage(struct relay_req *req, const struct config *cfg)
 	buf_reset(&b);
 }
 
+/* POST /admin/cache/purge {"all":true} | {"model":"m"} | {"key":"id"} */
+static void
+cache_purge_route(struct relay_req *req, const struct config *cfg)
+{
+	json_t *v = NULL, *all, *model, *key;
+	const struct config_model *m;
+	const char *name = NULL;
+	enum cache_scope scope;
+	char jerr[128];
+	enum relay_err err;
+
+	err = req_read_body(req, ADMIN_BODY_MAX);
+	if (err == RELAY_OK)
+		err = jsonx_parse(
+		    req->body.data, req->body.len, &v, jerr, sizeof(jerr));
+	all = json_object_get(v, "all");
+	model = json_object_get(v, "model");
+	key = json_object_get(v, "key");
+	if (err != RELAY_OK || !json_is_object(v) ||
+	    (all != NULL) + (model != NULL) + (key != NULL) != 1 ||
+	    (all != NULL && !json_is_true(all)) ||
+	    (model != NULL && !json_is_string(model)) ||
+	    (key != NULL && !json_is_string(key))) {
+		json_decref(v);
+		apierr_send(req, DIALECT_OPENAI, 400, NULL, "invalid_value",
+		    "send one of {\"all\":true}, {\"model\":\"name\"} or "
+		    "{\"key\":\"key id\"}");
+		return;
+	}
+	scope = all != NULL ? CACHE_PURGE_ALL
+	    : model != NULL ? CACHE_PURGE_MODEL
+			    : CACHE_PURGE_KEY;
+	if (model != NULL) {
+		m = config_find_model(cfg,
+		    (struct span){
+			json_string_value(model), json_string_length(model)});
+		if (m == NULL) {
+			apierr_send(req, DIALECT_OPENAI, 404, NULL,
+			    "model_not_found", "no model %.200s",
+			    json_string_value(model));
+			json_decref(v);
+			return;
+		}
+		name = m->name;
+	} else if (key != NULL)
+		name = json_string_value(key);
+	err = cache_purge(req->ctx->kv, scope, name);
+	if (err != RELAY_OK)
+		apierr_send(req, DIALECT_OPENAI, 503, NULL, "cache_unavailable",
+		    "memcached did not answer; nothing "
+		    "was purged");
+	else {
+		json_t *out = json_pack("{s:s,s:s?}", "purged",
+		    scope == CACHE_PURGE_ALL         ? "all"
+			: scope == CACHE_PURGE_MODEL ? "model"
+						     : "key",
+		    "name", name);
+
+		if (out == NULL)
+			apierr_send_err(
+			    req, DIALECT_OPENAI, RELAY_ENOMEM, NULL);
+		else
+			send_json(req, 200, out);
+		json_decref(out);
+	}
+	json_decref(v);
+}
+
 static int
 has_prefix(struct span s, const char *p)
 {
@@ -393,6 +462,9 @@ handle(struct relay_req *req)
 		status(req, cfg);
 	else if (span_eq(req->path, "/admin/usage") && req->method == REQ_GET)
 		usage(req, cfg);
+	else if (span_eq(req->path, "/admin/cache/purge") &&
+	    req->method == REQ_POST)
+		cache_purge_route(req, cfg);
 	else if (span_eq(req->path, "/admin/keys") ||
 	    has_prefix(req->path, "/admin/keys/"))
 		keys_route(req, cfg);

@@ -7,12 +7,18 @@
  *   POST /v1/embeddings                              OpenAI
  *   ANY  /proxy/{provider}/{path}                    as it is
  */
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "../lib/apierr.h"
+#include "../lib/cache.h"
 #include "../lib/chatreq.h"
 #include "../lib/config.h"
+#include "../lib/filter.h"
 #include "../lib/gate.h"
+#include "../lib/log.h"
+#include "../lib/metrics.h"
 #include "../lib/passthru.h"
 #include "../lib/proxy.h"
 #include "../lib/req.h"
@@ -154,6 +160,37 @@ validate(struct relay_req *req, const struct config *cfg,
 	return m;
 }
 
+/* The content filter: a request holding a listed word is refused in its
+ * dialect; the answer's filter rides along in pc. 0 when answered. */
+static int
+screen(struct relay_req *req, const struct config *cfg,
+    const struct config_model *m, const struct route *rt,
+    const struct chatreq *cr, struct proxy_call *pc)
+{
+	int failed;
+
+	if (!m->filter.input && m->filter.output == FILTER_OUT_OFF)
+		return 1;
+	pc->filter = filter_acquire(req->ctx->filter, cfg, &failed);
+	if (failed) {
+		apierr_send(req, rt->d, 503, NULL, "content_filter_unavailable",
+		    "The relay's content filter cannot be loaded; the request "
+		    "was not sent.");
+		return 0;
+	}
+	pc->filter_output = rt->embed ? FILTER_OUT_OFF : m->filter.output;
+	if (pc->filter != NULL && m->filter.input &&
+	    filter_request_matches(pc->filter, cr->root)) {
+		struct apierr_what w = {
+		    "invalid_request_error", "content_filter", NULL};
+
+		apierr_sendw(req, rt->d, 400, &w, "%s",
+		    "The request was refused by the relay's content filter.");
+		return 0;
+	}
+	return 1;
+}
+
 /* A passthrough call: the key's request limits apply, tokens unknown. */
 static void
 proxy_route(struct relay_req *req, const struct config *cfg, struct gate *g)
@@ -167,12 +204,76 @@ proxy_route(struct relay_req *req, const struct config *cfg, struct gate *g)
 	gate_settle(req, g, NULL, 1, 0, 0, 0);
 }
 
+/* The request through the response cache: a hit answers it, a miss goes
+ * upstream and its answer is stored when it came whole. */
+static void
+relay(struct relay_req *req, const struct config *cfg, struct proxy_call *pc,
+    struct proxy_usage *u)
+{
+	struct kv *kv = req->ctx->kv;
+	size_t mark = req->hdrs.len;
+	enum cache_status st;
+	struct cache_entry ce;
+	struct cache_req cq;
+	struct buf rec;
+
+	cache_entry_init(&ce, cfg->cache_max_bytes + cfg->cache_part_bytes);
+	st = cache_lookup(&cq, kv, cfg, pc->m, pc->in, pc->cr,
+	    req->m_key_id[0] != '\0' ? req->m_key_id : NULL,
+	    req_header(req, "cache-control"), &ce);
+	req->m_cache = cache_status_name(st);
+	if (st != CACHE_BYPASS)
+		metrics_cache(req->ctx->metrics, st == CACHE_HIT);
+	if (st == CACHE_HIT) {
+		if (req_add_header(req, "x-relay-cache: HIT") != RELAY_OK ||
+		    req_add_header(req, "Age: %lld",
+			time(NULL) > ce.created ? time(NULL) - ce.created
+						: 0) != RELAY_OK ||
+		    req_add_header(req, "x-relay-target: %s", ce.target) !=
+			RELAY_OK ||
+		    req_add_header(req, "x-relay-attempts: 0") != RELAY_OK ||
+		    proxy_replay(req, pc, &ce) != RELAY_EPROTO) {
+			memset(u, 0, sizeof(*u));
+			u->known = 1; /* a hit costs no upstream tokens */
+			cache_entry_reset(&ce);
+			return;
+		}
+		/* Not to be told in this form after all: go upstream. */
+		buf_truncate(&req->hdrs, mark);
+		st = CACHE_MISS;
+		req->m_cache = cache_status_name(st);
+	}
+	if (req_add_header(req, "x-relay-cache: %s", cache_status_name(st)) !=
+	    RELAY_OK)
+		log_warn("id=%s: x-relay-cache dropped", req->id);
+	buf_init(&rec, cfg->cache_max_bytes);
+	pc->record = cq.store ? &rec : NULL;
+	proxy_chat(req, cfg, pc, u);
+	if (u->recorded) {
+		buf_reset(&ce.payload);
+		ce.payload = rec;
+		buf_init(&rec, 0);
+		ce.d = pc->in;
+		ce.stream = pc->cr->stream;
+		ce.include_usage =
+		    pc->in == DIALECT_OPENAI ? pc->cr->include_usage : 1;
+		ce.tokens_in = u->known ? u->prompt_tokens : -1;
+		ce.tokens_out = u->known ? u->completion_tokens : -1;
+		ce.tokens_cached = u->known ? u->cached_tokens : -1;
+		snprintf(ce.target, sizeof(ce.target), "%s", u->target);
+		cache_store(&cq, kv, &ce);
+	}
+	cache_done(&cq, kv);
+	buf_reset(&rec);
+	cache_entry_reset(&ce);
+}
+
 static void
 chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 {
 	const struct config_model *m;
 	struct proxy_usage u;
-	struct proxy_call pc;
+	struct proxy_call pc = {0};
 	struct chatreq cr = {0};
 	struct route rt;
 
@@ -206,6 +307,7 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 	if (m != NULL)
 		req->m_model = m->name;
 	if (m != NULL && gate_model(req, g, m, rt.d) &&
+	    screen(req, cfg, m, &rt, &cr, &pc) &&
 	    gate_admit(req, g, cfg, m, req->body.len, cr.max_tokens, rt.d)) {
 		pc.in = rt.d;
 		pc.cr = &cr;
@@ -215,10 +317,12 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 		    : NULL;
 		req->json_array =
 		    rt.d == DIALECT_GEMINI && rt.stream && !rt.sse;
-		proxy_chat(req, cfg, &pc, &u);
+		pc.record = NULL;
+		relay(req, cfg, &pc, &u);
 		gate_settle(req, g, m, u.known, u.prompt_tokens,
 		    u.completion_tokens, u.events);
 	}
+	wordfilter_free(pc.filter);
 	chatreq_free(&cr);
 }
 

@@ -114,20 +114,38 @@ do_maybe_rotate(struct accesslog *al)
 static enum relay_err
 str_field(struct buf *b, const char *name, const char *v)
 {
-	enum relay_err err = buf_printf(b, ",\"%s\":\"", name);
+	enum relay_err err = buf_append(b, ",\"", 2);
 
+	if (v == NULL)
+		v = "-";
 	if (err == RELAY_OK)
-		err = buf_json_escape(
-		    b, v != NULL ? v : "-", strlen(v != NULL ? v : "-"));
+		err = buf_puts(b, name);
+	if (err == RELAY_OK)
+		err = buf_append(b, "\":\"", 3);
+	if (err == RELAY_OK)
+		err = buf_json_escape(b, v, strlen(v));
 	if (err == RELAY_OK)
 		err = buf_append(b, "\"", 1);
 	return err;
 }
 
+/* Milliseconds with one decimal from seconds, without floating-point
+ * formatting (a line is written per request). */
+static void
+ms_tenths(double seconds, long long *whole, int *tenth)
+{
+	long long t = seconds >= 0 ? (long long)(seconds * 10000 + 0.5) : -10;
+
+	*whole = t / 10;
+	*tenth = (int)(t < 0 ? -(t % 10) : t % 10);
+}
+
 void
 accesslog_write(struct accesslog *al, const struct access_entry *e)
 {
-	char ip[INET6_ADDRSTRLEN + 1], ts[40];
+	char ip[INET6_ADDRSTRLEN + 1], ts[40], head[96], tail[320];
+	long long ms, ttft;
+	int ms_t, ttft_t, n;
 	struct timespec now;
 	struct tm tm;
 	struct buf b;
@@ -139,9 +157,12 @@ accesslog_write(struct accesslog *al, const struct access_entry *e)
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	accesslog_anon_ip(e->client_ip, ip, sizeof(ip));
+	ms_tenths(e->seconds, &ms, &ms_t);
+	ms_tenths(e->ttft_seconds, &ttft, &ttft_t);
 	buf_init(&b, 8192);
-	err =
-	    buf_printf(&b, "{\"ts\":\"%s.%03ldZ\"", ts, now.tv_nsec / 1000000);
+	n = snprintf(head, sizeof(head), "{\"ts\":\"%s.%03ldZ\"", ts,
+	    now.tv_nsec / 1000000);
+	err = buf_append(&b, head, n > 0 ? (size_t)n : 0);
 	if (err == RELAY_OK)
 		err = str_field(&b, "id", e->id);
 	if (err == RELAY_OK)
@@ -157,13 +178,20 @@ accesslog_write(struct accesslog *al, const struct access_entry *e)
 	if (err == RELAY_OK)
 		err = str_field(&b, "ip", ip);
 	if (err == RELAY_OK)
-		err = buf_printf(&b,
-		    ",\"status\":%d,\"ms\":%.1f,\"ttft_ms\":%.1f,\"in\":%lld,"
-		    "\"out\":%lld,\"cost_usd\":%.6f,\"attempts\":%d}\n",
-		    e->status, e->seconds * 1000,
-		    e->ttft_seconds >= 0 ? e->ttft_seconds * 1000 : -1.0,
-		    e->tokens_in, e->tokens_out,
-		    (double)e->cost_micro_usd / 1e6, e->attempts);
+		err = str_field(&b, "cache", e->cache);
+	/* snprintf into the stack, then one copy: buf_printf() would format
+	 * twice into a buffer this young. */
+	n = snprintf(tail, sizeof(tail),
+	    ",\"status\":%d,\"ms\":%lld.%d,\"ttft_ms\":%lld.%d,"
+	    "\"in\":%lld,\"out\":%lld,\"cost_usd\":%llu.%06llu,"
+	    "\"attempts\":%d}\n",
+	    e->status, ms, ms_t, ttft, ttft_t, e->tokens_in, e->tokens_out,
+	    (unsigned long long)(e->cost_micro_usd / 1000000),
+	    (unsigned long long)(e->cost_micro_usd % 1000000), e->attempts);
+	if (err == RELAY_OK)
+		err = n > 0 && (size_t)n < sizeof(tail)
+		    ? buf_append(&b, tail, (size_t)n)
+		    : RELAY_ETOOBIG;
 	if (err == RELAY_OK) {
 		pthread_mutex_lock(&al->lock);
 		do_maybe_rotate(al);

@@ -19,6 +19,7 @@ struct access_entry {
 	const char *key_id; /* the virtual key's id, never its secret */
 	const char *route, *dialect, *model, *provider;
 	const char *client_ip; /* anonymised before it is written */
+	const char *cache; /* "HIT", "MISS", "REFRESH", "BYPASS" or NULL */
 	int status;
 	double seconds, ttft_seconds; /* ttft < 0: none */
 	long long tokens_in, tokens_out;

@@ -131,14 +131,26 @@ enum relay_err
 buf_printf(struct buf *b, const char *fmt, ...)
 {
 	va_list ap;
+	size_t room = b->cap > b->len ? b->cap - b->len : 0;
 	int n;
 	enum relay_err err;
 
+	/* Format once into the room there is; only text that does not fit
+	 * is formatted a second time, into a grown buffer. */
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(room > 0 ? b->data + b->len : NULL, room, fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (n < 0) {
+		if (room > 0)
+			b->data[b->len] = '\0';
 		return RELAY_EINVAL;
+	}
+	if ((size_t)n < room && (size_t)n <= b->max - b->len) {
+		b->len += (size_t)n;
+		return RELAY_OK;
+	}
+	if (room > 0)
+		b->data[b->len] = '\0';
 	err = buf_reserve(b, (size_t)n);
 	if (err != RELAY_OK)
 		return err;

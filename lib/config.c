@@ -18,6 +18,7 @@
 #include "limits.h"
 #include "log.h"
 #include "mem.h"
+#include "wordfilter.h"
 
 static const char *const provider_type_names[PROVIDER__MAX] = {
     [PROVIDER_OPENAI] = "openai",
@@ -158,6 +159,126 @@ vprice(struct vctx *v, json_t *obj, const char *key, const char *path)
 	return json_number_value(n);
 }
 
+/* true or false; def when absent. */
+static int
+vbool(struct vctx *v, json_t *obj, const char *key, const char *path, int def)
+{
+	json_t *b = json_object_get(obj, key);
+
+	if (b == NULL)
+		return def;
+	if (!json_is_boolean(b)) {
+		vfail(v, path, "\"%s\" must be true or false", key);
+		return def;
+	}
+	return json_is_true(b);
+}
+
+/* A "cache" object over the defaults def (top level: the built-in ones). */
+static void
+parse_cache(struct vctx *v, json_t *j, const char *path, int top,
+    const struct config_cache *def, struct config_cache *out)
+{
+	static const char *const known[] = {"enabled", "ttl_s",
+	    "any_temperature", "shared", "max_bytes", "part_bytes", NULL};
+	static const char *const mknown[] = {
+	    "enabled", "ttl_s", "any_temperature", "shared", NULL};
+
+	*out = *def;
+	if (j == NULL)
+		return;
+	if (!json_is_object(j)) {
+		vfail(v, path, "must be an object");
+		return;
+	}
+	vkeys(v, j, path, top ? known : mknown);
+	out->enabled = vbool(v, j, "enabled", path, def->enabled);
+	out->ttl_s = vlong(v, j, "ttl_s", path, def->ttl_s, 1, 30L * 86400);
+	out->any_temperature =
+	    vbool(v, j, "any_temperature", path, def->any_temperature);
+	out->shared = vbool(v, j, "shared", path, def->shared);
+}
+
+/* A "content_filter" object over the defaults def. */
+static void
+parse_filter(struct vctx *v, json_t *j, const char *path, int top,
+    const struct config_filter *def, struct config_filter *out)
+{
+	static const char *const known[] = {
+	    "word_files", "input", "output", NULL};
+	static const char *const mknown[] = {"input", "output", NULL};
+	static const char *const outs[FILTER_OUT__MAX] = {
+	    [FILTER_OUT_OFF] = "off",
+	    [FILTER_OUT_MASK] = "mask",
+	    [FILTER_OUT_STOP] = "stop",
+	};
+	json_t *o;
+	int i;
+
+	*out = *def;
+	if (j == NULL)
+		return;
+	if (!json_is_object(j)) {
+		vfail(v, path, "must be an object");
+		return;
+	}
+	vkeys(v, j, path, top ? known : mknown);
+	out->input = vbool(v, j, "input", path, def->input);
+	o = json_object_get(j, "output");
+	if (o == NULL)
+		return;
+	for (i = 0; i < FILTER_OUT__MAX; i++)
+		if (json_is_string(o) &&
+		    strcmp(json_string_value(o), outs[i]) == 0)
+			out->output = (enum filter_output)i;
+	if (!json_is_string(o) ||
+	    strcmp(json_string_value(o), outs[out->output]) != 0)
+		vfail(v, path,
+		    "\"output\" must be \"off\", \"mask\" or "
+		    "\"stop\"");
+}
+
+/* content_filter.word_files: readable word lists (loaded here once, so a
+ * bad list is a config error, not a silent filter that matches nothing). */
+static void
+parse_filter_files(struct vctx *v, struct config *c, json_t *j)
+{
+	json_t *files = json_object_get(j, "word_files"), *f;
+	struct wordfilter *wf;
+	char eb[256];
+	size_t i;
+
+	if (files == NULL)
+		return;
+	if (!json_is_array(files) || json_array_size(files) > 64) {
+		vfail(v, "$.content_filter",
+		    "\"word_files\" must be an array of at most 64 paths");
+		return;
+	}
+	c->filter_files =
+	    mem_calloc(json_array_size(files) + 1, sizeof(char *));
+	if (c->filter_files == NULL) {
+		voom(v);
+		return;
+	}
+	json_array_foreach (files, i, f) {
+		if (!json_is_string(f) || json_string_length(f) == 0) {
+			vfail(v, "$.content_filter",
+			    "\"word_files\" holds file paths");
+			return;
+		}
+		c->filter_files[i] = vdup(v, json_string_value(f));
+		if (c->filter_files[i] == NULL)
+			return;
+		c->nfilter_files = i + 1;
+	}
+	wf = wordfilter_load((const char *const *)c->filter_files,
+	    c->nfilter_files, eb, sizeof(eb));
+	if (wf == NULL)
+		vfail(v, "$.content_filter", "%s", eb);
+	wordfilter_free(wf);
+}
+
 /* "env:NAME" resolves to the variable's value; anything else is literal. */
 static char *
 vsecret(struct vctx *v, json_t *s, const char *path)
@@ -226,6 +347,9 @@ config_free(struct config *c)
 		mem_free(c->models[i].targets);
 	}
 	mem_free(c->models);
+	for (i = 0; i < c->nfilter_files; i++)
+		mem_free(c->filter_files[i]);
+	mem_free(c->filter_files);
 	mem_free(c->data_dir);
 	mem_free(c->source);
 	mem_free(c);
@@ -538,8 +662,8 @@ static void
 parse_model(struct vctx *v, struct config *c, struct config_model *m, json_t *j,
     const char *path)
 {
-	static const char *const known[] = {
-	    "name", "targets", "price", "aliases", NULL};
+	static const char *const known[] = {"name", "targets", "price",
+	    "aliases", "cache", "content_filter", NULL};
 	static const char *const tknown[] = {
 	    "provider", "model", "priority", "weight", NULL};
 	static const char *const pknown[] = {
@@ -560,6 +684,15 @@ parse_model(struct vctx *v, struct config *c, struct config_model *m, json_t *j,
 		return;
 	m->name = vdup(v, name);
 	m->pattern = strpbrk(name, "*?[") != NULL;
+	snprintf(tpath, sizeof(tpath), "%s.cache", path);
+	parse_cache(
+	    v, json_object_get(j, "cache"), tpath, 0, &c->cache, &m->cache);
+	snprintf(tpath, sizeof(tpath), "%s.content_filter", path);
+	parse_filter(v, json_object_get(j, "content_filter"), tpath, 0,
+	    &c->filter, &m->filter);
+	if ((m->filter.input || m->filter.output != FILTER_OUT_OFF) &&
+	    c->nfilter_files == 0)
+		vfail(v, tpath, "the filter needs content_filter.word_files");
 	parse_aliases(v, m, json_object_get(j, "aliases"), path);
 	if (price != NULL) {
 		snprintf(tpath, sizeof(tpath), "%s.price", path);
@@ -750,7 +883,11 @@ static void
 parse_top(struct vctx *v, struct config *c, json_t *root)
 {
 	static const char *const known[] = {"memcached", "providers", "models",
-	    "limits", "stream", "data_dir", "retry", "breaker", NULL};
+	    "limits", "stream", "data_dir", "retry", "breaker", "cache",
+	    "content_filter", NULL};
+	static const struct config_filter filter_def = {0, FILTER_OUT_OFF};
+	static const struct config_cache cache_def = {
+	    0, RELAY_CACHE_TTL_DEFAULT, 0, 0};
 	static const char *const lknown[] = {
 	    "max_body_bytes", "on_memcached_error", "default_max_tokens", NULL};
 	static const char *const sknown[] = {"heartbeat_ms", NULL};
@@ -778,6 +915,19 @@ parse_top(struct vctx *v, struct config *c, json_t *root)
 	parse_data_dir(v, c, root);
 	parse_retry(v, c, root);
 	parse_breaker(v, c, root);
+	parse_cache(v, json_object_get(root, "cache"), "$.cache", 1, &cache_def,
+	    &c->cache);
+	c->cache_max_bytes = (size_t)vlong(v, json_object_get(root, "cache"),
+	    "max_bytes", "$.cache", RELAY_CACHE_MAX_BYTES_DEFAULT, 1024,
+	    RELAY_CACHE_MAX_BYTES_CEILING);
+	c->cache_part_bytes = (size_t)vlong(v, json_object_get(root, "cache"),
+	    "part_bytes", "$.cache", RELAY_CACHE_PART_BYTES_DEFAULT, 1024,
+	    RELAY_CACHE_PART_BYTES_DEFAULT);
+	parse_filter(v, json_object_get(root, "content_filter"),
+	    "$.content_filter", 1, &filter_def, &c->filter);
+	if (v->err == RELAY_OK)
+		parse_filter_files(
+		    v, c, json_object_get(root, "content_filter"));
 	parse_memcached(v, c, root);
 	if (v->err == RELAY_OK)
 		parse_providers(v, c, root);

@@ -65,7 +65,35 @@ struct config_breaker {
 	int open_s; /* fail fast this long, then one probe */
 };
 
+/* The response cache of one model (config "cache", top level and per
+ * model; a model's own keys override the top level's). */
+struct config_cache {
+	int enabled;
+	long ttl_s; /* entry lifetime, seconds */
+	int any_temperature; /* also cache sampled answers (temperature > 0 or
+				unset); off: only temperature 0 */
+	int shared; /* one key's answers may serve another key */
+};
+
+/* What the content filter does with an answer. */
+enum filter_output {
+	FILTER_OUT_OFF,
+	FILTER_OUT_MASK, /* listed words become '*' */
+	FILTER_OUT_STOP, /* the answer ends before the first listed word,
+			    with the dialect's content-filter finish reason */
+	FILTER_OUT__MAX
+};
+
+/* The content filter of one model (config "content_filter", top level
+ * and per model). */
+struct config_filter {
+	int input; /* refuse requests holding a listed word */
+	enum filter_output output;
+};
+
 struct config_model {
+	struct config_cache cache;
+	struct config_filter filter;
 	char *name; /* the public name clients send; may hold '*' wildcards
 		       ("claude-*"), matched after exact names and aliases */
 	char **aliases; /* other public names of the same model */
@@ -88,6 +116,12 @@ struct config {
 	char *data_dir; /* keys and credentials live here */
 	struct config_retry retry;
 	struct config_breaker breaker;
+	struct config_cache cache; /* the defaults models inherit */
+	struct config_filter filter; /* the defaults models inherit */
+	char **filter_files; /* word lists, one word per line */
+	size_t nfilter_files;
+	size_t cache_max_bytes; /* larger answers are not cached */
+	size_t cache_part_bytes; /* one memcached item holds this much */
 	struct config_provider *providers;
 	size_t nproviders;
 	struct config_model *models;

@@ -177,6 +177,57 @@ kv_get(struct kv *kv, const char *key, struct buf *out)
 }
 
 enum relay_err
+kv_mget(struct kv *kv, const char *const *keys, size_t n, struct buf *out,
+    int *found)
+{
+	size_t lens[KV_MGET_MAX], i, klen;
+	memcached_st *mc;
+	memcached_result_st *res;
+	memcached_return_t rc;
+	enum relay_err err = RELAY_OK;
+	const char *k;
+
+	memset(found, 0, n * sizeof(*found));
+	if (n == 0)
+		return RELAY_OK;
+	if (n > KV_MGET_MAX)
+		return RELAY_EINVAL;
+	for (i = 0; i < n; i++)
+		lens[i] = strlen(keys[i]);
+	mc = kv_fetch(kv);
+	if (mc == NULL)
+		return RELAY_ECACHE;
+	rc = memcached_mget(mc, keys, lens, n);
+	if (rc != MEMCACHED_SUCCESS) {
+		kv_release(kv, mc);
+		return RELAY_ECACHE;
+	}
+	/* Every result must be fetched, also after an error, or the
+	 * connection goes back to the pool with replies still unread. */
+	while ((res = memcached_fetch_result(mc, NULL, &rc)) != NULL) {
+		k = memcached_result_key_value(res);
+		klen = memcached_result_key_length(res);
+		for (i = 0; i < n; i++)
+			if (!found[i] && lens[i] == klen &&
+			    memcmp(keys[i], k, klen) == 0)
+				break;
+		if (i < n && err == RELAY_OK) {
+			found[i] = 1;
+			err = buf_append(&out[i], memcached_result_value(res),
+			    memcached_result_length(res));
+		}
+		memcached_result_free(res);
+	}
+	kv_release(kv, mc);
+	if (rc != MEMCACHED_END && rc != MEMCACHED_SUCCESS &&
+	    rc != MEMCACHED_NOTFOUND && err == RELAY_OK) {
+		memset(found, 0, n * sizeof(*found));
+		return RELAY_ECACHE;
+	}
+	return err;
+}
+
+enum relay_err
 kv_set(
     struct kv *kv, const char *key, const void *val, size_t len, unsigned ttl_s)
 {

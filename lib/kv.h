@@ -14,6 +14,8 @@
 
 /* Longest key memcached accepts (its KEY_MAX_LENGTH). */
 #define KV_KEY_MAX 250
+/* Keys of one kv_mget(): count. */
+#define KV_MGET_MAX 64
 
 struct kv;
 
@@ -35,6 +37,14 @@ enum relay_err kv_ping(struct kv *kv, char *why, size_t whysz) RELAY_MUST_CHECK;
  * when memcached failed, errors of buf_append(). */
 enum relay_err kv_get(
     struct kv *kv, const char *key, struct buf *out) RELAY_MUST_CHECK;
+
+/*
+ * Fetch n (<= KV_MGET_MAX) keys in one round trip per server: out[i] gets key i's value
+ * appended and found[i] says whether it was there. RELAY_ECACHE when
+ * memcached failed (found[] then all 0), errors of buf_append().
+ */
+enum relay_err kv_mget(struct kv *kv, const char *const *keys, size_t n,
+    struct buf *out, int *found) RELAY_MUST_CHECK;
 
 /* Store key unconditionally for ttl_s seconds (0: no expiry). */
 enum relay_err kv_set(struct kv *kv, const char *key, const void *val,

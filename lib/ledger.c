@@ -79,7 +79,8 @@ do_day_file(struct ledger *l, const char *day)
 
 void
 ledger_record(struct ledger *l, const char *key_id, const char *model,
-    long long tokens_in, long long tokens_out, uint64_t cost_micro_usd)
+    long long tokens_in, long long tokens_out, uint64_t cost_micro_usd,
+    int cache_hit)
 {
 	char day[16], line[1024];
 	time_t now = time(NULL);
@@ -98,9 +99,9 @@ ledger_record(struct ledger *l, const char *key_id, const char *model,
 		goto out;
 	n = snprintf(line, sizeof(line),
 	    "{\"ts\":%lld,\"key\":\"%s\",\"model\":\"%s\",\"in\":%lld,"
-	    "\"out\":%lld,\"cost\":%llu}\n",
+	    "\"out\":%lld,\"cost\":%llu,\"hit\":%d}\n",
 	    (long long)now, k.data, m.data, tokens_in, tokens_out,
-	    (unsigned long long)cost_micro_usd);
+	    (unsigned long long)cost_micro_usd, cache_hit ? 1 : 0);
 	if (n <= 0 || (size_t)n >= sizeof(line))
 		goto out;
 	pthread_mutex_lock(&l->lock);
@@ -146,24 +147,26 @@ add_line(json_t *agg, const char *day, const char *p, size_t n)
 		(int)sizeof(id)) {
 		row = json_object_get(agg, id);
 		if (row == NULL) {
-			row = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I}", "day",
-			    day, "key", key, "model", model, "requests",
-			    (json_int_t)0, "tokens_in", (json_int_t)0,
-			    "tokens_out", (json_int_t)0, "cost", (json_int_t)0);
+			row = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I}",
+			    "day", day, "key", key, "model", model, "requests",
+			    (json_int_t)0, "cache_hits", (json_int_t)0,
+			    "tokens_in", (json_int_t)0, "tokens_out",
+			    (json_int_t)0, "cost", (json_int_t)0);
 			if (row == NULL ||
 			    json_object_set_new(agg, id, row) != 0)
 				err = RELAY_ENOMEM;
 		}
 		if (err == RELAY_OK) {
 			static const char *const f[][2] = {{"tokens_in", "in"},
-			    {"tokens_out", "out"}, {"cost", "cost"}};
+			    {"tokens_out", "out"}, {"cost", "cost"},
+			    {"cache_hits", "hit"}};
 			size_t i;
 
 			json_object_set_new(row, "requests",
 			    json_integer(json_integer_value(
 					     json_object_get(row, "requests")) +
 				1));
-			for (i = 0; i < 3; i++)
+			for (i = 0; i < 4; i++)
 				json_object_set_new(row, f[i][0],
 				    json_integer(
 					json_integer_value(
@@ -218,7 +221,7 @@ render(json_t *agg, int csv, struct buf *out)
 		return RELAY_ENOMEM;
 	if (csv)
 		err = buf_puts(out,
-		    "day,key,model,requests,tokens_in,"
+		    "day,key,model,requests,cache_hits,tokens_in,"
 		    "tokens_out,cost_usd\n");
 	json_object_foreach (agg, k, row) {
 		double usd =
@@ -230,12 +233,15 @@ render(json_t *agg, int csv, struct buf *out)
 		json_object_set_new(row, "cost_usd", json_real(usd));
 		json_object_del(row, "cost");
 		if (csv)
-			err = buf_printf(out, "%s,%s,%s,%lld,%lld,%lld,%.6f\n",
+			err = buf_printf(out,
+			    "%s,%s,%s,%lld,%lld,%lld,%lld,%.6f\n",
 			    json_string_value(json_object_get(row, "day")),
 			    json_string_value(json_object_get(row, "key")),
 			    json_string_value(json_object_get(row, "model")),
 			    (long long)json_integer_value(
 				json_object_get(row, "requests")),
+			    (long long)json_integer_value(
+				json_object_get(row, "cache_hits")),
 			    (long long)json_integer_value(
 				json_object_get(row, "tokens_in")),
 			    (long long)json_integer_value(

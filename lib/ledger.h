@@ -25,12 +25,13 @@ void ledger_close(struct ledger *l);
  * had not written yet). l may be NULL. Thread-safe.
  */
 void ledger_record(struct ledger *l, const char *key_id, const char *model,
-    long long tokens_in, long long tokens_out, uint64_t cost_micro_usd);
+    long long tokens_in, long long tokens_out, uint64_t cost_micro_usd,
+    int cache_hit);
 
 /*
  * Sum the ledger in dir from day from to day to (inclusive, "YYYY-MM-DD")
  * by day, key and model, into out: JSON {"object":"list","data":[{"day",
- * "key","model","requests","tokens_in","tokens_out","cost_usd"}]} or, with
+ * "key","model","requests","cache_hits","tokens_in","tokens_out","cost_usd"}]} or, with
  * csv, a header line and one line each. Lines that do not parse (a torn
  * last line) are skipped. RELAY_EINVAL for a bad date, RELAY_EIO,
  * RELAY_ENOMEM, RELAY_ETOOBIG.

@@ -52,6 +52,18 @@
 /* Provider API versions when the config names none. */
 #define RELAY_AZURE_API_VERSION "2024-10-21"
 #define RELAY_ANTHROPIC_VERSION "2023-06-01"
+/* Response cache: an entry's lifetime (seconds), the largest answer kept
+ * (bytes), and how much of it one memcached item holds (bytes; memcached's
+ * default item limit is 1 MiB, key and item header included). */
+#define RELAY_CACHE_TTL_DEFAULT 3600
+#define RELAY_CACHE_MAX_BYTES_DEFAULT (8u * 1024 * 1024)
+#define RELAY_CACHE_MAX_BYTES_CEILING (64u * 1024 * 1024)
+#define RELAY_CACHE_PART_BYTES_DEFAULT (1000u * 1000)
+/* The longest a request waits for an identical one's answer: ms. */
+#define RELAY_CACHE_FOLLOW_MS_MAX 120000
+/* Parts of one cache entry: count (max_bytes / part_bytes, rounded up). */
+#define RELAY_CACHE_PARTS_MAX 1024
+
 /* Where keys and stored credentials live when nothing else says. */
 #define RELAY_DATA_DIR_DEFAULT "/var/lib/llm-relay"
 

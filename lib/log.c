@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "pii.h"
 
 /* Set once in main() before threads start; read-only afterwards. */
 static char log_prog[32] = "relay";
@@ -37,6 +38,35 @@ log_init(const char *prog, enum log_level level)
 			log_level_min = (enum log_level)i;
 }
 
+/*
+ * Whatever a message quotes (an upstream's error text, a header) may hold
+ * personal data or a key: the message part of every line goes through
+ * pii_mask() before it is written. A line that cannot be masked (memory
+ * is short) is replaced, never written as it was.
+ */
+static void
+mask_and_write(const char *line, size_t head, size_t msglen)
+{
+	static const char dropped[] = "[log line dropped: it could not be "
+				      "masked]\n";
+	struct buf b;
+
+	buf_init(&b, 2 * msglen + 64);
+	if (buf_append(&b, line, head) != RELAY_OK ||
+	    pii_mask(line + head, msglen, &b) != RELAY_OK ||
+	    buf_append(&b, "\n", 1) != RELAY_OK) {
+		buf_clear(&b);
+		if (buf_append(&b, line, head) != RELAY_OK ||
+		    buf_append(&b, dropped, sizeof(dropped) - 1) != RELAY_OK) {
+			buf_reset(&b);
+			return;
+		}
+	}
+	if (write(STDERR_FILENO, b.data, b.len) < 0)
+		b.len = 0;
+	buf_reset(&b);
+}
+
 void
 log_msg(enum log_level level, const char *fmt, ...)
 {
@@ -62,12 +92,9 @@ log_msg(enum log_level level, const char *fmt, ...)
 	va_end(ap);
 	if (m < 0)
 		return;
-	n += m;
-	if ((size_t)n > sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
-	line[n++] = '\n';
-	if (write(STDERR_FILENO, line, (size_t)n) < 0)
-		return;
+	if ((size_t)m > sizeof(line) - (size_t)n - 2)
+		m = (int)(sizeof(line) - (size_t)n - 2);
+	mask_and_write(line, (size_t)n, (size_t)m);
 }
 
 void

@@ -15,10 +15,12 @@
 
 #include "apierr.h"
 #include "breaker.h"
+#include "cache.h"
 #include "chatreq.h"
 #include "config.h"
 #include "creds.h"
 #include "fcgi_io.h"
+#include "filter.h"
 #include "jsonx.h"
 #include "keypool.h"
 #include "limits.h"
@@ -57,6 +59,7 @@ struct pstate {
 	size_t events; /* answer events that reached the client */
 	int unflushed;
 	int first; /* the first answer bytes went out */
+	int rec_off; /* the answer outgrew pc->record: not recorded */
 	const struct timespec *t0; /* when the request arrived */
 	struct proxy_usage *u;
 };
@@ -210,6 +213,20 @@ array_item(void *arg, const struct sse_event *ev)
 
 static enum relay_err stream_head(struct relay_req *req);
 
+/* Keep what the client gets for the cache, while it fits. */
+static void
+record(struct pstate *ps, const char *p, size_t n)
+{
+	struct buf *rec = ps->pc->record;
+
+	if (rec == NULL || ps->rec_off)
+		return;
+	if (buf_append(rec, p, n) != RELAY_OK) {
+		ps->rec_off = 1;
+		buf_clear(rec);
+	}
+}
+
 /* Client-bound SSE bytes: as they are, or re-framed into the array. */
 static enum relay_err
 client_sse(struct pstate *ps, const char *p, size_t n)
@@ -233,6 +250,7 @@ client_sse(struct pstate *ps, const char *p, size_t n)
 		    (double)(now.tv_sec - ps->t0->tv_sec) +
 			(double)(now.tv_nsec - ps->t0->tv_nsec) / 1e9);
 	}
+	record(ps, p, n);
 	if (!ps->req->json_array)
 		return req_send(ps->req, p, n, 0);
 	err = sse_feed(&ps->arr, p, n, array_item, ps);
@@ -481,6 +499,8 @@ pstate_init(struct pstate *ps, struct relay_req *req,
 	sse_init(&ps->arr, RELAY_SSE_EVENT_MAX);
 	buf_init(&ps->body, RELAY_UPSTREAM_BODY_MAX);
 	buf_init(&ps->xbuf, RELAY_UPSTREAM_BODY_MAX);
+	if (pc->record != NULL)
+		buf_clear(pc->record);
 }
 
 static void
@@ -525,6 +545,14 @@ remember(struct last_failure *lf, enum relay_err err, int status,
 	}
 }
 
+/* A whole answer went out: it is the one to record. */
+static void
+answered(struct pstate *ps, const char *p, size_t n)
+{
+	record(ps, p, n);
+	ps->u->recorded = ps->pc->record != NULL && !ps->rec_off;
+}
+
 /* Gemini's {"embeddings":[{"values":[...]}]} as OpenAI's list. */
 static void
 send_embeddings(struct pstate *ps, struct span body)
@@ -554,9 +582,37 @@ send_embeddings(struct pstate *ps, struct span body)
 	else if (req_send_full(ps->req, 200, "application/json", ps->xbuf.data,
 		     ps->xbuf.len) != RELAY_OK)
 		ps->req->status = 499;
+	else
+		answered(ps, ps->xbuf.data, ps->xbuf.len);
 	json_decref(list);
 	json_decref(data);
 	json_decref(v);
+}
+
+/*
+ * The content filter over a whole answer of the client's dialect: *body
+ * points at the filtered text (kept in tmp) when anything matched. 0 when
+ * it cannot be filtered (answered with an error: unfiltered text never
+ * goes out).
+ */
+static int
+filter_whole(struct pstate *ps, struct span *body, struct buf *tmp)
+{
+	int changed;
+	enum relay_err err;
+
+	if (ps->pc->filter == NULL || ps->pc->filter_output == FILTER_OUT_OFF)
+		return 1;
+	err = filter_answer(ps->pc->filter, ps->pc->filter_output, ps->pc->in,
+	    *body, tmp, &changed);
+	if (err != RELAY_OK) {
+		apierr_send_err(ps->req, ps->pc->in, err,
+		    "the answer could not be filtered");
+		return 0;
+	}
+	if (changed)
+		*body = (struct span){tmp->data, tmp->len};
+	return 1;
 }
 
 /* A finished 2xx answer that was buffered: pass it on or translate it. */
@@ -567,6 +623,7 @@ send_answer(struct pstate *ps, int status)
 	struct span body = {
 	    ps->body.data != NULL ? ps->body.data : "", ps->body.len};
 	struct ir_usage iu;
+	struct buf filtered;
 	enum relay_err err;
 
 	if (ps->pc->cr->stream) {
@@ -587,9 +644,13 @@ send_answer(struct pstate *ps, int status)
 			return;
 		}
 		usage_member(ps->out, body, ps->u);
+		if (!filter_whole(ps, &body, &ps->xbuf))
+			return;
 		if (req_send_full(req, status, "application/json", body.p,
 			body.len) != RELAY_OK)
 			req->status = 499;
+		else
+			answered(ps, body.p, body.len);
 		return;
 	}
 	memset(&iu, 0xff, sizeof(iu));
@@ -601,9 +662,16 @@ send_answer(struct pstate *ps, int status)
 		    "the upstream's answer could not be read");
 		return;
 	}
-	if (req_send_full(req, 200, "application/json", ps->xbuf.data,
-		ps->xbuf.len) != RELAY_OK)
-		req->status = 499;
+	body = (struct span){ps->xbuf.data, ps->xbuf.len};
+	buf_init(&filtered, RELAY_UPSTREAM_BODY_MAX);
+	if (filter_whole(ps, &body, &filtered)) {
+		if (req_send_full(req, 200, "application/json", body.p,
+			body.len) != RELAY_OK)
+			req->status = 499;
+		else
+			answered(ps, body.p, body.len);
+	}
+	buf_reset(&filtered);
 }
 
 /* A stream that ended well: its last words, and the array closed. */
@@ -633,6 +701,8 @@ end_stream(struct pstate *ps)
 		err = req_send(req, NULL, 0, 1);
 	if (err != RELAY_OK)
 		req->status = 499;
+	else
+		ps->u->recorded = ps->pc->record != NULL && !ps->rec_off;
 }
 
 /* Judge a finished transfer. */
@@ -824,6 +894,10 @@ attempt(struct proxy *px, const struct config_target *t,
 	pstate_init(ps, req, px->pc, t, &px->tr, px->u);
 	ps->t0 = &px->start;
 	req->m_provider = p->name;
+	snprintf(px->u->target, sizeof(px->u->target), "%s/%.*s", p->name,
+	    strcmp(t->model, "*") == 0 ? (int)px->pc->cr->model.len
+				       : (int)strlen(t->model),
+	    strcmp(t->model, "*") == 0 ? px->pc->cr->model.p : t->model);
 	memset(c, 0, sizeof(*c));
 	c->url = px->tr.url;
 	c->headers = px->tr.lines;
@@ -1067,4 +1141,78 @@ proxy_chat(struct relay_req *req, const struct config *cfg,
 	creds_release(px.cs);
 	target_reset(&px.tr);
 	buf_reset(&px.lf.body);
+}
+
+/* --- a cached answer ------------------------------------------------------ */
+
+enum relay_err
+proxy_replay(struct relay_req *req, const struct proxy_call *pc,
+    const struct cache_entry *e)
+{
+	const struct chatreq *cr = pc->cr;
+	struct span pl = {
+	    e->payload.data != NULL ? e->payload.data : "", e->payload.len};
+	struct dialect_req_info info;
+	struct proxy_usage u;
+	struct ir_usage iu;
+	struct timespec t0;
+	struct pstate ps;
+	struct buf out;
+	enum relay_err err = RELAY_OK;
+	int as_recorded;
+
+	if (e->d != pc->in || pc->record != NULL)
+		return RELAY_EPROTO;
+	memset(&info, 0, sizeof(info));
+	info.stream = cr->stream;
+	info.include_usage = pc->in == DIALECT_OPENAI ? cr->include_usage : 1;
+	snprintf(info.model, sizeof(info.model), "%.*s", (int)cr->model.len,
+	    cr->model.p);
+	ir_usage_init(&iu);
+	iu.input = e->tokens_in;
+	iu.output = e->tokens_out;
+	iu.cache_read = e->tokens_cached;
+	buf_init(&out, 4 * e->payload.len + 65536);
+	as_recorded = cr->stream == e->stream &&
+	    (!e->stream || pc->in != DIALECT_OPENAI ||
+		e->include_usage == cr->include_usage);
+	if (as_recorded)
+		;
+	else if (cr->stream && e->stream)
+		err = dialect_stream_retell(pc->in, pl, &info, &iu, &out);
+	else if (cr->stream)
+		err = dialect_response_to_stream(pc->in, pl, &info, &out);
+	else if (e->stream)
+		err = dialect_stream_to_response(pc->in, pl, &iu, &out);
+	if (err != RELAY_OK) {
+		buf_reset(&out);
+		return RELAY_EPROTO;
+	}
+	if (!as_recorded)
+		pl = (struct span){out.data != NULL ? out.data : "", out.len};
+	if (!cr->stream) {
+		err = req_send_full(req, 200, "application/json", pl.p, pl.len);
+		if (err != RELAY_OK)
+			req->status = 499;
+		buf_reset(&out);
+		return err;
+	}
+	memset(&ps, 0, sizeof(ps));
+	memset(&u, 0, sizeof(u));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ps.req = req;
+	ps.pc = pc;
+	ps.u = &u;
+	ps.t0 = &t0;
+	sse_init(&ps.sse, RELAY_SSE_EVENT_MAX);
+	sse_init(&ps.arr, RELAY_SSE_EVENT_MAX);
+	err = client_sse(&ps, pl.p, pl.len);
+	if (err == RELAY_OK)
+		end_stream(&ps);
+	else
+		req->status = 499;
+	sse_reset(&ps.sse);
+	sse_reset(&ps.arr);
+	buf_reset(&out);
+	return req->status == 499 ? RELAY_ECLOSED : RELAY_OK;
 }

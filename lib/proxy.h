@@ -9,6 +9,8 @@
 
 #include "compiler.h"
 #include "dialect.h"
+#include "config.h"
+#include "limits.h"
 
 struct relay_req;
 struct config;
@@ -21,6 +23,14 @@ struct proxy_call {
 	const struct chatreq *cr; /* its validated request */
 	const struct config_model *m; /* the routed model */
 	const char *anthropic_beta; /* forwarded to Anthropic upstreams */
+	/* When not NULL: receives the answer as the client got it (a
+	 * stream's SSE text, before any JSON-array framing, or the whole
+	 * JSON body), for the response cache; its ceiling bounds it, and an
+	 * answer that passes it is simply not recorded. */
+	struct buf *record;
+	/* The content filter of the answer (NULL: none), and what it does. */
+	struct wordfilter *filter;
+	enum filter_output filter_output;
 };
 
 /* What the call used, for accounting (OpenAI semantics: input includes
@@ -33,6 +43,8 @@ struct proxy_usage {
 	size_t events; /* stream events relayed to the client */
 	int status; /* last upstream HTTP status, 0 if none */
 	int attempts; /* upstream calls made */
+	int recorded; /* pc->record holds the whole 2xx answer */
+	char target[2 * RELAY_NAME_MAX + 2]; /* provider/model that served */
 };
 
 /*
@@ -52,5 +64,19 @@ struct proxy_usage {
  */
 void proxy_chat(struct relay_req *req, const struct config *cfg,
     const struct proxy_call *pc, struct proxy_usage *u) RELAY_NONNULL;
+
+struct cache_entry;
+
+/*
+ * Answer req from the cache entry e (of the client's dialect pc->in): as
+ * a stream or a whole, whichever pc->cr asks for, whatever form e holds
+ * (dialect.h converts between them); the stream keeps e's pieces.
+ * pc->record must be NULL. Headers the caller queued go out with it.
+ * RELAY_OK; RELAY_EPROTO when e cannot be told in the form asked for
+ * (nothing was sent: the caller goes upstream instead); other errors
+ * mean the client is gone or memory ran out after the head was sent.
+ */
+enum relay_err proxy_replay(struct relay_req *req, const struct proxy_call *pc,
+    const struct cache_entry *e) RELAY_NONNULL RELAY_MUST_CHECK;
 
 #endif

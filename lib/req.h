@@ -57,6 +57,7 @@ struct relay_req {
 	const char *m_provider; /* the provider that served (config-owned) */
 	/* For the access log. */
 	char m_key_id[24]; /* the virtual key's id, empty: none */
+	const char *m_cache; /* "HIT", "MISS"... (cache.h), NULL: none */
 	long long m_in, m_out; /* tokens charged */
 	unsigned long long m_cost; /* micro-USD */
 	double m_ttft; /* seconds to the first answer byte, <0: none */

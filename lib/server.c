@@ -24,6 +24,7 @@
 #include "config.h"
 #include "fcgi_io.h"
 #include "keys.h"
+#include "filter.h"
 #include "ledger.h"
 #include "kv.h"
 #include "limits.h"
@@ -148,6 +149,7 @@ access_line(struct relay_ctx *ctx, const struct relay_req *req,
 	e.model = req->m_model;
 	e.provider = req->m_provider;
 	e.client_ip = req->client_ip;
+	e.cache = req->m_cache;
 	e.status = req->status;
 	e.seconds = (double)(t1->tv_sec - t0->tv_sec) +
 	    (double)(t1->tv_nsec - t0->tv_nsec) / 1e9;
@@ -173,10 +175,13 @@ serve_one(struct worker *w, struct fcgi_io *io, struct upstream *up)
 		w->fn(&req);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	access_line(w->ctx, &req, &t0, &t1);
-	if (req.m_model != NULL && (req.m_in > 0 || req.m_out > 0))
+	if (req.m_model != NULL &&
+	    (req.m_in > 0 || req.m_out > 0 ||
+		(req.m_cache != NULL && strcmp(req.m_cache, "HIT") == 0)))
 		ledger_record(w->ctx->ledger,
 		    req.m_key_id[0] != '\0' ? req.m_key_id : "-", req.m_model,
-		    req.m_in, req.m_out, req.m_cost);
+		    req.m_in, req.m_out, req.m_cost,
+		    req.m_cache != NULL && strcmp(req.m_cache, "HIT") == 0);
 	metrics_request(w->ctx->metrics,
 	    req.m_route != NULL ? req.m_route : "other",
 	    req.m_dialect != NULL ? req.m_dialect : "none",
@@ -421,7 +426,8 @@ ctx_open(struct relay_ctx *ctx, const struct opts *o)
 	    (int)sizeof(path))
 		ctx->creds = creds_store_new(path, &ctx->master);
 	config_release(cfg);
-	if (ctx->keys == NULL || ctx->creds == NULL) {
+	ctx->filter = filter_store_new();
+	if (ctx->keys == NULL || ctx->creds == NULL || ctx->filter == NULL) {
 		log_err("cannot set up the key and credential stores");
 		return -1;
 	}
@@ -460,6 +466,8 @@ ctx_close(struct relay_ctx *ctx)
 	ctx->ledger = NULL;
 	keys_store_free(ctx->keys);
 	creds_store_free(ctx->creds);
+	filter_store_free(ctx->filter);
+	ctx->filter = NULL;
 	explicit_bzero(&ctx->master, sizeof(ctx->master));
 	upstream_shared_free(ctx->up_shared);
 	config_store_free(ctx->config);

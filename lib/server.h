@@ -24,6 +24,7 @@ struct relay_ctx {
 	struct metrics *metrics; /* this process's counters; NULL: off */
 	struct accesslog *access; /* RELAY_ACCESS_LOG; NULL: off */
 	struct ledger *ledger; /* <data_dir>/ledger: usage and cost */
+	struct filter_store *filter; /* the content filter's word lists */
 	struct upstream_shared *up_shared;
 	unsigned threads;
 	int listen_fd;

@@ -397,6 +397,13 @@ wf_feed(struct wordfilter_stream *ws, const char *p, size_t n, int final,
 	    final ? ws->pend.len : (size_t)(wf_safe_end(ws) - ws->base), emit);
 }
 
+struct wordfilter *
+wordfilter_ref(struct wordfilter *wf)
+{
+	atomic_fetch_add(&wf->refs, 1);
+	return wf;
+}
+
 struct wordfilter_stream *
 wordfilter_stream_new(struct wordfilter *wf, enum wordfilter_action action)
 {
@@ -492,11 +499,17 @@ wf_read_file(const char *path, struct buf *out, struct wf_file *f, char *errbuf,
 	int fd;
 	enum relay_err err = RELAY_OK;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO named by mistake must not hang the load. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) != 0) {
 		wf_err(errbuf, errsz, path, 0, strerror(errno));
 		if (fd >= 0)
 			close(fd);
+		return RELAY_EIO;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		wf_err(errbuf, errsz, path, 0, "not a regular file");
+		close(fd);
 		return RELAY_EIO;
 	}
 	f->exists = 1;

@@ -51,6 +51,9 @@ struct wordfilter *wordfilter_load(const char *const *paths, size_t n,
  */
 void wordfilter_free(struct wordfilter *wf);
 
+/* Take another reference on wf (dropped with wordfilter_free()); wf. */
+struct wordfilter *wordfilter_ref(struct wordfilter *wf) RELAY_NONNULL;
+
 /* Number of distinct words loaded. */
 size_t wordfilter_count(const struct wordfilter *wf) RELAY_NONNULL;
 

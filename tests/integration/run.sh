@@ -149,7 +149,13 @@ write_shared_config() {
     { "name": "m-openai", "targets": [{ "provider": "demo", "model": "up-openai" }] },
     { "name": "m-anthropic", "targets": [{ "provider": "an", "model": "up-anthropic" }] },
     { "name": "m-gemini", "targets": [{ "provider": "ge", "model": "up-gemini" }] },
-    { "name": "m-azure", "targets": [{ "provider": "az", "model": "up-azure" }] }
+    { "name": "m-azure", "targets": [{ "provider": "az", "model": "up-azure" }] },
+    { "name": "c-openai", "targets": [{ "provider": "demo", "model": "up-openai" }],
+      "cache": { "enabled": true, "any_temperature": true } },
+    { "name": "c-anthropic", "targets": [{ "provider": "an", "model": "up-anthropic" }],
+      "cache": { "enabled": true, "any_temperature": true } },
+    { "name": "c-gemini", "targets": [{ "provider": "ge", "model": "up-gemini" }],
+      "cache": { "enabled": true, "any_temperature": true } }
   ]
 }
 EOF

@@ -161,6 +161,41 @@ test_set_get_delete(void **state)
 	kv_free(kv);
 }
 
+/* kv_mget: several keys in one call, the missing ones said so. */
+static void
+test_mget(void **state)
+{
+	struct kv *kv = kv_connect();
+	char k[3][128];
+	const char *keys[3] = {key("m0", k[0], sizeof(k[0])),
+	    key("m1", k[1], sizeof(k[1])), key("m2", k[2], sizeof(k[2]))};
+	struct buf out[3];
+	int found[3], i;
+
+	(void)state;
+	for (i = 0; i < 3; i++)
+		buf_init(&out[i], 1024);
+	assert_int_equal(kv_set(kv, keys[0], "zero", 4, 60), RELAY_OK);
+	assert_int_equal(kv_delete(kv, keys[1]), RELAY_OK);
+	assert_int_equal(kv_set(kv, keys[2], "two", 3, 60), RELAY_OK);
+	assert_int_equal(kv_mget(kv, keys, 3, out, found), RELAY_OK);
+	assert_int_equal(found[0], 1);
+	assert_int_equal(found[1], 0);
+	assert_int_equal(found[2], 1);
+	assert_string_equal(out[0].data, "zero");
+	assert_int_equal(out[1].len, 0);
+	assert_string_equal(out[2].data, "two");
+	/* Twice in a row on the same pooled connection: nothing left over. */
+	for (i = 0; i < 3; i++)
+		buf_clear(&out[i]);
+	assert_int_equal(kv_mget(kv, keys, 3, out, found), RELAY_OK);
+	assert_string_equal(out[2].data, "two");
+	assert_int_equal(kv_mget(kv, keys, 0, out, found), RELAY_OK);
+	for (i = 0; i < 3; i++)
+		buf_reset(&out[i]);
+	kv_free(kv);
+}
+
 static void
 test_get_into_small_buffer(void **state)
 {
@@ -358,6 +393,7 @@ main(void)
 	const struct CMUnitTest cases[] = {
 	    cmocka_unit_test(test_set_get_delete),
 	    cmocka_unit_test(test_get_into_small_buffer),
+	    cmocka_unit_test(test_mget),
 	    cmocka_unit_test(test_add),
 	    cmocka_unit_test(test_incr_decr),
 	    cmocka_unit_test(test_incr_concurrent_exact),

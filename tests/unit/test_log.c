@@ -115,6 +115,33 @@ test_levels_and_shape(void **state)
 }
 
 static void
+emit_personal(void)
+{
+	log_init("unit", LOG_LVL_WARN);
+	log_warn("upstream said: user zhang.san@example.com, phone "
+		 "13812345678, card 4111111111111111, key "
+		 "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789, 你好");
+}
+
+/* What a line quotes is masked before it is written. */
+static void
+test_personal_data_masked(void **state)
+{
+	char out[4096];
+
+	(void)state;
+	capture(emit_personal, out, sizeof(out));
+	assert_null(strstr(out, "zhang.san@example.com"));
+	assert_null(strstr(out, "13812345678"));
+	assert_null(strstr(out, "4111111111111111"));
+	assert_null(strstr(out, "abcdefghijklmnopqrstuvwxyz0123456789"));
+	assert_non_null(strstr(out, "138****5678"));
+	assert_non_null(strstr(out, "@example.com"));
+	assert_non_null(strstr(out, "你好\n"));
+	assert_non_null(strstr(out, " warn unit["));
+}
+
+static void
 emit_env_level(void)
 {
 	setenv("RELAY_LOG_LEVEL", "DEBUG", 1);
@@ -166,6 +193,7 @@ main(void)
 	    cmocka_unit_test(test_sanitize_truncation),
 	    cmocka_unit_test(test_levels_and_shape),
 	    cmocka_unit_test(test_env_level),
+	    cmocka_unit_test(test_personal_data_masked),
 	    cmocka_unit_test(test_long_line_bounded),
 	};
 
