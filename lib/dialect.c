@@ -10,6 +10,7 @@
 #include "wire_anthropic.h"
 #include "wire_gemini.h"
 #include "wire_openai.h"
+#include "wordfilter.h"
 
 /* The operations of one wire format. */
 struct wire_ops {
@@ -215,12 +216,18 @@ struct dialect_stream {
 	struct buf *out; /* the caller's, during one call */
 	int complete;
 	int dead; /* the upstream broke protocol: nothing more */
+	/* The content filter over the answer's text (dialect_stream_filter). */
+	struct wordfilter_stream *ws;
+	int stop; /* end the stream before the first match */
+	int cut; /* it did: every later event is dropped */
+	int text_open; /* a text block is open ... */
+	size_t text_index; /* ... with this index */
+	struct buf fb; /* filtered text of one delta */
 };
 
 static enum relay_err
-stream_emit(void *arg, const struct ir_sev *ev)
+encode(struct dialect_stream *ds, const struct ir_sev *ev)
 {
-	struct dialect_stream *ds = arg;
 	size_t before = ds->out->len;
 	enum relay_err err;
 
@@ -230,6 +237,111 @@ stream_emit(void *arg, const struct ir_sev *ev)
 	if (err != RELAY_OK)
 		truncate_to(ds->out, before);
 	return err;
+}
+
+/* The filtered text in ds->fb as a delta of the open text block. */
+static enum relay_err
+emit_filtered(struct dialect_stream *ds)
+{
+	struct ir_sev d;
+
+	if (ds->fb.len == 0)
+		return RELAY_OK;
+	memset(&d, 0, sizeof(d));
+	d.kind = IR_SEV_DELTA;
+	d.index = ds->text_index;
+	d.part = IR_PART_TEXT;
+	d.delta = IR_DELTA_TEXT;
+	d.text = (struct span){ds->fb.data, ds->fb.len};
+	d.usage = &ds->norm.usage;
+	return encode(ds, &d);
+}
+
+/* A match with the stop action: the open block closes and the stream
+ * ends as the dialect ends one its provider filtered. */
+static enum relay_err
+cut_here(struct dialect_stream *ds)
+{
+	static const char raw[] = "content_filter";
+	struct ir_sev ev;
+	enum relay_err err = RELAY_OK;
+
+	ds->cut = 1;
+	memset(&ev, 0, sizeof(ev));
+	ev.usage = &ds->norm.usage;
+	if (ds->text_open) {
+		ev.kind = IR_SEV_BLOCK_STOP;
+		ev.index = ds->text_index;
+		err = encode(ds, &ev);
+		ds->text_open = 0;
+	}
+	if (err != RELAY_OK)
+		return err;
+	ev.kind = IR_SEV_END;
+	ev.finish = IR_FINISH_CONTENT_FILTER;
+	ev.finish_raw = (struct span){raw, sizeof(raw) - 1};
+	return encode(ds, &ev);
+}
+
+/*
+ * With a filter, text deltas go through it: what no later piece can make
+ * part of a match goes out at once, the rest waits for the next delta,
+ * and the end of the block (or anything else) lets it out. Other events
+ * pass as they are.
+ */
+static enum relay_err
+stream_emit(void *arg, const struct ir_sev *ev)
+{
+	struct dialect_stream *ds = arg;
+	enum relay_err err = RELAY_OK;
+	int matched = 0;
+
+	if (ds->ws == NULL)
+		return encode(ds, ev);
+	if (ds->cut)
+		return RELAY_OK;
+	if (ev->kind == IR_SEV_DELTA && ev->delta == IR_DELTA_TEXT &&
+	    ds->text_open && ev->index == ds->text_index) {
+		buf_clear(&ds->fb);
+		err = wordfilter_stream_feed(
+		    ds->ws, ev->text.p, ev->text.len, &ds->fb, &matched);
+		if (err == RELAY_OK)
+			err = emit_filtered(ds);
+		if (err == RELAY_OK && matched && ds->stop)
+			err = cut_here(ds);
+		return err;
+	}
+	if (ds->text_open && ev->kind != IR_SEV_DELTA) {
+		/* The held-back tail belongs before whatever comes next. */
+		buf_clear(&ds->fb);
+		err = wordfilter_stream_flush(ds->ws, &ds->fb);
+		if (err == RELAY_OK)
+			err = emit_filtered(ds);
+		if (err != RELAY_OK)
+			return err;
+		if (ev->kind == IR_SEV_BLOCK_STOP &&
+		    ev->index == ds->text_index)
+			ds->text_open = 0;
+	}
+	if (ev->kind == IR_SEV_BLOCK_START && ev->part == IR_PART_TEXT) {
+		ds->text_open = 1;
+		ds->text_index = ev->index;
+	}
+	return encode(ds, ev);
+}
+
+void
+dialect_stream_filter(
+    struct dialect_stream *ds, struct wordfilter_stream *ws, int stop)
+{
+	ds->ws = ws;
+	ds->stop = stop;
+}
+
+int
+dialect_stream_cut(const struct dialect_stream *ds)
+{
+	return ds->cut;
 }
 
 struct dialect_stream *
@@ -245,6 +357,7 @@ dialect_stream_new(
 		return NULL;
 	ds->from = from;
 	ds->to = to;
+	buf_init(&ds->fb, WORDFILTER_PIECE_MAX + 4 * WORDFILTER_WORD_MAX);
 	ir_norm_init(&ds->norm, stream_emit, ds);
 	ir_enc_init(&ds->enc, info->model, info->include_usage);
 	return ds;
@@ -298,6 +411,8 @@ dialect_stream_free(struct dialect_stream *ds)
 		return;
 	ir_norm_reset(&ds->norm);
 	ir_enc_reset(&ds->enc);
+	wordfilter_stream_free(ds->ws);
+	buf_reset(&ds->fb);
 	mem_free(ds);
 }
 

@@ -157,6 +157,24 @@ void dialect_stream_usage(
  * finish_reason, Anthropic message_stop, Gemini finishReason). */
 int dialect_stream_complete(const struct dialect_stream *ds) RELAY_NONNULL;
 
+struct wordfilter_stream;
+
+/*
+ * Put the content filter ws (ds takes it over and frees it) on the text
+ * of the answer: text deltas go out masked, held back only while a
+ * listed word may still be forming across deltas (the end of the block
+ * lets the rest out). With stop, the first match ends the stream there:
+ * the text before it, the block closed, and the dialect's end with its
+ * content-filter finish (OpenAI "content_filter", Anthropic "refusal",
+ * Gemini "SAFETY"); every later event yields nothing. Thinking and tool
+ * arguments are not filtered.
+ */
+void dialect_stream_filter(struct dialect_stream *ds,
+    struct wordfilter_stream *ws, int stop) RELAY_NONNULL;
+
+/* 1 once the filter ended the stream (the upstream may be left). */
+int dialect_stream_cut(const struct dialect_stream *ds) RELAY_NONNULL;
+
 /* Release ds; NULL is fine. */
 void dialect_stream_free(struct dialect_stream *ds);
 

@@ -21,6 +21,7 @@
 #include "creds.h"
 #include "fcgi_io.h"
 #include "filter.h"
+#include "wordfilter.h"
 #include "jsonx.h"
 #include "keypool.h"
 #include "limits.h"
@@ -60,6 +61,7 @@ struct pstate {
 	int unflushed;
 	int first; /* the first answer bytes went out */
 	int rec_off; /* the answer outgrew pc->record: not recorded */
+	int cut; /* the content filter ended the stream: upstream left */
 	const struct timespec *t0; /* when the request arrived */
 	struct proxy_usage *u;
 };
@@ -287,6 +289,12 @@ stream_head(struct relay_req *req)
 
 /* --- one attempt: the upstream callbacks --------------------------------- */
 
+static int
+filtering(const struct proxy_call *pc)
+{
+	return pc->filter != NULL && pc->filter_output != FILTER_OUT_OFF;
+}
+
 static enum relay_err
 on_head(void *arg, const struct upstream_head *h)
 {
@@ -302,7 +310,9 @@ on_head(void *arg, const struct upstream_head *h)
 		return RELAY_OK;
 	}
 	ps->mode = PMODE_SSE;
-	if (ps->out != ps->pc->in) {
+	/* Translated, or filtered: the text then has to be seen, so the
+	 * same dialect goes through the translator too. */
+	if (ps->out != ps->pc->in || filtering(ps->pc)) {
 		ps->info.stream = 1;
 		ps->info.include_usage = cr->include_usage;
 		if (ps->info.model[0] == '\0')
@@ -311,6 +321,16 @@ on_head(void *arg, const struct upstream_head *h)
 		ps->ds = dialect_stream_new(ps->out, ps->pc->in, &ps->info);
 		if (ps->ds == NULL)
 			return RELAY_ENOMEM;
+		if (filtering(ps->pc)) {
+			int stop = ps->pc->filter_output == FILTER_OUT_STOP;
+			struct wordfilter_stream *ws =
+			    wordfilter_stream_new(ps->pc->filter,
+				stop ? WORDFILTER_STOP : WORDFILTER_MASK);
+
+			if (ws == NULL)
+				return RELAY_ENOMEM;
+			dialect_stream_filter(ps->ds, ws, stop);
+		}
 	}
 	/* The head goes out with the first event (client_sse()): an upstream
 	 * that fails before one can still be retried elsewhere, and the
@@ -450,6 +470,11 @@ on_data(void *arg, const char *p, size_t n)
 		return RELAY_EPROTO;
 	if (err == RELAY_OK)
 		err = flush(ps);
+	if (err == RELAY_OK && ps->ds != NULL && dialect_stream_cut(ps->ds)) {
+		/* The filter ended the answer: the rest is not wanted. */
+		ps->cut = 1;
+		return RELAY_ECLOSED;
+	}
 	return err;
 }
 
@@ -714,12 +739,12 @@ judge(const struct config *cfg, struct pstate *ps, enum relay_err err,
 	struct relay_req *req = ps->req;
 	int status = c->status;
 
-	if (err == RELAY_ECLOSED)
-		return OUT_GONE;
-	if (err == RELAY_OK && ps->mode == PMODE_SSE) {
+	if (ps->cut || (err == RELAY_OK && ps->mode == PMODE_SSE)) {
 		end_stream(ps);
 		return OUT_DONE;
 	}
+	if (err == RELAY_ECLOSED)
+		return OUT_GONE;
 	if (err == RELAY_OK && status >= 200 && status < 300) {
 		send_answer(ps, status);
 		return OUT_DONE;
