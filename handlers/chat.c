@@ -20,6 +20,7 @@
 #include "../lib/log.h"
 #include "../lib/metrics.h"
 #include "../lib/passthru.h"
+#include "../lib/promptlog.h"
 #include "../lib/proxy.h"
 #include "../lib/req.h"
 #include "../lib/server.h"
@@ -204,6 +205,18 @@ proxy_route(struct relay_req *req, const struct config *cfg, struct gate *g)
 	gate_settle(req, g, NULL, 1, 0, 0, 0);
 }
 
+/* The optional prompt log: the request and the answer as they went
+ * (masked by promptlog.c). */
+static void
+prompt_log(struct relay_req *req, const struct buf *answer)
+{
+	promptlog_write(req->ctx->prompts, req->id,
+	    req->m_key_id[0] != '\0' ? req->m_key_id : NULL, req->m_model,
+	    req->status, (struct span){req->body.data, req->body.len},
+	    answer != NULL ? (struct span){answer->data, answer->len}
+			   : (struct span){"", 0});
+}
+
 /* The request through the response cache: a hit answers it, a miss goes
  * upstream and its answer is stored when it came whole. */
 static void
@@ -233,6 +246,8 @@ relay(struct relay_req *req, const struct config *cfg, struct proxy_call *pc,
 			RELAY_OK ||
 		    req_add_header(req, "x-relay-attempts: 0") != RELAY_OK ||
 		    proxy_replay(req, pc, &ce) != RELAY_EPROTO) {
+			if (cfg->prompt_log)
+				prompt_log(req, &ce.payload);
 			memset(u, 0, sizeof(*u));
 			u->known = 1; /* a hit costs no upstream tokens */
 			cache_entry_reset(&ce);
@@ -247,9 +262,11 @@ relay(struct relay_req *req, const struct config *cfg, struct proxy_call *pc,
 	    RELAY_OK)
 		log_warn("id=%s: x-relay-cache dropped", req->id);
 	buf_init(&rec, cfg->cache_max_bytes);
-	pc->record = cq.store ? &rec : NULL;
+	pc->record = cq.store || cfg->prompt_log ? &rec : NULL;
 	proxy_chat(req, cfg, pc, u);
-	if (u->recorded) {
+	if (cfg->prompt_log)
+		prompt_log(req, u->recorded ? &rec : NULL);
+	if (u->recorded && cq.store) {
 		buf_reset(&ce.payload);
 		ce.payload = rec;
 		buf_init(&rec, 0);
@@ -334,6 +351,7 @@ handle(struct relay_req *req)
 
 	chat(req, cfg, &g);
 	gate_end(req, &g);
+	(void)promptlog_sweep(req->ctx->prompts, cfg->prompt_log_hours);
 	config_release(cfg);
 }
 

@@ -884,7 +884,8 @@ parse_top(struct vctx *v, struct config *c, json_t *root)
 {
 	static const char *const known[] = {"memcached", "providers", "models",
 	    "limits", "stream", "data_dir", "retry", "breaker", "cache",
-	    "content_filter", NULL};
+	    "content_filter", "prompt_log", NULL};
+	static const char *const pknown[] = {"enabled", "retention_h", NULL};
 	static const struct config_filter filter_def = {0, FILTER_OUT_OFF};
 	static const struct config_cache cache_def = {
 	    0, RELAY_CACHE_TTL_DEFAULT, 0, 0};
@@ -893,6 +894,7 @@ parse_top(struct vctx *v, struct config *c, json_t *root)
 	static const char *const sknown[] = {"heartbeat_ms", NULL};
 	json_t *lim = json_object_get(root, "limits");
 	json_t *st = json_object_get(root, "stream");
+	json_t *pl;
 
 	vkeys(v, root, "$", known);
 	if (lim != NULL && !json_is_object(lim))
@@ -925,6 +927,14 @@ parse_top(struct vctx *v, struct config *c, json_t *root)
 	    RELAY_CACHE_PART_BYTES_DEFAULT);
 	parse_filter(v, json_object_get(root, "content_filter"),
 	    "$.content_filter", 1, &filter_def, &c->filter);
+	pl = json_object_get(root, "prompt_log");
+	if (pl != NULL && !json_is_object(pl))
+		vfail(v, "$.prompt_log", "must be an object");
+	else if (pl != NULL)
+		vkeys(v, pl, "$.prompt_log", pknown);
+	c->prompt_log = vbool(v, pl, "enabled", "$.prompt_log", 0);
+	c->prompt_log_hours = vlong(v, pl, "retention_h", "$.prompt_log",
+	    RELAY_PROMPT_LOG_HOURS_DEFAULT, 1, 24L * 366);
 	if (v->err == RELAY_OK)
 		parse_filter_files(
 		    v, c, json_object_get(root, "content_filter"));

@@ -118,6 +118,8 @@ struct config {
 	struct config_breaker breaker;
 	struct config_cache cache; /* the defaults models inherit */
 	struct config_filter filter; /* the defaults models inherit */
+	int prompt_log; /* prompt_log.enabled: keep masked prompts/answers */
+	long prompt_log_hours; /* prompt_log.retention_h */
 	char **filter_files; /* word lists, one word per line */
 	size_t nfilter_files;
 	size_t cache_max_bytes; /* larger answers are not cached */

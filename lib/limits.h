@@ -64,6 +64,9 @@
 /* Parts of one cache entry: count (max_bytes / part_bytes, rounded up). */
 #define RELAY_CACHE_PARTS_MAX 1024
 
+/* Prompt log: hours a logged prompt is kept. */
+#define RELAY_PROMPT_LOG_HOURS_DEFAULT 24
+
 /* Where keys and stored credentials live when nothing else says. */
 #define RELAY_DATA_DIR_DEFAULT "/var/lib/llm-relay"
 

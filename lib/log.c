@@ -44,6 +44,54 @@ log_init(const char *prog, enum log_level level)
  * pii_mask() before it is written. A line that cannot be masked (memory
  * is short) is replaced, never written as it was.
  */
+/* Length of a request id at p: "id=" then 32 hex digits, not followed by
+ * another letter or digit; 0 when p is not one. */
+static size_t
+request_id_at(const char *p, size_t n)
+{
+	size_t i;
+
+	if (n < 35 || memcmp(p, "id=", 3) != 0)
+		return 0;
+	for (i = 3; i < 35; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') ||
+			(p[i] >= 'a' && p[i] <= 'f')))
+			return 0;
+	if (n > 35 &&
+	    ((p[35] >= '0' && p[35] <= '9') || (p[35] >= 'a' && p[35] <= 'z') ||
+		(p[35] >= 'A' && p[35] <= 'Z')))
+		return 0;
+	return 35;
+}
+
+/*
+ * Mask the message msg[0..n) into b, except the request ids the relay
+ * writes as "id=<32 hex>": they look like a secret to pii_mask() but are
+ * what ties a line to its request (x-request-id, the access log).
+ */
+static enum relay_err
+mask_message(const char *msg, size_t n, struct buf *b)
+{
+	enum relay_err err = RELAY_OK;
+	size_t i = 0, from = 0, id;
+
+	while (err == RELAY_OK && i < n) {
+		if ((i == 0 || msg[i - 1] == ' ') &&
+		    (id = request_id_at(msg + i, n - i)) > 0) {
+			err = pii_mask(msg + from, i - from, b);
+			if (err == RELAY_OK)
+				err = buf_append(b, msg + i, id);
+			i += id;
+			from = i;
+			continue;
+		}
+		i++;
+	}
+	if (err == RELAY_OK)
+		err = pii_mask(msg + from, n - from, b);
+	return err;
+}
+
 static void
 mask_and_write(const char *line, size_t head, size_t msglen)
 {
@@ -53,7 +101,7 @@ mask_and_write(const char *line, size_t head, size_t msglen)
 
 	buf_init(&b, 2 * msglen + 64);
 	if (buf_append(&b, line, head) != RELAY_OK ||
-	    pii_mask(line + head, msglen, &b) != RELAY_OK ||
+	    mask_message(line + head, msglen, &b) != RELAY_OK ||
 	    buf_append(&b, "\n", 1) != RELAY_OK) {
 		buf_clear(&b);
 		if (buf_append(&b, line, head) != RELAY_OK ||

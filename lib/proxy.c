@@ -892,6 +892,10 @@ attempt(struct proxy *px, const struct config_target *t,
 	char msg[512];
 	enum relay_err err;
 
+	/* Zeroed first: the caller resets ps and reads c whatever happens,
+	 * also when the request cannot be built for this target. */
+	memset(ps, 0, sizeof(*ps));
+	memset(c, 0, sizeof(*c));
 	err = target_build(&px->tr, px->pc->in, px->pc->cr, body, t, kc->key,
 	    px->pc->cr->stream, px->pc->anthropic_beta, msg, sizeof(msg),
 	    &param);

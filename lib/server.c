@@ -26,6 +26,7 @@
 #include "keys.h"
 #include "filter.h"
 #include "ledger.h"
+#include "promptlog.h"
 #include "kv.h"
 #include "limits.h"
 #include "log.h"
@@ -425,9 +426,13 @@ ctx_open(struct relay_ctx *ctx, const struct opts *o)
 	if (snprintf(path, sizeof(path), "%s/credentials.json", cfg->data_dir) <
 	    (int)sizeof(path))
 		ctx->creds = creds_store_new(path, &ctx->master);
-	config_release(cfg);
 	ctx->filter = filter_store_new();
-	if (ctx->keys == NULL || ctx->creds == NULL || ctx->filter == NULL) {
+	if (snprintf(path, sizeof(path), "%s/prompts", cfg->data_dir) <
+	    (int)sizeof(path))
+		ctx->prompts = promptlog_open(path);
+	config_release(cfg);
+	if (ctx->keys == NULL || ctx->creds == NULL || ctx->filter == NULL ||
+	    ctx->prompts == NULL) {
 		log_err("cannot set up the key and credential stores");
 		return -1;
 	}
@@ -468,6 +473,8 @@ ctx_close(struct relay_ctx *ctx)
 	creds_store_free(ctx->creds);
 	filter_store_free(ctx->filter);
 	ctx->filter = NULL;
+	promptlog_close(ctx->prompts);
+	ctx->prompts = NULL;
 	explicit_bzero(&ctx->master, sizeof(ctx->master));
 	upstream_shared_free(ctx->up_shared);
 	config_store_free(ctx->config);

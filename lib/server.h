@@ -25,6 +25,7 @@ struct relay_ctx {
 	struct accesslog *access; /* RELAY_ACCESS_LOG; NULL: off */
 	struct ledger *ledger; /* <data_dir>/ledger: usage and cost */
 	struct filter_store *filter; /* the content filter's word lists */
+	struct promptlog *prompts; /* <data_dir>/prompts, when turned on */
 	struct upstream_shared *up_shared;
 	unsigned threads;
 	int listen_fd;

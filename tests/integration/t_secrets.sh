@@ -322,9 +322,9 @@ go rl3 "$RG" '200|429' goog "$K4" POST /v1beta/models/m-oa:generateContent "$(ge
 go rl4 "$RC" '200|429' query "$K4" POST /v1/chat/completions "$(oa_body m-oa "$TXT rl4")"
 grep -qx 429 "$T"/rl[234].code || fail "rpm 1: none of three requests refused"
 go quota "$RC" 429 bearer "$K5" POST /v1/chat/completions "$(oa_body m-oa "$TXT quota")"
-# (Embeddings for an Anthropic target, 400 unsupported_for_target, are left
-# out: after earlier requests on the same thread that path can crash
-# relay-chat, try_target() resetting a pstate that attempt() never set up.)
+# Embeddings for an Anthropic target: 400 unsupported_for_target, a path
+# that once crashed relay-chat after earlier requests on the same thread.
+for i in 1 2 3; do go "embx$i" "$RE" 400 bearer "$K1" POST /v1/embeddings "$(emb_body m-an "$TXT embx$i")"; done
 go px404 "$RP" 404 query "$K1" GET /proxy/nobody/models
 go pxesc "$RP" 400 goog "$K1" GET /proxy/oa/%2e%2e/admin
 

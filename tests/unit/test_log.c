@@ -118,6 +118,7 @@ static void
 emit_personal(void)
 {
 	log_init("unit", LOG_LVL_WARN);
+	log_warn("id=0123456789abcdef0123456789abcdef: attempt failed");
 	log_warn("upstream said: user zhang.san@example.com, phone "
 		 "13812345678, card 4111111111111111, key "
 		 "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789, 你好");
@@ -138,6 +139,9 @@ test_personal_data_masked(void **state)
 	assert_non_null(strstr(out, "138****5678"));
 	assert_non_null(strstr(out, "@example.com"));
 	assert_non_null(strstr(out, "你好\n"));
+	/* Request ids stay, so lines can be tied to requests. */
+	assert_non_null(
+	    strstr(out, "id=0123456789abcdef0123456789abcdef: attempt"));
 	assert_non_null(strstr(out, " warn unit["));
 }
 
