@@ -17,6 +17,7 @@
 #include "../lib/config.h"
 #include "../lib/filter.h"
 #include "../lib/gate.h"
+#include "../lib/keys.h"
 #include "../lib/log.h"
 #include "../lib/metrics.h"
 #include "../lib/passthru.h"
@@ -164,13 +165,18 @@ validate(struct relay_req *req, const struct config *cfg,
 /* The content filter: a request holding a listed word is refused in its
  * dialect; the answer's filter rides along in pc. 0 when answered. */
 static int
-screen(struct relay_req *req, const struct config *cfg,
+screen(struct relay_req *req, const struct config *cfg, const struct gate *g,
     const struct config_model *m, const struct route *rt,
     const struct chatreq *cr, struct proxy_call *pc)
 {
+	enum filter_output out = m->filter.output;
 	int failed;
 
-	if (!m->filter.input && m->filter.output == FILTER_OUT_OFF)
+	/* A key's own setting for its answers wins over the model's. */
+	if (g->key != NULL && g->key->filter_output >= 0 &&
+	    cfg->nfilter_files > 0)
+		out = (enum filter_output)g->key->filter_output;
+	if (!m->filter.input && out == FILTER_OUT_OFF)
 		return 1;
 	pc->filter = filter_acquire(req->ctx->filter, cfg, &failed);
 	if (failed) {
@@ -179,7 +185,7 @@ screen(struct relay_req *req, const struct config *cfg,
 		    "was not sent.");
 		return 0;
 	}
-	pc->filter_output = rt->embed ? FILTER_OUT_OFF : m->filter.output;
+	pc->filter_output = rt->embed ? FILTER_OUT_OFF : out;
 	if (pc->filter != NULL && m->filter.input &&
 	    filter_request_matches(pc->filter, cr->root)) {
 		struct apierr_what w = {
@@ -324,7 +330,7 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 	if (m != NULL)
 		req->m_model = m->name;
 	if (m != NULL && gate_model(req, g, m, rt.d) &&
-	    screen(req, cfg, m, &rt, &cr, &pc) &&
+	    screen(req, cfg, g, m, &rt, &cr, &pc) &&
 	    gate_admit(req, g, cfg, m, req->body.len, cr.max_tokens, rt.d)) {
 		pc.in = rt.d;
 		pc.cr = &cr;

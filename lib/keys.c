@@ -210,6 +210,19 @@ vkey_lists(struct vkey *k, json_t *rec)
 	return RELAY_OK;
 }
 
+/* "off", "mask", "stop" as 0, 1, 2; anything else -1 (the model's). */
+static int
+filter_output_of(const char *s)
+{
+	static const char *const names[] = {"off", "mask", "stop"};
+	int i;
+
+	for (i = 0; s != NULL && i < 3; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	return -1;
+}
+
 static enum relay_err
 vkey_load(struct vkey *k, json_t *rec)
 {
@@ -233,6 +246,8 @@ vkey_load(struct vkey *k, json_t *rec)
 	k->monthly_budget_usd =
 	    json_is_number(budget) ? json_number_value(budget) : 0;
 	k->disabled = json_is_true(json_object_get(rec, "disabled"));
+	k->filter_output = filter_output_of(
+	    json_string_value(json_object_get(rec, "content_filter")));
 	return vkey_lists(k, rec);
 }
 
@@ -472,6 +487,19 @@ apply_field(json_t *rec, const char *k, json_t *v, char *errbuf, size_t errsz)
 		    errbuf, errsz, "must be a number >= 0 (0: no limit)", k);
 	if (strcmp(k, "disabled") == 0 && !json_is_boolean(v))
 		return bad(errbuf, errsz, "must be true or false", k);
+	if (strcmp(k, "content_filter") == 0) {
+		if (json_is_null(v)) {
+			json_object_del(rec, k);
+			return RELAY_OK;
+		}
+		if (filter_output_of(json_string_value(v)) < 0)
+			return bad(errbuf, errsz,
+			    "must be \"off\", \"mask\", \"stop\" or null "
+			    "(the model's)",
+			    k);
+		return json_object_set(rec, k, v) == 0 ? RELAY_OK
+						       : RELAY_ENOMEM;
+	}
 	if ((strcmp(k, "models") == 0 || strcmp(k, "allowed_ips") == 0) &&
 	    check_string_list(v, k, k[0] == 'a', errbuf, errsz) != RELAY_OK)
 		return RELAY_EINVAL;

@@ -36,6 +36,10 @@ struct vkey {
 	struct keys_cidr *ips; /* allowlist; none: any address */
 	size_t nips;
 	int disabled;
+	/* content_filter: what the filter does with this key's answers,
+	 * over the model's: 0 off, 1 mask, 2 stop (enum filter_output);
+	 * -1: the model's. */
+	int filter_output;
 };
 
 struct keyring;

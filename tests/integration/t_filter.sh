@@ -3,7 +3,7 @@
 # phrase split across stream events), requests holding a listed word
 # refused in the caller's dialect before any upstream call, answers masked
 # or stopped with the dialect's content-filter finish, whole and streamed,
-# per model; the list reloaded when its file changes.
+# per model and per key; the list reloaded when its file changes.
 . "$(dirname "$0")/lib.sh"
 
 WORDS=$SCEN_DIR/words.txt
@@ -23,6 +23,7 @@ cat >"$T/cfg.in" <<JSON
     { "name": "fge", "targets": [{ "provider": "ge" }], "content_filter": { "input": false, "output": "stop" } },
     { "name": "plain", "targets": [{ "provider": "mock" }], "content_filter": { "input": false, "output": "off" } } ] }
 JSON
+export RELAY_ADMIN_TOKEN=admin-$RANDOM$RANDOM
 own_stack_start "$T/cfg.in"
 up() { mock_stat requests; }
 # text_of FILE: the answer text of an OpenAI body or stream.
@@ -109,4 +110,23 @@ printf 'freshword\n' >>"$WORDS"
 sleep 1.3
 post r2 "$(chat_json fout 'say freshword')" >/dev/null
 assert_eq "$(text_of "$T/r2.body")" "Hello from mock. You said: say *********" "after the change, without a restart"
-measure "input refused in 3 dialects with 0 upstream calls; output masked (whole, stream, phrase split across events, CJK) and stopped (OpenAI content_filter, Gemini SAFETY); list reloaded"
+# --- per key: a key's own setting for its answers wins over the model's ----
+ADM=(-H "Authorization: Bearer $RELAY_ADMIN_TOKEN")
+req ks "$BASE_URL/admin/keys" "${ADM[@]}" -d '{"name":"strict","content_filter":"stop"}' >/dev/null
+req ko "$BASE_URL/admin/keys" "${ADM[@]}" -d '{"name":"raw","content_filter":"off"}' >/dev/null
+req kd "$BASE_URL/admin/keys" "${ADM[@]}" -d '{"name":"default"}' >/dev/null
+assert_eq "$(req kbad "$BASE_URL/admin/keys" "${ADM[@]}" -d '{"name":"x","content_filter":"loud"}')" 400 "a bad content_filter value"
+KS=$(jget secret "$T/ks.body")
+KO=$(jget secret "$T/ko.body")
+KD=$(jget secret "$T/kd.body")
+assert_eq "$(jget content_filter "$T/ks.body")" stop "the key shows its setting"
+sleep 1.1
+post k1 "$(chat_json fout 'one badword two')" -H "Authorization: Bearer $KS" >/dev/null
+assert_eq "$(text_of "$T/k1.body")/$(finish_of "$T/k1.body")" "Hello from mock. You said: one /content_filter" "key stop over model mask"
+post k2 "$(chat_json fout 'one badword two')" -H "Authorization: Bearer $KO" >/dev/null
+assert_eq "$(text_of "$T/k2.body")" "Hello from mock. You said: one badword two" "key off over model mask"
+post k3 "$(chat_json fout 'one badword two')" -H "Authorization: Bearer $KD" >/dev/null
+assert_eq "$(text_of "$T/k3.body")" "Hello from mock. You said: one ******* two" "a key without a setting: the model's"
+post k4 "$(chat_json f 'one badword two')" -H "Authorization: Bearer $KO" >/dev/null
+assert_api_error k4 400 content_filter
+measure "input refused in 3 dialects with 0 upstream calls; output masked (whole, stream, phrase split across events, CJK) and stopped (OpenAI content_filter, Gemini SAFETY); list reloaded; per-key stop/off over the model's mask"
