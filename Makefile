@@ -60,7 +60,7 @@ $(BUILD)/mock-upstream: tests/mock/mock_upstream.c | $(BUILD)
 
 # Unit tests include the module under test (to reach its statics) and link
 # the rest of the library.
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/librelay.a $(wildcard lib/*.h) | $(BUILD)/tests
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/librelay.a $(wildcard lib/*.h tests/unit/*.h) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(BUILD)/librelay.a \
 	    $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
 

@@ -26,47 +26,11 @@
 #include "../../lib/kv.h"
 #include "../../lib/mem.h"
 
-#define MEMCACHED_BIN "/usr/bin/memcached"
+#include "memcached_test.h"
 
-static pid_t mc_pid = -1;
-static char mc_addr[64];
-static int mc_port;
 static struct config *cfg;
 static struct kv *kv;
 static int run_id; /* makes every prompt of this run unique */
-
-static int
-free_port(void)
-{
-	struct sockaddr_in sa = {0};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-	if (fd < 0)
-		return -1;
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
-static int
-can_connect(int port)
-{
-	struct sockaddr_in sa = {0};
-	int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
-
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
 
 static const char cfg_text[] =
     "{\"memcached\":{\"servers\":[\"127.0.0.1:1\"]},"
@@ -85,9 +49,8 @@ static const char cfg_text[] =
 static int
 setup(void **state)
 {
-	char portstr[16], eb[256];
+	char eb[256];
 	char *servers[1] = {mc_addr};
-	int port, i;
 
 	(void)state;
 	run_id = (int)getpid() ^ (int)time(NULL);
@@ -96,26 +59,10 @@ setup(void **state)
 		fprintf(stderr, "config: %s\n", eb);
 		return -1;
 	}
-	if (access(MEMCACHED_BIN, X_OK) != 0)
-		return 0; /* each case skips */
-	port = free_port();
-	if (port < 0)
+	if (memcached_start() != 0)
 		return -1;
-	snprintf(portstr, sizeof(portstr), "%d", port);
-	snprintf(mc_addr, sizeof(mc_addr), "127.0.0.1:%d", port);
-	mc_port = port;
-	mc_pid = fork();
 	if (mc_pid < 0)
-		return -1;
-	if (mc_pid == 0) {
-		execl(MEMCACHED_BIN, "memcached", "-u", "root", "-l",
-		    "127.0.0.1", "-p", portstr, "-U", "0", (char *)NULL);
-		_exit(127);
-	}
-	for (i = 0; i < 200 && !can_connect(port); i++)
-		usleep(10000);
-	if (!can_connect(port))
-		return -1;
+		return 0; /* not installed: each case skips */
 	kv = kv_new(servers, 1, 2000, 8, eb, sizeof(eb));
 	return kv != NULL ? 0 : -1;
 }
@@ -126,11 +73,7 @@ teardown(void **state)
 	(void)state;
 	kv_free(kv);
 	config_release(cfg);
-	if (mc_pid > 0) {
-		kill(mc_pid, SIGKILL); /* its graceful exit takes a second */
-		waitpid(mc_pid, NULL, 0);
-		mc_pid = -1;
-	}
+	memcached_stop();
 	return 0;
 }
 
@@ -522,15 +465,6 @@ struct follower {
 	double waited;
 	struct cache_entry e;
 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void *
 follower_run(void *arg)

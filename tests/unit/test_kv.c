@@ -21,90 +21,20 @@
 #include "../../lib/kv.h"
 #include "../../lib/mem.h"
 
-#define MEMCACHED_BIN "/usr/bin/memcached"
-
-static pid_t mc_pid = -1;
-static char mc_addr[64];
-
-/* A loopback port nobody listens on right now. */
-static int
-free_port(void)
-{
-	struct sockaddr_in sa = {0};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-	if (fd < 0)
-		return -1;
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
-static int
-can_connect(int port)
-{
-	struct sockaddr_in sa = {0};
-	int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
-
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "memcached_test.h"
 
 static int
 mc_start(void **state)
 {
-	char portstr[16];
-	int port, i;
-
 	(void)state;
-	if (access(MEMCACHED_BIN, X_OK) != 0)
-		return 0; /* each case skips */
-	port = free_port();
-	if (port < 0)
-		return -1;
-	snprintf(portstr, sizeof(portstr), "%d", port);
-	snprintf(mc_addr, sizeof(mc_addr), "127.0.0.1:%d", port);
-	mc_pid = fork();
-	if (mc_pid < 0)
-		return -1;
-	if (mc_pid == 0) {
-		execl(MEMCACHED_BIN, "memcached", "-u", "root", "-l",
-		    "127.0.0.1", "-p", portstr, "-U", "0", (char *)NULL);
-		_exit(127);
-	}
-	for (i = 0; i < 200 && !can_connect(port); i++)
-		usleep(10000);
-	return can_connect(port) ? 0 : -1;
+	return memcached_start();
 }
 
 static int
 mc_stop(void **state)
 {
 	(void)state;
-	if (mc_pid > 0) {
-		kill(mc_pid, SIGTERM);
-		waitpid(mc_pid, NULL, 0);
-		mc_pid = -1;
-	}
+	memcached_stop();
 	return 0;
 }
 
