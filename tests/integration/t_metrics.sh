@@ -65,8 +65,11 @@ YML
 	node -e 'for (const p of JSON.parse(require("fs").readFileSync(process.argv[1])).panels) for (const t of p.targets) console.log(t.expr)' \
 	    "$ROOT/docs/monitoring/grafana-dashboard.json" >"$T/queries"
 	while IFS= read -r q; do
-		st=$(curl -sS --max-time 5 -G --data-urlencode "query=$q" "http://127.0.0.1:$PP/api/v1/query" | jget status)
-		assert_eq "$st" success "dashboard query: $q"
+		curl -sS --max-time 5 -G --data-urlencode "query=$q" "http://127.0.0.1:$PP/api/v1/query" >"$T/q.json"
+		assert_eq "$(jget status "$T/q.json")" success "dashboard query: $q"
+		[ -n "${shown_q:-}" ] || [ "$(jget data.result "$T/q.json")" = "[]" ] && continue
+		shown_q=1
+		measure "dashboard query $q -> $(jget data.result "$T/q.json" | head -c 300)"
 	done <"$T/queries"
 	log "$(wc -l <"$T/queries") dashboard queries answered by Prometheus"
 fi
