@@ -237,6 +237,8 @@ relay(struct relay_req *req, const struct config *cfg, struct proxy_call *pc,
 	struct buf rec;
 
 	cache_entry_init(&ce, cfg->cache_max_bytes + cfg->cache_part_bytes);
+	/* A filtered answer is not the unfiltered one. */
+	cq.variant = pc->filter != NULL ? (int)pc->filter_output : 0;
 	st = cache_lookup(&cq, kv, cfg, pc->m, pc->in, pc->cr,
 	    req->m_key_id[0] != '\0' ? req->m_key_id : NULL,
 	    req_header(req, "cache-control"), &ce);

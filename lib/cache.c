@@ -469,8 +469,11 @@ cache_lookup(struct cache_req *cq, struct kv *kv, const struct config *cfg,
 	int found[4], no_store, no_cache, scoped;
 	size_t n = 0, ngens, i;
 	enum relay_err err;
+	int variant = cq->variant;
+	char scope[KV_KEY_MAX];
 
 	memset(cq, 0, sizeof(*cq));
+	cq->variant = variant;
 	cq->status = CACHE_BYPASS;
 	directives(cache_control, &no_store, &no_cache, &cq->max_age_s);
 	if (!c->enabled || no_store || cr->root == NULL ||
@@ -481,11 +484,12 @@ cache_lookup(struct cache_req *cq, struct kv *kv, const struct config *cfg,
 	cq->max_bytes = cfg->cache_max_bytes;
 	cq->part_bytes = cfg->cache_part_bytes;
 	scoped = !c->shared && key_id != NULL;
-	if (request_hash(d, m->name,
-		c->shared    ? "*"
-		    : key_id ? key_id
-			     : "-",
-		cr->root, cq->hash) != RELAY_OK)
+	snprintf(scope, sizeof(scope), "%.200s|%d",
+	    c->shared    ? "*"
+		: key_id ? key_id
+			 : "-",
+	    variant);
+	if (request_hash(d, m->name, scope, cr->root, cq->hash) != RELAY_OK)
 		return CACHE_BYPASS;
 	gen_key(keys[n++], sizeof(keys[0]), "all", NULL);
 	gen_key(keys[n++], sizeof(keys[0]), "m", m->name);

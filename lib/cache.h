@@ -42,8 +42,11 @@ struct cache_entry {
 	struct buf payload;
 };
 
-/* One request's dealings with the cache; fields private to cache.c. */
+/* One request's dealings with the cache; fields private to cache.c but
+ * variant, which the caller sets before cache_lookup(): answers of
+ * different variants (the content filter's action on them) never mix. */
 struct cache_req {
+	int variant;
 	enum cache_status status;
 	int store; /* the answer is to be stored */
 	int leader; /* holds the request's lock: others wait for it */

@@ -308,6 +308,12 @@ test_tenants(void **state)
 	assert_int_equal(look(&cq, "shared", &cr, "ka", NULL, &e), CACHE_MISS);
 	put(&cq, 10, 's');
 	assert_int_equal(look(&cq, "shared", &cr, "kb", NULL, &e), CACHE_HIT);
+	buf_clear(&e.payload);
+	/* A filtered variant of the answer is kept apart. */
+	cq.variant = 2;
+	assert_int_equal(look(&cq, "shared", &cr, "kb", NULL, &e), CACHE_MISS);
+	cache_done(&cq, kv);
+	cq.variant = 0;
 	cache_entry_reset(&e);
 	chatreq_free(&cr);
 }
