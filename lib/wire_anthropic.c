@@ -500,12 +500,18 @@ an_input(const struct ir_part *p, int *bad, int *invalid)
 static json_t *
 an_tool_use_block(const struct ir_part *p, json_t *id, int *bad, int *invalid)
 {
-	json_t *o = json_object();
+	json_t *o = json_object(), *in;
 
 	*bad |= ir_set(o, "type", json_string("tool_use"));
 	*bad |= ir_set(o, "id", id);
 	*bad |= ir_set(o, "name", json_incref(p->name));
-	*bad |= ir_set(o, "input", an_input(p, bad, invalid));
+	in = an_input(p, bad, invalid);
+	/* Arguments that do not parse are the caller's call (a request is
+	 * refused, an answer gets {}); only a failed allocation is bad. */
+	if (in != NULL)
+		*bad |= ir_set(o, "input", in);
+	else if (!*invalid)
+		*bad = 1;
 	return o;
 }
 

@@ -708,8 +708,21 @@ oa_assistant_json(const struct ir_msg *m, int with_sig, int *bad)
 
 		if (p->type != IR_PART_TOOL_CALL)
 			continue;
-		id = with_sig ? ir_id_join(p->id, p->signature)
-			      : json_incref(p->id);
+		if (p->id == NULL) {
+			/* A Gemini call carries no id: make one. */
+			char fresh[32];
+
+			ir_new_id(fresh, sizeof(fresh), "call_");
+			id = json_string(fresh);
+			if (with_sig && id != NULL && p->signature != NULL) {
+				json_t *joined = ir_id_join(id, p->signature);
+
+				json_decref(id);
+				id = joined;
+			}
+		} else
+			id = with_sig ? ir_id_join(p->id, p->signature)
+				      : json_incref(p->id);
 		*bad |= ir_push(tcs, oa_tool_call_json(p, id));
 	}
 	if (json_array_size(tcs) > 0)

@@ -853,6 +853,47 @@ test_resp_finish_reasons(void **state)
 	}
 }
 
+/* Tool calls an emitter once refused as out of memory: a Gemini call with
+ * neither id nor signature for an OpenAI client (an id is made), and
+ * arguments that are not JSON for an Anthropic client (input {}). */
+static void
+test_resp_tool_call_edges(void **state)
+{
+	static const char ge[] =
+	    "{\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":"
+	    "[{\"functionCall\":{\"name\":\"f\",\"args\":{\"a\":1}}}]},"
+	    "\"finishReason\":\"STOP\"}]}";
+	static const char oa[] =
+	    "{\"id\":\"c\",\"object\":\"chat.completion\",\"created\":1,"
+	    "\"model\":\"m\",\"choices\":[{\"index\":0,\"message\":{"
+	    "\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{"
+	    "\"id\":\"call_1\",\"type\":\"function\",\"function\":{"
+	    "\"name\":\"f\",\"arguments\":\"{not json\"}}]},"
+	    "\"finish_reason\":\"tool_calls\"}]}";
+	json_t *v, *tc, *blk;
+
+	(void)state;
+	v = xresp(DIALECT_GEMINI, ge, DIALECT_OPENAI, NULL);
+	tc = json_array_get(
+	    json_object_get(
+		json_object_get(
+		    json_array_get(json_object_get(v, "choices"), 0),
+		    "message"),
+		"tool_calls"),
+	    0);
+	assert_non_null(tc);
+	assert_true(strncmp(json_string_value(json_object_get(tc, "id")),
+			"call_", 5) == 0);
+	json_decref(v);
+	v = xresp(DIALECT_OPENAI, oa, DIALECT_ANTHROPIC, NULL);
+	blk = json_array_get(json_object_get(v, "content"), 0);
+	assert_string_equal(
+	    json_string_value(json_object_get(blk, "type")), "tool_use");
+	assert_true(json_is_object(json_object_get(blk, "input")));
+	assert_int_equal(json_object_size(json_object_get(blk, "input")), 0);
+	json_decref(v);
+}
+
 static void
 test_resp_not_a_response(void **state)
 {
@@ -1575,6 +1616,7 @@ main(void)
 	    cmocka_unit_test(test_resp_gemini_to_others),
 	    cmocka_unit_test(test_resp_finish_reasons),
 	    cmocka_unit_test(test_resp_not_a_response),
+	    cmocka_unit_test(test_resp_tool_call_edges),
 	    cmocka_unit_test(test_stream_openai_to_anthropic),
 	    cmocka_unit_test(test_stream_openai_to_gemini),
 	    cmocka_unit_test(test_stream_anthropic_to_openai),
