@@ -5,6 +5,7 @@
  * last byte arrived (raw when the dialects match, translated when not).
  * Around it, the choice of target, key and delay. */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,6 +145,78 @@ usage_take(enum dialect d, json_t *v, struct proxy_usage *u)
 	u->known = 1;
 }
 
+/* A non-negative integer member of the object text obj; 0 when absent
+ * or not one (as ival()); *found, when not NULL, set when it was one. */
+static long long
+raw_int(struct span obj, const char *key, int *found)
+{
+	struct span v;
+	char num[24];
+	long long n;
+
+	if (jsonx_member(obj, key, &v) != RELAY_OK || v.len == 0 ||
+	    v.len >= sizeof(num))
+		return 0;
+	memcpy(num, v.p, v.len);
+	num[v.len] = '\0';
+	if (num_parse(num, 0, LLONG_MAX, &n) != RELAY_OK)
+		return 0;
+	if (found != NULL)
+		*found = 1;
+	return n;
+}
+
+/*
+ * usage_take() over the raw text of a usage object, without building a
+ * document (a jansson parse costs more than the rest of a small answer's
+ * handling). 0 when the raw scanner cannot read it (escaped keys, not an
+ * object): the caller then parses it.
+ */
+static int
+usage_raw(enum dialect d, struct span us, struct proxy_usage *u)
+{
+	struct span det;
+	long long in, cr, cw, out;
+	int has_in = 0, has_out = 0;
+
+	if (us.len < 2 || us.p[0] != '{' ||
+	    jsonx_member(us, "\x01", &det) != RELAY_ENOTFOUND)
+		return 0; /* not an object this scanner reads */
+	switch (d) {
+	case DIALECT_OPENAI:
+		u->prompt_tokens = raw_int(us, "prompt_tokens", NULL);
+		u->completion_tokens = raw_int(us, "completion_tokens", NULL);
+		u->cached_tokens =
+		    jsonx_member(us, "prompt_tokens_details", &det) == RELAY_OK
+		    ? raw_int(det, "cached_tokens", NULL)
+		    : 0;
+		break;
+	case DIALECT_ANTHROPIC:
+		/* Counts are cumulative: assign. Input excludes cache. */
+		in = raw_int(us, "input_tokens", &has_in);
+		if (has_in) {
+			cr = raw_int(us, "cache_read_input_tokens", NULL);
+			cw = raw_int(us, "cache_creation_input_tokens", NULL);
+			u->cached_tokens = cr;
+			u->prompt_tokens = in + cr + cw;
+		}
+		out = raw_int(us, "output_tokens", &has_out);
+		if (has_out)
+			u->completion_tokens = out;
+		break;
+	case DIALECT_GEMINI:
+		u->prompt_tokens = raw_int(us, "promptTokenCount", NULL);
+		u->cached_tokens = raw_int(us, "cachedContentTokenCount", NULL);
+		u->completion_tokens =
+		    raw_int(us, "candidatesTokenCount", NULL) +
+		    raw_int(us, "thoughtsTokenCount", NULL);
+		break;
+	case DIALECT__MAX: return 0;
+	}
+	u->known = 1;
+	return 1;
+}
+
 /*
  * The usage of a whole answer, from its top-level usage member alone: the
  * raw scanner finds it without building the document, and only that
@@ -157,7 +230,7 @@ usage_member(enum dialect d, struct span body, struct proxy_usage *u)
 	json_t *v = NULL, *wrap;
 	char jerr[64];
 
-	if (jsonx_member(body, key, &val) != RELAY_OK ||
+	if (jsonx_member(body, key, &val) != RELAY_OK || usage_raw(d, val, u) ||
 	    jsonx_parse(val.p, val.len, &v, jerr, sizeof(jerr)) != RELAY_OK)
 		return;
 	wrap = json_object();
@@ -350,6 +423,43 @@ openai_usage_event(struct pstate *ps, json_t *v)
 	    json_array_size(choices) == 0;
 }
 
+/* observe() without a parse: 1 drop, 0 keep, -1 the caller parses. */
+static int
+observe_raw(struct pstate *ps, struct span data)
+{
+	struct span us, inner;
+	size_t i;
+
+	switch (ps->out) {
+	case DIALECT_OPENAI:
+		if (jsonx_member(data, "usage", &us) != RELAY_OK ||
+		    !usage_raw(ps->out, us, ps->u))
+			return -1;
+		if (ps->pc->cr->include_usage ||
+		    jsonx_member(data, "choices", &inner) != RELAY_OK)
+			return 0;
+		/* A usage-only chunk: "choices":[] */
+		for (i = 1; i + 1 < inner.len && strchr(" \t\r\n", inner.p[i]);
+		     i++)
+			;
+		return inner.len >= 2 && inner.p[0] == '[' &&
+		    inner.p[i] == ']' && i + 1 == inner.len;
+	case DIALECT_ANTHROPIC:
+		if (jsonx_member(data, "usage", &us) == RELAY_OK)
+			return usage_raw(ps->out, us, ps->u) ? 0 : -1;
+		if (jsonx_member(data, "message", &inner) == RELAY_OK &&
+		    jsonx_member(inner, "usage", &us) == RELAY_OK)
+			return usage_raw(ps->out, us, ps->u) ? 0 : -1;
+		return -1;
+	case DIALECT_GEMINI:
+		if (jsonx_member(data, "usageMetadata", &us) != RELAY_OK)
+			return -1;
+		return usage_raw(ps->out, us, ps->u) ? 0 : -1;
+	case DIALECT__MAX: break;
+	}
+	return -1;
+}
+
 /* Same dialect: look at the events that carry usage; 1 to drop one. */
 static int
 observe(struct pstate *ps, const struct sse_event *ev)
@@ -365,9 +475,15 @@ observe(struct pstate *ps, const struct sse_event *ev)
 	int drop = 0;
 
 	if (!ev->has_data ||
-	    memmem(ev->data.p, ev->data.len, mark, strlen(mark)) == NULL ||
-	    jsonx_parse(ev->data.p, ev->data.len, &v, jerr, sizeof(jerr)) !=
-		RELAY_OK)
+	    memmem(ev->data.p, ev->data.len, mark, strlen(mark)) == NULL)
+		return 0;
+	switch (observe_raw(ps, ev->data)) {
+	case 0: return 0;
+	case 1: return 1;
+	default: break; /* the raw scanner could not tell: parse */
+	}
+	if (jsonx_parse(ev->data.p, ev->data.len, &v, jerr, sizeof(jerr)) !=
+	    RELAY_OK)
 		return 0;
 	if (ps->out == DIALECT_OPENAI)
 		drop = openai_usage_event(ps, v);

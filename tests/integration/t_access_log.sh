@@ -8,9 +8,13 @@
 cat >"$T/cfg.in" <<'JSON'
 { "memcached": { "servers": ["127.0.0.1:@MC_PORT@"] },
   "providers": [ { "name": "mock", "type": "openai", "base_url": "http://127.0.0.1:@MOCK_PORT@/v1",
-                   "api_keys": ["sk-provider-never-logged-0042"] } ],
+                   "api_keys": ["sk-provider-never-logged-0042"] },
+                 { "name": "an", "type": "anthropic", "base_url": "http://127.0.0.1:@MOCK_PORT@", "api_keys": ["k-an"] },
+                 { "name": "ge", "type": "gemini", "base_url": "http://127.0.0.1:@MOCK_PORT@", "api_keys": ["k-ge"] } ],
   "models": [ { "name": "demo", "targets": [{ "provider": "mock" }],
-                "price": { "input_per_mtok": 1, "output_per_mtok": 2 } } ] }
+                "price": { "input_per_mtok": 1, "output_per_mtok": 2 } },
+              { "name": "an-m", "targets": [{ "provider": "an" }] },
+              { "name": "ge-m", "targets": [{ "provider": "ge" }] } ] }
 JSON
 export RELAY_ADMIN_TOKEN=admin-$RANDOM$RANDOM
 own_stack_start "$T/cfg.in"
@@ -63,3 +67,38 @@ assert_api_error ub 400 invalid_value
 printf '{"ts":1,"key":"torn' >>"$(ls "$OWN_DIR"/data/ledger/*.jsonl | head -1)"
 assert_eq "$(req u2 "$BASE_URL/admin/usage?from=$TODAY&to=$TODAY" -H "Authorization: Bearer $RELAY_ADMIN_TOKEN")" 200 "report with a torn line"
 assert_file_has "$T/u2.body" '"requests":2' "counts kept"
+
+# Tokens charged = the usage the provider reported, in every dialect, whole
+# and streamed (read without a full parse of the answer: usage_raw()).
+AB='{"model":"an-m","max_tokens":50,"messages":[{"role":"user","content":"count these four words"}]'
+GB='{"contents":[{"role":"user","parts":[{"text":"count these four words please"}]}]}'
+post u1 "$(chat_json demo 'count these words')" -H "Authorization: Bearer $K" >/dev/null
+post u2 "$(chat_json demo 'count these words too' true '{"stream_options":{"include_usage":true}}')" -H "Authorization: Bearer $K" >/dev/null
+req u3 "$BASE_URL/v1/messages" -H "x-api-key: $K" -H 'Content-Type: application/json' -d "$AB}" >/dev/null
+req u4 "$BASE_URL/v1/messages" -H "x-api-key: $K" -H 'Content-Type: application/json' -d "$AB,\"stream\":true}" >/dev/null
+req u5 "$BASE_URL/v1beta/models/ge-m:generateContent" -H "x-goog-api-key: $K" -H 'Content-Type: application/json' -d "$GB" >/dev/null
+req u6 "$BASE_URL/v1beta/models/ge-m:streamGenerateContent?alt=sse" -H "x-goog-api-key: $K" -H 'Content-Type: application/json' -d "$GB" >/dev/null
+sleep 0.3
+ids=""
+for n in u1 u2 u3 u4 u5 u6; do ids="$ids $n=$(header $n x-request-id)"; done
+node -e '
+const fs = require("fs"), T = process.argv[1];
+const by = Object.fromEntries(fs.readFileSync(process.argv[2], "utf8").trim().split("\n").map(l => JSON.parse(l)).map(l => [l.id, l]));
+const body = n => fs.readFileSync(T + "/" + n + ".body", "utf8");
+const sse = (n, term) => body(n).split(term).filter(e => e.includes("data: ")).map(e => e.slice(e.indexOf("data: ") + 6)).filter(d => d.startsWith("{")).map(d => JSON.parse(d));
+const want = {
+  u1: () => { const u = JSON.parse(body("u1")).usage; return [u.prompt_tokens, u.completion_tokens]; },
+  u2: () => { const u = sse("u2", "\n\n").filter(e => e.usage).at(-1).usage; return [u.prompt_tokens, u.completion_tokens]; },
+  u3: () => { const u = JSON.parse(body("u3")).usage; return [u.input_tokens, u.output_tokens]; },
+  u4: () => { const e = sse("u4", "\n\n"); return [e.find(x => x.type === "message_start").message.usage.input_tokens, e.filter(x => x.type === "message_delta").at(-1).usage.output_tokens]; },
+  u5: () => { const u = JSON.parse(body("u5")).usageMetadata; return [u.promptTokenCount, u.candidatesTokenCount]; },
+  u6: () => { const u = sse("u6", "\r\n\r\n").filter(f => f.usageMetadata).at(-1).usageMetadata; return [u.promptTokenCount, u.candidatesTokenCount]; },
+};
+const seen = [];
+for (const kv of process.argv.slice(3)) {
+  const [n, id] = kv.split("="), l = by[id], w = want[n]();
+  if (!l || l.in !== w[0] || l.out !== w[1] || !(w[0] > 0 && w[1] > 0)) { console.log("  FAIL: " + n + " charged " + (l && [l.in, l.out]) + ", provider said " + w); process.exit(1); }
+  seen.push(n + " " + w.join("/"));
+}
+console.log("  measure: charged = reported: " + seen.join(", "));
+' "$T" "$LOG" $ids || fail "tokens charged differ from the usage reported"
