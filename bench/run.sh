@@ -305,7 +305,7 @@ fi
 	echo
 	echo "Relay side split (separate ${WRK_D}s wrk -c32 instant run): lighttpd ${R[lighttpd.cpu_web_us]:-NA} µs + relay-chat ${R[lighttpd.cpu_chat_us]:-NA} µs + memcached ${R[lighttpd.cpu_mc_us]:-NA} µs per request;"
 	echo "Caddy ${R[caddy.cpu_web_us]:-NA} µs + relay-chat ${R[caddy.cpu_chat_us]:-NA} µs + memcached ${R[caddy.cpu_mc_us]:-NA} µs per request; nginx (all workers) ${R[nginx.cpu_us]:-NA} µs."
-	echo "The relay paths' \"all processes\" CPU includes memcached, which relay-chat now queries on every request (circuit-breaker state); RSS figures are relay-chat + web server only."
+	echo "The relay paths' \"all processes\" CPU includes memcached (rate limits and quotas when a key has them; circuit-breaker state at most once a second per process); RSS figures are relay-chat + web server only."
 	echo "relay-chat RSS idle: ${R[lighttpd.rss_idle_chat]:-NA} kB with 64 threads. CPU per request is from /proc/PID/stat utime+stime (10 ms ticks) over the whole wrk run."
 	echo
 	echo "relay-chat user-space instructions per non-stream request (callgrind, THREADS=2, $CG_N requests behind lighttpd, worker threads only): **${R[cg.ir]}**"
