@@ -351,12 +351,12 @@ stream_head(struct relay_req *req)
 		if (err == RELAY_OK)
 			err = req_add_header(req, "X-Accel-Buffering: no");
 	}
+	/* Not flushed here: what follows (the first event, a heartbeat) is
+	 * flushed with it, one write instead of two before the first token. */
 	if (err == RELAY_OK)
 		err = req_send_head(req, 200,
 		    req->json_array ? "application/json" : "text/event-stream",
 		    -1);
-	if (err == RELAY_OK)
-		err = req_send(req, NULL, 0, 1);
 	return err == RELAY_EINVAL ? RELAY_ENOMEM : err;
 }
 
