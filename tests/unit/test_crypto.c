@@ -17,54 +17,8 @@
 #include "../../lib/crypto.c"
 #include "../../lib/mem.h"
 
-/* --- allocation-failure torture (RELAY_FAIL_ALLOC=N, scripts/unit.sh) --- */
-static unsigned long oom_n; /* 0: a normal run */
-static int oom_reached; /* some case made its Nth allocation */
+#include "oom_test.h"
 
-static void
-oom_init(void)
-{
-	const char *s = getenv("RELAY_FAIL_ALLOC");
-
-	for (; s != NULL && *s >= '0' && *s <= '9'; s++)
-		oom_n = oom_n * 10 + (unsigned long)(*s - '0');
-}
-
-static int
-oom_setup(void **state)
-{
-	(void)state;
-	if (oom_n != 0)
-		mem_fail_after(oom_n);
-	return 0;
-}
-
-static int
-oom_teardown(void **state)
-{
-	(void)state;
-	if (oom_n != 0) {
-		if (mem_count() >= oom_n)
-			oom_reached = 1;
-		mem_fail_after(0);
-	}
-	return 0;
-}
-
-/* Exit status: 0 passed, 1 failed, 77 torture found no Nth allocation. */
-static int
-oom_exit(int failed)
-{
-	if (failed != 0)
-		return 1;
-	if (oom_n != 0 && !oom_reached) {
-		printf("oom-torture: exhausted at %lu\n", oom_n);
-		return 77;
-	}
-	return 0;
-}
-
-#define OOM_CASE(f) cmocka_unit_test_setup_teardown(f, oom_setup, oom_teardown)
 /* Under torture RELAY_ENOMEM ends the case through its cleanup at out:. */
 #define TRY(call, want)                                                        \
 	do {                                                                   \
