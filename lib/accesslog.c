@@ -114,19 +114,9 @@ do_maybe_rotate(struct accesslog *al)
 static enum relay_err
 str_field(struct buf *b, const char *name, const char *v)
 {
-	enum relay_err err = buf_append(b, ",\"", 2);
-
 	if (v == NULL)
 		v = "-";
-	if (err == RELAY_OK)
-		err = buf_puts(b, name);
-	if (err == RELAY_OK)
-		err = buf_append(b, "\":\"", 3);
-	if (err == RELAY_OK)
-		err = buf_json_escape(b, v, strlen(v));
-	if (err == RELAY_OK)
-		err = buf_append(b, "\"", 1);
-	return err;
+	return buf_json_member(b, name, v, strlen(v));
 }
 
 /* Milliseconds with one decimal from seconds, without floating-point

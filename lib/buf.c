@@ -201,6 +201,22 @@ buf_json_escape(struct buf *b, const char *s, size_t n)
 	return err;
 }
 
+enum relay_err
+buf_json_member(struct buf *b, const char *name, const char *s, size_t n)
+{
+	enum relay_err err = buf_append(b, ",\"", 2);
+
+	if (err == RELAY_OK)
+		err = buf_puts(b, name);
+	if (err == RELAY_OK)
+		err = buf_append(b, "\":\"", 3);
+	if (err == RELAY_OK)
+		err = buf_json_escape(b, s, n);
+	if (err == RELAY_OK)
+		err = buf_append(b, "\"", 1);
+	return err;
+}
+
 void
 buf_consume(struct buf *b, size_t n)
 {

@@ -68,6 +68,10 @@ enum relay_err buf_printf(struct buf *b, const char *fmt, ...)
 /* Append s as the body of a JSON string (escaped, without quotes). */
 enum relay_err buf_json_escape(
     struct buf *b, const char *s, size_t n) RELAY_MUST_CHECK;
+/* Append the JSON object member ,"name":"<s escaped>" (name is plain
+ * ASCII and not escaped). Errors as buf_append(). */
+enum relay_err buf_json_member(
+    struct buf *b, const char *name, const char *s, size_t n) RELAY_MUST_CHECK;
 /* Drop the first n bytes (n <= len). */
 void buf_consume(struct buf *b, size_t n) RELAY_NONNULL;
 /*

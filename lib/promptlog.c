@@ -25,7 +25,7 @@ struct promptlog {
 	char host[64];
 	char hour[16]; /* "YYYY-MM-DDTHH" the fd is for */
 	int fd;
-	time_t swept; /* the last sweep */
+	time_t swept; /* the last sweep (atomic) */
 };
 
 struct promptlog *
@@ -82,15 +82,15 @@ promptlog_sweep(struct promptlog *pl, long retention_h)
 	struct dirent *de;
 	time_t now = time(NULL), h;
 	int removed = 0;
+	time_t last = __atomic_load_n(&pl->swept, __ATOMIC_RELAXED);
 	DIR *d;
 
-	pthread_mutex_lock(&pl->lock);
-	if (now - pl->swept < PROMPTLOG_SWEEP_S) {
-		pthread_mutex_unlock(&pl->lock);
+	/* Called on every request: one thread a minute gets to sweep, the
+	 * others pass by without a lock. */
+	if (now - last < PROMPTLOG_SWEEP_S ||
+	    !__atomic_compare_exchange_n(
+		&pl->swept, &last, now, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		return 0;
-	}
-	pl->swept = now;
-	pthread_mutex_unlock(&pl->lock);
 	d = opendir(pl->dir);
 	if (d == NULL)
 		return 0;
@@ -115,16 +115,9 @@ promptlog_sweep(struct promptlog *pl, long retention_h)
 static enum relay_err
 plain_field(struct buf *b, const char *name, const char *v)
 {
-	enum relay_err err;
-
 	if (v == NULL)
 		v = "-";
-	err = buf_printf(b, ",\"%s\":\"", name);
-	if (err == RELAY_OK)
-		err = buf_json_escape(b, v, strlen(v));
-	if (err == RELAY_OK)
-		err = buf_append(b, "\"", 1);
-	return err;
+	return buf_json_member(b, name, v, strlen(v));
 }
 
 static enum relay_err
@@ -136,11 +129,8 @@ masked_field(struct buf *b, const char *name, struct span v)
 	buf_init(&m, 2 * v.len + 64);
 	err = pii_mask(v.p != NULL ? v.p : "", v.len, &m);
 	if (err == RELAY_OK)
-		err = buf_printf(b, ",\"%s\":\"", name);
-	if (err == RELAY_OK)
-		err = buf_json_escape(b, m.data != NULL ? m.data : "", m.len);
-	if (err == RELAY_OK)
-		err = buf_append(b, "\"", 1);
+		err = buf_json_member(
+		    b, name, m.data != NULL ? m.data : "", m.len);
 	buf_reset(&m);
 	return err;
 }
