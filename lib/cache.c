@@ -319,23 +319,24 @@ part_key(char *out, size_t outsz, const char *hash, size_t i)
 	snprintf(out, outsz, "rc:%s:%zu", hash, i);
 }
 
-/* Parts 1..n-1 after part 0, in multi-gets of KV_MGET_MAX; then the
+/* Parts 1..n-1 after part 0, in multi-gets of RELAY_KV_MGET_MAX; then the
  * whole is checked against the header. 1 when e->payload is whole. */
 static int
 read_rest(struct kv *kv, const struct cache_req *cq,
     const struct cache_header *h, struct cache_entry *e)
 {
-	char keys[KV_MGET_MAX][KV_KEY_MAX + 1];
-	const char *kp[KV_MGET_MAX];
-	struct buf vals[KV_MGET_MAX];
-	int found[KV_MGET_MAX];
+	char keys[RELAY_KV_MGET_MAX][KV_KEY_MAX + 1];
+	const char *kp[RELAY_KV_MGET_MAX];
+	struct buf vals[RELAY_KV_MGET_MAX];
+	int found[RELAY_KV_MGET_MAX];
 	unsigned char sum[32];
 	char hex[65];
 	size_t i, j, n;
 	int ok = 1;
 
 	for (i = 1; i < h->parts && ok; i += n) {
-		n = h->parts - i < KV_MGET_MAX ? h->parts - i : KV_MGET_MAX;
+		n = h->parts - i < RELAY_KV_MGET_MAX ? h->parts - i
+						     : RELAY_KV_MGET_MAX;
 		for (j = 0; j < n; j++) {
 			part_key(keys[j], sizeof(keys[j]), cq->hash, i + j);
 			kp[j] = keys[j];

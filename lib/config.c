@@ -250,9 +250,11 @@ parse_filter_files(struct vctx *v, struct config *c, json_t *j)
 
 	if (files == NULL)
 		return;
-	if (!json_is_array(files) || json_array_size(files) > 64) {
+	if (!json_is_array(files) ||
+	    json_array_size(files) > RELAY_FILTER_FILES_MAX) {
 		vfail(v, "$.content_filter",
-		    "\"word_files\" must be an array of at most 64 paths");
+		    "\"word_files\" must be an array of at most %d paths",
+		    RELAY_FILTER_FILES_MAX);
 		return;
 	}
 	c->filter_files =

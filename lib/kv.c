@@ -180,7 +180,7 @@ enum relay_err
 kv_mget(struct kv *kv, const char *const *keys, size_t n, struct buf *out,
     int *found)
 {
-	size_t lens[KV_MGET_MAX], i, klen;
+	size_t lens[RELAY_KV_MGET_MAX], i, klen;
 	memcached_st *mc;
 	memcached_result_st *res;
 	memcached_return_t rc;
@@ -190,7 +190,7 @@ kv_mget(struct kv *kv, const char *const *keys, size_t n, struct buf *out,
 	memset(found, 0, n * sizeof(*found));
 	if (n == 0)
 		return RELAY_OK;
-	if (n > KV_MGET_MAX)
+	if (n > RELAY_KV_MGET_MAX)
 		return RELAY_EINVAL;
 	for (i = 0; i < n; i++)
 		lens[i] = strlen(keys[i]);

@@ -11,11 +11,10 @@
 #include "buf.h"
 #include "compiler.h"
 #include "err.h"
+#include "limits.h"
 
 /* Longest key memcached accepts (its KEY_MAX_LENGTH). */
 #define KV_KEY_MAX 250
-/* Keys of one kv_mget(): count. */
-#define KV_MGET_MAX 64
 
 struct kv;
 
@@ -39,7 +38,7 @@ enum relay_err kv_get(
     struct kv *kv, const char *key, struct buf *out) RELAY_MUST_CHECK;
 
 /*
- * Fetch n (<= KV_MGET_MAX) keys in one round trip per server: out[i] gets key i's value
+ * Fetch n (<= RELAY_KV_MGET_MAX) keys in one round trip per server: out[i] gets key i's value
  * appended and found[i] says whether it was there. RELAY_ECACHE when
  * memcached failed (found[] then all 0), errors of buf_append().
  */

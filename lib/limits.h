@@ -41,6 +41,8 @@
 #define RELAY_DRAIN_MS_DEFAULT 30000
 /* memcached: per-operation timeout, milliseconds. */
 #define RELAY_KV_TIMEOUT_MS_DEFAULT 250
+/* memcached: keys of one multi-get, count. */
+#define RELAY_KV_MGET_MAX 64
 /* memcached servers in a config: count. */
 #define RELAY_KV_SERVERS_MAX 64
 /* JSON nesting accepted from clients and upstreams: levels (jansson's own
@@ -64,8 +66,12 @@
 /* Parts of one cache entry: count (max_bytes / part_bytes, rounded up). */
 #define RELAY_CACHE_PARTS_MAX 1024
 
-/* Prompt log: hours a logged prompt is kept. */
+/* Prompt log: hours a logged prompt is kept; how often each responder
+ * looks for files past that, seconds. */
 #define RELAY_PROMPT_LOG_HOURS_DEFAULT 24
+#define RELAY_PROMPT_LOG_SWEEP_S 60
+/* Content filter: word list files in a config, count. */
+#define RELAY_FILTER_FILES_MAX 64
 
 /* Where keys and stored credentials live when nothing else says. */
 #define RELAY_DATA_DIR_DEFAULT "/var/lib/llm-relay"

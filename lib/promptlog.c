@@ -11,13 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "limits.h"
 #include "log.h"
 #include "mem.h"
 #include "pii.h"
 #include "promptlog.h"
-
-/* How often the directory is swept for old files: seconds. */
-#define PROMPTLOG_SWEEP_S 60
 
 struct promptlog {
 	pthread_mutex_t lock;
@@ -87,7 +85,7 @@ promptlog_sweep(struct promptlog *pl, long retention_h)
 
 	/* Called on every request: one thread a minute gets to sweep, the
 	 * others pass by without a lock. */
-	if (now - last < PROMPTLOG_SWEEP_S ||
+	if (now - last < RELAY_PROMPT_LOG_SWEEP_S ||
 	    !__atomic_compare_exchange_n(
 		&pl->swept, &last, now, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		return 0;
