@@ -1025,13 +1025,14 @@ attempt(struct proxy *px, const struct config_target *t,
 		apierr_send_err(req, px->pc->in, err, NULL);
 		return OUT_DONE;
 	}
+	snprintf(px->u->target, sizeof(px->u->target), "%s/%.*s", p->name,
+	    strcmp(t->model, "*") == 0 ? (int)px->pc->cr->model.len
+				       : (int)strlen(t->model),
+	    strcmp(t->model, "*") == 0 ? px->pc->cr->model.p : t->model);
 	if (!req->head_sent) {
 		buf_truncate(&req->hdrs, px->hdrs0);
-		if (req_add_header(req, "x-relay-target: %s/%.*s", p->name,
-			strcmp(t->model, "*") == 0 ? (int)px->pc->cr->model.len
-						   : (int)strlen(t->model),
-			strcmp(t->model, "*") == 0 ? px->pc->cr->model.p
-						   : t->model) != RELAY_OK ||
+		if (req_add_header(req, "x-relay-target: %s", px->u->target) !=
+			RELAY_OK ||
 		    req_add_header(req, "x-relay-attempts: %d", n_attempt) !=
 			RELAY_OK)
 			log_warn("id=%s: relay headers dropped", req->id);
@@ -1039,11 +1040,6 @@ attempt(struct proxy *px, const struct config_target *t,
 	pstate_init(ps, req, px->pc, t, &px->tr, px->u);
 	ps->t0 = &px->start;
 	req->m_provider = p->name;
-	snprintf(px->u->target, sizeof(px->u->target), "%s/%.*s", p->name,
-	    strcmp(t->model, "*") == 0 ? (int)px->pc->cr->model.len
-				       : (int)strlen(t->model),
-	    strcmp(t->model, "*") == 0 ? px->pc->cr->model.p : t->model);
-	memset(c, 0, sizeof(*c));
 	c->url = px->tr.url;
 	c->headers = px->tr.lines;
 	c->nheaders = px->tr.nlines;
