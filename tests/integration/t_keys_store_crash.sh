@@ -14,16 +14,30 @@ creator() { # tag count
 	for i in $(seq 1 "$2"); do
 		code=$(curl -sS -o "$T/c.$1.$i" -w '%{http_code}' --max-time 5 \
 		    "${ADM[@]}" -d "{\"name\":\"$1-$i\"}" "$BASE_URL/admin/keys" 2>/dev/null)
-		[ "$code" = 201 ] && jget id "$T/c.$1.$i" >>"$T/acked.$1" && echo >>"$T/acked.$1"
+		if [ "$code" = 201 ]; then
+			jget id "$T/c.$1.$i" >>"$T/acked.$1" && echo >>"$T/acked.$1"
+		else
+			sleep 0.05 # the admin is down: do not burn the attempts
+		fi
 	done
 }
 creator a 100 &
 C1=$!
 creator b 100 &
 C2=$!
+acked_now() { cat "$T"/acked.* 2>/dev/null | grep -c '^key_'; }
 kills=0
+last=0
 while kill -0 "$C1" 2>/dev/null || kill -0 "$C2" 2>/dev/null; do
 	sleep 0.$((RANDOM % 30 + 15))
+	# Kill once a create went through since the last kill, so that the
+	# kills fall among writes (not into the web server's back-off after
+	# the last one).
+	for _ in $(seq 1 60); do
+		[ "$(acked_now)" -gt "$last" ] && break
+		sleep 0.05
+	done
+	last=$(acked_now)
 	kill -KILL "$PID_relay_admin" 2>/dev/null && kills=$((kills + 1))
 	wait "$PID_relay_admin" 2>/dev/null
 	stack_spawn relay-admin "$ROOT/$BUILD/relay-admin" -l "unix:$OWN_DIR/admin.sock" -t 4
