@@ -15,7 +15,9 @@
 #define CRYPTO_TAG_LEN 16
 #define CRYPTO_SHA256_LEN 32
 
-/* Fill p with n bytes from the kernel CSPRNG. RELAY_EIO on failure. */
+/* Fill p with n bytes from OpenSSL's per-thread DRBG (seeded from the
+ * kernel, reseeded after fork): no system call per call. RELAY_EIO on
+ * failure. */
 enum relay_err crypto_random(void *p, size_t n) RELAY_MUST_CHECK;
 
 /* SHA-256 of n bytes at p into out. */

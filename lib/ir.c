@@ -4,9 +4,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
+#include "crypto.h"
 #include "ir.h"
 #include "mem.h"
 
@@ -254,7 +254,7 @@ ir_new_id(char *out, size_t n, const char *prefix)
 	unsigned char rnd[24];
 	size_t plen = strlen(prefix), i;
 
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+	if (crypto_random(rnd, sizeof(rnd)) != RELAY_OK) {
 		unsigned long t =
 		    (unsigned long)time(NULL) ^ (unsigned long)out;
 

@@ -5,8 +5,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 
+#include "crypto.h"
 #include "fcgi_io.h"
 #include "mem.h"
 #include "req.h"
@@ -36,7 +36,7 @@ req_new_id(char *out, size_t outsz)
 
 	if (outsz < 33)
 		return;
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+	if (crypto_random(rnd, sizeof(rnd)) != RELAY_OK)
 		memset(rnd, 0, sizeof(rnd));
 	for (i = 0; i < sizeof(rnd); i++) {
 		out[2 * i] = hex[rnd[i] >> 4];
