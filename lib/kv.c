@@ -1,20 +1,42 @@
 /* SPDX-License-Identifier: MIT */
 /* kv.c - libmemcached with a connection pool, ketama hashing and short
  * timeouts; every failure becomes RELAY_ECACHE, never a hang. */
+#include <errno.h>
+#include <fcntl.h>
 #include <libmemcached/memcached.h>
 #include <libmemcachedutil-1.0/pool.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "kv.h"
 #include "mem.h"
 #include "num.h"
 
+/* A connection of our own to one server, for pipelined meta commands
+ * (libmemcached sends one increment and waits for it before the next). */
+struct kv_conn {
+	struct kv_conn *next;
+	int fd;
+	in_port_t port;
+	char host[256];
+};
+
 struct kv {
 	memcached_st *proto; /* template the pool clones */
 	memcached_pool_st *pool;
 	long timeout_ms;
+	pthread_mutex_t lock; /* idle */
+	struct kv_conn *idle;
 };
 
 /* Parse "host:port", "[v6]:port" or "/path" and add it. */
@@ -65,6 +87,7 @@ kv_new(char *const *servers, size_t n, long timeout_ms, unsigned pool_max,
 	if (kv == NULL)
 		goto oom;
 	kv->timeout_ms = timeout_ms;
+	pthread_mutex_init(&kv->lock, NULL);
 	kv->proto = memcached_create(NULL);
 	if (kv->proto == NULL)
 		goto oom;
@@ -97,6 +120,14 @@ kv_free(struct kv *kv)
 {
 	if (kv == NULL)
 		return;
+	while (kv->idle != NULL) {
+		struct kv_conn *c = kv->idle;
+
+		kv->idle = c->next;
+		close(c->fd);
+		mem_free(c);
+	}
+	pthread_mutex_destroy(&kv->lock);
 	if (kv->pool != NULL)
 		memcached_pool_destroy(kv->pool);
 	if (kv->proto != NULL)
@@ -309,6 +340,380 @@ kv_decr(struct kv *kv, const char *key, uint64_t delta, uint64_t *value)
 	kv_release(kv, mc);
 	if (rc == MEMCACHED_NOTFOUND)
 		return RELAY_ENOTFOUND;
+	return rc == MEMCACHED_SUCCESS ? RELAY_OK : RELAY_ECACHE;
+}
+
+/* --- pipelined counters: the meta protocol on connections of our own --- */
+
+static long
+ms_left(const struct timespec *deadline)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (deadline->tv_sec - now.tv_sec) * 1000 +
+	    (deadline->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+/* Wait for events on fd until the deadline; 0 when ready. */
+static int
+wait_fd(int fd, short events, const struct timespec *deadline)
+{
+	struct pollfd p = {fd, events, 0};
+	long left;
+	int r;
+
+	for (;;) {
+		left = ms_left(deadline);
+		if (left <= 0)
+			return -1;
+		r = poll(&p, 1, (int)left);
+		if (r > 0)
+			return (p.revents & (events | POLLHUP | POLLERR)) != 0
+			    ? 0
+			    : -1;
+		if (r == 0 || errno != EINTR)
+			return -1;
+	}
+}
+
+/* A non-blocking connection to host:port (or the Unix socket at host when
+ * port is 0), established before the deadline; -1 on failure. */
+static int
+conn_open(const char *host, in_port_t port, const struct timespec *deadline)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	struct sockaddr_un sun;
+	char ps[8];
+	int fd = -1, one = 1, err;
+	socklen_t el = sizeof(err);
+
+	if (port == 0) {
+		if (strlen(host) >= sizeof(sun.sun_path))
+			return -1;
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		memcpy(sun.sun_path, host, strlen(host) + 1);
+		fd = socket(
+		    AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd >= 0 &&
+		    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+			close(fd);
+			fd = -1;
+		}
+		return fd;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(ps, sizeof(ps), "%u", (unsigned)port);
+	if (getaddrinfo(host, ps, &hints, &res) != 0)
+		return -1;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family,
+		    SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0)
+			continue;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
+		    (errno == EINPROGRESS &&
+			wait_fd(fd, POLLOUT, deadline) == 0 &&
+			getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 &&
+			err == 0))
+			break;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+/* An idle connection to host:port, or a new one; NULL on failure. */
+static struct kv_conn *
+conn_get(struct kv *kv, const char *host, in_port_t port,
+    const struct timespec *deadline, int *reused)
+{
+	struct kv_conn **pp, *c;
+
+	pthread_mutex_lock(&kv->lock);
+	for (pp = &kv->idle; *pp != NULL; pp = &(*pp)->next)
+		if ((*pp)->port == port && strcmp((*pp)->host, host) == 0)
+			break;
+	c = *pp;
+	if (c != NULL)
+		*pp = c->next;
+	pthread_mutex_unlock(&kv->lock);
+	*reused = c != NULL;
+	if (c != NULL)
+		return c;
+	if (strlen(host) >= sizeof(c->host))
+		return NULL;
+	c = mem_calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	snprintf(c->host, sizeof(c->host), "%s", host);
+	c->port = port;
+	c->fd = conn_open(host, port, deadline);
+	if (c->fd < 0) {
+		mem_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Back to the idle list when good; closed when it failed mid-exchange. */
+static void
+conn_put(struct kv *kv, struct kv_conn *c, int good)
+{
+	if (!good) {
+		close(c->fd);
+		mem_free(c);
+		return;
+	}
+	pthread_mutex_lock(&kv->lock);
+	c->next = kv->idle;
+	kv->idle = c;
+	pthread_mutex_unlock(&kv->lock);
+}
+
+/* Digits of a decimal u64; -1 past UINT64_MAX or on no digit. */
+static int
+meta_u64(const char *p, size_t n, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (n == 0 || n > 20)
+		return -1;
+	for (i = 0; i < n; i++) {
+		unsigned d = (unsigned)(p[i] - '0');
+
+		if (d > 9 || v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+int
+kv_meta_parse(
+    const char *p, size_t len, uint64_t *values, size_t n, size_t *used)
+{
+	size_t off = 0, k = 0;
+
+	*used = 0;
+	while (k < n) {
+		const char *line = p + off, *eol, *sp;
+		size_t rest = len - off, hl;
+		uint64_t vlen;
+
+		eol = memchr(line, '\n', rest);
+		if (eol == NULL)
+			return rest > 64 ? -1 : (int)k; /* a head is short */
+		hl = (size_t)(eol - line) + 1;
+		if (hl < 2 || line[hl - 2] != '\r' || hl < 6 ||
+		    memcmp(line, "VA ", 3) != 0)
+			return -1;
+		/* "VA <len>[ flags]\r\n<len bytes>\r\n" */
+		sp = memchr(line + 3, ' ', hl - 5);
+		if (meta_u64(line + 3,
+			(size_t)((sp != NULL ? sp : line + hl - 2) -
+			    (line + 3)),
+			&vlen) != 0 ||
+		    vlen == 0 || vlen > 20)
+			return -1;
+		if (rest - hl < vlen + 2)
+			return (int)k;
+		if (line[hl + vlen] != '\r' || line[hl + vlen + 1] != '\n' ||
+		    meta_u64(line + hl, (size_t)vlen, &values[k]) != 0)
+			return -1;
+		off += hl + (size_t)vlen + 2;
+		*used = off;
+		k++;
+	}
+	return (int)k;
+}
+
+/* The ops for one server: written at once, answers read until all came.
+ * *heard is set once a byte of an answer came. */
+static enum relay_err
+exchange(struct kv_conn *c, struct kv_incr *ops, const size_t *idx, size_t n,
+    const struct timespec *deadline, int *heard)
+{
+	char req[RELAY_KV_MGET_MAX * (KV_KEY_MAX + 80)], ans[4096];
+	uint64_t vals[RELAY_KV_MGET_MAX];
+	size_t rl = 0, off = 0, have = 0, used, i;
+	ssize_t r;
+	int k;
+
+	*heard = 0;
+	for (i = 0; i < n; i++) {
+		const struct kv_incr *o = &ops[idx[i]];
+		int w = snprintf(req + rl, sizeof(req) - rl,
+		    "ma %s N%u J%llu D%llu v\r\n", o->key, o->ttl_s,
+		    (unsigned long long)o->delta, (unsigned long long)o->delta);
+
+		if (w < 0 || (size_t)w >= sizeof(req) - rl)
+			return RELAY_EINVAL;
+		rl += (size_t)w;
+	}
+	while (off < rl) {
+		r = send(c->fd, req + off, rl - off, MSG_NOSIGNAL);
+		if (r > 0) {
+			off += (size_t)r;
+			continue;
+		}
+		if (r < 0 && errno != EAGAIN && errno != EINTR)
+			return RELAY_ECACHE;
+		if (wait_fd(c->fd, POLLOUT, deadline) != 0)
+			return RELAY_ECACHE;
+	}
+	for (;;) {
+		k = kv_meta_parse(ans, have, vals, n, &used);
+		if (k < 0)
+			return RELAY_ECACHE;
+		if ((size_t)k == n)
+			break;
+		if (have == sizeof(ans))
+			return RELAY_ECACHE;
+		r = recv(c->fd, ans + have, sizeof(ans) - have, 0);
+		if (r > 0) {
+			have += (size_t)r;
+			*heard = 1;
+			continue;
+		}
+		if (r == 0 || (errno != EAGAIN && errno != EINTR))
+			return RELAY_ECACHE;
+		if (wait_fd(c->fd, POLLIN, deadline) != 0)
+			return RELAY_ECACHE;
+	}
+	if (used != have)
+		return RELAY_ECACHE; /* more than asked for: out of step */
+	for (i = 0; i < n; i++)
+		ops[idx[i]].value = vals[i];
+	return RELAY_OK;
+}
+
+/* A key the meta protocol takes as it is: no space, no control byte. */
+static int
+meta_key_ok(const char *k)
+{
+	size_t i;
+
+	for (i = 0; k[i] != '\0'; i++)
+		if ((unsigned char)k[i] <= ' ' || k[i] == 0x7f)
+			return 0;
+	return i > 0 && i <= KV_KEY_MAX;
+}
+
+enum relay_err
+kv_incr_many(struct kv *kv, struct kv_incr *ops, size_t n)
+{
+	const char *host[RELAY_KV_MGET_MAX];
+	in_port_t port[RELAY_KV_MGET_MAX];
+	size_t idx[RELAY_KV_MGET_MAX], i, j, m;
+	unsigned char done[RELAY_KV_MGET_MAX] = {0};
+	struct timespec deadline;
+	enum relay_err err = RELAY_OK;
+	memcached_st *mc;
+	memcached_return_t rc;
+
+	if (n == 0)
+		return RELAY_OK;
+	if (n > RELAY_KV_MGET_MAX)
+		return RELAY_EINVAL;
+	for (i = 0; i < n; i++)
+		if (!meta_key_ok(ops[i].key))
+			return RELAY_EINVAL;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += kv->timeout_ms / 1000;
+	deadline.tv_nsec += (kv->timeout_ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	/* Which server holds each key: libmemcached's own ketama answer,
+	 * so these counters live where kv_get() and kv_incr() look. */
+	mc = kv_fetch(kv);
+	if (mc == NULL)
+		return RELAY_ECACHE;
+	for (i = 0; i < n; i++) {
+		const memcached_instance_st *s = memcached_server_by_key(
+		    mc, ops[i].key, strlen(ops[i].key), &rc);
+
+		if (s == NULL) {
+			kv_release(kv, mc);
+			return RELAY_ECACHE;
+		}
+		host[i] = memcached_server_name(s);
+		port[i] = memcached_server_port(s);
+	}
+	for (i = 0; i < n && err == RELAY_OK; i++) {
+		struct kv_conn *c;
+		int reused, heard, tries;
+
+		if (done[i])
+			continue;
+		for (m = 0, j = i; j < n; j++)
+			if (!done[j] && port[j] == port[i] &&
+			    strcmp(host[j], host[i]) == 0) {
+				idx[m++] = j;
+				done[j] = 1;
+			}
+		/* A reused connection the server dropped while idle fails
+		 * with no answer at all: once, try again on a fresh one. (An
+		 * answer, even an error, means commands ran: never twice.) */
+		for (tries = 0; tries < 2; tries++) {
+			c = conn_get(kv, host[i], port[i], &deadline, &reused);
+			if (c == NULL) {
+				err = RELAY_ECACHE;
+				break;
+			}
+			err = exchange(c, ops, idx, m, &deadline, &heard);
+			conn_put(kv, c, err == RELAY_OK);
+			if (err == RELAY_OK || !reused || heard ||
+			    ms_left(&deadline) <= 0)
+				break;
+		}
+	}
+	kv_release(kv, mc);
+	return err;
+}
+
+enum relay_err
+kv_nudge(struct kv *kv, const struct kv_nudge *ops, size_t n)
+{
+	memcached_st *mc;
+	memcached_return_t rc = MEMCACHED_SUCCESS;
+	uint64_t ignored;
+	size_t i;
+
+	if (n == 0)
+		return RELAY_OK;
+	mc = kv_fetch(kv);
+	if (mc == NULL)
+		return RELAY_ECACHE;
+	/* This connection alone, for these calls only: the text protocol's
+	 * "noreply" means memcached sends nothing back, so the connection
+	 * goes back to the pool with nothing left to read. */
+	memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_NOREPLY, 1);
+	for (i = 0; i < n && rc == MEMCACHED_SUCCESS; i++) {
+		const char *k = ops[i].key;
+
+		if (ops[i].delta == 0)
+			continue;
+		if (ops[i].delta > UINT32_MAX) {
+			rc = MEMCACHED_INVALID_ARGUMENTS;
+			break;
+		}
+		rc = ops[i].up ? memcached_increment(mc, k, strlen(k),
+				     (uint32_t)ops[i].delta, &ignored)
+			       : memcached_decrement(mc, k, strlen(k),
+				     (uint32_t)ops[i].delta, &ignored);
+	}
+	memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_NOREPLY, 0);
+	kv_release(kv, mc);
 	return rc == MEMCACHED_SUCCESS ? RELAY_OK : RELAY_ECACHE;
 }
 

@@ -66,6 +66,53 @@ enum relay_err kv_incr(struct kv *kv, const char *key, uint64_t delta,
 enum relay_err kv_decr(struct kv *kv, const char *key, uint64_t delta,
     uint64_t *value) RELAY_MUST_CHECK;
 
+/* One counter for kv_incr_many(): key, delta and the ttl it is made with
+ * when absent (ttl_s over 30 days is an absolute unix time, as memcached
+ * reads it); value receives the counter after the change. */
+struct kv_incr {
+	const char *key;
+	uint64_t delta;
+	unsigned ttl_s;
+	uint64_t value;
+};
+
+/*
+ * kv_incr() for n counters in one round trip per memcached server: the
+ * meta protocol's "ma" (memcached >= 1.6) makes a missing counter at delta
+ * and adds to an existing one in one command, and the commands for one
+ * server go in one write, their answers read back together. Each counter
+ * is exact under any number of concurrent callers, as with kv_incr(). On
+ * RELAY_ECACHE some counters may have been changed and others not.
+ */
+enum relay_err kv_incr_many(
+    struct kv *kv, struct kv_incr *ops, size_t n) RELAY_MUST_CHECK;
+
+/*
+ * Parse up to n answers to "ma ... v" from p[0..len): the values into
+ * values[], *used the bytes consumed by complete answers. Returns the
+ * number of complete answers (0..n), or -1 for an answer that is not a
+ * value (NF, NS, EX, ERROR, CLIENT_ERROR, SERVER_ERROR, or garbage).
+ * Exposed for tests and the fuzz target.
+ */
+int kv_meta_parse(const char *p, size_t len, uint64_t *values, size_t n,
+    size_t *used) RELAY_NONNULL;
+
+/* One counter change for kv_nudge(): delta added (up 1) or taken (up 0). */
+struct kv_nudge {
+	const char *key;
+	uint64_t delta;
+	int up;
+};
+
+/*
+ * Apply n counter changes without waiting for memcached's answers
+ * (memcached's noreply): one send each, no round trip, no result. For
+ * settling, where nobody reads the value and a missing key (expired
+ * window) may stay missing. RELAY_ECACHE when one could not be sent.
+ */
+enum relay_err kv_nudge(
+    struct kv *kv, const struct kv_nudge *ops, size_t n) RELAY_MUST_CHECK;
+
 /* Remove key; a missing key is not an error. */
 enum relay_err kv_delete(struct kv *kv, const char *key) RELAY_MUST_CHECK;
 

@@ -42,37 +42,6 @@ keyname(char *out, size_t outsz, const struct quota_ticket *t, char kind,
 		snprintf(out, outsz, "rl:%s:%c", t->kid, kind);
 }
 
-/* Add delta to a counter; when it passes limit, take it back. */
-static enum relay_err
-take(struct kv *kv, const char *key, uint64_t delta, long long limit,
-    unsigned ttl, int *over, uint64_t *now)
-{
-	enum relay_err err;
-	uint64_t v = 0, ignored;
-
-	*over = 0;
-	err = kv_incr(kv, key, delta, ttl, &v);
-	if (err != RELAY_OK)
-		return err;
-	*now = v;
-	if (v > (uint64_t)limit) {
-		*over = 1;
-		if (kv_decr(kv, key, delta, &ignored) == RELAY_ECACHE)
-			log_warn("quota: could not give back %s", key);
-		*now = v - delta;
-	}
-	return RELAY_OK;
-}
-
-static void
-give_back(struct kv *kv, const char *key, uint64_t delta)
-{
-	uint64_t ignored;
-
-	if (delta > 0 && kv_decr(kv, key, delta, &ignored) == RELAY_ECACHE)
-		log_warn("quota: could not give back %s", key);
-}
-
 static void
 windows(struct quota_ticket *t, time_t now, long *to_day, long *to_month)
 {
@@ -109,24 +78,26 @@ step_window(const struct quota_ticket *t, int i)
 	}
 }
 
-/* Give back every step taken (after a refusal or a memcached failure). */
+/* Give back every step taken (after a refusal), without waiting. */
 static void
-rollback(struct kv *kv, struct quota_ticket *t, uint64_t est_t, uint64_t est_c)
+rollback(struct kv *kv, struct quota_ticket *t, const uint64_t *deltas)
 {
-	static const int order[] = {STEP_DAY, STEP_TPM, STEP_RPM, STEP_CONC};
-	char key[128];
-	size_t i;
+	char keys[STEP__MAX][128];
+	struct kv_nudge ops[STEP__MAX];
+	size_t n = 0;
+	int s;
 
-	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		int s = order[i];
-
+	for (s = 0; s < STEP__MAX; s++) {
 		if (!(t->taken & (1u << s)))
 			continue;
-		keyname(key, sizeof(key), t, step_kind[s], step_window(t, s));
-		give_back(kv, key, s == STEP_TPM || s == STEP_DAY ? est_t : 1);
+		keyname(keys[n], sizeof(keys[n]), t, step_kind[s],
+		    step_window(t, s));
+		ops[n] = (struct kv_nudge){keys[n], deltas[s], 0};
+		n++;
 	}
+	if (kv_nudge(kv, ops, n) != RELAY_OK)
+		log_warn("quota: could not give back key %s", t->kid);
 	t->taken = 0;
-	(void)est_c;
 }
 
 /* One check: counter kind, window, delta, limit, ttl, and the answer. */
@@ -140,17 +111,26 @@ struct step {
 	long retry;
 };
 
+/*
+ * Every counter the key has goes up in one round trip (kv_incr_many);
+ * then the first step found over its limit refuses, and all of them are
+ * given back. A racing request may see a refused one's increments for
+ * that moment, as it would see them between steps taken one by one.
+ */
 enum relay_err
 quota_admit(struct kv *kv, const struct vkey *k, uint64_t est_tokens,
     uint64_t est_cost, struct quota_ticket *t)
 {
 	struct step steps[STEP__MAX];
-	char key[128];
+	char keys[STEP__MAX][128];
+	struct kv_incr ops[STEP__MAX];
+	uint64_t deltas[STEP__MAX] = {0};
+	int at[STEP__MAX];
 	long to_day, to_month;
 	time_t now = time(NULL);
 	enum relay_err err;
-	uint64_t v = 0;
-	int i, over;
+	size_t n = 0;
+	int i;
 
 	memset(t, 0, sizeof(*t));
 	snprintf(t->kid, sizeof(t->kid), "%s", k->id);
@@ -169,77 +149,98 @@ quota_admit(struct kv *kv, const struct vkey *k, uint64_t est_tokens,
 	    (long long)(k->monthly_budget_usd * 1e6),
 	    (unsigned)(now + to_month + 7 * 86400), QUOTA_BUDGET, to_month};
 	for (i = 0; i < STEP__MAX; i++) {
+		at[i] = -1;
 		if (steps[i].limit <= 0)
 			continue;
-		keyname(key, sizeof(key), t, steps[i].kind, steps[i].window);
-		err = take(kv, key, steps[i].delta, steps[i].limit,
-		    steps[i].ttl, &over, &v);
-		if (err != RELAY_OK || over) {
-			rollback(kv, t, est_tokens, est_cost);
-			if (err != RELAY_OK)
-				return err;
-			t->verdict = steps[i].refusal;
-			t->retry_after =
-			    steps[i].retry > 0 ? steps[i].retry : 1;
-			if (i == STEP_RPM)
-				t->rpm_used = (long long)v;
-			if (i == STEP_TPM)
-				t->tpm_used = (long long)v;
-			return RELAY_OK;
-		}
-		t->taken |= 1u << i;
+		keyname(keys[n], sizeof(keys[n]), t, steps[i].kind,
+		    steps[i].window);
+		ops[n] =
+		    (struct kv_incr){keys[n], steps[i].delta, steps[i].ttl, 0};
+		deltas[i] = steps[i].delta;
+		at[i] = (int)n++;
+	}
+	err = kv_incr_many(kv, ops, n);
+	if (err != RELAY_OK)
+		return err;
+	for (i = 0; i < STEP__MAX; i++)
+		if (at[i] >= 0)
+			t->taken |= 1u << i;
+	for (i = 0; i < STEP__MAX; i++) {
+		uint64_t v;
+
+		if (at[i] < 0)
+			continue;
+		v = ops[at[i]].value;
 		if (i == STEP_RPM)
 			t->rpm_used = (long long)v;
 		if (i == STEP_TPM)
 			t->tpm_used = (long long)v;
+		if (v <= (uint64_t)steps[i].limit)
+			continue;
+		/* Over: what it shows is the count without this request. */
+		if (i == STEP_RPM)
+			t->rpm_used = (long long)(v - steps[i].delta);
+		if (i == STEP_TPM)
+			t->tpm_used = (long long)(v - steps[i].delta);
+		rollback(kv, t, deltas);
+		t->verdict = steps[i].refusal;
+		t->retry_after = steps[i].retry > 0 ? steps[i].retry : 1;
+		return RELAY_OK;
 	}
 	t->active = 1;
 	t->tokens = est_tokens;
 	t->cost = est_cost;
 	t->verdict = QUOTA_OK;
-	(void)to_month;
 	return RELAY_OK;
 }
 
+/* The change that brings a reservation to what was used. */
 static void
-adjust(struct kv *kv, const char *key, uint64_t reserved, uint64_t actual,
-    unsigned ttl)
+adjust(struct kv_nudge *op, const char *key, uint64_t reserved, uint64_t actual)
 {
-	uint64_t ignored;
-
-	if (actual > reserved) {
-		if (kv_incr(kv, key, actual - reserved, ttl, &ignored) !=
-		    RELAY_OK)
-			log_warn("quota: could not settle %s", key);
-	} else if (actual < reserved)
-		give_back(kv, key, reserved - actual);
+	op->key = key;
+	op->up = actual > reserved;
+	op->delta = op->up ? actual - reserved : reserved - actual;
 }
 
+/*
+ * Settling needs no answer: its changes go to memcached in one burst of
+ * noreply commands, so a request's end costs no round trip. (The windows'
+ * counters were made by quota_admit(); one that expired in between just
+ * stays gone.)
+ */
 void
 quota_settle(
     struct kv *kv, struct quota_ticket *t, uint64_t tokens, uint64_t cost)
 {
-	char key[128];
+	char keys[4][128];
+	struct kv_nudge ops[4];
+	size_t n = 0;
 
 	if (!t->active)
 		return;
 	t->active = 0;
 	if (t->taken & (1u << STEP_CONC)) {
-		keyname(key, sizeof(key), t, 'c', -1);
-		give_back(kv, key, 1);
+		keyname(keys[n], sizeof(keys[n]), t, 'c', -1);
+		ops[n] = (struct kv_nudge){keys[n], 1, 0};
+		n++;
 	}
 	if (t->taken & (1u << STEP_TPM)) {
-		keyname(key, sizeof(key), t, 't', t->minute);
-		adjust(kv, key, t->tokens, tokens, QUOTA_TTL_MINUTE);
+		keyname(keys[n], sizeof(keys[n]), t, 't', t->minute);
+		adjust(&ops[n], keys[n], t->tokens, tokens);
+		n++;
 	}
 	if (t->taken & (1u << STEP_DAY)) {
-		keyname(key, sizeof(key), t, 'd', t->day);
-		adjust(kv, key, t->tokens, tokens, QUOTA_TTL_DAY);
+		keyname(keys[n], sizeof(keys[n]), t, 'd', t->day);
+		adjust(&ops[n], keys[n], t->tokens, tokens);
+		n++;
 	}
 	if (t->taken & (1u << STEP_BUDGET)) {
-		keyname(key, sizeof(key), t, 'u', t->month);
-		adjust(kv, key, t->cost, cost,
-		    (unsigned)(time(NULL) + 40 * 86400));
+		keyname(keys[n], sizeof(keys[n]), t, 'u', t->month);
+		adjust(&ops[n], keys[n], t->cost, cost);
+		n++;
 	}
+	if (kv_nudge(kv, ops, n) != RELAY_OK)
+		log_warn("quota: could not settle key %s", t->kid);
 	t->taken = 0;
 }

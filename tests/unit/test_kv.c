@@ -240,6 +240,203 @@ test_incr_concurrent_exact(void **state)
 	kv_free(kv);
 }
 
+/* kv_incr_many(): made at delta when absent, added to when present, in
+ * the same counters kv_incr() and kv_get() see. */
+static void
+test_incr_many(void **state)
+{
+	struct kv *kv = kv_connect();
+	char a[128], b[128], c[128], bad[] = "has space";
+	struct kv_incr ops[3];
+	struct buf got;
+	uint64_t v = 0;
+
+	(void)state;
+	key("many-a", a, sizeof(a));
+	key("many-b", b, sizeof(b));
+	key("many-c", c, sizeof(c));
+	assert_int_equal(kv_delete(kv, a), RELAY_OK);
+	assert_int_equal(kv_delete(kv, b), RELAY_OK);
+	assert_int_equal(kv_delete(kv, c), RELAY_OK);
+	assert_int_equal(kv_incr(kv, c, 40, 60, &v), RELAY_OK);
+	ops[0] = (struct kv_incr){a, 1, 60, 0};
+	ops[1] = (struct kv_incr){b, 5000000000ULL, 60, 0};
+	ops[2] = (struct kv_incr){c, 2, 60, 0};
+	assert_int_equal(kv_incr_many(kv, ops, 3), RELAY_OK);
+	assert_int_equal(ops[0].value, 1);
+	assert_int_equal(ops[1].value, 5000000000ULL);
+	assert_int_equal(ops[2].value, 42);
+	assert_int_equal(kv_incr_many(kv, ops, 3), RELAY_OK);
+	assert_int_equal(ops[0].value, 2);
+	assert_int_equal(ops[1].value, 10000000000ULL);
+	assert_int_equal(ops[2].value, 44);
+	buf_init(&got, 32);
+	assert_int_equal(kv_get(kv, a, &got), RELAY_OK);
+	assert_int_equal(got.len, 1);
+	assert_memory_equal(got.data, "2", 1);
+	buf_reset(&got);
+	assert_int_equal(kv_incr(kv, c, 1, 60, &v), RELAY_OK);
+	assert_int_equal(v, 45);
+	/* A key the protocol cannot carry is refused before anything is
+	 * sent; so is a batch over the limit. */
+	ops[1].key = bad;
+	assert_int_equal(kv_incr_many(kv, ops, 3), RELAY_EINVAL);
+	assert_int_equal(
+	    kv_incr_many(kv, ops, RELAY_KV_MGET_MAX + 1), RELAY_EINVAL);
+	assert_int_equal(kv_incr(kv, a, 0, 60, &v), RELAY_OK);
+	assert_int_equal(v, 2);
+	/* A value that is not a number: an error, not a hang. */
+	assert_int_equal(kv_set(kv, c, "xyz", 3, 60), RELAY_OK);
+	ops[1].key = b;
+	assert_int_equal(kv_incr_many(kv, ops, 3), RELAY_ECACHE);
+	/* The connection that saw the error was dropped: the next works. */
+	assert_int_equal(kv_incr_many(kv, ops, 2), RELAY_OK);
+	assert_int_equal(ops[0].value, 4);
+	assert_int_equal(kv_incr_many(kv, ops, 0), RELAY_OK);
+	assert_int_equal(kv_delete(kv, a), RELAY_OK);
+	assert_int_equal(kv_delete(kv, b), RELAY_OK);
+	assert_int_equal(kv_delete(kv, c), RELAY_OK);
+	kv_free(kv);
+}
+
+struct many_job {
+	struct kv *kv;
+	const char *k1, *k2;
+	int failures;
+};
+
+static void *
+many_worker(void *arg)
+{
+	struct many_job *j = arg;
+	struct kv_incr ops[2];
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		ops[0] = (struct kv_incr){j->k1, 1, 60, 0};
+		ops[1] = (struct kv_incr){j->k2, 3, 60, 0};
+		if (kv_incr_many(j->kv, ops, 2) != RELAY_OK)
+			j->failures++;
+	}
+	return NULL;
+}
+
+/* 8 threads racing on creating and adding to two counters lose nothing. */
+static void
+test_incr_many_concurrent_exact(void **state)
+{
+	struct kv *kv = kv_connect();
+	struct many_job jobs[8];
+	pthread_t th[8];
+	char k1[128], k2[128];
+	uint64_t v = 0;
+	int i;
+
+	(void)state;
+	key("many-race-1", k1, sizeof(k1));
+	key("many-race-2", k2, sizeof(k2));
+	assert_int_equal(kv_delete(kv, k1), RELAY_OK);
+	assert_int_equal(kv_delete(kv, k2), RELAY_OK);
+	for (i = 0; i < 8; i++) {
+		jobs[i] = (struct many_job){kv, k1, k2, 0};
+		assert_int_equal(
+		    pthread_create(&th[i], NULL, many_worker, &jobs[i]), 0);
+	}
+	for (i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(jobs[i].failures, 0);
+	}
+	assert_int_equal(kv_incr(kv, k1, 0, 60, &v), RELAY_OK);
+	assert_int_equal(v, 4000);
+	assert_int_equal(kv_incr(kv, k2, 0, 60, &v), RELAY_OK);
+	assert_int_equal(v, 12000);
+	assert_int_equal(kv_delete(kv, k1), RELAY_OK);
+	assert_int_equal(kv_delete(kv, k2), RELAY_OK);
+	kv_free(kv);
+}
+
+/* kv_nudge(): fire-and-forget changes land (memcached keeps one
+ * connection's commands in order, and the pool hands the same one back to
+ * a lone thread; still, allow for a moment). */
+static void
+test_nudge(void **state)
+{
+	struct kv *kv = kv_connect();
+	struct kv_nudge ops[3];
+	char a[128], b[128], gone[128];
+	uint64_t v = 0;
+	int i;
+
+	(void)state;
+	key("nudge-a", a, sizeof(a));
+	key("nudge-b", b, sizeof(b));
+	key("nudge-gone", gone, sizeof(gone));
+	assert_int_equal(kv_delete(kv, gone), RELAY_OK);
+	assert_int_equal(kv_set(kv, a, "10", 2, 60), RELAY_OK);
+	assert_int_equal(kv_set(kv, b, "10", 2, 60), RELAY_OK);
+	ops[0] = (struct kv_nudge){a, 4, 1};
+	ops[1] = (struct kv_nudge){b, 3, 0};
+	ops[2] = (struct kv_nudge){gone, 1, 0}; /* missing: no harm */
+	assert_int_equal(kv_nudge(kv, ops, 3), RELAY_OK);
+	for (i = 0; i < 100; i++) {
+		assert_int_equal(kv_incr(kv, a, 0, 60, &v), RELAY_OK);
+		if (v == 14)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(v, 14);
+	assert_int_equal(kv_incr(kv, b, 0, 60, &v), RELAY_OK);
+	assert_int_equal(v, 7);
+	/* The connection went back to the pool in step: a plain get on it
+	 * reads its own answer, not a stray one. */
+	assert_int_equal(kv_decr(kv, gone, 1, &v), RELAY_ENOTFOUND);
+	assert_int_equal(kv_delete(kv, a), RELAY_OK);
+	assert_int_equal(kv_delete(kv, b), RELAY_OK);
+	kv_free(kv);
+}
+
+/* The answer parser alone: whole, partial, refused and garbage input. */
+static void
+test_meta_parse(void **state)
+{
+	uint64_t v[4];
+	size_t used;
+	const char *two = "VA 1\r\n5\r\nVA 11 t60\r\n12345678901\r\n";
+
+	(void)state;
+	assert_int_equal(kv_meta_parse(two, strlen(two), v, 2, &used), 2);
+	assert_int_equal(used, strlen(two));
+	assert_int_equal(v[0], 5);
+	assert_int_equal(v[1], 12345678901ULL);
+	/* Every cut short of the end: fewer answers, never an error. */
+	for (size_t n = 0; n < strlen(two); n++) {
+		int k = kv_meta_parse(two, n, v, 2, &used);
+
+		assert_true(k == 0 || k == 1);
+		assert_int_equal(used, k == 1 ? 9 : 0);
+	}
+	assert_int_equal(kv_meta_parse(two, strlen(two), v, 1, &used), 1);
+	assert_int_equal(used, 9);
+	assert_int_equal(kv_meta_parse("NF\r\n", 4, v, 1, &used), -1);
+	assert_int_equal(kv_meta_parse("NS\r\n", 4, v, 1, &used), -1);
+	assert_int_equal(kv_meta_parse("ERROR\r\n", 7, v, 1, &used), -1);
+	assert_int_equal(
+	    kv_meta_parse("SERVER_ERROR out of memory\r\n", 28, v, 1, &used),
+	    -1);
+	assert_int_equal(kv_meta_parse("VA 2\r\n5x\r\n", 10, v, 1, &used), -1);
+	assert_int_equal(kv_meta_parse("VA 1\r\n5\n\n", 9, v, 1, &used), -1);
+	assert_int_equal(kv_meta_parse("VA 0\r\n\r\n", 8, v, 1, &used), -1);
+	assert_int_equal(kv_meta_parse("VA 21\r\n", 7, v, 1, &used), -1);
+	assert_int_equal(kv_meta_parse("VA 1\n5\r\n", 8, v, 1, &used), -1);
+	assert_int_equal(
+	    kv_meta_parse("VA 20\r\n18446744073709551616\r\n", 29, v, 1, &used),
+	    -1);
+	assert_int_equal(
+	    kv_meta_parse("VA 20\r\n18446744073709551615\r\n", 29, v, 1, &used),
+	    1);
+	assert_true(v[0] == UINT64_MAX);
+}
+
 static void
 test_closed_port_fails_fast(void **state)
 {
@@ -259,6 +456,11 @@ test_closed_port_fails_fast(void **state)
 	assert_int_equal(kv_get(kv, "k", &b), RELAY_ECACHE);
 	assert_int_equal(kv_set(kv, "k", "v", 1, 0), RELAY_ECACHE);
 	assert_int_equal(kv_incr(kv, "k", 1, 0, &v), RELAY_ECACHE);
+	{
+		struct kv_incr op = {"k", 1, 0, 0};
+
+		assert_int_equal(kv_incr_many(kv, &op, 1), RELAY_ECACHE);
+	}
 	assert_int_equal(kv_ping(kv, why, sizeof(why)), RELAY_ECACHE);
 	assert_true(strlen(why) > 0);
 	assert_true(now_s() - t0 < 1.0);
@@ -327,6 +529,10 @@ main(void)
 	    cmocka_unit_test(test_add),
 	    cmocka_unit_test(test_incr_decr),
 	    cmocka_unit_test(test_incr_concurrent_exact),
+	    cmocka_unit_test(test_incr_many),
+	    cmocka_unit_test(test_incr_many_concurrent_exact),
+	    cmocka_unit_test(test_nudge),
+	    cmocka_unit_test(test_meta_parse),
 	    cmocka_unit_test(test_closed_port_fails_fast),
 	    cmocka_unit_test(test_bad_servers),
 	};
