@@ -27,6 +27,7 @@
 struct kv_conn {
 	struct kv_conn *next;
 	int fd;
+	unsigned owed; /* "MN" marks still to read, one per kv_nudge() */
 	in_port_t port;
 	char host[256];
 };
@@ -535,17 +536,91 @@ kv_meta_parse(
 	return (int)k;
 }
 
+static enum relay_err
+send_all(
+    struct kv_conn *c, const char *p, size_t n, const struct timespec *deadline)
+{
+	ssize_t r;
+
+	while (n > 0) {
+		r = send(c->fd, p, n, MSG_NOSIGNAL);
+		if (r > 0) {
+			p += r;
+			n -= (size_t)r;
+			continue;
+		}
+		if (r < 0 && errno != EAGAIN && errno != EINTR)
+			return RELAY_ECACHE;
+		if (wait_fd(c->fd, POLLOUT, deadline) != 0)
+			return RELAY_ECACHE;
+	}
+	return RELAY_OK;
+}
+
+/*
+ * Read into ans (have bytes so far) until want() is satisfied: first the
+ * answers kv_nudge() left behind (whatever lines, each batch ending at
+ * "MN"), dropped; then n "ma ... v" answers, into vals. *heard is set once
+ * a byte came.
+ */
+static enum relay_err
+read_answers(struct kv_conn *c, uint64_t *vals, size_t n,
+    const struct timespec *deadline, int *heard)
+{
+	char ans[4096];
+	size_t have = 0, used;
+	ssize_t r;
+	int k;
+
+	for (;;) {
+		while (c->owed > 0) {
+			char *eol = memchr(ans, '\n', have);
+			size_t ll;
+
+			if (eol == NULL) {
+				if (have == sizeof(ans))
+					return RELAY_ECACHE;
+				break;
+			}
+			ll = (size_t)(eol - ans) + 1;
+			if (ll == 4 && memcmp(ans, "MN\r\n", 4) == 0)
+				c->owed--;
+			memmove(ans, ans + ll, have - ll);
+			have -= ll;
+		}
+		if (c->owed == 0) {
+			k = kv_meta_parse(ans, have, vals, n, &used);
+			if (k < 0)
+				return RELAY_ECACHE;
+			if ((size_t)k == n)
+				/* more than asked for: out of step */
+				return used == have ? RELAY_OK : RELAY_ECACHE;
+			if (have == sizeof(ans))
+				return RELAY_ECACHE;
+		}
+		r = recv(c->fd, ans + have, sizeof(ans) - have, 0);
+		if (r > 0) {
+			have += (size_t)r;
+			*heard = 1;
+			continue;
+		}
+		if (r == 0 || (errno != EAGAIN && errno != EINTR))
+			return RELAY_ECACHE;
+		if (wait_fd(c->fd, POLLIN, deadline) != 0)
+			return RELAY_ECACHE;
+	}
+}
+
 /* The ops for one server: written at once, answers read until all came.
  * *heard is set once a byte of an answer came. */
 static enum relay_err
 exchange(struct kv_conn *c, struct kv_incr *ops, const size_t *idx, size_t n,
     const struct timespec *deadline, int *heard)
 {
-	char req[RELAY_KV_MGET_MAX * (KV_KEY_MAX + 80)], ans[4096];
+	char req[RELAY_KV_MGET_MAX * (KV_KEY_MAX + 80)];
 	uint64_t vals[RELAY_KV_MGET_MAX];
-	size_t rl = 0, off = 0, have = 0, used, i;
-	ssize_t r;
-	int k;
+	size_t rl = 0, i;
+	enum relay_err err;
 
 	*heard = 0;
 	for (i = 0; i < n; i++) {
@@ -558,38 +633,11 @@ exchange(struct kv_conn *c, struct kv_incr *ops, const size_t *idx, size_t n,
 			return RELAY_EINVAL;
 		rl += (size_t)w;
 	}
-	while (off < rl) {
-		r = send(c->fd, req + off, rl - off, MSG_NOSIGNAL);
-		if (r > 0) {
-			off += (size_t)r;
-			continue;
-		}
-		if (r < 0 && errno != EAGAIN && errno != EINTR)
-			return RELAY_ECACHE;
-		if (wait_fd(c->fd, POLLOUT, deadline) != 0)
-			return RELAY_ECACHE;
-	}
-	for (;;) {
-		k = kv_meta_parse(ans, have, vals, n, &used);
-		if (k < 0)
-			return RELAY_ECACHE;
-		if ((size_t)k == n)
-			break;
-		if (have == sizeof(ans))
-			return RELAY_ECACHE;
-		r = recv(c->fd, ans + have, sizeof(ans) - have, 0);
-		if (r > 0) {
-			have += (size_t)r;
-			*heard = 1;
-			continue;
-		}
-		if (r == 0 || (errno != EAGAIN && errno != EINTR))
-			return RELAY_ECACHE;
-		if (wait_fd(c->fd, POLLIN, deadline) != 0)
-			return RELAY_ECACHE;
-	}
-	if (used != have)
-		return RELAY_ECACHE; /* more than asked for: out of step */
+	err = send_all(c, req, rl, deadline);
+	if (err == RELAY_OK)
+		err = read_answers(c, vals, n, deadline, heard);
+	if (err != RELAY_OK)
+		return err;
 	for (i = 0; i < n; i++)
 		ops[idx[i]].value = vals[i];
 	return RELAY_OK;
@@ -607,114 +655,184 @@ meta_key_ok(const char *k)
 	return i > 0 && i <= KV_KEY_MAX;
 }
 
+/* n keys sorted by server for one pipelined batch. */
+struct batch {
+	memcached_st *mc; /* owns the host names below */
+	const char *host[RELAY_KV_MGET_MAX];
+	in_port_t port[RELAY_KV_MGET_MAX];
+	unsigned char done[RELAY_KV_MGET_MAX];
+	size_t n;
+	struct timespec deadline;
+};
+
+/* Which server holds each key: libmemcached's own ketama answer, so these
+ * counters live where kv_get() and kv_incr() look. */
+static enum relay_err
+batch_start(struct kv *kv, struct batch *b, const char *const *keys, size_t n)
+{
+	memcached_return_t rc;
+	size_t i;
+
+	if (n > RELAY_KV_MGET_MAX)
+		return RELAY_EINVAL;
+	for (i = 0; i < n; i++)
+		if (!meta_key_ok(keys[i]))
+			return RELAY_EINVAL;
+	memset(b->done, 0, sizeof(b->done));
+	b->n = n;
+	clock_gettime(CLOCK_MONOTONIC, &b->deadline);
+	b->deadline.tv_sec += kv->timeout_ms / 1000;
+	b->deadline.tv_nsec += (kv->timeout_ms % 1000) * 1000000;
+	if (b->deadline.tv_nsec >= 1000000000) {
+		b->deadline.tv_sec++;
+		b->deadline.tv_nsec -= 1000000000;
+	}
+	b->mc = kv_fetch(kv);
+	if (b->mc == NULL)
+		return RELAY_ECACHE;
+	for (i = 0; i < n; i++) {
+		const memcached_instance_st *s = memcached_server_by_key(
+		    b->mc, keys[i], strlen(keys[i]), &rc);
+
+		if (s == NULL) {
+			kv_release(kv, b->mc);
+			return RELAY_ECACHE;
+		}
+		b->host[i] = memcached_server_name(s);
+		b->port[i] = memcached_server_port(s);
+	}
+	return RELAY_OK;
+}
+
+/* The next server's keys into idx; their count, 0 when none is left; *at
+ * one of them (for its host and port). */
+static size_t
+batch_next(struct batch *b, size_t *idx, size_t *at)
+{
+	size_t i, j, m = 0;
+
+	for (i = 0; i < b->n && b->done[i]; i++)
+		;
+	if (i == b->n)
+		return 0;
+	*at = i;
+	for (j = i; j < b->n; j++)
+		if (!b->done[j] && b->port[j] == b->port[i] &&
+		    strcmp(b->host[j], b->host[i]) == 0) {
+			idx[m++] = j;
+			b->done[j] = 1;
+		}
+	return m;
+}
+
 enum relay_err
 kv_incr_many(struct kv *kv, struct kv_incr *ops, size_t n)
 {
-	const char *host[RELAY_KV_MGET_MAX];
-	in_port_t port[RELAY_KV_MGET_MAX];
-	size_t idx[RELAY_KV_MGET_MAX], i, j, m;
-	unsigned char done[RELAY_KV_MGET_MAX] = {0};
-	struct timespec deadline;
-	enum relay_err err = RELAY_OK;
-	memcached_st *mc;
-	memcached_return_t rc;
+	const char *keys[RELAY_KV_MGET_MAX];
+	size_t idx[RELAY_KV_MGET_MAX], i, m, at;
+	enum relay_err err;
+	struct batch b;
 
 	if (n == 0)
 		return RELAY_OK;
 	if (n > RELAY_KV_MGET_MAX)
 		return RELAY_EINVAL;
 	for (i = 0; i < n; i++)
-		if (!meta_key_ok(ops[i].key))
-			return RELAY_EINVAL;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += kv->timeout_ms / 1000;
-	deadline.tv_nsec += (kv->timeout_ms % 1000) * 1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
-	/* Which server holds each key: libmemcached's own ketama answer,
-	 * so these counters live where kv_get() and kv_incr() look. */
-	mc = kv_fetch(kv);
-	if (mc == NULL)
-		return RELAY_ECACHE;
-	for (i = 0; i < n; i++) {
-		const memcached_instance_st *s = memcached_server_by_key(
-		    mc, ops[i].key, strlen(ops[i].key), &rc);
-
-		if (s == NULL) {
-			kv_release(kv, mc);
-			return RELAY_ECACHE;
-		}
-		host[i] = memcached_server_name(s);
-		port[i] = memcached_server_port(s);
-	}
-	for (i = 0; i < n && err == RELAY_OK; i++) {
+		keys[i] = ops[i].key;
+	err = batch_start(kv, &b, keys, n);
+	while (err == RELAY_OK && (m = batch_next(&b, idx, &at)) > 0) {
 		struct kv_conn *c;
 		int reused, heard, tries;
 
-		if (done[i])
-			continue;
-		for (m = 0, j = i; j < n; j++)
-			if (!done[j] && port[j] == port[i] &&
-			    strcmp(host[j], host[i]) == 0) {
-				idx[m++] = j;
-				done[j] = 1;
-			}
 		/* A reused connection the server dropped while idle fails
 		 * with no answer at all: once, try again on a fresh one. (An
 		 * answer, even an error, means commands ran: never twice.) */
 		for (tries = 0; tries < 2; tries++) {
-			c = conn_get(kv, host[i], port[i], &deadline, &reused);
+			c = conn_get(
+			    kv, b.host[at], b.port[at], &b.deadline, &reused);
 			if (c == NULL) {
 				err = RELAY_ECACHE;
 				break;
 			}
-			err = exchange(c, ops, idx, m, &deadline, &heard);
+			err = exchange(c, ops, idx, m, &b.deadline, &heard);
 			conn_put(kv, c, err == RELAY_OK);
 			if (err == RELAY_OK || !reused || heard ||
-			    ms_left(&deadline) <= 0)
+			    ms_left(&b.deadline) <= 0)
 				break;
 		}
 	}
-	kv_release(kv, mc);
+	if (b.mc != NULL && err != RELAY_EINVAL)
+		kv_release(kv, b.mc);
 	return err;
 }
+
+/* Nudges a connection may leave unread before one waits for them. */
+#define KV_OWED_MAX 32
 
 enum relay_err
 kv_nudge(struct kv *kv, const struct kv_nudge *ops, size_t n)
 {
-	memcached_st *mc;
-	memcached_return_t rc = MEMCACHED_SUCCESS;
-	uint64_t ignored;
-	size_t i;
+	const char *keys[RELAY_KV_MGET_MAX];
+	char req[RELAY_KV_MGET_MAX * (KV_KEY_MAX + 40) + 8];
+	size_t idx[RELAY_KV_MGET_MAX], i, k = 0, m, at, rl;
+	enum relay_err err;
+	struct batch b;
 
-	if (n == 0)
-		return RELAY_OK;
-	mc = kv_fetch(kv);
-	if (mc == NULL)
-		return RELAY_ECACHE;
-	/* This connection alone, for these calls only: the text protocol's
-	 * "noreply" means memcached sends nothing back, so the connection
-	 * goes back to the pool with nothing left to read. */
-	memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_NOREPLY, 1);
-	for (i = 0; i < n && rc == MEMCACHED_SUCCESS; i++) {
-		const char *k = ops[i].key;
-
-		if (ops[i].delta == 0)
-			continue;
-		if (ops[i].delta > UINT32_MAX) {
-			rc = MEMCACHED_INVALID_ARGUMENTS;
-			break;
+	for (i = 0; i < n; i++)
+		if (ops[i].delta > 0) {
+			if (k == RELAY_KV_MGET_MAX)
+				return RELAY_EINVAL;
+			keys[k] = ops[i].key;
+			idx[k++] = i;
 		}
-		rc = ops[i].up ? memcached_increment(mc, k, strlen(k),
-				     (uint32_t)ops[i].delta, &ignored)
-			       : memcached_decrement(mc, k, strlen(k),
-				     (uint32_t)ops[i].delta, &ignored);
+	if (k == 0)
+		return RELAY_OK;
+	{
+		size_t which[RELAY_KV_MGET_MAX];
+
+		memcpy(which, idx, k * sizeof(idx[0]));
+		err = batch_start(kv, &b, keys, k);
+		/* One write per server: "ma" in quiet mode answers only
+		 * when something went wrong (NF, an error); "mn" ends the
+		 * batch with "MN", which the connection's next reader skips
+		 * to, so nobody waits here. */
+		while (err == RELAY_OK && (m = batch_next(&b, idx, &at)) > 0) {
+			struct kv_conn *c;
+			int reused, heard = 0;
+
+			rl = 0;
+			for (i = 0; i < m; i++) {
+				const struct kv_nudge *o = &ops[which[idx[i]]];
+				int w = snprintf(req + rl, sizeof(req) - rl,
+				    "ma %s M%c D%llu q\r\n", o->key,
+				    o->up ? 'I' : 'D',
+				    (unsigned long long)o->delta);
+
+				if (w < 0 || (size_t)w >= sizeof(req) - rl)
+					return RELAY_EINVAL;
+				rl += (size_t)w;
+			}
+			memcpy(req + rl, "mn\r\n", 4);
+			rl += 4;
+			c = conn_get(
+			    kv, b.host[at], b.port[at], &b.deadline, &reused);
+			if (c == NULL) {
+				err = RELAY_ECACHE;
+				break;
+			}
+			if (c->owed >= KV_OWED_MAX)
+				err = read_answers(
+				    c, NULL, 0, &b.deadline, &heard);
+			if (err == RELAY_OK)
+				err = send_all(c, req, rl, &b.deadline);
+			if (err == RELAY_OK)
+				c->owed++;
+			conn_put(kv, c, err == RELAY_OK);
+		}
+		if (b.mc != NULL && err != RELAY_EINVAL)
+			kv_release(kv, b.mc);
 	}
-	memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_NOREPLY, 0);
-	kv_release(kv, mc);
-	return rc == MEMCACHED_SUCCESS ? RELAY_OK : RELAY_ECACHE;
+	return err;
 }
 
 enum relay_err

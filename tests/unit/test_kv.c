@@ -355,14 +355,17 @@ test_incr_many_concurrent_exact(void **state)
 	kv_free(kv);
 }
 
-/* kv_nudge(): fire-and-forget changes land (memcached keeps one
- * connection's commands in order, and the pool hands the same one back to
- * a lone thread; still, allow for a moment). */
+/* kv_nudge(): fire-and-forget changes land, in order, before what
+ * kv_incr_many() reads next on the same connection (a lone thread gets
+ * the same one back); answers nobody waited for (NF for a missing key)
+ * are skipped, also past the point where a connection stops to read
+ * them (KV_OWED_MAX). */
 static void
 test_nudge(void **state)
 {
 	struct kv *kv = kv_connect();
 	struct kv_nudge ops[3];
+	struct kv_incr rd[2];
 	char a[128], b[128], gone[128];
 	uint64_t v = 0;
 	int i;
@@ -378,18 +381,22 @@ test_nudge(void **state)
 	ops[1] = (struct kv_nudge){b, 3, 0};
 	ops[2] = (struct kv_nudge){gone, 1, 0}; /* missing: no harm */
 	assert_int_equal(kv_nudge(kv, ops, 3), RELAY_OK);
-	for (i = 0; i < 100; i++) {
-		assert_int_equal(kv_incr(kv, a, 0, 60, &v), RELAY_OK);
-		if (v == 14)
-			break;
-		usleep(10000);
-	}
-	assert_int_equal(v, 14);
-	assert_int_equal(kv_incr(kv, b, 0, 60, &v), RELAY_OK);
-	assert_int_equal(v, 7);
-	/* The connection went back to the pool in step: a plain get on it
-	 * reads its own answer, not a stray one. */
+	rd[0] = (struct kv_incr){a, 0, 60, 0};
+	rd[1] = (struct kv_incr){b, 0, 60, 0};
+	assert_int_equal(kv_incr_many(kv, rd, 2), RELAY_OK);
+	assert_int_equal(rd[0].value, 14);
+	assert_int_equal(rd[1].value, 7);
+	for (i = 0; i < 100; i++)
+		assert_int_equal(kv_nudge(kv, ops, 3), RELAY_OK);
+	assert_int_equal(kv_incr_many(kv, rd, 2), RELAY_OK);
+	assert_int_equal(rd[0].value, 414);
+	assert_int_equal(rd[1].value, 0); /* decr stops at 0 */
+	/* Nothing was created for the missing key, and libmemcached's own
+	 * connections are not touched. */
 	assert_int_equal(kv_decr(kv, gone, 1, &v), RELAY_ENOTFOUND);
+	assert_int_equal(kv_incr(kv, a, 1, 60, &v), RELAY_OK);
+	assert_int_equal(v, 415);
+	assert_int_equal(kv_nudge(kv, ops, 0), RELAY_OK);
 	assert_int_equal(kv_delete(kv, a), RELAY_OK);
 	assert_int_equal(kv_delete(kv, b), RELAY_OK);
 	kv_free(kv);
@@ -458,8 +465,10 @@ test_closed_port_fails_fast(void **state)
 	assert_int_equal(kv_incr(kv, "k", 1, 0, &v), RELAY_ECACHE);
 	{
 		struct kv_incr op = {"k", 1, 0, 0};
+		struct kv_nudge nop = {"k", 1, 1};
 
 		assert_int_equal(kv_incr_many(kv, &op, 1), RELAY_ECACHE);
+		assert_int_equal(kv_nudge(kv, &nop, 1), RELAY_ECACHE);
 	}
 	assert_int_equal(kv_ping(kv, why, sizeof(why)), RELAY_ECACHE);
 	assert_true(strlen(why) > 0);

@@ -61,10 +61,13 @@ key_init(struct vkey *k, const char *tag)
 	snprintf(k->id, sizeof(k->id), "q%ld%s", (long)getpid() % 1000000, tag);
 }
 
-/* The current value of counter kind in t's window (0 when absent). */
+/* The current value of counter kind in t's window (0 when absent), read
+ * as quota_admit() reads it: on the connection quota_settle()'s unanswered
+ * changes went over, so that it sees them, in order. */
 static uint64_t
 counter(struct kv *kv, const struct quota_ticket *t, char kind)
 {
+	struct kv_incr op = {NULL, 0, 120, 0};
 	char key[128];
 	long long w = kind == 'c' ? -1
 	    : kind == 'd'         ? t->day
@@ -73,7 +76,9 @@ counter(struct kv *kv, const struct quota_ticket *t, char kind)
 	uint64_t v = 0;
 
 	keyname(key, sizeof(key), t, kind, w);
-	assert_int_equal(kv_incr(kv, key, 0, 120, &v), RELAY_OK);
+	op.key = key;
+	assert_int_equal(kv_incr_many(kv, &op, 1), RELAY_OK);
+	v = op.value;
 	return v;
 }
 
