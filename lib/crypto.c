@@ -3,9 +3,11 @@
  * random nonce per message, 128-bit tag). */
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "crypto.h"
 
@@ -15,6 +17,48 @@ crypto_random(void *p, size_t n)
 	if (n > 0x7fffffff)
 		return RELAY_EINVAL;
 	return RAND_bytes(p, (int)n) == 1 ? RELAY_OK : RELAY_EIO;
+}
+
+/* Bytes for ids: one getrandom(2) per 512 bytes (32 request ids). */
+static __thread unsigned char id_pool[512];
+static __thread size_t id_left;
+static pthread_once_t id_once = PTHREAD_ONCE_INIT;
+
+/* In a forked child (whose one thread is a copy of the forking one), the
+ * parent's unused bytes must not become the child's ids too. */
+static void
+id_forget(void)
+{
+	id_left = 0;
+}
+
+static void
+id_init(void)
+{
+	pthread_atfork(NULL, NULL, id_forget);
+}
+
+enum relay_err
+crypto_id_bytes(void *p, size_t n)
+{
+	unsigned char *out = p;
+	size_t k;
+
+	pthread_once(&id_once, id_init);
+	while (n > 0) {
+		if (id_left == 0) {
+			if (getrandom(id_pool, sizeof(id_pool), 0) !=
+			    (ssize_t)sizeof(id_pool))
+				return RELAY_EIO;
+			id_left = sizeof(id_pool);
+		}
+		k = n < id_left ? n : id_left;
+		memcpy(out, id_pool + sizeof(id_pool) - id_left, k);
+		id_left -= k;
+		out += k;
+		n -= k;
+	}
+	return RELAY_OK;
 }
 
 void

@@ -15,10 +15,15 @@
 #define CRYPTO_TAG_LEN 16
 #define CRYPTO_SHA256_LEN 32
 
-/* Fill p with n bytes from OpenSSL's per-thread DRBG (seeded from the
- * kernel, reseeded after fork): no system call per call. RELAY_EIO on
- * failure. */
+/* Fill p with n bytes from the kernel CSPRNG. RELAY_EIO on failure. */
 enum relay_err crypto_random(void *p, size_t n) RELAY_MUST_CHECK;
+
+/*
+ * Fill p with n unpredictable bytes for identifiers (request and object
+ * ids), not secrets: taken from a per-thread batch that one getrandom(2)
+ * fills for many ids, forgotten in a forked child. RELAY_EIO on failure.
+ */
+enum relay_err crypto_id_bytes(void *p, size_t n) RELAY_MUST_CHECK;
 
 /* SHA-256 of n bytes at p into out. */
 void crypto_sha256(const void *p, size_t n, unsigned char out[32]);

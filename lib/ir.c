@@ -254,7 +254,7 @@ ir_new_id(char *out, size_t n, const char *prefix)
 	unsigned char rnd[24];
 	size_t plen = strlen(prefix), i;
 
-	if (crypto_random(rnd, sizeof(rnd)) != RELAY_OK) {
+	if (crypto_id_bytes(rnd, sizeof(rnd)) != RELAY_OK) {
 		unsigned long t =
 		    (unsigned long)time(NULL) ^ (unsigned long)out;
 

@@ -36,7 +36,7 @@ req_new_id(char *out, size_t outsz)
 
 	if (outsz < 33)
 		return;
-	if (crypto_random(rnd, sizeof(rnd)) != RELAY_OK)
+	if (crypto_id_bytes(rnd, sizeof(rnd)) != RELAY_OK)
 		memset(rnd, 0, sizeof(rnd));
 	for (i = 0; i < sizeof(rnd); i++) {
 		out[2 * i] = hex[rnd[i] >> 4];

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -532,6 +533,46 @@ test_bug_unb64_accepts_noncanonical(void **state)
 		skip(); /* KNOWN BUG: reported, crypto.c crypto_unb64 */
 }
 
+/* Ids: no repeats across pool refills and sizes; a forked child does not
+ * hand out the bytes its parent's next id gets. */
+static void
+test_id_bytes(void **state)
+{
+	static unsigned char seen[200][16];
+	unsigned char big[1500], mine[16], child[16];
+	int fds[2], i, j, status;
+	pid_t pid;
+
+	(void)state;
+	for (i = 0; i < 200; i++) {
+		assert_int_equal(crypto_id_bytes(seen[i], 16), RELAY_OK);
+		for (j = 0; j < i; j++)
+			assert_memory_not_equal(seen[i], seen[j], 16);
+	}
+	assert_int_equal(crypto_id_bytes(big, sizeof(big)), RELAY_OK);
+	assert_memory_not_equal(big, big + 512, 512);
+	assert_int_equal(
+	    crypto_id_bytes(mine, 1), RELAY_OK); /* pool part-used */
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		ssize_t w;
+
+		if (crypto_id_bytes(child, sizeof(child)) != RELAY_OK)
+			_exit(1);
+		w = write(fds[1], child, sizeof(child));
+		_exit(w == (ssize_t)sizeof(child) ? 0 : 1);
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], child, sizeof(child)), sizeof(child));
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(status, 0);
+	assert_int_equal(crypto_id_bytes(mine, sizeof(mine)), RELAY_OK);
+	assert_memory_not_equal(mine, child, sizeof(mine));
+}
+
 int
 main(void)
 {
@@ -554,6 +595,7 @@ main(void)
 	    cmocka_unit_test(test_load_key_absent),
 	    cmocka_unit_test(test_key_id_stable),
 	    cmocka_unit_test(test_seal_too_big),
+	    cmocka_unit_test(test_id_bytes),
 	    cmocka_unit_test(test_bug_unb64_empty_refused),
 	    cmocka_unit_test(test_bug_unb64_accepts_noncanonical),
 	};
