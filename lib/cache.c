@@ -149,7 +149,7 @@ request_hash(enum dialect d, const char *model, const char *scope, json_t *root,
 	for (i = 0; ignored[i] != NULL; i++)
 		json_object_del(copy, ignored[i]);
 	snprintf(ver, sizeof(ver), "v%d", CACHE_VERSION);
-	bad = EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+	bad = EVP_DigestInit_ex(md, crypto_sha256_md(), NULL) != 1 ||
 	    digest_str(md, ver) || digest_str(md, dialect_name(d)) ||
 	    digest_str(md, model) || digest_str(md, scope) ||
 	    json_dump_callback(copy, digest_cb, md,

@@ -66,7 +66,27 @@ crypto_sha256(const void *p, size_t n, unsigned char out[32])
 {
 	unsigned int len = 32;
 
-	EVP_Digest(p, n, out, &len, EVP_sha256(), NULL);
+	EVP_Digest(p, n, out, &len, crypto_sha256_md(), NULL);
+}
+
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void
+sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+}
+
+/* EVP_sha256() makes every EVP_DigestInit look the algorithm up in the
+ * provider's tables again (and the first time on each thread, build
+ * them): fetched once, explicitly, it costs nothing per call. Kept for
+ * the process's life. */
+const EVP_MD *
+crypto_sha256_md(void)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	return sha256_md != NULL ? sha256_md : EVP_sha256();
 }
 
 void

@@ -15,6 +15,11 @@
 #define CRYPTO_TAG_LEN 16
 #define CRYPTO_SHA256_LEN 32
 
+struct evp_md_st;
+
+/* SHA-256 for EVP digests (OpenSSL's EVP_MD), fetched once per process. */
+const struct evp_md_st *crypto_sha256_md(void);
+
 /* Fill p with n bytes from the kernel CSPRNG. RELAY_EIO on failure. */
 enum relay_err crypto_random(void *p, size_t n) RELAY_MUST_CHECK;
 
