@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "num.h"
 #include "mem.h"
 
 struct span
@@ -127,38 +128,145 @@ buf_puts(struct buf *b, const char *s)
 	return buf_append(b, s, strlen(s));
 }
 
-enum relay_err
-buf_printf(struct buf *b, const char *fmt, ...)
+/*
+ * The formats most of the code uses, done without vsnprintf(): %s %c %d
+ * %ld %lld %u %lu %llu %zu and %%, with no flag, width or precision. 1 when
+ * fmt holds only those.
+ */
+static int
+plain_format(const char *fmt)
 {
-	va_list ap;
+	const char *p = fmt;
+
+	while ((p = strchr(p, '%')) != NULL) {
+		p++;
+		if (*p == '%' || *p == 's' || *p == 'c' || *p == 'd' ||
+		    *p == 'u')
+			p++;
+		else if (p[0] == 'z' && p[1] == 'u')
+			p += 2;
+		else if (p[0] == 'l' && (p[1] == 'd' || p[1] == 'u'))
+			p += 2;
+		else if (p[0] == 'l' && p[1] == 'l' &&
+		    (p[2] == 'd' || p[2] == 'u'))
+			p += 3;
+		else
+			return 0;
+	}
+	return 1;
+}
+
+static enum relay_err
+plain_printf(struct buf *b, const char *fmt, va_list ap)
+{
+	char num[NUM_DIGITS_MAX];
+	const char *p = fmt, *pc;
+	enum relay_err err = RELAY_OK;
+
+	while (err == RELAY_OK && (pc = strchr(p, '%')) != NULL) {
+		int lng = 0, sz = 0;
+		char conv;
+		size_t n = 0;
+
+		if (pc > p)
+			err = buf_append(b, p, (size_t)(pc - p));
+		pc++;
+		while (*pc == 'l') {
+			lng++;
+			pc++;
+		}
+		if (*pc == 'z') {
+			sz = 1;
+			pc++;
+		}
+		conv = *pc++;
+		p = pc;
+		if (err != RELAY_OK)
+			break;
+		switch (conv) {
+		case '%': err = buf_append(b, "%", 1); continue;
+		case 'c':
+			num[0] = (char)va_arg(ap, int);
+			err = buf_append(b, num, 1);
+			continue;
+		case 's': {
+			const char *s = va_arg(ap, const char *);
+
+			err = buf_puts(b, s != NULL ? s : "(null)");
+			continue;
+		}
+		case 'd':
+			n = lng >= 2   ? num_i64(num, va_arg(ap, long long))
+			    : lng == 1 ? num_i64(num, va_arg(ap, long))
+				       : num_i64(num, va_arg(ap, int));
+			break;
+		default: /* 'u' */
+			n = sz ? num_u64(num, va_arg(ap, size_t))
+			    : lng >= 2
+			    ? num_u64(num, va_arg(ap, unsigned long long))
+			    : lng == 1 ? num_u64(num, va_arg(ap, unsigned long))
+				       : num_u64(num, va_arg(ap, unsigned));
+			break;
+		}
+		err = buf_append(b, num, n);
+	}
+	if (err == RELAY_OK && *p != '\0')
+		err = buf_puts(b, p);
+	return err;
+}
+
+enum relay_err
+buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+{
 	size_t room = b->cap > b->len ? b->cap - b->len : 0;
+	va_list again;
 	int n;
 	enum relay_err err;
 
+	if (plain_format(fmt)) {
+		size_t at = b->len;
+		enum relay_err e = plain_printf(b, fmt, ap);
+
+		if (e != RELAY_OK && b->data != NULL)
+			buf_truncate(b, at);
+		return e;
+	}
 	/* Format once into the room there is; only text that does not fit
 	 * is formatted a second time, into a grown buffer. */
-	va_start(ap, fmt);
+	va_copy(again, ap);
 	n = vsnprintf(room > 0 ? b->data + b->len : NULL, room, fmt, ap);
-	va_end(ap);
 	if (n < 0) {
 		if (room > 0)
 			b->data[b->len] = '\0';
+		va_end(again);
 		return RELAY_EINVAL;
 	}
 	if ((size_t)n < room && (size_t)n <= b->max - b->len) {
 		b->len += (size_t)n;
+		va_end(again);
 		return RELAY_OK;
 	}
 	if (room > 0)
 		b->data[b->len] = '\0';
 	err = buf_reserve(b, (size_t)n);
-	if (err != RELAY_OK)
-		return err;
+	if (err == RELAY_OK) {
+		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
+		b->len += (size_t)n;
+	}
+	va_end(again);
+	return err;
+}
+
+enum relay_err
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	enum relay_err err;
+
 	va_start(ap, fmt);
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	err = buf_vprintf(b, fmt, ap);
 	va_end(ap);
-	b->len += (size_t)n;
-	return RELAY_OK;
+	return err;
 }
 
 enum relay_err

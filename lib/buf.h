@@ -65,6 +65,9 @@ enum relay_err buf_puts(struct buf *b, const char *s) RELAY_MUST_CHECK;
  * format. */
 enum relay_err buf_printf(struct buf *b, const char *fmt, ...)
     RELAY_PRINTF(2, 3) RELAY_MUST_CHECK;
+/* buf_printf() with a va_list. */
+enum relay_err buf_vprintf(
+    struct buf *b, const char *fmt, va_list ap) RELAY_MUST_CHECK;
 /* Append s as the body of a JSON string (escaped, without quotes). */
 enum relay_err buf_json_escape(
     struct buf *b, const char *s, size_t n) RELAY_MUST_CHECK;

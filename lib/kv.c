@@ -536,6 +536,16 @@ kv_meta_parse(
 	return (int)k;
 }
 
+/* Copy s to p; the end. */
+static char *
+put(char *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(p, s, n);
+	return p + n;
+}
+
 static enum relay_err
 send_all(
     struct kv_conn *c, const char *p, size_t n, const struct timespec *deadline)
@@ -800,17 +810,18 @@ kv_nudge(struct kv *kv, const struct kv_nudge *ops, size_t n)
 			struct kv_conn *c;
 			int reused, heard = 0;
 
+			/* "ma <key> M<I|D> D<delta> q" each, then "mn". */
 			rl = 0;
 			for (i = 0; i < m; i++) {
 				const struct kv_nudge *o = &ops[which[idx[i]]];
-				int w = snprintf(req + rl, sizeof(req) - rl,
-				    "ma %s M%c D%llu q\r\n", o->key,
-				    o->up ? 'I' : 'D',
-				    (unsigned long long)o->delta);
+				char *p = req + rl;
 
-				if (w < 0 || (size_t)w >= sizeof(req) - rl)
-					return RELAY_EINVAL;
-				rl += (size_t)w;
+				p = put(p, "ma ");
+				p = put(p, o->key);
+				p = put(p, o->up ? " MI D" : " MD D");
+				p += num_u64(p, o->delta);
+				p = put(p, " q\r\n");
+				rl = (size_t)(p - req);
 			}
 			memcpy(req + rl, "mn\r\n", 4);
 			rl += 4;

@@ -2,6 +2,7 @@
 /* num.c - decimal parsing with a range, overflow-safe. */
 #include <limits.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "num.h"
 
@@ -45,4 +46,27 @@ num_parse(const char *s, long long min, long long max, long long *out)
 		return RELAY_EINVAL;
 	*out = (long long)v;
 	return RELAY_OK;
+}
+
+size_t
+num_u64(char *out, uint64_t v)
+{
+	char tmp[NUM_DIGITS_MAX];
+	size_t n = 0;
+
+	do {
+		tmp[sizeof(tmp) - ++n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	memcpy(out, tmp + sizeof(tmp) - n, n);
+	return n;
+}
+
+size_t
+num_i64(char *out, int64_t v)
+{
+	if (v >= 0)
+		return num_u64(out, (uint64_t)v);
+	out[0] = '-';
+	return 1 + num_u64(out + 1, (uint64_t)0 - (uint64_t)v);
 }

@@ -10,6 +10,7 @@
 #include "keys.h"
 #include "kv.h"
 #include "log.h"
+#include "num.h"
 #include "quota.h"
 
 /* memcached reads an expiry over 30 days as an absolute unix time. */
@@ -32,14 +33,28 @@ quota_what(enum quota_verdict v)
 	return (unsigned)v < QUOTA__MAX ? quota_names[v] : "limit";
 }
 
+/* "rl:<key id>:<kind>[:<window>]" (a key id is short: it always fits). */
 static void
 keyname(char *out, size_t outsz, const struct quota_ticket *t, char kind,
     long long window)
 {
-	if (window >= 0)
-		snprintf(out, outsz, "rl:%s:%c:%lld", t->kid, kind, window);
-	else
-		snprintf(out, outsz, "rl:%s:%c", t->kid, kind);
+	size_t n = strnlen(t->kid, sizeof(t->kid));
+	char *p = out;
+
+	if (outsz < n + 6 + NUM_DIGITS_MAX) {
+		out[0] = '\0';
+		return;
+	}
+	memcpy(p, "rl:", 3);
+	memcpy(p + 3, t->kid, n);
+	p += 3 + n;
+	*p++ = ':';
+	*p++ = kind;
+	if (window >= 0) {
+		*p++ = ':';
+		p += num_i64(p, window);
+	}
+	*p = '\0';
 }
 
 static void

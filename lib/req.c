@@ -182,16 +182,26 @@ req_read_body(struct relay_req *req, size_t max)
 enum relay_err
 req_add_header(struct relay_req *req, const char *fmt, ...)
 {
-	char line[1024];
+	size_t at = req->hdrs.len, n;
 	va_list ap;
-	int n;
+	enum relay_err err;
 
+	/* Formatted in place; a line over 1 KiB or with a CR or LF in it
+	 * (header injection) is taken back. */
 	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
+	err = buf_vprintf(&req->hdrs, fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(line) || strpbrk(line, "\r\n"))
+	if (err != RELAY_OK) {
+		buf_truncate(&req->hdrs, at);
+		return err;
+	}
+	n = req->hdrs.len - at;
+	if (n >= 1024 || memchr(req->hdrs.data + at, '\r', n) != NULL ||
+	    memchr(req->hdrs.data + at, '\n', n) != NULL) {
+		buf_truncate(&req->hdrs, at);
 		return RELAY_EINVAL;
-	return buf_printf(&req->hdrs, "%s\r\n", line);
+	}
+	return buf_append(&req->hdrs, "\r\n", 2);
 }
 
 const char *

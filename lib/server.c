@@ -22,6 +22,7 @@
 #include "accesslog.h"
 #include "apierr.h"
 #include "config.h"
+#include "crypto.h"
 #include "fcgi_io.h"
 #include "keys.h"
 #include "filter.h"
@@ -572,6 +573,9 @@ serve(const struct opts *o, int listen_fd, const char *prog,
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.prog = prog;
 	ctx.listen_fd = listen_fd;
+	/* OpenSSL builds its algorithm tables on first use (~3 M
+	 * instructions): here, not in the first request's key check. */
+	(void)crypto_sha256_md();
 	if (ctx_open(&ctx, o) != 0) {
 		ctx_close(&ctx);
 		return 1;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* test_buf.c - unit tests for lib/buf.c: ceilings, growth, JSON escaping,
  * spans; the oom-safe group also runs under RELAY_FAIL_ALLOC. */
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -152,6 +153,58 @@ test_printf(void **state)
 	assert_int_equal(b.len, 16);
 	assert_string_equal(b.data, "42-ab0123456789a");
 	TRY(buf_printf(&b, "%s", ""), RELAY_OK);
+out:
+	buf_reset(&b);
+}
+
+/* buf_printf() formats %s %c %d %u %ld %lu %lld %llu %zu %% itself: the
+ * same text as snprintf(), at the edges of every type; anything else
+ * (flags, width, precision) still goes to vsnprintf. */
+static void
+test_printf_plain_matches_snprintf(void **state)
+{
+	static const long long ll[] = {0, 1, -1, 9, 10, -10, 123456789,
+	    LLONG_MAX, LLONG_MIN, INT_MAX, INT_MIN};
+	char want[512];
+	struct buf b;
+	size_t i;
+
+	(void)state;
+	buf_init(&b, 4096);
+	for (i = 0; i < sizeof(ll) / sizeof(ll[0]); i++) {
+		int d = (int)ll[i];
+		long l = (long)ll[i];
+		unsigned u = (unsigned)ll[i];
+		unsigned long long ull = (unsigned long long)ll[i];
+
+		buf_clear(&b);
+		TRY(buf_printf(&b, "a%db%ldc%lldd%ue%luf%llug%zuh%%i%cj%sk", d,
+			l, ll[i], u, (unsigned long)ull, ull, (size_t)ull, 'x',
+			"str"),
+		    RELAY_OK);
+		snprintf(want, sizeof(want),
+		    "a%db%ldc%lldd%ue%luf%llug%zuh%%i%cj%sk", d, l, ll[i], u,
+		    (unsigned long)ull, ull, (size_t)ull, 'x', "str");
+		assert_string_equal(b.data, want);
+		assert_int_equal(b.len, strlen(want));
+	}
+	buf_clear(&b);
+	TRY(buf_printf(&b, "%s|%s", "", "x"), RELAY_OK);
+	assert_string_equal(b.data, "|x");
+	buf_clear(&b);
+	TRY(buf_printf(&b, "no conversion"), RELAY_OK);
+	assert_string_equal(b.data, "no conversion");
+	buf_clear(&b);
+	TRY(buf_printf(&b, "%05d|%-3s|%.2s|%x|%i", 42, "a", "xyz", 255, 7),
+	    RELAY_OK);
+	assert_string_equal(b.data, "00042|a  |xy|ff|7");
+	/* The ceiling still holds, and a refused text leaves nothing. */
+	buf_reset(&b);
+	buf_init(&b, 8);
+	TRY(buf_printf(&b, "%d", 1234), RELAY_OK);
+	assert_int_equal(buf_printf(&b, "%s%llu", "ab", 123ULL), RELAY_ETOOBIG);
+	assert_string_equal(b.data, "1234");
+	assert_int_equal(b.len, 4);
 out:
 	buf_reset(&b);
 }
@@ -337,6 +390,7 @@ main(void)
 	    OOM_CASE(test_growth_keeps_content),
 	    OOM_CASE(test_enomem_leaves_buffer),
 	    OOM_CASE(test_printf),
+	    OOM_CASE(test_printf_plain_matches_snprintf),
 	    OOM_CASE(test_json_escape),
 	    OOM_CASE(test_json_escape_ceiling),
 	    OOM_CASE(test_consume_and_steal),
