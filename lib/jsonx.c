@@ -228,12 +228,14 @@ jsonx_well_formed(struct span body)
 }
 
 enum relay_err
-jsonx_member(struct span body, const char *key, struct span *val)
+jsonx_members(
+    struct span body, const char *const *keys, size_t n, struct span *vals)
 {
 	struct jscan s = {body.p, body.len, 0, 0};
-	size_t klen = strlen(key), ks, ke;
-	int found = 0;
+	size_t ks, ke, i;
 
+	for (i = 0; i < n; i++)
+		vals[i] = (struct span){NULL, 0};
 	jscan_ws(&s);
 	if (s.pos >= s.len || s.p[s.pos] != '{')
 		return RELAY_EINVAL;
@@ -242,9 +244,11 @@ jsonx_member(struct span body, const char *key, struct span *val)
 	if (s.pos < s.len && s.p[s.pos] == '}') {
 		s.pos++;
 		jscan_ws(&s);
-		return s.pos == s.len ? RELAY_ENOTFOUND : RELAY_EINVAL;
+		return s.pos == s.len ? RELAY_OK : RELAY_EINVAL;
 	}
 	for (;;) {
+		struct span *want = NULL;
+
 		jscan_ws(&s);
 		if (s.pos >= s.len || s.p[s.pos] != '"')
 			return RELAY_EINVAL;
@@ -257,15 +261,18 @@ jsonx_member(struct span body, const char *key, struct span *val)
 			return RELAY_EINVAL;
 		s.pos++;
 		jscan_ws(&s);
-		if (!found && ke - ks == klen &&
-		    memcmp(s.p + ks, key, klen) == 0) {
-			val->p = s.p + s.pos;
-			if (jscan_value(&s) != 0)
-				return RELAY_EINVAL;
-			val->len = (size_t)(s.p + s.pos - val->p);
-			found = 1;
-		} else if (jscan_value(&s) != 0)
+		/* The first of duplicate keys counts (jsonx_parse() refuses
+		 * them anyway). */
+		for (i = 0; i < n && want == NULL; i++)
+			if (vals[i].p == NULL && strlen(keys[i]) == ke - ks &&
+			    memcmp(s.p + ks, keys[i], ke - ks) == 0)
+				want = &vals[i];
+		if (want != NULL)
+			want->p = s.p + s.pos;
+		if (jscan_value(&s) != 0)
 			return RELAY_EINVAL;
+		if (want != NULL)
+			want->len = (size_t)(s.p + s.pos - want->p);
 		jscan_ws(&s);
 		if (s.pos >= s.len)
 			return RELAY_EINVAL;
@@ -277,9 +284,17 @@ jsonx_member(struct span body, const char *key, struct span *val)
 	}
 	s.pos++;
 	jscan_ws(&s);
-	if (s.pos != s.len)
-		return RELAY_EINVAL;
-	return found ? RELAY_OK : RELAY_ENOTFOUND;
+	return s.pos == s.len ? RELAY_OK : RELAY_EINVAL;
+}
+
+enum relay_err
+jsonx_member(struct span body, const char *key, struct span *val)
+{
+	enum relay_err err = jsonx_members(body, &key, 1, val);
+
+	if (err == RELAY_OK && val->p == NULL)
+		return RELAY_ENOTFOUND;
+	return err;
 }
 
 enum relay_err

@@ -34,6 +34,12 @@ enum relay_err jsonx_dump(const json_t *v, struct buf *b) RELAY_MUST_CHECK;
 enum relay_err jsonx_member(
     struct span body, const char *key, struct span *val) RELAY_MUST_CHECK;
 
+/* jsonx_member() for n keys in one pass: vals[i] spans key i's value, or
+ * is {NULL, 0} when absent. RELAY_OK (also when none is there) or
+ * RELAY_EINVAL as jsonx_member(). */
+enum relay_err jsonx_members(struct span body, const char *const *keys,
+    size_t n, struct span *vals) RELAY_MUST_CHECK;
+
 /*
  * Write into out a copy of the object text body in which top-level member
  * key has the raw JSON value json (replaced when present, inserted first

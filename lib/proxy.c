@@ -145,17 +145,15 @@ usage_take(enum dialect d, json_t *v, struct proxy_usage *u)
 	u->known = 1;
 }
 
-/* A non-negative integer member of the object text obj; 0 when absent
+/* A non-negative integer value v (from jsonx_members()); 0 when absent
  * or not one (as ival()); *found, when not NULL, set when it was one. */
 static long long
-raw_int(struct span obj, const char *key, int *found)
+raw_int(struct span v, int *found)
 {
-	struct span v;
 	char num[24];
 	long long n;
 
-	if (jsonx_member(obj, key, &v) != RELAY_OK || v.len == 0 ||
-	    v.len >= sizeof(num))
+	if (v.p == NULL || v.len == 0 || v.len >= sizeof(num))
 		return 0;
 	memcpy(num, v.p, v.len);
 	num[v.len] = '\0';
@@ -169,47 +167,56 @@ raw_int(struct span obj, const char *key, int *found)
 /*
  * usage_take() over the raw text of a usage object, without building a
  * document (a jansson parse costs more than the rest of a small answer's
- * handling). 0 when the raw scanner cannot read it (escaped keys, not an
- * object): the caller then parses it.
+ * handling): one pass over its members. 0 when the raw scanner cannot read
+ * it (escaped keys, not an object): the caller then parses it.
  */
 static int
 usage_raw(enum dialect d, struct span us, struct proxy_usage *u)
 {
-	struct span det;
+	static const char *const keys[DIALECT__MAX][4] = {
+	    [DIALECT_OPENAI] = {"prompt_tokens", "completion_tokens",
+		"prompt_tokens_details", NULL},
+	    [DIALECT_ANTHROPIC] = {"input_tokens", "cache_read_input_tokens",
+		"cache_creation_input_tokens", "output_tokens"},
+	    [DIALECT_GEMINI] = {"promptTokenCount", "cachedContentTokenCount",
+		"candidatesTokenCount", "thoughtsTokenCount"},
+	};
+	static const char *const cached[1] = {"cached_tokens"};
+	struct span v[4], det;
 	long long in, cr, cw, out;
 	int has_in = 0, has_out = 0;
 
-	if (us.len < 2 || us.p[0] != '{' ||
-	    jsonx_member(us, "\x01", &det) != RELAY_ENOTFOUND)
+	if ((unsigned)d >= DIALECT__MAX || us.len < 2 || us.p[0] != '{' ||
+	    jsonx_members(us, keys[d], d == DIALECT_OPENAI ? 3 : 4, v) !=
+		RELAY_OK)
 		return 0; /* not an object this scanner reads */
 	switch (d) {
 	case DIALECT_OPENAI:
-		u->prompt_tokens = raw_int(us, "prompt_tokens", NULL);
-		u->completion_tokens = raw_int(us, "completion_tokens", NULL);
-		u->cached_tokens =
-		    jsonx_member(us, "prompt_tokens_details", &det) == RELAY_OK
-		    ? raw_int(det, "cached_tokens", NULL)
+		u->prompt_tokens = raw_int(v[0], NULL);
+		u->completion_tokens = raw_int(v[1], NULL);
+		u->cached_tokens = v[2].p != NULL &&
+			jsonx_members(v[2], cached, 1, &det) == RELAY_OK
+		    ? raw_int(det, NULL)
 		    : 0;
 		break;
 	case DIALECT_ANTHROPIC:
 		/* Counts are cumulative: assign. Input excludes cache. */
-		in = raw_int(us, "input_tokens", &has_in);
+		in = raw_int(v[0], &has_in);
 		if (has_in) {
-			cr = raw_int(us, "cache_read_input_tokens", NULL);
-			cw = raw_int(us, "cache_creation_input_tokens", NULL);
+			cr = raw_int(v[1], NULL);
+			cw = raw_int(v[2], NULL);
 			u->cached_tokens = cr;
 			u->prompt_tokens = in + cr + cw;
 		}
-		out = raw_int(us, "output_tokens", &has_out);
+		out = raw_int(v[3], &has_out);
 		if (has_out)
 			u->completion_tokens = out;
 		break;
 	case DIALECT_GEMINI:
-		u->prompt_tokens = raw_int(us, "promptTokenCount", NULL);
-		u->cached_tokens = raw_int(us, "cachedContentTokenCount", NULL);
+		u->prompt_tokens = raw_int(v[0], NULL);
+		u->cached_tokens = raw_int(v[1], NULL);
 		u->completion_tokens =
-		    raw_int(us, "candidatesTokenCount", NULL) +
-		    raw_int(us, "thoughtsTokenCount", NULL);
+		    raw_int(v[2], NULL) + raw_int(v[3], NULL);
 		break;
 	case DIALECT__MAX: return 0;
 	}

@@ -96,6 +96,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (err == RELAY_OK &&
 	    (val.p < body.p || val.p + val.len > body.p + body.len))
 		abort();
+	/* One pass for several keys finds what one pass per key finds. */
+	{
+		static const char *const keys[] = {"model", "a", "usage", ""};
+		struct span vals[4], one;
+		enum relay_err em = jsonx_members(body, keys, 4, vals);
+		size_t i;
+
+		if ((em == RELAY_OK) !=
+		    (err == RELAY_OK || err == RELAY_ENOTFOUND))
+			abort();
+		for (i = 0; em == RELAY_OK && i < 4; i++) {
+			enum relay_err e1 = jsonx_member(body, keys[i], &one);
+
+			if ((e1 == RELAY_OK) != (vals[i].p != NULL) ||
+			    (e1 == RELAY_OK &&
+				(one.p != vals[i].p || one.len != vals[i].len)))
+				abort();
+		}
+	}
 	if (jsonx_parse(body.p, body.len, &root, eb, sizeof(eb)) != RELAY_OK)
 		return 0;
 	if (json_is_object(root)) {

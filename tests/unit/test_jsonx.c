@@ -403,6 +403,34 @@ test_depth(void **state)
 	json_decref(v);
 }
 
+/* Several keys in one pass: each found where jsonx_member() finds it,
+ * absent ones NULL, the first of duplicates, nothing inside values. */
+static void
+test_members(void **state)
+{
+	static const char *const keys[] = {"a", "b", "missing", "c"};
+	const char *in = "{ \"c\" : [1,{\"a\":2}], \"a\":\"x\\\"y\", \"b\":"
+			 "{\"z\":1} , \"a\":3}";
+	struct span v[4];
+	char o[64];
+
+	(void)state;
+	assert_int_equal(jsonx_members(sp(in), keys, 4, v), RELAY_OK);
+	assert_string_equal(val_str(v[0], o, sizeof(o)), "\"x\\\"y\"");
+	assert_string_equal(val_str(v[1], o, sizeof(o)), "{\"z\":1}");
+	assert_null(v[2].p);
+	assert_string_equal(val_str(v[3], o, sizeof(o)), "[1,{\"a\":2}]");
+	assert_int_equal(jsonx_members(sp("{}"), keys, 4, v), RELAY_OK);
+	assert_null(v[0].p);
+	assert_int_equal(
+	    jsonx_members(sp("{\"a\":1"), keys, 4, v), RELAY_EINVAL);
+	assert_int_equal(
+	    jsonx_members(sp("{\"\\u0061\":1}"), keys, 4, v), RELAY_EINVAL);
+	assert_int_equal(jsonx_members(sp("[1]"), keys, 4, v), RELAY_EINVAL);
+	assert_int_equal(
+	    jsonx_members(sp("{\"a\":1} x"), keys, 4, v), RELAY_EINVAL);
+}
+
 int
 main(void)
 {
@@ -419,6 +447,7 @@ main(void)
 	    /* ~2 allocations per level: too many to torture cheaply. */
 	    cmocka_unit_test(test_parse_depth_limit),
 	    cmocka_unit_test(test_member_simple),
+	    cmocka_unit_test(test_members),
 	    cmocka_unit_test(test_member_nested_and_whitespace),
 	    cmocka_unit_test(test_member_escaped_strings),
 	    cmocka_unit_test(test_member_not_found),
