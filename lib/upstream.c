@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* upstream.c - libcurl multi interface driven one transfer at a time per
- * thread, so that the client's fd can sit in the same poll. */
+/* upstream.c - libcurl's multi socket interface driven one transfer at a
+ * time per thread: our own poll(2) holds curl's socket and the client's
+ * fd, and tells curl which socket is ready (so curl does not poll it again
+ * before each read). */
 #include <curl/curl.h>
 #include <errno.h>
 #include <poll.h>
@@ -20,10 +22,21 @@ struct upstream_shared {
 	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
 };
 
+/* Sockets curl asked us to watch (a connection; two while happy eyeballs
+ * races IPv6 against IPv4). */
+#define UPSTREAM_SOCKS 4
+
 struct upstream {
 	struct upstream_shared *shared;
 	CURLM *multi;
 	CURL *easy;
+	struct {
+		curl_socket_t fd;
+		short events;
+	} socks[UPSTREAM_SOCKS];
+	int nsocks;
+	long timer_ms; /* curl's timeout: -1 none, else from timer_set */
+	struct timespec timer_set;
 };
 
 /* Per-call state seen by the curl callbacks. */
@@ -109,6 +122,45 @@ upstream_shared_free(struct upstream_shared *s)
 	mem_free(s);
 }
 
+/* CURLMOPT_SOCKETFUNCTION: keep the table of sockets to poll. */
+static int
+on_socket(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
+{
+	struct upstream *u = arg;
+	int i;
+
+	(void)e;
+	(void)sockp;
+	for (i = 0; i < u->nsocks && u->socks[i].fd != fd; i++)
+		;
+	if (what == CURL_POLL_REMOVE) {
+		if (i < u->nsocks)
+			u->socks[i] = u->socks[--u->nsocks];
+		return 0;
+	}
+	if (i == u->nsocks) {
+		if (u->nsocks == UPSTREAM_SOCKS)
+			return -1; /* curl fails the transfer */
+		u->nsocks++;
+	}
+	u->socks[i].fd = fd;
+	u->socks[i].events = (short)(((what & CURL_POLL_IN) ? POLLIN : 0) |
+	    ((what & CURL_POLL_OUT) ? POLLOUT : 0));
+	return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: when curl wants to be called without I/O. */
+static int
+on_timer(CURLM *m, long timeout_ms, void *arg)
+{
+	struct upstream *u = arg;
+
+	(void)m;
+	u->timer_ms = timeout_ms;
+	clock_gettime(CLOCK_MONOTONIC, &u->timer_set);
+	return 0;
+}
+
 struct upstream *
 upstream_new(struct upstream_shared *sh)
 {
@@ -123,6 +175,11 @@ upstream_new(struct upstream_shared *sh)
 		upstream_free(u);
 		return NULL;
 	}
+	u->timer_ms = -1;
+	curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
+	curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+	curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
 	return u;
 }
 
@@ -391,35 +448,83 @@ collect_times(struct upstream *u, struct upstream_call *c)
 		c->reused = reused == 0;
 }
 
+/* Milliseconds until curl's timer is due: -1 none, 0 due now. */
+static long
+timer_left(const struct upstream *u)
+{
+	struct timespec now;
+	long left;
+
+	if (u->timer_ms < 0)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	left = u->timer_ms - ms_between(&u->timer_set, &now);
+	return left > 0 ? left : 0;
+}
+
 static enum relay_err
 drive(struct upstream *u, struct xfer *x, const char *errbuf)
 {
 	struct upstream_call *c = x->c;
+	struct pollfd pf[UPSTREAM_SOCKS + 1];
+	curl_socket_t fds[UPSTREAM_SOCKS];
 	struct timespec start;
-	struct curl_waitfd wfd;
 	enum relay_err err = RELAY_OK;
-	int running = 1, watch = c->watch_fd >= 0, wait_ms, nfds;
+	int running = 1, watch = c->watch_fd >= 0, wait_ms, n, i, r;
+	long tl;
 	CURLMsg *msg;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	x->last = x->beat = start;
 	while (running) {
-		if (curl_multi_perform(u->multi, &running) != CURLM_OK)
-			return RELAY_ENOMEM;
-		if (x->cb_err != RELAY_OK)
-			break;
-		if (!running)
-			break;
+		tl = timer_left(u);
+		if (tl == 0) {
+			u->timer_ms = -1;
+			if (curl_multi_socket_action(u->multi,
+				CURL_SOCKET_TIMEOUT, 0, &running) != CURLM_OK)
+				return RELAY_ENOMEM;
+			if (x->cb_err != RELAY_OK || !running)
+				break;
+			continue; /* the action may have set a new timer */
+		}
 		err = next_wait(x, &start, &wait_ms);
 		if (err != RELAY_OK)
 			return err;
-		wfd.fd = c->watch_fd;
-		wfd.events = CURL_WAIT_POLLIN;
-		wfd.revents = 0;
-		if (curl_multi_poll(u->multi, watch ? &wfd : NULL,
-			watch ? 1 : 0, wait_ms, &nfds) != CURLM_OK)
-			return RELAY_ENOMEM;
-		if (watch && wfd.revents != 0) {
+		if (tl > 0 && tl < wait_ms)
+			wait_ms = (int)tl;
+		/* The table may change inside socket_action: poll a copy. */
+		for (n = 0; n < u->nsocks; n++) {
+			fds[n] = u->socks[n].fd;
+			pf[n] = (struct pollfd){
+			    u->socks[n].fd, u->socks[n].events, 0};
+		}
+		if (watch)
+			pf[n] = (struct pollfd){c->watch_fd, POLLIN, 0};
+		r = poll(pf, (nfds_t)(n + watch), wait_ms);
+		if (r < 0 && errno != EINTR)
+			return RELAY_EUPSTREAM;
+		if (r <= 0)
+			continue; /* a timer ran out: the top of the loop */
+		for (i = 0; i < n && running; i++) {
+			int ev = 0;
+
+			if (pf[i].revents == 0)
+				continue;
+			if (pf[i].revents & (POLLIN | POLLHUP))
+				ev |= CURL_CSELECT_IN;
+			if (pf[i].revents & POLLOUT)
+				ev |= CURL_CSELECT_OUT;
+			if (pf[i].revents & (POLLERR | POLLNVAL))
+				ev |= CURL_CSELECT_ERR;
+			if (curl_multi_socket_action(
+				u->multi, fds[i], ev, &running) != CURLM_OK)
+				return RELAY_ENOMEM;
+			if (x->cb_err != RELAY_OK)
+				break;
+		}
+		if (x->cb_err != RELAY_OK)
+			break;
+		if (watch && pf[n].revents != 0) {
 			if (peer_gone(c->watch_fd)) {
 				snprintf(c->errmsg, sizeof(c->errmsg),
 				    "client went away");
@@ -428,7 +533,7 @@ drive(struct upstream *u, struct xfer *x, const char *errbuf)
 			watch = 0; /* unexpected bytes: rely on writes */
 		}
 	}
-	msg = curl_multi_info_read(u->multi, &nfds);
+	msg = curl_multi_info_read(u->multi, &n);
 	if (msg != NULL && msg->msg == CURLMSG_DONE)
 		return map_curl(msg->data.result, x, errbuf);
 	if (x->cb_err != RELAY_OK)
