@@ -173,16 +173,6 @@ test_create_list_get(void **state)
 		goto out;
 	assert_non_null(req);
 	TRY(keys_admin_create(path, req, &out, eb, sizeof(eb)), RELAY_OK);
-	/*
-	 * KNOWN BUG (reported): merge_view() uses
-	 * json_object_update_missing(), which ignores a failed insertion, so
-	 * a create can succeed with fields missing from its response.
-	 */
-	if (oom_n != 0 &&
-	    (json_object_get(out, "id") == NULL ||
-		json_object_get(out, "name") == NULL ||
-		json_object_get(out, "rpm") == NULL))
-		goto out;
 	s = json_string_value(json_object_get(out, "secret"));
 	assert_secret_format(s);
 	snprintf(secret, sizeof(secret), "%s", s);
@@ -239,8 +229,6 @@ test_store_sees_key(void **state)
 		goto out;
 	assert_non_null(req);
 	TRY(keys_admin_create(path, req, &out, eb, sizeof(eb)), RELAY_OK);
-	if (oom_n != 0 && json_object_get(out, "id") == NULL)
-		goto out; /* KNOWN BUG: reported, keys.c merge_view */
 	s = json_string_value(json_object_get(out, "secret"));
 	snprintf(secret, sizeof(secret), "%s", s);
 	st = keys_store_new(path);
@@ -670,7 +658,7 @@ test_allowlist_of_nothing_valid_disables(void **state)
  * Regression: a key file that parses but has no "keys" array (or is not
  * an object) must not be read as "no keys", which opens the relay to
  * everyone; it should be refused like invalid JSON, keeping the previous
- * snapshot. Skipped while lib/keys.c ring_from_json() accepts it.
+ * snapshot.
  */
 static void
 test_bug_shapeless_file_opens_relay(void **state)
@@ -697,15 +685,13 @@ test_bug_shapeless_file_opens_relay(void **state)
 	n = keys_count(r);
 	keys_release(r);
 	keys_store_free(st);
-	if (n == 0)
-		skip(); /* KNOWN BUG: reported, keys.c ring_from_json */
 	assert_int_equal(n, 1);
 }
 
 /*
  * Regression: an allowlist entry in ::ffff:0:0/96 parses, but clients in
  * that range are compared as IPv4, so it can never match, not even its
- * own address. Skipped while lib/keys.c keeps it IPv6.
+ * own address.
  */
 static void
 test_bug_v4_mapped_block_never_matches(void **state)
@@ -715,15 +701,13 @@ test_bug_v4_mapped_block_never_matches(void **state)
 	(void)state;
 	if (keys_parse_cidr("::ffff:1.2.3.4/128", &c) != RELAY_OK)
 		return; /* refusing it is a fix too */
-	if (!allows("::ffff:1.2.3.4/128", "::ffff:1.2.3.4"))
-		skip(); /* KNOWN BUG: reported, keys.c keys_parse_cidr */
+	assert_true(allows("::ffff:1.2.3.4/128", "::ffff:1.2.3.4"));
 	assert_true(allows("::ffff:1.2.3.0/120", "1.2.3.4"));
 }
 
 /*
  * Regression: an expiry before 1970 is stored negative, and a negative
  * expires_at is read as "never" by gate_auth(). It should be refused.
- * Skipped while lib/keys.c parse_time() accepts it.
  */
 static void
 test_bug_expiry_before_epoch_never_expires(void **state)
@@ -742,14 +726,13 @@ test_bug_expiry_before_epoch_never_expires(void **state)
 		at = json_integer_value(json_object_get(out, "expires_at"));
 	json_decref(req);
 	json_decref(out);
-	if (err == RELAY_OK && at <= 0)
-		skip(); /* KNOWN BUG: reported, keys.c parse_time */
 	assert_int_equal(err, RELAY_EINVAL);
+	assert_int_equal(at, 0);
 }
 
 /*
  * Regression: "/-0" is not a prefix length, yet num_parse() reads it as 0,
- * so "10.0.0.0/-0" allows every IPv4 address. Skipped while accepted.
+ * so "10.0.0.0/-0" allowed every IPv4 address.
  */
 static void
 test_bug_negative_zero_prefix(void **state)
@@ -757,8 +740,7 @@ test_bug_negative_zero_prefix(void **state)
 	struct keys_cidr c;
 
 	(void)state;
-	if (keys_parse_cidr("10.0.0.0/-0", &c) == RELAY_OK)
-		skip(); /* KNOWN BUG: reported, keys.c keys_parse_cidr */
+	assert_int_equal(keys_parse_cidr("10.0.0.0/-0", &c), RELAY_EINVAL);
 }
 
 /*
@@ -766,7 +748,6 @@ test_bug_negative_zero_prefix(void **state)
  * response that lacks the key's id. merge_view() relies on
  * json_object_update_missing(), which (jansson 2.14) ignores a failed
  * insertion and returns 0. Fails each allocation of a create in turn.
- * Skipped while some allocation failure still produces such a response.
  */
 static void
 test_bug_create_ok_without_id(void **state)
@@ -794,8 +775,7 @@ test_bug_create_ok_without_id(void **state)
 	}
 	json_decref(req);
 	assert_true(done);
-	if (incomplete > 0)
-		skip(); /* KNOWN BUG: reported, keys.c merge_view */
+	assert_int_equal(incomplete, 0);
 }
 
 int
