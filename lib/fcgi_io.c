@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* fcgi_io.c - libfcgi's reentrant request API (FCGX_*_r) behind relay_err. */
+#include <errno.h>
 #include <fcgiapp.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,9 +11,10 @@
 
 struct fcgi_io {
 	FCGX_Request req;
+	int listen_fd;
 	int open; /* a request is accepted and not yet finished */
 	int broken; /* a write failed: later writes fail fast */
-	int local; /* the listening socket is AF_UNIX */
+	int local; /* the listening socket is AF_UNIX: we accept(2) ourselves */
 };
 
 enum relay_err
@@ -35,6 +37,7 @@ fcgi_io_new(int listen_fd)
 		mem_free(io);
 		return NULL;
 	}
+	io->listen_fd = listen_fd;
 	io->local = getsockname(listen_fd, (struct sockaddr *)&ss, &sl) == 0 &&
 	    ss.ss_family == AF_UNIX;
 	return io;
@@ -47,14 +50,14 @@ fcgi_io_finish(struct fcgi_io *io)
 		return;
 	/*
 	 * libfcgi closes with shutdown(SHUT_WR), then waits (up to 2 s) for
-	 * the web server to close first, so that a TCP RST cannot destroy
-	 * response bytes still in flight. That costs three system calls and a
-	 * sleep per request. No RST can come from a Unix socket, nor from a
-	 * TCP one whose request body was read to its end: there a plain
-	 * close(2) is as safe ("detached" is what makes libfcgi skip it).
+	 * the web server to close first: a close(2) with request bytes still
+	 * unread makes the peer's next read fail (a TCP RST; ECONNRESET on a
+	 * Unix socket too), which can cost it the response. That costs three
+	 * system calls and a sleep per request. When the request's stdin was
+	 * read to its end nothing is left unread, and a plain close(2) is as
+	 * safe ("detached" is what makes libfcgi skip the wait).
 	 */
-	if (io->local ||
-	    (io->req.in != NULL && FCGX_HasSeenEOF(io->req.in) == EOF))
+	if (io->req.in != NULL && FCGX_HasSeenEOF(io->req.in) == EOF)
 		io->req.detached = 1;
 	FCGX_Finish_r(&io->req);
 	io->open = 0;
@@ -69,13 +72,55 @@ fcgi_io_free(struct fcgi_io *io)
 	mem_free(io);
 }
 
+/*
+ * accept(2) the next connection ourselves: libfcgi's own accept on a Unix
+ * socket then waits in poll(2) for the first bytes (against port scans,
+ * which a Unix socket does not have), one more system call per request.
+ * -1 when the listening socket was shut down or failed for good.
+ */
+static int
+accept_next(int listen_fd)
+{
+	int fd;
+
+	for (;;) {
+		fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+		switch (errno) {
+		case ECONNABORTED:
+		case EPROTO:
+		case ENETDOWN:
+		case ENOPROTOOPT:
+		case EHOSTDOWN:
+		case ENONET:
+		case EHOSTUNREACH:
+		case EOPNOTSUPP:
+		case ENETUNREACH:
+			continue; /* that connection failed, not the socket */
+		default: return -1;
+		}
+	}
+}
+
 enum relay_err
 fcgi_io_accept(struct fcgi_io *io)
 {
 	fcgi_io_finish(io);
 	io->broken = 0;
-	/* FCGX_Accept_r returns < 0 when accept(2) fails, which is how a
-	 * shutdown(2) of the listening socket reaches us. */
+	/* With ipcFd open, FCGX_Accept_r reads the request from it; should
+	 * that connection turn out bad, libfcgi accepts the next one
+	 * itself. Either accept failing (how a shutdown(2) of the listening
+	 * socket reaches us) ends the thread. */
+	if (io->local && io->req.ipcFd < 0) {
+		io->req.ipcFd = accept_next(io->listen_fd);
+		if (io->req.ipcFd < 0)
+			return RELAY_EIO;
+		/* FCGX_Accept_r first finishes "the current request", which
+		 * would close this fd; the begin record then sets the flag
+		 * from what the web server asked for. */
+		io->req.keepConnection = 1;
+	}
 	if (FCGX_Accept_r(&io->req) < 0)
 		return RELAY_EIO;
 	io->open = 1;
