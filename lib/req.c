@@ -282,8 +282,10 @@ req_send_full(struct relay_req *req, int status, const char *content_type,
 {
 	enum relay_err err;
 
+	/* Out at once: the client has the whole answer (its length is
+	 * known) while this request is still settled, logged and counted. */
 	err = req_send_head(req, status, content_type, (long long)n);
 	if (err == RELAY_OK)
-		err = req_send(req, p, n, 0);
+		err = req_send(req, p, n, 1);
 	return err;
 }

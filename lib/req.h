@@ -106,7 +106,7 @@ enum relay_err req_send_head(struct relay_req *req, int status,
 enum relay_err req_send(
     struct relay_req *req, const void *p, size_t n, int flush) RELAY_MUST_CHECK;
 
-/* Send a complete response: head plus body. */
+/* Send a complete response, head plus body, and flush it to the web server. */
 enum relay_err req_send_full(struct relay_req *req, int status,
     const char *content_type, const void *p, size_t n) RELAY_MUST_CHECK;
 
