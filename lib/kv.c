@@ -598,6 +598,8 @@ read_answers(struct kv_conn *c, uint64_t *vals, size_t n,
 			memmove(ans, ans + ll, have - ll);
 			have -= ll;
 		}
+		if (c->owed == 0 && n == 0) /* only the marks were awaited */
+			return have == 0 ? RELAY_OK : RELAY_ECACHE;
 		if (c->owed == 0) {
 			k = kv_meta_parse(ans, have, vals, n, &used);
 			if (k < 0)
