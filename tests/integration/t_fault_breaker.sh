@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Circuit breaker: failures 3 in window_s 30 opens it for open_s 2.
+# Circuit breaker: failures 3 in window_s 30 opens it for open_s 5 (whole
+# seconds: the steps below, a few hundred ms each on a slow machine, must
+# all fall inside it).
 # max_attempts 1 (one failure per request). Target p1/up serves models
 # "cb" (p1 only) and "cbf" (p1, then p2 at priority 1 on a second mock).
 #  - 3 requests with status=503: 3 calls, 3 x 503.
@@ -13,7 +15,7 @@ start_mock2
 cat >"$T/cfg.in" <<JSON
 { "memcached": { "servers": ["127.0.0.1:@MC_PORT@"] },
   "retry": { "max_attempts": 1, "base_delay_ms": 50, "max_delay_ms": 400, "deadline_ms": 20000 },
-  "breaker": { "failures": 3, "window_s": 30, "open_s": 2 },
+  "breaker": { "failures": 3, "window_s": 30, "open_s": 5 },
   "providers": [
     { "name": "p1", "type": "openai", "base_url": "http://127.0.0.1:@MOCK_PORT@/v1", "api_keys": ["k-1"] },
     { "name": "p2", "type": "openai", "base_url": "http://127.0.0.1:$MOCK2_PORT/v1", "api_keys": ["k-2"] } ],
@@ -54,7 +56,7 @@ expect_eq "$n1 + $n2" "0 + 1" "open + fallback: calls p1 + p2"
 expect_eq "$(header openfb x-relay-target)" p2/up "open + fallback: x-relay-target"
 row "breaker open, model with fallback" "$st from $(header openfb x-relay-target)" "$n1 + $n2" "$(ms_of openfb)"
 
-sleep 2.2
+sleep 5.2
 mocks_reset "$MOCK_URL"
 st=$(chat probe cb "probe after open_s")
 n=$(attempts "$MOCK_URL")
