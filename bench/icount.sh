@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # icount.sh - regression guard: user-space instructions per request of
 # relay-chat (callgrind Ir inside the worker threads, relay-chat behind
-# lighttpd, THREADS=2) for a fixed small workload: 150 non-stream requests
-# and 10 streams of 8 events. Compares with bench/icount.baseline and fails
-# when more than 20% higher. UPDATE=1 rewrites the baseline. ~30 s.
+# lighttpd, THREADS=2) for a fixed small workload (the bench key, every limit
+# on): 150 non-stream requests and 10 streams of 8 events. Compares with
+# bench/icount.baseline and fails when more than 20% higher. UPDATE=1
+# rewrites the baseline. ~30 s.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -27,7 +28,7 @@ if [ "$n" != 160 ] || [ "$ir" = NA ]; then
 fi
 ir=$(printf '%.0f' "$ir")
 if [ "${UPDATE:-0}" = 1 ] || [ ! -f "$BASELINE" ]; then
-	printf '# relay-chat user-space instructions per request (bench/icount.sh workload)\n# written %s on %s for %s, %s\n%s\n' \
+	printf '# relay-chat user-space instructions per request (bench/icount.sh workload: key sk-bench with every limit on)\n# written %s on %s for %s, %s\n%s\n' \
 	    "$(date -u +%F)" "$(uname -m)" "${BENCH_REV:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')}" \
 	    "$(dpkg-query -W -f='libcurl ${Version}, ' libcurl4 2>/dev/null)$(dpkg-query -W -f='jansson ${Version}' libjansson4 2>/dev/null)" \
 	    "$ir" >"$BASELINE"
