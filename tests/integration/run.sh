@@ -13,7 +13,8 @@
 #
 # Environment: BUILD (binaries dir, default build), SERVERS (default
 # "lighttpd caddy"), ONLY (ERE on scenario names), SCEN_TIMEOUT (seconds,
-# default 120), LEAKS_FAIL=1 (LeakSanitizer reports fail the run too).
+# default 120), LEAKS_FAIL=1 (LeakSanitizer reports fail the run too),
+# ITEST_JOBS (2: the servers side by side, default; 1: in turn).
 set -u
 
 ITEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -249,11 +250,13 @@ scan_logs() {
 	fi
 }
 
-for SERVER in $SERVERS; do
+# Every scenario and the SDK tests through one server, on a stack of its own.
+one_server() {
+	SERVER=$1
 	export SERVER
 	if ! command -v "$SERVER" >/dev/null; then
 		not_ok "$SERVER is not installed"
-		continue
+		return
 	fi
 	SOUT=$OUT/$SERVER
 	STACK_DIR=$SOUT/stack
@@ -269,7 +272,7 @@ for SERVER in $SERVERS; do
 		not_ok "stack start"
 		show_logs "$STACK_DIR"
 		stack_stop
-		continue
+		return
 	fi
 	unset RELAY_CONFIG
 	export BASE_URL STACK_DIR
@@ -299,7 +302,32 @@ for SERVER in $SERVERS; do
 	fi
 	stack_stop
 	scan_logs
-done
+}
+
+# The servers run side by side (ITEST_JOBS=1: one after the other): their
+# stacks, ports and output directories are apart, and most of a scenario's
+# time is spent waiting. Each one's lines are printed whole, in order.
+if [ "${ITEST_JOBS:-2}" -gt 1 ] && [ "$(wc -w <<<"$SERVERS")" -gt 1 ]; then
+	for s in $SERVERS; do
+		(
+			PASSED=0
+			FAILED=0
+			FAILED_NAMES=()
+			one_server "$s"
+			echo "$PASSED $FAILED ${FAILED_NAMES[*]}" >"$OUT/$s.tally"
+		) >"$OUT/$s.out" 2>&1 &
+	done
+	wait
+	for s in $SERVERS; do
+		cat "$OUT/$s.out"
+		read -r p f names <"$OUT/$s.tally" || { p=0 f=1 names="$s/runner"; }
+		PASSED=$((PASSED + p))
+		FAILED=$((FAILED + f))
+		[ -n "$names" ] && FAILED_NAMES+=($names)
+	done
+else
+	for s in $SERVERS; do one_server "$s"; done
+fi
 
 if [ "$FAILED" -gt 0 ]; then
 	echo "failed: ${FAILED_NAMES[*]}"

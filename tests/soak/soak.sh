@@ -27,8 +27,12 @@
 # and connection caches a steady load needs, so real growth after it is a
 # leak, and 4 MiB is less than 1.5 KiB per request of a 60 s run at the
 # rate it reaches (~3000+ requests) while staying above allocator noise;
-# fds END <= WARM + 4 (an idle relay holds only its listeners, memcached
-# and cached upstream connections, all of which exist by WARM).
+# fds END <= HALF + 4, HALF being the most fds seen under load up to the
+# run's midpoint: an idle relay holds only its listeners, memcached and
+# cached upstream connections; each thread caches its own, so on a slow
+# machine (a few hundred requests a minute over 128 threads) that number is
+# still rising at WARM and levels off later. A leak keeps growing through
+# the second half; a cache that fills up does not.
 set -u
 SOAK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$SOAK_DIR/../integration/lib.sh"
@@ -141,10 +145,14 @@ for c in $(seq 1 "$CLIENTS"); do
 	PIDS+=($!)
 	BG_PIDS+=($!)
 done
-WARM_RSS="" WARM_FD=""
+WARM_RSS="" WARM_FD="" HALF_FD=0
 while [ "$(date +%s)" -lt "$END_T" ]; do
 	sleep "$SAMPLE_S"
 	kill -0 "$CHAT" 2>/dev/null || fail "relay-chat died"
+	if [ $(($(date +%s) - START)) -le $((DURATION / 2)) ]; then
+		n=$(ls "/proc/$CHAT/fd" | wc -l)
+		[ "$n" -gt "$HALF_FD" ] && HALF_FD=$n
+	fi
 	if [ -z "$WARM_RSS" ] && [ $(($(date +%s) - START)) -ge "$WARMUP_S" ]; then
 		sample warm
 		WARM_RSS=$(rss_kb "$CHAT")
@@ -204,8 +212,8 @@ elif [ "$END_RSS" -gt $((WARM_RSS + tol)) ]; then
 	log "FAIL: RSS grew: warm $WARM_RSS kB, end $END_RSS kB (tolerance $tol kB)"
 	rc=1
 fi
-[ "$END_FD" -le $((WARM_FD + 4)) ] ||
-    { log "FAIL: fds grew: warm $WARM_FD, end $END_FD"; rc=1; }
+[ "$END_FD" -le $((HALF_FD + 4)) ] ||
+    { log "FAIL: fds grew: most by the midpoint $HALF_FD, end $END_FD"; rc=1; }
 kill -0 "$CHAT" 2>/dev/null || { log "FAIL: relay-chat died"; rc=1; }
 [ "$rc" = 0 ] || fail "soak failed"
 log "soak passed"
