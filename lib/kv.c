@@ -578,37 +578,42 @@ read_answers(struct kv_conn *c, uint64_t *vals, size_t n,
     const struct timespec *deadline, int *heard)
 {
 	char ans[4096];
-	size_t have = 0, used;
+	size_t have = 0, skip = 0, used, i;
 	ssize_t r;
 	int k;
 
+	/* ans[skip..have) is what is not yet consumed. */
 	for (;;) {
 		while (c->owed > 0) {
-			char *eol = memchr(ans, '\n', have);
+			char *eol = memchr(ans + skip, '\n', have - skip);
 			size_t ll;
 
-			if (eol == NULL) {
-				if (have == sizeof(ans))
-					return RELAY_ECACHE;
+			if (eol == NULL)
 				break;
-			}
-			ll = (size_t)(eol - ans) + 1;
-			if (ll == 4 && memcmp(ans, "MN\r\n", 4) == 0)
+			ll = (size_t)(eol - (ans + skip)) + 1;
+			if (ll == 4 && memcmp(ans + skip, "MN\r\n", 4) == 0)
 				c->owed--;
-			memmove(ans, ans + ll, have - ll);
-			have -= ll;
+			skip += ll;
 		}
 		if (c->owed == 0 && n == 0) /* only the marks were awaited */
-			return have == 0 ? RELAY_OK : RELAY_ECACHE;
+			return have == skip ? RELAY_OK : RELAY_ECACHE;
 		if (c->owed == 0) {
-			k = kv_meta_parse(ans, have, vals, n, &used);
+			k = kv_meta_parse(
+			    ans + skip, have - skip, vals, n, &used);
 			if (k < 0)
 				return RELAY_ECACHE;
 			if ((size_t)k == n)
 				/* more than asked for: out of step */
-				return used == have ? RELAY_OK : RELAY_ECACHE;
-			if (have == sizeof(ans))
-				return RELAY_ECACHE;
+				return used == have - skip ? RELAY_OK
+							   : RELAY_ECACHE;
+		}
+		if (have == sizeof(ans)) {
+			if (skip == 0)
+				return RELAY_ECACHE; /* no answer is that long */
+			for (i = skip; i < have; i++) /* the rest, down */
+				ans[i - skip] = ans[i];
+			have -= skip;
+			skip = 0;
 		}
 		r = recv(c->fd, ans + have, sizeof(ans) - have, 0);
 		if (r > 0) {
@@ -685,6 +690,7 @@ batch_start(struct kv *kv, struct batch *b, const char *const *keys, size_t n)
 	memcached_return_t rc;
 	size_t i;
 
+	b->mc = NULL;
 	if (n > RELAY_KV_MGET_MAX)
 		return RELAY_EINVAL;
 	for (i = 0; i < n; i++)
@@ -708,6 +714,7 @@ batch_start(struct kv *kv, struct batch *b, const char *const *keys, size_t n)
 
 		if (s == NULL) {
 			kv_release(kv, b->mc);
+			b->mc = NULL;
 			return RELAY_ECACHE;
 		}
 		b->host[i] = memcached_server_name(s);
@@ -773,7 +780,7 @@ kv_incr_many(struct kv *kv, struct kv_incr *ops, size_t n)
 				break;
 		}
 	}
-	if (b.mc != NULL && err != RELAY_EINVAL)
+	if (b.mc != NULL)
 		kv_release(kv, b.mc);
 	return err;
 }
@@ -842,7 +849,7 @@ kv_nudge(struct kv *kv, const struct kv_nudge *ops, size_t n)
 				c->owed++;
 			conn_put(kv, c, err == RELAY_OK);
 		}
-		if (b.mc != NULL && err != RELAY_EINVAL)
+		if (b.mc != NULL)
 			kv_release(kv, b.mc);
 	}
 	return err;
