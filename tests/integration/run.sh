@@ -250,9 +250,11 @@ scan_logs() {
 	fi
 }
 
-# Every scenario and the SDK tests through one server, on a stack of its own.
+# The scenarios and/or the SDK tests (mode: all, shell or node) through one
+# server, on a stack of its own.
 one_server() {
 	SERVER=$1
+	local mode=$2
 	export SERVER
 	if ! command -v "$SERVER" >/dev/null; then
 		not_ok "$SERVER is not installed"
@@ -280,7 +282,7 @@ one_server() {
 	export CHAT_PID=$PID_relay_chat
 	echo "== $SERVER: $BASE_URL (mock $MOCK_URL, build $BUILD)"
 
-	if [ "$MODE" != node ]; then
+	if [ "$mode" != node ]; then
 		for t in "$ITEST_DIR"/t_*.sh; do
 			[ -n "$ONLY" ] && ! [[ $(basename "$t" .sh) =~ $ONLY ]] && continue
 			# The soak judges RSS, which ASan's quarantine inflates:
@@ -290,7 +292,7 @@ one_server() {
 			run_scenario "$t"
 		done
 	fi
-	if [ "$MODE" != shell ] && { [ -z "$ONLY" ] || [[ node =~ $ONLY ]]; }; then
+	if [ "$mode" != shell ] && { [ -z "$ONLY" ] || [[ node =~ $ONLY ]]; }; then
 		run_node
 	fi
 
@@ -304,29 +306,36 @@ one_server() {
 	scan_logs
 }
 
-# The servers run side by side (ITEST_JOBS=1: one after the other): their
-# stacks, ports and output directories are apart, and most of a scenario's
-# time is spent waiting. Each one's lines are printed whole, in order.
+# The servers' scenarios run side by side (ITEST_JOBS=1: one after the
+# other): their stacks, ports and output directories are apart, and most of
+# a scenario's time is spent waiting; each one's lines are printed whole,
+# in order. The SDK tests, which time streams, then run alone, one server
+# after the other, each on a fresh stack.
 if [ "${ITEST_JOBS:-2}" -gt 1 ] && [ "$(wc -w <<<"$SERVERS")" -gt 1 ]; then
-	for s in $SERVERS; do
-		(
-			PASSED=0
-			FAILED=0
-			FAILED_NAMES=()
-			one_server "$s"
-			echo "$PASSED $FAILED ${FAILED_NAMES[*]}" >"$OUT/$s.tally"
-		) >"$OUT/$s.out" 2>&1 &
-	done
-	wait
-	for s in $SERVERS; do
-		cat "$OUT/$s.out"
-		read -r p f names <"$OUT/$s.tally" || { p=0 f=1 names="$s/runner"; }
-		PASSED=$((PASSED + p))
-		FAILED=$((FAILED + f))
-		[ -n "$names" ] && FAILED_NAMES+=($names)
-	done
+	if [ "$MODE" != node ]; then
+		for s in $SERVERS; do
+			(
+				PASSED=0
+				FAILED=0
+				FAILED_NAMES=()
+				one_server "$s" shell
+				echo "$PASSED $FAILED ${FAILED_NAMES[*]}" >"$OUT/$s.tally"
+			) >"$OUT/$s.out" 2>&1 &
+		done
+		wait
+		for s in $SERVERS; do
+			cat "$OUT/$s.out"
+			read -r p f names <"$OUT/$s.tally" || { p=0 f=1 names="$s/runner"; }
+			PASSED=$((PASSED + p))
+			FAILED=$((FAILED + f))
+			[ -n "$names" ] && FAILED_NAMES+=($names)
+		done
+	fi
+	if [ "$MODE" != shell ] && { [ -z "$ONLY" ] || [[ node =~ $ONLY ]]; }; then
+		for s in $SERVERS; do one_server "$s" node; done
+	fi
 else
-	for s in $SERVERS; do one_server "$s"; done
+	for s in $SERVERS; do one_server "$s" "$MODE"; done
 fi
 
 if [ "$FAILED" -gt 0 ]; then
