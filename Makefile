@@ -88,9 +88,8 @@ soak-short: all
 
 # The whole suite: lint, unit tests plain and under ASan+UBSan (there also
 # with every allocation failed in turn, where a leak or a bad free on an
-# error path is caught), integration through lighttpd and Caddy (side by
-# side) with the sanitizer build, the SDK tests, and the fuzz corpora
-# replayed.
+# error path is caught), integration through lighttpd and Caddy with the
+# sanitizer build, the SDK tests, and the fuzz corpora replayed.
 test: deps
 	$(MAKE) lint
 	$(MAKE) -j2 all unit-bins
