@@ -785,9 +785,6 @@ kv_incr_many(struct kv *kv, struct kv_incr *ops, size_t n)
 	return err;
 }
 
-/* Nudges a connection may leave unread before one waits for them. */
-#define KV_OWED_MAX 32
-
 enum relay_err
 kv_nudge(struct kv *kv, const struct kv_nudge *ops, size_t n)
 {
@@ -840,7 +837,7 @@ kv_nudge(struct kv *kv, const struct kv_nudge *ops, size_t n)
 				err = RELAY_ECACHE;
 				break;
 			}
-			if (c->owed >= KV_OWED_MAX)
+			if (c->owed >= RELAY_KV_OWED_MAX)
 				err = read_answers(
 				    c, NULL, 0, &b.deadline, &heard);
 			if (err == RELAY_OK)

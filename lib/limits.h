@@ -43,6 +43,12 @@
 #define RELAY_KV_TIMEOUT_MS_DEFAULT 250
 /* memcached: keys of one multi-get, count. */
 #define RELAY_KV_MGET_MAX 64
+/* kv_nudge() batches a connection may leave unanswered before its next
+ * user reads their "MN" marks first. */
+#define RELAY_KV_OWED_MAX 32
+/* Sockets one transfer may ask upstream.c to poll (a connection; two
+ * while happy eyeballs races IPv6 against IPv4). */
+#define RELAY_UPSTREAM_SOCKS 4
 /* memcached servers in a config: count. */
 #define RELAY_KV_SERVERS_MAX 64
 /* JSON nesting accepted from clients and upstreams: levels (jansson's own

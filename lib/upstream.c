@@ -22,10 +22,6 @@ struct upstream_shared {
 	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
 };
 
-/* Sockets curl asked us to watch (a connection; two while happy eyeballs
- * races IPv6 against IPv4). */
-#define UPSTREAM_SOCKS 4
-
 struct upstream {
 	struct upstream_shared *shared;
 	CURLM *multi;
@@ -33,7 +29,7 @@ struct upstream {
 	struct {
 		curl_socket_t fd;
 		short events;
-	} socks[UPSTREAM_SOCKS];
+	} socks[RELAY_UPSTREAM_SOCKS];
 	int nsocks;
 	long timer_ms; /* curl's timeout: -1 none, else from timer_set */
 	struct timespec timer_set;
@@ -139,7 +135,7 @@ on_socket(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
 		return 0;
 	}
 	if (i == u->nsocks) {
-		if (u->nsocks == UPSTREAM_SOCKS)
+		if (u->nsocks == RELAY_UPSTREAM_SOCKS)
 			return -1; /* curl fails the transfer */
 		u->nsocks++;
 	}
@@ -466,8 +462,8 @@ static enum relay_err
 drive(struct upstream *u, struct xfer *x, const char *errbuf)
 {
 	struct upstream_call *c = x->c;
-	struct pollfd pf[UPSTREAM_SOCKS + 1];
-	curl_socket_t fds[UPSTREAM_SOCKS];
+	struct pollfd pf[RELAY_UPSTREAM_SOCKS + 1];
+	curl_socket_t fds[RELAY_UPSTREAM_SOCKS];
 	struct timespec start;
 	enum relay_err err = RELAY_OK;
 	int running = 1, watch = c->watch_fd >= 0, wait_ms, n, i, r;

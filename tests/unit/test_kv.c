@@ -359,7 +359,7 @@ test_incr_many_concurrent_exact(void **state)
  * kv_incr_many() reads next on the same connection (a lone thread gets
  * the same one back); answers nobody waited for (NF for a missing key)
  * are skipped, also past the point where a connection stops to read
- * them (KV_OWED_MAX). */
+ * them (RELAY_KV_OWED_MAX). */
 static void
 test_nudge(void **state)
 {
