@@ -790,65 +790,60 @@ kv_nudge(struct kv *kv, const struct kv_nudge *ops, size_t n)
 {
 	const char *keys[RELAY_KV_MGET_MAX];
 	char req[RELAY_KV_MGET_MAX * (KV_KEY_MAX + 40) + 8];
-	size_t idx[RELAY_KV_MGET_MAX], i, k = 0, m, at, rl;
+	size_t which[RELAY_KV_MGET_MAX], idx[RELAY_KV_MGET_MAX];
+	size_t i, k = 0, m, at, rl;
 	enum relay_err err;
 	struct batch b;
 
+	/* which[]: the op behind each key (zero changes are skipped). */
 	for (i = 0; i < n; i++)
 		if (ops[i].delta > 0) {
 			if (k == RELAY_KV_MGET_MAX)
 				return RELAY_EINVAL;
 			keys[k] = ops[i].key;
-			idx[k++] = i;
+			which[k++] = i;
 		}
 	if (k == 0)
 		return RELAY_OK;
-	{
-		size_t which[RELAY_KV_MGET_MAX];
+	err = batch_start(kv, &b, keys, k);
+	/* One write per server: "ma" in quiet mode answers only when
+	 * something went wrong (NF, an error); "mn" ends the batch with
+	 * "MN", which the connection's next reader skips to, so nobody
+	 * waits here. */
+	while (err == RELAY_OK && (m = batch_next(&b, idx, &at)) > 0) {
+		struct kv_conn *c;
+		int reused, heard = 0;
 
-		memcpy(which, idx, k * sizeof(idx[0]));
-		err = batch_start(kv, &b, keys, k);
-		/* One write per server: "ma" in quiet mode answers only
-		 * when something went wrong (NF, an error); "mn" ends the
-		 * batch with "MN", which the connection's next reader skips
-		 * to, so nobody waits here. */
-		while (err == RELAY_OK && (m = batch_next(&b, idx, &at)) > 0) {
-			struct kv_conn *c;
-			int reused, heard = 0;
+		/* "ma <key> M<I|D> D<delta> q" each, then "mn". */
+		rl = 0;
+		for (i = 0; i < m; i++) {
+			const struct kv_nudge *o = &ops[which[idx[i]]];
+			char *p = req + rl;
 
-			/* "ma <key> M<I|D> D<delta> q" each, then "mn". */
-			rl = 0;
-			for (i = 0; i < m; i++) {
-				const struct kv_nudge *o = &ops[which[idx[i]]];
-				char *p = req + rl;
-
-				p = put(p, "ma ");
-				p = put(p, o->key);
-				p = put(p, o->up ? " MI D" : " MD D");
-				p += num_u64(p, o->delta);
-				p = put(p, " q\r\n");
-				rl = (size_t)(p - req);
-			}
-			memcpy(req + rl, "mn\r\n", 4);
-			rl += 4;
-			c = conn_get(
-			    kv, b.host[at], b.port[at], &b.deadline, &reused);
-			if (c == NULL) {
-				err = RELAY_ECACHE;
-				break;
-			}
-			if (c->owed >= RELAY_KV_OWED_MAX)
-				err = read_answers(
-				    c, NULL, 0, &b.deadline, &heard);
-			if (err == RELAY_OK)
-				err = send_all(c, req, rl, &b.deadline);
-			if (err == RELAY_OK)
-				c->owed++;
-			conn_put(kv, c, err == RELAY_OK);
+			p = put(p, "ma ");
+			p = put(p, o->key);
+			p = put(p, o->up ? " MI D" : " MD D");
+			p += num_u64(p, o->delta);
+			p = put(p, " q\r\n");
+			rl = (size_t)(p - req);
 		}
-		if (b.mc != NULL)
-			kv_release(kv, b.mc);
+		memcpy(req + rl, "mn\r\n", 4);
+		rl += 4;
+		c = conn_get(kv, b.host[at], b.port[at], &b.deadline, &reused);
+		if (c == NULL) {
+			err = RELAY_ECACHE;
+			break;
+		}
+		if (c->owed >= RELAY_KV_OWED_MAX)
+			err = read_answers(c, NULL, 0, &b.deadline, &heard);
+		if (err == RELAY_OK)
+			err = send_all(c, req, rl, &b.deadline);
+		if (err == RELAY_OK)
+			c->owed++;
+		conn_put(kv, c, err == RELAY_OK);
 	}
+	if (b.mc != NULL)
+		kv_release(kv, b.mc);
 	return err;
 }
 
