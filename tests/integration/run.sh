@@ -252,7 +252,8 @@ scan_logs() {
 	fi
 }
 
-# The scenarios and/or the SDK tests (mode: all, shell or node) through one
+# The scenarios (tests/integration/t_*.sh, then tests/security/t_*.sh)
+# and/or the SDK tests (mode: all, shell or node) through one
 # server, on a stack of its own.
 one_server() {
 	SERVER=$1
@@ -285,7 +286,9 @@ one_server() {
 	echo "== $SERVER: $BASE_URL (mock $MOCK_URL, build $BUILD)"
 
 	if [ "$mode" != node ]; then
-		for t in "$ITEST_DIR"/t_*.sh; do
+		# tests/security/: the hardening classes (issue 19), same runner.
+		for t in "$ITEST_DIR"/t_*.sh "$ROOT"/tests/security/t_*.sh; do
+			[ -f "$t" ] || continue
 			[ -n "$ONLY" ] && ! [[ $(basename "$t" .sh) =~ $ONLY ]] && continue
 			# The soak judges RSS, which ASan's quarantine inflates:
 			# make soak-short runs it on the release build instead.
