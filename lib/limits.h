@@ -49,6 +49,12 @@
 /* Sockets one transfer may ask upstream.c to poll (a connection; two
  * while happy eyeballs races IPv6 against IPv4). */
 #define RELAY_UPSTREAM_SOCKS 4
+/* FastCGI params of one request (the CGI environment the web server
+ * sends): bytes. lighttpd and Caddy send 1-3 KiB; more is refused. */
+#define RELAY_FCGI_PARAMS_MAX (64u * 1024)
+/* The largest FastCGI record: header, content and padding, bytes; a read
+ * buffer this big always holds a whole record. */
+#define RELAY_FCGI_RECORD_MAX (8u + 65535u + 255u)
 /* memcached servers in a config: count. */
 #define RELAY_KV_SERVERS_MAX 64
 /* JSON nesting accepted from clients and upstreams: levels (jansson's own
