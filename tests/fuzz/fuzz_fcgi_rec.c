@@ -74,7 +74,8 @@ run(const char *p, size_t len, size_t step, struct run *r)
 				abort();
 			if (ev.ev == FCGI_EV_STDIN &&
 			    (ev.data.p < p + r->consumed ||
-				ev.data.p + ev.data.len > p + r->consumed + used ||
+				ev.data.p + ev.data.len >
+				    p + r->consumed + used ||
 				ev.data.len == 0))
 				abort();
 			if (c.params.len > PARAMS_MAX)
