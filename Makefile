@@ -41,7 +41,7 @@ FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 
 .PHONY: all deps test unit unit-bins integration node lint fuzz fuzz-smoke run clean \
-        valgrind format bench icount soak-short
+        valgrind format bench icount soak-short loopbench
 .DEFAULT_GOAL := all
 
 all: $(BINS)
@@ -159,3 +159,19 @@ clean:
 
 bench: all
 	@bench/run.sh
+
+# lib/loop.c's waits, coroutines against callbacks, and the two switches
+# (bench/loopbench.c): the figures behind docs/architecture.md's choice.
+$(BUILD)/bench/loopbench: bench/loopbench.c $(BUILD)/librelay.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/librelay.a $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/bench/loopbench-ucontext: bench/loopbench.c lib/loop.c $(BUILD)/librelay.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DRELAY_CORO_UCONTEXT -include lib/loop.c -o $@ $< \
+	    $(BUILD)/librelay.a $(LDFLAGS) $(LDLIBS)
+
+loopbench: $(BUILD)/bench/loopbench $(BUILD)/bench/loopbench-ucontext
+	@for b in $^; do echo "$$(basename $$b):"; $$b $(LOOPBENCH_ARGS); done
+
+$(BUILD)/tests/test_loop_ucontext: lib/loop.c tests/unit/test_loop.c
