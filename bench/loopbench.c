@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "../lib/loop.h"
+#include "../lib/num.h"
 
 #define STACK (64u * 1024)
 
@@ -209,14 +210,20 @@ co_idle(void *arg)
 int
 main(int argc, char **argv)
 {
-	int pairs = argc > 1 ? atoi(argv[1]) : 100;
-	long rounds = argc > 2 ? atol(argv[2]) : 20000;
-	int idle = argc > 3 ? atoi(argv[3]) : 10000;
+	long long v;
+	int pairs = 100, idle = 10000;
+	long rounds = 20000;
 	double co, sm;
 	long before, after;
 	struct loop *l;
 	int i;
 
+	if (argc > 1 && num_parse(argv[1], 1, 100000, &v) == RELAY_OK)
+		pairs = (int)v;
+	if (argc > 2 && num_parse(argv[2], 1, 100000000, &v) == RELAY_OK)
+		rounds = (long)v;
+	if (argc > 3 && num_parse(argv[3], 0, 1000000, &v) == RELAY_OK)
+		idle = (int)v;
 	co = bench_coro(pairs, rounds);
 	sm = bench_sm(pairs, rounds);
 	printf("pingpong %d pairs x %ld round trips: coroutines %.3f us, "
