@@ -55,6 +55,15 @@
 /* The largest FastCGI record: header, content and padding, bytes; a read
  * buffer this big always holds a whole record. */
 #define RELAY_FCGI_RECORD_MAX (8u + 65535u + 255u)
+/* FastCGI connections one process says it takes (FCGI_MAX_CONNS,
+ * FCGI_MAX_REQS in answer to FCGI_GET_VALUES). */
+#define RELAY_FCGI_CONNS_MAX 10000
+/* accept(2) out of fds or memory: wait this long before the next: ms. */
+#define RELAY_ACCEPT_BACKOFF_MS 100
+/* Coroutine stacks (mapped; only the pages touched count in RSS): a
+ * request's, and a small one for listeners. */
+#define RELAY_CORO_STACK (256u * 1024)
+#define RELAY_CORO_STACK_SMALL (32u * 1024)
 /* memcached servers in a config: count. */
 #define RELAY_KV_SERVERS_MAX 64
 /* JSON nesting accepted from clients and upstreams: levels (jansson's own
