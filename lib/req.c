@@ -8,6 +8,7 @@
 
 #include "crypto.h"
 #include "fcgi_io.h"
+#include "fcgi_loop.h"
 #include "mem.h"
 #include "req.h"
 
@@ -83,28 +84,53 @@ parse_length(const char *s, long long *out)
 	return RELAY_OK;
 }
 
-enum relay_err
-req_begin(struct relay_req *req, struct fcgi_io *io, struct relay_ctx *ctx,
-    struct upstream *up)
+/* The request's FastCGI side: libfcgi on a thread (io), or the loop
+ * runtime's connection (lreq). */
+static const char *
+io_param(struct relay_req *req, const char *name)
+{
+	return req->lreq != NULL ? fcgi_lreq_param(req->lreq, name)
+				 : fcgi_io_param(req->io, name);
+}
+
+static enum relay_err
+io_read(struct relay_req *req, char *p, size_t n, size_t *got)
+{
+	return req->lreq != NULL ? fcgi_lreq_read(req->lreq, p, n, got)
+				 : fcgi_io_read(req->io, p, n, got);
+}
+
+static enum relay_err
+io_write(struct relay_req *req, const void *p, size_t n)
+{
+	return req->lreq != NULL ? fcgi_lreq_write(req->lreq, p, n)
+				 : fcgi_io_write(req->io, p, n);
+}
+
+static enum relay_err
+io_flush(struct relay_req *req)
+{
+	return req->lreq != NULL ? fcgi_lreq_flush(req->lreq)
+				 : fcgi_io_flush(req->io);
+}
+
+static enum relay_err
+begin(struct relay_req *req)
 {
 	const char *uri, *method, *rid, *ip, *q;
 	size_t i;
 
-	memset(req, 0, sizeof(*req));
-	req->io = io;
-	req->ctx = ctx;
-	req->up = up;
 	buf_init(&req->body, 0);
 	buf_init(&req->hdrs, REQ_HDRS_MAX);
-	rid = fcgi_io_param(io, "HTTP_X_REQUEST_ID");
+	rid = io_param(req, "HTTP_X_REQUEST_ID");
 	if (rid != NULL && reqid_ok(rid))
 		snprintf(req->id, sizeof(req->id), "%s", rid);
 	else
 		req_new_id(req->id, sizeof(req->id));
-	ip = fcgi_io_param(io, "REMOTE_ADDR");
+	ip = io_param(req, "REMOTE_ADDR");
 	snprintf(
 	    req->client_ip, sizeof(req->client_ip), "%s", ip != NULL ? ip : "");
-	method = fcgi_io_param(io, "REQUEST_METHOD");
+	method = io_param(req, "REQUEST_METHOD");
 	req->method = REQ_OTHER;
 	req->m_ttft = -1;
 	for (i = 0;
@@ -112,7 +138,7 @@ req_begin(struct relay_req *req, struct fcgi_io *io, struct relay_ctx *ctx,
 	     i++)
 		if (strcmp(method, req_methods[i].name) == 0)
 			req->method = req_methods[i].m;
-	uri = fcgi_io_param(io, "REQUEST_URI");
+	uri = io_param(req, "REQUEST_URI");
 	if (uri == NULL || uri[0] != '/')
 		return RELAY_EINVAL;
 	q = strchr(uri, '?');
@@ -120,7 +146,28 @@ req_begin(struct relay_req *req, struct fcgi_io *io, struct relay_ctx *ctx,
 	req->path.len = q != NULL ? (size_t)(q - uri) : strlen(uri);
 	req->query = span_str(q != NULL ? q + 1 : "");
 	return parse_length(
-	    fcgi_io_param(io, "CONTENT_LENGTH"), &req->content_length);
+	    io_param(req, "CONTENT_LENGTH"), &req->content_length);
+}
+
+enum relay_err
+req_begin(struct relay_req *req, struct fcgi_io *io, struct relay_ctx *ctx,
+    struct upstream *up)
+{
+	memset(req, 0, sizeof(*req));
+	req->io = io;
+	req->ctx = ctx;
+	req->up = up;
+	return begin(req);
+}
+
+enum relay_err
+req_begin_loop(
+    struct relay_req *req, struct fcgi_lreq *lreq, struct relay_ctx *ctx)
+{
+	memset(req, 0, sizeof(*req));
+	req->lreq = lreq;
+	req->ctx = ctx;
+	return begin(req);
 }
 
 void
@@ -151,7 +198,7 @@ req_header(struct relay_req *req, const char *name)
 		key[o++] = c;
 	}
 	key[o] = '\0';
-	return fcgi_io_param(req->io, key);
+	return io_param(req, key);
 }
 
 enum relay_err
@@ -166,7 +213,7 @@ req_read_body(struct relay_req *req, size_t max)
 	    (unsigned long long)req->content_length > (unsigned long long)max)
 		return RELAY_ETOOBIG;
 	for (;;) {
-		err = fcgi_io_read(req->io, chunk, sizeof(chunk), &got);
+		err = io_read(req, chunk, sizeof(chunk), &got);
 		if (err != RELAY_OK)
 			return err;
 		if (got == 0)
@@ -256,11 +303,11 @@ req_send_head(struct relay_req *req, int status, const char *content_type,
 	}
 	req->head_sent = 1;
 	req->status = status;
-	err = fcgi_io_write(req->io, head, (size_t)n);
+	err = io_write(req, head, (size_t)n);
 	if (err == RELAY_OK && req->hdrs.len > 0)
-		err = fcgi_io_write(req->io, req->hdrs.data, req->hdrs.len);
+		err = io_write(req, req->hdrs.data, req->hdrs.len);
 	if (err == RELAY_OK)
-		err = fcgi_io_write(req->io, "\r\n", 2);
+		err = io_write(req, "\r\n", 2);
 	return err;
 }
 
@@ -270,9 +317,9 @@ req_send(struct relay_req *req, const void *p, size_t n, int flush)
 	enum relay_err err = RELAY_OK;
 
 	if (n > 0 && req->method != REQ_HEAD)
-		err = fcgi_io_write(req->io, p, n);
+		err = io_write(req, p, n);
 	if (err == RELAY_OK && flush)
-		err = fcgi_io_flush(req->io);
+		err = io_flush(req);
 	return err;
 }
 

@@ -12,6 +12,7 @@
 #include "limits.h"
 
 struct fcgi_io;
+struct fcgi_lreq;
 struct upstream;
 struct relay_ctx;
 
@@ -32,7 +33,8 @@ enum req_method {
  * Everything a request allocates is released by req_end().
  */
 struct relay_req {
-	struct fcgi_io *io; /* borrowed from the thread */
+	struct fcgi_io *io; /* borrowed from the thread; or: */
+	struct fcgi_lreq *lreq; /* the loop runtime's request */
 	struct upstream *up; /* the thread's upstream handle */
 	struct relay_ctx *ctx; /* process state */
 	enum req_method method;
@@ -71,6 +73,11 @@ struct relay_req {
  */
 enum relay_err req_begin(struct relay_req *req, struct fcgi_io *io,
     struct relay_ctx *ctx, struct upstream *up) RELAY_MUST_CHECK;
+
+/* req_begin() for a request served on the loop runtime (fcgi_loop.h);
+ * req->up is NULL there. */
+enum relay_err req_begin_loop(struct relay_req *req, struct fcgi_lreq *lreq,
+    struct relay_ctx *ctx) RELAY_MUST_CHECK;
 
 /* Release everything req holds. The FastCGI request itself is finished
  * by the caller (the thread loop). */

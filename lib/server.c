@@ -24,6 +24,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "fcgi_io.h"
+#include "fcgi_loop.h"
 #include "keys.h"
 #include "filter.h"
 #include "ledger.h"
@@ -31,12 +32,16 @@
 #include "kv.h"
 #include "limits.h"
 #include "log.h"
+#include "loop.h"
 #include "mem.h"
 #include "metrics.h"
 #include "num.h"
 #include "req.h"
 #include "server.h"
 #include "upstream.h"
+
+/* Set by server_main_loop(): this responder runs on the loop runtime. */
+static int use_loop;
 
 struct worker {
 	pthread_t tid;
@@ -163,42 +168,55 @@ access_line(struct relay_ctx *ctx, const struct relay_req *req,
 	accesslog_write(ctx->access, &e);
 }
 
+/* Run fn on a begun request (begun: what req_begin said), then its
+ * epilogue: the access log, the ledger, the metrics; release it. */
+static void
+serve_req(struct relay_ctx *ctx, server_handler_fn fn, struct relay_req *req,
+    enum relay_err begun, const struct timespec *t0)
+{
+	struct timespec t1;
+
+	if (begun != RELAY_OK)
+		apierr_send(req, DIALECT_OPENAI, 400, "invalid_request_error",
+		    NULL, "the web server sent unusable request parameters");
+	else
+		fn(req);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	access_line(ctx, req, t0, &t1);
+	if (req->m_model != NULL &&
+	    (req->m_in > 0 || req->m_out > 0 ||
+		(req->m_cache != NULL && strcmp(req->m_cache, "HIT") == 0)))
+		ledger_record(ctx->ledger,
+		    req->m_key_id[0] != '\0' ? req->m_key_id : "-",
+		    req->m_model, req->m_in, req->m_out, req->m_cost,
+		    req->m_cache != NULL && strcmp(req->m_cache, "HIT") == 0);
+	metrics_request(ctx->metrics,
+	    req->m_route != NULL ? req->m_route : "other",
+	    req->m_dialect != NULL ? req->m_dialect : "none",
+	    req->m_model != NULL ? req->m_model : "none",
+	    req->m_provider != NULL ? req->m_provider : "none", req->status,
+	    (double)(t1.tv_sec - t0->tv_sec) +
+		(double)(t1.tv_nsec - t0->tv_nsec) / 1e9);
+	log_debug("%s %.*s %d %ldus id=%s",
+	    req->method == REQ_POST ? "POST" : "-",
+	    (int)(req->path.len > 200 ? 200 : req->path.len),
+	    req->path.p != NULL ? req->path.p : "", req->status,
+	    (t1.tv_sec - t0->tv_sec) * 1000000 +
+		(t1.tv_nsec - t0->tv_nsec) / 1000,
+	    req->id);
+	req_end(req);
+}
+
 static void
 serve_one(struct worker *w, struct fcgi_io *io, struct upstream *up)
 {
 	struct relay_req req;
-	struct timespec t0, t1;
+	struct timespec t0;
+	enum relay_err err;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (req_begin(&req, io, w->ctx, up) != RELAY_OK)
-		apierr_send(&req, DIALECT_OPENAI, 400, "invalid_request_error",
-		    NULL, "the web server sent unusable request parameters");
-	else
-		w->fn(&req);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	access_line(w->ctx, &req, &t0, &t1);
-	if (req.m_model != NULL &&
-	    (req.m_in > 0 || req.m_out > 0 ||
-		(req.m_cache != NULL && strcmp(req.m_cache, "HIT") == 0)))
-		ledger_record(w->ctx->ledger,
-		    req.m_key_id[0] != '\0' ? req.m_key_id : "-", req.m_model,
-		    req.m_in, req.m_out, req.m_cost,
-		    req.m_cache != NULL && strcmp(req.m_cache, "HIT") == 0);
-	metrics_request(w->ctx->metrics,
-	    req.m_route != NULL ? req.m_route : "other",
-	    req.m_dialect != NULL ? req.m_dialect : "none",
-	    req.m_model != NULL ? req.m_model : "none",
-	    req.m_provider != NULL ? req.m_provider : "none", req.status,
-	    (double)(t1.tv_sec - t0.tv_sec) +
-		(double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-	log_debug("%s %.*s %d %ldus id=%s",
-	    req.method == REQ_POST ? "POST" : "-",
-	    (int)(req.path.len > 200 ? 200 : req.path.len),
-	    req.path.p != NULL ? req.path.p : "", req.status,
-	    (t1.tv_sec - t0.tv_sec) * 1000000 +
-		(t1.tv_nsec - t0.tv_nsec) / 1000,
-	    req.id);
-	req_end(&req);
+	err = req_begin(&req, io, w->ctx, up);
+	serve_req(w->ctx, w->fn, &req, err, &t0);
 	fcgi_io_finish(io);
 }
 
@@ -338,6 +356,11 @@ parse_opts(int argc, char **argv, const char *prog, struct opts *o)
 	if (o->config != NULL && *o->config == '\0')
 		o->config = NULL;
 	o->threads = RELAY_THREADS_DEFAULT;
+	if (use_loop) { /* loop threads: one per core */
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+		o->threads = cores > 0 ? cores : 1;
+	}
 	bad |= env_num("RELAY_THREADS", RELAY_THREADS_MAX, &o->threads);
 	bad |= env_num("RELAY_MAX_REQUESTS", 1LL << 40, &o->max_requests);
 	bad |= env_num("RELAY_MAX_RSS_MB", 1 << 20, &o->max_rss_mb);
@@ -562,6 +585,121 @@ run_workers(struct relay_ctx *ctx, server_handler_fn fn, sigset_t *sigs)
 	return ctx->recycling ? SERVER_EXIT_RECYCLE : 0;
 }
 
+/* --- the loop runtime (issue 15): -t loop threads, each serving any
+ * number of requests as coroutines on one epoll ---------------------- */
+
+struct lthread {
+	pthread_t tid;
+	struct relay_ctx *ctx;
+	server_handler_fn fn;
+	struct loop *loop;
+	struct fcgi_listener *ls;
+	volatile int done;
+	int started;
+};
+
+static void
+on_lreq(struct fcgi_lreq *r, void *arg)
+{
+	struct lthread *lt = arg;
+	struct relay_req req;
+	struct timespec t0;
+	enum relay_err err;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	err = req_begin_loop(&req, r, lt->ctx);
+	serve_req(lt->ctx, lt->fn, &req, err, &t0);
+	if (lt->ctx->max_requests > 0 || lt->ctx->max_rss_kb > 0)
+		maybe_recycle(lt->ctx);
+}
+
+static void *
+lthread_main(void *arg)
+{
+	struct lthread *lt = arg;
+
+	if (loop_run(lt->loop, 0) != RELAY_OK)
+		log_err("loop thread: epoll failed; its requests are lost");
+	lt->done = 1;
+	return NULL;
+}
+
+/* On a loop's own thread: stop accepting; the loop ends once its
+ * connections have. */
+static void
+lthread_stop(void *arg)
+{
+	struct lthread *lt = arg;
+
+	fcgi_listen_stop(lt->ls);
+	loop_stop(lt->loop);
+}
+
+static int
+run_loops(struct relay_ctx *ctx, server_handler_fn fn, sigset_t *sigs)
+{
+	struct lthread *lts = mem_calloc(ctx->threads, sizeof(*lts));
+	struct timespec nap = {0, 20 * 1000000};
+	long waited = 0, limit = drain_ms();
+	unsigned i, n = 0, busy;
+	int sig = 0;
+
+	if (lts == NULL) {
+		log_err("out of memory");
+		return 1;
+	}
+	for (i = 0; i < ctx->threads; i++) {
+		lts[i].ctx = ctx;
+		lts[i].fn = fn;
+		lts[i].loop = loop_new();
+		if (lts[i].loop == NULL)
+			break;
+		lts[i].ls = fcgi_listen(lts[i].loop, ctx->listen_fd, on_lreq,
+		    &lts[i], RELAY_CORO_STACK);
+		if (lts[i].ls == NULL ||
+		    pthread_create(&lts[i].tid, NULL, lthread_main, &lts[i]) !=
+			0) {
+			log_err("loop thread %u of %u could not start", i,
+			    ctx->threads);
+			break;
+		}
+		lts[i].started = 1;
+		n++;
+	}
+	log_info("serving with %u loop threads", n);
+	while (n > 0 && sigwait(sigs, &sig) == 0 &&
+	    (sig == SIGHUP || (sig == SIGUSR1 && !ctx->recycling)))
+		log_info("SIGHUP: config reloads by itself when the file "
+			 "changes");
+	log_info("signal %d: draining", sig);
+	ctx->stopping = 1;
+	for (i = 0; i < ctx->threads; i++)
+		if (lts[i].started &&
+		    loop_post(lts[i].loop, lthread_stop, &lts[i]) != RELAY_OK)
+			loop_stop(lts[i].loop);
+	for (;;) {
+		for (busy = 0, i = 0; i < ctx->threads; i++)
+			busy += lts[i].started && !lts[i].done;
+		if (busy == 0 || waited >= limit)
+			break;
+		nanosleep(&nap, NULL);
+		waited += 20;
+	}
+	if (busy > 0) {
+		log_warn("%u loop threads still serving after the drain; "
+			 "exiting",
+		    busy);
+		_exit(ctx->recycling ? SERVER_EXIT_RECYCLE : 0);
+	}
+	for (i = 0; i < ctx->threads; i++) {
+		if (lts[i].started)
+			pthread_join(lts[i].tid, NULL);
+		loop_free(lts[i].loop);
+	}
+	mem_free(lts);
+	return n == 0 ? 1 : ctx->recycling ? SERVER_EXIT_RECYCLE : 0;
+}
+
 /* One serving process: its own state, threads, and exit status. */
 static int
 serve(const struct opts *o, int listen_fd, const char *prog,
@@ -580,7 +718,7 @@ serve(const struct opts *o, int listen_fd, const char *prog,
 		ctx_close(&ctx);
 		return 1;
 	}
-	rc = run_workers(&ctx, fn, sigs);
+	rc = use_loop ? run_loops(&ctx, fn, sigs) : run_workers(&ctx, fn, sigs);
 	ctx_close(&ctx);
 	log_info(rc == SERVER_EXIT_RECYCLE ? "recycled" : "stopped");
 	return rc;
@@ -701,6 +839,13 @@ supervise(const struct opts *o, int listen_fd, const char *prog,
 			add_kid(kids, spawn(o, listen_fd, prog, fn, sigs));
 		}
 	}
+}
+
+int
+server_main_loop(int argc, char **argv, const char *prog, server_handler_fn fn)
+{
+	use_loop = 1;
+	return server_main(argc, argv, prog, fn);
 }
 
 int

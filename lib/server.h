@@ -53,6 +53,14 @@ int server_main(int argc, char **argv, const char *prog,
     server_handler_fn fn) RELAY_NONNULL;
 
 /*
+ * server_main() on the loop runtime (loop.h, fcgi_loop.h): -t THREADS
+ * is then the number of loop threads (default: one per core), each
+ * serving any number of requests at once as coroutines.
+ */
+int server_main_loop(int argc, char **argv, const char *prog,
+    server_handler_fn fn) RELAY_NONNULL;
+
+/*
  * Open a listening socket for spec: "unix:/path" or "/path" (mode 0666,
  * replacing a stale socket), "tcp:host:port" or "host:port". Returns the
  * fd, or -1 with the reason in errbuf.

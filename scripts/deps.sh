@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 pkgs=(build-essential pkg-config clang libclang-rt-dev clang-format curl ca-certificates
-	libfcgi-dev libcurl4-openssl-dev libjansson-dev libmemcached-dev
+	libfcgi-dev libfcgi-bin libcurl4-openssl-dev libjansson-dev libmemcached-dev
 	libcmocka-dev libssl-dev memcached lighttpd caddy nodejs npm valgrind
 	prometheus)
 # nodejs/npm: any node >= 18 will do; keep one that is already there.

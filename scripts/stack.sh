@@ -92,10 +92,12 @@ stack_start() {
 	stack_wait 50 stack_tcp_up "$MOCK_PORT" || { echo "mock upstream did not start" >&2; return 1; }
 	local h t
 	for h in chat models health admin; do
-		t=4
-		[ "$h" = chat ] && t=$THREADS
+		# relay-chat: THREADS request threads; the others run on the
+		# loop runtime, one loop thread per core by default.
+		t=()
+		[ "$h" = chat ] && t=(-t "$THREADS")
 		stack_spawn "relay-$h" "$STACK_ROOT/$BUILD/relay-$h" \
-		    -l "unix:$RUN_DIR/$h.sock" -t "$t"
+		    -l "unix:$RUN_DIR/$h.sock" "${t[@]}"
 	done
 	for h in chat models health admin; do
 		stack_wait 100 test -S "$RUN_DIR/$h.sock" ||
