@@ -80,6 +80,8 @@ struct coro {
 	uint64_t deadline; /* in the timer heap when heap_at != SIZE_MAX */
 	size_t heap_at;
 	struct loop_io *io; /* waited on */
+	struct loop_io *const *set; /* or these (loop_wait_any) */
+	size_t nset;
 	int reason; /* why it woke: 1 io, 0 deadline, -1 loop_wake() */
 	unsigned vg_id;
 	void *asan_fake;
@@ -344,6 +346,9 @@ make_ready(struct loop *l, struct coro *c, int r)
 		c->io->waiter = NULL;
 		c->io = NULL;
 	}
+	for (; c->nset > 0; c->nset--)
+		if (c->set[c->nset - 1]->waiter == c)
+			c->set[c->nset - 1]->waiter = NULL;
 	c->reason = r;
 	c->state = C_READY;
 	c->next = NULL;
@@ -509,6 +514,32 @@ run_posts(struct loop *l)
 	}
 }
 
+/* A level-triggered io nobody waits on: off until the next wait, so
+ * that a socket left readable does not spin the loop. */
+static void
+disarm(struct loop *l, struct loop_io *io)
+{
+	struct epoll_event ev = {.events = 0};
+
+	ev.data.ptr = io;
+	if (io->armed && epoll_ctl(l->ep, EPOLL_CTL_MOD, io->fd, &ev) == 0)
+		io->armed = 0;
+}
+
+static int
+arm(struct loop_io *io)
+{
+	struct epoll_event ev = {.events = io->want};
+
+	ev.data.ptr = io;
+	if (io->armed)
+		return 0;
+	if (epoll_ctl(io->loop->ep, EPOLL_CTL_MOD, io->fd, &ev) != 0)
+		return -1;
+	io->armed = 1;
+	return 0;
+}
+
 enum relay_err
 loop_run(struct loop *l, int until_idle)
 {
@@ -549,8 +580,14 @@ loop_run(struct loop *l, int until_idle)
 				run_posts(l);
 				continue;
 			}
-			io->ready |= evs[i].events &
-			    (LOOP_IN | LOOP_OUT | LOOP_ERR | LOOP_HUP);
+			if (io->level) { /* what is true now, not since */
+				io->ready = evs[i].events &
+				    (LOOP_IN | LOOP_OUT | LOOP_ERR | LOOP_HUP);
+				if (io->waiter == NULL)
+					disarm(l, io); /* or it fires again */
+			} else
+				io->ready |= evs[i].events &
+				    (LOOP_IN | LOOP_OUT | LOOP_ERR | LOOP_HUP);
 			if (io->waiter != NULL &&
 			    (io->ready & (io->want | LOOP_ERR | LOOP_HUP)))
 				make_ready(l, io->waiter, 1);
@@ -630,6 +667,43 @@ loop_io_add(struct loop_io *io, int fd)
 	return RELAY_OK;
 }
 
+enum relay_err
+loop_io_add_level(struct loop_io *io, int fd, unsigned events)
+{
+	struct epoll_event ev = {.events = events};
+
+	memset(io, 0, sizeof(*io));
+	io->fd = fd;
+	io->loop = tl_loop;
+	io->level = 1;
+	io->armed = 1;
+	io->want = events;
+	ev.data.ptr = io;
+	if (io->loop == NULL)
+		return RELAY_EINVAL;
+	if (epoll_ctl(io->loop->ep, EPOLL_CTL_ADD, fd, &ev) != 0)
+		return errno == ENOMEM ? RELAY_ENOMEM : RELAY_EIO;
+	return RELAY_OK;
+}
+
+enum relay_err
+loop_io_want(struct loop_io *io, unsigned events)
+{
+	struct epoll_event ev = {.events = events};
+
+	ev.data.ptr = io;
+	if (io->loop == NULL || !io->level)
+		return RELAY_EINVAL;
+	if (events == io->want)
+		return RELAY_OK;
+	io->want = events;
+	io->ready &= events | LOOP_ERR | LOOP_HUP;
+	if (epoll_ctl(io->loop->ep, EPOLL_CTL_MOD, io->fd, &ev) != 0)
+		return RELAY_EIO;
+	io->armed = 1;
+	return RELAY_OK;
+}
+
 void
 loop_io_del(struct loop_io *io)
 {
@@ -668,6 +742,41 @@ loop_io_wait(struct loop_io *io, unsigned events, uint64_t deadline)
 	r = park(c);
 	if (r == 1)
 		return (int)(io->ready & mask);
+	return r;
+}
+
+int
+loop_wait_any(struct loop_io *const *ios, size_t n, uint64_t deadline)
+{
+	struct loop *l = tl_loop;
+	struct coro *c = l != NULL ? l->cur : NULL;
+	size_t i;
+	int any = 0, r;
+
+	if (c == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (ios[i]->level) {
+			ios[i]->ready = 0; /* epoll says anew */
+			if (arm(ios[i]) != 0)
+				return -1;
+		} else if (ios[i]->ready & (ios[i]->want | LOOP_ERR | LOOP_HUP))
+			any = 1;
+	}
+	if (any)
+		return 1;
+	for (i = 0; i < n; i++)
+		if (ios[i]->waiter != NULL)
+			return -1; /* someone waits on it already */
+	c->deadline = deadline;
+	if (deadline != 0 && heap_push(l, c) != RELAY_OK)
+		return -1;
+	for (i = 0; i < n; i++)
+		ios[i]->waiter = c;
+	c->set = ios;
+	c->nset = n;
+	r = park(c);
+	c->set = NULL;
 	return r;
 }
 

@@ -38,6 +38,8 @@ struct loop_io {
 	struct coro *waiter;
 	unsigned want;
 	struct loop *loop;
+	int level; /* loop_io_add_level(): readiness as of the last turn */
+	int armed; /* level: epoll watches it (off while nobody waits) */
 };
 
 /* A new loop for the calling thread. NULL when memory or fds are short. */
@@ -76,6 +78,16 @@ uint64_t loop_now(const struct loop *l) RELAY_NONNULL;
 
 /* Watch fd on the current coroutine's loop (non-blocking fd). */
 enum relay_err loop_io_add(struct loop_io *io, int fd) RELAY_MUST_CHECK;
+/*
+ * Watch fd level-triggered for events only (for a library that decides
+ * itself how much to read, such as libcurl: an edge would be lost when
+ * it stops before EAGAIN). ready then says what epoll reported at the
+ * loop's last turn. loop_io_want() changes the events.
+ */
+enum relay_err loop_io_add_level(
+    struct loop_io *io, int fd, unsigned events) RELAY_MUST_CHECK;
+enum relay_err loop_io_want(
+    struct loop_io *io, unsigned events) RELAY_MUST_CHECK;
 /* Stop watching (before the fd is closed). */
 void loop_io_del(struct loop_io *io) RELAY_NONNULL;
 /* Forget readiness in the directions of mask (after EAGAIN). */
@@ -89,6 +101,16 @@ void loop_io_clear(struct loop_io *io, unsigned mask) RELAY_NONNULL;
  * coroutine was woken by loop_wake() instead.
  */
 int loop_io_wait(struct loop_io *io, unsigned events, uint64_t deadline);
+
+/*
+ * From a coroutine: wait until any of the n ios is ready for what it
+ * wants (its want field: set by loop_io_add_level()/loop_io_want(), or
+ * by the caller for an edge-triggered io), or until deadline (0: none).
+ * 1 when one is (see each io's ready), 0 at the deadline, -1 when woken
+ * by loop_wake() or when an io has another waiter. ios must stay valid
+ * until it returns.
+ */
+int loop_wait_any(struct loop_io *const *ios, size_t n, uint64_t deadline);
 
 /* From a coroutine: sleep until the loop's clock reaches deadline (ms),
  * or until loop_wake(). 1 when woken, 0 at the deadline. */

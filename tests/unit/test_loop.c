@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../lib/loop.h"
@@ -328,6 +329,81 @@ test_deep_stack(void **state)
 	loop_free(l);
 }
 
+/* --- level-triggered, several at once ------------------------------------ */
+
+struct lvl {
+	int a, b; /* our ends of two socketpairs */
+	int first, again;
+	double idle_cpu; /* seconds of CPU while parked elsewhere */
+};
+
+static double
+cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+level_waiter(void *arg)
+{
+	struct lvl *v = arg;
+	struct loop *l = loop_current();
+	struct loop_io ia, ib;
+	struct loop_io *set[2] = {&ia, &ib};
+	double c0;
+
+	assert_int_equal(loop_io_add_level(&ia, v->a, LOOP_IN), RELAY_OK);
+	assert_int_equal(loop_io_add_level(&ib, v->b, LOOP_IN), RELAY_OK);
+	/* b has a byte: the wait says so, and a is not ready. */
+	v->first = loop_wait_any(set, 2, loop_now(l) + 1000);
+	assert_true(ib.ready & LOOP_IN);
+	assert_false(ia.ready & LOOP_IN);
+	/* Unread, it is still ready: level-triggered. */
+	v->again = loop_wait_any(set, 2, loop_now(l) + 1000);
+	assert_true(ib.ready & LOOP_IN);
+	/* Parked elsewhere while b stays readable: the loop must not spin
+	 * on it. */
+	c0 = cpu_now();
+	loop_sleep_until(loop_now(l) + 200);
+	v->idle_cpu = cpu_now() - c0;
+	/* A deadline with nothing ready (b drained). */
+	char ch;
+	assert_int_equal(read(v->b, &ch, 1), 1);
+	assert_int_equal(loop_wait_any(set, 2, loop_now(l) + 20), 0);
+	loop_io_del(&ia);
+	loop_io_del(&ib);
+}
+
+static void
+test_level_wait_any(void **state)
+{
+	struct loop *l = loop_new();
+	struct lvl v = {0};
+	int p1[2], p2[2];
+
+	(void)state;
+	assert_int_equal(
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, p1), 0);
+	assert_int_equal(
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, p2), 0);
+	v.a = p1[0];
+	v.b = p2[0];
+	assert_int_equal(write(p2[1], "x", 1), 1);
+	assert_int_equal(loop_spawn(l, level_waiter, &v, STACK), RELAY_OK);
+	assert_int_equal(loop_run(l, 1), RELAY_OK);
+	assert_int_equal(v.first, 1);
+	assert_int_equal(v.again, 1);
+	assert_true(v.idle_cpu < 0.05); /* a spinning loop burns ~0.2 s */
+	close(p1[0]);
+	close(p1[1]);
+	close(p2[0]);
+	close(p2[1]);
+	loop_free(l);
+}
+
 /* --- other threads ------------------------------------------------------- */
 
 struct cross {
@@ -419,6 +495,7 @@ main(void)
 	    cmocka_unit_test(test_many),
 	    cmocka_unit_test(test_deep_stack),
 	    cmocka_unit_test(test_post_and_stop),
+	    cmocka_unit_test(test_level_wait_any),
 	};
 	int failed;
 
