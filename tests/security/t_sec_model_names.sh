@@ -12,8 +12,10 @@
 # and none at any path but the templates'. Then key B's ordinary requests
 # to the same wildcards still get 200 (A's refusals opened no breaker),
 # while a real upstream failure (503 x3 on gx-*) opens the wildcard's
-# breaker, visible in /admin/status, /health/ready and /metrics. Last, a
-# dead upstream's error names no host or port (the relay's log does).
+# breaker, visible in /admin/status, /health/ready and /metrics. A call
+# libcurl refuses to form (a malformed base URL) is a 400, not retried,
+# not a breaker failure. Last, a dead upstream's error names no host or
+# port (the relay's log does).
 . "$(dirname "$0")/../integration/fault_lib.sh"
 
 DEAD_PORT=$(stack_free_port)
@@ -29,7 +31,8 @@ cat >"$T/cfg.in" <<JSON
     { "name": "gx", "type": "gemini", "base_url": "http://127.0.0.1:@MOCK_PORT@", "api_keys": ["k-gx"] },
     { "name": "dead1", "type": "openai", "base_url": "http://127.0.0.1:$DEAD_PORT/v1", "api_keys": ["k-d1"] },
     { "name": "dead2", "type": "openai", "base_url": "http://127.0.0.1:$DEAD_PORT/v1", "api_keys": ["k-d2"] },
-    { "name": "dead3", "type": "openai", "base_url": "http://127.0.0.1:$DEAD_PORT/v1", "api_keys": ["k-d3"] } ],
+    { "name": "dead3", "type": "openai", "base_url": "http://127.0.0.1:$DEAD_PORT/v1", "api_keys": ["k-d3"] },
+    { "name": "bad", "type": "openai", "base_url": "http://[::1", "api_keys": ["k-bad"] } ],
   "models": [ { "name": "oa-*", "targets": [{ "provider": "oa" }] },
               { "name": "an-*", "targets": [{ "provider": "an" }] },
               { "name": "ge-*", "targets": [{ "provider": "ge" }] },
@@ -37,7 +40,8 @@ cat >"$T/cfg.in" <<JSON
               { "name": "gx-*", "targets": [{ "provider": "gx" }] },
               { "name": "dead1", "targets": [{ "provider": "dead1", "model": "up" }] },
               { "name": "dead2", "targets": [{ "provider": "dead2", "model": "up" }] },
-              { "name": "dead3", "targets": [{ "provider": "dead3", "model": "up" }] } ] }
+              { "name": "dead3", "targets": [{ "provider": "dead3", "model": "up" }] },
+              { "name": "bad", "targets": [{ "provider": "bad", "model": "up" }] } ] }
 JSON
 export RELAY_ADMIN_TOKEN=admin-$RANDOM$RANDOM
 own_stack_start "$T/cfg.in"
@@ -46,7 +50,7 @@ ADM=(-H "Authorization: Bearer $RELAY_ADMIN_TOKEN")
 req mka "$BASE_URL/admin/keys" "${ADM[@]}" \
     -d '{"name":"tenant-a","models":["oa-*","an-*","ge-*","az-*"]}' >/dev/null
 req mkb "$BASE_URL/admin/keys" "${ADM[@]}" \
-    -d '{"name":"tenant-b","models":["oa-*","an-*","ge-*","az-*","gx-*","dead1","dead2","dead3"]}' >/dev/null
+    -d '{"name":"tenant-b","models":["oa-*","an-*","ge-*","az-*","gx-*","dead1","dead2","dead3","bad"]}' >/dev/null
 KA=$(jget secret "$T/mka.body")
 KB=$(jget secret "$T/mkb.body")
 assert_match "$KA$KB" '^sk-relay-.*sk-relay-' "two keys"
@@ -245,6 +249,20 @@ expect "/metrics: relay_breaker_state{target=\"gx/*\"} 1" \
 expect "/metrics: relay_breaker_state{target=\"ge/*\"} 0" \
     grep -q '^relay_breaker_state{target="ge/\*"} 0$' "$T/metrics.body"
 row "gx-* 503 x2 (2 attempts each)" "$(jget error.code "$T/gx3.body"), visible" "-" "-"
+
+# --- a call libcurl cannot form: the caller's 400, no retry, no breaker ------
+for i in 1 2 3 4; do
+	timed bad$i "$BASE_URL/v1/messages" -H "Authorization: Bearer $KB" \
+	    -H 'Content-Type: application/json' \
+	    -d '{"model":"bad","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}' >/dev/null
+	expect_eq "$(cat "$T/bad$i.code")" 400 "malformed upstream URL $i: status"
+	expect_eq "$(jget type "$T/bad$i.body")" error "malformed upstream URL $i: Anthropic shape"
+	expect_eq "$(header bad$i x-relay-attempts)" 1 "malformed upstream URL $i: not retried"
+done
+sleep 1.1
+req st3 "$BASE_URL/admin/status" "${ADM[@]}" >/dev/null
+expect_eq "$(jget "breakers.bad/up" "$T/st3.body")" closed "malformed upstream URL: breaker closed"
+row "malformed upstream URL x4" "$(cat "$T/bad4.code") $(jget error.message "$T/bad4.body")" "$(header bad4 x-relay-attempts)" "$(ms_of bad4)"
 
 # --- a dead upstream: what failed, not where ---------------------------------
 H=(-H "Authorization: Bearer $KB" -H 'Content-Type: application/json')
