@@ -79,11 +79,15 @@ static void
 metrics(struct relay_req *req)
 {
 	struct config *cfg = config_acquire(req->ctx->config);
+	enum relay_err err = RELAY_OK;
+	char why[128];
 	struct buf b;
-	enum relay_err err;
 
-	err =
-	    breaker_each(req->ctx->kv, cfg, publish_breaker, req->ctx->metrics);
+	/* One round trip decides: with memcached away, the last reports
+	 * stand rather than one timeout per target. */
+	if (kv_ping(req->ctx->kv, why, sizeof(why)) == RELAY_OK)
+		err = breaker_each(
+		    req->ctx->kv, cfg, publish_breaker, req->ctx->metrics);
 	config_release(cfg);
 	buf_init(&b, 64 * 1024 * 1024);
 	if (err == RELAY_OK)
