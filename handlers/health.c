@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* health.c - relay-health: GET /health (alive, touches nothing),
  * GET /health/ready (config loaded and every memcached server answers),
- * GET /metrics (Prometheus: every responder process of this host). */
+ * GET /metrics (Prometheus: every responder process of this host, and the
+ * circuit breakers as memcached holds them). */
 #include <stdio.h>
 #include <string.h>
 
@@ -64,15 +65,33 @@ ready(struct relay_req *req)
 	config_release(cfg);
 }
 
-/* The sum of every responder process's counters on this host. */
+static enum relay_err
+publish_breaker(void *arg, const char *target, enum breaker_state s)
+{
+	metrics_breaker(arg, target, (int)s);
+	return RELAY_OK;
+}
+
+/* The sum of every responder process's counters on this host, with every
+ * target's breaker (wildcard targets' too) as memcached says now: this
+ * report is the latest, so it is the one shown. */
 static void
 metrics(struct relay_req *req)
 {
+	struct config *cfg = config_acquire(req->ctx->config);
+	enum relay_err err = RELAY_OK;
+	char why[128];
 	struct buf b;
-	enum relay_err err;
 
+	/* One round trip decides: with memcached away, the last reports
+	 * stand rather than one timeout per target. */
+	if (kv_ping(req->ctx->kv, why, sizeof(why)) == RELAY_OK)
+		err = breaker_each(
+		    req->ctx->kv, cfg, publish_breaker, req->ctx->metrics);
+	config_release(cfg);
 	buf_init(&b, 64 * 1024 * 1024);
-	err = metrics_render(server_metrics_dir(), &b);
+	if (err == RELAY_OK)
+		err = metrics_render(server_metrics_dir(), &b);
 	if (err != RELAY_OK)
 		apierr_send_err(
 		    req, DIALECT_OPENAI, err, "metrics unavailable");

@@ -231,12 +231,28 @@ breaker_failure(struct kv *kv, const struct config_breaker *conf,
 		set_open(kv, conf, target);
 }
 
+/* 1 when targets[0..j) of model i or any earlier model has t's name. */
+static int
+seen_before(
+    const struct config *cfg, size_t i, size_t j, const struct config_target *t)
+{
+	size_t a, b;
+
+	for (a = 0; a <= i; a++)
+		for (b = 0; b < (a < i ? cfg->models[a].ntargets : j); b++)
+			if (cfg->models[a].targets[b].provider == t->provider &&
+			    strcmp(cfg->models[a].targets[b].model, t->model) ==
+				0)
+				return 1;
+	return 0;
+}
+
 enum relay_err
-breaker_report(struct kv *kv, const struct config *cfg, struct buf *b)
+breaker_each(struct kv *kv, const struct config *cfg, breaker_fn fn, void *arg)
 {
 	char name[2 * RELAY_NAME_MAX + 2];
-	enum relay_err err = buf_append(b, "{", 1);
-	size_t i, j, n = 0;
+	enum relay_err err = RELAY_OK;
+	size_t i, j;
 
 	for (i = 0; err == RELAY_OK && i < cfg->nmodels; i++)
 		for (j = 0; err == RELAY_OK && j < cfg->models[i].ntargets;
@@ -244,20 +260,45 @@ breaker_report(struct kv *kv, const struct config *cfg, struct buf *b)
 			const struct config_target *t =
 			    &cfg->models[i].targets[j];
 
-			if (strcmp(t->model, "*") == 0)
+			if (seen_before(cfg, i, j, t))
 				continue;
+			/* The name proxy.c counts the target's calls by. */
 			snprintf(name, sizeof(name), "%s/%s", t->provider->name,
 			    t->model);
-			err = n > 0 ? buf_append(b, ",\"", 2)
-				    : buf_append(b, "\"", 1);
-			n++;
-			if (err == RELAY_OK)
-				err = buf_json_escape(b, name, strlen(name));
-			if (err == RELAY_OK)
-				err = buf_printf(b, "\":\"%s\"",
-				    breaker_name(breaker_state(
-					kv, &cfg->breaker, name)));
+			err = fn(
+			    arg, name, breaker_state(kv, &cfg->breaker, name));
 		}
+	return err;
+}
+
+struct report {
+	struct buf *b;
+	size_t n;
+};
+
+static enum relay_err
+report_one(void *arg, const char *target, enum breaker_state s)
+{
+	struct report *r = arg;
+	enum relay_err err;
+
+	err = r->n > 0 ? buf_append(r->b, ",\"", 2) : buf_append(r->b, "\"", 1);
+	r->n++;
+	if (err == RELAY_OK)
+		err = buf_json_escape(r->b, target, strlen(target));
+	if (err == RELAY_OK)
+		err = buf_printf(r->b, "\":\"%s\"", breaker_name(s));
+	return err;
+}
+
+enum relay_err
+breaker_report(struct kv *kv, const struct config *cfg, struct buf *b)
+{
+	struct report r = {b, 0};
+	enum relay_err err = buf_append(b, "{", 1);
+
+	if (err == RELAY_OK)
+		err = breaker_each(kv, cfg, report_one, &r);
 	if (err == RELAY_OK)
 		err = buf_append(b, "}", 1);
 	return err;

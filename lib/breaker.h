@@ -45,10 +45,24 @@ enum breaker_state breaker_state(struct kv *kv,
 struct buf;
 struct config;
 
+/* breaker_each()'s callback: anything but RELAY_OK stops the walk. */
+typedef enum relay_err (*breaker_fn)(
+    void *arg, const char *target, enum breaker_state s);
+
 /*
- * Append to b a JSON object of every target of cfg ("provider/model") and
- * its breaker state ("closed", "open", "half_open"); wildcard targets are
- * left out. RELAY_ENOMEM, RELAY_ETOOBIG.
+ * Call fn once for every distinct target of cfg, by its breaker's name
+ * ("provider/model"; for the target of a wildcard model the provider's
+ * name, a slash and a star: its one breaker serves every name the
+ * wildcard admits), with its state. RELAY_OK, or the first error fn
+ * returned.
+ */
+enum relay_err breaker_each(struct kv *kv, const struct config *cfg,
+    breaker_fn fn, void *arg) RELAY_MUST_CHECK;
+
+/*
+ * Append to b a JSON object of every target of cfg (as breaker_each()
+ * names them, wildcard targets included) and its breaker state ("closed",
+ * "open", "half_open"). RELAY_ENOMEM, RELAY_ETOOBIG.
  */
 enum relay_err breaker_report(
     struct kv *kv, const struct config *cfg, struct buf *b) RELAY_MUST_CHECK;

@@ -19,6 +19,9 @@
 #define RELAY_NAME_MAX 256
 /* A URL we build for an upstream: bytes. */
 #define RELAY_URL_MAX 4096
+/* A header value we send upstream (the client's anthropic-beta, content
+ * type, accept): bytes, over it 400. */
+#define RELAY_UPSTREAM_HEADER_VALUE_MAX 1024
 /* Client-supplied x-request-id accepted as is: bytes of [A-Za-z0-9._-]. */
 #define RELAY_REQID_MAX 64
 /* Responder threads per process: count. */

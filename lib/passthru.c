@@ -96,7 +96,8 @@ forward(struct relay_req *req, const struct config_provider *p,
 	    req_header(req, "anthropic-beta"));
 	if (err != RELAY_OK) {
 		apierr_send(req, DIALECT_OPENAI, 400, NULL, "invalid_path",
-		    "This path cannot be forwarded.");
+		    "This request cannot be forwarded: its path, query or a "
+		    "header holds bytes the relay does not send upstream.");
 		goto out;
 	}
 	memset(&c, 0, sizeof(c));
@@ -123,10 +124,13 @@ forward(struct relay_req *req, const struct config_provider *p,
 		goto out;
 	if (req->head_sent) {
 		/* Bytes are out already: all we can do is stop short. */
-		log_warn("id=%s: passthrough to %s broke after %zu bytes: %s",
-		    req->id, p->name, pp.bytes, c.errmsg);
+		log_warn("id=%s: passthrough to %s broke after %zu bytes: "
+			 "%s (%s)",
+		    req->id, p->name, pp.bytes, c.errmsg, c.detail);
 		goto out;
 	}
+	log_warn("id=%s: passthrough to %s failed: %s (%s)", req->id, p->name,
+	    c.errmsg, c.detail);
 	apierr_send_err(
 	    req, DIALECT_OPENAI, err, c.errmsg[0] != '\0' ? c.errmsg : NULL);
 out:

@@ -82,6 +82,7 @@ struct last_failure {
 	enum relay_err err; /* RELAY_OK: an upstream HTTP error */
 	int status;
 	char msg[256];
+	char detail[256]; /* libcurl's words: for the log, never the client */
 	struct buf body; /* the upstream's error body */
 	enum dialect from;
 	char retry_after[32];
@@ -680,6 +681,7 @@ remember(struct last_failure *lf, enum relay_err err, int status,
 	lf->err = err;
 	lf->status = status;
 	snprintf(lf->msg, sizeof(lf->msg), "%s", msg != NULL ? msg : "");
+	lf->detail[0] = '\0';
 	buf_clear(&lf->body);
 	lf->retry_after[0] = '\0';
 	if (ps != NULL) {
@@ -868,6 +870,16 @@ judge(const struct config *cfg, struct pstate *ps, enum relay_err err,
 	}
 	if (err == RELAY_ECLOSED)
 		return OUT_GONE;
+	if (err == RELAY_EINVAL) {
+		/* The call could not be formed: nothing was sent, so it is
+		 * neither retried nor the upstream's failure. */
+		log_warn("id=%s: upstream request not formed: %s", req->id,
+		    c->detail);
+		apierr_send(req, ps->pc->in, 400, NULL, "invalid_request",
+		    "The relay could not form a valid upstream request from "
+		    "this one.");
+		return OUT_DONE;
+	}
 	if (err == RELAY_OK && status >= 200 && status < 300) {
 		send_answer(ps, status);
 		return OUT_DONE;
@@ -886,6 +898,7 @@ judge(const struct config *cfg, struct pstate *ps, enum relay_err err,
 		err = RELAY_EPROTO;
 	remember(
 	    lf, err, status, c->errmsg[0] != '\0' ? c->errmsg : NULL, NULL);
+	snprintf(lf->detail, sizeof(lf->detail), "%s", c->detail);
 	if (ps->events > 0 ||
 	    (req->head_sent && req->json_array && req->array_items > 0))
 		return OUT_BROKEN; /* answer bytes are out: no retry */
@@ -1115,8 +1128,9 @@ pool_size(const struct proxy *px, const struct config_target *t)
 static void
 broken_stream(struct proxy *px)
 {
-	log_warn("id=%s: stream broke after %zu events: %s", px->req->id,
-	    px->u->events, px->lf.msg);
+	log_warn("id=%s: stream broke after %zu events: %s%s%s", px->req->id,
+	    px->u->events, px->lf.msg, px->lf.detail[0] != '\0' ? ": " : "",
+	    px->lf.detail);
 	apierr_send_err(px->req, px->pc->in,
 	    px->lf.err != RELAY_OK ? px->lf.err : RELAY_EUPSTREAM,
 	    px->lf.msg[0] != '\0' ? px->lf.msg : "the upstream broke off");
@@ -1181,8 +1195,10 @@ try_target(struct proxy *px, const struct config_target *t)
 		 * Retry-After is not ours to wait for. */
 		if (c.status == 429 && pool_size(px, t) > 1)
 			ps.retry_after[0] = '\0';
-		log_warn("id=%s: attempt %d on %s failed: %s%s%d", px->req->id,
-		    px->u->attempts, tname, px->lf.msg,
+		log_warn("id=%s: attempt %d on %s failed: %s%s%s%s%s%d",
+		    px->req->id, px->u->attempts, tname, px->lf.msg,
+		    px->lf.detail[0] != '\0' ? " (" : "", px->lf.detail,
+		    px->lf.detail[0] != '\0' ? ")" : "",
 		    px->lf.msg[0] != '\0' ? ", HTTP " : "HTTP ", c.status);
 		w = a < px->cfg->retry.max_attempts
 		    ? backoff(px, px->u->attempts, ps.retry_after)

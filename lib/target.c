@@ -44,8 +44,38 @@ target_reset(struct target_req *tr)
 	tr->url[0] = '\0';
 }
 
+/* A header value libcurl may send as it is: no control byte (a CR or LF
+ * would end the line and start one of the sender's choosing; RFC 9110
+ * §5.5 allows HTAB, SP and visible bytes only). */
+static int
+ctl_free(const char *v)
+{
+	size_t i;
+
+	for (i = 0; v[i] != '\0'; i++)
+		if (((unsigned char)v[i] < 0x20 && v[i] != '\t') ||
+		    v[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* A header value the client chose (NULL: none): visible ASCII, SP and
+ * HTAB, at most RELAY_UPSTREAM_HEADER_VALUE_MAX bytes. */
+static int
+client_value_ok(const char *v)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && v[i] != '\0'; i++)
+		if ((unsigned char)v[i] >= 0x80 ||
+		    i >= RELAY_UPSTREAM_HEADER_VALUE_MAX)
+			return 0;
+	return v == NULL || ctl_free(v);
+}
+
 /* One header line "name: value"; the lines[] pointers are fixed up at
- * the end, once hb stopped moving. */
+ * the end, once hb stopped moving. RELAY_EINVAL for a value with a control
+ * byte, whoever chose it. */
 static enum relay_err
 line(struct target_req *tr, size_t *offs, const char *name, const char *value)
 {
@@ -53,6 +83,8 @@ line(struct target_req *tr, size_t *offs, const char *name, const char *value)
 
 	if (tr->nlines >= TARGET_HEADERS_MAX)
 		return RELAY_ETOOBIG;
+	if (!ctl_free(value))
+		return RELAY_EINVAL;
 	offs[tr->nlines++] = tr->hb.len;
 	err = buf_printf(&tr->hb, "%s: %s", name, value);
 	if (err == RELAY_OK)
@@ -76,6 +108,8 @@ auth_line(
 	}
 	if (tr->nlines >= TARGET_HEADERS_MAX)
 		return RELAY_ETOOBIG;
+	if (!ctl_free(key))
+		return RELAY_EINVAL;
 	start = tr->hb.len;
 	offs[tr->nlines++] = start;
 	err = buf_printf(&tr->hb, "Authorization: Bearer %s", key);
@@ -98,8 +132,7 @@ headers_as(struct target_req *tr, const struct config_provider *p,
 		err = auth_line(tr, offs, p->type, key);
 	if (err == RELAY_OK && p->type == PROVIDER_ANTHROPIC)
 		err = line(tr, offs, "anthropic-version", p->api_version);
-	if (err == RELAY_OK && p->type == PROVIDER_ANTHROPIC && beta != NULL &&
-	    strlen(beta) < 1024 && strpbrk(beta, "\r\n") == NULL)
+	if (err == RELAY_OK && p->type == PROVIDER_ANTHROPIC && beta != NULL)
 		err = line(tr, offs, "anthropic-beta", beta);
 	for (i = 0; err == RELAY_OK && i < p->nheaders; i++)
 		err = line(tr, offs, p->headers[i].name, p->headers[i].value);
@@ -344,6 +377,91 @@ chat_build(struct target_req *tr, enum dialect in, const struct chatreq *cr,
 	    &tr->info, errbuf, errsz, param);
 }
 
+/* A byte a client-chosen model name may hold for provider type t (see
+ * target_name_ok()). */
+static int
+name_byte_ok(enum provider_type t, unsigned char c)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_')
+		return 1;
+	switch (t) {
+	case PROVIDER_OPENAI:
+	case PROVIDER_ANTHROPIC:
+		/* Only in the JSON body: vendors name models "org/model",
+		 * "model:tag", "model@version". */
+		return c == '/' || c == ':' || c == '@' || c == '+';
+	case PROVIDER_AZURE:
+	case PROVIDER_GEMINI:
+	case PROVIDER__MAX: break;
+	}
+	return 0;
+}
+
+int
+target_name_ok(enum provider_type t, struct span name)
+{
+	size_t i, seg = 0, n;
+
+	if (name.len == 0 || name.len > RELAY_NAME_MAX)
+		return 0;
+	for (i = 0; i <= name.len; i++) {
+		if (i < name.len && !name_byte_ok(t, (unsigned char)name.p[i]))
+			return 0;
+		if (i < name.len && name.p[i] != '/')
+			continue;
+		/* The end of a '/'-separated part: never empty, "." or "..". */
+		n = i - seg;
+		if (n == 0 ||
+		    (n <= 2 && name.p[seg] == '.' &&
+			name.p[seg + n - 1] == '.'))
+			return 0;
+		seg = i + 1;
+	}
+	return 1;
+}
+
+/* Why a wildcard's name was refused, in words for the client. */
+static void
+name_refused(enum provider_type t, char *errbuf, size_t errsz)
+{
+	snprintf(errbuf, errsz,
+	    "The model name may hold only letters, digits and %s "
+	    "(at most %d bytes; never a \".\" or \"..\" part) for this "
+	    "model's provider.",
+	    t == PROVIDER_OPENAI || t == PROVIDER_ANTHROPIC ? "- . _ / : @ +"
+							    : "- . _",
+	    RELAY_NAME_MAX);
+}
+
+/*
+ * What the client chose that reaches the upstream besides its body: a
+ * wildcard model's name (into the URL or the body) and the anthropic-beta
+ * header. RELAY_EINVAL with the reason in errbuf and *param when either
+ * is outside its safe set.
+ */
+static enum relay_err
+client_choices(const struct chatreq *cr, const struct config_target *t,
+    const char *beta, char *errbuf, size_t errsz, const char **param)
+{
+	enum provider_type type = t->provider->type;
+
+	if (strcmp(t->model, "*") == 0 && !target_name_ok(type, cr->model)) {
+		name_refused(type, errbuf, errsz);
+		*param = "model";
+		return RELAY_EINVAL;
+	}
+	if (type == PROVIDER_ANTHROPIC && !client_value_ok(beta)) {
+		snprintf(errbuf, errsz,
+		    "The anthropic-beta header may hold only visible ASCII "
+		    "characters and spaces, at most %d bytes.",
+		    RELAY_UPSTREAM_HEADER_VALUE_MAX);
+		*param = "anthropic-beta";
+		return RELAY_EINVAL;
+	}
+	return RELAY_OK;
+}
+
 enum relay_err
 target_build(struct target_req *tr, enum dialect in, const struct chatreq *cr,
     struct span body, const struct config_target *t, const char *key,
@@ -354,18 +472,22 @@ target_build(struct target_req *tr, enum dialect in, const struct chatreq *cr,
 	char asked[RELAY_NAME_MAX + 1];
 	enum relay_err err;
 
-	/* A wildcard model serves the name the client asked for. */
+	target_reset(tr);
+	*param = NULL;
+	if (errsz > 0)
+		errbuf[0] = '\0';
+	err = client_choices(cr, t, anthropic_beta, errbuf, errsz, param);
+	if (err != RELAY_OK)
+		return err;
+	/* A wildcard model serves the name the client asked for (checked
+	 * above: it fits asked, and holds no NUL). */
 	if (strcmp(t->model, "*") == 0) {
-		snprintf(asked, sizeof(asked), "%.*s",
-		    (int)(cr->model.len > RELAY_NAME_MAX ? RELAY_NAME_MAX
-							 : cr->model.len),
-		    cr->model.p);
+		memcpy(asked, cr->model.p, cr->model.len);
+		asked[cr->model.len] = '\0';
 		wild = *t;
 		wild.model = asked;
 		t = &wild;
 	}
-	target_reset(tr);
-	*param = NULL;
 	tr->out = target_dialect(t->provider->type);
 	memset(&tr->info, 0, sizeof(tr->info));
 	tr->info.stream = stream;
@@ -376,6 +498,10 @@ target_build(struct target_req *tr, enum dialect in, const struct chatreq *cr,
 		    tr, in, cr, body, t, stream, errbuf, errsz, param);
 	if (err == RELAY_OK)
 		err = headers(tr, t->provider, key, stream, anthropic_beta);
+	if (err == RELAY_EINVAL && *param == NULL && errbuf[0] == '\0')
+		snprintf(errbuf, errsz,
+		    "The relay cannot form a valid request for this model's "
+		    "provider.");
 	return err;
 }
 
@@ -445,10 +571,13 @@ target_passthru(struct target_req *tr, const struct config_provider *p,
 	size_t i;
 
 	target_reset(tr);
-	if (!safe_path(path))
+	if (!safe_path(path) || !client_value_ok(ctype) ||
+	    !client_value_ok(accept) || !client_value_ok(anthropic_beta))
 		return RELAY_EINVAL;
+	/* The query as it came, but only visible ASCII and never a '#'. */
 	for (i = 0; i < query.len; i++)
-		if ((unsigned char)query.p[i] <= 0x20 || query.p[i] == '#')
+		if ((unsigned char)query.p[i] <= 0x20 ||
+		    (unsigned char)query.p[i] >= 0x7f || query.p[i] == '#')
 			return RELAY_EINVAL;
 	buf_init(&u, sizeof(tr->url) - 1);
 	err = buf_printf(&u, "%s/", p->base_url);

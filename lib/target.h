@@ -36,13 +36,28 @@ void target_init(struct target_req *tr, size_t body_max) RELAY_NONNULL;
 void target_reset(struct target_req *tr) RELAY_NONNULL;
 
 /*
+ * 1 when name, chosen by a client and served by a wildcard target
+ * (model "*") of provider type t, may reach that provider: 1 to
+ * RELAY_NAME_MAX bytes of letters, digits and "-._", plus "/:@+" for
+ * OpenAI-compatible and Anthropic providers (where the name goes only into
+ * the JSON body), and no "/"-separated part that is empty, "." or "..".
+ * Gemini and Azure put the name into the URL as one path segment, so it
+ * can hold nothing that a URL would read as structure ("/", "?", "#",
+ * "%", ":") or that a URL cannot carry (spaces, control bytes, non-ASCII).
+ */
+int target_name_ok(enum provider_type t, struct span name);
+
+/*
  * Build the call of a client request of dialect in (validated into cr,
  * raw bytes body) to target t with credential key (NULL: none). stream:
  * the client wants a stream (the upstream is then asked for SSE with
  * usage). anthropic_beta: the client's anthropic-beta header, forwarded
  * to Anthropic upstreams only (may be NULL). RELAY_EINVAL with an error
  * worded in dialect in (errbuf, *param) when the request cannot be
- * expressed for this provider; RELAY_ENOMEM, RELAY_ETOOBIG.
+ * expressed for this provider, among them a wildcard's name that is not
+ * target_name_ok() and an anthropic-beta value with a control byte,
+ * non-ASCII or over RELAY_UPSTREAM_HEADER_VALUE_MAX bytes (the client's
+ * error, never the upstream's); RELAY_ENOMEM, RELAY_ETOOBIG.
  */
 enum relay_err target_build(struct target_req *tr, enum dialect in,
     const struct chatreq *cr, struct span body, const struct config_target *t,
@@ -55,7 +70,10 @@ enum relay_err target_build(struct target_req *tr, enum dialect in,
  * key), the provider's credential, and the client's content type and
  * accept header. The client never chooses the host: path must be a plain
  * relative path (no "..", "//", backslash, control bytes or encoded
- * dots and slashes), else RELAY_EINVAL. RELAY_ETOOBIG for a long URL.
+ * dots and slashes), the query visible ASCII without '#', and ctype,
+ * accept and anthropic_beta (each may be NULL) visible ASCII of at most
+ * RELAY_UPSTREAM_HEADER_VALUE_MAX bytes, else RELAY_EINVAL. RELAY_ETOOBIG
+ * for a long URL.
  */
 enum relay_err target_passthru(struct target_req *tr,
     const struct config_provider *p, const char *key, struct span path,

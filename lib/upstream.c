@@ -409,6 +409,61 @@ next_wait(struct xfer *x, const struct timespec *start, int *wait_ms)
 	return RELAY_OK;
 }
 
+/* What failed, for a client: libcurl's own error text names hosts and
+ * ports (kept in c->detail for the log), this says only what happened. */
+static const char *
+curl_what(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return "the upstream's host name could not be resolved";
+	case CURLE_COULDNT_CONNECT: return "could not connect to the upstream";
+	case CURLE_OPERATION_TIMEDOUT: return "the upstream timed out";
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_SSL_ENGINE_INITFAILED:
+	case CURLE_SSL_CRL_BADFILE:
+		return "the TLS handshake with the upstream failed";
+	case CURLE_GOT_NOTHING:
+		return "the upstream closed the connection without an answer";
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_PARTIAL_FILE: return "the connection to the upstream broke";
+	case CURLE_WEIRD_SERVER_REPLY:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+	case CURLE_BAD_CONTENT_ENCODING:
+		return "the upstream's answer was not valid HTTP";
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_BAD_FUNCTION_ARGUMENT:
+	case CURLE_NOT_BUILT_IN:
+	case CURLE_UNKNOWN_OPTION:
+		return "the relay could not form a valid upstream request";
+	default: return "the upstream call failed";
+	}
+}
+
+/* libcurl's text for the log: control bytes made visible, bounded. */
+static void
+keep_detail(struct upstream_call *c, CURLcode rc, const char *errbuf)
+{
+	const char *t = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
+	size_t i;
+
+	for (i = 0; t[i] != '\0' && i + 1 < sizeof(c->detail); i++)
+		c->detail[i] = (unsigned char)t[i] < 0x20 ? '?' : t[i];
+	c->detail[i] = '\0';
+}
+
 static enum relay_err
 map_curl(CURLcode rc, struct xfer *x, const char *errbuf)
 {
@@ -419,11 +474,17 @@ map_curl(CURLcode rc, struct xfer *x, const char *errbuf)
 	if ((rc == CURLE_WRITE_ERROR || rc == CURLE_ABORTED_BY_CALLBACK) &&
 	    x->cb_err != RELAY_OK)
 		return x->cb_err;
-	snprintf(c->errmsg, sizeof(c->errmsg), "%s",
-	    errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
+	snprintf(c->errmsg, sizeof(c->errmsg), "%s", curl_what(rc));
+	keep_detail(c, rc, errbuf);
 	switch (rc) {
 	case CURLE_OPERATION_TIMEDOUT: return RELAY_ETIMEOUT;
 	case CURLE_OUT_OF_MEMORY: return RELAY_ENOMEM;
+	/* The request never left: it says nothing about the upstream. */
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_BAD_FUNCTION_ARGUMENT:
+	case CURLE_NOT_BUILT_IN:
+	case CURLE_UNKNOWN_OPTION: return RELAY_EINVAL;
 	default: return RELAY_EUPSTREAM;
 	}
 }
@@ -550,6 +611,7 @@ upstream_perform(struct upstream *u, struct upstream_call *c)
 	c->status = 0;
 	c->bytes_in = 0;
 	c->errmsg[0] = '\0';
+	c->detail[0] = '\0';
 	errbuf[0] = '\0';
 	err = setup_easy(u, &x, &hl, errbuf);
 	if (err != RELAY_OK)

@@ -51,7 +51,13 @@ struct upstream_call {
 	long connect_us; /* time to connect (0 when reused) */
 	long first_byte_us; /* time to the first body byte */
 	int reused; /* the connection was kept alive from before */
-	char errmsg[256]; /* why it failed; carries no credentials */
+	/* Why it failed, in words a client may read: what failed (connect,
+	 * timeout, TLS, a broken connection), never where (no host, port or
+	 * URL) and no credentials. */
+	char errmsg[256];
+	/* libcurl's own words, which may name hosts and ports: for the
+	 * relay's log only, never for a client. Empty when there are none. */
+	char detail[256];
 };
 
 struct upstream_shared;
@@ -76,7 +82,11 @@ void upstream_free(struct upstream *u);
  *   RELAY_EUPSTREAM the provider could not be reached, or the connection
  *                   broke (c->status tells whether a head had arrived);
  *   RELAY_ETIMEOUT  connect, first byte, idle or total time ran out;
- *   RELAY_ENOMEM, or whatever a callback returned to stop.
+ *   RELAY_EINVAL    the call could not be formed (libcurl refused its URL
+ *                   or an option: CURLE_URL_MALFORMAT and kin): nothing
+ *                   was sent, so it says nothing about the upstream;
+ *   RELAY_ENOMEM, or whatever a callback returned to stop (callbacks
+ *   must not return RELAY_EINVAL, which keeps the meaning above).
  */
 enum relay_err upstream_perform(
     struct upstream *u, struct upstream_call *c) RELAY_NONNULL RELAY_MUST_CHECK;
