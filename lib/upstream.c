@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "limits.h"
+#include "loop.h"
 #include "mem.h"
 #include "upstream.h"
 
@@ -29,8 +30,13 @@ struct upstream {
 	struct {
 		curl_socket_t fd;
 		short events;
+		int slot; /* on a loop: its watch in lio[], else -1 */
 	} socks[RELAY_UPSTREAM_SOCKS];
 	int nsocks;
+	/* On a loop: the sockets' watches, which stay where epoll was told
+	 * they are while socks[] is compacted around them. */
+	struct loop_io lio[RELAY_UPSTREAM_SOCKS];
+	int lio_used[RELAY_UPSTREAM_SOCKS];
 	long timer_ms; /* curl's timeout: -1 none, else from timer_set */
 	struct timespec timer_set;
 };
@@ -118,7 +124,37 @@ upstream_shared_free(struct upstream_shared *s)
 	mem_free(s);
 }
 
-/* CURLMOPT_SOCKETFUNCTION: keep the table of sockets to poll. */
+/* On a loop: watch fd for events in a free slot (or change what the
+ * slot *slot watches). 0, or -1 when no slot or epoll refused. */
+static int
+watch(struct upstream *u, int *slot, curl_socket_t fd, unsigned events)
+{
+	int k;
+
+	if (*slot >= 0)
+		return loop_io_want(&u->lio[*slot], events) == RELAY_OK ? 0
+									: -1;
+	for (k = 0; k < RELAY_UPSTREAM_SOCKS && u->lio_used[k]; k++)
+		;
+	if (k == RELAY_UPSTREAM_SOCKS ||
+	    loop_io_add_level(&u->lio[k], fd, events) != RELAY_OK)
+		return -1;
+	u->lio_used[k] = 1;
+	*slot = k;
+	return 0;
+}
+
+static void
+unwatch(struct upstream *u, int slot)
+{
+	if (slot < 0 || !u->lio_used[slot])
+		return;
+	loop_io_del(&u->lio[slot]);
+	u->lio_used[slot] = 0;
+}
+
+/* CURLMOPT_SOCKETFUNCTION: keep the table of sockets to poll (and, on a
+ * loop, their watches in the loop's epoll). */
 static int
 on_socket(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
 {
@@ -130,18 +166,28 @@ on_socket(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
 	for (i = 0; i < u->nsocks && u->socks[i].fd != fd; i++)
 		;
 	if (what == CURL_POLL_REMOVE) {
-		if (i < u->nsocks)
+		if (i < u->nsocks) {
+			unwatch(u, u->socks[i].slot);
 			u->socks[i] = u->socks[--u->nsocks];
+		}
 		return 0;
 	}
 	if (i == u->nsocks) {
 		if (u->nsocks == RELAY_UPSTREAM_SOCKS)
 			return -1; /* curl fails the transfer */
+		u->socks[i].slot = -1;
 		u->nsocks++;
 	}
 	u->socks[i].fd = fd;
 	u->socks[i].events = (short)(((what & CURL_POLL_IN) ? POLLIN : 0) |
 	    ((what & CURL_POLL_OUT) ? POLLOUT : 0));
+	if (loop_current() != NULL &&
+	    watch(u, &u->socks[i].slot, fd,
+		((what & CURL_POLL_IN) ? LOOP_IN : 0) |
+		    ((what & CURL_POLL_OUT) ? LOOP_OUT : 0)) != 0) {
+		u->socks[i] = u->socks[--u->nsocks];
+		return -1;
+	}
 	return 0;
 }
 
@@ -519,6 +565,65 @@ timer_left(const struct upstream *u)
 	return left > 0 ? left : 0;
 }
 
+/*
+ * drive()'s wait on a loop: curl's n sockets (fds, a copy of the table)
+ * and the client's connection, until one is ready or wait_ms passed;
+ * then tell curl which. The coroutine yields meanwhile.
+ */
+static enum relay_err
+wait_loop(struct upstream *u, struct xfer *x, int n, const curl_socket_t *fds,
+    int wait_ms, int *running)
+{
+	struct upstream_call *c = x->c;
+	struct loop_io *ios[RELAY_UPSTREAM_SOCKS + 1];
+	int slots[RELAY_UPSTREAM_SOCKS], k = 0, i, r, ev;
+	struct loop *l = loop_current();
+
+	for (i = 0; i < n; i++) {
+		slots[i] = u->socks[i].slot;
+		if (slots[i] >= 0)
+			ios[k++] = &u->lio[slots[i]];
+	}
+	if (c->watch_io != NULL) {
+		c->watch_io->want = LOOP_IN;
+		ios[k++] = c->watch_io;
+	}
+	r = loop_wait_any(ios, (size_t)k, loop_now(l) + (uint64_t)wait_ms);
+	if (r < 0) {
+		snprintf(c->errmsg, sizeof(c->errmsg), "%s",
+		    "the relay could not wait for the upstream");
+		return RELAY_EUPSTREAM;
+	}
+	for (i = 0; i < n && *running && r > 0; i++) {
+		if (slots[i] < 0 || u->lio[slots[i]].ready == 0)
+			continue;
+		ev = 0;
+		if (u->lio[slots[i]].ready & (LOOP_IN | LOOP_HUP))
+			ev |= CURL_CSELECT_IN;
+		if (u->lio[slots[i]].ready & LOOP_OUT)
+			ev |= CURL_CSELECT_OUT;
+		if (u->lio[slots[i]].ready & LOOP_ERR)
+			ev |= CURL_CSELECT_ERR;
+		if (curl_multi_socket_action(u->multi, fds[i], ev, running) !=
+		    CURLM_OK)
+			return RELAY_ENOMEM;
+		if (x->cb_err != RELAY_OK)
+			return RELAY_OK;
+	}
+	if (c->watch_io != NULL &&
+	    (c->watch_io->ready & (LOOP_IN | LOOP_HUP | LOOP_ERR))) {
+		if (peer_gone(c->watch_io->fd)) {
+			snprintf(
+			    c->errmsg, sizeof(c->errmsg), "client went away");
+			return RELAY_ECLOSED;
+		}
+		/* Nothing there, or bytes we do not read: wait for the next
+		 * edge. */
+		loop_io_clear(c->watch_io, LOOP_IN);
+	}
+	return RELAY_OK;
+}
+
 static enum relay_err
 drive(struct upstream *u, struct xfer *x, const char *errbuf)
 {
@@ -555,6 +660,12 @@ drive(struct upstream *u, struct xfer *x, const char *errbuf)
 			pf[n] = (struct pollfd){
 			    u->socks[n].fd, u->socks[n].events, 0};
 		}
+		if (loop_current() != NULL) {
+			err = wait_loop(u, x, n, fds, wait_ms, &running);
+			if (err != RELAY_OK || x->cb_err != RELAY_OK)
+				break;
+			continue;
+		}
 		if (watch)
 			pf[n] = (struct pollfd){c->watch_fd, POLLIN, 0};
 		r = poll(pf, (nfds_t)(n + watch), wait_ms);
@@ -590,6 +701,8 @@ drive(struct upstream *u, struct xfer *x, const char *errbuf)
 			watch = 0; /* unexpected bytes: rely on writes */
 		}
 	}
+	if (err != RELAY_OK)
+		return err;
 	msg = curl_multi_info_read(u->multi, &n);
 	if (msg != NULL && msg->msg == CURLMSG_DONE)
 		return map_curl(msg->data.result, x, errbuf);

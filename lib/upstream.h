@@ -39,6 +39,9 @@ struct upstream_call {
 	long idle_ms; /* longest silence after the head */
 	long total_ms; /* 0: no cap */
 	int watch_fd; /* client connection to watch, -1: none */
+	/* On the loop runtime, instead: the client connection's watch (its
+	 * fd is read for EOF only); the wait then yields to the loop. */
+	struct loop_io *watch_io;
 	long heartbeat_ms; /* on_idle after this much silence, 0: never */
 	upstream_head_fn on_head;
 	upstream_data_fn on_data;
@@ -62,6 +65,7 @@ struct upstream_call {
 
 struct upstream_shared;
 struct upstream;
+struct loop_io;
 
 /* Process-wide libcurl setup; once, before any thread starts. */
 enum relay_err upstream_global_init(void) RELAY_MUST_CHECK;
