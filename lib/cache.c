@@ -25,6 +25,7 @@
 #include "crypto.h"
 #include "jsonx.h"
 #include "kv.h"
+#include "loop.h"
 #include "limits.h"
 #include "log.h"
 #include "num.h"
@@ -409,7 +410,7 @@ follow(struct cache_req *cq, struct kv *kv, long wait_ms, struct cache_entry *e)
 	lock_key(keys[0], sizeof(keys[0]), cq->hash);
 	part_key(keys[1], sizeof(keys[1]), cq->hash, 0);
 	while (!done && waited < wait_ms) {
-		usleep((useconds_t)step * 1000);
+		loop_nap(step); /* in the loop when on it */
 		waited += step;
 		if (step < 100)
 			step *= 2;

@@ -795,6 +795,21 @@ loop_sleep_until(uint64_t deadline)
 }
 
 void
+loop_nap(long ms)
+{
+	struct loop *l = tl_loop;
+	struct timespec ts;
+
+	if (l != NULL && l->cur != NULL) {
+		(void)loop_sleep_until(loop_now(l) + (uint64_t)(ms > 0 ? ms : 0));
+		return;
+	}
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000;
+	nanosleep(&ts, NULL);
+}
+
+void
 loop_yield(void)
 {
 	struct loop *l = tl_loop;

@@ -115,6 +115,9 @@ int loop_wait_any(struct loop_io *const *ios, size_t n, uint64_t deadline);
 /* From a coroutine: sleep until the loop's clock reaches deadline (ms),
  * or until loop_wake(). 1 when woken, 0 at the deadline. */
 int loop_sleep_until(uint64_t deadline);
+/* Sleep ms: in the loop from a coroutine, else the thread (for code
+ * that runs on both runtimes). */
+void loop_nap(long ms);
 /* From a coroutine: let the others run, then go on. */
 void loop_yield(void);
 /* The running coroutine, to hand to loop_wake() later; NULL outside one. */

@@ -113,7 +113,7 @@ forward(struct relay_req *req, const struct config_provider *p,
 	c.first_byte_ms = p->first_byte_ms;
 	c.idle_ms = p->idle_ms;
 	c.total_ms = p->total_ms;
-	c.watch_fd = fcgi_io_fd(req->io);
+	req_watch(req, &c.watch_fd, &c.watch_io);
 	c.on_head = pipe_head;
 	c.on_data = pipe_data;
 	c.arg = &pp;

@@ -977,8 +977,6 @@ backoff(struct proxy *px, int attempt, const char *retry_after)
 	const struct config_retry *r = &px->cfg->retry;
 	long delay = r->base_delay_ms, ra, left, slice;
 	unsigned seed = (unsigned)px->start.tv_nsec ^ (unsigned)attempt;
-	struct pollfd pfd;
-	char ch;
 	int i;
 
 	for (i = 1; i < attempt && delay < r->max_delay_ms; i++)
@@ -998,11 +996,7 @@ backoff(struct proxy *px, int attempt, const char *retry_after)
 		    : delay;
 		if (slice > delay)
 			slice = delay;
-		pfd.fd = fcgi_io_fd(px->req->io);
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, (int)slice) > 0 &&
-		    recv(pfd.fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT) <= 0 &&
-		    errno != EAGAIN)
+		if (req_wait_gone(px->req, slice))
 			return 0;
 		delay -= slice;
 		/* Keep an open stream alive; never open one just for that:
@@ -1069,7 +1063,7 @@ attempt(struct proxy *px, const struct config_target *t,
 	c->first_byte_ms = p->first_byte_ms;
 	c->idle_ms = p->idle_ms;
 	c->total_ms = p->total_ms;
-	c->watch_fd = fcgi_io_fd(req->io);
+	req_watch(req, &c->watch_fd, &c->watch_io);
 	c->heartbeat_ms = px->pc->cr->stream ? px->cfg->heartbeat_ms : 0;
 	c->on_head = on_head;
 	c->on_data = on_data;

@@ -2,13 +2,17 @@
 /* req.c - CGI params in, HTTP head and body out (RFC 3875 §6.3 for the
  * CGI response header fields a FastCGI responder sends). */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "crypto.h"
 #include "fcgi_io.h"
 #include "fcgi_loop.h"
+#include "loop.h"
 #include "mem.h"
 #include "req.h"
 
@@ -147,6 +151,49 @@ begin(struct relay_req *req)
 	req->query = span_str(q != NULL ? q + 1 : "");
 	return parse_length(
 	    io_param(req, "CONTENT_LENGTH"), &req->content_length);
+}
+
+void
+req_watch(struct relay_req *req, int *fd, struct loop_io **io)
+{
+	*fd = -1;
+	*io = NULL;
+	if (req->lreq != NULL)
+		*io = fcgi_lreq_watch(req->lreq);
+	else if (req->io != NULL)
+		*fd = fcgi_io_fd(req->io);
+}
+
+int
+req_wait_gone(struct relay_req *req, long ms)
+{
+	struct loop_io *io = NULL;
+	struct pollfd pfd;
+	int fd, ready;
+	char ch;
+	ssize_t r;
+
+	req_watch(req, &fd, &io);
+	if (io != NULL) {
+		ready = loop_io_wait(
+		    io, LOOP_IN, loop_now(loop_current()) + (uint64_t)ms);
+		fd = io->fd;
+	} else {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		ready = fd >= 0 && poll(&pfd, 1, (int)ms) > 0;
+	}
+	if (ready <= 0)
+		return 0;
+	r = recv(fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+		return 1;
+	if (io != NULL)
+		loop_io_clear(io, LOOP_IN); /* wait for the next edge */
+	else if (ms > 0) /* level-triggered: bytes we do not read */
+		usleep((useconds_t)ms * 1000);
+	return 0;
 }
 
 enum relay_err

@@ -13,6 +13,7 @@
 
 struct fcgi_io;
 struct fcgi_lreq;
+struct loop_io;
 struct upstream;
 struct relay_ctx;
 
@@ -78,6 +79,15 @@ enum relay_err req_begin(struct relay_req *req, struct fcgi_io *io,
  * req->up is NULL there. */
 enum relay_err req_begin_loop(struct relay_req *req, struct fcgi_lreq *lreq,
     struct relay_ctx *ctx) RELAY_MUST_CHECK;
+
+/* The client's connection, to notice it going away while waiting for an
+ * upstream: *fd for poll(2) on a thread (else -1), or *io on the loop
+ * runtime (else NULL). */
+void req_watch(struct relay_req *req, int *fd, struct loop_io **io)
+    RELAY_NONNULL;
+/* Wait up to ms (in the loop when on it); 1 when the client went away
+ * meanwhile, 0 when the time passed. */
+int req_wait_gone(struct relay_req *req, long ms) RELAY_NONNULL;
 
 /* Release everything req holds. The FastCGI request itself is finished
  * by the caller (the thread loop). */

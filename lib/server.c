@@ -588,12 +588,18 @@ run_workers(struct relay_ctx *ctx, server_handler_fn fn, sigset_t *sigs)
 /* --- the loop runtime (issue 15): -t loop threads, each serving any
  * number of requests as coroutines on one epoll ---------------------- */
 
+/* Upstream handles a loop thread keeps for its next requests (each
+ * keeps its connections alive): count. */
+#define LTHREAD_UPSTREAMS 256
+
 struct lthread {
 	pthread_t tid;
 	struct relay_ctx *ctx;
 	server_handler_fn fn;
 	struct loop *loop;
 	struct fcgi_listener *ls;
+	struct upstream *ups[LTHREAD_UPSTREAMS]; /* idle, newest last */
+	unsigned nups;
 	volatile int done;
 	int started;
 };
@@ -604,11 +610,23 @@ on_lreq(struct fcgi_lreq *r, void *arg)
 	struct lthread *lt = arg;
 	struct relay_req req;
 	struct timespec t0;
+	struct upstream *up;
 	enum relay_err err;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	err = req_begin_loop(&req, r, lt->ctx);
+	/* An upstream handle of its own while it runs: the newest idle one
+	 * (its connections the warmest), or a new one. */
+	up = lt->nups > 0 ? lt->ups[--lt->nups]
+			  : upstream_new(lt->ctx->up_shared);
+	req.up = up;
+	if (up == NULL && err == RELAY_OK)
+		err = RELAY_ENOMEM;
 	serve_req(lt->ctx, lt->fn, &req, err, &t0);
+	if (up != NULL && lt->nups < LTHREAD_UPSTREAMS)
+		lt->ups[lt->nups++] = up;
+	else
+		upstream_free(up);
 	if (lt->ctx->max_requests > 0 || lt->ctx->max_rss_kb > 0)
 		maybe_recycle(lt->ctx);
 }
@@ -620,6 +638,8 @@ lthread_main(void *arg)
 
 	if (loop_run(lt->loop, 0) != RELAY_OK)
 		log_err("loop thread: epoll failed; its requests are lost");
+	while (lt->nups > 0)
+		upstream_free(lt->ups[--lt->nups]);
 	lt->done = 1;
 	return NULL;
 }
@@ -855,9 +875,15 @@ server_main(int argc, char **argv, const char *prog, server_handler_fn fn)
 	char errbuf[512];
 	struct opts o;
 	sigset_t sigs;
+	const char *rt;
 	int fd = 0, rc;
 
 	log_init(prog, LOG_LVL_INFO);
+	rt = getenv("RELAY_RUNTIME");
+	if (rt != NULL && strcmp(rt, "loop") == 0)
+		use_loop = 1;
+	else if (rt != NULL && strcmp(rt, "threads") == 0)
+		use_loop = 0;
 	if (parse_opts(argc, argv, prog, &o) != 0)
 		return 2;
 	/* Every thread inherits this mask; only sigwait() sees these. */

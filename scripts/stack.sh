@@ -92,10 +92,12 @@ stack_start() {
 	stack_wait 50 stack_tcp_up "$MOCK_PORT" || { echo "mock upstream did not start" >&2; return 1; }
 	local h t
 	for h in chat models health admin; do
-		# relay-chat: THREADS request threads; the others run on the
-		# loop runtime, one loop thread per core by default.
+		# relay-chat: THREADS request threads (RELAY_RUNTIME=loop:
+		# on the loop runtime too); the others run on the loop
+		# runtime, one loop thread per core by default.
 		t=()
-		[ "$h" = chat ] && t=(-t "$THREADS")
+		[ "$h" = chat ] && [ "${RELAY_RUNTIME:-}" != loop ] &&
+		    t=(-t "$THREADS")
 		stack_spawn "relay-$h" "$STACK_ROOT/$BUILD/relay-$h" \
 		    -l "unix:$RUN_DIR/$h.sock" "${t[@]}"
 	done
