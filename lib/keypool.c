@@ -92,7 +92,7 @@ resting(struct kv *kv, const char *provider, const char *fp, struct rest *r)
 
 static void
 rest_put(struct kv *kv, const char *provider, const char *fp, long seconds,
-    enum keypool_why why, long recheck_s)
+    enum keypool_why why, long recheck_s, int status)
 {
 	char key[KV_KEY_MAX + 1], val[64];
 	long long now = (long long)time(NULL);
@@ -107,9 +107,10 @@ rest_put(struct kv *kv, const char *provider, const char *fp, long seconds,
 		log_warn("keypool %s: key %s could not be rested (%s)",
 		    provider, fp, keypool_why_name(why));
 	else if (why == KEYPOOL_AUTH)
-		log_warn("keypool %s: key %s benched for %ld s (auth), "
+		log_warn("keypool %s: key %s benched for %ld s (auth: HTTP "
+			 "%d while another key served the same request), "
 			 "re-checked after %ld s",
-		    provider, fp, seconds, recheck_s);
+		    provider, fp, seconds, status, recheck_s);
 	else
 		log_info("keypool %s: key %s rests %ld s (rate_limited)",
 		    provider, fp, seconds);
@@ -118,18 +119,15 @@ rest_put(struct kv *kv, const char *provider, const char *fp, long seconds,
 void
 keypool_rest(struct kv *kv, const char *provider, const char *fp, long seconds)
 {
-	rest_put(kv, provider, fp, seconds, KEYPOOL_RATE_LIMITED, 0);
+	rest_put(kv, provider, fp, seconds, KEYPOOL_RATE_LIMITED, 0, 429);
 }
 
 void
 keypool_bench(struct kv *kv, const struct config_keypool *conf,
     const char *provider, const char *fp, int status)
 {
-	log_warn("keypool %s: key %s refused (HTTP %d) while another key "
-		 "served the same request",
-	    provider, fp, status);
 	rest_put(kv, provider, fp, conf->auth_bench_s, KEYPOOL_AUTH,
-	    conf->auth_recheck_s);
+	    conf->auth_recheck_s, status);
 }
 
 void
