@@ -909,8 +909,7 @@ parse_top(struct vctx *v, struct config *c, json_t *root)
 {
 	static const char *const known[] = {"memcached", "providers", "models",
 	    "limits", "stream", "data_dir", "retry", "breaker", "keypool",
-	    "cache",
-	    "content_filter", "prompt_log", NULL};
+	    "cache", "content_filter", "prompt_log", NULL};
 	static const char *const pknown[] = {"enabled", "retention_h", NULL};
 	static const struct config_filter filter_def = {0, FILTER_OUT_OFF};
 	static const struct config_cache cache_def = {

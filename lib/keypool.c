@@ -5,7 +5,6 @@
  * rest is over. "kq:<provider>:<fingerprint>" is the re-check's lock,
  * added by exactly one caller whatever the number of processes. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -16,6 +15,7 @@
 #include "keypool.h"
 #include "kv.h"
 #include "log.h"
+#include "num.h"
 
 static unsigned long keypool_rr; /* process-wide; each process its own */
 
@@ -58,20 +58,44 @@ struct rest {
 	long long recheck_at; /* auth: a probe may go after this time */
 };
 
+/* Split "a b c" (at most 63 bytes) into up to 3 NUL-ended fields of cp. */
+static int
+fields(const char *s, char cp[64], char *f[3])
+{
+	int n = 0;
+	char *sp;
+
+	snprintf(cp, 64, "%s", s);
+	f[0] = f[1] = f[2] = cp + strlen(cp);
+	while (n < 3 && *cp != '\0') {
+		f[n++] = cp;
+		sp = strchr(cp, ' ');
+		if (sp == NULL)
+			break;
+		*sp = '\0';
+		cp = sp + 1;
+	}
+	return n;
+}
+
 /* Parse "<until> <why> <recheck_at>" (a bare "<until>": a 429 rest). */
 static void
 rest_parse(const char *s, long long now, struct rest *r)
 {
-	char *end;
-	long long until = strtoll(s, &end, 10);
+	long long until = 0, at = 0;
+	char cp[64], *f[3];
+	int n = fields(s, cp, f);
 
 	memset(r, 0, sizeof(*r));
-	if (end == s || until <= now || until - now > (long long)1 << 31)
+	if (n < 1 ||
+	    num_parse(f[0], 0, (long long)1 << 40, &until) != RELAY_OK ||
+	    until <= now || until - now > (long long)1 << 31)
 		return;
 	r->left = (long)(until - now);
-	if (strncmp(end, " auth ", 6) == 0) {
+	if (n == 3 && strcmp(f[1], "auth") == 0 &&
+	    num_parse(f[2], 0, (long long)1 << 40, &at) == RELAY_OK) {
 		r->why = KEYPOOL_AUTH;
-		r->recheck_at = strtoll(end + 6, NULL, 10);
+		r->recheck_at = at;
 	}
 }
 
@@ -137,8 +161,8 @@ keypool_unbench(struct kv *kv, const char *provider, const char *fp)
 
 	kp_key(key, sizeof(key), "kp", provider, fp);
 	if (kv_delete(kv, key) != RELAY_OK)
-		log_warn("keypool %s: key %s could not be unbenched", provider,
-		    fp);
+		log_warn(
+		    "keypool %s: key %s could not be unbenched", provider, fp);
 	else
 		log_info("keypool %s: key %s re-checked good: back in rotation",
 		    provider, fp);
@@ -161,8 +185,8 @@ claim_probe(struct kv *kv, const struct config_keypool *conf,
 	    RELAY_OK)
 		return 0;
 	if (stored)
-		log_info("keypool %s: re-checking benched key %s", provider,
-		    fp);
+		log_info(
+		    "keypool %s: re-checking benched key %s", provider, fp);
 	return stored;
 }
 
@@ -252,8 +276,8 @@ prom_label(struct buf *b, const char *s)
 
 	for (; err == RELAY_OK && *s != '\0'; s++)
 		err = *s == '\\' || *s == '"' ? buf_printf(b, "\\%c", *s)
-		    : *s == '\n'               ? buf_puts(b, "\\n")
-						: buf_append(b, s, 1);
+		    : *s == '\n'              ? buf_puts(b, "\\n")
+					      : buf_append(b, s, 1);
 	return err;
 }
 
@@ -268,12 +292,12 @@ report_one(struct buf *b, int prom, size_t *nout, const char *provider,
 		    b, "relay_upstream_key_benched_seconds{provider=\"");
 		if (err == RELAY_OK)
 			err = prom_label(b, provider);
-		return err != RELAY_OK ? err
-				       : buf_printf(b,
-					     "\",key=\"%s\",reason=\"%s\"} "
-					     "%ld\n",
-					     fp, keypool_why_name(r->why),
-					     r->left);
+		return err != RELAY_OK
+		    ? err
+		    : buf_printf(b,
+			  "\",key=\"%s\",reason=\"%s\"} "
+			  "%ld\n",
+			  fp, keypool_why_name(r->why), r->left);
 	}
 	err = buf_puts(b, *nout > 0 ? ",{\"provider\":\"" : "{\"provider\":\"");
 	if (err == RELAY_OK)
@@ -313,7 +337,8 @@ keypool_report(struct kv *kv, const struct config *cfg,
 			keypool_fingerprint(slot(p, stored, k), fp);
 			resting(kv, p->name, fp, &r);
 			if (r.left > 0)
-				err = report_one(b, prom, &nout, p->name, fp, &r);
+				err =
+				    report_one(b, prom, &nout, p->name, fp, &r);
 		}
 	}
 	if (err == RELAY_OK && !prom)

@@ -52,8 +52,8 @@ void keypool_fingerprint(const char *key, char out[17]) RELAY_NONNULL;
  */
 enum relay_err keypool_pick(struct kv *kv, const struct config_provider *p,
     const struct creds_snap *cs, const struct config_keypool *conf,
-    const char *avoid, struct keypool_choice *out) RELAY_NONNULL
-    RELAY_MUST_CHECK;
+    const char *avoid,
+    struct keypool_choice *out) RELAY_NONNULL RELAY_MUST_CHECK;
 
 /* Rest the key with fingerprint fp for seconds after a 429 (its
  * Retry-After). */

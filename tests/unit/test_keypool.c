@@ -70,7 +70,8 @@ struct fixture {
 static void
 fixture_init(struct fixture *f, const char *tag, size_t nkeys)
 {
-	static char k0[] = "sk-test-key-zero-0000", k1[] = "sk-test-key-one-1111",
+	static char k0[] = "sk-test-key-zero-0000",
+		    k1[] = "sk-test-key-one-1111",
 		    k2[] = "sk-test-key-two-2222";
 	struct creds_master m;
 
@@ -175,19 +176,19 @@ test_all_out_why(void **state)
 	fp_of(f.keys[1], fp1);
 	keypool_bench(kv, &kconf, f.name, fp0, 401);
 	/* The other key, avoided by a request it refused: none left. */
-	assert_int_equal(keypool_pick(kv, &f.p, f.cs, &kconf, fp1, &kc),
-	    RELAY_ENOTFOUND);
+	assert_int_equal(
+	    keypool_pick(kv, &f.p, f.cs, &kconf, fp1, &kc), RELAY_ENOTFOUND);
 	assert_true(kc.all_auth);
 	assert_null(kc.key);
 	keypool_bench(kv, &kconf, f.name, fp1, 403);
-	assert_int_equal(keypool_pick(kv, &f.p, f.cs, &kconf, "", &kc),
-	    RELAY_ENOTFOUND);
+	assert_int_equal(
+	    keypool_pick(kv, &f.p, f.cs, &kconf, "", &kc), RELAY_ENOTFOUND);
 	assert_true(kc.all_auth);
 	assert_in_range(kc.wait_s, 590, 600);
 	/* A 429 on one: a real rate limit, with its own wait. */
 	keypool_rest(kv, f.name, fp1, 20);
-	assert_int_equal(keypool_pick(kv, &f.p, f.cs, &kconf, "", &kc),
-	    RELAY_ENOTFOUND);
+	assert_int_equal(
+	    keypool_pick(kv, &f.p, f.cs, &kconf, "", &kc), RELAY_ENOTFOUND);
 	assert_false(kc.all_auth);
 	assert_in_range(kc.wait_s, 18, 20);
 	fixture_free(&f);
@@ -215,10 +216,8 @@ test_recheck_probe(void **state)
 	    (long long)time(NULL) + 600, (long long)time(NULL) - 1);
 	assert_int_equal(kv_set(kv, key, val, (size_t)n, 600), RELAY_OK);
 	for (i = 0; i < 10; i++) {
-		assert_int_equal(
-		    keypool_pick(kv, &f.p, f.cs, &kconf, fp1, &kc), i == 0
-			? RELAY_OK
-			: RELAY_ENOTFOUND);
+		assert_int_equal(keypool_pick(kv, &f.p, f.cs, &kconf, fp1, &kc),
+		    i == 0 ? RELAY_OK : RELAY_ENOTFOUND);
 		probes += kc.probe;
 	}
 	assert_int_equal(probes, 1);
@@ -244,8 +243,8 @@ test_no_probe_before_recheck(void **state)
 	fp_of(f.keys[0], fp0);
 	fp_of(f.keys[1], fp1);
 	keypool_bench(kv, &kconf, f.name, fp0, 401);
-	assert_int_equal(keypool_pick(kv, &f.p, f.cs, &kconf, fp1, &kc),
-	    RELAY_ENOTFOUND);
+	assert_int_equal(
+	    keypool_pick(kv, &f.p, f.cs, &kconf, fp1, &kc), RELAY_ENOTFOUND);
 	assert_false(kc.probe);
 	fixture_free(&f);
 	kv_free(kv);
@@ -299,8 +298,9 @@ test_report(void **state)
 	assert_int_equal(b.data[0], '[');
 	buf_clear(&b);
 	assert_int_equal(keypool_report(kv, &cfg, f.cs, 1, &b), RELAY_OK);
-	assert_non_null(strstr(b.data, "# TYPE relay_upstream_key_benched_"
-					"seconds gauge"));
+	assert_non_null(strstr(b.data,
+	    "# TYPE relay_upstream_key_benched_"
+	    "seconds gauge"));
 	assert_non_null(strstr(b.data, "provider=\"p"));
 	assert_non_null(strstr(b.data, "-rep\\\"q\",key=\""));
 	assert_non_null(strstr(b.data, fp0));
