@@ -99,19 +99,23 @@ rest_parse(const char *s, long long now, struct rest *r)
 	}
 }
 
-/* The key's rest; r->left 0 when it may be used or memcached failed. */
-static void
+/* The key's rest; r->left 0 when it may be used or memcached failed
+ * (the lookup's error: RELAY_ENOTFOUND when the key does not rest). */
+static enum relay_err
 resting(struct kv *kv, const char *provider, const char *fp, struct rest *r)
 {
 	char key[KV_KEY_MAX + 1];
+	enum relay_err err;
 	struct buf b;
 
 	memset(r, 0, sizeof(*r));
 	kp_key(key, sizeof(key), "kp", provider, fp);
 	buf_init(&b, 64);
-	if (kv_get(kv, key, &b) == RELAY_OK && b.data != NULL)
+	err = kv_get(kv, key, &b);
+	if (err == RELAY_OK && b.data != NULL)
 		rest_parse(b.data, (long long)time(NULL), r);
 	buf_reset(&b);
+	return err;
 }
 
 static void
@@ -246,7 +250,7 @@ keypool_pick(struct kv *kv, const struct config_provider *p,
 			return RELAY_OK;
 		if (strcmp(out->fp, avoid) == 0)
 			continue;
-		resting(kv, p->name, out->fp, &r);
+		(void)resting(kv, p->name, out->fp, &r);
 		if (r.left == 0)
 			return RELAY_OK;
 		if (r.why == KEYPOOL_AUTH &&
@@ -317,6 +321,7 @@ keypool_report(struct kv *kv, const struct config *cfg,
 	enum relay_err err = RELAY_OK;
 	const char *const *stored;
 	size_t i, k, n, nstored, nout = 0;
+	enum relay_err kerr = RELAY_OK;
 	struct rest r;
 	char fp[17];
 
@@ -333,9 +338,13 @@ keypool_report(struct kv *kv, const struct config *cfg,
 
 		stored = creds_for(cs, p->name, &nstored);
 		n = p->nkeys + nstored;
-		for (k = 0; err == RELAY_OK && n > 1 && k < n; k++) {
+		/* memcached in trouble: nothing to learn, and a frozen one
+		 * must not hold the page for a timeout per key. */
+		for (k = 0; err == RELAY_OK && n > 1 && k < n &&
+		     (kerr == RELAY_OK || kerr == RELAY_ENOTFOUND);
+		     k++) {
 			keypool_fingerprint(slot(p, stored, k), fp);
-			resting(kv, p->name, fp, &r);
+			kerr = resting(kv, p->name, fp, &r);
 			if (r.left > 0)
 				err =
 				    report_one(b, prom, &nout, p->name, fp, &r);

@@ -319,17 +319,27 @@ test_dead_memcached(void **state)
 	char *servers[1] = {addr};
 	struct kv *kv = kv_new(servers, 1, 200, 2, eb, sizeof(eb));
 	struct keypool_choice kc;
+	struct config cfg;
 	struct fixture f;
 	char fp0[17];
+	struct buf b;
 
 	(void)state;
 	assert_non_null(kv);
-	fixture_init(&f, "dead", 2);
+	fixture_init(&f, "dead", 3);
 	fp_of(f.keys[0], fp0);
 	keypool_bench(kv, &kconf, f.name, fp0, 401);
 	assert_int_equal(
 	    keypool_pick(kv, &f.p, f.cs, &kconf, "", &kc), RELAY_OK);
 	assert_non_null(kc.key);
+	/* The report: empty, after one failed lookup (not one per key). */
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.providers = &f.p;
+	cfg.nproviders = 1;
+	buf_init(&b, 1024);
+	assert_int_equal(keypool_report(kv, &cfg, f.cs, 0, &b), RELAY_OK);
+	assert_string_equal(b.data, "[]");
+	buf_reset(&b);
 	fixture_free(&f);
 	kv_free(kv);
 }
