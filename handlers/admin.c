@@ -12,6 +12,7 @@
 #include "../lib/config.h"
 #include "../lib/creds.h"
 #include "../lib/jsonx.h"
+#include "../lib/keypool.h"
 #include "../lib/keys.h"
 #include "../lib/ledger.h"
 #include "../lib/req.h"
@@ -57,6 +58,19 @@ put_providers(struct buf *b, const struct config *cfg)
 	return err;
 }
 
+/* ,"benched_keys":[...]: provider keys out of rotation, by fingerprint. */
+static enum relay_err
+benched_keys(struct relay_req *req, const struct config *cfg, struct buf *b)
+{
+	struct creds_snap *cs = creds_acquire(req->ctx->creds);
+	enum relay_err err = buf_puts(b, ",\"benched_keys\":");
+
+	if (err == RELAY_OK)
+		err = keypool_report(req->ctx->kv, cfg, cs, 0, b);
+	creds_release(cs);
+	return err;
+}
+
 static void
 status(struct relay_req *req, const struct config *cfg)
 {
@@ -84,6 +98,8 @@ status(struct relay_req *req, const struct config *cfg)
 		err = buf_puts(&b, "]},\"breakers\":");
 	if (err == RELAY_OK)
 		err = breaker_report(req->ctx->kv, cfg, &b);
+	if (err == RELAY_OK)
+		err = benched_keys(req, cfg, &b);
 	if (err == RELAY_OK)
 		err = buf_puts(&b, "}");
 	if (err == RELAY_OK)

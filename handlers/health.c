@@ -9,6 +9,8 @@
 #include "../lib/apierr.h"
 #include "../lib/breaker.h"
 #include "../lib/config.h"
+#include "../lib/creds.h"
+#include "../lib/keypool.h"
 #include "../lib/kv.h"
 #include "../lib/metrics.h"
 #include "../lib/req.h"
@@ -72,9 +74,24 @@ publish_breaker(void *arg, const char *target, enum breaker_state s)
 	return RELAY_OK;
 }
 
+/* The provider keys out of rotation now, as memcached (shared by every
+ * host) holds them: a gauge read at scrape time. */
+static enum relay_err
+benched_keys(struct relay_req *req, struct buf *b)
+{
+	struct config *cfg = config_acquire(req->ctx->config);
+	struct creds_snap *cs = creds_acquire(req->ctx->creds);
+	enum relay_err err = keypool_report(req->ctx->kv, cfg, cs, 1, b);
+
+	creds_release(cs);
+	config_release(cfg);
+	return err;
+}
+
 /* The sum of every responder process's counters on this host, with every
- * target's breaker (wildcard targets' too) as memcached says now: this
- * report is the latest, so it is the one shown. */
+ * target's breaker (wildcard targets' too) as memcached says now (this
+ * report is the latest, so it is the one shown), and the provider keys
+ * out of rotation. */
 static void
 metrics(struct relay_req *req)
 {
@@ -92,6 +109,8 @@ metrics(struct relay_req *req)
 	buf_init(&b, 64 * 1024 * 1024);
 	if (err == RELAY_OK)
 		err = metrics_render(server_metrics_dir(), &b);
+	if (err == RELAY_OK)
+		err = benched_keys(req, &b);
 	if (err != RELAY_OK)
 		apierr_send_err(
 		    req, DIALECT_OPENAI, err, "metrics unavailable");

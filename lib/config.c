@@ -882,11 +882,34 @@ parse_breaker(struct vctx *v, struct config *c, json_t *root)
 }
 
 static void
+parse_keypool(struct vctx *v, struct config *c, json_t *root)
+{
+	static const char *const known[] = {
+	    "auth_bench_s", "auth_recheck_s", NULL};
+	json_t *k = json_object_get(root, "keypool");
+
+	if (k != NULL && !json_is_object(k)) {
+		vfail(v, "$.keypool", "must be an object");
+		return;
+	}
+	if (k != NULL)
+		vkeys(v, k, "$.keypool", known);
+	c->keypool.auth_bench_s = vlong(v, k, "auth_bench_s", "$.keypool",
+	    RELAY_KEY_AUTH_BENCH_S, 1, 86400);
+	c->keypool.auth_recheck_s = vlong(v, k, "auth_recheck_s", "$.keypool",
+	    RELAY_KEY_AUTH_RECHECK_S, 1, 86400);
+	if (v->err == RELAY_OK &&
+	    c->keypool.auth_recheck_s > c->keypool.auth_bench_s)
+		vfail(v, "$.keypool",
+		    "\"auth_recheck_s\" must not exceed \"auth_bench_s\"");
+}
+
+static void
 parse_top(struct vctx *v, struct config *c, json_t *root)
 {
 	static const char *const known[] = {"memcached", "providers", "models",
-	    "limits", "stream", "data_dir", "retry", "breaker", "cache",
-	    "content_filter", "prompt_log", NULL};
+	    "limits", "stream", "data_dir", "retry", "breaker", "keypool",
+	    "cache", "content_filter", "prompt_log", NULL};
 	static const char *const pknown[] = {"enabled", "retention_h", NULL};
 	static const struct config_filter filter_def = {0, FILTER_OUT_OFF};
 	static const struct config_cache cache_def = {
@@ -919,6 +942,7 @@ parse_top(struct vctx *v, struct config *c, json_t *root)
 	parse_data_dir(v, c, root);
 	parse_retry(v, c, root);
 	parse_breaker(v, c, root);
+	parse_keypool(v, c, root);
 	parse_cache(v, json_object_get(root, "cache"), "$.cache", 1, &cache_def,
 	    &c->cache);
 	c->cache_max_bytes = (size_t)vlong(v, json_object_get(root, "cache"),

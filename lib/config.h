@@ -65,6 +65,12 @@ struct config_breaker {
 	int open_s; /* fail fast this long, then one probe */
 };
 
+/* Provider keys the provider refused (401/403): config "keypool". */
+struct config_keypool {
+	long auth_bench_s; /* out of rotation at most this long */
+	long auth_recheck_s; /* then one call re-checks it */
+};
+
 /* The response cache of one model (config "cache", top level and per
  * model; a model's own keys override the top level's). */
 struct config_cache {
@@ -116,6 +122,7 @@ struct config {
 	char *data_dir; /* keys and credentials live here */
 	struct config_retry retry;
 	struct config_breaker breaker;
+	struct config_keypool keypool;
 	struct config_cache cache; /* the defaults models inherit */
 	struct config_filter filter; /* the defaults models inherit */
 	int prompt_log; /* prompt_log.enabled: keep masked prompts/answers */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth.h"
 #include "config.h"
 #include "gate.h"
 #include "keys.h"
@@ -19,13 +20,10 @@
 static const char *
 presented(struct relay_req *req, size_t *n)
 {
-	const char *h = req_header(req, "authorization");
-	const char *q = req->query.p, *end = q + req->query.len, *amp;
+	const char *h = req_header(req, "authorization"), *t;
 
-	if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0) {
-		*n = strlen(h + 7);
-		return h + 7;
-	}
+	if (h != NULL && (t = auth_bearer(h, n)) != NULL)
+		return t;
 	h = req_header(req, "x-api-key");
 	if (h == NULL)
 		h = req_header(req, "x-goog-api-key");
@@ -33,18 +31,8 @@ presented(struct relay_req *req, size_t *n)
 		*n = strlen(h);
 		return h;
 	}
-	while (q != NULL && q < end) {
-		amp = memchr(q, '&', (size_t)(end - q));
-		if (amp == NULL)
-			amp = end;
-		if (amp - q > 4 && memcmp(q, "key=", 4) == 0) {
-			*n = (size_t)(amp - q - 4);
-			return q + 4;
-		}
-		q = amp + 1;
-	}
-	*n = 0;
-	return NULL;
+	t = auth_query_key(req->query, n);
+	return t != NULL && *n > 0 ? t : NULL;
 }
 
 int
@@ -57,6 +45,16 @@ gate_auth(struct relay_req *req, struct gate *g, enum dialect d)
 	g->ring = keys_acquire(req->ctx->keys);
 	if (keys_count(g->ring) == 0)
 		return 1;
+	/* Only Gemini's clients put their key in the URL (?key=), where it
+	 * ends up in histories and proxies' logs: elsewhere it is refused,
+	 * whatever else the request carries. */
+	if (d != DIALECT_GEMINI && auth_query_key(req->query, &n) != NULL) {
+		apierr_send(req, d, 401, NULL, "api_key_in_query",
+		    "An API key in the URL (?key=) is accepted on the Gemini "
+		    "routes (/v1beta/...) only. Send it as \"Authorization: "
+		    "Bearer YOUR_KEY\".");
+		return 0;
+	}
 	secret = presented(req, &n);
 	if (secret == NULL) {
 		apierr_send(req, d, 401, NULL, "missing_api_key",

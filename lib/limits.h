@@ -97,6 +97,14 @@
 /* Content filter: word list files in a config, count. */
 #define RELAY_FILTER_FILES_MAX 64
 
+/* A provider key the provider refused (401/403) while another key served:
+ * out of rotation this long at most (config keypool.auth_bench_s), and
+ * re-checked by one call after (keypool.auth_recheck_s): seconds. A
+ * revoked key costs one extra call per re-check; a key wrongly benched is
+ * back within the re-check. */
+#define RELAY_KEY_AUTH_BENCH_S 600
+#define RELAY_KEY_AUTH_RECHECK_S 30
+
 /* Where keys and stored credentials live when nothing else says. */
 #define RELAY_DATA_DIR_DEFAULT "/var/lib/llm-relay"
 

@@ -74,8 +74,8 @@ find_provider(const struct config *cfg, struct span name)
 
 /* Call the provider; the answer streams back through the callbacks. */
 static void
-forward(struct relay_req *req, const struct config_provider *p,
-    struct span rest, struct creds_snap *cs)
+forward(struct relay_req *req, const struct config *cfg,
+    const struct config_provider *p, struct span rest, struct creds_snap *cs)
 {
 	struct keypool_choice kc;
 	struct target_req tr;
@@ -84,11 +84,21 @@ forward(struct relay_req *req, const struct config_provider *p,
 	enum relay_err err;
 
 	target_init(&tr, 0);
-	if (keypool_pick(req->ctx->kv, p, cs, &kc) != RELAY_OK) {
-		apierr_send(req, DIALECT_OPENAI, 429, NULL,
-		    "upstream_keys_resting",
-		    "All upstream keys are rate limited; try again in %lds.",
-		    kc.wait_s);
+	if (keypool_pick(req->ctx->kv, p, cs, &cfg->keypool, "", &kc) !=
+	    RELAY_OK) {
+		if (kc.all_auth)
+			apierr_send(req, DIALECT_OPENAI, 502, NULL,
+			    "upstream_auth_failed",
+			    "The upstream provider refused every API key of "
+			    "the relay's; the relay re-checks them within "
+			    "%lds.",
+			    kc.wait_s);
+		else
+			apierr_send(req, DIALECT_OPENAI, 429, NULL,
+			    "upstream_keys_resting",
+			    "All upstream keys are rate limited; try again in "
+			    "%lds.",
+			    kc.wait_s);
 		goto out;
 	}
 	err = target_passthru(&tr, p, kc.key, rest, req->query,
@@ -120,6 +130,8 @@ forward(struct relay_req *req, const struct config_provider *p,
 	if (req_add_header(req, "x-relay-target: %s", p->name) != RELAY_OK)
 		log_warn("id=%s: x-relay-target dropped", req->id);
 	err = upstream_perform(req->up, &c);
+	if (kc.probe && c.status >= 200 && c.status < 300)
+		keypool_unbench(req->ctx->kv, p->name, kc.fp);
 	if (err == RELAY_OK || err == RELAY_ECLOSED)
 		goto out;
 	if (req->head_sent) {
@@ -176,6 +188,6 @@ passthru(struct relay_req *req, const struct config *cfg)
 		return;
 	}
 	cs = creds_acquire(req->ctx->creds);
-	forward(req, p, rest, cs);
+	forward(req, cfg, p, rest, cs);
 	creds_release(cs);
 }

@@ -922,6 +922,15 @@ struct proxy {
 	size_t hdrs0; /* response headers queued before any attempt */
 	int skipped; /* targets passed over: breaker open */
 	long keys_wait; /* every key of a target rests: seconds */
+	int keys_auth; /* ... every one benched for auth */
+	/* The first key the provider refused (401/403) in this request: it
+	 * is benched only when another key of the provider then serves the
+	 * request (a refusal that follows the request from key to key is
+	 * the request's doing, not the keys'). */
+	const struct config_provider *refused_p;
+	char refused_fp[17];
+	int refused_status;
+	int refused_twice; /* a second key refused too: stop trying keys */
 };
 
 static long
@@ -1077,6 +1086,48 @@ attempt(struct proxy *px, const struct config_target *t,
 	return judge(px->cfg, ps, err, c, &px->lf);
 }
 
+/* The provider refused key kc: remember the first such key; a second one
+ * refused on the same request points at the request. */
+static void
+key_refused(struct proxy *px, const struct config_target *t,
+    const struct keypool_choice *kc, int status)
+{
+	if (px->refused_p == NULL) {
+		px->refused_p = t->provider;
+		memcpy(px->refused_fp, kc->fp, sizeof(px->refused_fp));
+		px->refused_status = status;
+		return;
+	}
+	if (px->refused_p == t->provider && !px->refused_twice) {
+		log_warn("id=%s: keys %s and %s of %s both refused (HTTP %d): "
+			 "the request, not a key, is the likely cause; "
+			 "neither is benched",
+		    px->req->id, px->refused_fp, kc->fp, t->provider->name,
+		    status);
+		px->refused_twice = 1;
+	}
+}
+
+/* Key kc of t's provider got a 2xx: a refused key of this request was the
+ * key's fault after all (bench it); a re-checked key is good again. */
+static void
+key_served(struct proxy *px, const struct config_target *t,
+    const struct keypool_choice *kc)
+{
+	struct kv *kv = px->req->ctx->kv;
+
+	if (kc->key == NULL)
+		return;
+	if (kc->probe)
+		keypool_unbench(kv, t->provider->name, kc->fp);
+	if (px->refused_p == t->provider && !px->refused_twice &&
+	    strcmp(px->refused_fp, kc->fp) != 0) {
+		keypool_bench(kv, &px->cfg->keypool, t->provider->name,
+		    px->refused_fp, px->refused_status);
+		px->refused_p = NULL;
+	}
+}
+
 /* After a failed attempt: what the key and the breaker learn from it. */
 static void
 learn(struct proxy *px, const struct config_target *t, const char *tname,
@@ -1099,7 +1150,7 @@ learn(struct proxy *px, const struct config_target *t, const char *tname,
 			rest = PROXY_REST_DEFAULT_S;
 		keypool_rest(kv, t->provider->name, kc->fp, rest);
 	} else if (kc->key != NULL && (status == 401 || status == 403))
-		keypool_rest(kv, t->provider->name, kc->fp, KEYPOOL_BENCH_S);
+		key_refused(px, t, kc, status);
 	/* A target's health: transport failures and 5xx, not 4xx. */
 	if (status == 0 || status >= 500)
 		breaker_failure(kv, &px->cfg->breaker, tname, probe);
@@ -1150,14 +1201,19 @@ try_target(struct proxy *px, const struct config_target *t)
 		return 0;
 	}
 	for (a = 1; a <= px->cfg->retry.max_attempts; a++) {
-		if (keypool_pick(kv, t->provider, px->cs, &kc) != RELAY_OK) {
+		if (keypool_pick(kv, t->provider, px->cs, &px->cfg->keypool,
+			px->refused_p == t->provider ? px->refused_fp : "",
+			&kc) != RELAY_OK) {
 			/* The last upstream answer (say, the 429 that rested
 			 * the last key, with its Retry-After) stays the one to
 			 * give if nothing else serves. */
 			px->keys_wait = kc.wait_s;
+			px->keys_auth = kc.all_auth;
 			return 0;
 		}
 		o = attempt(px, t, &kc, px->u->attempts + 1, &ps, &c);
+		if (c.status >= 200 && c.status < 300)
+			key_served(px, t, &kc);
 		if (o == OUT_FINAL || o == OUT_BROKEN) {
 			if (c.status == 0 || c.status >= 500)
 				breaker_failure(
@@ -1178,9 +1234,10 @@ try_target(struct proxy *px, const struct config_target *t)
 		}
 		learn(px, t, tname, &kc, &ps, probe, c.status);
 		probe = 0;
-		/* A refused key with no other to try: the refusal stands. */
+		/* A refused key with no other to try, or a refusal that
+		 * followed the request to a second key: it stands. */
 		if ((c.status == 401 || c.status == 403) &&
-		    pool_size(px, t) <= 1) {
+		    (pool_size(px, t) <= 1 || px->refused_twice)) {
 			final_answer(px);
 			pstate_reset(&ps);
 			return 1;
@@ -1219,6 +1276,17 @@ final_answer(struct proxy *px)
 	if (lf->retry_after[0] != '\0' && !req->head_sent &&
 	    req_add_header(req, "Retry-After: %s", lf->retry_after) != RELAY_OK)
 		log_warn("id=%s: Retry-After dropped", req->id);
+	/* The provider refused the relay's own key: no fault of the caller's
+	 * and nothing its key can mend; say so (never the provider's "invalid
+	 * API key", which the caller would take for its own). */
+	if (lf->err == RELAY_OK && (lf->status == 401 || lf->status == 403)) {
+		apierr_send(req, px->pc->in, 502, NULL, "upstream_auth_failed",
+		    "The upstream provider refused the relay's API key (HTTP "
+		    "%d); the relay's operator must check the provider's "
+		    "keys.",
+		    lf->status);
+		return;
+	}
 	if (lf->err == RELAY_OK && lf->status >= 400 && !req->head_sent) {
 		buf_init(&out, RELAY_UPSTREAM_BODY_MAX);
 		if (lf->from == px->pc->in &&
@@ -1237,6 +1305,13 @@ final_answer(struct proxy *px)
 	if (lf->err == RELAY_OK && lf->status >= 400) {
 		apierr_send(req, px->pc->in, lf->status, NULL, "upstream_error",
 		    "upstream answered HTTP %d", lf->status);
+		return;
+	}
+	if (px->u->attempts == 0 && px->keys_wait > 0 && px->keys_auth) {
+		apierr_send(req, px->pc->in, 502, NULL, "upstream_auth_failed",
+		    "The upstream provider refused every API key of the "
+		    "relay's; the relay re-checks them within %lds.",
+		    px->keys_wait);
 		return;
 	}
 	if (px->u->attempts == 0 && px->keys_wait > 0) {

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # A revoked key. The provider has keys k-good and k-bad; its mock (a second
-# one, started with -k k-good) answers 401 to k-bad. Policy: a 401 benches
-# the key (an hour) and the call goes on with the next key. Expect: the
-# first request that lands on k-bad gets 200 after 2 calls; from then on
-# every request uses k-good only, 1 call each.
-# With k-bad as the only key: no other key to try, the 401 is passed through
-# after 1 call (retrying the same revoked key cannot help).
+# one, started with -k k-good) answers 401 to k-bad. Policy: a 401 moves
+# the call on to the next key, and when that key serves, the refused one is
+# benched (keypool.auth_bench_s, re-checked after auth_recheck_s). Expect:
+# the first request that lands on k-bad gets 200 after 2 calls; from then
+# on every request uses k-good only, 1 call each.
+# With k-bad as the only key: no other key to try; after 1 call the client
+# gets 502 upstream_auth_failed (the relay's key was refused, not the
+# client's; retrying the same revoked key cannot help).
+# tests/security/t_sec_key_bench.sh covers the rest of the class.
 . "$(dirname "$0")/fault_lib.sh"
 
 start_mock2 -k k-good
@@ -55,9 +58,10 @@ row "6 requests after the bench" "6 x 200" "$(wc -l <"$T/after.keys") (k-bad: $(
 mocks_reset "$MOCK2_URL"
 st=$(chat r revoked "only a revoked key")
 n=$(attempts "$MOCK2_URL")
-expect_eq "$st" 401 "only key revoked: the 401 passed through"
+expect_eq "$st" 502 "only key revoked: 502"
 expect is_openai_error is_openai_error r
+expect_eq "$(jget error.code "$T/r.body")" upstream_auth_failed "only key revoked: error.code"
 expect_eq "$n" 1 "only key revoked: calls (no other key to try)"
-row "401, the only key" "$st passed through" "$n" "$(ms_of r)"
+row "401, the only key" "$st upstream_auth_failed" "$n" "$(ms_of r)"
 
 fault_finish

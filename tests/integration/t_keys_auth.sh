@@ -33,7 +33,10 @@ assert_api_error wrong 401 invalid_api_key
 assert_eq "$(post bearer "$body" -H "Authorization: Bearer $K")" 200 "Bearer"
 assert_eq "$(post xapi "$body" -H "x-api-key: $K")" 200 "x-api-key"
 assert_eq "$(post goog "$body" -H "x-goog-api-key: $K")" 200 "x-goog-api-key"
-assert_eq "$(req q "$BASE_URL/v1/chat/completions?key=$K" -H 'Content-Type: application/json' -d "$body")" 200 "?key="
+# ?key= is Gemini's convention: accepted on its routes only.
+assert_eq "$(req q "$BASE_URL/v1beta/models/demo:generateContent?key=$K" -H 'Content-Type: application/json' -d '{"contents":[{"parts":[{"text":"hi"}]}]}')" 200 "?key= (Gemini route)"
+req q2 "$BASE_URL/v1/chat/completions?key=$K" -H 'Content-Type: application/json' -d "$body" >/dev/null
+assert_api_error q2 401 api_key_in_query
 post model "$(chat_json other hi)" -H "Authorization: Bearer $K" >/dev/null
 assert_api_error model 403 model_not_allowed
 req mnone "$BASE_URL/v1/models" >/dev/null

@@ -168,27 +168,29 @@ RLI="GET /v1/models/{id}"
 MODELS=(m-oa m-az m-an m-ge)
 EMBS=(e-oa e-az e-oa e-ge)
 client_routes() { # PFX MODE KEY I WANT
-	local p=$1 mode=$2 k=$3 i=$4 want=$5 m=${MODELS[$4]}
-	go "${p}_chat" "$RC" "$want" "$mode" "$k" POST /v1/chat/completions "$(oa_body "$m" "$TXT $p")"
-	go "${p}_chats" "$RC" "$want" "$mode" "$k" POST /v1/chat/completions "$(oa_body "$m" "$TXT $p" '"stream":true')"
-	go "${p}_msg" "$RM" "$want" "$mode" "$k" POST /v1/messages "$(an_body "$m" "$TXT $p")"
-	go "${p}_msgs" "$RM" "$want" "$mode" "$k" POST /v1/messages "$(an_body "$m" "$TXT $p" '"stream":true')"
+	local p=$1 mode=$2 k=$3 i=$4 want=$5 m=${MODELS[$4]} nw=$5
+	# ?key= is Gemini's convention: refused on every other route.
+	[ "$mode" = query ] && nw=401
+	go "${p}_chat" "$RC" "$nw" "$mode" "$k" POST /v1/chat/completions "$(oa_body "$m" "$TXT $p")"
+	go "${p}_chats" "$RC" "$nw" "$mode" "$k" POST /v1/chat/completions "$(oa_body "$m" "$TXT $p" '"stream":true')"
+	go "${p}_msg" "$RM" "$nw" "$mode" "$k" POST /v1/messages "$(an_body "$m" "$TXT $p")"
+	go "${p}_msgs" "$RM" "$nw" "$mode" "$k" POST /v1/messages "$(an_body "$m" "$TXT $p" '"stream":true')"
 	go "${p}_gen" "$RG" "$want" "$mode" "$k" POST "/v1beta/models/$m:generateContent" "$(ge_body "$TXT $p")"
 	go "${p}_gens" "$RGS" "$want" "$mode" "$k" POST "/v1beta/models/$m:streamGenerateContent?alt=sse" "$(ge_body "$TXT $p")"
 	go "${p}_gena" "$RGS" "$want" "$mode" "$k" POST "/v1beta/models/$m:streamGenerateContent" "$(ge_body "$TXT $p")"
-	go "${p}_emb" "$RE" "$want" "$mode" "$k" POST /v1/embeddings "$(emb_body "${EMBS[$i]}" "$TXT $p")"
+	go "${p}_emb" "$RE" "$nw" "$mode" "$k" POST /v1/embeddings "$(emb_body "${EMBS[$i]}" "$TXT $p")"
 	case $i in
-	0) go "${p}_pxg" "$RP" "$want" "$mode" "$k" GET /proxy/oa/models
-	   go "${p}_pxp" "$RP" "$want" "$mode" "$k" POST /proxy/oa/chat/completions "$(oa_body up "$TXT $p")" ;;
-	1) go "${p}_pxg" "$RP" "$want" "$mode" "$k" GET /proxy/az/models
-	   go "${p}_pxp" "$RP" "$want" "$mode" "$k" POST "/proxy/az/openai/deployments/dep-az/chat/completions?api-version=2024-10-21" "$(oa_body dep-az "$TXT $p")" ;;
-	2) go "${p}_pxg" "$RP" "$want" "$mode" "$k" GET /proxy/an/v1/models
-	   go "${p}_pxp" "$RP" "$want" "$mode" "$k" POST /proxy/an/v1/messages "$(an_body up-an "$TXT $p")" ;;
-	3) go "${p}_pxg" "$RP" "$want" "$mode" "$k" GET /proxy/ge/v1beta/models
-	   go "${p}_pxp" "$RP" "$want" "$mode" "$k" POST "/proxy/ge/v1beta/models/up-ge:streamGenerateContent?alt=sse" "$(ge_body "$TXT $p")" ;;
+	0) go "${p}_pxg" "$RP" "$nw" "$mode" "$k" GET /proxy/oa/models
+	   go "${p}_pxp" "$RP" "$nw" "$mode" "$k" POST /proxy/oa/chat/completions "$(oa_body up "$TXT $p")" ;;
+	1) go "${p}_pxg" "$RP" "$nw" "$mode" "$k" GET /proxy/az/models
+	   go "${p}_pxp" "$RP" "$nw" "$mode" "$k" POST "/proxy/az/openai/deployments/dep-az/chat/completions?api-version=2024-10-21" "$(oa_body dep-az "$TXT $p")" ;;
+	2) go "${p}_pxg" "$RP" "$nw" "$mode" "$k" GET /proxy/an/v1/models
+	   go "${p}_pxp" "$RP" "$nw" "$mode" "$k" POST /proxy/an/v1/messages "$(an_body up-an "$TXT $p")" ;;
+	3) go "${p}_pxg" "$RP" "$nw" "$mode" "$k" GET /proxy/ge/v1beta/models
+	   go "${p}_pxp" "$RP" "$nw" "$mode" "$k" POST "/proxy/ge/v1beta/models/up-ge:streamGenerateContent?alt=sse" "$(ge_body "$TXT $p")" ;;
 	esac
-	go "${p}_mod" "$RL" "$want" "$mode" "$k" GET /v1/models
-	go "${p}_modi" "$RLI" "$want" "$mode" "$k" GET "/v1/models/$m"
+	go "${p}_mod" "$RL" "$nw" "$mode" "$k" GET /v1/models
+	go "${p}_modi" "$RLI" "$nw" "$mode" "$k" GET "/v1/models/$m"
 }
 AUTHS=(bearer xapi goog query)
 health_routes() { # PFX MODE KEY
@@ -283,16 +285,18 @@ client_routes admc2 query "$RELAY_ADMIN_TOKEN" 1 401
 # Both conventions at once, a wrong one and a good one.
 go two "$RC" 401 xapi "$WRONG" POST "/v1/chat/completions?key=$K1" "$(oa_body m-oa "$TXT two")"
 go two2 "$RGS" '200|401' goog "$K1" POST "/v1beta/models/m-ge:streamGenerateContent?key=$WRONG&alt=sse" "$(ge_body "$TXT two2")"
+# A good key in the URL outside the Gemini routes: refused, never logged.
+go qk "$RC" 401 query "$K1" POST /v1/chat/completions "$(oa_body m-oa "$TXT qk")"
 mock_collect
 
 # --- 4. cache hits ---------------------------------------------------------------------
 go c1 "$RC" 200 bearer "$K1" POST /v1/chat/completions "$(oa_body c-oa "$TXT cache" '"temperature":0')"
-go c2 "$RC" 200 query "$K1" POST /v1/chat/completions "$(oa_body c-oa "$TXT cache" '"temperature":0')"
+go c2 "$RC" 200 xapi "$K1" POST /v1/chat/completions "$(oa_body c-oa "$TXT cache" '"temperature":0')"
 go c3 "$RC" 200 xapi "$K1" POST /v1/chat/completions "$(oa_body c-oa "$TXT cache" '"temperature":0,"stream":true')"
 go c4 "$RG" 200 goog "$K1" POST /v1beta/models/c-ge:generateContent "$(ge_body "$TXT cache")"
 go c5 "$RGS" 200 query "$K1" POST "/v1beta/models/c-ge:streamGenerateContent?alt=sse" "$(ge_body "$TXT cache")"
 go c6 "$RM" 200 xapi "$K2" POST /v1/messages "$(an_body c-oa "$TXT cache" '"temperature":0')"
-go c7 "$RM" 200 query "$K2" POST /v1/messages "$(an_body c-oa "$TXT cache" '"temperature":0,"stream":true')"
+go c7 "$RM" 200 xapi "$K2" POST /v1/messages "$(an_body c-oa "$TXT cache" '"temperature":0,"stream":true')"
 go c8 "$RC" 200 bearer "$K1" POST /v1/chat/completions "$(oa_body c-oa "$TXT cache" '"temperature":0')" -H 'Cache-Control: no-cache'
 HITS=0
 for n in c2 c3 c5 c7; do
@@ -302,35 +306,35 @@ assert_eq "$HITS" 4 "cache hits (x-relay-cache of c2 c3 c5 c7)"
 
 # --- 5. client errors --------------------------------------------------------------------
 go bad1 "$RC" 400 bearer "$K1" POST /v1/chat/completions "{\"model\":\"m-oa\",\"messages\":[{\"role\":\"user\",\"content\":\"$TXT"
-go bad2 "$RC" 400 query "$K1" POST /v1/chat/completions "\"$TXT\""
+go bad2 "$RC" 400 xapi "$K1" POST /v1/chat/completions "\"$TXT\""
 go bad3 "$RC" 400 xapi "$K1" POST /v1/chat/completions "{\"model\":\"m-oa\",\"messages\":\"$TXT\"}"
 go bad4 "$RM" 400 xapi "$K1" POST /v1/messages "{\"model\":\"m-an\",\"max_tokens\":\"$TXT\",\"messages\":[]}"
 go bad5 "$RG" 400 goog "$K1" POST /v1beta/models/m-ge:generateContent "{\"contents\":\"$TXT\"}"
-go bad6 "$RE" 400 query "$K1" POST /v1/embeddings "{\"model\":\"e-oa\",\"input\":{\"$TXT\":1}}"
+go bad6 "$RE" 400 xapi "$K1" POST /v1/embeddings "{\"model\":\"e-oa\",\"input\":{\"$TXT\":1}}"
 go bad7 "$RGS" '400|404' goog "$K1" POST "/v1beta/models/m-ge:countTokens" "$(ge_body "$TXT")"
 go nf1 "$RC" 404 bearer "$K1" POST /v1/chat/completions "$(oa_body nosuch "$TXT")"
-go nf2 "$RLI" 404 query "$K1" GET /v1/models/nosuch
-go meth "$RC" 405 query "$K1" GET /v1/chat/completions
+go nf2 "$RLI" 404 xapi "$K1" GET /v1/models/nosuch
+go meth "$RC" 405 xapi "$K1" GET /v1/chat/completions
 FILL=$(head -c 70000 /dev/zero | tr '\0' x)
-go big "$RC" 413 query "$K1" POST /v1/chat/completions "$(oa_body m-oa "$TXT $FILL")"
+go big "$RC" 413 xapi "$K1" POST /v1/chat/completions "$(oa_body m-oa "$TXT $FILL")"
 go forb "$RC" 403 bearer "$K2" POST /v1/chat/completions "$(oa_body m-an "$TXT forbidden")"
 go forb2 "$RG" 403 goog "$K2" POST /v1beta/models/m-ge:generateContent "$(ge_body "$TXT forbidden")"
 # rpm 1: one of rl2-rl4 is refused, whatever minute boundary falls between.
 go rl1 "$RC" '200|429' bearer "$K4" POST /v1/chat/completions "$(oa_body m-oa "$TXT rl1")"
 go rl2 "$RM" '200|429' xapi "$K4" POST /v1/messages "$(an_body m-oa "$TXT rl2")"
 go rl3 "$RG" '200|429' goog "$K4" POST /v1beta/models/m-oa:generateContent "$(ge_body "$TXT rl3")"
-go rl4 "$RC" '200|429' query "$K4" POST /v1/chat/completions "$(oa_body m-oa "$TXT rl4")"
+go rl4 "$RC" '200|429' xapi "$K4" POST /v1/chat/completions "$(oa_body m-oa "$TXT rl4")"
 grep -qx 429 "$T"/rl[234].code || fail "rpm 1: none of three requests refused"
 go quota "$RC" 429 bearer "$K5" POST /v1/chat/completions "$(oa_body m-oa "$TXT quota")"
 # Embeddings for an Anthropic target: 400 unsupported_for_target, a path
 # that once crashed relay-chat after earlier requests on the same thread.
 for i in 1 2 3; do go "embx$i" "$RE" 400 bearer "$K1" POST /v1/embeddings "$(emb_body m-an "$TXT embx$i")"; done
-go px404 "$RP" 404 query "$K1" GET /proxy/nobody/models
+go px404 "$RP" 404 xapi "$K1" GET /proxy/nobody/models
 go pxesc "$RP" 400 goog "$K1" GET /proxy/oa/%2e%2e/admin
 
 # --- 6. upstream errors ------------------------------------------------------------------
 go x5a "$RC" 500 bearer "$K1" POST /v1/chat/completions "$(oa_body x5-oa "$TXT x5")"
-go x5b "$RC" 500 query "$K1" POST /v1/chat/completions "$(oa_body x5-az "$TXT x5" '"stream":true')"
+go x5b "$RC" 500 xapi "$K1" POST /v1/chat/completions "$(oa_body x5-az "$TXT x5" '"stream":true')"
 go x5c "$RM" '5..' xapi "$K1" POST /v1/messages "$(an_body x5-an "$TXT x5")"
 go x5d "$RGS" '5..' goog "$K1" POST "/v1beta/models/x5-ge:streamGenerateContent?alt=sse" "$(ge_body "$TXT x5")"
 go x5e "$RG" '5..' query "$K1" POST /v1beta/models/x5-oa:generateContent "$(ge_body "$TXT x5")"
@@ -340,7 +344,7 @@ go x401b "$RC" '4..|5..' xapi "$K1" POST /v1/chat/completions "$(oa_body x401-oa
 go x401c "$RG" '4..|5..' goog "$K1" POST /v1beta/models/x401-ge:generateContent "$(ge_body "$TXT x401")"
 go x401d "$RM" '4..|5..' query "$K1" POST /v1/messages "$(an_body x401-ge "$TXT x401")"
 go x429a "$RC" 429 bearer "$K1" POST /v1/chat/completions "$(oa_body xr-oa "$TXT [[mock status=429]]")"
-go x429b "$RC" 429 query "$K1" POST /v1/chat/completions "$(oa_body xr-oa "$TXT again")"
+go x429b "$RC" 429 xapi "$K1" POST /v1/chat/completions "$(oa_body xr-oa "$TXT again")"
 go x429c "$RM" 429 xapi "$K1" POST /v1/messages "$(an_body xr-an "$TXT [[mock status=429 retry_after=1]]" '"stream":true')"
 go x429d "$RG" '200|429' goog "$K1" POST /v1beta/models/xr-an:generateContent "$(ge_body "$TXT resting")"
 go mid1 "$RC" 200 bearer "$K1" POST /v1/chat/completions "$(oa_body m-oa "$TXT [[mock error_after=2]]" '"stream":true')"
@@ -351,7 +355,7 @@ go rst2 "$RP" any goog "$K1" POST /proxy/oa/chat/completions "$(oa_body up "$TXT
 go garb "$RC" any bearer "$K1" POST /v1/chat/completions "$(oa_body m-oa "$TXT [[mock garbage=1]]")"
 go garb2 "$RM" any xapi "$K1" POST /v1/messages "$(an_body m-ge "$TXT [[mock garbage=1]]" '"stream":true')"
 go dead1 "$RC" 502 bearer "$K1" POST /v1/chat/completions "$(oa_body dead "$TXT dead")"
-go dead2 "$RP" '5..' query "$K1" GET /proxy/dead/models
+go dead2 "$RP" '5..' xapi "$K1" GET /proxy/dead/models
 go slow1 "$RC" 504 goog "$K1" POST /v1/chat/completions "$(oa_body slow "$TXT [[mock delay_ms=1000]]")"
 go fb "$RC" 200 bearer "$K1" POST /v1/chat/completions "$(oa_body fb "$TXT [[mock fail_first=2 status=503 key=fb$RANDOM]]")"
 # A client that leaves mid-stream, its key in the query and in a header.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Upstream HTTP errors pass through with their status, body and
-# Retry-After, stream or not.
+# Retry-After, stream or not; but a 401 (the provider refused the relay's
+# own key) becomes 502 upstream_auth_failed.
 . "$(dirname "$0")/lib.sh"
 
 st=$(post e1 "$(chat_json demo 'Slow down [[mock status=429 retry_after=7]]')")
@@ -20,6 +21,13 @@ assert_eq "$(jget error.code "$T/e2.body")" rate_limit_exceeded "stream 429: err
 
 for s in 400 401 500 503; do
 	st=$(post e$s "$(chat_json demo "Fail [[mock status=$s]]")")
+	# A 401 refused the relay's provider key, not the client's: 502
+	# upstream_auth_failed (tests/security/t_sec_key_bench.sh).
+	if [ "$s" = 401 ]; then
+		assert_eq "$st" 502 "upstream 401: status"
+		assert_eq "$(jget error.code "$T/e$s.body")" upstream_auth_failed "upstream 401: error.code"
+		continue
+	fi
 	assert_eq "$st" "$s" "upstream $s: status"
 	assert_ne "$(jget error.message "$T/e$s.body")" __missing__ "upstream $s: error.message"
 	[ -z "$(header e$s retry-after)" ] || fail "upstream $s: a Retry-After out of nowhere"

@@ -9,7 +9,7 @@
  *                              POST .../models/{m}:streamGenerateContent[?alt=sse]
  *   - OpenAI model list        GET  .../models
  *   - control                  GET /_mock/requests, GET /_mock/stats,
- *                              POST /_mock/reset
+ *                              POST /_mock/reset, POST /_mock/keys
  * and misbehaves on demand via "[[mock k=v ...]]" in the request body or
  * "x-mock-<k>: v" request headers (header wins).  See tests/mock/README.md.
  *
@@ -314,7 +314,8 @@ typedef struct {
 /* ------------------------------------------------------------------ */
 static int g_ep = -1, g_lfd = -1, g_sfd = -1, g_spare = -1;
 static int g_quiet;
-static const char *g_key;
+static char g_key_buf[4096]; /* accepted keys, comma-separated */
+static const char *g_key; /* NULL: any key (no checks) */
 static conn_t *g_conns;
 static conn_t **g_heap;
 static int g_heap_n, g_heap_cap;
@@ -1159,6 +1160,12 @@ handle_control(conn_t *c)
 	} else if (strcmp(p, "/_mock/reset") == 0) {
 		control_reset();
 		j = json_pack("{s:b}", "ok", 1);
+	} else if (strcmp(p, "/_mock/keys") == 0 &&
+	    query_param(c->req.query, "accept", g_key_buf, sizeof g_key_buf)) {
+		/* The keys accepted from now on (a key revoked, or made good
+		 * again); empty: any key. */
+		g_key = g_key_buf[0] ? g_key_buf : NULL;
+		j = json_pack("{s:b}", "ok", 1);
 	} else {
 		status = 404;
 		j = json_pack("{s:s}", "error", "unknown control route");
@@ -1995,6 +2002,23 @@ send_garbage(conn_t *c, gen_t *g)
 /* ------------------------------------------------------------------ */
 /* API request handling                                                */
 /* ------------------------------------------------------------------ */
+/* 1 when v is one of g_key's comma-separated keys. */
+static int
+key_listed(const char *v)
+{
+	size_t n = strlen(v);
+	const char *k = g_key;
+
+	while (k && *k) {
+		const char *comma = strchr(k, ',');
+		size_t len = comma ? (size_t)(comma - k) : strlen(k);
+		if (len == n && memcmp(k, v, n) == 0)
+			return 1;
+		k = comma ? comma + 1 : NULL;
+	}
+	return 0;
+}
+
 static int
 auth_ok(const req_t *r, int prov)
 {
@@ -2013,7 +2037,7 @@ auth_ok(const req_t *r, int prov)
 				continue;
 			v = trim((char *)v + 7);
 		}
-		if (strcmp(v, g_key) == 0)
+		if (key_listed(v))
 			return 1;
 	}
 	return 0;
@@ -2649,7 +2673,10 @@ main(int argc, char **argv)
 		switch (opt) {
 		case 'l': listen_spec = optarg; break;
 		case 'p': portfile = optarg; break;
-		case 'k': g_key = optarg; break;
+		case 'k':
+			snprintf(g_key_buf, sizeof g_key_buf, "%s", optarg);
+			g_key = g_key_buf;
+			break;
 		case 'q': g_quiet = 1; break;
 		default: usage();
 		}

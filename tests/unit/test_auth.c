@@ -31,6 +31,58 @@ test_equal(void **state)
 	assert_true(auth_equal("abcX", 3, "abcY", 3));
 }
 
+/* The scheme in any case (RFC 7235), never another scheme or no token. */
+static void
+test_bearer(void **state)
+{
+	size_t n;
+	const char *t;
+
+	(void)state;
+	t = auth_bearer("Bearer tok-1", &n);
+	assert_non_null(t);
+	assert_int_equal(n, 5);
+	assert_memory_equal(t, "tok-1", 5);
+	assert_non_null(auth_bearer("bearer tok-1", &n));
+	assert_int_equal(n, 5);
+	assert_non_null(auth_bearer("BEARER tok-1", &n));
+	assert_non_null(auth_bearer("bEaReR  tok-1 ", &n));
+	assert_int_equal(n, 5);
+	assert_null(auth_bearer("Bearer", &n));
+	assert_int_equal(n, 0);
+	assert_null(auth_bearer("Bearer ", &n));
+	assert_null(auth_bearer("Bearer   \t", &n));
+	assert_null(auth_bearer("Bearertok-1", &n));
+	assert_null(auth_bearer("Basic dG9rLTE=", &n));
+	assert_null(auth_bearer("Bear tok-1", &n));
+	assert_null(auth_bearer("", &n));
+}
+
+static void
+test_query_key(void **state)
+{
+	struct span q;
+	size_t n;
+	const char *k;
+
+	(void)state;
+	q = (struct span){"alt=sse&key=k-1&x=2", 19};
+	k = auth_query_key(q, &n);
+	assert_non_null(k);
+	assert_int_equal(n, 3);
+	assert_memory_equal(k, "k-1", 3);
+	q = (struct span){"key=", 4};
+	assert_non_null(auth_query_key(q, &n));
+	assert_int_equal(n, 0);
+	q = (struct span){"key=abc&key=def", 7}; /* the span's length rules */
+	assert_non_null(auth_query_key(q, &n));
+	assert_int_equal(n, 3);
+	q = (struct span){"apikey=1&keys=2&key", 19};
+	assert_null(auth_query_key(q, &n));
+	q = (struct span){"", 0};
+	assert_null(auth_query_key(q, &n));
+}
+
 static void
 test_admin_token_sources(void **state)
 {
@@ -78,6 +130,8 @@ main(void)
 {
 	const struct CMUnitTest cases[] = {
 	    cmocka_unit_test(test_equal),
+	    cmocka_unit_test(test_bearer),
+	    cmocka_unit_test(test_query_key),
 	    cmocka_unit_test(test_admin_token_sources),
 	};
 

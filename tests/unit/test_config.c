@@ -118,6 +118,38 @@ out:
 	config_release(c);
 }
 
+#define KP_HEAD "{" MC "," PROV("") "," MODELS
+
+/* keypool: minutes by default, bounded, the re-check within the bench. */
+static void
+test_keypool_section(void **state)
+{
+	struct config *c = NULL;
+	char eb[512];
+
+	(void)state;
+	TRY(parse(KP_HEAD "}", &c, eb, sizeof(eb)), RELAY_OK);
+	assert_int_equal(c->keypool.auth_bench_s, RELAY_KEY_AUTH_BENCH_S);
+	assert_int_equal(c->keypool.auth_recheck_s, RELAY_KEY_AUTH_RECHECK_S);
+	assert_true(RELAY_KEY_AUTH_BENCH_S < 3600);
+	config_release(c);
+	c = NULL;
+	TRY(parse(KP_HEAD ",\"keypool\":{\"auth_bench_s\":120,"
+			  "\"auth_recheck_s\":5}}",
+		&c, eb, sizeof(eb)),
+	    RELAY_OK);
+	assert_int_equal(c->keypool.auth_bench_s, 120);
+	assert_int_equal(c->keypool.auth_recheck_s, 5);
+	refused(KP_HEAD ",\"keypool\":{\"auth_bench_s\":10,"
+			"\"auth_recheck_s\":20}}",
+	    "$.keypool: \"auth_recheck_s\" must not exceed");
+	refused(KP_HEAD ",\"keypool\":{\"auth_bench_s\":0}}", "$.keypool");
+	refused(KP_HEAD ",\"keypool\":{\"bench\":1}}", "$.keypool");
+	refused(KP_HEAD ",\"keypool\":7}", "$.keypool: must be an object");
+out:
+	config_release(c);
+}
+
 static void
 test_minimal_without_key_refused(void **state)
 {
@@ -579,6 +611,7 @@ main(void)
 	};
 	const struct CMUnitTest cases[] = {
 	    cmocka_unit_test(test_minimal_accepted),
+	    cmocka_unit_test(test_keypool_section),
 	    cmocka_unit_test(test_minimal_without_key_refused),
 	    cmocka_unit_test(test_full_options),
 	    cmocka_unit_test(test_default_json),
