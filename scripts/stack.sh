@@ -47,9 +47,37 @@ stack_spawn() { # name, command...
 	eval "PID_${name//-/_}=$!"
 }
 
+# The relay's limits.max_body_bytes from RELAY_CONFIG, else its default
+# (RELAY_BODY_MAX_DEFAULT in lib/limits.h: keep the two in step).
+STACK_BODY_MAX_DEFAULT=16777216
+stack_body_max() {
+	local v=""
+	if [ -n "${RELAY_CONFIG:-}" ] && [ -r "$RELAY_CONFIG" ]; then
+		if command -v jq >/dev/null; then
+			v=$(jq -r '.limits.max_body_bytes // empty' "$RELAY_CONFIG" 2>/dev/null)
+		elif command -v node >/dev/null; then
+			v=$(node -e '
+const c = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+const v = c && c.limits && c.limits.max_body_bytes;
+if (Number.isInteger(v)) process.stdout.write(String(v));' "$RELAY_CONFIG" 2>/dev/null)
+		else
+			echo "stack: no jq or node to read limits.max_body_bytes; web server bound from the default" >&2
+		fi
+	fi
+	[[ $v =~ ^[0-9]+$ ]] || v=$STACK_BODY_MAX_DEFAULT
+	echo "$v"
+}
+
+# The web server's request body bound: the relay's limit plus a quarter
+# (a body just over the limit still reaches the relay, whose 413 speaks
+# the caller's dialect), in bytes (Caddy) and KiB (lighttpd).
 stack_render() { # template output
+	local b
+	b=$(stack_body_max)
+	b=$((b + b / 4))
 	sed -e "s|@PORT@|$PORT|g" -e "s|@BIND@|${BIND:-127.0.0.1}|g" \
-	    -e "s|@RUN@|$RUN_DIR|g" "$1" >"$2"
+	    -e "s|@RUN@|$RUN_DIR|g" -e "s|@BODY_MAX@|$b|g" \
+	    -e "s|@BODY_MAX_KIB@|$(((b + 1023) / 1024))|g" "$1" >"$2"
 }
 
 stack_web_start() {
