@@ -122,9 +122,12 @@ forward(struct relay_req *req, const struct config_provider *p,
 	if (err == RELAY_OK || err == RELAY_ECLOSED)
 		goto out;
 	if (req->head_sent) {
-		/* Bytes are out already: all we can do is stop short. */
+		/* Bytes are out already: a byte pipe has no in-band error,
+		 * so the response ends as a broken transfer, never with the
+		 * final chunk of a whole one. */
 		log_warn("id=%s: passthrough to %s broke after %zu bytes: %s",
 		    req->id, p->name, pp.bytes, c.errmsg);
+		fcgi_io_cut(req->io);
 		goto out;
 	}
 	apierr_send_err(
