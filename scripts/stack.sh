@@ -39,11 +39,14 @@ stack_wait() {
 
 stack_tcp_up() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# STACK_NAMES[i] is the component STACK_PIDS[i] runs (stack_respawn).
+STACK_NAMES=()
 stack_spawn() { # name, command...
 	local name=$1
 	shift
 	"$@" >>"$RUN_DIR/logs/$name.log" 2>&1 &
 	STACK_PIDS+=($!)
+	STACK_NAMES+=("$name")
 	eval "PID_${name//-/_}=$!"
 }
 
@@ -81,6 +84,10 @@ stack_render() { # template output
 }
 
 stack_web_start() {
+	stack_web_spawn
+}
+
+stack_web_spawn() {
 	case $SERVER in
 	lighttpd)
 		stack_render "$STACK_ROOT/lighttpd/lighttpd.conf.in" "$RUN_DIR/lighttpd.conf"
@@ -98,6 +105,37 @@ stack_web_start() {
 	esac
 }
 
+stack_mc_spawn() {
+	local mcuser=()
+	[ "$(id -u)" = 0 ] && mcuser=(-u root)
+	stack_spawn memcached memcached "${mcuser[@]}" -l 127.0.0.1 -p "$MC_PORT" -U 0 -m 64 -c 4096
+}
+
+stack_mock_spawn() {
+	stack_spawn mock "$STACK_ROOT/$BUILD/mock-upstream" -l "127.0.0.1:$MOCK_PORT" -q
+}
+
+stack_relay_spawn() { # chat|models|health|admin
+	local t=4
+	[ "$1" = chat ] && t=$THREADS
+	stack_spawn "relay-$1" "$STACK_ROOT/$BUILD/relay-$1" \
+	    -l "unix:$RUN_DIR/$1.sock" -t "$t"
+}
+
+# Start the component of STACK_PIDS[i] again, in its slot (after it died).
+stack_respawn() { # i
+	local i=$1
+	case ${STACK_NAMES[$i]} in
+	memcached) stack_mc_spawn ;;
+	mock) stack_mock_spawn ;;
+	relay-*) stack_relay_spawn "${STACK_NAMES[$i]#relay-}" ;;
+	lighttpd | caddy) stack_web_spawn ;;
+	*) return 1 ;;
+	esac
+	STACK_PIDS[$i]=${STACK_PIDS[-1]}
+	unset 'STACK_PIDS[-1]' 'STACK_NAMES[-1]'
+}
+
 stack_start() {
 	: "${BUILD:=build}" "${SERVER:=lighttpd}" "${THREADS:=128}"
 	: "${RUN_DIR:=$STACK_ROOT/run}"
@@ -113,17 +151,13 @@ stack_start() {
 	export RELAY_ACCESS_LOG="$RUN_DIR/logs/access.log"
 	export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 
-	local mcuser=(); [ "$(id -u)" = 0 ] && mcuser=(-u root)
-	stack_spawn memcached memcached "${mcuser[@]}" -l 127.0.0.1 -p "$MC_PORT" -U 0 -m 64 -c 4096
-	stack_spawn mock "$STACK_ROOT/$BUILD/mock-upstream" -l "127.0.0.1:$MOCK_PORT" -q
+	stack_mc_spawn
+	stack_mock_spawn
 	stack_wait 50 stack_tcp_up "$MC_PORT" || { echo "memcached did not start" >&2; return 1; }
 	stack_wait 50 stack_tcp_up "$MOCK_PORT" || { echo "mock upstream did not start" >&2; return 1; }
-	local h t
+	local h
 	for h in chat models health admin; do
-		t=4
-		[ "$h" = chat ] && t=$THREADS
-		stack_spawn "relay-$h" "$STACK_ROOT/$BUILD/relay-$h" \
-		    -l "unix:$RUN_DIR/$h.sock" -t "$t"
+		stack_relay_spawn "$h"
 	done
 	for h in chat models health admin; do
 		stack_wait 100 test -S "$RUN_DIR/$h.sock" ||
@@ -137,7 +171,7 @@ stack_start() {
 		stack_wait 100 stack_tcp_up "$PORT" && break
 		kill -0 "${STACK_PIDS[-1]}" 2>/dev/null &&
 		    { echo "$SERVER did not start: $RUN_DIR/logs" >&2; return 1; }
-		unset 'STACK_PIDS[-1]'
+		unset 'STACK_PIDS[-1]' 'STACK_NAMES[-1]'
 		[ "$try" = 3 ] && { echo "$SERVER did not start: $RUN_DIR/logs" >&2; return 1; }
 		PORT=$(stack_free_port)
 	done
@@ -160,4 +194,5 @@ stack_stop() {
 		wait "$pid" 2>/dev/null
 	done
 	STACK_PIDS=()
+	STACK_NAMES=()
 }
