@@ -58,13 +58,10 @@ stack_body_max() {
 	if [ -n "${RELAY_CONFIG:-}" ] && [ -r "$RELAY_CONFIG" ]; then
 		if command -v jq >/dev/null; then
 			v=$(jq -r '.limits.max_body_bytes // empty' "$RELAY_CONFIG" 2>/dev/null)
-		elif command -v node >/dev/null; then
-			v=$(node -e '
-const c = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-const v = c && c.limits && c.limits.max_body_bytes;
-if (Number.isInteger(v)) process.stdout.write(String(v));' "$RELAY_CONFIG" 2>/dev/null)
 		else
-			echo "stack: no jq or node to read limits.max_body_bytes; web server bound from the default" >&2
+			# The config's schema has this key under limits only.
+			v=$(grep -o '"max_body_bytes"[[:space:]]*:[[:space:]]*[0-9]*' "$RELAY_CONFIG" |
+			    grep -o '[0-9]*$' | head -n 1)
 		fi
 	fi
 	[[ $v =~ ^[0-9]+$ ]] || v=$STACK_BODY_MAX_DEFAULT
