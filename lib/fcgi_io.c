@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* fcgi_io.c - libfcgi's reentrant request API (FCGX_*_r) behind relay_err. */
 #include <errno.h>
+#include <fastcgi.h>
 #include <fcgiapp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "fcgi_io.h"
 #include "mem.h"
@@ -14,6 +16,7 @@ struct fcgi_io {
 	int listen_fd;
 	int open; /* a request is accepted and not yet finished */
 	int broken; /* a write failed: later writes fail fast */
+	int cut; /* end the request as broken (fcgi_io_cut) */
 	int local; /* the listening socket is AF_UNIX: we accept(2) ourselves */
 };
 
@@ -43,11 +46,52 @@ fcgi_io_new(int listen_fd)
 	return io;
 }
 
+/*
+ * End the request without FCGI_END_REQUEST, so that the web server aborts
+ * the client's response (no final chunk) rather than end it like a whole
+ * one. A clean close between records reads as a plain end of stream to
+ * Caddy's FastCGI client, so the connection ends inside a record header
+ * (one byte of it: a read error on any server) and, on TCP, with a reset
+ * (SO_LINGER 0). libfcgi's state is dropped unsent.
+ */
+static void
+finish_cut(struct fcgi_io *io)
+{
+	static const unsigned char torn = FCGI_VERSION_1;
+	struct linger lg = {1, 0};
+
+	if (io->req.ipcFd >= 0) {
+		(void)!write(io->req.ipcFd, &torn, 1);
+		(void)setsockopt(
+		    io->req.ipcFd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
+	io->req.detached = 1; /* a plain close(2), no drain */
+	FCGX_Free(&io->req, 1);
+	io->open = 0;
+	io->cut = 0;
+}
+
+void
+fcgi_io_cut(struct fcgi_io *io)
+{
+	if (!io->open)
+		return;
+	/* What was sent so far goes out first; nothing after it. */
+	if (!io->broken)
+		(void)FCGX_FFlush(io->req.out);
+	io->broken = 1;
+	io->cut = 1;
+}
+
 void
 fcgi_io_finish(struct fcgi_io *io)
 {
 	if (!io->open)
 		return;
+	if (io->cut) {
+		finish_cut(io);
+		return;
+	}
 	/*
 	 * libfcgi closes with shutdown(SHUT_WR), then waits (up to 2 s) for
 	 * the web server to close first: a close(2) with request bytes still
@@ -158,6 +202,8 @@ fcgi_io_read(struct fcgi_io *io, char *p, size_t n, size_t *got)
 	int r;
 
 	*got = 0;
+	if (io->cut)
+		return RELAY_ECLOSED;
 	if (n > 1u << 30)
 		n = 1u << 30;
 	r = FCGX_GetStr(p, (int)n, io->req.in);

@@ -28,6 +28,14 @@ void fcgi_io_free(struct fcgi_io *io);
 enum relay_err fcgi_io_accept(struct fcgi_io *io) RELAY_MUST_CHECK;
 /* End the current request now: flush, send FCGI_END_REQUEST, close. */
 void fcgi_io_finish(struct fcgi_io *io) RELAY_NONNULL;
+/*
+ * Mark the current response as broken (a stream cut short): what was
+ * queued is flushed now, later writes fail, and when the request
+ * finishes the connection is reset instead of ended, so the web server
+ * aborts the client's response and the client sees an incomplete
+ * transfer rather than a complete one.
+ */
+void fcgi_io_cut(struct fcgi_io *io) RELAY_NONNULL;
 
 /* The CGI/1.1 parameter name (RFC 3875 §4.1) as sent by the web server,
  * or NULL. The pointer lives until the request finishes. */

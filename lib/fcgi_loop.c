@@ -283,17 +283,20 @@ conn_main(void *arg)
 			r->in_off = 0;
 		}
 	}
-	if (r->aborted)
-		(void)send_out(r); /* what the answer had, then the reset */
-	if (r->io.loop != NULL)
-		loop_io_del(&r->io);
 	if (r->aborted) {
-		/* An incomplete answer: a reset, so that the web server ends
-		 * the client's response as broken rather than complete. */
+		/* What the answer had, then one byte of a record header and
+		 * the close: a read error for any web server (a clean close
+		 * between records reads as a plain end of stream to Caddy's
+		 * FastCGI client), and on TCP a reset. */
+		static const unsigned char torn = FCGI_VERSION_1;
 		struct linger lg = {1, 0};
 
+		if (buf_append(&r->out, &torn, 1) == RELAY_OK)
+			(void)send_out(r);
 		(void)setsockopt(r->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	}
+	if (r->io.loop != NULL)
+		loop_io_del(&r->io);
 	close(r->fd);
 	fcgi_conn_reset(&r->parse);
 	buf_reset(&r->in);

@@ -135,10 +135,13 @@ forward(struct relay_req *req, const struct config *cfg,
 	if (err == RELAY_OK || err == RELAY_ECLOSED)
 		goto out;
 	if (req->head_sent) {
-		/* Bytes are out already: all we can do is stop short. */
+		/* Bytes are out already: a byte pipe has no in-band error,
+		 * so the response ends as a broken transfer, never with the
+		 * final chunk of a whole one. */
 		log_warn("id=%s: passthrough to %s broke after %zu bytes: "
 			 "%s (%s)",
 		    req->id, p->name, pp.bytes, c.errmsg, c.detail);
+		req_cut(req);
 		goto out;
 	}
 	log_warn("id=%s: passthrough to %s failed: %s (%s)", req->id, p->name,

@@ -154,6 +154,15 @@ begin(struct relay_req *req)
 }
 
 void
+req_cut(struct relay_req *req)
+{
+	if (req->lreq != NULL)
+		fcgi_lreq_abort(req->lreq);
+	else if (req->io != NULL)
+		fcgi_io_cut(req->io);
+}
+
+void
 req_watch(struct relay_req *req, int *fd, struct loop_io **io)
 {
 	*fd = -1;

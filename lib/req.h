@@ -80,6 +80,11 @@ enum relay_err req_begin(struct relay_req *req, struct fcgi_io *io,
 enum relay_err req_begin_loop(struct relay_req *req, struct fcgi_lreq *lreq,
     struct relay_ctx *ctx) RELAY_MUST_CHECK;
 
+/* End the answer as broken (after its head went out): the web server
+ * then aborts the client's transfer instead of ending it like a whole
+ * one. */
+void req_cut(struct relay_req *req) RELAY_NONNULL;
+
 /* The client's connection, to notice it going away while waiting for an
  * upstream: *fd for poll(2) on a thread (else -1), or *io on the loop
  * runtime (else NULL). */

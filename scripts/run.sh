@@ -2,11 +2,22 @@
 # run.sh - make run: the whole relay in the foreground on 127.0.0.1:$PORT,
 # stopped (all of it) by Ctrl-C. State that should outlive a run (keys,
 # stored credentials, the admin token and master key made for the demo)
-# lives in run/.
+# lives in $RUN_DIR (default run/).
+#
+# A component that dies is started again, and the terminal says so in one
+# line, while the rest serve on (memcached gone means fail-open, see
+# docs/resilience.md). One that dies RUN_RESTART_MAX times (default 5)
+# within RUN_RESTART_WINDOW seconds (60) is given up (said too); the
+# restarts back off (0.2 s doubling, at most 5 s). Without a web server
+# nothing serves: giving that up stops the whole stack.
+#
+# Environment: PORT, MC_PORT, MOCK_PORT, RUN_DIR, SERVER, BUILD,
+# RELAY_CONFIG, RUN_RESTART_MAX, RUN_RESTART_WINDOW.
 set -u
 . "$(dirname "$0")/stack.sh"
 : "${PORT:=8080}" "${MC_PORT:=11311}" "${MOCK_PORT:=18081}"
-RUN_DIR="$STACK_ROOT/run"
+: "${RUN_DIR:=$STACK_ROOT/run}"
+: "${RUN_RESTART_MAX:=5}" "${RUN_RESTART_WINDOW:=60}"
 mkdir -p "$RUN_DIR/data"
 chmod 700 "$RUN_DIR/data"
 rm -f "$RUN_DIR"/*.sock
@@ -66,6 +77,64 @@ logs:        $RUN_DIR/logs/
 
 Ctrl-C stops everything.
 MSG
-wait -n "${STACK_PIDS[@]}"
-echo "a component exited; see $RUN_DIR/logs" >&2
+# How a process ended, from wait's status.
+exit_text() {
+	if [ "$1" -gt 128 ] && [ "$1" -lt 160 ]; then
+		echo "killed by SIG$(kill -l "$(($1 - 128))" 2>/dev/null || echo "$(($1 - 128))")"
+	else
+		echo "exit status $1"
+	fi
+}
+
+# Restart times (epoch seconds) of each component, within the window.
+declare -A RESTARTS=()
+# Component i died with status st: start it again or give it up.
+supervise_one() { # i st
+	local i=$1 st=$2 name=${STACK_NAMES[$1]} old=${STACK_PIDS[$1]}
+	local now t recent=() delay
+	now=$(date +%s)
+	for t in ${RESTARTS[$name]:-}; do
+		[ $((now - t)) -lt "$RUN_RESTART_WINDOW" ] && recent+=("$t")
+	done
+	if [ "${#recent[@]}" -ge "$RUN_RESTART_MAX" ]; then
+		echo "run: $name (pid $old) died ($(exit_text "$st")); gave up after ${#recent[@]} restarts in ${RUN_RESTART_WINDOW}s, see $RUN_DIR/logs/$name.log" >&2
+		unset 'STACK_PIDS[i]' 'STACK_NAMES[i]'
+		STACK_PIDS=("${STACK_PIDS[@]}")
+		STACK_NAMES=("${STACK_NAMES[@]}")
+		case $name in lighttpd | caddy)
+			echo "run: no web server, nothing can serve: stopping" >&2
+			exit 1
+			;;
+		esac
+		return
+	fi
+	# Back off: 0.2 s, doubled for each restart in the window, at most 5 s.
+	delay=$(awk -v n="${#recent[@]}" 'BEGIN { d = 0.2 * 2 ^ n; print (d > 5 ? 5 : d) }')
+	sleep "$delay"
+	recent+=("$(date +%s)")
+	RESTARTS[$name]=${recent[*]}
+	if ! stack_respawn "$i"; then
+		echo "run: $name (pid $old) died ($(exit_text "$st")); could not restart it" >&2
+		return
+	fi
+	echo "run: $name (pid $old) died ($(exit_text "$st")); restarted as pid ${STACK_PIDS[$i]} (${#recent[@]} of $RUN_RESTART_MAX in ${RUN_RESTART_WINDOW}s)" >&2
+}
+
+while [ "${#STACK_PIDS[@]}" -gt 0 ]; do
+	dead=""
+	# (bash's own "Killed" job notice goes to the wait's stderr: the line
+	# below says it better.)
+	{
+		wait -n -p dead "${STACK_PIDS[@]}"
+		st=$?
+	} 2>/dev/null
+	[ -n "$dead" ] || continue # a trapped signal, or nothing to wait for
+	for i in "${!STACK_PIDS[@]}"; do
+		if [ "${STACK_PIDS[$i]}" = "$dead" ]; then
+			supervise_one "$i" "$st"
+			break
+		fi
+	done
+done
+echo "run: every component was given up; see $RUN_DIR/logs" >&2
 exit 1

@@ -39,20 +39,52 @@ stack_wait() {
 
 stack_tcp_up() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# STACK_NAMES[i] is the component STACK_PIDS[i] runs (stack_respawn).
+STACK_NAMES=()
 stack_spawn() { # name, command...
 	local name=$1
 	shift
 	"$@" >>"$RUN_DIR/logs/$name.log" 2>&1 &
 	STACK_PIDS+=($!)
+	STACK_NAMES+=("$name")
 	eval "PID_${name//-/_}=$!"
 }
 
+# The relay's limits.max_body_bytes from RELAY_CONFIG, else its default
+# (RELAY_BODY_MAX_DEFAULT in lib/limits.h: keep the two in step).
+STACK_BODY_MAX_DEFAULT=16777216
+stack_body_max() {
+	local v=""
+	if [ -n "${RELAY_CONFIG:-}" ] && [ -r "$RELAY_CONFIG" ]; then
+		if command -v jq >/dev/null; then
+			v=$(jq -r '.limits.max_body_bytes // empty' "$RELAY_CONFIG" 2>/dev/null)
+		else
+			# The config's schema has this key under limits only.
+			v=$(grep -o '"max_body_bytes"[[:space:]]*:[[:space:]]*[0-9]*' "$RELAY_CONFIG" |
+			    grep -o '[0-9]*$' | head -n 1)
+		fi
+	fi
+	[[ $v =~ ^[0-9]+$ ]] || v=$STACK_BODY_MAX_DEFAULT
+	echo "$v"
+}
+
+# The web server's request body bound: the relay's limit plus a quarter
+# (a body just over the limit still reaches the relay, whose 413 speaks
+# the caller's dialect), in bytes (Caddy) and KiB (lighttpd).
 stack_render() { # template output
+	local b
+	b=$(stack_body_max)
+	b=$((b + b / 4))
 	sed -e "s|@PORT@|$PORT|g" -e "s|@BIND@|${BIND:-127.0.0.1}|g" \
-	    -e "s|@RUN@|$RUN_DIR|g" "$1" >"$2"
+	    -e "s|@RUN@|$RUN_DIR|g" -e "s|@BODY_MAX@|$b|g" \
+	    -e "s|@BODY_MAX_KIB@|$(((b + 1023) / 1024))|g" "$1" >"$2"
 }
 
 stack_web_start() {
+	stack_web_spawn
+}
+
+stack_web_spawn() {
 	case $SERVER in
 	lighttpd)
 		stack_render "$STACK_ROOT/lighttpd/lighttpd.conf.in" "$RUN_DIR/lighttpd.conf"
@@ -70,6 +102,40 @@ stack_web_start() {
 	esac
 }
 
+stack_mc_spawn() {
+	local mcuser=()
+	[ "$(id -u)" = 0 ] && mcuser=(-u root)
+	stack_spawn memcached memcached "${mcuser[@]}" -l 127.0.0.1 -p "$MC_PORT" -U 0 -m 64 -c 4096
+}
+
+stack_mock_spawn() {
+	stack_spawn mock "$STACK_ROOT/$BUILD/mock-upstream" -l "127.0.0.1:$MOCK_PORT" -q
+}
+
+stack_relay_spawn() { # chat|models|health|admin
+	# relay-chat: THREADS request threads (RELAY_RUNTIME=loop: on the
+	# loop runtime too); the others run on the loop runtime, one loop
+	# thread per core by default.
+	local t=()
+	[ "$1" = chat ] && [ "${RELAY_RUNTIME:-}" != loop ] && t=(-t "$THREADS")
+	stack_spawn "relay-$1" "$STACK_ROOT/$BUILD/relay-$1" \
+	    -l "unix:$RUN_DIR/$1.sock" "${t[@]}"
+}
+
+# Start the component of STACK_PIDS[i] again, in its slot (after it died).
+stack_respawn() { # i
+	local i=$1
+	case ${STACK_NAMES[$i]} in
+	memcached) stack_mc_spawn ;;
+	mock) stack_mock_spawn ;;
+	relay-*) stack_relay_spawn "${STACK_NAMES[$i]#relay-}" ;;
+	lighttpd | caddy) stack_web_spawn ;;
+	*) return 1 ;;
+	esac
+	STACK_PIDS[$i]=${STACK_PIDS[-1]}
+	unset 'STACK_PIDS[-1]' 'STACK_NAMES[-1]'
+}
+
 stack_start() {
 	: "${BUILD:=build}" "${SERVER:=lighttpd}" "${THREADS:=128}"
 	: "${RUN_DIR:=$STACK_ROOT/run}"
@@ -85,21 +151,13 @@ stack_start() {
 	export RELAY_ACCESS_LOG="$RUN_DIR/logs/access.log"
 	export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 
-	local mcuser=(); [ "$(id -u)" = 0 ] && mcuser=(-u root)
-	stack_spawn memcached memcached "${mcuser[@]}" -l 127.0.0.1 -p "$MC_PORT" -U 0 -m 64 -c 4096
-	stack_spawn mock "$STACK_ROOT/$BUILD/mock-upstream" -l "127.0.0.1:$MOCK_PORT" -q
+	stack_mc_spawn
+	stack_mock_spawn
 	stack_wait 50 stack_tcp_up "$MC_PORT" || { echo "memcached did not start" >&2; return 1; }
 	stack_wait 50 stack_tcp_up "$MOCK_PORT" || { echo "mock upstream did not start" >&2; return 1; }
-	local h t
+	local h
 	for h in chat models health admin; do
-		# relay-chat: THREADS request threads (RELAY_RUNTIME=loop:
-		# on the loop runtime too); the others run on the loop
-		# runtime, one loop thread per core by default.
-		t=()
-		[ "$h" = chat ] && [ "${RELAY_RUNTIME:-}" != loop ] &&
-		    t=(-t "$THREADS")
-		stack_spawn "relay-$h" "$STACK_ROOT/$BUILD/relay-$h" \
-		    -l "unix:$RUN_DIR/$h.sock" "${t[@]}"
+		stack_relay_spawn "$h"
 	done
 	for h in chat models health admin; do
 		stack_wait 100 test -S "$RUN_DIR/$h.sock" ||
@@ -113,7 +171,7 @@ stack_start() {
 		stack_wait 100 stack_tcp_up "$PORT" && break
 		kill -0 "${STACK_PIDS[-1]}" 2>/dev/null &&
 		    { echo "$SERVER did not start: $RUN_DIR/logs" >&2; return 1; }
-		unset 'STACK_PIDS[-1]'
+		unset 'STACK_PIDS[-1]' 'STACK_NAMES[-1]'
 		[ "$try" = 3 ] && { echo "$SERVER did not start: $RUN_DIR/logs" >&2; return 1; }
 		PORT=$(stack_free_port)
 	done
@@ -136,4 +194,5 @@ stack_stop() {
 		wait "$pid" 2>/dev/null
 	done
 	STACK_PIDS=()
+	STACK_NAMES=()
 }
