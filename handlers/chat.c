@@ -115,6 +115,25 @@ not_found(struct relay_req *req, enum dialect d, struct span model)
 		    n, model.p);
 }
 
+/* A path no chat route serves: 404 in the dialect its prefix belongs to
+ * (a Gemini client's SDK cannot parse an OpenAI error). */
+static void
+unknown_url(struct relay_req *req)
+{
+	enum dialect d = apierr_route_dialect(req->path);
+	int n = (int)(req->path.len > 200 ? 200 : req->path.len);
+
+	if (d == DIALECT_GEMINI)
+		apierr_send(req, d, 404, NULL, "unknown_url",
+		    "Unknown request URL: %.*s (the relay serves POST "
+		    "/v1beta/models/{model}:generateContent and "
+		    ":streamGenerateContent)",
+		    n, req->path.p);
+	else
+		apierr_send(req, d, 404, NULL, "unknown_url",
+		    "Unknown request URL: %.*s", n, req->path.p);
+}
+
 /* Body, validation and routing; NULL when req was answered. */
 static const struct config_model *
 validate(struct relay_req *req, const struct config *cfg,
@@ -307,10 +326,7 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 		return;
 	}
 	if (!route(req, &rt)) {
-		apierr_send(req, DIALECT_OPENAI, 404, NULL, "unknown_url",
-		    "Unknown request URL: %.*s",
-		    (int)(req->path.len > 200 ? 200 : req->path.len),
-		    req->path.p);
+		unknown_url(req);
 		return;
 	}
 	if (req->method != REQ_POST) {

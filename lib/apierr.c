@@ -9,6 +9,27 @@
 #include "buf.h"
 #include "req.h"
 
+/* 1 when path is prefix itself or lies under it (prefix "/"...). */
+static int
+path_under(struct span path, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return path.p != NULL && path.len >= n &&
+	    memcmp(path.p, prefix, n) == 0 &&
+	    (path.len == n || path.p[n] == '/');
+}
+
+enum dialect
+apierr_route_dialect(struct span path)
+{
+	if (path_under(path, "/v1beta"))
+		return DIALECT_GEMINI;
+	if (path_under(path, "/v1/messages"))
+		return DIALECT_ANTHROPIC;
+	return DIALECT_OPENAI;
+}
+
 int
 apierr_status(enum relay_err err)
 {

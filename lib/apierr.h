@@ -35,6 +35,16 @@ struct apierr_what {
 void apierr_sendw(struct relay_req *req, enum dialect d, int status,
     const struct apierr_what *w, const char *fmt, ...) RELAY_PRINTF(5, 6);
 
+/*
+ * The dialect of the errors a request path gets, decided by the route
+ * alone and before anything else is known: everything under /v1beta
+ * (Gemini's API) in Gemini's shape, /v1/messages and what lies under it
+ * (Anthropic's) in Anthropic's, the rest in OpenAI's. A path no handler
+ * serves (a Gemini model without :generateContent, an unknown sub-path)
+ * is still answered in the shape its client's SDK parses.
+ */
+enum dialect apierr_route_dialect(struct span path);
+
 /* The one mapping of enum relay_err to an HTTP status. */
 int apierr_status(enum relay_err err);
 

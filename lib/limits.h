@@ -7,6 +7,12 @@
 #define RELAY_BODY_MAX_DEFAULT (16u * 1024 * 1024)
 /* Absolute request body ceiling a config may set: bytes. */
 #define RELAY_BODY_MAX_CEILING (256u * 1024 * 1024)
+/* Blocks of this size and more get a mapping of their own, unmapped when
+ * freed (glibc's M_MMAP_THRESHOLD, fixed): bytes. */
+#define RELAY_MMAP_THRESHOLD (1024u * 1024)
+/* A request whose body reached this size gives the free pages of every
+ * malloc arena back to the system when it ends (malloc_trim): bytes. */
+#define RELAY_TRIM_AFTER_BODY (1024u * 1024)
 /* Buffered (non-stream) upstream response: bytes, over it 502. */
 #define RELAY_UPSTREAM_BODY_MAX (64u * 1024 * 1024)
 /* One SSE event from upstream: bytes, over it the stream fails with 502. */

@@ -103,6 +103,52 @@ test_openai_body_escapes(void **state)
 	buf_reset(&b);
 }
 
+/* Every path's errors speak the dialect of its route, whether or not a
+ * handler serves it (issue 19: a Gemini path without :generateContent got
+ * an OpenAI-shaped 404). */
+static void
+test_route_dialect(void **state)
+{
+	static const struct {
+		const char *path;
+		enum dialect d;
+	} cases[] = {
+	    {"/v1beta/models/gem-demo:generateContent", DIALECT_GEMINI},
+	    {"/v1beta/models/gem-demo", DIALECT_GEMINI},
+	    {"/v1beta/models/", DIALECT_GEMINI},
+	    {"/v1beta/models", DIALECT_GEMINI},
+	    {"/v1beta/files", DIALECT_GEMINI},
+	    {"/v1beta", DIALECT_GEMINI},
+	    {"/v1beta/models/:generateContent", DIALECT_GEMINI},
+	    {"/v1/messages", DIALECT_ANTHROPIC},
+	    {"/v1/messages/count_tokens", DIALECT_ANTHROPIC},
+	    {"/v1/messages/batches/x", DIALECT_ANTHROPIC},
+	    {"/v1/chat/completions", DIALECT_OPENAI},
+	    {"/v1/chat/completionsx", DIALECT_OPENAI},
+	    {"/v1/embeddings", DIALECT_OPENAI},
+	    {"/v1/models", DIALECT_OPENAI},
+	    {"/proxy/gem/v1beta/models/x", DIALECT_OPENAI},
+	    /* Prefixes only when a whole segment matches. */
+	    {"/v1betax/models/x", DIALECT_OPENAI},
+	    {"/v1/messagesx", DIALECT_OPENAI},
+	    {"/v1/message", DIALECT_OPENAI},
+	    {"/v1bet", DIALECT_OPENAI},
+	    {"/", DIALECT_OPENAI},
+	    {"", DIALECT_OPENAI},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (apierr_route_dialect(span_str(cases[i].path)) != cases[i].d)
+			fail_msg("%s: want dialect %d", cases[i].path,
+			    (int)cases[i].d);
+	}
+	/* A request whose parameters were unusable has no path yet. */
+	assert_int_equal(
+	    apierr_route_dialect((struct span){NULL, 0}), DIALECT_OPENAI);
+}
+
 int
 main(void)
 {
@@ -111,6 +157,7 @@ main(void)
 	    cmocka_unit_test(test_every_error_has_a_status),
 	    cmocka_unit_test(test_openai_types),
 	    cmocka_unit_test(test_openai_body_escapes),
+	    cmocka_unit_test(test_route_dialect),
 	};
 
 	if (getenv("RELAY_FAIL_ALLOC") != NULL)
