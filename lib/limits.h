@@ -67,6 +67,10 @@
 /* FastCGI connections one process says it takes (FCGI_MAX_CONNS,
  * FCGI_MAX_REQS in answer to FCGI_GET_VALUES). */
 #define RELAY_FCGI_CONNS_MAX 10000
+/* The loop runtime's ceiling on requests in flight per process, past
+ * which a 503 answers at once: count. ~30 KB each (a coroutine's stack
+ * pages, an upstream handle, buffers): 4096 fit a small host. */
+#define RELAY_MAX_INFLIGHT_DEFAULT 4096
 /* accept(2) out of fds or memory: wait this long before the next: ms. */
 #define RELAY_ACCEPT_BACKOFF_MS 100
 /* Coroutine stacks (mapped; only the pages touched count in RSS): a

@@ -345,7 +345,8 @@ static void
 usage(const char *prog)
 {
 	fprintf(stderr,
-	    "usage: %s [-l LISTEN] [-t THREADS] [-c CONFIG] [-r N] [-m MB]\n"
+	    "usage: %s [-l LISTEN] [-t THREADS] [-c CONFIG] [-r N] [-m MB] "
+	    "[-n N]\n"
 	    "  LISTEN   unix:/path, /path, tcp:host:port or host:port\n"
 	    "           (env RELAY_LISTEN; default: fd 0 as passed by a\n"
 	    "           FastCGI spawner such as lighttpd or spawn-fcgi)\n"
@@ -356,13 +357,18 @@ usage(const char *prog)
 	    "  -r N     recycle the process after N requests (env\n"
 	    "           RELAY_MAX_REQUESTS); -m MB: once its RSS passes MB\n"
 	    "           (env RELAY_MAX_RSS_MB). A supervisor then starts the\n"
-	    "           replacement before the old process drains.\n",
-	    prog, RELAY_THREADS_MAX, RELAY_THREADS_DEFAULT);
+	    "           replacement before the old process drains.\n"
+	    "  -n N     on the loop runtime: requests in flight at most (env\n"
+	    "           RELAY_MAX_INFLIGHT, default %d, 0: no limit); past it\n"
+	    "           a 503 with Retry-After at once\n",
+	    prog, RELAY_THREADS_MAX, RELAY_THREADS_DEFAULT,
+	    RELAY_MAX_INFLIGHT_DEFAULT);
 }
 
 struct opts {
 	const char *listen;
 	const char *config;
+	long long max_inflight;
 	long long threads;
 	long long max_requests;
 	long long max_rss_mb;
@@ -404,7 +410,9 @@ parse_opts(int argc, char **argv, const char *prog, struct opts *o)
 	bad |= env_num("RELAY_THREADS", RELAY_THREADS_MAX, &o->threads);
 	bad |= env_num("RELAY_MAX_REQUESTS", 1LL << 40, &o->max_requests);
 	bad |= env_num("RELAY_MAX_RSS_MB", 1 << 20, &o->max_rss_mb);
-	while (!bad && (c = getopt(argc, argv, "l:t:c:r:m:h")) != -1) {
+	o->max_inflight = RELAY_MAX_INFLIGHT_DEFAULT;
+	bad |= env_num("RELAY_MAX_INFLIGHT", 1 << 24, &o->max_inflight);
+	while (!bad && (c = getopt(argc, argv, "l:t:c:r:m:n:h")) != -1) {
 		switch (c) {
 		case 'l': o->listen = optarg; break;
 		case 't':
@@ -417,6 +425,9 @@ parse_opts(int argc, char **argv, const char *prog, struct opts *o)
 			break;
 		case 'm':
 			bad |= opt_num(optarg, 0, 1 << 20, &o->max_rss_mb);
+			break;
+		case 'n':
+			bad |= opt_num(optarg, 0, 1 << 24, &o->max_inflight);
 			break;
 		default: bad = 1;
 		}
@@ -519,6 +530,7 @@ ctx_open(struct relay_ctx *ctx, const struct opts *o)
 		    server_metrics_dir());
 	access_open(ctx);
 	ctx->max_requests = o->max_requests;
+	ctx->max_inflight = o->max_inflight;
 	ctx->max_rss_kb = o->max_rss_mb * 1024;
 	return 0;
 }
@@ -644,6 +656,31 @@ struct lthread {
 	int started;
 };
 
+/* Past the ceiling on requests in flight: a 503 at once, in the route's
+ * dialect, with Retry-After, rather than a queue behind other requests'
+ * streams. Counted as relay_ratelimit_refusals_total{kind="overload"}. */
+static void
+overloaded(struct relay_ctx *ctx, struct relay_req *req,
+    const struct timespec *t0)
+{
+	struct timespec t1;
+
+	if (req_add_header(req, "Retry-After: 1") != RELAY_OK)
+		log_warn("id=%s: Retry-After dropped", req->id);
+	apierr_send(req, apierr_route_dialect(req->path), 503, NULL,
+	    "overloaded", "the relay is at its limit of %lld requests in "
+	    "flight; try again shortly", ctx->max_inflight);
+	metrics_ratelimit(ctx->metrics, "overload");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	req->m_route = "overload";
+	access_line(ctx, req, t0, &t1);
+	metrics_request(ctx->metrics, "overload", "none", "none", "none",
+	    req->status,
+	    (double)(t1.tv_sec - t0->tv_sec) +
+		(double)(t1.tv_nsec - t0->tv_nsec) / 1e9);
+	req_end(req);
+}
+
 static void
 on_lreq(struct fcgi_lreq *r, void *arg)
 {
@@ -652,9 +689,17 @@ on_lreq(struct fcgi_lreq *r, void *arg)
 	struct timespec t0;
 	struct upstream *up;
 	enum relay_err err;
+	unsigned long long n;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	err = req_begin_loop(&req, r, lt->ctx);
+	n = __atomic_add_fetch(&lt->ctx->inflight, 1, __ATOMIC_RELAXED);
+	if (err == RELAY_OK && lt->ctx->max_inflight > 0 &&
+	    n > (unsigned long long)lt->ctx->max_inflight) {
+		overloaded(lt->ctx, &req, &t0);
+		__atomic_sub_fetch(&lt->ctx->inflight, 1, __ATOMIC_RELAXED);
+		return;
+	}
 	/* An upstream handle of its own while it runs: the newest idle one
 	 * (its connections the warmest), or a new one. */
 	up = lt->nups > 0 ? lt->ups[--lt->nups]
@@ -667,6 +712,7 @@ on_lreq(struct fcgi_lreq *r, void *arg)
 		lt->ups[lt->nups++] = up;
 	else
 		upstream_free(up);
+	__atomic_sub_fetch(&lt->ctx->inflight, 1, __ATOMIC_RELAXED);
 	if (lt->ctx->max_requests > 0 || lt->ctx->max_rss_kb > 0)
 		maybe_recycle(lt->ctx);
 }

@@ -31,6 +31,8 @@ struct relay_ctx {
 	int listen_fd;
 	long long max_requests; /* recycle after this many, 0: never */
 	long long max_rss_kb; /* recycle past this RSS, 0: never */
+	long long max_inflight; /* loop runtime: ceiling, 0: none */
+	unsigned long long inflight; /* requests in flight (atomic) */
 	unsigned long long served; /* requests finished (atomic) */
 	int recycling; /* set once (atomic) */
 	volatile int stopping; /* set once SIGTERM/SIGINT arrived */
