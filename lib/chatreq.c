@@ -7,6 +7,7 @@
 #include "chatreq.h"
 #include "jsonx.h"
 #include "limits.h"
+#include "num.h"
 
 static enum relay_err
 fail(char *errbuf, size_t errsz, const char **param, const char *name,
@@ -17,6 +18,33 @@ fail(char *errbuf, size_t errsz, const char **param, const char *name,
 	return RELAY_EINVAL;
 }
 
+/* A choice count (n, candidateCount): one when absent or not a positive
+ * integer (the upstream refuses those, and nothing is spent). */
+static long long
+choices_of(json_t *n)
+{
+	return json_is_integer(n) && json_integer_value(n) > 1
+	    ? json_integer_value(n)
+	    : 1;
+}
+
+long long
+chatreq_reserve(const struct chatreq *cr, long long def)
+{
+	uint64_t out = cr->max_tokens > 0 ? (uint64_t)cr->max_tokens
+	    : def > 0                     ? (uint64_t)def
+					  : 0;
+	uint64_t r;
+
+	if (cr->think > 0)
+		out = num_add_sat(out, (uint64_t)cr->think);
+	r = num_mul_sat(out, cr->choices > 1 ? (uint64_t)cr->choices : 1);
+	return r > (uint64_t)LLONG_MAX ? LLONG_MAX : (long long)r;
+}
+
+/* Every spelling the upstream honours is checked, and the largest is
+ * reserved: reading one while the upstream obeys another would reserve
+ * the default for a request that asks for any amount. */
 static enum relay_err
 max_tokens(json_t *root, struct chatreq *cr, char *errbuf, size_t errsz,
     const char **param)
@@ -33,9 +61,10 @@ max_tokens(json_t *root, struct chatreq *cr, char *errbuf, size_t errsz,
 		if (!json_is_integer(v) || json_integer_value(v) < 1)
 			return fail(errbuf, errsz, param, names[i],
 			    "Invalid value: expected an integer >= 1.");
-		if (cr->max_tokens == 0)
+		if (cr->max_tokens < json_integer_value(v))
 			cr->max_tokens = json_integer_value(v);
 	}
+	cr->choices = choices_of(json_object_get(root, "n"));
 	return RELAY_OK;
 }
 
@@ -118,24 +147,52 @@ anthropic_look(json_t *root, struct chatreq *cr, char *errbuf, size_t errsz,
 	return RELAY_OK;
 }
 
+/* generationConfig's member in either spelling Gemini reads (the JSON
+ * mapping of its protos takes lowerCamel and snake_case alike). */
+static json_t *
+gc_get(json_t *gc, const char *camel, const char *snake)
+{
+	json_t *v = json_object_get(gc, camel);
+
+	return v != NULL ? v : json_object_get(gc, snake);
+}
+
 static enum relay_err
 gemini_look(json_t *root, struct chatreq *cr, char *errbuf, size_t errsz,
     const char **param)
 {
+	static const char *const names[] = {
+	    "maxOutputTokens", "max_output_tokens"};
 	json_t *contents = json_object_get(root, "contents");
 	json_t *gc = json_object_get(root, "generationConfig");
-	json_t *max = json_object_get(gc, "maxOutputTokens");
+	json_t *max, *think;
+	size_t i;
 
+	if (gc == NULL)
+		gc = json_object_get(root, "generation_config");
 	if (!json_is_array(contents) || json_array_size(contents) == 0)
 		return fail(errbuf, errsz, param, "contents",
 		    "* GenerateContentRequest.contents: contents is not "
 		    "specified");
-	if (max != NULL &&
-	    (!json_is_integer(max) || json_integer_value(max) < 1))
-		return fail(errbuf, errsz, param, "generationConfig",
-		    "* GenerateContentRequest.generation_config.max_output_"
-		    "tokens: must be a positive integer");
-	cr->max_tokens = max != NULL ? json_integer_value(max) : 0;
+	for (i = 0; i < 2; i++) {
+		max = json_object_get(gc, names[i]);
+		if (max == NULL)
+			continue;
+		if (!json_is_integer(max) || json_integer_value(max) < 1)
+			return fail(errbuf, errsz, param, "generationConfig",
+			    "* GenerateContentRequest.generation_config.max_"
+			    "output_tokens: must be a positive integer");
+		if (cr->max_tokens < json_integer_value(max))
+			cr->max_tokens = json_integer_value(max);
+	}
+	/* A thinking budget the relay adds to max_tokens for an Anthropic
+	 * provider: reserved on top, whichever provider answers. */
+	think = gc_get(gc_get(gc, "thinkingConfig", "thinking_config"),
+	    "thinkingBudget", "thinking_budget");
+	if (json_is_integer(think) && json_integer_value(think) > 0)
+		cr->think = json_integer_value(think);
+	cr->choices =
+	    choices_of(gc_get(gc, "candidateCount", "candidate_count"));
 	cr->include_usage = 1; /* Gemini streams always carry usage */
 	return RELAY_OK;
 }

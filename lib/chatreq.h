@@ -16,8 +16,12 @@ struct chatreq {
 	struct span model; /* points into root; valid until chatreq_free */
 	int stream; /* "stream": true */
 	int include_usage; /* "stream_options": {"include_usage": true} */
-	long long
-	    max_tokens; /* max_completion_tokens or max_tokens, 0: unset */
+	/* The largest output limit it sets, in any spelling its upstream
+	 * honours (max_completion_tokens, max_tokens; maxOutputTokens,
+	 * max_output_tokens); 0: unset. */
+	long long max_tokens;
+	long long think; /* Gemini thinkingBudget, > 0; else 0 */
+	long long choices; /* n, candidateCount: 1 unless an integer > 1 */
 	int embed; /* an embeddings request (POST /v1/embeddings) */
 };
 
@@ -48,6 +52,14 @@ enum relay_err chatreq_parse_dialect(enum dialect d, const char *p, size_t n,
 enum relay_err chatreq_parse_embeddings(const char *p, size_t n,
     struct chatreq *cr, char *errbuf, size_t errsz,
     const char **param) RELAY_MUST_CHECK;
+
+/*
+ * The output tokens to reserve for cr: its max_tokens (def when unset),
+ * plus its thinking budget, times its choices; saturated at LLONG_MAX,
+ * never wrapped (each choice may use the whole limit).
+ */
+long long chatreq_reserve(
+    const struct chatreq *cr, long long def) RELAY_NONNULL;
 
 /* Release what chatreq_parse() allocated. */
 void chatreq_free(struct chatreq *cr) RELAY_NONNULL;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "mem.h"
+#include "num.h"
 #include "wire_anthropic.h"
 
 /* max_tokens is required by the Messages API; when the client's dialect
@@ -715,7 +716,7 @@ an_limits(const struct ir_request *r, json_t *o)
 		/* budget_tokens must stay below max_tokens: the client's
 		 * max_tokens is kept for the visible answer. */
 		if (max <= budget)
-			max += budget;
+			max = num_addll_sat(max, budget);
 		bad |= ir_set(o, "thinking",
 		    json_pack("{s:s,s:I}", "type", "enabled", "budget_tokens",
 			(json_int_t)budget));
@@ -804,7 +805,8 @@ an_norm_usage(long long in, long long cr, long long cw, long long outt,
 	u->cache_read = cr;
 	u->cache_write = cw;
 	if (in >= 0)
-		u->input = in + (cr > 0 ? cr : 0) + (cw > 0 ? cw : 0);
+		u->input = num_addll_sat(
+		    num_addll_sat(in, cr > 0 ? cr : 0), cw > 0 ? cw : 0);
 	u->output = outt;
 }
 

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "mem.h"
+#include "num.h"
 #include "wire_openai.h"
 
 /* Thinking budgets standing for OpenAI's reasoning_effort values, used
@@ -976,8 +977,8 @@ oa_usage_json(const struct ir_usage *u)
 
 	return json_pack("{s:I,s:I,s:I,s:{s:I},s:{s:I}}", "prompt_tokens",
 	    (json_int_t)in, "completion_tokens", (json_int_t)outt,
-	    "total_tokens", (json_int_t)(in + outt), "prompt_tokens_details",
-	    "cached_tokens",
+	    "total_tokens", (json_int_t)num_addll_sat(in, outt),
+	    "prompt_tokens_details", "cached_tokens",
 	    (json_int_t)(u->cache_read > 0 ? u->cache_read : 0),
 	    "completion_tokens_details", "reasoning_tokens",
 	    (json_int_t)(u->reasoning > 0 ? u->reasoning : 0));
