@@ -84,7 +84,8 @@ test_cost_extremes(void **state)
 static void
 test_cost_bad_prices(void **state)
 {
-	struct config_model nan_in = model(NAN, 1), inf_out = model(1, INFINITY);
+	struct config_model nan_in = model(NAN, 1),
+			    inf_out = model(1, INFINITY);
 	struct config_model neg = model(-1, -1), huge = model(1e308, 1e308);
 	struct config_model mixed = model(INFINITY, -INFINITY);
 
@@ -105,8 +106,8 @@ static void
 test_cost_monotone(void **state)
 {
 	static const uint64_t n[] = {0, 1, 2, 3, 1000, INT_MAX, P53 - 1, P53,
-	    P53 + 1, (1ull << 62) - 1, 1ull << 62, P63 - 1, P63,
-	    UINT64_MAX - 1, UINT64_MAX};
+	    P53 + 1, (1ull << 62) - 1, 1ull << 62, P63 - 1, P63, UINT64_MAX - 1,
+	    UINT64_MAX};
 	static const double p[] = {0, 1e-9, 0.1, 0.5, 1, 3, 10, 40, 1e6};
 	size_t a, b, i, j;
 
@@ -117,9 +118,11 @@ test_cost_monotone(void **state)
 
 			for (a = 0; a < sizeof(n) / sizeof(n[0]); a++)
 				for (b = 1; b < sizeof(n) / sizeof(n[0]); b++) {
-					assert_true(gate_cost(&m, n[a], n[b - 1]) <=
+					assert_true(
+					    gate_cost(&m, n[a], n[b - 1]) <=
 					    gate_cost(&m, n[a], n[b]));
-					assert_true(gate_cost(&m, n[b - 1], n[a]) <=
+					assert_true(
+					    gate_cost(&m, n[b - 1], n[a]) <=
 					    gate_cost(&m, n[b], n[a]));
 				}
 		}

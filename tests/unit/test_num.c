@@ -140,8 +140,7 @@ test_add_mul_sat(void **state)
 	assert_true(num_mul_sat(4611686018427387903ull, 5) == UINT64_MAX);
 	assert_true(num_mul_sat(P63, 2) == UINT64_MAX);
 	assert_true(num_mul_sat(4294967296ull, 4294967296ull) == UINT64_MAX);
-	assert_true(
-	    num_mul_sat(4294967295ull, 4294967297ull) == UINT64_MAX);
+	assert_true(num_mul_sat(4294967295ull, 4294967297ull) == UINT64_MAX);
 	assert_true(num_addll_sat(LLONG_MAX, 1) == LLONG_MAX);
 	assert_true(num_addll_sat(LLONG_MAX, LLONG_MAX) == LLONG_MAX);
 	assert_true(num_addll_sat(LLONG_MIN, -1) == LLONG_MIN);
@@ -166,13 +165,13 @@ test_ceil_u64(void **state)
 	assert_true(num_ceil_u64(INT_MAX, UINT64_MAX) == INT_MAX);
 	assert_true(num_ceil_u64((double)P53, UINT64_MAX) == P53);
 	assert_true(num_ceil_u64((double)P63, UINT64_MAX) == P63);
-	assert_true(num_ceil_u64(BELOW64, UINT64_MAX) ==
-	    18446744073709549568ull);
+	assert_true(
+	    num_ceil_u64(BELOW64, UINT64_MAX) == 18446744073709549568ull);
 	/* 2^64 and beyond: undefined as a plain conversion (0 on x86-64,
 	 * which is how max_tokens 4611686018427387903 cost nothing). */
 	assert_true(num_ceil_u64(TWO64, UINT64_MAX) == UINT64_MAX);
-	assert_true(num_ceil_u64(4611686018427387903.0 * 40, UINT64_MAX) ==
-	    UINT64_MAX);
+	assert_true(
+	    num_ceil_u64(4611686018427387903.0 * 40, UINT64_MAX) == UINT64_MAX);
 	assert_true(num_ceil_u64(1e308, UINT64_MAX) == UINT64_MAX);
 	assert_true(num_ceil_u64(INFINITY, UINT64_MAX) == UINT64_MAX);
 	assert_true(num_ceil_u64(NAN, UINT64_MAX) == UINT64_MAX);
@@ -201,14 +200,14 @@ test_floor_u64(void **state)
 	assert_true(num_floor_u64(1.5, UINT64_MAX) == 1);
 	assert_true(num_floor_u64(0.01 * 1e6, UINT64_MAX) == 10000);
 	assert_true(num_floor_u64((double)P53, UINT64_MAX) == P53);
-	assert_true(num_floor_u64(BELOW64, UINT64_MAX) ==
-	    18446744073709549568ull);
+	assert_true(
+	    num_floor_u64(BELOW64, UINT64_MAX) == 18446744073709549568ull);
 	assert_true(num_floor_u64(TWO64, UINT64_MAX) == UINT64_MAX);
 	assert_true(num_floor_u64(1e308, UINT64_MAX) == UINT64_MAX);
 	assert_true(num_floor_u64(1e300 * 1e6, 1ull << 50) == 1ull << 50);
 	assert_true(num_floor_u64(INFINITY, 1ull << 50) == 1ull << 50);
-	assert_true(num_floor_u64((double)(1ull << 50) + 1, 1ull << 50) ==
-	    1ull << 50);
+	assert_true(
+	    num_floor_u64((double)(1ull << 50) + 1, 1ull << 50) == 1ull << 50);
 	assert_true(num_floor_u64((double)P63, P63 - 1) == P63 - 1);
 }
 
@@ -217,10 +216,10 @@ test_floor_u64(void **state)
 static void
 test_conversions_monotone(void **state)
 {
-	static const double xs[] = {-INFINITY, -1e308, -1.0, -0.0, 0.0,
-	    1e-300, 0.5, 1.0, 1.5, 2147483647.0, 9007199254740992.0,
-	    9007199254740994.0, 9223372036854774784.0, 9223372036854775808.0,
-	    BELOW64, TWO64, 1e308, INFINITY};
+	static const double xs[] = {-INFINITY, -1e308, -1.0, -0.0, 0.0, 1e-300,
+	    0.5, 1.0, 1.5, 2147483647.0, 9007199254740992.0, 9007199254740994.0,
+	    9223372036854774784.0, 9223372036854775808.0, BELOW64, TWO64, 1e308,
+	    INFINITY};
 	static const uint64_t maxes[] = {
 	    0, 1, 1000, 1ull << 50, P63 - 1, P63, UINT64_MAX};
 	size_t i, j;
@@ -233,8 +232,7 @@ test_conversions_monotone(void **state)
 			assert_true(num_floor_u64(xs[i - 1], maxes[j]) <=
 			    num_floor_u64(xs[i], maxes[j]));
 			assert_true(num_ceil_u64(xs[i], maxes[j]) <= maxes[j]);
-			assert_true(
-			    num_floor_u64(xs[i], maxes[j]) <= maxes[j]);
+			assert_true(num_floor_u64(xs[i], maxes[j]) <= maxes[j]);
 		}
 }
 
