@@ -177,7 +177,17 @@ refuse(struct relay_req *req, const struct quota_ticket *t, enum dialect d)
 	if (add_headers(req, t, d) ||
 	    req_add_header(req, "Retry-After: %ld", t->retry_after))
 		log_warn("id=%s: rate-limit headers dropped", req->id);
-	if (quota)
+	if (t->alone)
+		apierr_send(req, d, 429,
+		    quota                            ? "insufficient_quota"
+			: t->verdict == QUOTA_TOKENS ? "tokens"
+						     : "requests",
+		    quota ? "insufficient_quota" : "rate_limit_exceeded",
+		    "Request too large for this key's %s: it may use more "
+		    "than the whole limit on its own. Lower max_tokens (and "
+		    "n, or the input).",
+		    quota_what(t->verdict));
+	else if (quota)
 		apierr_send(req, d, 429, "insufficient_quota",
 		    "insufficient_quota",
 		    "You exceeded this key's %s. Try again in %lds or ask "

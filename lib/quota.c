@@ -234,6 +234,7 @@ quota_admit(struct kv *kv, const struct vkey *k, uint64_t est_tokens,
 		if (i == STEP_TPM)
 			t->tpm_used = shown(v - steps[i].delta);
 		rollback(kv, t, deltas);
+		t->alone = steps[i].delta > (uint64_t)steps[i].limit;
 		t->verdict = steps[i].refusal;
 		t->retry_after = steps[i].retry > 0 ? steps[i].retry : 1;
 		return RELAY_OK;

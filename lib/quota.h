@@ -35,6 +35,7 @@ struct quota_ticket {
 	int active; /* something needs settling */
 	enum quota_verdict verdict;
 	long retry_after; /* seconds, for a refusal */
+	int alone; /* refused: the request alone asks more than the limit */
 	long long rpm_limit, rpm_used, tpm_limit, tpm_used;
 	long reset_s; /* seconds to the next minute window */
 };

@@ -56,6 +56,7 @@ assert_eq "$(post small "$(chat_json oa hi false '{"max_tokens":100}')" -H "Auth
 flush
 st=$(post huge "$(chat_json oa hi false '{"max_tokens":4611686018427387903}')" -H "Authorization: Bearer $KB")
 assert_api_error huge 429 insufficient_quota
+assert_match "$(jget error.message "$T/huge.body")" '^Request too large for this key.s monthly budget' "huge: says why"
 
 node - "$BASE_URL" "$MC_PORT" "$KB" "$IDB" "$KT" "$IDT" >"$T/driver.out" 2>&1 <<'NODE'
 const http = require("http"), net = require("net");

@@ -300,6 +300,7 @@ test_reservation_never_wraps(void **state)
 		assert_int_equal(b.verdict, QUOTA_TOKENS);
 		assert_false(b.active);
 		assert_int_equal(b.tpm_used, 10); /* without this request */
+		assert_true(b.alone); /* never fits, whatever is spent */
 		/* 9901 is one over what the budget leaves. */
 		assert_int_equal(
 		    quota_admit(kv, &k, 5, huge[i] < 9901 ? 9901 : huge[i], &b),
@@ -310,6 +311,10 @@ test_reservation_never_wraps(void **state)
 		assert_int_equal(counter(kv, &a, 'd'), 10);
 		assert_int_equal(counter(kv, &a, 'u'), 100);
 	}
+	/* Over what is left, not over the limit: waiting may help. */
+	assert_int_equal(quota_admit(kv, &k, 991, 0, &b), RELAY_OK);
+	assert_int_equal(b.verdict, QUOTA_TOKENS);
+	assert_false(b.alone);
 	/* What is left still fits, exactly. */
 	assert_int_equal(quota_admit(kv, &k, 990, 9900, &b), RELAY_OK);
 	assert_int_equal(b.verdict, QUOTA_OK);
