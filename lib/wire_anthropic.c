@@ -826,7 +826,8 @@ an_usage_json(const struct ir_usage *u)
 {
 	long long cr = u->cache_read > 0 ? u->cache_read : 0;
 	long long cw = u->cache_write > 0 ? u->cache_write : 0;
-	long long in = u->input > 0 ? u->input - cr - cw : 0;
+	long long in =
+	    u->input > 0 ? num_addll_sat(num_addll_sat(u->input, -cr), -cw) : 0;
 
 	return json_pack("{s:I,s:I,s:I,s:I}", "input_tokens",
 	    (json_int_t)(in > 0 ? in : 0), "cache_creation_input_tokens",

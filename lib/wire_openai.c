@@ -1250,10 +1250,9 @@ oa_dec_error(json_t *e, struct ir_norm *n)
 {
 	json_t *code = json_object_get(e, "code");
 	json_t *type = json_object_get(e, "type");
-	int status = json_is_integer(code) ? (int)json_integer_value(code) : 0;
+	json_int_t c = json_is_integer(code) ? json_integer_value(code) : 0;
+	int status = c >= 400 && c <= 599 ? (int)c : 500;
 
-	if (status < 400 || status > 599)
-		status = 500;
 	if (!json_is_string(type))
 		type = code;
 	return ir_norm_error(
