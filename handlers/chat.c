@@ -334,7 +334,7 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 	if (m != NULL && gate_model(req, g, m, rt.d) &&
 	    screen(req, cfg, g, m, &rt, &cr, &pc) &&
 	    gate_admit(req, g, cfg, m, req->body.len,
-		chatreq_reserve(&cr, cfg->default_max_tokens), rt.d)) {
+		chatreq_reserve(&cr, m, cfg->default_max_tokens), rt.d)) {
 		pc.in = rt.d;
 		pc.cr = &cr;
 		pc.m = m;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "chatreq.h"
+#include "config.h"
 #include "jsonx.h"
 #include "limits.h"
 #include "num.h"
@@ -28,18 +29,49 @@ choices_of(json_t *n)
 	    : 1;
 }
 
+/* Whether a call of dialect d to model m may be translated for an
+ * Anthropic provider, which adds a thinking budget to max_tokens. */
+static int
+to_anthropic(const struct config_model *m, enum dialect d)
+{
+	size_t i;
+
+	if (m == NULL || d == DIALECT_ANTHROPIC)
+		return 0;
+	for (i = 0; i < m->ntargets; i++)
+		if (m->targets[i].provider != NULL &&
+		    m->targets[i].provider->type == PROVIDER_ANTHROPIC)
+			return 1;
+	return 0;
+}
+
 long long
-chatreq_reserve(const struct chatreq *cr, long long def)
+chatreq_reserve(
+    const struct chatreq *cr, const struct config_model *m, long long def)
 {
 	uint64_t out = cr->max_tokens > 0 ? (uint64_t)cr->max_tokens
 	    : def > 0                     ? (uint64_t)def
 					  : 0;
 	uint64_t r;
 
-	if (cr->think > 0)
-		out = num_add_sat(out, (uint64_t)cr->think);
+	if (cr->think > 0 && to_anthropic(m, cr->d))
+		out = num_add_sat(out,
+		    cr->think > AN_BUDGET_MIN ? (uint64_t)cr->think
+					      : AN_BUDGET_MIN);
 	r = num_mul_sat(out, cr->choices > 1 ? (uint64_t)cr->choices : 1);
 	return r > (uint64_t)LLONG_MAX ? LLONG_MAX : (long long)r;
+}
+
+/* The thinking budget wire_openai.c asks for a reasoning_effort. */
+static long long
+effort_budget(const char *e)
+{
+	if (e == NULL)
+		return 0;
+	return strcmp(e, "low") == 0   ? OA_EFFORT_LOW
+	    : strcmp(e, "medium") == 0 ? OA_EFFORT_MEDIUM
+	    : strcmp(e, "high") == 0   ? OA_EFFORT_HIGH
+				       : 0;
 }
 
 /* Every spelling the upstream honours is checked, and the largest is
@@ -65,6 +97,8 @@ max_tokens(json_t *root, struct chatreq *cr, char *errbuf, size_t errsz,
 			cr->max_tokens = json_integer_value(v);
 	}
 	cr->choices = choices_of(json_object_get(root, "n"));
+	cr->think = effort_budget(
+	    json_string_value(json_object_get(root, "reasoning_effort")));
 	return RELAY_OK;
 }
 
@@ -185,12 +219,14 @@ gemini_look(json_t *root, struct chatreq *cr, char *errbuf, size_t errsz,
 		if (cr->max_tokens < json_integer_value(max))
 			cr->max_tokens = json_integer_value(max);
 	}
-	/* A thinking budget the relay adds to max_tokens for an Anthropic
-	 * provider: reserved on top, whichever provider answers. */
+	/* The thinking budget as wire_gemini.c reads it (-1: Gemini's
+	 * dynamic budget). */
 	think = gc_get(gc_get(gc, "thinkingConfig", "thinking_config"),
 	    "thinkingBudget", "thinking_budget");
-	if (json_is_integer(think) && json_integer_value(think) > 0)
-		cr->think = json_integer_value(think);
+	if (json_is_integer(think) && json_integer_value(think) != 0)
+		cr->think = json_integer_value(think) < 0
+		    ? GM_DYNAMIC_BUDGET
+		    : json_integer_value(think);
 	cr->choices =
 	    choices_of(gc_get(gc, "candidateCount", "candidate_count"));
 	cr->include_usage = 1; /* Gemini streams always carry usage */
@@ -217,6 +253,7 @@ chatreq_parse_dialect(enum dialect d, const char *p, size_t n,
 	if (!json_is_object(root))
 		return fail(errbuf, errsz, param, NULL,
 		    "The request body must be a JSON object.");
+	cr->d = d;
 	return d == DIALECT_ANTHROPIC
 	    ? anthropic_look(root, cr, errbuf, errsz, param)
 	    : gemini_look(root, cr, errbuf, errsz, param);

@@ -11,6 +11,8 @@
 #include "dialect.h"
 #include "err.h"
 
+struct config_model;
+
 struct chatreq {
 	void *root; /* the parsed body (json_t *), owned */
 	struct span model; /* points into root; valid until chatreq_free */
@@ -20,7 +22,11 @@ struct chatreq {
 	 * honours (max_completion_tokens, max_tokens; maxOutputTokens,
 	 * max_output_tokens); 0: unset. */
 	long long max_tokens;
-	long long think; /* Gemini thinkingBudget, > 0; else 0 */
+	/* The thinking budget it asks for (reasoning_effort's, Gemini's
+	 * thinkingBudget), which a translation for an Anthropic provider
+	 * adds to max_tokens; 0: none. */
+	long long think;
+	enum dialect d; /* the body's dialect */
 	long long choices; /* n, candidateCount: 1 unless an integer > 1 */
 	int embed; /* an embeddings request (POST /v1/embeddings) */
 };
@@ -54,12 +60,14 @@ enum relay_err chatreq_parse_embeddings(const char *p, size_t n,
     const char **param) RELAY_MUST_CHECK;
 
 /*
- * The output tokens to reserve for cr: its max_tokens (def when unset),
- * plus its thinking budget, times its choices; saturated at LLONG_MAX,
- * never wrapped (each choice may use the whole limit).
+ * The output tokens to reserve for cr sent to model m (NULL: a
+ * passthrough): its max_tokens (def when unset), plus its thinking budget
+ * when m may translate it for an Anthropic provider, times its choices;
+ * saturated at LLONG_MAX, never wrapped (each choice may use the whole
+ * limit).
  */
 long long chatreq_reserve(
-    const struct chatreq *cr, long long def) RELAY_NONNULL;
+    const struct chatreq *cr, const struct config_model *m, long long def);
 
 /* Release what chatreq_parse() allocated. */
 void chatreq_free(struct chatreq *cr) RELAY_NONNULL;

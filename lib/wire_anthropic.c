@@ -12,8 +12,6 @@
 /* max_tokens is required by the Messages API; when the client's dialect
  * left it out (OpenAI and Gemini make it optional) we ask for this. */
 #define AN_MAX_TOKENS_DEFAULT 4096
-/* The smallest thinking budget the Messages API accepts: tokens. */
-#define AN_BUDGET_MIN 1024
 
 #define FAIL(name, ...) ir_fail(eb, es, param, name, __VA_ARGS__)
 

@@ -11,9 +11,6 @@
 #include "num.h"
 #include "wire_gemini.h"
 
-/* thinkingBudget -1 asks Gemini to decide; other providers need a number:
- * tokens. */
-#define GM_DYNAMIC_BUDGET 8192
 /* Google's documented placeholder for function calls whose signature is
  * unknown (history from another model): Gemini 3 otherwise answers 400
  * "Function call is missing a thought_signature". */

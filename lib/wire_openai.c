@@ -10,12 +10,6 @@
 #include "num.h"
 #include "wire_openai.h"
 
-/* Thinking budgets standing for OpenAI's reasoning_effort values, used
- * when an OpenAI client asks an Anthropic or Gemini model to reason. */
-#define OA_EFFORT_LOW 1024
-#define OA_EFFORT_MEDIUM 8192
-#define OA_EFFORT_HIGH 24576
-
 #define FAIL(name, ...) ir_fail(eb, es, param, name, __VA_ARGS__)
 
 /* --- request: parse ---------------------------------------------------- */

@@ -152,9 +152,16 @@ check_num(
 		    num_floor_u64(d, max) == (uint64_t)d);
 }
 
+/* A model with an Anthropic target: a translation may add a thinking
+ * budget to max_tokens. */
+static const struct config_provider p_an = {.type = PROVIDER_ANTHROPIC};
+static struct config_target t_an = {.provider = &p_an};
+static struct config_model m_an = {.targets = &t_an, .ntargets = 1};
+
 static void
-check_reserve(long long max, long long think, long long choices)
+check_reserve(long long max, long long think, long long choices, int an)
 {
+	const struct config_model *m = an ? &m_an : NULL;
 	struct chatreq cr;
 	long long r, r2, base;
 
@@ -162,24 +169,37 @@ check_reserve(long long max, long long think, long long choices)
 	cr.max_tokens = max;
 	cr.think = think;
 	cr.choices = choices;
-	r = chatreq_reserve(&cr, 4096);
+	r = chatreq_reserve(&cr, m, 4096);
 	base = max > 0 ? max : 4096;
 	CHECK(r >= base || r == LLONG_MAX);
 	CHECK(r >= 0);
-	if (think > 0)
+	if (an && think > 0) {
 		CHECK(r >= think || r == LLONG_MAX);
+		CHECK(r - base >= AN_BUDGET_MIN || r == LLONG_MAX);
+	}
+	if (!an)
+		CHECK(r ==
+		    chatreq_reserve(&(struct chatreq){.max_tokens = max,
+					.choices = choices},
+			NULL, 4096));
 	if (choices > 1 && r != LLONG_MAX)
 		CHECK(r % choices == 0 && r / choices >= base);
 	/* More of anything never reserves less. */
 	if (max > 0 && max < LLONG_MAX) {
 		cr.max_tokens = max + 1;
-		r2 = chatreq_reserve(&cr, 4096);
+		r2 = chatreq_reserve(&cr, m, 4096);
 		CHECK(r2 >= r);
 		cr.max_tokens = max;
 	}
+	if (think >= 0 && think < LLONG_MAX) {
+		cr.think = think + 1;
+		r2 = chatreq_reserve(&cr, m, 4096);
+		CHECK(r2 >= r);
+		cr.think = think;
+	}
 	if (choices >= 1 && choices < LLONG_MAX) {
 		cr.choices = choices + 1;
-		r2 = chatreq_reserve(&cr, 4096);
+		r2 = chatreq_reserve(&cr, m, 4096);
 		CHECK(r2 >= r);
 	}
 }
@@ -249,7 +269,7 @@ check_chain(size_t body, long long max, long long choices, double pin,
 	cfg.default_max_tokens = 4096;
 	cr.max_tokens = max;
 	cr.choices = choices;
-	out = chatreq_reserve(&cr, 4096);
+	out = chatreq_reserve(&cr, &m, 4096);
 	if (!gate_admit(&req, &g, &cfg, &m, body, out, DIALECT_OPENAI))
 		abort(); /* no key: always admitted */
 	CHECK(g.est_tokens >= g.est_prompt);
@@ -283,7 +303,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	check_cost(a, b, la < a ? la : a, lb < b ? lb : b, pin, pout);
 	check_num(a, b, x, y, pin, c);
-	check_reserve(x, y, z);
+	check_reserve(x, y, z, (int)(c & 1));
 	check_step(x, c, a, used);
 	check_budget(usd, more);
 	check_chain((size_t)(la % (1ull << 40)), x, z, pin, pout, usd, c);

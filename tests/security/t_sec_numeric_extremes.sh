@@ -8,7 +8,9 @@
 # 2^62-1, 2^63-1, 2^64, -2^63, 1e308, 1e400, -1, -0, -0.0, 1.5, "7",
 # null, true), in its own dialect and across dialects for the fields that
 # feed the reservation (max_tokens, max_completion_tokens, maxOutputTokens,
-# max_output_tokens, n, candidateCount, thinkingBudget). memcached is
+# max_output_tokens, n, candidateCount, thinkingBudget, reasoning_effort:
+# the last two add to max_tokens when translated for an Anthropic
+# provider). memcached is
 # flushed before each request, so each is judged alone against its limit.
 # Each one is either refused with a 4xx in its dialect's error shape, or
 # admitted with a reservation that fits the limit (and the key's counter
@@ -71,14 +73,20 @@ const VALUES = ["0", "1", "100", "2147483647", "9007199254740992",
   "\"7\"", "null", "true"];
 // Values whose reservation fits both limits, by the kind of field: a
 // token limit up to 100; a choice count up to 1 (with max 10: n = 100
-// asks for 1000 tokens); anything for a field that reserves nothing.
+// asks for 1000 tokens); a thinking budget none at all when the model's
+// provider is Anthropic (the translation adds at least 1024 tokens to
+// max_tokens; -1, Gemini's dynamic budget, 8192); anything for a field
+// that reserves nothing.
 const num = (v) => /^-?[0-9]+$/.test(v) ? BigInt(v) : null;
-function fits(kind, v) {
+function fits(kind, v, m) {
   const n = num(v);
   if (kind === "tok") return n === null || n <= 100n;
   if (kind === "mul") return n === null || n <= 1n;
+  if (kind === "think") return m !== "an" || n === null || n === 0n;
+  if (kind === "effort") return m !== "an" || !/^"(low|medium|high)"$/.test(v);
   return true;
 }
+const EFFORTS = ['"low"', '"medium"', '"high"', '"max"', '""', "1e308", "null"];
 
 function mc(cmd) {
   return new Promise((res) => {
@@ -150,6 +158,7 @@ function shaped(d, status, text) {
 
 const FIELDS = {
   openai: [["max_tokens", "tok"], ["max_completion_tokens", "tok"], ["n", "mul"],
+    ["reasoning_effort", "effort"],
     ["temperature", ""], ["top_p", ""], ["seed", ""], ["presence_penalty", ""],
     ["frequency_penalty", ""], ["top_logprobs", ""]],
   anthropic: [["max_tokens", "tok"], ["temperature", ""], ["top_p", ""], ["top_k", ""],
@@ -157,7 +166,7 @@ const FIELDS = {
   gemini: [["generationConfig.maxOutputTokens", "tok"], ["generationConfig.max_output_tokens", "tok"],
     ["generationConfig.candidateCount", "mul"], ["generationConfig.temperature", ""],
     ["generationConfig.topP", ""], ["generationConfig.topK", ""], ["generationConfig.seed", ""],
-    ["generationConfig.thinkingConfig.thinkingBudget", "tok"]],
+    ["generationConfig.thinkingConfig.thinkingBudget", "think"]],
 };
 const NATIVE = { openai: "oa", anthropic: "an", gemini: "gm" };
 
@@ -170,7 +179,7 @@ const NATIVE = { openai: "oa", anthropic: "an", gemini: "gm" };
         cases.push([d, m, f, kind]);
   for (const [who, key, id] of [["budget", kb, idb], ["tpm", kt, idt]])
     for (const [d, m, f, kind] of cases)
-      for (const v of VALUES) {
+      for (const v of kind === "effort" ? EFFORTS : VALUES) {
         await mc("flush_all");
         const [path, h] = route(d, m, key);
         const r = await post(path, h, body(d, m, f, v));
@@ -180,7 +189,7 @@ const NATIVE = { openai: "oa", anthropic: "an", gemini: "gm" };
         if (r.status === 200) {
           admitted++;
           const c = await counter(id);
-          if (!fits(kind, v)) why = "admitted past the limit";
+          if (!fits(kind, v, m)) why = "admitted past the limit";
           else if (who === "budget" && (c.u || 0) > BUDGET) why = `budget counter ${c.u} > ${BUDGET}`;
           else if (who === "tpm" && (c.t || 0) > TPM) why = `tpm counter ${c.t} > ${TPM}`;
         } else if (r.status >= 400 && r.status < 500) {

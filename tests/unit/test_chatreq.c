@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "../../lib/chatreq.h"
+#include "../../lib/config.h"
 #include "../../lib/jsonx.h"
 #include "../../lib/mem.h"
 
@@ -249,10 +250,19 @@ test_unicode_model(void **state)
 
 /* --- the reservation (issue 19: every spelling, choices, saturation) --- */
 
-/* chatreq_reserve() of body in dialect d (default 4096), or -1 when the
- * body is refused. */
+/* Models: one with a Gemini and an Anthropic target (a translation may
+ * add a thinking budget to max_tokens), one with a Gemini target only. */
+static const struct config_provider p_an = {.type = PROVIDER_ANTHROPIC};
+static const struct config_provider p_gm = {.type = PROVIDER_GEMINI};
+static struct config_target t_both[2] = {
+    {.provider = &p_gm}, {.provider = &p_an}};
+static struct config_model m_an = {.targets = t_both, .ntargets = 2};
+static struct config_model m_gm = {.targets = t_both, .ntargets = 1};
+
+/* chatreq_reserve() of body in dialect d to model m (default 4096), or -1
+ * when the body is refused. */
 static long long
-reserve(enum dialect d, const char *body)
+reserve_to(const struct config_model *m, enum dialect d, const char *body)
 {
 	struct chatreq cr;
 	const char *pm;
@@ -261,9 +271,15 @@ reserve(enum dialect d, const char *body)
 
 	if (chatreq_parse_dialect(
 		d, body, strlen(body), &cr, eb, sizeof(eb), &pm) == RELAY_OK)
-		r = chatreq_reserve(&cr, 4096);
+		r = chatreq_reserve(&cr, m, 4096);
 	chatreq_free(&cr);
 	return r;
+}
+
+static long long
+reserve(enum dialect d, const char *body)
+{
+	return reserve_to(NULL, d, body);
 }
 
 #define OA(extra) "{\"model\":\"m\",\"messages\":[1]" extra "}"
@@ -365,16 +381,8 @@ test_reserve_anthropic_gemini(void **state)
 	    30);
 	assert_int_equal(reserve(DIALECT_GEMINI,
 			     GM("\"maxOutputTokens\":10,\"thinkingConfig\":"
-				"{\"thinkingBudget\":100}")),
-	    110);
-	assert_int_equal(
-	    reserve(DIALECT_GEMINI,
-		GM("\"thinking_config\":{\"thinking_budget\":100}")),
-	    4196);
-	assert_int_equal(reserve(DIALECT_GEMINI,
-			     GM("\"maxOutputTokens\":10,\"thinkingConfig\":"
 				"{\"thinkingBudget\":9223372036854775807}")),
-	    LLONG_MAX);
+	    10);
 	assert_int_equal(reserve(DIALECT_GEMINI,
 			     GM("\"maxOutputTokens\":3,\"candidateCount\":"
 				"4611686018427387904")),
@@ -385,6 +393,59 @@ test_reserve_anthropic_gemini(void **state)
 	    reserve(DIALECT_GEMINI, GM("\"max_output_tokens\":1.5")), -1);
 	assert_int_equal(
 	    reserve(DIALECT_GEMINI, GM("\"max_output_tokens\":-1")), -1);
+}
+
+/* A thinking budget is reserved on top when the model may translate the
+ * call for an Anthropic provider (an_limits() adds it to max_tokens, at
+ * least AN_BUDGET_MIN): a $0.01 key once got 24576 tokens of reasoning
+ * for a reservation of 10. */
+static void
+test_reserve_thinking(void **state)
+{
+	static const char gm100[] =
+	    GM("\"maxOutputTokens\":10,"
+	       "\"thinkingConfig\":{\"thinkingBudget\":100}");
+	static const char gmdyn[] =
+	    GM("\"maxOutputTokens\":10,"
+	       "\"thinkingConfig\":{\"thinkingBudget\":-1}");
+	static const char gmbig[] =
+	    GM("\"maxOutputTokens\":10,\"thinkingConfig\":{"
+	       "\"thinkingBudget\":9223372036854775807},\"candidateCount\":2");
+
+	(void)state;
+	assert_int_equal(reserve_to(NULL, DIALECT_GEMINI, gm100), 10);
+	assert_int_equal(reserve_to(&m_gm, DIALECT_GEMINI, gm100), 10);
+	assert_int_equal(reserve_to(&m_an, DIALECT_GEMINI, gm100), 1034);
+	assert_int_equal(reserve_to(&m_an, DIALECT_GEMINI, gmdyn), 8202);
+	assert_int_equal(reserve_to(&m_gm, DIALECT_GEMINI, gmdyn), 10);
+	assert_int_equal(reserve_to(&m_an, DIALECT_GEMINI, gmbig), LLONG_MAX);
+	assert_int_equal(
+	    reserve_to(&m_an, DIALECT_GEMINI,
+		GM("\"thinking_config\":{\"thinking_budget\":5000}")),
+	    9096);
+	assert_int_equal(
+	    reserve_to(&m_an, DIALECT_OPENAI,
+		OA(",\"max_tokens\":10,\"reasoning_effort\":\"high\"")),
+	    10 + OA_EFFORT_HIGH);
+	assert_int_equal(
+	    reserve_to(&m_an, DIALECT_OPENAI,
+		OA(",\"max_tokens\":10,\"reasoning_effort\":\"low\","
+		   "\"n\":3")),
+	    3 * (10 + OA_EFFORT_LOW));
+	assert_int_equal(
+	    reserve_to(&m_gm, DIALECT_OPENAI,
+		OA(",\"max_tokens\":10,\"reasoning_effort\":\"high\"")),
+	    10);
+	assert_int_equal(
+	    reserve_to(&m_an, DIALECT_OPENAI,
+		OA(",\"max_tokens\":10,\"reasoning_effort\":\"max\"")),
+	    10);
+	/* Anthropic's own budget is inside its max_tokens. */
+	assert_int_equal(reserve_to(&m_an, DIALECT_ANTHROPIC,
+			     "{\"model\":\"m\",\"messages\":[1],\"max_tokens\":"
+			     "2000,\"thinking\":{\"type\":\"enabled\","
+			     "\"budget_tokens\":1500}}"),
+	    2000);
 }
 
 int
@@ -403,6 +464,7 @@ main(void)
 	    cmocka_unit_test(test_unicode_model),
 	    cmocka_unit_test(test_reserve_openai),
 	    cmocka_unit_test(test_reserve_anthropic_gemini),
+	    cmocka_unit_test(test_reserve_thinking),
 	};
 	int failed;
 
