@@ -89,16 +89,12 @@ struct last_failure {
 
 /* --- usage ------------------------------------------------------------- */
 
-/* A usage count; 0 when absent, not an integer or below 0 (a negative
- * part must not take from the others' sum). */
 static long long
 ival(json_t *o, const char *k)
 {
 	json_t *v = json_object_get(o, k);
 
-	return json_is_integer(v) && json_integer_value(v) > 0
-	    ? json_integer_value(v)
-	    : 0;
+	return json_is_integer(v) ? json_integer_value(v) : 0;
 }
 
 /* Read a usage object of dialect d out of a response or stream event. */
