@@ -349,7 +349,8 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 		req->m_model = m->name;
 	if (m != NULL && gate_model(req, g, m, rt.d) &&
 	    screen(req, cfg, g, m, &rt, &cr, &pc) &&
-	    gate_admit(req, g, cfg, m, req->body.len, cr.max_tokens, rt.d)) {
+	    gate_admit(req, g, cfg, m, req->body.len,
+		chatreq_reserve(&cr, m, cfg->default_max_tokens), rt.d)) {
 		pc.in = rt.d;
 		pc.cr = &cr;
 		pc.m = m;

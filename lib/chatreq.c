@@ -5,8 +5,10 @@
 #include <string.h>
 
 #include "chatreq.h"
+#include "config.h"
 #include "jsonx.h"
 #include "limits.h"
+#include "num.h"
 
 static enum relay_err
 fail(char *errbuf, size_t errsz, const char **param, const char *name,
@@ -17,6 +19,64 @@ fail(char *errbuf, size_t errsz, const char **param, const char *name,
 	return RELAY_EINVAL;
 }
 
+/* A choice count (n, candidateCount): one when absent or not a positive
+ * integer (the upstream refuses those, and nothing is spent). */
+static long long
+choices_of(json_t *n)
+{
+	return json_is_integer(n) && json_integer_value(n) > 1
+	    ? json_integer_value(n)
+	    : 1;
+}
+
+/* Whether a call of dialect d to model m may be translated for an
+ * Anthropic provider, which adds a thinking budget to max_tokens. */
+static int
+to_anthropic(const struct config_model *m, enum dialect d)
+{
+	size_t i;
+
+	if (m == NULL || d == DIALECT_ANTHROPIC)
+		return 0;
+	for (i = 0; i < m->ntargets; i++)
+		if (m->targets[i].provider != NULL &&
+		    m->targets[i].provider->type == PROVIDER_ANTHROPIC)
+			return 1;
+	return 0;
+}
+
+long long
+chatreq_reserve(
+    const struct chatreq *cr, const struct config_model *m, long long def)
+{
+	uint64_t out = cr->max_tokens > 0 ? (uint64_t)cr->max_tokens
+	    : def > 0                     ? (uint64_t)def
+					  : 0;
+	uint64_t r;
+
+	if (cr->think > 0 && to_anthropic(m, cr->d))
+		out = num_add_sat(out,
+		    cr->think > AN_BUDGET_MIN ? (uint64_t)cr->think
+					      : AN_BUDGET_MIN);
+	r = num_mul_sat(out, cr->choices > 1 ? (uint64_t)cr->choices : 1);
+	return r > (uint64_t)LLONG_MAX ? LLONG_MAX : (long long)r;
+}
+
+/* The thinking budget wire_openai.c asks for a reasoning_effort. */
+static long long
+effort_budget(const char *e)
+{
+	if (e == NULL)
+		return 0;
+	return strcmp(e, "low") == 0   ? OA_EFFORT_LOW
+	    : strcmp(e, "medium") == 0 ? OA_EFFORT_MEDIUM
+	    : strcmp(e, "high") == 0   ? OA_EFFORT_HIGH
+				       : 0;
+}
+
+/* Every spelling the upstream honours is checked, and the largest is
+ * reserved: reading one while the upstream obeys another would reserve
+ * the default for a request that asks for any amount. */
 static enum relay_err
 max_tokens(json_t *root, struct chatreq *cr, char *errbuf, size_t errsz,
     const char **param)
@@ -33,9 +93,12 @@ max_tokens(json_t *root, struct chatreq *cr, char *errbuf, size_t errsz,
 		if (!json_is_integer(v) || json_integer_value(v) < 1)
 			return fail(errbuf, errsz, param, names[i],
 			    "Invalid value: expected an integer >= 1.");
-		if (cr->max_tokens == 0)
+		if (cr->max_tokens < json_integer_value(v))
 			cr->max_tokens = json_integer_value(v);
 	}
+	cr->choices = choices_of(json_object_get(root, "n"));
+	cr->think = effort_budget(
+	    json_string_value(json_object_get(root, "reasoning_effort")));
 	return RELAY_OK;
 }
 
@@ -118,24 +181,54 @@ anthropic_look(json_t *root, struct chatreq *cr, char *errbuf, size_t errsz,
 	return RELAY_OK;
 }
 
+/* generationConfig's member in either spelling Gemini reads (the JSON
+ * mapping of its protos takes lowerCamel and snake_case alike). */
+static json_t *
+gc_get(json_t *gc, const char *camel, const char *snake)
+{
+	json_t *v = json_object_get(gc, camel);
+
+	return v != NULL ? v : json_object_get(gc, snake);
+}
+
 static enum relay_err
 gemini_look(json_t *root, struct chatreq *cr, char *errbuf, size_t errsz,
     const char **param)
 {
+	static const char *const names[] = {
+	    "maxOutputTokens", "max_output_tokens"};
 	json_t *contents = json_object_get(root, "contents");
 	json_t *gc = json_object_get(root, "generationConfig");
-	json_t *max = json_object_get(gc, "maxOutputTokens");
+	json_t *max, *think;
+	size_t i;
 
+	if (gc == NULL)
+		gc = json_object_get(root, "generation_config");
 	if (!json_is_array(contents) || json_array_size(contents) == 0)
 		return fail(errbuf, errsz, param, "contents",
 		    "* GenerateContentRequest.contents: contents is not "
 		    "specified");
-	if (max != NULL &&
-	    (!json_is_integer(max) || json_integer_value(max) < 1))
-		return fail(errbuf, errsz, param, "generationConfig",
-		    "* GenerateContentRequest.generation_config.max_output_"
-		    "tokens: must be a positive integer");
-	cr->max_tokens = max != NULL ? json_integer_value(max) : 0;
+	for (i = 0; i < 2; i++) {
+		max = json_object_get(gc, names[i]);
+		if (max == NULL)
+			continue;
+		if (!json_is_integer(max) || json_integer_value(max) < 1)
+			return fail(errbuf, errsz, param, "generationConfig",
+			    "* GenerateContentRequest.generation_config.max_"
+			    "output_tokens: must be a positive integer");
+		if (cr->max_tokens < json_integer_value(max))
+			cr->max_tokens = json_integer_value(max);
+	}
+	/* The thinking budget as wire_gemini.c reads it (-1: Gemini's
+	 * dynamic budget). */
+	think = gc_get(gc_get(gc, "thinkingConfig", "thinking_config"),
+	    "thinkingBudget", "thinking_budget");
+	if (json_is_integer(think) && json_integer_value(think) != 0)
+		cr->think = json_integer_value(think) < 0
+		    ? GM_DYNAMIC_BUDGET
+		    : json_integer_value(think);
+	cr->choices =
+	    choices_of(gc_get(gc, "candidateCount", "candidate_count"));
 	cr->include_usage = 1; /* Gemini streams always carry usage */
 	return RELAY_OK;
 }
@@ -160,6 +253,7 @@ chatreq_parse_dialect(enum dialect d, const char *p, size_t n,
 	if (!json_is_object(root))
 		return fail(errbuf, errsz, param, NULL,
 		    "The request body must be a JSON object.");
+	cr->d = d;
 	return d == DIALECT_ANTHROPIC
 	    ? anthropic_look(root, cr, errbuf, errsz, param)
 	    : gemini_look(root, cr, errbuf, errsz, param);

@@ -11,13 +11,23 @@
 #include "dialect.h"
 #include "err.h"
 
+struct config_model;
+
 struct chatreq {
 	void *root; /* the parsed body (json_t *), owned */
 	struct span model; /* points into root; valid until chatreq_free */
 	int stream; /* "stream": true */
 	int include_usage; /* "stream_options": {"include_usage": true} */
-	long long
-	    max_tokens; /* max_completion_tokens or max_tokens, 0: unset */
+	/* The largest output limit it sets, in any spelling its upstream
+	 * honours (max_completion_tokens, max_tokens; maxOutputTokens,
+	 * max_output_tokens); 0: unset. */
+	long long max_tokens;
+	/* The thinking budget it asks for (reasoning_effort's, Gemini's
+	 * thinkingBudget), which a translation for an Anthropic provider
+	 * adds to max_tokens; 0: none. */
+	long long think;
+	enum dialect d; /* the body's dialect */
+	long long choices; /* n, candidateCount: 1 unless an integer > 1 */
 	int embed; /* an embeddings request (POST /v1/embeddings) */
 };
 
@@ -48,6 +58,16 @@ enum relay_err chatreq_parse_dialect(enum dialect d, const char *p, size_t n,
 enum relay_err chatreq_parse_embeddings(const char *p, size_t n,
     struct chatreq *cr, char *errbuf, size_t errsz,
     const char **param) RELAY_MUST_CHECK;
+
+/*
+ * The output tokens to reserve for cr sent to model m (NULL: a
+ * passthrough): its max_tokens (def when unset), plus its thinking budget
+ * when m may translate it for an Anthropic provider, times its choices;
+ * saturated at LLONG_MAX, never wrapped (each choice may use the whole
+ * limit).
+ */
+long long chatreq_reserve(
+    const struct chatreq *cr, const struct config_model *m, long long def);
 
 /* Release what chatreq_parse() allocated. */
 void chatreq_free(struct chatreq *cr) RELAY_NONNULL;

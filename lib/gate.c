@@ -2,6 +2,7 @@
 /* gate.c - authentication in each dialect's convention, allowlists, and
  * the reserve-then-settle limits of quota.c, answered the way the
  * providers answer (429 + Retry-After; quota told apart from rate). */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -13,6 +14,7 @@
 #include "kv.h"
 #include "log.h"
 #include "metrics.h"
+#include "num.h"
 #include "req.h"
 #include "server.h"
 
@@ -102,18 +104,18 @@ gate_model(struct relay_req *req, struct gate *g, const struct config_model *m,
 }
 
 /* Price in micro-USD, rounded up: USD per million tokens is micro-USD
- * per token. */
-static uint64_t
-cost_of(const struct config_model *m, uint64_t in, uint64_t out)
+ * per token. Saturates at UINT64_MAX (the double beyond 2^64 converted as
+ * it is was undefined, 0 on x86-64: the largest request cost nothing);
+ * a NaN or infinite price counts as the largest cost too. */
+uint64_t
+gate_cost(const struct config_model *m, uint64_t in, uint64_t out)
 {
 	double c;
 
 	if (m == NULL)
 		return 0;
 	c = (double)in * m->price_in + (double)out * m->price_out;
-	uint64_t r = (uint64_t)c;
-
-	return (double)r < c ? r + 1 : r;
+	return num_ceil_u64(c, UINT64_MAX);
 }
 
 /* One limit's trio in the dialect's convention: OpenAI
@@ -173,7 +175,17 @@ refuse(struct relay_req *req, const struct quota_ticket *t, enum dialect d)
 	if (add_headers(req, t, d) ||
 	    req_add_header(req, "Retry-After: %ld", t->retry_after))
 		log_warn("id=%s: rate-limit headers dropped", req->id);
-	if (quota)
+	if (t->alone)
+		apierr_send(req, d, 429,
+		    quota                            ? "insufficient_quota"
+			: t->verdict == QUOTA_TOKENS ? "tokens"
+						     : "requests",
+		    quota ? "insufficient_quota" : "rate_limit_exceeded",
+		    "Request too large for this key's %s: it may use more "
+		    "than the whole limit on its own. Lower max_tokens (and "
+		    "n, or the input).",
+		    quota_what(t->verdict));
+	else if (quota)
 		apierr_send(req, d, 429, "insufficient_quota",
 		    "insufficient_quota",
 		    "You exceeded this key's %s. Try again in %lds or ask "
@@ -192,16 +204,17 @@ gate_admit(struct relay_req *req, struct gate *g, const struct config *cfg,
     const struct config_model *m, size_t body_len, long long max_out,
     enum dialect d)
 {
-	uint64_t out =
-	    max_out > 0 ? (uint64_t)max_out : (uint64_t)cfg->default_max_tokens;
+	uint64_t out = max_out > 0        ? (uint64_t)max_out
+	    : cfg->default_max_tokens > 0 ? (uint64_t)cfg->default_max_tokens
+					  : 0;
 	enum relay_err err;
 
-	g->est_prompt = (uint64_t)(body_len + 3) / 4;
-	g->est_tokens = g->est_prompt + out;
+	g->est_prompt = num_add_sat(body_len / 4, body_len % 4 != 0);
+	g->est_tokens = num_add_sat(g->est_prompt, out);
 	if (g->key == NULL)
 		return 1;
 	err = quota_admit(req->ctx->kv, g->key, g->est_tokens,
-	    cost_of(m, g->est_prompt, out), &g->ticket);
+	    gate_cost(m, g->est_prompt, out), &g->ticket);
 	if (err != RELAY_OK) {
 		memset(&g->ticket, 0, sizeof(g->ticket));
 		if (cfg->fail_open) {
@@ -230,18 +243,17 @@ gate_settle(struct relay_req *req, struct gate *g, const struct config_model *m,
 	uint64_t in = known && prompt >= 0 ? (uint64_t)prompt : g->est_prompt;
 	uint64_t out =
 	    known && completion >= 0 ? (uint64_t)completion : (uint64_t)events;
+	uint64_t cost = gate_cost(m, in, out);
 
 	if (m != NULL && (known || events > 0)) {
-		metrics_tokens(
-		    req->ctx->metrics, m->name, in, out, cost_of(m, in, out));
-		req->m_in = (long long)in;
-		req->m_out = (long long)out;
-		req->m_cost = cost_of(m, in, out);
+		metrics_tokens(req->ctx->metrics, m->name, in, out, cost);
+		req->m_in = in > LLONG_MAX ? LLONG_MAX : (long long)in;
+		req->m_out = out > LLONG_MAX ? LLONG_MAX : (long long)out;
+		req->m_cost = cost;
 	}
 	if (!g->ticket.active)
 		return;
-	quota_settle(req->ctx->kv, &g->ticket, in + out,
-	    m != NULL ? cost_of(m, in, out) : 0);
+	quota_settle(req->ctx->kv, &g->ticket, num_add_sat(in, out), cost);
 }
 
 void

@@ -61,6 +61,10 @@ void gate_settle(struct relay_req *req, struct gate *g,
     const struct config_model *m, int known, long long prompt,
     long long completion, size_t events);
 
+/* What in input and out output tokens of model m cost, in micro-USD,
+ * rounded up; saturated at UINT64_MAX, never wrapped (0 for m NULL). */
+uint64_t gate_cost(const struct config_model *m, uint64_t in, uint64_t out);
+
 /* Release what the gate holds (settling first if that was forgotten). */
 void gate_end(struct relay_req *req, struct gate *g) RELAY_NONNULL;
 

@@ -10,6 +10,17 @@
 #include "buf.h"
 #include "compiler.h"
 #include "err.h"
+
+/* Thinking budgets of the translation, in tokens (chatreq.c reserves what
+ * they add). OpenAI's reasoning_effort values, when an OpenAI client asks
+ * an Anthropic or Gemini model to reason: */
+#define OA_EFFORT_LOW 1024
+#define OA_EFFORT_MEDIUM 8192
+#define OA_EFFORT_HIGH 24576
+/* thinkingBudget -1 asks Gemini to decide; other providers need a number. */
+#define GM_DYNAMIC_BUDGET 8192
+/* The smallest thinking budget the Messages API accepts. */
+#define AN_BUDGET_MIN 1024
 #include "jsonx.h"
 #include "limits.h"
 

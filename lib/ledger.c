@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "jsonx.h"
 #include "ledger.h"
 #include "mem.h"
+#include "num.h"
 
 struct ledger {
 	pthread_mutex_t lock;
@@ -101,7 +103,13 @@ ledger_record(struct ledger *l, const char *key_id, const char *model,
 	    "{\"ts\":%lld,\"key\":\"%s\",\"model\":\"%s\",\"in\":%lld,"
 	    "\"out\":%lld,\"cost\":%llu,\"hit\":%d}\n",
 	    (long long)now, k.data, m.data, tokens_in, tokens_out,
-	    (unsigned long long)cost_micro_usd, cache_hit ? 1 : 0);
+	    /* A saturated cost as the largest a JSON reader takes back
+	     * (jansson refuses integers past 2^63-1: the line would be
+	     * skipped as torn, and its spending lost from the report). */
+	    cost_micro_usd > (uint64_t)LLONG_MAX
+		? (unsigned long long)LLONG_MAX
+		: (unsigned long long)cost_micro_usd,
+	    cache_hit ? 1 : 0);
 	if (n <= 0 || (size_t)n >= sizeof(line))
 		goto out;
 	pthread_mutex_lock(&l->lock);
@@ -162,17 +170,20 @@ add_line(json_t *agg, const char *day, const char *p, size_t n)
 			    {"cache_hits", "hit"}};
 			size_t i;
 
+			/* Sums saturate: a line's numbers are ours, but a
+			 * large one plus the row must not overflow. */
 			json_object_set_new(row, "requests",
-			    json_integer(json_integer_value(
-					     json_object_get(row, "requests")) +
-				1));
+			    json_integer(num_addll_sat(
+				json_integer_value(
+				    json_object_get(row, "requests")),
+				1)));
 			for (i = 0; i < 4; i++)
 				json_object_set_new(row, f[i][0],
-				    json_integer(
+				    json_integer(num_addll_sat(
 					json_integer_value(
-					    json_object_get(row, f[i][0])) +
+					    json_object_get(row, f[i][0])),
 					json_integer_value(
-					    json_object_get(v, f[i][1]))));
+					    json_object_get(v, f[i][1])))));
 		}
 	}
 	json_decref(v);

@@ -85,6 +85,13 @@
 
 /* Output tokens reserved for a request that sets no max_tokens: tokens. */
 #define RELAY_DEFAULT_MAX_TOKENS 4096
+/* The largest count a quota works with: tokens, requests or micro-USD. A
+ * limit above it counts as it (2^50 micro-USD is $1.1 billion, above the
+ * admin API's $1e9 budget cap); a reservation above its limit counts as
+ * that limit plus one (refused all the same), a settled use above it as
+ * it plus one. memcached's counters are 64 bits and wrap: 2^14 such
+ * amounts would have to be in flight on one counter at once to wrap it. */
+#define RELAY_QUOTA_MAX (1ull << 50)
 /* Provider API versions when the config names none. */
 #define RELAY_AZURE_API_VERSION "2024-10-21"
 #define RELAY_ANTHROPIC_VERSION "2023-06-01"

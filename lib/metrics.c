@@ -19,6 +19,7 @@
 
 #include "metrics.h"
 #include "mem.h"
+#include "num.h"
 #include "pii.h"
 
 #define MF_MAGIC 0x315254454d59454cull /* "LEYMETR1" */
@@ -349,6 +350,19 @@ mf_name(struct mfile *f, enum mdim d, const char *s, pthread_mutex_t *mu)
 
 /* --- recording ---------------------------------------------------------- */
 
+/* *p += v, stopping at UINT64_MAX: a counter fed a saturated cost or an
+ * upstream's absurd usage stays at its top instead of wrapping to a small
+ * number (which a scraper would read as a reset). */
+static void
+mf_add_sat(_Atomic uint64_t *p, uint64_t v)
+{
+	uint64_t old = atomic_load_explicit(p, memory_order_relaxed);
+
+	while (!atomic_compare_exchange_weak_explicit(p, &old,
+	    num_add_sat(old, v), memory_order_relaxed, memory_order_relaxed))
+		;
+}
+
 static void
 mf_add(struct mfile *f, enum mfam fam, const unsigned *l, unsigned code,
     uint64_t v)
@@ -357,7 +371,7 @@ mf_add(struct mfile *f, enum mfam fam, const unsigned *l, unsigned code,
 
 	if (p == NULL)
 		p = &f->overflow[fam];
-	atomic_fetch_add_explicit(p, v, memory_order_relaxed);
+	mf_add_sat(p, v);
 }
 
 static uint64_t
@@ -384,7 +398,7 @@ mf_observe(struct mfile *f, enum mfam fam, unsigned l0, double seconds)
 	while (i < mb->n && us > mb->us[i])
 		i++;
 	atomic_fetch_add_explicit(&h->b[i], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&h->sum_us, us, memory_order_relaxed);
+	mf_add_sat(&h->sum_us, us);
 	atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
 }
 
@@ -695,14 +709,13 @@ mf_fold(struct mfile *dst, const struct mfile *src)
 		if (h == NULL)
 			continue;
 		atomic_fetch_add(&h->count, atomic_load(&src->h[i].count));
-		atomic_fetch_add(&h->sum_us, atomic_load(&src->h[i].sum_us));
+		mf_add_sat(&h->sum_us, atomic_load(&src->h[i].sum_us));
 		for (k = 0; k < MF_BUCKETS; k++)
 			atomic_fetch_add(
 			    &h->b[k], atomic_load(&src->h[i].b[k]));
 	}
 	for (i = 0; i < MF__MAX; i++)
-		atomic_fetch_add(
-		    &dst->overflow[i], atomic_load(&src->overflow[i]));
+		mf_add_sat(&dst->overflow[i], atomic_load(&src->overflow[i]));
 }
 
 /* Fold the file at path into rf and remove it (caller holds the flock). */
@@ -1003,8 +1016,8 @@ mf_collect_counters(struct mtab *t, const struct mfile *f, struct buf *lb)
 		e = mt_get(t, fam, lb->data);
 		if (e == NULL)
 			return RELAY_ENOMEM;
-		e->v +=
-		    atomic_load_explicit(&f->c[i].val, memory_order_relaxed);
+		e->v = num_add_sat(e->v,
+		    atomic_load_explicit(&f->c[i].val, memory_order_relaxed));
 	}
 	for (fam = 0; fam < MF__MAX; fam++) {
 		if (atomic_load(&f->overflow[fam]) == 0)
@@ -1014,7 +1027,7 @@ mf_collect_counters(struct mtab *t, const struct mfile *f, struct buf *lb)
 		e = mt_get(t, fam, lb->data);
 		if (e == NULL)
 			return RELAY_ENOMEM;
-		e->v += atomic_load(&f->overflow[fam]);
+		e->v = num_add_sat(e->v, atomic_load(&f->overflow[fam]));
 	}
 	return RELAY_OK;
 }
@@ -1045,8 +1058,8 @@ mf_collect_hists(struct mtab *t, const struct mfile *f, struct buf *lb)
 		for (k = 0; k < MF_BUCKETS; k++)
 			e->b[k] += atomic_load_explicit(
 			    &h->b[k], memory_order_relaxed);
-		e->sum_us +=
-		    atomic_load_explicit(&h->sum_us, memory_order_relaxed);
+		e->sum_us = num_add_sat(e->sum_us,
+		    atomic_load_explicit(&h->sum_us, memory_order_relaxed));
 		e->v += atomic_load_explicit(&h->count, memory_order_relaxed);
 	}
 	return RELAY_OK;

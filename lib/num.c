@@ -70,3 +70,31 @@ num_i64(char *out, int64_t v)
 	out[0] = '-';
 	return 1 + num_u64(out + 1, (uint64_t)0 - (uint64_t)v);
 }
+
+uint64_t
+num_ceil_u64(double d, uint64_t max)
+{
+	uint64_t r;
+
+	if (d != d || d >= (double)max)
+		return max; /* NaN, +Inf, or beyond: (double)max may round up */
+	if (!(d > 0))
+		return 0;
+	r = (uint64_t)d; /* 0 < d < 2^64: defined */
+	if ((double)r < d && r < max)
+		r++;
+	return r > max ? max : r;
+}
+
+uint64_t
+num_floor_u64(double d, uint64_t max)
+{
+	uint64_t r;
+
+	if (!(d > 0))
+		return 0;
+	if (d >= (double)max)
+		return max;
+	r = (uint64_t)d;
+	return r > max ? max : r;
+}

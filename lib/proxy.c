@@ -125,9 +125,10 @@ usage_take(enum dialect d, json_t *v, struct proxy_usage *u)
 		/* Counts are cumulative: assign. Input excludes cache. */
 		if (json_object_get(us, "input_tokens") != NULL) {
 			u->cached_tokens = ival(us, "cache_read_input_tokens");
-			u->prompt_tokens = ival(us, "input_tokens") +
-			    u->cached_tokens +
-			    ival(us, "cache_creation_input_tokens");
+			u->prompt_tokens = num_addll_sat(
+			    num_addll_sat(
+				ival(us, "input_tokens"), u->cached_tokens),
+			    ival(us, "cache_creation_input_tokens"));
 		}
 		if (json_object_get(us, "output_tokens") != NULL)
 			u->completion_tokens = ival(us, "output_tokens");
@@ -138,8 +139,9 @@ usage_take(enum dialect d, json_t *v, struct proxy_usage *u)
 			return;
 		u->prompt_tokens = ival(us, "promptTokenCount");
 		u->cached_tokens = ival(us, "cachedContentTokenCount");
-		u->completion_tokens = ival(us, "candidatesTokenCount") +
-		    ival(us, "thoughtsTokenCount");
+		u->completion_tokens =
+		    num_addll_sat(ival(us, "candidatesTokenCount"),
+			ival(us, "thoughtsTokenCount"));
 		break;
 	case DIALECT__MAX: return;
 	}
@@ -207,7 +209,8 @@ usage_raw(enum dialect d, struct span us, struct proxy_usage *u)
 			cr = raw_int(v[1], NULL);
 			cw = raw_int(v[2], NULL);
 			u->cached_tokens = cr;
-			u->prompt_tokens = in + cr + cw;
+			u->prompt_tokens =
+			    num_addll_sat(num_addll_sat(in, cr), cw);
 		}
 		out = raw_int(v[3], &has_out);
 		if (has_out)
@@ -217,7 +220,7 @@ usage_raw(enum dialect d, struct span us, struct proxy_usage *u)
 		u->prompt_tokens = raw_int(v[0], NULL);
 		u->cached_tokens = raw_int(v[1], NULL);
 		u->completion_tokens =
-		    raw_int(v[2], NULL) + raw_int(v[3], NULL);
+		    num_addll_sat(raw_int(v[2], NULL), raw_int(v[3], NULL));
 		break;
 	case DIALECT__MAX: return 0;
 	}

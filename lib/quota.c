@@ -9,6 +9,7 @@
 
 #include "keys.h"
 #include "kv.h"
+#include "limits.h"
 #include "log.h"
 #include "num.h"
 #include "quota.h"
@@ -74,6 +75,40 @@ windows(struct quota_ticket *t, time_t now, long *to_day, long *to_month)
 	next.tm_hour = next.tm_min = next.tm_sec = 0;
 	next.tm_mon += 1;
 	*to_month = (long)(timegm(&next) - now);
+}
+
+/* A limit as quota_admit() applies it: 0 (none) for 0 and below, at most
+ * RELAY_QUOTA_MAX. */
+static long long
+limit_of(long long v)
+{
+	if (v <= 0)
+		return 0;
+	return v > (long long)RELAY_QUOTA_MAX ? (long long)RELAY_QUOTA_MAX : v;
+}
+
+/* The monthly budget in micro-USD, rounded down and saturated: a budget
+ * beyond 2^63 micro-USD (or +Inf) converted as it is would be undefined
+ * behaviour; NaN and negative mean no budget, as 0 does. */
+long long
+quota_budget_micro(double usd)
+{
+	return (long long)num_floor_u64(usd * 1e6, RELAY_QUOTA_MAX);
+}
+
+/* What a step adds to its counter: the reservation, but at most one more
+ * than the limit (enough to refuse it, too little to wrap the counter). */
+static uint64_t
+delta_of(uint64_t want, long long limit)
+{
+	return want > (uint64_t)limit ? (uint64_t)limit + 1 : want;
+}
+
+/* A counter's value for the headers (memcached's is 64 bits, unsigned). */
+static long long
+shown(uint64_t v)
+{
+	return v > (uint64_t)LLONG_MAX ? LLONG_MAX : (long long)v;
 }
 
 /* Counter steps, in the order they are taken. */
@@ -150,23 +185,24 @@ quota_admit(struct kv *kv, const struct vkey *k, uint64_t est_tokens,
 	memset(t, 0, sizeof(*t));
 	snprintf(t->kid, sizeof(t->kid), "%s", k->id);
 	windows(t, now, &to_day, &to_month);
-	t->rpm_limit = k->rpm;
-	t->tpm_limit = k->tpm;
-	steps[STEP_CONC] = (struct step){'c', -1, 1, k->max_concurrency,
-	    QUOTA_TTL_CONC, QUOTA_CONCURRENCY, 1};
-	steps[STEP_RPM] = (struct step){'r', t->minute, 1, k->rpm,
+	t->rpm_limit = limit_of(k->rpm);
+	t->tpm_limit = limit_of(k->tpm);
+	steps[STEP_CONC] = (struct step){'c', -1, 1,
+	    limit_of(k->max_concurrency), QUOTA_TTL_CONC, QUOTA_CONCURRENCY, 1};
+	steps[STEP_RPM] = (struct step){'r', t->minute, 1, limit_of(k->rpm),
 	    QUOTA_TTL_MINUTE, QUOTA_REQUESTS, t->reset_s};
-	steps[STEP_TPM] = (struct step){'t', t->minute, est_tokens, k->tpm,
-	    QUOTA_TTL_MINUTE, QUOTA_TOKENS, t->reset_s};
+	steps[STEP_TPM] = (struct step){'t', t->minute, est_tokens,
+	    limit_of(k->tpm), QUOTA_TTL_MINUTE, QUOTA_TOKENS, t->reset_s};
 	steps[STEP_DAY] = (struct step){'d', t->day, est_tokens,
-	    k->daily_tokens, QUOTA_TTL_DAY, QUOTA_DAILY, to_day};
+	    limit_of(k->daily_tokens), QUOTA_TTL_DAY, QUOTA_DAILY, to_day};
 	steps[STEP_BUDGET] = (struct step){'u', t->month, est_cost,
-	    (long long)(k->monthly_budget_usd * 1e6),
+	    quota_budget_micro(k->monthly_budget_usd),
 	    (unsigned)(now + to_month + 7 * 86400), QUOTA_BUDGET, to_month};
 	for (i = 0; i < STEP__MAX; i++) {
 		at[i] = -1;
 		if (steps[i].limit <= 0)
 			continue;
+		steps[i].delta = delta_of(steps[i].delta, steps[i].limit);
 		keyname(keys[n], sizeof(keys[n]), t, steps[i].kind,
 		    steps[i].window);
 		ops[n] =
@@ -187,17 +223,18 @@ quota_admit(struct kv *kv, const struct vkey *k, uint64_t est_tokens,
 			continue;
 		v = ops[at[i]].value;
 		if (i == STEP_RPM)
-			t->rpm_used = (long long)v;
+			t->rpm_used = shown(v);
 		if (i == STEP_TPM)
-			t->tpm_used = (long long)v;
+			t->tpm_used = shown(v);
 		if (v <= (uint64_t)steps[i].limit)
 			continue;
 		/* Over: what it shows is the count without this request. */
 		if (i == STEP_RPM)
-			t->rpm_used = (long long)(v - steps[i].delta);
+			t->rpm_used = shown(v - steps[i].delta);
 		if (i == STEP_TPM)
-			t->tpm_used = (long long)(v - steps[i].delta);
+			t->tpm_used = shown(v - steps[i].delta);
 		rollback(kv, t, deltas);
+		t->alone = steps[i].delta > (uint64_t)steps[i].limit;
 		t->verdict = steps[i].refusal;
 		t->retry_after = steps[i].retry > 0 ? steps[i].retry : 1;
 		return RELAY_OK;
@@ -209,10 +246,13 @@ quota_admit(struct kv *kv, const struct vkey *k, uint64_t est_tokens,
 	return RELAY_OK;
 }
 
-/* The change that brings a reservation to what was used. */
+/* The change that brings a reservation to what was used (a use beyond
+ * RELAY_QUOTA_MAX counts as one more: over any limit, never a wrap). */
 static void
 adjust(struct kv_nudge *op, const char *key, uint64_t reserved, uint64_t actual)
 {
+	if (actual > RELAY_QUOTA_MAX)
+		actual = RELAY_QUOTA_MAX + 1;
 	op->key = key;
 	op->up = actual > reserved;
 	op->delta = op->up ? actual - reserved : reserved - actual;

@@ -35,9 +35,15 @@ struct quota_ticket {
 	int active; /* something needs settling */
 	enum quota_verdict verdict;
 	long retry_after; /* seconds, for a refusal */
+	int alone; /* refused: the request alone asks more than the limit */
 	long long rpm_limit, rpm_used, tpm_limit, tpm_used;
 	long reset_s; /* seconds to the next minute window */
 };
+
+/* A monthly budget in USD as the micro-USD limit quota_admit() applies:
+ * rounded down, at most RELAY_QUOTA_MAX; 0 (no budget) for NaN, -0 and
+ * below. */
+long long quota_budget_micro(double usd);
 
 /* The reason phrase of a verdict, for messages ("requests per minute"). */
 const char *quota_what(enum quota_verdict v);

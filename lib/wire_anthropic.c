@@ -6,13 +6,12 @@
 #include <string.h>
 
 #include "mem.h"
+#include "num.h"
 #include "wire_anthropic.h"
 
 /* max_tokens is required by the Messages API; when the client's dialect
  * left it out (OpenAI and Gemini make it optional) we ask for this. */
 #define AN_MAX_TOKENS_DEFAULT 4096
-/* The smallest thinking budget the Messages API accepts: tokens. */
-#define AN_BUDGET_MIN 1024
 
 #define FAIL(name, ...) ir_fail(eb, es, param, name, __VA_ARGS__)
 
@@ -715,7 +714,7 @@ an_limits(const struct ir_request *r, json_t *o)
 		/* budget_tokens must stay below max_tokens: the client's
 		 * max_tokens is kept for the visible answer. */
 		if (max <= budget)
-			max += budget;
+			max = num_addll_sat(max, budget);
 		bad |= ir_set(o, "thinking",
 		    json_pack("{s:s,s:I}", "type", "enabled", "budget_tokens",
 			(json_int_t)budget));
@@ -804,7 +803,8 @@ an_norm_usage(long long in, long long cr, long long cw, long long outt,
 	u->cache_read = cr;
 	u->cache_write = cw;
 	if (in >= 0)
-		u->input = in + (cr > 0 ? cr : 0) + (cw > 0 ? cw : 0);
+		u->input = num_addll_sat(
+		    num_addll_sat(in, cr > 0 ? cr : 0), cw > 0 ? cw : 0);
 	u->output = outt;
 }
 
@@ -824,7 +824,8 @@ an_usage_json(const struct ir_usage *u)
 {
 	long long cr = u->cache_read > 0 ? u->cache_read : 0;
 	long long cw = u->cache_write > 0 ? u->cache_write : 0;
-	long long in = u->input > 0 ? u->input - cr - cw : 0;
+	long long in =
+	    u->input > 0 ? num_addll_sat(num_addll_sat(u->input, -cr), -cw) : 0;
 
 	return json_pack("{s:I,s:I,s:I,s:I}", "input_tokens",
 	    (json_int_t)(in > 0 ? in : 0), "cache_creation_input_tokens",

@@ -8,11 +8,9 @@
 #include <string.h>
 
 #include "mem.h"
+#include "num.h"
 #include "wire_gemini.h"
 
-/* thinkingBudget -1 asks Gemini to decide; other providers need a number:
- * tokens. */
-#define GM_DYNAMIC_BUDGET 8192
 /* Google's documented placeholder for function calls whose signature is
  * unknown (history from another model): Gemini 3 otherwise answers 400
  * "Function call is missing a thought_signature". */
@@ -779,7 +777,7 @@ gm_usage(json_t *um, struct ir_usage *u)
 	    ir_count(json_object_get(um, "cachedContentTokenCount"));
 	u->reasoning = th;
 	if (cand >= 0 || th >= 0)
-		u->output = (cand > 0 ? cand : 0) + (th > 0 ? th : 0);
+		u->output = num_addll_sat(cand > 0 ? cand : 0, th > 0 ? th : 0);
 }
 
 static json_t *
@@ -794,7 +792,7 @@ gm_usage_json(const struct ir_usage *u)
 		th = outt;
 	o = json_pack("{s:I,s:I,s:I}", "promptTokenCount", (json_int_t)in,
 	    "candidatesTokenCount", (json_int_t)(outt - th), "totalTokenCount",
-	    (json_int_t)(in + outt));
+	    (json_int_t)num_addll_sat(in, outt));
 	if (o != NULL && th > 0 &&
 	    ir_set(o, "thoughtsTokenCount", json_integer(th)) != 0)
 		goto fail;

@@ -7,13 +7,8 @@
 #include <time.h>
 
 #include "mem.h"
+#include "num.h"
 #include "wire_openai.h"
-
-/* Thinking budgets standing for OpenAI's reasoning_effort values, used
- * when an OpenAI client asks an Anthropic or Gemini model to reason. */
-#define OA_EFFORT_LOW 1024
-#define OA_EFFORT_MEDIUM 8192
-#define OA_EFFORT_HIGH 24576
 
 #define FAIL(name, ...) ir_fail(eb, es, param, name, __VA_ARGS__)
 
@@ -976,8 +971,8 @@ oa_usage_json(const struct ir_usage *u)
 
 	return json_pack("{s:I,s:I,s:I,s:{s:I},s:{s:I}}", "prompt_tokens",
 	    (json_int_t)in, "completion_tokens", (json_int_t)outt,
-	    "total_tokens", (json_int_t)(in + outt), "prompt_tokens_details",
-	    "cached_tokens",
+	    "total_tokens", (json_int_t)num_addll_sat(in, outt),
+	    "prompt_tokens_details", "cached_tokens",
 	    (json_int_t)(u->cache_read > 0 ? u->cache_read : 0),
 	    "completion_tokens_details", "reasoning_tokens",
 	    (json_int_t)(u->reasoning > 0 ? u->reasoning : 0));
@@ -1249,10 +1244,9 @@ oa_dec_error(json_t *e, struct ir_norm *n)
 {
 	json_t *code = json_object_get(e, "code");
 	json_t *type = json_object_get(e, "type");
-	int status = json_is_integer(code) ? (int)json_integer_value(code) : 0;
+	json_int_t c = json_is_integer(code) ? json_integer_value(code) : 0;
+	int status = c >= 400 && c <= 599 ? (int)c : 500;
 
-	if (status < 400 || status > 599)
-		status = 500;
 	if (!json_is_string(type))
 		type = code;
 	return ir_norm_error(

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -802,6 +803,75 @@ test_resp_gemini_to_others(void **state)
 	assert_int_equal(json_integer_value(jp(v, "usage.input_tokens")), 200);
 	assert_int_equal(
 	    json_integer_value(jp(v, "usage.cache_read_input_tokens")), 300);
+	json_decref(v);
+}
+
+/* Issue 19: usage counts at LLONG_MAX from an upstream, and a Gemini
+ * thinking budget of LLONG_MAX for an Anthropic provider: sums saturate
+ * (signed overflow before, undefined). */
+#define LLMAX "9223372036854775807"
+
+static void
+test_usage_and_budget_extremes(void **state)
+{
+	static const char an[] =
+	    "{\"id\":\"m\",\"type\":\"message\",\"role\":\"assistant\","
+	    "\"model\":\"c\",\"content\":[{\"type\":\"text\",\"text\":"
+	    "\"x\"}],\"stop_reason\":\"end_turn\",\"usage\":{"
+	    "\"input_tokens\":" LLMAX ",\"cache_creation_input_tokens\":" LLMAX
+	    ",\"cache_read_input_tokens\":" LLMAX ",\"output_tokens\":" LLMAX
+	    "}}";
+	static const char gm[] =
+	    "{\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":"
+	    "[{\"text\":\"x\"}]},\"finishReason\":\"STOP\",\"index\":0}],"
+	    "\"usageMetadata\":{\"promptTokenCount\":" LLMAX
+	    ",\"candidatesTokenCount\":" LLMAX ",\"thoughtsTokenCount\":" LLMAX
+	    ",\"cachedContentTokenCount\":" LLMAX "}}";
+	static const char oa[] =
+	    "{\"id\":\"c\",\"object\":\"chat.completion\",\"created\":1,"
+	    "\"model\":\"g\",\"choices\":[{\"index\":0,\"message\":{"
+	    "\"role\":\"assistant\",\"content\":\"x\"},\"finish_reason\":"
+	    "\"stop\"}],\"usage\":{\"prompt_tokens\":" LLMAX
+	    ",\"completion_tokens\":" LLMAX ",\"prompt_tokens_details\":{"
+	    "\"cached_tokens\":" LLMAX "}}}";
+	static const char gm_req[] =
+	    "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":"
+	    "\"hi\"}]}],\"generationConfig\":{\"maxOutputTokens\":10,"
+	    "\"thinkingConfig\":{\"thinkingBudget\":" LLMAX "}}}";
+	struct dialect_req_info info;
+	struct ir_usage u;
+	json_t *v;
+
+	(void)state;
+	v = xresp(DIALECT_ANTHROPIC, an, DIALECT_OPENAI, &u);
+	assert_true(u.input == LLONG_MAX && u.output == LLONG_MAX);
+	assert_true(
+	    json_integer_value(jp(v, "usage.prompt_tokens")) == LLONG_MAX);
+	assert_true(
+	    json_integer_value(jp(v, "usage.total_tokens")) == LLONG_MAX);
+	json_decref(v);
+	v = xresp(DIALECT_ANTHROPIC, an, DIALECT_GEMINI, NULL);
+	assert_true(json_integer_value(
+			jp(v, "usageMetadata.totalTokenCount")) == LLONG_MAX);
+	json_decref(v);
+	v = xresp(DIALECT_GEMINI, gm, DIALECT_OPENAI, &u);
+	assert_true(u.output == LLONG_MAX);
+	assert_true(
+	    json_integer_value(jp(v, "usage.completion_tokens")) == LLONG_MAX);
+	json_decref(v);
+	v = xresp(DIALECT_GEMINI, gm, DIALECT_ANTHROPIC, NULL);
+	assert_true(json_integer_value(jp(v, "usage.input_tokens")) >= 0);
+	json_decref(v);
+	v = xresp(DIALECT_OPENAI, oa, DIALECT_GEMINI, NULL);
+	assert_true(json_integer_value(
+			jp(v, "usageMetadata.totalTokenCount")) == LLONG_MAX);
+	json_decref(v);
+	v = xresp(DIALECT_OPENAI, oa, DIALECT_ANTHROPIC, NULL);
+	assert_int_equal(json_integer_value(jp(v, "usage.input_tokens")), 0);
+	json_decref(v);
+	memset(&info, 0, sizeof(info));
+	v = xreq(DIALECT_GEMINI, gm_req, DIALECT_ANTHROPIC, &info);
+	assert_true(json_integer_value(jp(v, "max_tokens")) == LLONG_MAX);
 	json_decref(v);
 }
 
@@ -1614,6 +1684,7 @@ main(void)
 	    cmocka_unit_test(test_resp_openai_to_others),
 	    cmocka_unit_test(test_resp_anthropic_to_others),
 	    cmocka_unit_test(test_resp_gemini_to_others),
+	    cmocka_unit_test(test_usage_and_budget_extremes),
 	    cmocka_unit_test(test_resp_finish_reasons),
 	    cmocka_unit_test(test_resp_not_a_response),
 	    cmocka_unit_test(test_resp_tool_call_edges),

@@ -390,6 +390,32 @@ test_same_pid_reopen(void **state)
 	remove_dir();
 }
 
+/* Counters stop at their top: a saturated count (issue 19: an absurd
+ * usage, a cost beyond 2^64) never wraps to a small number, which a
+ * scraper would read as a reset. */
+static void
+test_counters_saturate(void **state)
+{
+	struct metrics *m;
+	struct buf b;
+
+	(void)state;
+	make_dir();
+	buf_init(&b, METRICS_RENDER_MAX);
+	assert_int_equal(metrics_open(tdir, "relay-chat", &m), RELAY_OK);
+	metrics_tokens(m, "sat", UINT64_MAX - 1, 5, UINT64_MAX);
+	metrics_tokens(m, "sat", 2, 9223372036854775808ull, 1);
+	metrics_tokens(m, "sat", 1, 9223372036854775808ull, 1);
+	assert_int_equal(metrics_render(tdir, &b), RELAY_OK);
+	want_value(&b, "relay_tokens_total{model=\"sat\",direction=\"in\"}",
+	    "18446744073709551615");
+	want_value(&b, "relay_tokens_total{model=\"sat\",direction=\"out\"}",
+	    "18446744073709551615");
+	metrics_close(m);
+	buf_reset(&b);
+	remove_dir();
+}
+
 static void
 test_breaker_latest_wins(void **state)
 {
@@ -491,6 +517,7 @@ main(void)
 	const struct CMUnitTest cases[] = {
 	    cmocka_unit_test(test_processes_and_threads),
 	    cmocka_unit_test(test_same_pid_reopen),
+	    cmocka_unit_test(test_counters_saturate),
 	    cmocka_unit_test(test_breaker_latest_wins),
 	    cmocka_unit_test(test_bad_args),
 	    cmocka_unit_test(test_promtool),

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <limits.h>
+#include <math.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -271,6 +273,134 @@ test_daily_and_budget_refusals(void **state)
 	kv_free(kv);
 }
 
+/* Issue 19: a reservation beyond 2^64 - counter wrapped memcached's
+ * counter to a small number and was admitted. Now it is refused, and
+ * every counter stays as it was. */
+static void
+test_reservation_never_wraps(void **state)
+{
+	static const uint64_t huge[] = {UINT64_MAX - 5, UINT64_MAX,
+	    9223372036854775808ull, 1001, RELAY_QUOTA_MAX + 1};
+	struct kv *kv = kv_connect();
+	struct quota_ticket a, b;
+	struct vkey k;
+	size_t i;
+
+	(void)state;
+	key_init(&k, "wrap");
+	k.tpm = 1000;
+	k.daily_tokens = 5000;
+	k.monthly_budget_usd = 0.01; /* 10000 micro-USD */
+	if (time(NULL) % 60 > 57)
+		sleep((unsigned)(61 - time(NULL) % 60));
+	assert_int_equal(quota_admit(kv, &k, 10, 100, &a), RELAY_OK);
+	assert_int_equal(a.verdict, QUOTA_OK);
+	for (i = 0; i < sizeof(huge) / sizeof(huge[0]); i++) {
+		assert_int_equal(quota_admit(kv, &k, huge[i], 0, &b), RELAY_OK);
+		assert_int_equal(b.verdict, QUOTA_TOKENS);
+		assert_false(b.active);
+		assert_int_equal(b.tpm_used, 10); /* without this request */
+		assert_true(b.alone); /* never fits, whatever is spent */
+		/* 9901 is one over what the budget leaves. */
+		assert_int_equal(
+		    quota_admit(kv, &k, 5, huge[i] < 9901 ? 9901 : huge[i], &b),
+		    RELAY_OK);
+		assert_int_equal(b.verdict, QUOTA_BUDGET);
+		assert_false(b.active);
+		assert_int_equal(counter(kv, &a, 't'), 10);
+		assert_int_equal(counter(kv, &a, 'd'), 10);
+		assert_int_equal(counter(kv, &a, 'u'), 100);
+	}
+	/* Over what is left, not over the limit: waiting may help. */
+	assert_int_equal(quota_admit(kv, &k, 991, 0, &b), RELAY_OK);
+	assert_int_equal(b.verdict, QUOTA_TOKENS);
+	assert_false(b.alone);
+	/* What is left still fits, exactly. */
+	assert_int_equal(quota_admit(kv, &k, 990, 9900, &b), RELAY_OK);
+	assert_int_equal(b.verdict, QUOTA_OK);
+	quota_settle(kv, &b, 990, 9900);
+	quota_settle(kv, &a, 10, 100);
+	assert_int_equal(counter(kv, &a, 't'), 1000);
+	assert_int_equal(counter(kv, &a, 'u'), 10000);
+	kv_free(kv);
+}
+
+/* An upstream that reports an absurd usage: the settled counter is over
+ * the limit, never wrapped back under it. */
+static void
+test_settle_absurd_usage(void **state)
+{
+	struct kv *kv = kv_connect();
+	struct quota_ticket a, b, c;
+	struct vkey k;
+
+	(void)state;
+	key_init(&k, "absurd");
+	k.tpm = 1000;
+	k.monthly_budget_usd = 0.01;
+	if (time(NULL) % 60 > 57)
+		sleep((unsigned)(61 - time(NULL) % 60));
+	assert_int_equal(quota_admit(kv, &k, 10, 100, &a), RELAY_OK);
+	assert_int_equal(quota_admit(kv, &k, 10, 100, &b), RELAY_OK);
+	assert_int_equal(b.verdict, QUOTA_OK);
+	quota_settle(kv, &a, UINT64_MAX, UINT64_MAX);
+	quota_settle(kv, &b, UINT64_MAX, UINT64_MAX - 1);
+	assert_true(counter(kv, &a, 't') > 1000);
+	assert_true(counter(kv, &a, 'u') > 10000);
+	assert_true(counter(kv, &a, 't') <= 2 * (RELAY_QUOTA_MAX + 1));
+	assert_int_equal(quota_admit(kv, &k, 1, 1, &c), RELAY_OK);
+	assert_int_equal(c.verdict, QUOTA_TOKENS);
+	kv_free(kv);
+}
+
+/* Limits at the extremes: clamped to RELAY_QUOTA_MAX; a budget of NaN,
+ * -0 or below is none, +Inf or 1e300 USD is the largest. */
+static void
+test_limit_extremes(void **state)
+{
+	struct kv *kv = kv_connect();
+	struct quota_ticket a;
+	struct vkey k;
+
+	(void)state;
+	assert_int_equal(quota_budget_micro(0.01), 10000);
+	assert_int_equal(quota_budget_micro(1e9), 1000000000000000LL);
+	assert_int_equal(quota_budget_micro(0), 0);
+	assert_int_equal(quota_budget_micro(-0.0), 0);
+	assert_int_equal(quota_budget_micro(-1), 0);
+	assert_int_equal(quota_budget_micro(NAN), 0);
+	assert_int_equal(quota_budget_micro(1e-7), 0);
+	assert_true(quota_budget_micro(1e300) == (long long)RELAY_QUOTA_MAX);
+	assert_true(quota_budget_micro(INFINITY) == (long long)RELAY_QUOTA_MAX);
+	assert_true(quota_budget_micro(9223372036854.775807) ==
+	    (long long)RELAY_QUOTA_MAX);
+
+	key_init(&k, "big");
+	k.tpm = LLONG_MAX;
+	k.monthly_budget_usd = 1e300;
+	if (time(NULL) % 60 > 57)
+		sleep((unsigned)(61 - time(NULL) % 60));
+	assert_int_equal(
+	    quota_admit(kv, &k, 9223372036854775808ull, 1, &a), RELAY_OK);
+	assert_int_equal(a.verdict, QUOTA_TOKENS);
+	assert_int_equal(a.tpm_limit, (long long)RELAY_QUOTA_MAX);
+	assert_int_equal(quota_admit(kv, &k, 1, UINT64_MAX, &a), RELAY_OK);
+	assert_int_equal(a.verdict, QUOTA_BUDGET);
+	assert_int_equal(counter(kv, &a, 't'), 0);
+	assert_int_equal(counter(kv, &a, 'u'), 0);
+	assert_int_equal(quota_admit(kv, &k, RELAY_QUOTA_MAX, 1, &a), RELAY_OK);
+	assert_int_equal(a.verdict, QUOTA_OK);
+	quota_settle(kv, &a, 0, 0);
+	k.tpm = -5; /* below zero: no limit */
+	k.monthly_budget_usd = -1;
+	assert_int_equal(
+	    quota_admit(kv, &k, UINT64_MAX, UINT64_MAX, &a), RELAY_OK);
+	assert_int_equal(a.verdict, QUOTA_OK);
+	assert_int_equal(a.taken, 0); /* nothing to count */
+	quota_settle(kv, &a, UINT64_MAX, UINT64_MAX);
+	kv_free(kv);
+}
+
 static void
 test_settle_twice(void **state)
 {
@@ -355,6 +485,9 @@ main(void)
 	    cmocka_unit_test(test_tpm_refusal_gives_back),
 	    cmocka_unit_test(test_daily_and_budget_refusals),
 	    cmocka_unit_test(test_settle_twice),
+	    cmocka_unit_test(test_reservation_never_wraps),
+	    cmocka_unit_test(test_settle_absurd_usage),
+	    cmocka_unit_test(test_limit_extremes),
 	    cmocka_unit_test(test_dead_memcached),
 	    cmocka_unit_test(test_quota_what),
 	};
