@@ -801,7 +801,8 @@ loop_nap(long ms)
 	struct timespec ts;
 
 	if (l != NULL && l->cur != NULL) {
-		(void)loop_sleep_until(loop_now(l) + (uint64_t)(ms > 0 ? ms : 0));
+		(void)loop_sleep_until(
+		    loop_now(l) + (uint64_t)(ms > 0 ? ms : 0));
 		return;
 	}
 	ts.tv_sec = ms / 1000;

@@ -88,8 +88,8 @@ void req_cut(struct relay_req *req) RELAY_NONNULL;
 /* The client's connection, to notice it going away while waiting for an
  * upstream: *fd for poll(2) on a thread (else -1), or *io on the loop
  * runtime (else NULL). */
-void req_watch(struct relay_req *req, int *fd, struct loop_io **io)
-    RELAY_NONNULL;
+void req_watch(
+    struct relay_req *req, int *fd, struct loop_io **io) RELAY_NONNULL;
 /* Wait up to ms (in the loop when on it); 1 when the client went away
  * meanwhile, 0 when the time passed. */
 int req_wait_gone(struct relay_req *req, long ms) RELAY_NONNULL;

@@ -660,16 +660,18 @@ struct lthread {
  * dialect, with Retry-After, rather than a queue behind other requests'
  * streams. Counted as relay_ratelimit_refusals_total{kind="overload"}. */
 static void
-overloaded(struct relay_ctx *ctx, struct relay_req *req,
-    const struct timespec *t0)
+overloaded(
+    struct relay_ctx *ctx, struct relay_req *req, const struct timespec *t0)
 {
 	struct timespec t1;
 
 	if (req_add_header(req, "Retry-After: 1") != RELAY_OK)
 		log_warn("id=%s: Retry-After dropped", req->id);
 	apierr_send(req, apierr_route_dialect(req->path), 503, NULL,
-	    "overloaded", "the relay is at its limit of %lld requests in "
-	    "flight; try again shortly", ctx->max_inflight);
+	    "overloaded",
+	    "the relay is at its limit of %lld requests in "
+	    "flight; try again shortly",
+	    ctx->max_inflight);
 	metrics_ratelimit(ctx->metrics, "overload");
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	req->m_route = "overload";
