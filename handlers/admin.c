@@ -496,5 +496,5 @@ handle(struct relay_req *req)
 int
 main(int argc, char **argv)
 {
-	return server_main_loop(argc, argv, "relay-admin", handle);
+	return server_main(argc, argv, "relay-admin", handle);
 }

@@ -126,5 +126,5 @@ handle(struct relay_req *req)
 int
 main(int argc, char **argv)
 {
-	return server_main_loop(argc, argv, "relay-models", handle);
+	return server_main(argc, argv, "relay-models", handle);
 }

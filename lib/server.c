@@ -41,8 +41,9 @@
 #include "server.h"
 #include "upstream.h"
 
-/* Set by server_main_loop(): this responder runs on the loop runtime. */
-static int use_loop;
+/* The loop runtime (the default), or RELAY_RUNTIME=threads: the thread
+ * per request runtime it replaces, kept for one release beside it. */
+static int use_loop = 1;
 
 struct worker {
 	pthread_t tid;
@@ -350,15 +351,17 @@ usage(const char *prog)
 	    "  LISTEN   unix:/path, /path, tcp:host:port or host:port\n"
 	    "           (env RELAY_LISTEN; default: fd 0 as passed by a\n"
 	    "           FastCGI spawner such as lighttpd or spawn-fcgi)\n"
-	    "  THREADS  concurrent requests, 1..%d (env RELAY_THREADS,\n"
-	    "           default %d)\n"
+	    "  THREADS  loop threads, 1..%d (env RELAY_THREADS, default one\n"
+	    "           per core); each serves any number of requests.\n"
+	    "           RELAY_RUNTIME=threads: the old runtime, THREADS\n"
+	    "           requests at once (default %d)\n"
 	    "  CONFIG   JSON config path (env RELAY_CONFIG; default: "
 	    "built-in)\n"
 	    "  -r N     recycle the process after N requests (env\n"
 	    "           RELAY_MAX_REQUESTS); -m MB: once its RSS passes MB\n"
 	    "           (env RELAY_MAX_RSS_MB). A supervisor then starts the\n"
 	    "           replacement before the old process drains.\n"
-	    "  -n N     on the loop runtime: requests in flight at most (env\n"
+	    "  -n N     requests in flight at most (env\n"
 	    "           RELAY_MAX_INFLIGHT, default %d, 0: no limit); past it\n"
 	    "           a 503 with Retry-After at once\n",
 	    prog, RELAY_THREADS_MAX, RELAY_THREADS_DEFAULT,
@@ -948,13 +951,6 @@ supervise(const struct opts *o, int listen_fd, const char *prog,
 			add_kid(kids, spawn(o, listen_fd, prog, fn, sigs));
 		}
 	}
-}
-
-int
-server_main_loop(int argc, char **argv, const char *prog, server_handler_fn fn)
-{
-	use_loop = 1;
-	return server_main(argc, argv, prog, fn);
 }
 
 int

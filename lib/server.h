@@ -46,20 +46,15 @@ typedef void (*server_handler_fn)(struct relay_req *req);
 
 /*
  * Parse argv (see usage in server.c: -l LISTEN, -t THREADS, -c CONFIG),
- * load the config (RELAY_CONFIG or the built-in default), listen, run
- * THREADS accept threads calling fn, and return the process exit status
- * after SIGTERM or SIGINT once in-flight requests drained (at most
- * RELAY_DRAIN_MS, env RELAY_DRAIN_MS).
+ * load the config (RELAY_CONFIG or the built-in default), listen, and
+ * serve with fn on the loop runtime (loop.h, fcgi_loop.h): THREADS loop
+ * threads (default one per core), each serving any number of requests at
+ * once as coroutines. RELAY_RUNTIME=threads: the old runtime instead,
+ * THREADS accept threads with one request each. Returns the process exit
+ * status after SIGTERM or SIGINT once in-flight requests drained (at
+ * most RELAY_DRAIN_MS, env RELAY_DRAIN_MS).
  */
 int server_main(int argc, char **argv, const char *prog,
-    server_handler_fn fn) RELAY_NONNULL;
-
-/*
- * server_main() on the loop runtime (loop.h, fcgi_loop.h): -t THREADS
- * is then the number of loop threads (default: one per core), each
- * serving any number of requests at once as coroutines.
- */
-int server_main_loop(int argc, char **argv, const char *prog,
     server_handler_fn fn) RELAY_NONNULL;
 
 /*

@@ -113,11 +113,12 @@ stack_mock_spawn() {
 }
 
 stack_relay_spawn() { # chat|models|health|admin
-	# relay-chat: THREADS request threads (RELAY_RUNTIME=loop: on the
-	# loop runtime too); the others run on the loop runtime, one loop
-	# thread per core by default.
+	# Every responder runs on the loop runtime, one loop thread per
+	# core. RELAY_RUNTIME=threads: relay-chat on the old runtime, with
+	# THREADS request threads.
 	local t=()
-	[ "$1" = chat ] && [ "${RELAY_RUNTIME:-}" != loop ] && t=(-t "$THREADS")
+	[ "$1" = chat ] && [ "${RELAY_RUNTIME:-}" = threads ] &&
+	    t=(-t "$THREADS")
 	stack_spawn "relay-$1" "$STACK_ROOT/$BUILD/relay-$1" \
 	    -l "unix:$RUN_DIR/$1.sock" "${t[@]}"
 }
