@@ -71,6 +71,10 @@
  * which a 503 answers at once: count. ~30 KB each (a coroutine's stack
  * pages, an upstream handle, buffers): 4096 fit a small host. */
 #define RELAY_MAX_INFLIGHT_DEFAULT 4096
+/* The listening socket's backlog (the kernel caps it at
+ * net.core.somaxconn): connections. A web server opening thousands of
+ * streams at once must not be refused while a loop is busy. */
+#define RELAY_LISTEN_BACKLOG 4096
 /* accept(2) out of fds or memory: wait this long before the next: ms. */
 #define RELAY_ACCEPT_BACKOFF_MS 100
 /* Coroutine stacks (mapped; only the pages touched count in RSS): a

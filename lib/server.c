@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -77,7 +78,7 @@ listen_unix(const char *path, char *errbuf, unsigned long errsz)
 		goto fail;
 	unlink(path);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-	    chmod(path, 0666) != 0 || listen(fd, 1024) != 0)
+	    chmod(path, 0666) != 0 || listen(fd, RELAY_LISTEN_BACKLOG) != 0)
 		goto fail;
 	return fd;
 fail:
@@ -120,7 +121,7 @@ listen_tcp(const char *hostport, char *errbuf, unsigned long errsz)
 	if (fd < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
 	    bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
-	    listen(fd, 1024) != 0) {
+	    listen(fd, RELAY_LISTEN_BACKLOG) != 0) {
 		snprintf(errbuf, errsz, "%s: %s", hostport, strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -953,6 +954,22 @@ supervise(const struct opts *o, int listen_fd, const char *prog,
 	}
 }
 
+/* An open stream holds two fds (the web server's connection and the
+ * upstream's): raise the soft limit on open files to the hard one, as
+ * redis does for its clients (Debian's soft default, 1024, would refuse
+ * the 500th stream). */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		log_warn("cannot raise the open-file limit: %s", strerror(errno));
+}
+
 int
 server_main(int argc, char **argv, const char *prog, server_handler_fn fn)
 {
@@ -971,6 +988,7 @@ server_main(int argc, char **argv, const char *prog, server_handler_fn fn)
 		use_loop = 0;
 	if (parse_opts(argc, argv, prog, &o) != 0)
 		return 2;
+	raise_nofile();
 	/* Every thread inherits this mask; only sigwait() sees these. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
