@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # icount.sh - regression guard: user-space instructions per request of
-# relay-chat (callgrind Ir inside the worker threads, relay-chat behind
-# lighttpd, THREADS=2) for a fixed small workload (the bench key, every limit
+# relay-chat (callgrind Ir of every thread, counted from a zero to a dump
+# of the counters around the workload; relay-chat -t 2 behind lighttpd)
+# for a fixed small workload (the bench key, every limit
 # on): 150 non-stream requests and 10 streams of 8 events. Compares with
 # bench/icount.baseline and fails when more than 20% higher. UPDATE=1
 # rewrites the baseline. ~30 s.

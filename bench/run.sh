@@ -213,11 +213,17 @@ done
 sed "s/events=64/events=$LADDER_EVENTS/" bench/body-stream.json >"$BASE/body-ladder.json"
 for p in $LADDER_PATHS; do ladder "$p"; done
 
+# The capacity table (bench/capacity.sh): long streams at 500..4000 on the
+# default settings, each process's RSS and CPU per event apart.
+cleanup
+log "capacity table"
+QUICK=$QUICK BUILD=$BUILD bench/capacity.sh "$BASE/capacity.md" || log "capacity: failed"
+
 log "callgrind: relay-chat, $CG_N requests"
 cg=$(callgrind_relay "$BASE/cg" "$CG_N" 0)
 R[cg.ir]=$(kv "$cg" ir_per_req)
-callgrind_annotate --inclusive=no "$BASE/cg/callgrind.out" 2>/dev/null | sed -n '1,200p' >"$BASE/cg/annotate-self.txt"
-callgrind_annotate --inclusive=yes "$BASE/cg/callgrind.out" 2>/dev/null | sed -n '1,200p' >"$BASE/cg/annotate-incl.txt"
+callgrind_annotate --inclusive=no "$BASE/cg/callgrind.out.1" 2>/dev/null | sed -n '1,200p' >"$BASE/cg/annotate-self.txt"
+callgrind_annotate --inclusive=yes "$BASE/cg/callgrind.out.1" 2>/dev/null | sed -n '1,200p' >"$BASE/cg/annotate-incl.txt"
 
 cleanup
 
@@ -308,11 +314,13 @@ fi
 	echo "The relay paths' \"all processes\" CPU includes memcached (rate limits and quotas when a key has them; circuit-breaker state at most once a second per process); RSS figures are relay-chat + web server only."
 	echo "relay-chat RSS idle: ${R[lighttpd.rss_idle_chat]:-NA} kB with 64 threads. CPU per request is from /proc/PID/stat utime+stime (10 ms ticks) over the whole wrk run."
 	echo
-	echo "relay-chat user-space instructions per non-stream request (callgrind, THREADS=2, $CG_N requests behind lighttpd, worker threads only): **${R[cg.ir]}**"
+	echo "relay-chat user-space instructions per non-stream request (callgrind, -t 2, $CG_N requests behind lighttpd, every thread between a zero and a dump of the counters): **${R[cg.ir]}**"
 	echo
 	echo "Streams ladder: N streams of $LADDER_EVENTS events ${GAP} ms apart, all N open at once (their starts spread over $RAMP_MS ms); the relay restarted with THREADS=N+16. A level passes when all N complete (one retry allowed) and no event is late by more than 50 ms (an event later than ${GAP} ms after the one before it by more than 50 ms, or a TTFT over 50 ms). RSS = peak of relay-chat + web server (nginx: master + workers; direct: the mock)."
 	echo
 	for p in $LADDER_PATHS; do echo "- $p: ${R[$p.ladder]:-not run}"; done
+	echo
+	cat "$BASE/capacity.md" 2>/dev/null || echo "(capacity table: not run)"
 	echo
 	echo "## Targets (relay behind lighttpd unless said)"
 	echo
@@ -334,7 +342,7 @@ fi
 	echo
 	echo '| Ir per request | % | function |'
 	echo '|---|---|---|'
-	cg_inclusive "$BASE/cg/callgrind.out" "$CG_N" | head -30
+	cg_inclusive "$BASE/cg/callgrind.out.1" "$CG_N" | head -30
 	echo
 	echo "Self cost, top 25 (library internals without symbols show as addresses):"
 	echo
