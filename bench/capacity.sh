@@ -29,6 +29,9 @@ fi
 : "${LEVELS:=500 1000 2000 4000}" "${EVENTS:=100}" "${GAP:=50}" "${RAMP_MS:=2000}"
 : "${PATHS:=direct nginx lighttpd caddy}"
 unset RELAY_RUNTIME RELAY_THREADS THREADS
+# CAPACITY_RUNTIME=threads: the same table for the old thread-per-request
+# runtime (its default 128 threads), for a before/after comparison.
+[ -n "${CAPACITY_RUNTIME:-}" ] && export RELAY_RUNTIME=$CAPACITY_RUNTIME
 
 bench_deps || exit 1
 bench_loadgen || exit 1
@@ -116,7 +119,7 @@ for n in $LEVELS; do
 done
 
 {
-	echo "### Capacity: N concurrent streams of $EVENTS events $GAP ms apart (default \`make run\` settings)"
+	echo "### Capacity: N concurrent streams of $EVENTS events $GAP ms apart (default \`make run\` settings$([ -n "${CAPACITY_RUNTIME:-}" ] && echo ", RELAY_RUNTIME=$CAPACITY_RUNTIME"))"
 	echo
 	echo "All N open at once (their starts spread over $RAMP_MS ms); \"worst delay\" is the worst event's delay beyond the mock's pacing (the larger of the TTFT and of an inter-event gap minus $GAP ms). RSS is each process's peak; CPU is utime+stime per stream event (10 ms ticks). $(nproc) cores, $(awk '/^model name/ { sub(/^[^:]*: /, ""); print; exit }' /proc/cpuinfo), load before the run: $(cut -d' ' -f1-3 /proc/loadavg)."
 	echo
