@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "kv.h"
+#include "loop.h"
 #include "mem.h"
 #include "num.h"
 
@@ -356,14 +357,39 @@ ms_left(const struct timespec *deadline)
 	    (deadline->tv_nsec - now.tv_nsec) / 1000000;
 }
 
+/* wait_fd() on the loop runtime: the coroutine yields while memcached
+ * answers, so the loop thread's other requests go on (two epoll_ctl
+ * calls, against a loop thread blocked for the round trip). -2 when the
+ * fd cannot be watched (then poll). */
+static int
+wait_fd_loop(struct loop *l, int fd, short events, long left)
+{
+	struct loop_io io;
+	struct loop_io *set[1] = {&io};
+	unsigned want = ((events & POLLIN) ? LOOP_IN : 0) |
+	    ((events & POLLOUT) ? LOOP_OUT : 0);
+	int r;
+
+	if (loop_io_add_level(&io, fd, want) != RELAY_OK)
+		return -2;
+	r = loop_wait_any(set, 1, loop_now(l) + (uint64_t)left);
+	r = r > 0 && (io.ready & (want | LOOP_ERR | LOOP_HUP)) != 0 ? 0 : -1;
+	loop_io_del(&io);
+	return r;
+}
+
 /* Wait for events on fd until the deadline; 0 when ready. */
 static int
 wait_fd(int fd, short events, const struct timespec *deadline)
 {
 	struct pollfd p = {fd, events, 0};
+	struct loop *l = loop_current();
 	long left;
 	int r;
 
+	if (l != NULL && (left = ms_left(deadline)) > 0 &&
+	    (r = wait_fd_loop(l, fd, events, left)) != -2)
+		return r;
 	for (;;) {
 		left = ms_left(deadline);
 		if (left <= 0)
@@ -672,15 +698,40 @@ meta_key_ok(const char *k)
 	return i > 0 && i <= KV_KEY_MAX;
 }
 
+/* Bytes of the distinct server names of one batch (one or two, usually). */
+#define KV_BATCH_NAMES 1024
+
 /* n keys sorted by server for one pipelined batch. */
 struct batch {
-	memcached_st *mc; /* owns the host names below */
+	memcached_st *mc; /* NULL once the servers are known */
+	char names[KV_BATCH_NAMES]; /* the host names below point here */
+	size_t names_len;
 	const char *host[RELAY_KV_MGET_MAX];
 	in_port_t port[RELAY_KV_MGET_MAX];
 	unsigned char done[RELAY_KV_MGET_MAX];
 	size_t n;
 	struct timespec deadline;
 };
+
+/* Key i's server is called name: a copy in the batch's own table (shared
+ * with an earlier key of the same server). -1 when the table is full. */
+static int
+batch_name(struct batch *b, size_t i, const char *name)
+{
+	size_t len = strlen(name), j;
+
+	for (j = 0; j < i; j++)
+		if (strcmp(b->host[j], name) == 0) {
+			b->host[i] = b->host[j];
+			return 0;
+		}
+	if (len + 1 > sizeof(b->names) - b->names_len)
+		return -1;
+	memcpy(b->names + b->names_len, name, len + 1);
+	b->host[i] = b->names + b->names_len;
+	b->names_len += len + 1;
+	return 0;
+}
 
 /* Which server holds each key: libmemcached's own ketama answer, so these
  * counters live where kv_get() and kv_incr() look. */
@@ -708,18 +759,24 @@ batch_start(struct kv *kv, struct batch *b, const char *const *keys, size_t n)
 	b->mc = kv_fetch(kv);
 	if (b->mc == NULL)
 		return RELAY_ECACHE;
+	b->names_len = 0;
 	for (i = 0; i < n; i++) {
 		const memcached_instance_st *s = memcached_server_by_key(
 		    b->mc, keys[i], strlen(keys[i]), &rc);
 
-		if (s == NULL) {
+		if (s == NULL ||
+		    batch_name(b, i, memcached_server_name(s)) != 0) {
 			kv_release(kv, b->mc);
 			b->mc = NULL;
 			return RELAY_ECACHE;
 		}
-		b->host[i] = memcached_server_name(s);
 		b->port[i] = memcached_server_port(s);
 	}
+	/* The handle goes back before any wait: on the loop runtime the
+	 * exchange yields, and a handle held by a parked coroutine would be
+	 * one its loop's other requests wait for. */
+	kv_release(kv, b->mc);
+	b->mc = NULL;
 	return RELAY_OK;
 }
 

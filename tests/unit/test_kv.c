@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "../../lib/kv.h"
+#include "../../lib/loop.h"
 #include "../../lib/mem.h"
 
 #include "memcached_test.h"
@@ -355,6 +356,90 @@ test_incr_many_concurrent_exact(void **state)
 	kv_free(kv);
 }
 
+/* On the loop runtime: 200 coroutines of one loop thread, each adding to
+ * two counters 10 times, over a kv whose pool holds one libmemcached
+ * handle. The exchanges yield to the loop while memcached answers; no
+ * coroutine may park holding the handle (the others would wait for it on
+ * the thread it needs), and nothing is lost. */
+struct loop_job {
+	struct kv *kv;
+	const char *k1, *k2;
+	int *failures;
+	int *parked; /* a coroutine gave the thread up mid-exchange */
+};
+
+static void
+loop_worker(void *arg)
+{
+	struct loop_job *j = arg;
+	struct kv_incr ops[2];
+	int i;
+
+	for (i = 0; i < 10; i++) {
+		ops[0] = (struct kv_incr){j->k1, 1, 60, 0};
+		ops[1] = (struct kv_incr){j->k2, 3, 60, 0};
+		if (kv_incr_many(j->kv, ops, 2) != RELAY_OK)
+			(*j->failures)++;
+	}
+}
+
+static void
+loop_watcher(void *arg)
+{
+	int *turns = arg;
+
+	/* Counts loop turns while the workers run: more than a handful
+	 * means they waited in the loop, not in poll(2). */
+	while (*turns >= 0 && *turns < 100000) {
+		(*turns)++;
+		loop_yield();
+		if (loop_coros(loop_current()) == 1)
+			break;
+	}
+}
+
+static void
+test_incr_many_on_loop(void **state)
+{
+	char *servers[1] = {mc_addr};
+	char eb[256], k1[128], k2[128];
+	static struct loop_job jobs[200];
+	struct loop *l;
+	struct kv *kv;
+	uint64_t v = 0;
+	int failures = 0, turns = 0, i;
+
+	(void)state;
+	if (mc_pid <= 0)
+		skip();
+	kv = kv_new(servers, 1, 2000, 1, eb, sizeof(eb));
+	assert_non_null(kv);
+	l = loop_new();
+	assert_non_null(l);
+	key("loop-1", k1, sizeof(k1));
+	key("loop-2", k2, sizeof(k2));
+	assert_int_equal(kv_delete(kv, k1), RELAY_OK);
+	assert_int_equal(kv_delete(kv, k2), RELAY_OK);
+	for (i = 0; i < 200; i++) {
+		jobs[i] = (struct loop_job){kv, k1, k2, &failures, NULL};
+		assert_int_equal(
+		    loop_spawn(l, loop_worker, &jobs[i], 64 * 1024), RELAY_OK);
+	}
+	assert_int_equal(
+	    loop_spawn(l, loop_watcher, &turns, 64 * 1024), RELAY_OK);
+	assert_int_equal(loop_run(l, 1), RELAY_OK);
+	assert_int_equal(failures, 0);
+	assert_true(turns > 10);
+	assert_int_equal(kv_incr(kv, k1, 0, 60, &v), RELAY_OK);
+	assert_int_equal(v, 2000);
+	assert_int_equal(kv_incr(kv, k2, 0, 60, &v), RELAY_OK);
+	assert_int_equal(v, 6000);
+	assert_int_equal(kv_delete(kv, k1), RELAY_OK);
+	assert_int_equal(kv_delete(kv, k2), RELAY_OK);
+	loop_free(l);
+	kv_free(kv);
+}
+
 /* kv_nudge(): fire-and-forget changes land, in order, before what
  * kv_incr_many() reads next on the same connection (a lone thread gets
  * the same one back); answers nobody waited for (NF for a missing key)
@@ -540,6 +625,7 @@ main(void)
 	    cmocka_unit_test(test_incr_concurrent_exact),
 	    cmocka_unit_test(test_incr_many),
 	    cmocka_unit_test(test_incr_many_concurrent_exact),
+	    cmocka_unit_test(test_incr_many_on_loop),
 	    cmocka_unit_test(test_nudge),
 	    cmocka_unit_test(test_meta_parse),
 	    cmocka_unit_test(test_closed_port_fails_fast),
