@@ -967,7 +967,8 @@ raise_nofile(void)
 		return;
 	rl.rlim_cur = rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-		log_warn("cannot raise the open-file limit: %s", strerror(errno));
+		log_warn(
+		    "cannot raise the open-file limit: %s", strerror(errno));
 }
 
 int
