@@ -50,21 +50,7 @@ trap 'exit 130' INT TERM
 log() { printf 'capacity: %s\n' "$*" >&2; }
 
 # The mock and nginx of the direct and nginx paths.
-mkdir -p "$BASE/own/logs" "$BASE/own/tmp"
-MOCKP=$(stack_free_port)
-"$ROOT/$BUILD/mock-upstream" -l "127.0.0.1:$MOCKP" -q >"$BASE/own/logs/mock.log" 2>&1 &
-MOCK_PID=$!
-OWN+=("$MOCK_PID")
-NGXP=$(stack_free_port)
-sed -e "s|@PORT@|$NGXP|g" -e "s|@MOCK_PORT@|$MOCKP|g" -e "s|@RUN@|$BASE/own|g" \
-    bench/nginx.conf.in >"$BASE/own/nginx.conf"
-nginx -c "$BASE/own/nginx.conf" -p "$BASE/own" >"$BASE/own/logs/nginx.out" 2>&1 &
-NGX_PID=$!
-OWN+=("$NGX_PID")
-for p in $MOCKP $NGXP; do
-	stack_wait 150 stack_tcp_up "$p" || { log "port $p did not come up ($BASE/own/logs)"; exit 1; }
-done
-NGX_ALL="$NGX_PID $(pgrep -P "$NGX_PID" | tr '\n' ' ')"
+bench_own_mock_nginx "$BASE" || exit 1
 sed "s/events=64 gap_ms=20/events=$EVENTS gap_ms=$GAP/" bench/body-stream.json >"$BASE/body.json"
 grep -q "events=$EVENTS gap_ms=$GAP" "$BASE/body.json" || { log "bench/body-stream.json changed its mock directive"; exit 1; }
 

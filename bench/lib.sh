@@ -151,3 +151,25 @@ callgrind_relay() { # run_dir n_json n_sse
 	local n=$((ok1 + ok2))
 	echo "ir_total=${ir:-NA} requests=$n ir_per_req=$(calc "${ir:-NA} / $n")"
 }
+
+# The mock upstream and nginx proxy_pass to it, of the direct and nginx
+# paths, under $1/own: sets MOCKP, MOCK_PID, NGXP, NGX_PID, NGX_ALL (master
+# and workers) and appends the PIDs to OWN (the caller's, ended at exit).
+bench_own_mock_nginx() { # base
+	mkdir -p "$1/own/logs" "$1/own/tmp"
+	MOCKP=$(stack_free_port)
+	"$ROOT/$BUILD/mock-upstream" -l "127.0.0.1:$MOCKP" -q >"$1/own/logs/mock.log" 2>&1 &
+	MOCK_PID=$!
+	OWN+=("$MOCK_PID")
+	NGXP=$(stack_free_port)
+	sed -e "s|@PORT@|$NGXP|g" -e "s|@MOCK_PORT@|$MOCKP|g" -e "s|@RUN@|$1/own|g" \
+	    "$ROOT/bench/nginx.conf.in" >"$1/own/nginx.conf"
+	nginx -c "$1/own/nginx.conf" -p "$1/own" >"$1/own/logs/nginx.out" 2>&1 &
+	NGX_PID=$!
+	OWN+=("$NGX_PID")
+	local p
+	for p in $MOCKP $NGXP; do
+		stack_wait 150 stack_tcp_up "$p" || { echo "bench: port $p did not come up (logs in $1/own/logs)" >&2; return 1; }
+	done
+	NGX_ALL="$NGX_PID $(pgrep -P "$NGX_PID" | tr '\n' ' ')"
+}

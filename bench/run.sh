@@ -57,26 +57,13 @@ trap 'exit 130' INT TERM
 log() { printf 'bench: %s\n' "$*" >&2; }
 
 # --- the shared mock, nginx and Portkey ---------------------------------
-mkdir -p "$BASE/own/logs" "$BASE/own/tmp"
-MOCKP=$(stack_free_port)
-"$ROOT/$BUILD/mock-upstream" -l "127.0.0.1:$MOCKP" -q >"$BASE/own/logs/mock.log" 2>&1 &
-MOCK_PID=$!
-OWN+=("$MOCK_PID")
-NGXP=$(stack_free_port)
-sed -e "s|@PORT@|$NGXP|g" -e "s|@MOCK_PORT@|$MOCKP|g" -e "s|@RUN@|$BASE/own|g" \
-    bench/nginx.conf.in >"$BASE/own/nginx.conf"
-nginx -c "$BASE/own/nginx.conf" -p "$BASE/own" >"$BASE/own/logs/nginx.out" 2>&1 &
-NGX_PID=$!
-OWN+=("$NGX_PID")
+bench_own_mock_nginx "$BASE" || exit 1
 PKP=$(stack_free_port)
 (cd bench && NODE_ENV=production exec node node_modules/@portkey-ai/gateway/build/start-server.js \
     --port="$PKP" --headless >"$BASE/own/logs/portkey.log" 2>&1) &
 PK_PID=$!
 OWN+=("$PK_PID")
-for p in $MOCKP $NGXP $PKP; do
-	stack_wait 150 stack_tcp_up "$p" || { log "port $p did not come up (logs in $BASE/own/logs)"; exit 1; }
-done
-NGX_ALL="$NGX_PID $(pgrep -P "$NGX_PID" | tr '\n' ' ')"
+stack_wait 150 stack_tcp_up "$PKP" || { log "port $PKP did not come up (logs in $BASE/own/logs)"; exit 1; }
 PKH=(-H "x-portkey-provider: openai" -H "x-portkey-custom-host: http://127.0.0.1:$MOCKP/v1")
 PORTOF[direct]=$MOCKP PORTOF[nginx]=$NGXP PORTOF[portkey]=$PKP
 PIDS[direct]=$MOCK_PID PIDS[nginx]=$NGX_ALL PIDS[portkey]=$PK_PID

@@ -650,40 +650,39 @@ loop_self(void)
 
 /* --- waiting ------------------------------------------------------------- */
 
-enum relay_err
-loop_io_add(struct loop_io *io, int fd)
+/* Register fd with the calling thread's loop for epoll events ev. */
+static enum relay_err
+io_register(struct loop_io *io, int fd, uint32_t ev_mask, int level)
 {
-	struct epoll_event ev = {
-	    .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET};
+	struct epoll_event ev = {.events = ev_mask};
 
 	memset(io, 0, sizeof(*io));
 	io->fd = fd;
 	io->loop = tl_loop;
+	io->level = level;
+	io->armed = level;
+	io->want = level ? ev_mask : 0;
 	ev.data.ptr = io;
 	if (io->loop == NULL)
 		return RELAY_EINVAL;
-	if (epoll_ctl(io->loop->ep, EPOLL_CTL_ADD, fd, &ev) != 0)
+	if (epoll_ctl(io->loop->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		io->loop = NULL;
 		return errno == ENOMEM ? RELAY_ENOMEM : RELAY_EIO;
+	}
 	return RELAY_OK;
+}
+
+enum relay_err
+loop_io_add(struct loop_io *io, int fd)
+{
+	return io_register(
+	    io, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, 0);
 }
 
 enum relay_err
 loop_io_add_level(struct loop_io *io, int fd, unsigned events)
 {
-	struct epoll_event ev = {.events = events};
-
-	memset(io, 0, sizeof(*io));
-	io->fd = fd;
-	io->loop = tl_loop;
-	io->level = 1;
-	io->armed = 1;
-	io->want = events;
-	ev.data.ptr = io;
-	if (io->loop == NULL)
-		return RELAY_EINVAL;
-	if (epoll_ctl(io->loop->ep, EPOLL_CTL_ADD, fd, &ev) != 0)
-		return errno == ENOMEM ? RELAY_ENOMEM : RELAY_EIO;
-	return RELAY_OK;
+	return io_register(io, fd, events, 1);
 }
 
 enum relay_err
