@@ -30,7 +30,7 @@ WARN       := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
               -Wpointer-arith -Wsign-compare -Wformat=2 -Werror
 CFLAGS     += -std=c11 -D_GNU_SOURCE -pthread $(OPT) $(WARN) $(SANFLAGS) \
               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS     += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmemcachedutil -lfcgi -pthread
+LDLIBS     += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmemcachedutil -lfcgi -lm -pthread
 LDFLAGS    += $(SANFLAGS)
 
 LIB_SRC    := $(wildcard lib/*.c)

@@ -6,6 +6,7 @@
  * Around it, the choice of target, key and delay. */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include "chatreq.h"
 #include "config.h"
 #include "creds.h"
+#include "crypto.h"
 #include "fcgi_io.h"
 #include "filter.h"
 #include "wordfilter.h"
@@ -946,12 +948,29 @@ elapsed_ms(const struct timespec *t)
 	    (now.tv_nsec - t->tv_nsec) / 1000000;
 }
 
+/* A uniform double in (0, 1]: xorshift64* on a per-thread state seeded
+ * from the random id batch (crypto_id_bytes), so that two requests of one
+ * thread in one second draw apart. */
+static double
+unit_draw(void)
+{
+	static __thread uint64_t x;
+
+	while (x == 0 && crypto_id_bytes(&x, sizeof(x)) != RELAY_OK)
+		x = (uint64_t)time(NULL) | 1u;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	return (double)((x * 0x2545F4914F6CDD1DULL) >> 11 | 1) /
+	    (double)(1ULL << 53);
+}
+
 /* Order the targets: by priority, and within one priority a weighted
- * shuffle, so that equal targets share the load. */
+ * shuffle, so that equal targets share the load: Efraimidis-Spirakis,
+ * where u^(1/w) (here log(u)/w) sorts a sample weighted by w. */
 static size_t
 plan(const struct config_model *m, size_t *order)
 {
-	unsigned seed = (unsigned)time(NULL) ^ (unsigned)(size_t)&seed;
 	size_t n =
 	    m->ntargets < PROXY_TARGETS_MAX ? m->ntargets : PROXY_TARGETS_MAX;
 	size_t i, j, best, tmp;
@@ -959,16 +978,22 @@ plan(const struct config_model *m, size_t *order)
 
 	for (i = 0; i < n; i++) {
 		order[i] = i;
-		/* Efraimidis-Spirakis: u^(1/w) sorts a weighted sample. */
-		key[i] = -(double)m->targets[i].priority * 1e6 +
-		    (double)rand_r(&seed) / RAND_MAX *
-			(double)m->targets[i].weight;
+		key[i] = log(unit_draw()) /
+		    (double)(m->targets[i].weight > 0 ? m->targets[i].weight
+						      : 1);
 	}
 	for (i = 0; i < n; i++) {
 		best = i;
-		for (j = i + 1; j < n; j++)
-			if (key[order[j]] > key[order[best]])
+		for (j = i + 1; j < n; j++) {
+			const struct config_target *a = &m->targets[order[j]];
+			const struct config_target *b =
+			    &m->targets[order[best]];
+
+			if (a->priority < b->priority ||
+			    (a->priority == b->priority &&
+				key[order[j]] > key[order[best]]))
 				best = j;
+		}
 		tmp = order[i];
 		order[i] = order[best];
 		order[best] = tmp;
