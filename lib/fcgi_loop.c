@@ -29,6 +29,8 @@
  * waits for the web server to close first (a close with bytes unread
  * resets the peer, which may cost it the answer): ms. */
 #define LREQ_LINGER_MS 2000
+/* A broken answer: from its last bytes to the torn record: ms. */
+#define LREQ_TEAR_AFTER_MS 10
 
 struct fcgi_listener {
 	struct loop *loop;
@@ -291,6 +293,13 @@ conn_main(void *arg)
 		static const unsigned char torn = FCGI_VERSION_1;
 		struct linger lg = {1, 0};
 
+		/* What the answer had went out at fcgi_lreq_abort(); a web
+		 * server that reads it and the tear at once may take the
+		 * head for the whole answer (lighttpd did, for a head with
+		 * no body yet): let it forward the head first. */
+		(void)send_out(r);
+		(void)loop_sleep_until(
+		    loop_now(r->ls->loop) + LREQ_TEAR_AFTER_MS);
 		if (buf_append(&r->out, &torn, 1) == RELAY_OK)
 			(void)send_out(r);
 		(void)setsockopt(r->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
@@ -502,4 +511,5 @@ void
 fcgi_lreq_abort(struct fcgi_lreq *r)
 {
 	r->aborted = 1;
+	(void)send_out(r); /* what the answer had, now */
 }

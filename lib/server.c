@@ -189,7 +189,8 @@ access_line(struct relay_ctx *ctx, const struct relay_req *req,
 static void
 malloc_setup(void)
 {
-#ifdef __GLIBC__
+	/* AddressSanitizer's allocator takes no mallopt() (it fails there). */
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
 	if (mallopt(M_MMAP_THRESHOLD, (int)RELAY_MMAP_THRESHOLD) != 1)
 		log_warn("mallopt(M_MMAP_THRESHOLD) failed");
 #endif
