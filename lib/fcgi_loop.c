@@ -458,8 +458,14 @@ fcgi_lreq_read(struct fcgi_lreq *r, char *p, size_t n, size_t *got)
 			return RELAY_ECLOSED;
 		if (ev.ev == FCGI_EV_STDIN)
 			r->pending = ev.data;
-		else if (ev.ev == FCGI_EV_STDIN_END)
+		else if (ev.ev == FCGI_EV_STDIN_END) {
 			r->stdin_done = 1;
+			if (r->in_off == r->in.len) { /* nothing read ahead */
+				buf_reset(
+				    &r->in); /* a long answer keeps none */
+				r->in_off = 0;
+			}
+		}
 	}
 	k = r->pending.len < n ? r->pending.len : n;
 	if (k > 0)

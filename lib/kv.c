@@ -654,29 +654,64 @@ read_answers(struct kv_conn *c, uint64_t *vals, size_t n,
 	}
 }
 
+/* A batch's commands are built on the stack when they fit in this many
+ * bytes (a key's counters: a few hundred), else on the heap: on the loop
+ * runtime a coroutine keeps the stack pages it touched for the rest of
+ * its request (a stream's minutes), so the worst case (64 keys of 250
+ * bytes, 21 KB) must not be its usual cost. */
+#define KV_REQ_SMALL 2048
+
+/* Room for n commands of at most KV_KEY_MAX + extra bytes each: small
+ * itself (its size in *cap) when that is enough, else the heap (*cap
+ * then its size); NULL when memory is short. */
+static char *
+req_room(char *small, size_t *cap, size_t n, size_t extra)
+{
+	size_t need = n * (KV_KEY_MAX + extra) + 8;
+	char *p;
+
+	if (need <= *cap)
+		return small;
+	if ((p = mem_malloc(need)) != NULL)
+		*cap = need;
+	return p;
+}
+
+static void
+req_room_free(char *p, const char *small)
+{
+	if (p != small)
+		mem_free(p);
+}
+
 /* The ops for one server: written at once, answers read until all came.
  * *heard is set once a byte of an answer came. */
 static enum relay_err
 exchange(struct kv_conn *c, struct kv_incr *ops, const size_t *idx, size_t n,
     const struct timespec *deadline, int *heard)
 {
-	char req[RELAY_KV_MGET_MAX * (KV_KEY_MAX + 80)];
+	char small[KV_REQ_SMALL], *req = small;
 	uint64_t vals[RELAY_KV_MGET_MAX];
-	size_t rl = 0, i;
+	size_t rl = 0, i, cap = sizeof(small);
 	enum relay_err err;
 
 	*heard = 0;
+	if ((req = req_room(small, &cap, n, 80)) == NULL)
+		return RELAY_ENOMEM;
 	for (i = 0; i < n; i++) {
 		const struct kv_incr *o = &ops[idx[i]];
-		int w = snprintf(req + rl, sizeof(req) - rl,
+		int w = snprintf(req + rl, cap - rl,
 		    "ma %s N%u J%llu D%llu v\r\n", o->key, o->ttl_s,
 		    (unsigned long long)o->delta, (unsigned long long)o->delta);
 
-		if (w < 0 || (size_t)w >= sizeof(req) - rl)
+		if (w < 0 || (size_t)w >= cap - rl) {
+			req_room_free(req, small);
 			return RELAY_EINVAL;
+		}
 		rl += (size_t)w;
 	}
 	err = send_all(c, req, rl, deadline);
+	req_room_free(req, small);
 	if (err == RELAY_OK)
 		err = read_answers(c, vals, n, deadline, heard);
 	if (err != RELAY_OK)
@@ -846,9 +881,9 @@ enum relay_err
 kv_nudge(struct kv *kv, const struct kv_nudge *ops, size_t n)
 {
 	const char *keys[RELAY_KV_MGET_MAX];
-	char req[RELAY_KV_MGET_MAX * (KV_KEY_MAX + 40) + 8];
+	char small[KV_REQ_SMALL], *req;
 	size_t which[RELAY_KV_MGET_MAX], idx[RELAY_KV_MGET_MAX];
-	size_t i, k = 0, m, at, rl;
+	size_t i, k = 0, m, at, rl, cap = sizeof(small);
 	enum relay_err err;
 	struct batch b;
 
@@ -862,6 +897,8 @@ kv_nudge(struct kv *kv, const struct kv_nudge *ops, size_t n)
 		}
 	if (k == 0)
 		return RELAY_OK;
+	if ((req = req_room(small, &cap, k, 40)) == NULL)
+		return RELAY_ENOMEM;
 	err = batch_start(kv, &b, keys, k);
 	/* One write per server: "ma" in quiet mode answers only when
 	 * something went wrong (NF, an error); "mn" ends the batch with
@@ -899,6 +936,7 @@ kv_nudge(struct kv *kv, const struct kv_nudge *ops, size_t n)
 			c->owed++;
 		conn_put(kv, c, err == RELAY_OK);
 	}
+	req_room_free(req, small);
 	if (b.mc != NULL)
 		kv_release(kv, b.mc);
 	return err;

@@ -257,17 +257,36 @@ req_header(struct relay_req *req, const char *name)
 	return io_param(req, key);
 }
 
+/* Body bytes one read asks for when the length is unknown (a chunked body
+ * through Caddy): on the stack, which a coroutine keeps resident for the
+ * rest of its request, so small. */
+#define REQ_READ_CHUNK 4096
+
 enum relay_err
 req_read_body(struct relay_req *req, size_t max)
 {
-	char chunk[16384];
+	char chunk[REQ_READ_CHUNK], *tail;
 	enum relay_err err;
-	size_t got;
+	size_t got, k;
 
 	buf_init(&req->body, max);
 	if (req->content_length > 0 &&
 	    (unsigned long long)req->content_length > (unsigned long long)max)
 		return RELAY_ETOOBIG;
+	/* A declared length is read straight into the body, in one piece
+	 * of exactly its size; then one more read must find the end. */
+	while (req->content_length > 0 &&
+	    req->body.len < (size_t)req->content_length) {
+		k = (size_t)req->content_length - req->body.len;
+		if ((err = buf_extend(&req->body, k, &tail)) != RELAY_OK)
+			return err;
+		err = io_read(req, tail, k, &got);
+		buf_truncate(&req->body, req->body.len - k + got);
+		if (err != RELAY_OK)
+			return err;
+		if (got == 0)
+			break; /* shorter than declared: the web server's word */
+	}
 	for (;;) {
 		err = io_read(req, chunk, sizeof(chunk), &got);
 		if (err != RELAY_OK)

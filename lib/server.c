@@ -647,7 +647,7 @@ run_workers(struct relay_ctx *ctx, server_handler_fn fn, sigset_t *sigs)
 
 /* Upstream handles a loop thread keeps for its next requests (each
  * keeps its connections alive): count. */
-#define LTHREAD_UPSTREAMS 256
+#define LTHREAD_UPSTREAMS 64
 
 struct lthread {
 	pthread_t tid;
