@@ -71,6 +71,7 @@ peaks_stop() { kill "$PEAKS" 2>/dev/null; wait "$PEAKS" 2>/dev/null; }
 us_per() { calc "$1 * 1000000 / $(getconf CLK_TCK) / $2"; }
 
 ROWS=()
+declare -A V # path.n.{ok,ttft99,stall,rss_a,rss_b,cpu_a,cpu_b}
 # One path at one N: a row of the table.
 run_level() { # path n
 	local p=$1 n=$2 port a b an bn line a0 a1 b0 b1 ev d=$BASE/$1-$2
@@ -95,6 +96,9 @@ run_level() { # path n
 	ev=$(kv "$line" events)
 	local ra rb
 	ra=$(cat "$d.rss_a" 2>/dev/null || echo NA) rb=$(cat "$d.rss_b" 2>/dev/null || echo NA)
+	V[$p.$n.ok]=$(kv "$line" ok) V[$p.$n.ttft99]=$(kv "$line" ttft_p99_us)
+	V[$p.$n.stall]=$(kv "$line" stall_max_us) V[$p.$n.rss_a]=$ra V[$p.$n.rss_b]=$rb
+	V[$p.$n.cpu_a]=$(us_per "$((a1 - a0))" "$ev") V[$p.$n.cpu_b]=$(us_per "$((b1 - b0))" "$ev")
 	ROWS+=("| $p | $n | $(kv "$line" ok) | $(calc "$(kv "$line" ttft_p50_us) / 1000") | $(calc "$(kv "$line" ttft_p99_us) / 1000") | $(calc "$(kv "$line" stall_max_us) / 1000") | $an $(mb "$ra") MB$([ -n "$b" ] && echo ", $bn $(mb "$rb") MB") | $an $(us_per "$((a1 - a0))" "$ev")$([ -n "$b" ] && echo ", $bn $(us_per "$((b1 - b0))" "$ev")") |")
 	log "$p $n: ok=$(kv "$line" ok) stall_max_us=$(kv "$line" stall_max_us)"
 }
@@ -112,6 +116,20 @@ done
 	echo "| path | N | completed | TTFT p50 (ms) | TTFT p99 (ms) | worst delay (ms) | peak RSS | CPU per event (µs) |"
 	echo "|---|---|---|---|---|---|---|---|"
 	printf '%s\n' "${ROWS[@]}"
+	if [ -n "${V[lighttpd.2000.ok]:-}" ]; then
+		met() { [ "$(calc "$1")" = 1 ] && echo met || echo MISSED; }
+		local_ms() { calc "$1 / 1000"; }
+		echo
+		echo "Issue 15's targets at 2,000 streams (relay behind lighttpd; nginx in the same run):"
+		echo
+		echo "| target | measured | result |"
+		echo "|---|---|---|"
+		echo "| all 2,000 complete | ${V[lighttpd.2000.ok]} | $(met "${V[lighttpd.2000.ok]} == 2000") |"
+		echo "| TTFT p99 <= 50 ms (or no worse than nginx) | $(local_ms "${V[lighttpd.2000.ttft99]}") ms (nginx $(local_ms "${V[nginx.2000.ttft99]:-NA}") ms) | $(met "${V[lighttpd.2000.ttft99]} <= 50000 || ${V[lighttpd.2000.ttft99]} <= ${V[nginx.2000.ttft99]:-0}") |"
+		echo "| no event > 50 ms late (or no worse than nginx) | $(local_ms "${V[lighttpd.2000.stall]}") ms (nginx $(local_ms "${V[nginx.2000.stall]:-NA}") ms) | $(met "${V[lighttpd.2000.stall]} <= 50000 || ${V[lighttpd.2000.stall]} <= ${V[nginx.2000.stall]:-0}") |"
+		echo "| relay-chat CPU per stream event <= lighttpd's | ${V[lighttpd.2000.cpu_a]} µs vs ${V[lighttpd.2000.cpu_b]} µs | $(met "${V[lighttpd.2000.cpu_a]} <= ${V[lighttpd.2000.cpu_b]}") |"
+		echo "| relay-chat RSS at 2,000 streams <= 64 MB | $(mb "${V[lighttpd.2000.rss_a]}") MB | $(met "${V[lighttpd.2000.rss_a]} <= 65536") |"
+	fi
 } >"$BASE/capacity.md"
 if [ -n "$OUTMD" ]; then cp "$BASE/capacity.md" "$OUTMD"; else cat "$BASE/capacity.md"; fi
 log "raw loadgen lines: $BASE/lines.txt"
