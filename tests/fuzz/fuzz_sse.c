@@ -62,7 +62,7 @@ run(const uint8_t *data, size_t size, size_t cut, size_t step, struct acc *a)
 	/* Invariant: events' raw bytes + what is pending == the input. */
 	if (a->raw.len + sse_pending(&sp) != size)
 		abort();
-	if (size > 0 && memcmp(a->raw.data, p, a->raw.len) != 0)
+	if (a->raw.len > 0 && memcmp(a->raw.data, p, a->raw.len) != 0)
 		abort();
 	if (sse_pending(&sp) > 0 &&
 	    memcmp(sp.raw.data, p + a->raw.len, sse_pending(&sp)) != 0)
