@@ -103,4 +103,20 @@ memcached_stop(void)
 	}
 }
 
+/* cmocka group fixtures: one memcached for the group's cases. */
+static int RELAY_UNUSED
+mc_start(void **state)
+{
+	(void)state;
+	return memcached_start();
+}
+
+static int RELAY_UNUSED
+mc_stop(void **state)
+{
+	(void)state;
+	memcached_stop();
+	return 0;
+}
+
 #endif

@@ -18,21 +18,6 @@
 
 #include "memcached_test.h"
 
-static int
-mc_start(void **state)
-{
-	(void)state;
-	return memcached_start();
-}
-
-static int
-mc_stop(void **state)
-{
-	(void)state;
-	memcached_stop();
-	return 0;
-}
-
 struct seen {
 	char names[8][64];
 	enum breaker_state st[8];

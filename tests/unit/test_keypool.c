@@ -28,21 +28,6 @@
 
 static const struct config_keypool kconf = {600, 30};
 
-static int
-mc_start(void **state)
-{
-	(void)state;
-	return memcached_start();
-}
-
-static int
-mc_stop(void **state)
-{
-	(void)state;
-	memcached_stop();
-	return 0;
-}
-
 static struct kv *
 kv_connect(void)
 {

@@ -26,21 +26,6 @@
 
 #include "memcached_test.h"
 
-static int
-mc_start(void **state)
-{
-	(void)state;
-	return memcached_start();
-}
-
-static int
-mc_stop(void **state)
-{
-	(void)state;
-	memcached_stop();
-	return 0;
-}
-
 static struct kv *
 kv_connect(void)
 {
