@@ -29,6 +29,7 @@
 #include "keypool.h"
 #include "limits.h"
 #include "log.h"
+#include "mem.h"
 #include "metrics.h"
 #include "num.h"
 #include "proxy.h"
@@ -1368,40 +1369,47 @@ proxy_chat(struct relay_req *req, const struct config *cfg,
     const struct proxy_call *pc, struct proxy_usage *u)
 {
 	size_t order[PROXY_TARGETS_MAX], n, i;
-	struct proxy px;
+	/* On the heap: its URL and header buffers are ~8 KB, and on the
+	 * loop runtime a coroutine keeps every stack page it touched for
+	 * the whole of its request (a stream's minutes). */
+	struct proxy *px = mem_calloc(1, sizeof(*px));
 	int over = 0;
 
 	memset(u, 0, sizeof(*u));
-	memset(&px, 0, sizeof(px));
-	px.req = req;
-	px.cfg = cfg;
-	px.pc = pc;
-	px.u = u;
-	px.hdrs0 = req->hdrs.len;
-	px.lf.err = RELAY_EUPSTREAM;
-	buf_init(&px.lf.body, RELAY_UPSTREAM_BODY_MAX);
-	target_init(&px.tr, cfg->body_max + 64 * 1024);
-	clock_gettime(CLOCK_MONOTONIC, &px.start);
-	px.cs = creds_acquire(req->ctx->creds);
+	if (px == NULL) {
+		apierr_send_err(req, pc->in, RELAY_ENOMEM, NULL);
+		return;
+	}
+	px->req = req;
+	px->cfg = cfg;
+	px->pc = pc;
+	px->u = u;
+	px->hdrs0 = req->hdrs.len;
+	px->lf.err = RELAY_EUPSTREAM;
+	buf_init(&px->lf.body, RELAY_UPSTREAM_BODY_MAX);
+	target_init(&px->tr, cfg->body_max + 64 * 1024);
+	clock_gettime(CLOCK_MONOTONIC, &px->start);
+	px->cs = creds_acquire(req->ctx->creds);
 	if (pc->cr->stream)
 		metrics_inflight(req->ctx->metrics, 1);
 	n = plan(pc->m, order);
 	for (i = 0; i < n && !over; i++) {
-		if (i > 0 && elapsed_ms(&px.start) >= cfg->retry.deadline_ms)
+		if (i > 0 && elapsed_ms(&px->start) >= cfg->retry.deadline_ms)
 			break;
 		if (i > 0)
 			metrics_fallback(req->ctx->metrics);
-		over = try_target(&px, &pc->m->targets[order[i]]);
+		over = try_target(px, &pc->m->targets[order[i]]);
 	}
 	if (!over)
-		final_answer(&px);
+		final_answer(px);
 	if (req->status == 0 && !req->head_sent)
 		req->status = 499;
 	if (pc->cr->stream)
 		metrics_inflight(req->ctx->metrics, -1);
-	creds_release(px.cs);
-	target_reset(&px.tr);
-	buf_reset(&px.lf.body);
+	creds_release(px->cs);
+	target_reset(&px->tr);
+	buf_reset(&px->lf.body);
+	mem_free(px);
 }
 
 /* --- a cached answer ------------------------------------------------------ */
