@@ -38,14 +38,7 @@ bench_loadgen || exit 1
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 BASE=$(mktemp -d /tmp/llm-relay-capacity.XXXXXX)
 OWN=()
-cleanup() {
-	stack_stop 2>/dev/null
-	local p
-	for p in "${OWN[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for p in "${OWN[@]}"; do wait "$p" 2>/dev/null; done
-	OWN=()
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
 log() { printf 'capacity: %s\n' "$*" >&2; }
 

@@ -173,3 +173,15 @@ bench_own_mock_nginx() { # base
 	done
 	NGX_ALL="$NGX_PID $(pgrep -P "$NGX_PID" | tr '\n' ' ')"
 }
+
+# End what a bench script started: its samplers, the relay stack, and the
+# PIDs in OWN (run at exit, and between phases).
+bench_cleanup() {
+	[ -n "${SAMPLER:-}" ] && kill "$SAMPLER" 2>/dev/null
+	[ -n "${PEAKS:-}" ] && kill "$PEAKS" 2>/dev/null
+	stack_stop 2>/dev/null
+	local p
+	for p in "${OWN[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${OWN[@]}"; do wait "$p" 2>/dev/null; done
+	OWN=()
+}

@@ -43,15 +43,7 @@ LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 declare -A R PORTOF PIDS RSSPIDS
 OWN=()
 
-cleanup() {
-	[ -n "${SAMPLER:-}" ] && kill "$SAMPLER" 2>/dev/null
-	stack_stop 2>/dev/null
-	local p
-	for p in "${OWN[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for p in "${OWN[@]}"; do wait "$p" 2>/dev/null; done
-	OWN=()
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
 
 log() { printf 'bench: %s\n' "$*" >&2; }
@@ -202,7 +194,7 @@ for p in $LADDER_PATHS; do ladder "$p"; done
 
 # The capacity table (bench/capacity.sh): long streams at 500..4000 on the
 # default settings, each process's RSS and CPU per event apart.
-cleanup
+bench_cleanup
 log "capacity table"
 QUICK=$QUICK BUILD=$BUILD bench/capacity.sh "$BASE/capacity.md" || log "capacity: failed"
 
@@ -212,7 +204,7 @@ R[cg.ir]=$(kv "$cg" ir_per_req)
 callgrind_annotate --inclusive=no "$BASE/cg/callgrind.out.1" 2>/dev/null | sed -n '1,200p' >"$BASE/cg/annotate-self.txt"
 callgrind_annotate --inclusive=yes "$BASE/cg/callgrind.out.1" 2>/dev/null | sed -n '1,200p' >"$BASE/cg/annotate-incl.txt"
 
-cleanup
+bench_cleanup
 
 # --- RESULTS.md ----------------------------------------------------------
 # "| Ir per request | % | function |" rows: relay-chat's functions and the

@@ -665,27 +665,17 @@ struct lthread {
  * dialect, with Retry-After, rather than a queue behind other requests'
  * streams. Counted as relay_ratelimit_refusals_total{kind="overload"}. */
 static void
-overloaded(
-    struct relay_ctx *ctx, struct relay_req *req, const struct timespec *t0)
+overloaded(struct relay_req *req)
 {
-	struct timespec t1;
-
 	if (req_add_header(req, "Retry-After: 1") != RELAY_OK)
 		log_warn("id=%s: Retry-After dropped", req->id);
 	apierr_send(req, apierr_route_dialect(req->path), 503, NULL,
 	    "overloaded",
 	    "the relay is at its limit of %lld requests in "
 	    "flight; try again shortly",
-	    ctx->max_inflight);
-	metrics_ratelimit(ctx->metrics, "overload");
-	clock_gettime(CLOCK_MONOTONIC, &t1);
+	    req->ctx->max_inflight);
+	metrics_ratelimit(req->ctx->metrics, "overload");
 	req->m_route = "overload";
-	access_line(ctx, req, t0, &t1);
-	metrics_request(ctx->metrics, "overload", "none", "none", "none",
-	    req->status,
-	    (double)(t1.tv_sec - t0->tv_sec) +
-		(double)(t1.tv_nsec - t0->tv_nsec) / 1e9);
-	req_end(req);
 }
 
 static void
@@ -703,7 +693,8 @@ on_lreq(struct fcgi_lreq *r, void *arg)
 	n = __atomic_add_fetch(&lt->ctx->inflight, 1, __ATOMIC_RELAXED);
 	if (err == RELAY_OK && lt->ctx->max_inflight > 0 &&
 	    n > (unsigned long long)lt->ctx->max_inflight) {
-		overloaded(lt->ctx, &req, &t0);
+		/* The same epilogue as any request: logged and counted. */
+		serve_req(lt->ctx, overloaded, &req, err, &t0);
 		__atomic_sub_fetch(&lt->ctx->inflight, 1, __ATOMIC_RELAXED);
 		return;
 	}
