@@ -25,12 +25,6 @@
  * flush; the queue's own bound is a few times that. */
 #define LREQ_OUT_SOFT 16384
 #define LREQ_OUT_MAX (4u * 65536)
-/* A request whose body was not read to its end: how long the connection
- * waits for the web server to close first (a close with bytes unread
- * resets the peer, which may cost it the answer): ms. */
-#define LREQ_LINGER_MS 2000
-/* A broken answer: from its last bytes to the torn record: ms. */
-#define LREQ_TEAR_AFTER_MS 10
 
 struct fcgi_listener {
 	struct loop *loop;
@@ -217,7 +211,7 @@ static void
 linger(struct fcgi_lreq *r)
 {
 	struct loop *l = loop_current();
-	uint64_t until = loop_now(l) + LREQ_LINGER_MS;
+	uint64_t until = loop_now(l) + RELAY_FCGI_LINGER_MS;
 	char sink[512];
 	ssize_t n;
 
@@ -299,7 +293,7 @@ conn_main(void *arg)
 		 * no body yet): let it forward the head first. */
 		(void)send_out(r);
 		(void)loop_sleep_until(
-		    loop_now(r->ls->loop) + LREQ_TEAR_AFTER_MS);
+		    loop_now(r->ls->loop) + RELAY_FCGI_TEAR_AFTER_MS);
 		if (buf_append(&r->out, &torn, 1) == RELAY_OK)
 			(void)send_out(r);
 		(void)setsockopt(r->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));

@@ -81,6 +81,19 @@
  * request's, and a small one for listeners. */
 #define RELAY_CORO_STACK (256u * 1024)
 #define RELAY_CORO_STACK_SMALL (32u * 1024)
+/* A request answered before its body was read: how long its FastCGI
+ * connection waits for the web server to close first (a close with bytes
+ * unread resets the peer, which may cost it the answer): ms. */
+#define RELAY_FCGI_LINGER_MS 2000
+/* A broken answer (req_cut): from its last bytes to the torn record that
+ * tells the web server, so that it forwards the head first: ms. */
+#define RELAY_FCGI_TEAR_AFTER_MS 10
+/* Upstream handles a loop thread keeps idle for its next requests (each
+ * keeps its connections alive): count. */
+#define RELAY_LOOP_UPSTREAMS_KEPT 64
+/* Coroutine stacks of the usual size a loop keeps for reuse (a mapping
+ * and its guard page each, with the pages they touched): count. */
+#define RELAY_CORO_STACKS_KEPT 64
 /* memcached servers in a config: count. */
 #define RELAY_KV_SERVERS_MAX 64
 /* JSON nesting accepted from clients and upstreams: levels (jansson's own

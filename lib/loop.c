@@ -52,8 +52,6 @@
 
 /* Events one epoll_wait() takes: count. */
 #define LOOP_EVENTS 256
-/* Stacks of the usual size a loop keeps for its next coroutines. */
-#define LOOP_STACKS_KEPT 64
 /* The guard page below each stack, and the unit stacks are rounded to. */
 #define LOOP_PAGE page_size()
 
@@ -106,7 +104,8 @@ struct loop {
 	struct coro **heap;
 	size_t nheap, heap_cap;
 	size_t ncoros;
-	char *stacks[LOOP_STACKS_KEPT]; /* kept mappings of stack_keep bytes */
+	char *stacks
+	    [RELAY_CORO_STACKS_KEPT]; /* kept mappings of stack_keep bytes */
 	size_t nstacks, stack_keep;
 	pthread_mutex_t post_mu;
 	struct post *posts;
@@ -247,7 +246,7 @@ stack_put(struct loop *l, char *m, size_t map_size)
 {
 	if (l->stack_keep == 0)
 		l->stack_keep = map_size;
-	if (map_size == l->stack_keep && l->nstacks < LOOP_STACKS_KEPT)
+	if (map_size == l->stack_keep && l->nstacks < RELAY_CORO_STACKS_KEPT)
 		l->stacks[l->nstacks++] = m;
 	else
 		munmap(m, map_size);

@@ -645,17 +645,13 @@ run_workers(struct relay_ctx *ctx, server_handler_fn fn, sigset_t *sigs)
 /* --- the loop runtime (issue 15): -t loop threads, each serving any
  * number of requests as coroutines on one epoll ---------------------- */
 
-/* Upstream handles a loop thread keeps for its next requests (each
- * keeps its connections alive): count. */
-#define LTHREAD_UPSTREAMS 64
-
 struct lthread {
 	pthread_t tid;
 	struct relay_ctx *ctx;
 	server_handler_fn fn;
 	struct loop *loop;
 	struct fcgi_listener *ls;
-	struct upstream *ups[LTHREAD_UPSTREAMS]; /* idle, newest last */
+	struct upstream *ups[RELAY_LOOP_UPSTREAMS_KEPT]; /* idle, newest last */
 	unsigned nups;
 	volatile int done;
 	int started;
@@ -706,7 +702,7 @@ on_lreq(struct fcgi_lreq *r, void *arg)
 	if (up == NULL && err == RELAY_OK)
 		err = RELAY_ENOMEM;
 	serve_req(lt->ctx, lt->fn, &req, err, &t0);
-	if (up != NULL && lt->nups < LTHREAD_UPSTREAMS)
+	if (up != NULL && lt->nups < RELAY_LOOP_UPSTREAMS_KEPT)
 		lt->ups[lt->nups++] = up;
 	else
 		upstream_free(up);
