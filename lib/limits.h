@@ -58,6 +58,15 @@
 /* Sockets one transfer may ask upstream.c to poll (a connection; two
  * while happy eyeballs races IPv6 against IPv4). */
 #define RELAY_UPSTREAM_SOCKS 4
+/* On a loop's hub: bytes of one transfer queued for its coroutine before
+ * curl is told to pause it (the coroutine waits on a slow client). */
+#define RELAY_UPSTREAM_QUEUE (64u * 1024)
+/* On a loop's hub: idle upstream connections kept for reuse, count (all
+ * the loop's calls share them). */
+#define RELAY_UPSTREAM_HUB_CONNS 256
+/* On a loop's hub: how long the timer coroutine sleeps when curl set no
+ * timeout, ms (it is woken anyway when curl sets one). */
+#define RELAY_UPSTREAM_HUB_NAP_MS 1000
 /* FastCGI params of one request (the CGI environment the web server
  * sends): bytes. lighttpd and Caddy send 1-3 KiB; more is refused. */
 #define RELAY_FCGI_PARAMS_MAX (64u * 1024)

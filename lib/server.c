@@ -651,6 +651,7 @@ struct lthread {
 	server_handler_fn fn;
 	struct loop *loop;
 	struct fcgi_listener *ls;
+	struct upstream_hub *hub; /* the loop's libcurl multi */
 	struct upstream *ups[RELAY_LOOP_UPSTREAMS_KEPT]; /* idle, newest last */
 	unsigned nups;
 	volatile int done;
@@ -694,10 +695,9 @@ on_lreq(struct fcgi_lreq *r, void *arg)
 		__atomic_sub_fetch(&lt->ctx->inflight, 1, __ATOMIC_RELAXED);
 		return;
 	}
-	/* An upstream handle of its own while it runs: the newest idle one
-	 * (its connections the warmest), or a new one. */
-	up = lt->nups > 0 ? lt->ups[--lt->nups]
-			  : upstream_new(lt->ctx->up_shared);
+	/* An upstream handle of its own while it runs (an easy handle on
+	 * the loop's hub, whose connections all calls share). */
+	up = lt->nups > 0 ? lt->ups[--lt->nups] : upstream_new_on(lt->hub);
 	req.up = up;
 	if (up == NULL && err == RELAY_OK)
 		err = RELAY_ENOMEM;
@@ -720,6 +720,8 @@ lthread_main(void *arg)
 		log_err("loop thread: epoll failed; its requests are lost");
 	while (lt->nups > 0)
 		upstream_free(lt->ups[--lt->nups]);
+	upstream_hub_free(lt->hub);
+	lt->hub = NULL;
 	lt->done = 1;
 	return NULL;
 }
@@ -754,6 +756,12 @@ run_loops(struct relay_ctx *ctx, server_handler_fn fn, sigset_t *sigs)
 		lts[i].loop = loop_new();
 		if (lts[i].loop == NULL)
 			break;
+		lts[i].hub = upstream_hub_new(ctx->up_shared, lts[i].loop);
+		if (lts[i].hub == NULL) {
+			loop_free(lts[i].loop);
+			lts[i].loop = NULL;
+			break;
+		}
 		lts[i].ls = fcgi_listen(lts[i].loop, ctx->listen_fd, on_lreq,
 		    &lts[i], RELAY_CORO_STACK);
 		if (lts[i].ls == NULL ||
@@ -794,6 +802,8 @@ run_loops(struct relay_ctx *ctx, server_handler_fn fn, sigset_t *sigs)
 	for (i = 0; i < ctx->threads; i++) {
 		if (lts[i].started)
 			pthread_join(lts[i].tid, NULL);
+		else
+			upstream_hub_free(lts[i].hub);
 		loop_free(lts[i].loop);
 	}
 	mem_free(lts);
