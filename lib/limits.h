@@ -50,6 +50,13 @@
 #define RELAY_DRAIN_MS_DEFAULT 30000
 /* memcached: per-operation timeout, milliseconds. */
 #define RELAY_KV_TIMEOUT_MS_DEFAULT 250
+/* memcached: the largest value read or written, bytes (memcached's own
+ * item limit is 1 MB unless raised with -I). */
+#define RELAY_KV_VALUE_MAX (8u * 1024 * 1024)
+/* memcached: bytes one read of an answer asks for. */
+#define RELAY_KV_READ (16u * 1024)
+/* memcached: servers kv_ping() asks, count. */
+#define RELAY_KV_SERVERS_MAX 64
 /* memcached: keys of one multi-get, count. */
 #define RELAY_KV_MGET_MAX 64
 /* kv_nudge() batches a connection may leave unanswered before its next
