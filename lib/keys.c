@@ -12,6 +12,7 @@
 
 #include "crypto.h"
 #include "keys.h"
+#include "limits.h"
 #include "log.h"
 #include "mem.h"
 #include "num.h"
@@ -383,7 +384,7 @@ keys_acquire(struct keys_store *st)
 	struct keyring *r;
 
 	pthread_mutex_lock(&st->lock);
-	if (store_changed(&st->watch, st->path, 250))
+	if (store_changed(&st->watch, st->path, RELAY_KEYS_CHECK_MS))
 		do_keys_reload(st);
 	r = st->cur;
 	__atomic_add_fetch(&r->refs, 1, __ATOMIC_ACQ_REL);
