@@ -806,8 +806,8 @@ test_key_usable_at_once(void **state)
 		assert_false(k->disabled);
 		keys_release(r);
 		req = json_loads("{\"disabled\":true}", 0, NULL);
-		assert_int_equal(keys_admin_update(
-				     path, id, req, &out, eb, sizeof(eb)),
+		assert_int_equal(
+		    keys_admin_update(path, id, req, &out, eb, sizeof(eb)),
 		    RELAY_OK);
 		json_decref(req);
 		json_decref(out);
