@@ -14,9 +14,11 @@
 #include "../lib/jsonx.h"
 #include "../lib/keypool.h"
 #include "../lib/keys.h"
+#include "../lib/quota.h"
 #include "../lib/ledger.h"
 #include "../lib/req.h"
 #include "../lib/server.h"
+#include "../lib/ui.h"
 
 /* Admin request bodies: bytes. */
 #define ADMIN_BODY_MAX (1024 * 1024)
@@ -71,6 +73,36 @@ benched_keys(struct relay_req *req, const struct config *cfg, struct buf *b)
 	return err;
 }
 
+/* "model":["provider/model",...]: a model's targets in order, named as
+ * the breakers are. */
+static enum relay_err
+put_targets(struct buf *b, const struct config_model *m, int comma)
+{
+	enum relay_err err = comma ? buf_append(b, ",", 1) : RELAY_OK;
+	size_t j;
+
+	if (err == RELAY_OK)
+		err = put_str(b, m->name);
+	if (err == RELAY_OK)
+		err = buf_puts(b, ":[");
+	for (j = 0; err == RELAY_OK && j < m->ntargets; j++) {
+		err = buf_puts(b, j > 0 ? ",\"" : "\"");
+		if (err == RELAY_OK)
+			err = buf_json_escape(b, m->targets[j].provider->name,
+			    strlen(m->targets[j].provider->name));
+		if (err == RELAY_OK)
+			err = buf_append(b, "/", 1);
+		if (err == RELAY_OK && m->targets[j].model != NULL)
+			err = buf_json_escape(b, m->targets[j].model,
+			    strlen(m->targets[j].model));
+		if (err == RELAY_OK)
+			err = buf_append(b, "\"", 1);
+	}
+	if (err == RELAY_OK)
+		err = buf_append(b, "]", 1);
+	return err;
+}
+
 static void
 status(struct relay_req *req, const struct config *cfg)
 {
@@ -95,7 +127,11 @@ status(struct relay_req *req, const struct config *cfg)
 			err = put_str(&b, cfg->models[i].name);
 	}
 	if (err == RELAY_OK)
-		err = buf_puts(&b, "]},\"breakers\":");
+		err = buf_puts(&b, "],\"targets\":{");
+	for (i = 0; err == RELAY_OK && i < cfg->nmodels; i++)
+		err = put_targets(&b, &cfg->models[i], i > 0);
+	if (err == RELAY_OK)
+		err = buf_puts(&b, "}},\"breakers\":");
 	if (err == RELAY_OK)
 		err = breaker_report(req->ctx->kv, cfg, &b);
 	if (err == RELAY_OK)
@@ -226,6 +262,43 @@ key_action(
 	answer(req, err, 200, out, msg);
 }
 
+static void query_get(
+    struct span q, const char *name, char *out, size_t outsz, const char *def);
+
+/* GET /admin/keys?use=1: each key with "use", its counters now (this
+ * minute's requests and tokens, today's tokens, this month's spend, slots
+ * in flight), one memcached round trip per key. memcached down: the keys
+ * without "use" and "use_error" on the list. */
+static enum relay_err
+add_use(struct relay_req *req, json_t *list)
+{
+	json_t *data = json_object_get(list, "data"), *k, *u;
+	long long now = (long long)time(NULL);
+	struct quota_use q;
+	size_t i;
+
+	json_array_foreach (data, i, k) {
+		const char *id = json_string_value(json_object_get(k, "id"));
+
+		if (id == NULL)
+			continue;
+		if (quota_use(req->ctx->kv, id, now, &q) != RELAY_OK)
+			return json_object_set_new(list, "use_error",
+				   json_string("memcached did not answer")) == 0
+			    ? RELAY_OK
+			    : RELAY_ENOMEM;
+		u = json_pack("{s:I,s:I,s:I,s:f,s:I}", "minute_requests",
+		    (json_int_t)q.minute_requests, "minute_tokens",
+		    (json_int_t)q.minute_tokens, "day_tokens",
+		    (json_int_t)q.day_tokens, "month_usd",
+		    (double)q.month_micro_usd / 1e6, "in_flight",
+		    (json_int_t)q.in_flight);
+		if (u == NULL || json_object_set_new(k, "use", u) != 0)
+			return RELAY_ENOMEM;
+	}
+	return RELAY_OK;
+}
+
 static void
 keys_route(struct relay_req *req, const struct config *cfg)
 {
@@ -242,7 +315,12 @@ keys_route(struct relay_req *req, const struct config *cfg)
 	}
 	if (span_eq(req->path, "/admin/keys")) {
 		if (req->method == REQ_GET) {
+			char use[4];
+
 			err = keys_admin_list(path, &out, msg, sizeof(msg));
+			query_get(req->query, "use", use, sizeof(use), "0");
+			if (err == RELAY_OK && strcmp(use, "1") == 0)
+				err = add_use(req, out);
 			answer(req, err, 200, out, msg);
 			return;
 		}
@@ -471,6 +549,14 @@ handle(struct relay_req *req)
 {
 	struct config *cfg;
 
+	if (ui_path(req->path)) {
+		ui_serve(req);
+		return;
+	}
+	/* Admin answers are never cached nor sniffed into something else. */
+	if (req_add_header(req, "Cache-Control: no-store") != RELAY_OK ||
+	    req_add_header(req, "X-Content-Type-Options: nosniff") != RELAY_OK)
+		req->status = 500;
 	if (!auth_admin(req))
 		return;
 	cfg = config_acquire(req->ctx->config);
