@@ -100,7 +100,12 @@
     $("signin-err").textContent = typeof msg === "string" ? msg : "";
     $("token").focus();
   }
+  function hideSecret() {
+    $("secret-box").hidden = true;
+    $("secret-value").textContent = "";
+  }
   function show(p) {
+    if (p !== page) hideSecret(); // a secret is shown once: leaving the page forgets it
     page = p;
     document.querySelectorAll("#nav button").forEach((b) => b.classList.toggle("on", b.dataset.page === p));
     document.querySelectorAll(".page").forEach((s) => { s.hidden = s.id !== "page-" + p; });
@@ -127,7 +132,7 @@
     if (k.daily_tokens) p.push(fmt(k.daily_tokens) + "/d");
     if (k.monthly_budget_usd) p.push("$" + k.monthly_budget_usd + "/mo");
     if (k.allowed_ips && k.allowed_ips.length) p.push(k.allowed_ips.join(" "));
-    if (k.expires_at) p.push("⏱ " + new Date(k.expires_at * 1000).toISOString().slice(0, 16).replace("T", " "));
+    if (k.expires_at) p.push(t("keys.expires") + " " + new Date(k.expires_at * 1000).toISOString().slice(0, 16).replace("T", " "));
     if (k.content_filter) p.push("filter: " + k.content_filter);
     return p.length ? p.join(" · ") : t("keys.nolimit");
   }
@@ -253,7 +258,7 @@
   }
   async function deleteKey(k) {
     if (!confirm(t("keys.confirm_delete", { n: k.name || k.id }))) return;
-    try { await api("DELETE", "/admin/keys/" + encodeURIComponent(k.id)); toast(t("keys.deleted")); await loadKeys(); } catch (e) { toast(e.message); }
+    try { await api("DELETE", "/admin/keys/" + encodeURIComponent(k.id)); hideSecret(); toast(t("keys.deleted")); await loadKeys(); } catch (e) { toast(e.message); }
   }
 
   /* --- usage ------------------------------------------------------- */
@@ -487,7 +492,7 @@
     $("key-cancel").addEventListener("click", () => { $("key-form").hidden = true; editing = null; });
     $("key-form").addEventListener("submit", saveKey);
     $("secret-copy").addEventListener("click", copySecret);
-    $("secret-hide").addEventListener("click", () => { $("secret-box").hidden = true; $("secret-value").textContent = ""; });
+    $("secret-hide").addEventListener("click", hideSecret);
     $("u-load").addEventListener("click", () => loadUsage().catch((e) => toast(e.message)));
     $("u-group").addEventListener("change", () => loadUsage().catch((e) => toast(e.message)));
     $("u-metric").addEventListener("change", () => loadUsage().catch((e) => toast(e.message)));

@@ -72,8 +72,15 @@ test('console: load, offline, headers, first paint', async () => {
   assert.equal(h['x-frame-options'], 'DENY');
   assert.equal(h['x-content-type-options'], 'nosniff');
   assert.equal(h['referrer-policy'], 'no-referrer');
-  const m = await page.evaluate(() => {
-    const fcp = performance.getEntriesByType('paint').find((e) => e.name === 'first-contentful-paint');
+  const m = await page.evaluate(async () => {
+    // First contentful paint may be recorded after "load": wait for it.
+    const fcp = await new Promise((resolve) => {
+      new PerformanceObserver((l) => {
+        const e = l.getEntries().find((x) => x.name === 'first-contentful-paint');
+        if (e) resolve(e);
+      }).observe({ type: 'paint', buffered: true });
+      setTimeout(() => resolve(null), 5000);
+    });
     const nav = performance.getEntriesByType('navigation')[0];
     const res = performance.getEntriesByType('resource');
     const bytes = nav.encodedBodySize + res.reduce((a, r) => a + (r.encodedBodySize || 0), 0);
@@ -177,19 +184,78 @@ test('console: status page', async () => {
   await shot('05-status');
 });
 
-test('console: disable the key; curl is refused', async () => {
+test('console: the key shows its use against its limits; edit it', async () => {
   await page.click('#nav button[data-page=keys]');
-  await page.waitForSelector('#keys-body tr button[data-act=toggle]');
+  await page.waitForFunction(() => /today: [1-9]/.test(document.getElementById('keys-body').textContent), { timeout: 10000 });
+  assert.ok(await page.$('#keys-body .meter i'), 'a meter against the limit');
+  await page.click('#keys-body tr .actions button'); // Edit
+  await visible('#key-form');
+  assert.equal(await page.$eval('#key-form [name=rpm]', (e) => e.value), '600', 'the form holds the key');
+  await page.$eval('#key-form [name=rpm]', (e) => { e.value = ''; });
+  await page.type('#key-form [name=rpm]', '700');
+  await page.click('#key-form button[type=submit]');
+  await page.waitForFunction(() => /700 rpm/.test(document.getElementById('keys-body').textContent));
+  await shot('07-keys-use');
+});
+
+test('console: rotate shows a new secret once; the old one is refused', async () => {
+  await page.$eval('#secret-hide', (e) => e.click());
+  await page.click('#keys-body tr .actions button:nth-child(3)'); // Rotate (confirmed)
+  await page.waitForFunction((old) => {
+    const v = document.getElementById('secret-value').textContent;
+    return /^sk-relay-/.test(v) && v !== old;
+  }, {}, secret);
+  const fresh = await text('#secret-value');
+  assert.equal(curlChat(secret), '401');
+  assert.equal(curlChat(fresh), '200');
+  secret = fresh;
+});
+
+test('console: disable the key; curl is refused', async () => {
   await page.click('#keys-body tr button[data-act=toggle]');
   await page.waitForFunction(() => /Disabled/.test(document.getElementById('keys-body').textContent));
   assert.equal(curlChat(secret), '401');
+});
+
+test('console: credentials show the last four characters only', async () => {
+  const cred = 'sk-console-cred-' + Date.now() + 'WXYZ';
+  await page.click('#nav button[data-page=creds]');
+  await page.waitForFunction(() => document.getElementById('c-provider').options.length > 0);
+  await page.type('#c-form [name=api_key]', cred);
+  await page.type('#c-form [name=label]', 'from the browser');
+  await page.click('#c-form button[type=submit]');
+  await page.waitForFunction(() => /WXYZ/.test(document.getElementById('c-body').textContent));
+  const html = await page.content();
+  assert.ok(!html.includes(cred), 'the credential is not on the page');
+  assert.equal(await page.$eval('#c-form [name=api_key]', (e) => e.value), '', 'the field is cleared');
+  await page.click('#c-reencrypt');
+  await shot('08-credentials');
+  await page.click('#c-body tr button.danger'); // Delete (confirmed)
+  await page.waitForFunction(() => !/WXYZ/.test(document.getElementById('c-body').textContent));
+});
+
+test('console: purge the cache of a model', async () => {
+  await page.click('#nav button[data-page=cache]');
+  await visible('#k-form');
+  await page.select('#k-scope', 'model');
+  await page.type('#k-name', 'demo');
+  await page.click('#k-form button[type=submit]');
+  await page.waitForFunction(() => /Purged: model demo/.test(document.getElementById('k-msg').textContent));
+});
+
+test('console: delete the key (confirmed)', async () => {
+  await page.click('#nav button[data-page=keys]');
+  await page.waitForSelector('#keys-body tr button.danger');
+  await page.click('#keys-body tr button.danger');
+  await visible('#keys-empty');
+  assert.equal(curlChat(secret), '200', 'no keys left: the relay is open again');
 });
 
 test('console: switch to Chinese and back', async () => {
   await page.click('#lang');
   await page.waitForFunction(() => document.documentElement.lang === 'zh-CN');
   assert.equal(await page.$eval('#nav button[data-page=keys]', (e) => e.textContent), '密钥');
-  assert.match(await text('#keys-body'), /已停用/);
+  assert.match(await text('#keys-empty'), /还没有密钥/);
   await shot('06-zh');
   await page.click('#lang');
   await page.waitForFunction(() => document.documentElement.lang === 'en');
