@@ -2,9 +2,11 @@
 /* admin.c - relay-admin: /admin/... behind the admin token: the running
  * config without secrets, and the virtual keys (docs/admin.md). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "../lib/adminview.h"
 #include "../lib/apierr.h"
 #include "../lib/auth.h"
 #include "../lib/breaker.h"
@@ -16,6 +18,7 @@
 #include "../lib/keys.h"
 #include "../lib/quota.h"
 #include "../lib/ledger.h"
+#include "../lib/limits.h"
 #include "../lib/req.h"
 #include "../lib/server.h"
 #include "../lib/ui.h"
@@ -536,6 +539,59 @@ cache_purge_route(struct relay_req *req, const struct config *cfg)
 	json_decref(v);
 }
 
+/* Wrap a list for the answer: {"object":"list","data":list}. */
+static void
+send_list(struct relay_req *req, enum relay_err err, json_t *list)
+{
+	json_t *out = NULL;
+
+	if (err == RELAY_OK)
+		out = json_pack("{s:s,s:o}", "object", "list", "data", list);
+	else
+		json_decref(list);
+	if (out == NULL)
+		apierr_send_err(req, DIALECT_OPENAI,
+		    err != RELAY_OK ? err : RELAY_ENOMEM, NULL);
+	else
+		send_json(req, 200, out);
+	json_decref(out);
+}
+
+/* GET /admin/logs?id=REQUEST_ID | ?errors=1 [&n=N]: access log lines of
+ * this host (RELAY_ACCESS_LOG), newest first. */
+static void
+logs_route(struct relay_req *req)
+{
+	const char *path = getenv("RELAY_ACCESS_LOG");
+	char id[80], errors[4], nbuf[8];
+	json_t *list = NULL;
+	enum relay_err err;
+	long n;
+
+	query_get(req->query, "id", id, sizeof(id), "");
+	query_get(req->query, "errors", errors, sizeof(errors), "0");
+	query_get(req->query, "n", nbuf, sizeof(nbuf), "50");
+	n = strtol(nbuf, NULL, 10);
+	if (n <= 0 || n > RELAY_ADMIN_LOG_LINES_MAX)
+		n = RELAY_ADMIN_LOG_LINES_MAX;
+	if (path == NULL || *path == '\0') {
+		send_list(req, RELAY_OK, json_array());
+		return;
+	}
+	err = adminview_log(path, id[0] != '\0' ? id : NULL,
+	    strcmp(errors, "1") == 0, (size_t)n, &list);
+	send_list(req, err, list);
+}
+
+static void
+processes_route(struct relay_req *req)
+{
+	json_t *list = NULL;
+	enum relay_err err = adminview_processes(server_metrics_dir(), &list);
+
+	send_list(req, err, list);
+}
+
 static int
 has_prefix(struct span s, const char *p)
 {
@@ -564,6 +620,11 @@ handle(struct relay_req *req)
 		status(req, cfg);
 	else if (span_eq(req->path, "/admin/usage") && req->method == REQ_GET)
 		usage(req, cfg);
+	else if (span_eq(req->path, "/admin/logs") && req->method == REQ_GET)
+		logs_route(req);
+	else if (span_eq(req->path, "/admin/processes") &&
+	    req->method == REQ_GET)
+		processes_route(req);
 	else if (span_eq(req->path, "/admin/cache/purge") &&
 	    req->method == REQ_POST)
 		cache_purge_route(req, cfg);

@@ -61,6 +61,12 @@
 #define RELAY_ADMIN_FAIL_WINDOW_S 60
 #define RELAY_ADMIN_LOCK_MAX_S 60
 #define RELAY_ADMIN_FAIL_SLOTS 256
+/* The end of the access log /admin/logs reads: bytes (about a thousand
+ * lines); lines it returns at most: count. */
+#define RELAY_ADMIN_LOG_TAIL (256u * 1024)
+#define RELAY_ADMIN_LOG_LINES_MAX 200
+/* Responder processes /admin/processes lists at most: count. */
+#define RELAY_ADMIN_PROCS_MAX 256
 /* Config file is looked at for changes at most this often: milliseconds. */
 #define RELAY_CONFIG_CHECK_MS 1000
 /* Graceful drain on SIGTERM before in-flight requests are cut: ms. */

@@ -368,6 +368,16 @@
     $("s-benched").replaceChildren(...(b.length ? b.map((k) => el("tr", {}, el("td", { text: k.provider }),
       el("td", {}, el("code", { text: k.key })), el("td", { text: k.reason }), el("td", { class: "num", text: k.seconds_left })))
       : [el("tr", {}, el("td", { colspan: 4, class: "muted", text: t("s.none") }))]));
+    const [procs, errs] = await Promise.all([api("GET", "/admin/processes"), api("GET", "/admin/logs?errors=1&n=50")]);
+    $("s-procs").replaceChildren(...(procs.data || []).map((p) => el("tr", {}, el("td", { text: p.prog }),
+      el("td", { class: "num", text: p.pid }),
+      el("td", {}, el("span", { class: "pill " + (p.alive ? "closed" : "open"), text: t(p.alive ? "s.alive" : "s.dead") })))));
+    const el2 = errs.data || [];
+    $("s-errors").replaceChildren(...(el2.length ? el2.map((x) => el("tr", {}, el("td", { text: (x.ts || "").replace("T", " ").slice(0, 19) }),
+      el("td", {}, el("span", { class: "pill " + (x.status >= 500 ? "open" : "half_open"), text: x.status })),
+      el("td", { text: x.route || "" }), el("td", { text: x.model || "" }), el("td", { text: x.key || "" }),
+      el("td", { text: x.provider || "" }), el("td", {}, el("code", { text: x.id || "" }))))
+      : [el("tr", {}, el("td", { colspan: 7, class: "muted", text: t("s.noerrors") }))]));
     try {
       const h = await fetch("/health/ready", { cache: "no-store", credentials: "omit" });
       let j = {};
@@ -421,7 +431,7 @@
   async function play(ev) {
     ev.preventDefault();
     const out = $("p-out"), stream = $("p-stream").checked, key = $("p-key").value.trim();
-    out.textContent = ""; $("p-meta").textContent = ""; $("p-headers").replaceChildren();
+    out.textContent = ""; $("p-meta").textContent = ""; $("p-headers").replaceChildren(); $("p-log").textContent = "";
     playAbort = new AbortController();
     const h = { "Content-Type": "application/json" };
     if (key) h.Authorization = "Bearer " + key;
@@ -459,7 +469,23 @@
       }
     } catch (e) { if (e.name !== "AbortError") out.textContent += "\n" + t("err.network"); }
     $("p-send").disabled = false;
+    if (r) showLogLine(r.headers.get("x-request-id"));
     $("p-meta").textContent = t("p.meta", { s: r ? r.status : "-", f: Math.round((first || performance.now()) - t0), t: Math.round(performance.now() - t0) });
+  }
+
+  // The access log line is written when the request ends: look a few times.
+  async function showLogLine(id) {
+    const out = $("p-log");
+    out.textContent = "";
+    if (!id || !/^[A-Za-z0-9._-]{1,64}$/.test(id)) return;
+    for (let i = 0; i < 10; i++) {
+      try {
+        const r = await api("GET", "/admin/logs?id=" + encodeURIComponent(id) + "&n=1");
+        if (r.data && r.data.length) { out.textContent = JSON.stringify(r.data[0]); return; }
+      } catch (e) { break; }
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    out.textContent = t("p.nolog");
   }
 
   /* --- cache ------------------------------------------------------- */

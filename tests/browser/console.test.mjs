@@ -173,6 +173,12 @@ test('console: the playground streams with the new key and shows the relay heade
   const hdrs = await text('#p-headers');
   assert.match(hdrs, /x-relay-target/);
   assert.match(hdrs, /x-request-id/);
+  const rid = await page.$eval('#p-headers', (d) => {
+    const dt = [...d.querySelectorAll('dt')].find((e) => e.textContent === 'x-request-id');
+    return dt.nextElementSibling.textContent;
+  });
+  await page.waitForFunction((id) => document.getElementById('p-log').textContent.includes(id), { timeout: 10000 }, rid);
+  assert.match(await text('#p-log'), /"status":200/);
   await shot('04-playground');
 });
 
@@ -181,6 +187,9 @@ test('console: status page', async () => {
   await page.waitForFunction(() => document.getElementById('s-config').textContent.length > 0);
   assert.match(await text('#s-breakers'), /demo/);
   assert.match(await text('#s-health'), /health\/ready/);
+  await page.waitForFunction(() => /relay-chat/.test(document.getElementById('s-procs').textContent));
+  // The wrong token of the sign-in test is a recent error (401).
+  await page.waitForFunction(() => /401/.test(document.getElementById('s-errors').textContent));
   await shot('05-status');
 });
 

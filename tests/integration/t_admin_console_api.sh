@@ -41,6 +41,21 @@ req ls0 "$BASE_URL/admin/keys" "${ADM[@]}" >/dev/null
 assert_eq "$(jget data.0.use "$T/ls0.body")" __missing__ "no counters unless asked"
 assert_file_lacks "$T/ls.body" "$K" "no secret in the list"
 
+# The access log line of a request, by its id; recent errors; processes.
+RID=$(header c1 x-request-id)
+[ -n "$RID" ] || fail "no x-request-id on c1"
+assert_eq "$(req lg "$BASE_URL/admin/logs?id=$RID" "${ADM[@]}")" 200 "logs by id"
+assert_eq "$(jget data.0.id "$T/lg.body")" "$RID" "the request's line"
+assert_eq "$(jget data.0.status "$T/lg.body")" 200 "its status"
+assert_eq "$(jget data.1 "$T/lg.body")" __missing__ "that line only"
+post bad "$(chat_json demo hi)" -H "Authorization: Bearer sk-relay-wrong" >/dev/null
+assert_eq "$(req le "$BASE_URL/admin/logs?errors=1" "${ADM[@]}")" 200 "recent errors"
+assert_eq "$(jget data.0.status "$T/le.body")" 401 "the newest error first"
+assert_file_lacks "$T/le.body" "sk-relay-wrong" "no secret in the log view"
+assert_eq "$(req pr "$BASE_URL/admin/processes" "${ADM[@]}")" 200 "processes"
+grep -q '"prog":"relay-chat","pid":[0-9]*,"alive":true' "$T/pr.body" || fail "relay-chat not listed alive: $(cat "$T/pr.body")"
+grep -q '"prog":"relay-admin"' "$T/pr.body" || fail "relay-admin not listed: $(cat "$T/pr.body")"
+
 # Wrong tokens: RELAY_ADMIN_FAIL_FREE (20) pass as 401, then 429.
 for i in $(seq 1 20); do
 	c=$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer wrong-$i" "$BASE_URL/admin/status")
