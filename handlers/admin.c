@@ -18,6 +18,7 @@
 #include "../lib/keys.h"
 #include "../lib/quota.h"
 #include "../lib/ledger.h"
+#include "../lib/num.h"
 #include "../lib/limits.h"
 #include "../lib/req.h"
 #include "../lib/server.h"
@@ -566,13 +567,12 @@ logs_route(struct relay_req *req)
 	char id[80], errors[4], nbuf[8];
 	json_t *list = NULL;
 	enum relay_err err;
-	long n;
+	long long n;
 
 	query_get(req->query, "id", id, sizeof(id), "");
 	query_get(req->query, "errors", errors, sizeof(errors), "0");
 	query_get(req->query, "n", nbuf, sizeof(nbuf), "50");
-	n = strtol(nbuf, NULL, 10);
-	if (n <= 0 || n > RELAY_ADMIN_LOG_LINES_MAX)
+	if (num_parse(nbuf, 1, RELAY_ADMIN_LOG_LINES_MAX, &n) != RELAY_OK)
 		n = RELAY_ADMIN_LOG_LINES_MAX;
 	if (path == NULL || *path == '\0') {
 		send_list(req, RELAY_OK, json_array());

@@ -15,6 +15,7 @@
 #include "adminview.h"
 #include "limits.h"
 #include "mem.h"
+#include "num.h"
 
 /* The last at most n bytes of path into a new buffer (*len bytes,
  * NUL-terminated), starting after the first newline when the read began
@@ -169,7 +170,8 @@ parse_name(const char *name, char *prog, size_t progsz, long *pid)
 	static const char suffix[] = ".metrics";
 	size_t n = strlen(name), s = sizeof(suffix) - 1;
 	const char *dot, *end;
-	char *e;
+	char digits[16];
+	long long v;
 
 	if (n <= s || strcmp(name + n - s, suffix) != 0 || name[0] == '.')
 		return 0;
@@ -179,10 +181,13 @@ parse_name(const char *name, char *prog, size_t progsz, long *pid)
 		dot--;
 	if (dot <= name + 1 || dot == end || (size_t)(dot - 1 - name) >= progsz)
 		return 0;
-	errno = 0;
-	*pid = strtol(dot, &e, 10);
-	if (e != end || errno != 0 || *pid <= 0)
+	if ((size_t)(end - dot) >= sizeof(digits))
 		return 0;
+	memcpy(digits, dot, (size_t)(end - dot));
+	digits[end - dot] = '\0';
+	if (num_parse(digits, 1, 0x7fffffff, &v) != RELAY_OK)
+		return 0;
+	*pid = (long)v;
 	memcpy(prog, name, (size_t)(dot - 1 - name));
 	prog[dot - 1 - name] = '\0';
 	return 1;
