@@ -501,6 +501,13 @@ apply_field(json_t *rec, const char *k, json_t *v, char *errbuf, size_t errsz)
 		return json_object_set(rec, k, v) == 0 ? RELAY_OK
 						       : RELAY_ENOMEM;
 	}
+	/* null lifts an allowlist (every model, any address): how an edit
+	 * clears one, as [] would allow nothing. */
+	if ((strcmp(k, "models") == 0 || strcmp(k, "allowed_ips") == 0) &&
+	    json_is_null(v)) {
+		json_object_del(rec, k);
+		return RELAY_OK;
+	}
 	if ((strcmp(k, "models") == 0 || strcmp(k, "allowed_ips") == 0) &&
 	    check_string_list(v, k, k[0] == 'a', errbuf, errsz) != RELAY_OK)
 		return RELAY_EINVAL;

@@ -202,8 +202,10 @@ test('console: the key shows its use against its limits; edit it', async () => {
   assert.equal(await page.$eval('#key-form [name=rpm]', (e) => e.value), '600', 'the form holds the key');
   await page.$eval('#key-form [name=rpm]', (e) => { e.value = ''; });
   await page.type('#key-form [name=rpm]', '700');
+  await page.$eval('#key-form [name=allowed_ips]', (e) => { e.value = ''; }); // lifts the allowlist
   await page.click('#key-form button[type=submit]');
   await page.waitForFunction(() => /700 rpm/.test(document.getElementById('keys-body').textContent));
+  assert.doesNotMatch(await text('#keys-body'), /127\.0\.0\.0\/8/);
   await shot('07-keys-use');
 });
 

@@ -847,6 +847,39 @@ test_key_usable_at_once(void **state)
 	keys_store_free(st);
 }
 
+/* Issue 18: null lifts an allowlist (the console's edit form clears one
+ * so); the key then may use any model from any address. */
+static void
+test_null_lifts_allowlists(void **state)
+{
+	char s[KEYS_SECRET_LEN + 1], id[KEYS_ID_LEN + 1], eb[256];
+	struct keys_store *st;
+	struct keyring *r;
+	const struct vkey *k;
+	json_t *req, *out = NULL;
+
+	(void)state;
+	make_key("{\"name\":\"x\",\"models\":[\"a\"],"
+		 "\"allowed_ips\":[\"10.0.0.0/8\"]}",
+	    s, id);
+	req = json_loads("{\"models\":null,\"allowed_ips\":null}", 0, NULL);
+	assert_int_equal(
+	    keys_admin_update(path, id, req, &out, eb, sizeof(eb)), RELAY_OK);
+	assert_null(json_object_get(out, "models"));
+	assert_null(json_object_get(out, "allowed_ips"));
+	json_decref(out);
+	json_decref(req);
+	st = keys_store_new(path);
+	assert_non_null(st);
+	r = keys_acquire(st);
+	k = keys_find(r, s, strlen(s));
+	assert_non_null(k);
+	assert_true(keys_model_allowed(k, "anything", 8));
+	assert_true(keys_ip_allowed(k, "192.0.2.7"));
+	keys_release(r);
+	keys_store_free(st);
+}
+
 int
 main(void)
 {
@@ -862,6 +895,7 @@ main(void)
 	    DIR_CASE(test_snapshot_outlives_reload),
 	    DIR_CASE(test_bad_file_keeps_snapshot),
 	    DIR_CASE(test_key_usable_at_once),
+	    DIR_CASE(test_null_lifts_allowlists),
 	    cmocka_unit_test(test_cidr_parse),
 	    cmocka_unit_test(test_cidr_match),
 	    cmocka_unit_test(test_ip_allowlist_several_and_none),
