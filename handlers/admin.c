@@ -16,6 +16,7 @@
 #include "../lib/jsonx.h"
 #include "../lib/keypool.h"
 #include "../lib/keys.h"
+#include "../lib/kv.h"
 #include "../lib/quota.h"
 #include "../lib/ledger.h"
 #include "../lib/num.h"
@@ -77,6 +78,33 @@ benched_keys(struct relay_req *req, const struct config *cfg, struct buf *b)
 	return err;
 }
 
+/* {"servers":[...],"ok":bool[,"error":"why"]}: the memcached servers of
+ * the config and whether every one answers now (one version round trip). */
+static enum relay_err
+put_memcached(struct relay_req *req, const struct config *cfg, struct buf *b)
+{
+	enum relay_err err = buf_puts(b, "{\"servers\":[");
+	char why[256] = "";
+	size_t i;
+
+	for (i = 0; err == RELAY_OK && i < cfg->nkv_servers; i++) {
+		if (i > 0)
+			err = buf_append(b, ",", 1);
+		if (err == RELAY_OK)
+			err = put_str(b, cfg->kv_servers[i]);
+	}
+	if (err != RELAY_OK)
+		return err;
+	if (kv_ping(req->ctx->kv, why, sizeof(why)) == RELAY_OK)
+		return buf_puts(b, "],\"ok\":true}");
+	err = buf_puts(b, "],\"ok\":false,\"error\":");
+	if (err == RELAY_OK)
+		err = put_str(b, why);
+	if (err == RELAY_OK)
+		err = buf_append(b, "}", 1);
+	return err;
+}
+
 /* "model":["provider/model",...]: a model's targets in order, named as
  * the breakers are. */
 static enum relay_err
@@ -135,7 +163,11 @@ status(struct relay_req *req, const struct config *cfg)
 	for (i = 0; err == RELAY_OK && i < cfg->nmodels; i++)
 		err = put_targets(&b, &cfg->models[i], i > 0);
 	if (err == RELAY_OK)
-		err = buf_puts(&b, "}},\"breakers\":");
+		err = buf_puts(&b, "}},\"memcached\":");
+	if (err == RELAY_OK)
+		err = put_memcached(req, cfg, &b);
+	if (err == RELAY_OK)
+		err = buf_puts(&b, ",\"breakers\":");
 	if (err == RELAY_OK)
 		err = breaker_report(req->ctx->kv, cfg, &b);
 	if (err == RELAY_OK)

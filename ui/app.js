@@ -350,7 +350,9 @@
     const st = await api("GET", "/admin/status");
     const c = st.config || {};
     models = c.models || [];
-    dl("s-config", [[t("s.source"), c.source], [t("s.generation"), c.generation], [t("s.models"), models.length]]);
+    const mc = st.memcached || {};
+    dl("s-config", [[t("s.source"), c.source], [t("s.generation"), c.generation], [t("s.models"), models.length],
+      ["memcached", (mc.servers || []).join(", ") + " — " + (mc.ok ? "ok" : (mc.error || "down"))]]);
     $("s-providers").replaceChildren(...(c.providers || []).map((p) => el("tr", {},
       el("td", { text: p.name }), el("td", { text: p.type }), el("td", { text: p.base_url }), el("td", { class: "num", text: p.api_keys }))));
     const rows = [];

@@ -12,7 +12,7 @@
 // refused, switch the language.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import puppeteer from 'puppeteer-core';
 
@@ -158,6 +158,20 @@ test('console: the key works from curl at once; the request shows in usage', asy
   assert.ok(Number(total.replace(/\D/g, '')) >= 1, `requests ${total}`);
   assert.ok(await page.$('#u-chart svg rect'), 'a chart');
   await shot('03-usage');
+  // CSV export: a file with the same row.
+  const dl = `${SHOTS}/download`;
+  mkdirSync(dl, { recursive: true });
+  const cdp = await page.createCDPSession();
+  await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: dl });
+  await page.click('#u-csv');
+  let csv = '';
+  for (let i = 0; i < 50 && !csv; i++) {
+    const f = readdirSync(dl).find((n) => n.endsWith('.csv'));
+    if (f) csv = readFileSync(`${dl}/${f}`, 'utf8');
+    else await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.match(csv, /^day,key,model,requests/);
+  assert.match(csv, /,demo,1,/);
 });
 
 test('console: the playground streams with the new key and shows the relay headers', async () => {
@@ -197,6 +211,11 @@ test('console: the key shows its use against its limits; edit it', async () => {
   await page.click('#nav button[data-page=keys]');
   await page.waitForFunction(() => /today: [1-9]/.test(document.getElementById('keys-body').textContent), { timeout: 10000 });
   assert.ok(await page.$('#keys-body .meter i'), 'a meter against the limit');
+  await page.type('#key-search', 'no-such-key');
+  await page.waitForFunction(() => document.querySelectorAll('#keys-body tr').length === 0);
+  await page.$eval('#key-search', (e) => { e.value = ''; });
+  await page.type('#key-search', 'BROWSER'.toLowerCase());
+  await page.waitForFunction(() => document.querySelectorAll('#keys-body tr').length === 1);
   await page.click('#keys-body tr .actions button'); // Edit
   await visible('#key-form');
   assert.equal(await page.$eval('#key-form [name=rpm]', (e) => e.value), '600', 'the form holds the key');

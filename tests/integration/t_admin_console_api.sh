@@ -22,6 +22,8 @@ ADM=(-H "Authorization: Bearer $RELAY_ADMIN_TOKEN")
 assert_eq "$(req st "$BASE_URL/admin/status" "${ADM[@]}")" 200 "status"
 assert_eq "$(jget config.targets.demo.0 "$T/st.body")" mock/demo "first target"
 assert_eq "$(jget config.targets.demo.1 "$T/st.body")" spare/other "second target"
+assert_eq "$(jget memcached.servers.0 "$T/st.body")" "127.0.0.1:$MC_PORT" "memcached server listed"
+assert_eq "$(jget memcached.ok "$T/st.body")" true "memcached answers"
 grep -q '"mock/demo":"closed"' "$T/st.body" || fail "breaker of mock/demo: $(cat "$T/st.body")"
 grep -qi '^cache-control: no-store' "$T/st.head" || fail "admin answer without Cache-Control: no-store"
 grep -qi '^x-content-type-options: nosniff' "$T/st.head" || fail "admin answer without nosniff"
