@@ -51,6 +51,9 @@ all: $(BINS)
 $(BUILD)/lib/%.o: lib/%.c $(wildcard lib/*.h) | $(BUILD)/lib
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# The console's files are built into lib/ui.o (.incbin).
+$(BUILD)/lib/ui.o build-fuzz/lib/ui.o: $(wildcard ui/*)
+
 $(BUILD)/librelay.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 

@@ -12,6 +12,7 @@
 
 #include "crypto.h"
 #include "keys.h"
+#include "limits.h"
 #include "log.h"
 #include "mem.h"
 #include "num.h"
@@ -383,7 +384,7 @@ keys_acquire(struct keys_store *st)
 	struct keyring *r;
 
 	pthread_mutex_lock(&st->lock);
-	if (store_changed(&st->watch, st->path, 250))
+	if (store_changed(&st->watch, st->path, RELAY_KEYS_CHECK_MS))
 		do_keys_reload(st);
 	r = st->cur;
 	__atomic_add_fetch(&r->refs, 1, __ATOMIC_ACQ_REL);
@@ -499,6 +500,13 @@ apply_field(json_t *rec, const char *k, json_t *v, char *errbuf, size_t errsz)
 			    k);
 		return json_object_set(rec, k, v) == 0 ? RELAY_OK
 						       : RELAY_ENOMEM;
+	}
+	/* null lifts an allowlist (every model, any address): how an edit
+	 * clears one, as [] would allow nothing. */
+	if ((strcmp(k, "models") == 0 || strcmp(k, "allowed_ips") == 0) &&
+	    json_is_null(v)) {
+		json_object_del(rec, k);
+		return RELAY_OK;
 	}
 	if ((strcmp(k, "models") == 0 || strcmp(k, "allowed_ips") == 0) &&
 	    check_string_list(v, k, k[0] == 'a', errbuf, errsz) != RELAY_OK)

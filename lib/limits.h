@@ -44,6 +44,29 @@
 #define RELAY_FIRST_BYTE_MS_DEFAULT 300000
 #define RELAY_IDLE_MS_DEFAULT 300000
 #define RELAY_TOTAL_MS_DEFAULT 0
+/* The keys file is looked at (one stat; a reload only when it changed)
+ * at most this often per responder: milliseconds. 0: at every request, so
+ * that a key is usable the moment the admin answers and a disabled,
+ * rotated or deleted one is refused at once by every responder on the
+ * host; a stat costs about a microsecond (measured: keys_acquire() with
+ * an unchanged file, see tests/unit/test_keys.c). */
+#define RELAY_KEYS_CHECK_MS 0
+/* Wrong admin tokens from one client address a relay-admin process lets
+ * through before slowing that address down: count, within
+ * RELAY_ADMIN_FAIL_WINDOW_S seconds. Past it every admin request from the
+ * address, right token or not, is answered 429 with Retry-After for a
+ * pause that doubles with each further failure, up to
+ * RELAY_ADMIN_LOCK_MAX_S seconds. Addresses remembered per process. */
+#define RELAY_ADMIN_FAIL_FREE 20
+#define RELAY_ADMIN_FAIL_WINDOW_S 60
+#define RELAY_ADMIN_LOCK_MAX_S 60
+#define RELAY_ADMIN_FAIL_SLOTS 256
+/* The end of the access log /admin/logs reads: bytes (about a thousand
+ * lines); lines it returns at most: count. */
+#define RELAY_ADMIN_LOG_TAIL (256u * 1024)
+#define RELAY_ADMIN_LOG_LINES_MAX 200
+/* Responder processes /admin/processes lists at most: count. */
+#define RELAY_ADMIN_PROCS_MAX 256
 /* Config file is looked at for changes at most this often: milliseconds. */
 #define RELAY_CONFIG_CHECK_MS 1000
 /* Graceful drain on SIGTERM before in-flight requests are cut: ms. */
