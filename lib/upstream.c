@@ -673,6 +673,18 @@ hub_socket(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
 	return 0;
 }
 
+/* Run what curl's timer has due now (all the hub's transfers). */
+static void
+hub_run_timers(struct upstream_hub *h)
+{
+	int running;
+
+	h->timer_due = -1;
+	(void)curl_multi_socket_action(
+	    h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	hub_reap(h);
+}
+
 /* The hub's timer: one coroutine while transfers run, which sleeps until
  * curl's timeout and is woken when curl moves it. */
 static void
@@ -680,16 +692,12 @@ hub_timer_main(void *arg)
 {
 	struct upstream_hub *h = arg;
 	uint64_t now;
-	int running;
 
 	h->timer_co = loop_self();
 	while (h->nxfers > 0) {
 		now = loop_now(h->loop);
 		if (h->timer_due >= 0 && (uint64_t)h->timer_due <= now) {
-			h->timer_due = -1;
-			(void)curl_multi_socket_action(
-			    h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-			hub_reap(h);
+			hub_run_timers(h);
 			continue;
 		}
 		(void)loop_sleep_until(h->timer_due >= 0
@@ -820,6 +828,7 @@ hub_drive(struct upstream *u, struct xfer *x, const char *errbuf)
 			if (curl_easy_pause(u->easy, CURLPAUSE_CONT) !=
 			    CURLE_OK)
 				return RELAY_ENOMEM;
+			hub_run_timers(u->hub); /* curl goes on reading */
 			continue;
 		}
 		if (x->done)
@@ -865,8 +874,9 @@ hub_perform(struct upstream *u, struct xfer *x, const char *errbuf)
 		return RELAY_EINVAL; /* a hub serves its own loop only */
 	h->nxfers++;
 	if (!h->timer_alive) {
-		if (loop_spawn(h->loop, hub_timer_main, h,
-			RELAY_CORO_STACK_SMALL) != RELAY_OK) {
+		/* curl's work (a TLS handshake too) may run on its stack. */
+		if (loop_spawn(h->loop, hub_timer_main, h, RELAY_CORO_STACK) !=
+		    RELAY_OK) {
 			h->nxfers--;
 			return RELAY_ENOMEM;
 		}
@@ -876,6 +886,10 @@ hub_perform(struct upstream *u, struct xfer *x, const char *errbuf)
 		h->nxfers--;
 		return RELAY_ENOMEM;
 	}
+	/* Start it now (the connect, or the request on a kept connection)
+	 * rather than at the timer coroutine's next turn: a turn under load
+	 * is tens of milliseconds of everybody else's events. */
+	hub_run_timers(h);
 	err = hub_drive(u, x, errbuf);
 	collect_times(u, x->c);
 	curl_multi_remove_handle(h->multi, u->easy);
