@@ -20,6 +20,9 @@ struct access_entry {
 	const char *route, *dialect, *model, *provider;
 	const char *client_ip; /* anonymised before it is written */
 	const char *cache; /* "HIT", "MISS", "REFRESH", "BYPASS" or NULL */
+	/* Outbound protection's counts by kind and action, or NULL (the
+	 * field is then left out). */
+	const char *pii;
 	int status;
 	double seconds, ttft_seconds; /* ttft < 0: none */
 	long long tokens_in, tokens_out;

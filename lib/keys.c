@@ -223,6 +223,20 @@ filter_output_of(const char *s)
 	return -1;
 }
 
+/* "off", "mask", "pseudonymise", "block" as enum pii_action; else -1. */
+static int
+pii_action_of(const char *s)
+{
+	static const char *const names[] = {
+	    "off", "mask", "pseudonymise", "block"};
+	int i;
+
+	for (i = 0; s != NULL && i < 4; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	return s != NULL && strcmp(s, "pseudonymize") == 0 ? 2 : -1;
+}
+
 static enum relay_err
 vkey_load(struct vkey *k, json_t *rec)
 {
@@ -248,6 +262,8 @@ vkey_load(struct vkey *k, json_t *rec)
 	k->disabled = json_is_true(json_object_get(rec, "disabled"));
 	k->filter_output = filter_output_of(
 	    json_string_value(json_object_get(rec, "content_filter")));
+	k->pii_action = pii_action_of(
+	    json_string_value(json_object_get(rec, "pii_protection")));
 	return vkey_lists(k, rec);
 }
 
@@ -496,6 +512,19 @@ apply_field(json_t *rec, const char *k, json_t *v, char *errbuf, size_t errsz)
 			return bad(errbuf, errsz,
 			    "must be \"off\", \"mask\", \"stop\" or null "
 			    "(the model's)",
+			    k);
+		return json_object_set(rec, k, v) == 0 ? RELAY_OK
+						       : RELAY_ENOMEM;
+	}
+	if (strcmp(k, "pii_protection") == 0) {
+		if (json_is_null(v)) {
+			json_object_del(rec, k);
+			return RELAY_OK;
+		}
+		if (pii_action_of(json_string_value(v)) < 0)
+			return bad(errbuf, errsz,
+			    "must be \"off\", \"mask\", \"pseudonymise\", "
+			    "\"block\" or null (the model's)",
 			    k);
 		return json_object_set(rec, k, v) == 0 ? RELAY_OK
 						       : RELAY_ENOMEM;

@@ -32,6 +32,7 @@
 #include "mem.h"
 #include "metrics.h"
 #include "num.h"
+#include "pii_out.h"
 #include "proxy.h"
 #include "req.h"
 #include "server.h"
@@ -382,6 +383,13 @@ filtering(const struct proxy_call *pc)
 	return pc->filter != NULL && pc->filter_output != FILTER_OUT_OFF;
 }
 
+/* Placeholders went out: the answer's must be turned back. */
+static int
+restoring(const struct proxy_call *pc)
+{
+	return pc->pii != NULL && pii_out_mapped(pc->pii);
+}
+
 static enum relay_err
 on_head(void *arg, const struct upstream_head *h)
 {
@@ -399,7 +407,7 @@ on_head(void *arg, const struct upstream_head *h)
 	ps->mode = PMODE_SSE;
 	/* Translated, or filtered: the text then has to be seen, so the
 	 * same dialect goes through the translator too. */
-	if (ps->out != ps->pc->in || filtering(ps->pc)) {
+	if (ps->out != ps->pc->in || filtering(ps->pc) || restoring(ps->pc)) {
 		ps->info.stream = 1;
 		ps->info.include_usage = cr->include_usage;
 		if (ps->info.model[0] == '\0')
@@ -417,6 +425,14 @@ on_head(void *arg, const struct upstream_head *h)
 			if (ws == NULL)
 				return RELAY_ENOMEM;
 			dialect_stream_filter(ps->ds, ws, stop);
+		}
+		if (restoring(ps->pc)) {
+			struct pii_stream *rs = pii_stream_new(ps->pc->pii);
+
+			if (rs == NULL)
+				return RELAY_ENOMEM;
+			dialect_stream_hook(
+			    ps->ds, pii_stream_event, rs, pii_stream_free);
 		}
 	}
 	/* The head goes out with the first event (client_sse()): an upstream
@@ -771,6 +787,54 @@ filter_whole(struct pstate *ps, struct span *body, struct buf *tmp)
 	return 1;
 }
 
+/*
+ * The placeholders of a whole answer of the client's dialect turned back
+ * into the client's own data: *body then points at tmp. 0 when that
+ * failed (answered with an error).
+ */
+static int
+restore_whole(struct pstate *ps, struct span *body, struct buf *tmp)
+{
+	json_t *root = NULL;
+	char jerr[64];
+	enum relay_err err;
+	int changed = 0;
+
+	if (!restoring(ps->pc))
+		return 1;
+	err = jsonx_parse(body->p, body->len, &root, jerr, sizeof(jerr));
+	if (err == RELAY_OK)
+		err = pii_out_restore_doc(ps->pc->pii, root, &changed);
+	if (err == RELAY_OK && changed)
+		err = jsonx_dump(root, tmp);
+	json_decref(root);
+	if (err != RELAY_OK) {
+		apierr_send_err(ps->req, ps->pc->in, err,
+		    "the answer could not be restored");
+		return 0;
+	}
+	if (changed)
+		*body = (struct span){tmp->data, tmp->len};
+	return 1;
+}
+
+/* The answer out, its placeholders restored. */
+static void
+send_restored(struct pstate *ps, int status, struct span body)
+{
+	struct buf tmp;
+
+	buf_init(&tmp, 2 * RELAY_UPSTREAM_BODY_MAX);
+	if (restore_whole(ps, &body, &tmp)) {
+		if (req_send_full(ps->req, status, "application/json", body.p,
+			body.len) != RELAY_OK)
+			ps->req->status = 499;
+		else
+			answered(ps, body.p, body.len);
+	}
+	buf_reset(&tmp);
+}
+
 /* A finished 2xx answer that was buffered: pass it on or translate it. */
 static void
 send_answer(struct pstate *ps, int status)
@@ -802,11 +866,7 @@ send_answer(struct pstate *ps, int status)
 		usage_member(ps->out, body, ps->u);
 		if (!filter_whole(ps, &body, &ps->xbuf))
 			return;
-		if (req_send_full(req, status, "application/json", body.p,
-			body.len) != RELAY_OK)
-			req->status = 499;
-		else
-			answered(ps, body.p, body.len);
+		send_restored(ps, status, body);
 		return;
 	}
 	memset(&iu, 0xff, sizeof(iu));
@@ -820,13 +880,8 @@ send_answer(struct pstate *ps, int status)
 	}
 	body = (struct span){ps->xbuf.data, ps->xbuf.len};
 	buf_init(&filtered, RELAY_UPSTREAM_BODY_MAX);
-	if (filter_whole(ps, &body, &filtered)) {
-		if (req_send_full(req, 200, "application/json", body.p,
-			body.len) != RELAY_OK)
-			req->status = 499;
-		else
-			answered(ps, body.p, body.len);
-	}
+	if (filter_whole(ps, &body, &filtered))
+		send_restored(ps, 200, body);
 	buf_reset(&filtered);
 }
 
