@@ -212,24 +212,59 @@ static const char gemini_req[] =
     "{\"inlineData\":{\"mimeType\":\"image/png\",\"data\":\"13812345678\"}}]}]"
     "}";
 
+/* Parse with the torture paused: jansson's parser does not survive a
+ * failed allocation; the code under test is what comes after. */
+static unsigned long rearmed; /* the failure's new count, 0: none */
+
+static enum relay_err
+parse_paused(const char *body, json_t **root)
+{
+	unsigned long used = mem_count();
+	char jerr[64];
+	enum relay_err e;
+
+	if (oom_n != 0)
+		mem_fail_after(0);
+	e = jsonx_parse(body, strlen(body), root, jerr, sizeof(jerr));
+	if (oom_n != 0) {
+		rearmed = oom_n > used ? oom_n - used : 1;
+		mem_fail_after(rearmed);
+	}
+	return e;
+}
+
+/* The teardown counts from the re-arming: tell it the Nth came; then
+ * dump root into out with the torture off (jansson drops a key it fails
+ * to allocate for and reports success). */
+static enum relay_err
+paused_done(enum relay_err e, json_t *root, struct buf *out)
+{
+	if (oom_n != 0 && rearmed != 0 && mem_count() >= rearmed)
+		oom_reached = 1;
+	rearmed = 0;
+	if (oom_n != 0)
+		mem_fail_after(0);
+	if (e == RELAY_OK)
+		e = jsonx_dump(root, out);
+	if (e == RELAY_OK)
+		e = buf_append(out, "", 1);
+	return e;
+}
+
 /* Rewrite body as a document; its dump (NUL-terminated) in out. 0 on
  * ENOMEM under torture. */
 static int
 rewrite_doc(struct pii_out *po, const char *body, struct buf *out)
 {
 	json_t *root = NULL;
-	char jerr[64];
 	enum relay_err e;
 	int changed = 0;
 
 	buf_clear(out);
-	e = jsonx_parse(body, strlen(body), &root, jerr, sizeof(jerr));
+	e = parse_paused(body, &root);
 	if (e == RELAY_OK)
 		e = pii_out_request(po, root, &changed);
-	if (e == RELAY_OK)
-		e = jsonx_dump(root, out);
-	if (e == RELAY_OK)
-		e = buf_append(out, "", 1);
+	e = paused_done(e, root, out);
 	json_decref(root);
 	if (e == RELAY_ENOMEM && oom_n != 0)
 		return 0;
@@ -264,7 +299,8 @@ test_request_documents(void **state)
 		/* Never ids, signatures or media. */
 		assert_non_null(strstr(b.data, "\"signature\":\"13812345678\""));
 		assert_non_null(strstr(b.data, "\"toolu_13812345678\""));
-		assert_non_null(strstr(b.data, "\"data\":\"13812345678\""));
+		if (strstr(b.data, "\"data\":\"13812345678\"") == NULL)
+			fail_msg("%s", b.data);
 	}
 	pii_out_reset(&po);
 	pii_out_init(&po, &pol, NULL);
@@ -294,7 +330,6 @@ test_restore_doc(void **state)
 	struct pii_out po;
 	struct buf b;
 	json_t *root = NULL;
-	char jerr[64];
 	enum relay_err e;
 	int changed = 0;
 
@@ -305,25 +340,26 @@ test_restore_doc(void **state)
 	/* The map as a request with a quoted term would make it. */
 	if (!rewrite(&po, "13812345678", &b))
 		goto out;
-	po.map = mem_reallocarray(po.map, 2, sizeof(*po.map));
-	if (po.map == NULL && oom_n != 0) {
-		po.nmap = 0;
-		goto out;
+	{
+		struct pii_out_entry *nv =
+		    mem_reallocarray(po.map, 2, sizeof(*po.map));
+
+		if (nv == NULL && oom_n != 0)
+			goto out;
+		assert_non_null(nv);
+		po.map = nv;
+		po.capmap = 2;
 	}
-	assert_non_null(po.map);
 	po.map[1] = (struct pii_out_entry){
 	    PII_ENT_TERM, 1, mem_strdup("Big \"Q\""), 7};
 	if (po.map[1].orig == NULL && oom_n != 0)
 		goto out;
 	po.nmap = 2;
 	buf_clear(&b);
-	e = jsonx_parse(answer, strlen(answer), &root, jerr, sizeof(jerr));
+	e = parse_paused(answer, &root);
 	if (e == RELAY_OK)
 		e = pii_out_restore_doc(&po, root, &changed);
-	if (e == RELAY_OK)
-		e = jsonx_dump(root, &b);
-	if (e == RELAY_OK)
-		e = buf_append(&b, "", 1);
+	e = paused_done(e, root, &b);
 	json_decref(root);
 	if (e == RELAY_ENOMEM && oom_n != 0)
 		goto out;
@@ -334,8 +370,6 @@ test_restore_doc(void **state)
 	    "{\"arguments\":\"{\\\"who\\\":\\\"Big \\\\\\\"Q\\\\\\\"\\\"}\"}}]}}"
 	    "]}");
 out:
-	if (po.nmap < 2 && po.map != NULL && po.capmap < 2)
-		po.capmap = 2;
 	pii_out_reset(&po);
 	buf_reset(&b);
 }
