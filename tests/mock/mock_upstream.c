@@ -283,7 +283,7 @@ typedef struct conn {
 typedef struct {
 	int status, retry_after, delay_ms, hang, events, gap_ms, first_ms;
 	int reset_after, close_after, drip_ms, garbage, size, error_after;
-	int tool, thinking, usage, fail_first;
+	int tool, thinking, usage, fail_first, split_ph;
 	char key[64];
 } dir_t;
 
@@ -1201,6 +1201,7 @@ static const struct {
     {"thinking", offsetof(dir_t, thinking), 0, 1},
     {"usage", offsetof(dir_t, usage), 0, 1},
     {"fail_first", offsetof(dir_t, fail_first), 0, 1000000},
+    {"split_ph", offsetof(dir_t, split_ph), 0, 1},
 };
 
 static void
@@ -1343,6 +1344,38 @@ pc_split(pieces_t *p)
 			pc_push(p, i);
 }
 
+static int
+cmp_sz(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* split_ph=1: every relay placeholder (U+27E6 ... U+27E7) of the reply
+ * is cut into three events: "...U+27E6", two letters, the rest. (A JSON
+ * string cannot hold part of a code point; drip_ms=1 cuts the bytes of
+ * U+27E6 apart in transport.) */
+static void
+pc_split_ph(pieces_t *p)
+{
+	const char *s = p->text.p, *o;
+	size_t n = p->text.len, at = 0;
+	int i, k;
+
+	while (at < n && (o = memmem(s + at, n - at, "\xE2\x9F\xA6", 3))) {
+		size_t off = (size_t)(o - s);
+		pc_push(p, off + 3);
+		if (off + 5 < n)
+			pc_push(p, off + 5);
+		at = off + 3;
+	}
+	qsort(p->st, (size_t)p->n, sizeof *p->st, cmp_sz);
+	for (i = k = 0; i < p->n; i++)
+		if (k == 0 || p->st[i] != p->st[k - 1])
+			p->st[k++] = p->st[i];
+	p->n = k;
+}
+
 /* Append one filler piece of at least min_bytes. */
 static void
 pc_filler(pieces_t *p, int *k, size_t min_bytes)
@@ -1456,6 +1489,8 @@ make_reply(gen_t *g)
 	sb_adds(&g->pc.text, "Hello from mock. You said: ");
 	sb_add(&g->pc.text, g->last_user.p ? g->last_user.p : "", n);
 	pc_split(&g->pc);
+	if (g->d.split_ph)
+		pc_split_ph(&g->pc);
 	pc_apply(&g->pc, &g->d);
 	g->C = g->pc.n;
 	if (g->P < 1)
