@@ -277,8 +277,8 @@ pii_metrics(struct relay_req *req, const struct pii_out *po)
  */
 static int
 protect(struct relay_req *req, const struct config *cfg, const struct gate *g,
-    const struct config_model *m, const struct route *rt,
-    struct chatreq *cr, struct pii_out *po, struct wordfilter **terms)
+    const struct config_model *m, const struct route *rt, struct chatreq *cr,
+    struct pii_out *po, struct wordfilter **terms)
 {
 	struct config_pii pol = pii_policy(g, m);
 	char kinds[96];
@@ -315,8 +315,7 @@ protect(struct relay_req *req, const struct config *cfg, const struct gate *g,
 		err = jsonx_dump(cr->root, &req->body);
 	}
 	if (err != RELAY_OK) {
-		struct apierr_what w = {
-		    NULL, "pii_protection_failed", NULL};
+		struct apierr_what w = {NULL, "pii_protection_failed", NULL};
 
 		apierr_sendw(req, rt->d, err == RELAY_ETOOBIG ? 413 : 503, &w,
 		    "The request could not be protected (%s); it was not "
@@ -344,8 +343,8 @@ proxy_route(struct relay_req *req, const struct config *cfg, struct gate *g)
 /* The optional prompt log: the request and the answer as they went
  * (masked by promptlog.c). */
 static void
-prompt_log(
-    struct relay_req *req, const struct proxy_call *pc, const struct buf *answer)
+prompt_log(struct relay_req *req, const struct proxy_call *pc,
+    const struct buf *answer)
 {
 	struct span a = answer != NULL
 	    ? (struct span){answer->data, answer->len}

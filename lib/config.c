@@ -390,8 +390,8 @@ parse_pii_files(struct vctx *v, struct config *c, json_t *j)
 			return;
 		c->npii_files = i + 1;
 	}
-	wf = wordfilter_load((const char *const *)c->pii_files, c->npii_files,
-	    eb, sizeof(eb));
+	wf = wordfilter_load(
+	    (const char *const *)c->pii_files, c->npii_files, eb, sizeof(eb));
 	if (wf == NULL)
 		vfail(v, "$.pii_protection", "%s", eb);
 	wordfilter_free(wf);
@@ -1090,8 +1090,8 @@ parse_top(struct vctx *v, struct config *c, json_t *root)
 	if (v->err == RELAY_OK)
 		parse_filter_files(
 		    v, c, json_object_get(root, "content_filter"));
-	parse_pii(v, json_object_get(root, "pii_protection"), "$.pii_protection",
-	    1, &pii_def, &c->pii);
+	parse_pii(v, json_object_get(root, "pii_protection"),
+	    "$.pii_protection", 1, &pii_def, &c->pii);
 	if (v->err == RELAY_OK)
 		parse_pii_files(v, c, json_object_get(root, "pii_protection"));
 	parse_memcached(v, c, root);

@@ -148,8 +148,8 @@ static const struct mfamdef mfams[MF__MAX] = {
 	MT_GAUGE, NONE4, {0}, 0, NULL},
     [MF_PII] = {"relay_pii_entities_total",
 	"Personal data found in requests, by kind and outbound action.",
-	MT_COUNTER, {MD_KIND, MD_KIND, MD_NONE, MD_NONE},
-	{"entity", "action"}, 0, NULL},
+	MT_COUNTER, {MD_KIND, MD_KIND, MD_NONE, MD_NONE}, {"entity", "action"},
+	0, NULL},
 };
 
 /* --- the shared file ---------------------------------------------------- */
@@ -484,8 +484,8 @@ metrics_ratelimit(struct metrics *m, const char *kind)
 }
 
 void
-metrics_pii(struct metrics *m, const char *entity, const char *action,
-    uint64_t n)
+metrics_pii(
+    struct metrics *m, const char *entity, const char *action, uint64_t n)
 {
 	unsigned l[4] = {0, 0, 0, 0};
 

@@ -75,8 +75,8 @@ void metrics_cache(struct metrics *m, int hit);
 void metrics_ratelimit(struct metrics *m, const char *kind);
 /* relay_pii_entities_total{entity,action}: n more found (outbound
  * protection, lib/pii_out.h); counts only, never values. */
-void metrics_pii(struct metrics *m, const char *entity, const char *action,
-    uint64_t n);
+void metrics_pii(
+    struct metrics *m, const char *entity, const char *action, uint64_t n);
 /* relay_upstream_errors_total{provider,kind}. */
 void metrics_upstream_error(
     struct metrics *m, const char *provider, const char *kind);

@@ -569,13 +569,17 @@ pii_emit(const struct pii_scan *s, size_t i, const struct pii_hit *h,
 static void
 pii_find(struct pii_scan *s, size_t i, struct pii_hit *h)
 {
+	char c = s->p[i];
+
 	h->kind = PII_NONE;
 	h->len = 0;
 	h->aux = 0;
-	pii_try_bearer(s, i, h);
-	if (h->len == 0)
+	/* The prefixed kinds only where their first letter is. */
+	if ((c | 0x20) == 'b')
+		pii_try_bearer(s, i, h);
+	if (h->len == 0 && (c == 's' || c == 'A'))
 		pii_try_key(s, i, h);
-	if (h->len == 0)
+	if (h->len == 0 && c == 'e')
 		pii_try_jwt(s, i, h);
 	if (h->len == 0)
 		pii_try_email(s, i, h);
@@ -598,6 +602,13 @@ pii_walk(const char *p, size_t n,
 	int rc;
 
 	while (i < n) {
+		/* Every item starts with a letter, a digit, '+' or '/' (a
+		 * base64 run): other bytes (CJK text, blanks, punctuation)
+		 * are passed without trying the recognisers. */
+		if (!pii_alnum(p[i]) && p[i] != '+' && p[i] != '/') {
+			i++;
+			continue;
+		}
 		if (i == 0 || !pii_alnum(p[i - 1])) {
 			pii_find(&s, i, &h);
 			if (h.len > 0) {
@@ -621,8 +632,8 @@ struct pii_mask_ctx {
 };
 
 static int
-pii_mask_hit(void *arg, const struct pii_scan *s, size_t i,
-    const struct pii_hit *h)
+pii_mask_hit(
+    void *arg, const struct pii_scan *s, size_t i, const struct pii_hit *h)
 {
 	struct pii_mask_ctx *m = arg;
 
@@ -652,8 +663,8 @@ struct pii_scan_ctx {
 /* Personal data is reported; keys and secret runs are passed over whole,
  * so no number inside one is taken for a phone. */
 static int
-pii_scan_hit(void *arg, const struct pii_scan *s, size_t i,
-    const struct pii_hit *h)
+pii_scan_hit(
+    void *arg, const struct pii_scan *s, size_t i, const struct pii_hit *h)
 {
 	struct pii_scan_ctx *c = arg;
 

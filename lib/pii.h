@@ -51,8 +51,7 @@ enum pii_entity {
 };
 
 /* Called for each item found; a non-zero return stops the scan. */
-typedef int (*pii_hit_fn)(
-    void *arg, enum pii_entity e, size_t at, size_t len);
+typedef int (*pii_hit_fn)(void *arg, enum pii_entity e, size_t at, size_t len);
 
 /*
  * The same pass as pii_mask() without rewriting: fn(arg, kind, offset,

@@ -142,7 +142,8 @@ find(const struct pii_out *po, const char *p, size_t n, struct hits *out)
 		if (j >= t.n ||
 		    (i < a.n &&
 			(a.v[i].at < t.v[j].at ||
-			    (a.v[i].at == t.v[j].at && a.v[i].len >= t.v[j].len))))
+			    (a.v[i].at == t.v[j].at &&
+				a.v[i].len >= t.v[j].len))))
 			h = &a.v[i++];
 		else
 			h = &t.v[j++];
@@ -184,8 +185,8 @@ entry_for(struct pii_out *po, enum pii_entity e, const char *p, size_t n,
 		return NULL;
 	}
 	if (po->nmap == po->capmap) {
-		nv = mem_reallocarray(po->map,
-		    po->capmap > 0 ? 2 * po->capmap : 8, sizeof(*nv));
+		nv = mem_reallocarray(
+		    po->map, po->capmap > 0 ? 2 * po->capmap : 8, sizeof(*nv));
 		if (nv == NULL) {
 			*err = RELAY_ENOMEM;
 			return NULL;
@@ -209,7 +210,8 @@ entry_for(struct pii_out *po, enum pii_entity e, const char *p, size_t n,
 static enum relay_err
 put_placeholder(struct buf *out, enum pii_entity e, unsigned ord)
 {
-	return buf_printf(out, "%s%s_%u%s", ph_open, ent_tags[e], ord, ph_close);
+	return buf_printf(
+	    out, "%s%s_%u%s", ph_open, ent_tags[e], ord, ph_close);
 }
 
 /* A term masked as one '*' per code point, as the content filter does. */
@@ -247,8 +249,9 @@ pii_out_text(struct pii_out *po, const char *p, size_t n, struct buf *out)
 		if (err != RELAY_OK)
 			break;
 		from = x->at + x->len;
-		en = act == PII_ACT_PSEUDO ? lookup(po, x->type, p + x->at, x->len)
-					   : NULL;
+		en = act == PII_ACT_PSEUDO
+		    ? lookup(po, x->type, p + x->at, x->len)
+		    : NULL;
 		if (act == PII_ACT_PSEUDO && en == NULL && !po->frozen)
 			en = entry_for(po, x->type, p + x->at, x->len, &err);
 		if (en != NULL)
@@ -304,17 +307,17 @@ walk_string(struct walk *w, json_t *s)
 	enum relay_err err;
 
 	buf_clear(&w->tmp);
-	err = pii_out_text(w->po, json_string_value(s), json_string_length(s),
-	    &w->tmp);
+	err = pii_out_text(
+	    w->po, json_string_value(s), json_string_length(s), &w->tmp);
 	if (err != RELAY_OK)
 		return err;
 	if (w->tmp.len == json_string_length(s) &&
-	    memcmp(w->tmp.data != NULL ? w->tmp.data : "",
-		json_string_value(s), w->tmp.len) == 0)
+	    memcmp(w->tmp.data != NULL ? w->tmp.data : "", json_string_value(s),
+		w->tmp.len) == 0)
 		return RELAY_OK;
 	w->changed = 1;
-	return json_string_setn(s, w->tmp.data != NULL ? w->tmp.data : "",
-		   w->tmp.len) == 0
+	return json_string_setn(
+		   s, w->tmp.data != NULL ? w->tmp.data : "", w->tmp.len) == 0
 	    ? RELAY_OK
 	    : RELAY_ENOMEM;
 }
@@ -343,10 +346,10 @@ walk(struct walk *w, json_t *v, enum walk_mode mode, int depth)
 	if (!json_is_object(v))
 		return RELAY_OK;
 	json_object_foreach (v, k, e) {
-		enum walk_mode m = mode == W_ALL ? W_ALL
+		enum walk_mode m = mode == W_ALL          ? W_ALL
 		    : json_is_object(e) && data_member(k) ? W_ALL
-		    : text_member(k)			 ? W_TEXT
-							 : W_NONE;
+		    : text_member(k)                      ? W_TEXT
+							  : W_NONE;
 
 		err = walk(w, e, m, depth + 1);
 		if (err != RELAY_OK)
@@ -432,7 +435,8 @@ ph_lookup(const struct pii_out *po, const char *s, size_t k)
 		return NULL;
 	tl = (size_t)(us - tag);
 	for (e = 0; e < PII_ENT__MAX; e++)
-		if (strlen(ent_tags[e]) == tl && memcmp(ent_tags[e], tag, tl) == 0)
+		if (strlen(ent_tags[e]) == tl &&
+		    memcmp(ent_tags[e], tag, tl) == 0)
 			break;
 	if (e == PII_ENT__MAX)
 		return NULL;
@@ -506,23 +510,24 @@ restore_walk(const struct pii_out *po, json_t *v, int json, struct buf *tmp,
 	if (depth > 2048)
 		return RELAY_ETOOBIG;
 	if (json_is_string(v)) {
-		if (memmem(json_string_value(v), json_string_length(v),
-			ph_open, PH_BRACKET) == NULL)
+		if (memmem(json_string_value(v), json_string_length(v), ph_open,
+			PH_BRACKET) == NULL)
 			return RELAY_OK;
 		buf_clear(tmp);
-		err = pii_out_restore(po, json_string_value(v),
-		    json_string_length(v), json, tmp);
+		err = pii_out_restore(
+		    po, json_string_value(v), json_string_length(v), json, tmp);
 		if (err != RELAY_OK)
 			return err;
 		*changed = 1;
-		return json_string_setn(v, tmp->data != NULL ? tmp->data : "",
-			   tmp->len) == 0
+		return json_string_setn(
+			   v, tmp->data != NULL ? tmp->data : "", tmp->len) == 0
 		    ? RELAY_OK
 		    : RELAY_ENOMEM;
 	}
 	if (json_is_array(v))
 		json_array_foreach (v, i, e) {
-			err = restore_walk(po, e, json, tmp, changed, depth + 1);
+			err =
+			    restore_walk(po, e, json, tmp, changed, depth + 1);
 			if (err != RELAY_OK)
 				return err;
 		}
@@ -576,7 +581,8 @@ settle(struct pii_restorer *r, struct buf *out)
 		if (st == 1)
 			break;
 		if (st == 2) {
-			err = put_restored(r->po, r->hold, r->nhold, r->json, out);
+			err = put_restored(
+			    r->po, r->hold, r->nhold, r->json, out);
 			r->nhold = 0;
 			break;
 		}
@@ -739,8 +745,8 @@ release_stop(struct pii_stream *ps, int carry, ir_sev_fn next, void *arg)
 }
 
 static enum relay_err
-on_delta(struct pii_stream *ps, const struct ir_sev *ev, ir_sev_fn next,
-    void *arg)
+on_delta(
+    struct pii_stream *ps, const struct ir_sev *ev, ir_sev_fn next, void *arg)
 {
 	struct pii_restorer *r = NULL;
 	struct pii_slot *s;
@@ -757,14 +763,14 @@ on_delta(struct pii_stream *ps, const struct ir_sev *ev, ir_sev_fn next,
 		return next(arg, ev);
 	buf_clear(&ps->tmp);
 	err = pii_restorer_feed(r, ev->text.p, ev->text.len, &ps->tmp);
-	return err != RELAY_OK ? err
-			       : send_delta(ps, ev, ev->index, ev->part,
-				     ev->delta, next, arg);
+	return err != RELAY_OK
+	    ? err
+	    : send_delta(ps, ev, ev->index, ev->part, ev->delta, next, arg);
 }
 
 static enum relay_err
-on_stop(struct pii_stream *ps, const struct ir_sev *ev, ir_sev_fn next,
-    void *arg)
+on_stop(
+    struct pii_stream *ps, const struct ir_sev *ev, ir_sev_fn next, void *arg)
 {
 	struct pii_slot *s;
 	enum relay_err err;

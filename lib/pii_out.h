@@ -136,8 +136,8 @@ struct pii_restorer {
 	size_t nhold;
 };
 
-void pii_restorer_init(struct pii_restorer *r, const struct pii_out *po,
-    int json) RELAY_NONNULL;
+void pii_restorer_init(
+    struct pii_restorer *r, const struct pii_out *po, int json) RELAY_NONNULL;
 /* Append to out what of the n bytes at p (after the held tail) can go. */
 enum relay_err pii_restorer_feed(struct pii_restorer *r, const char *p,
     size_t n, struct buf *out) RELAY_MUST_CHECK RELAY_NONNULL;

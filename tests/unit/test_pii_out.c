@@ -24,10 +24,14 @@
 #define PH_OPEN "\xE2\x9F\xA6"
 #define PH_CLOSE "\xE2\x9F\xA7"
 #define PH(t) PH_OPEN t PH_CLOSE
+#define PHONE1 PH_OPEN "PHONE_1" PH_CLOSE
+#define PHONE9 PH_OPEN "PHONE_9" PH_CLOSE
+#define TERM1 PH_OPEN "TERM_1" PH_CLOSE
 
-static const char prompt[] = "我的手机 13812345678，身份证 11010519491231002X，"
-			     "卡号 4111111111111111，邮箱 zhang.san@example.com。"
-			     "再说一次 13812345678";
+static const char prompt[] =
+    "我的手机 13812345678，身份证 11010519491231002X，"
+    "卡号 4111111111111111，邮箱 zhang.san@example.com。"
+    "再说一次 13812345678";
 
 static void
 policy(struct config_pii *p, enum pii_action a)
@@ -91,8 +95,8 @@ test_pseudonymise_and_restore(void **state)
 	buf_clear(&r);
 	if (!rewrite(&po, "13812345678 and 13900000000 and 13812345678", &r))
 		goto out;
-	assert_string_equal(r.data, PH("PHONE_1") " and " PH(
-					"PHONE_2") " and " PH("PHONE_1"));
+	assert_string_equal(
+	    r.data, PH("PHONE_1") " and " PH("PHONE_2") " and " PH("PHONE_1"));
 out:
 	buf_reset(&b);
 	buf_reset(&r);
@@ -181,15 +185,26 @@ static const char openai_req[] =
     "4111111111111111\"}],\"user\":\"13812345678\"}";
 
 static const char openai_want[] =
-    "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":\"Agent "
-    PH("PHONE_1") "\"},{\"role\":\"user\",\"content\":[{\"type\":\"text\","
-    "\"text\":\"mail " PH("EMAIL_1") "\"},{\"type\":\"image_url\","
-    "\"image_url\":{\"url\":\"https://x.test/13812345678.png\"}}]},"
-    "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"call_13812345678\","
-    "\"type\":\"function\",\"function\":{\"name\":\"dial\",\"arguments\":"
-    "\"{\\\"to\\\":\\\"" PH("PHONE_1") "\\\"}\"}}]},{\"role\":\"tool\","
-    "\"tool_call_id\":\"call_13812345678\",\"content\":\"card " PH(
-	"CARD_1") "\"}],\"user\":\"13812345678\"}";
+    "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":"
+    "\"Agent " PH(
+	"PHONE_1") "\"},{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+		   "\"text\":\"mail " PH(
+		       "EMAIL_1") "\"},{\"type\":\"image_url\","
+				  "\"image_url\":{\"url\":\"https://x.test/"
+				  "13812345678.png\"}}]},"
+				  "{\"role\":\"assistant\",\"tool_calls\":[{"
+				  "\"id\":\"call_13812345678\","
+				  "\"type\":\"function\",\"function\":{"
+				  "\"name\":\"dial\",\"arguments\":"
+				  "\"{\\\"to\\\":\\\"" PH(
+				      "PHONE_1") "\\\"}\"}}]},{\"role\":"
+						 "\"tool\","
+						 "\"tool_call_id\":\"call_"
+						 "13812345678\",\"content\":"
+						 "\"card " PH(
+						     "CARD_1") "\"}],\"user\":"
+							       "\"13812345678\""
+							       "}";
 
 static const char anthropic_req[] =
     "{\"model\":\"m\",\"system\":[{\"type\":\"text\",\"text\":\"13812345678\"}"
@@ -297,7 +312,8 @@ test_request_documents(void **state)
 		assert_non_null(strstr(b.data, "[\"" PH("EMAIL_1") "\"]"));
 		assert_non_null(strstr(b.data, "\"ok " PH("PHONE_1")));
 		/* Never ids, signatures or media. */
-		assert_non_null(strstr(b.data, "\"signature\":\"13812345678\""));
+		assert_non_null(
+		    strstr(b.data, "\"signature\":\"13812345678\""));
 		assert_non_null(strstr(b.data, "\"toolu_13812345678\""));
 		if (strstr(b.data, "\"data\":\"13812345678\"") == NULL)
 			fail_msg("%s", b.data);
@@ -322,10 +338,9 @@ static void
 test_restore_doc(void **state)
 {
 	static const char answer[] =
-	    "{\"choices\":[{\"message\":{\"content\":\"Call " PH(
-		"PHONE_1") " about " PH("TERM_1") " (" PH("PHONE_9") ")\","
-	    "\"tool_calls\":[{\"function\":{\"arguments\":\"{\\\"who\\\":\\\"" PH(
-		"TERM_1") "\\\"}\"}}]}}]}";
+	    "{\"choices\":[{\"message\":{\"content\":\"Call " PHONE1
+	    " about " TERM1 " (" PHONE9 ")\",\"tool_calls\":[{\"function\":"
+	    "{\"arguments\":\"{\\\"who\\\":\\\"" TERM1 "\\\"}\"}}]}}]}";
 	struct config_pii pol;
 	struct pii_out po;
 	struct buf b;
@@ -350,8 +365,8 @@ test_restore_doc(void **state)
 		po.map = nv;
 		po.capmap = 2;
 	}
-	po.map[1] = (struct pii_out_entry){
-	    PII_ENT_TERM, 1, mem_strdup("Big \"Q\""), 7};
+	po.map[1] =
+	    (struct pii_out_entry){PII_ENT_TERM, 1, mem_strdup("Big \"Q\""), 7};
 	if (po.map[1].orig == NULL && oom_n != 0)
 		goto out;
 	po.nmap = 2;
@@ -366,9 +381,11 @@ test_restore_doc(void **state)
 	assert_int_equal(e, RELAY_OK);
 	assert_string_equal(b.data,
 	    "{\"choices\":[{\"message\":{\"content\":\"Call 13812345678 about "
-	    "Big \\\"Q\\\" (" PH("PHONE_9") ")\",\"tool_calls\":[{\"function\":"
-	    "{\"arguments\":\"{\\\"who\\\":\\\"Big \\\\\\\"Q\\\\\\\"\\\"}\"}}]}}"
-	    "]}");
+	    "Big \\\"Q\\\" (" PH(
+		"PHONE_9") ")\",\"tool_calls\":[{\"function\":"
+			   "{\"arguments\":\"{\\\"who\\\":\\\"Big "
+			   "\\\\\\\"Q\\\\\\\"\\\"}\"}}]}}"
+			   "]}");
 out:
 	pii_out_reset(&po);
 	buf_reset(&b);
@@ -383,9 +400,9 @@ test_restorer_every_split(void **state)
 {
 	static const char text[] = "a" PH("PHONE_1") "b" PH_OPEN "x" PH(
 	    "EMAIL_1") PH("PHONE_1") "\xE2\x80\x94" PH("CARD_7") "z";
-	static const char want[] = "a13812345678b" PH_OPEN
-				   "xzhang.san@example.com13812345678"
-				   "\xE2\x80\x94" PH("CARD_7") "z";
+	static const char want[] =
+	    "a13812345678b" PH_OPEN "xzhang.san@example.com13812345678"
+	    "\xE2\x80\x94" PH("CARD_7") "z";
 	struct config_pii pol;
 	struct pii_out po;
 	struct pii_restorer r;
@@ -404,9 +421,11 @@ test_restorer_every_split(void **state)
 			assert_int_equal(
 			    pii_restorer_feed(&r, text, i, &b), RELAY_OK);
 			assert_int_equal(
-			    pii_restorer_feed(&r, text + i, j - i, &b), RELAY_OK);
+			    pii_restorer_feed(&r, text + i, j - i, &b),
+			    RELAY_OK);
 			assert_int_equal(
-			    pii_restorer_feed(&r, text + j, n - j, &b), RELAY_OK);
+			    pii_restorer_feed(&r, text + j, n - j, &b),
+			    RELAY_OK);
 			assert_int_equal(pii_restorer_flush(&r, &b), RELAY_OK);
 			if (b.len != strlen(want) ||
 			    memcmp(b.data, want, b.len) != 0)
@@ -502,7 +521,8 @@ test_stream_hook(void **state)
 	    NULL);
 	/* A text block that ends on a bracket start with none to follow. */
 	sev(ps, &r, IR_SEV_BLOCK_START, 3, IR_PART_TEXT, IR_DELTA_TEXT, NULL);
-	sev(ps, &r, IR_SEV_DELTA, 3, IR_PART_TEXT, IR_DELTA_TEXT, "end " PH_OPEN);
+	sev(ps, &r, IR_SEV_DELTA, 3, IR_PART_TEXT, IR_DELTA_TEXT,
+	    "end " PH_OPEN);
 	sev(ps, &r, IR_SEV_BLOCK_STOP, 3, IR_PART_TEXT, IR_DELTA_TEXT, NULL);
 	sev(ps, &r, IR_SEV_END, 0, IR_PART_TEXT, IR_DELTA_TEXT, NULL);
 	assert_int_equal(buf_append(&r.b, "", 1), RELAY_OK);
@@ -542,8 +562,8 @@ test_terms(void **state)
 	policy(&pol, PII_ACT_PSEUDO);
 	pii_out_init(&po, &pol, wf);
 	buf_init(&b, 1 << 20);
-	assert_true(rewrite(&po,
-	    "张三 leads PROJECT PHOENIX; 张三 calls 13812345678", &b));
+	assert_true(rewrite(
+	    &po, "张三 leads PROJECT PHOENIX; 张三 calls 13812345678", &b));
 	assert_string_equal(b.data,
 	    PH("TERM_1") " leads " PH("TERM_2") "; " PH("TERM_1") " calls " PH(
 		"PHONE_1"));
@@ -578,6 +598,7 @@ main(void)
 	failed = cmocka_run_group_tests_name(
 	    "pii_out (oom-safe)", oom_cases, NULL, NULL);
 	if (oom_n == 0)
-		failed += cmocka_run_group_tests_name("pii_out", cases, NULL, NULL);
+		failed +=
+		    cmocka_run_group_tests_name("pii_out", cases, NULL, NULL);
 	return oom_exit(failed);
 }
