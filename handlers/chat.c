@@ -222,9 +222,9 @@ screen(struct relay_req *req, const struct config *cfg, const struct gate *g,
 /* The policy of this request: the model's, or the key's one action for
  * every kind. */
 static struct config_pii
-pii_policy(const struct gate *g, const struct config_model *m)
+pii_policy(const struct gate *g, const struct config_pii *base)
 {
-	struct config_pii pol = m->pii;
+	struct config_pii pol = *base;
 	size_t i;
 
 	if (g->key != NULL && g->key->pii_action >= 0 &&
@@ -280,7 +280,7 @@ protect(struct relay_req *req, const struct config *cfg, const struct gate *g,
     const struct config_model *m, const struct route *rt, struct chatreq *cr,
     struct pii_out *po, struct wordfilter **terms)
 {
-	struct config_pii pol = pii_policy(g, m);
+	struct config_pii pol = pii_policy(g, &m->pii);
 	char kinds[96];
 	enum relay_err err;
 	int failed = 0, changed = 0;
@@ -331,8 +331,24 @@ protect(struct relay_req *req, const struct config *cfg, const struct gate *g,
 static void
 proxy_route(struct relay_req *req, const struct config *cfg, struct gate *g)
 {
-	if (!gate_auth(req, g, DIALECT_OPENAI) ||
-	    !gate_model(req, g, NULL, DIALECT_OPENAI) ||
+	struct config_pii pol;
+	size_t i;
+
+	if (!gate_auth(req, g, DIALECT_OPENAI))
+		return;
+	pol = pii_policy(g, &cfg->pii);
+	for (i = 0; i < PII_ENT__MAX; i++)
+		if (pol.act[i] != PII_ACT_OFF) {
+			/* Its bodies go as they are: with outbound
+			 * protection on, they would leave unprotected. */
+			apierr_send(req, DIALECT_OPENAI, 403, NULL,
+			    "pii_protection_passthrough",
+			    "/proxy/ forwards bodies unread, and this relay "
+			    "protects personal data in what it sends; use "
+			    "the chat routes.");
+			return;
+		}
+	if (!gate_model(req, g, NULL, DIALECT_OPENAI) ||
 	    !gate_admit(req, g, cfg, NULL, 0, 1, DIALECT_OPENAI))
 		return;
 	req->m_route = "proxy";

@@ -307,6 +307,9 @@ typedef struct {
 	unsigned long long id;
 	long long created;
 	char idstr[64];
+	/* split_ph=1 with tool=1: the arguments echo the prompt
+	 * ({"said": ...}), in NFRAGS fragments cut inside a placeholder. */
+	char *targs, *tfrag[3];
 } gen_t;
 
 /* ------------------------------------------------------------------ */
@@ -1507,6 +1510,47 @@ piece_json(const gen_t *g, int i)
 static const char *TOOL_ARGS = "{\"city\":\"Paris\"}";
 static const char *TOOL_FRAGS[] = {"{\"city\"", ":\"Par", "is\"}"};
 #define NFRAGS 3
+
+/* The echoed arguments: {"said": <the reply text>}, fragments cut after
+ * the first placeholder's bracket and two letters into it. */
+static void
+tool_echo(gen_t *g)
+{
+	json_t *o = json_pack("{s:o}", "said", jstr(g->pc.text.p, g->pc.text.len));
+	char *a = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	size_t n = a ? strlen(a) : 0, c1 = n / 3, c2 = 2 * n / 3;
+	const char *ph = a ? strstr(a, "\xE2\x9F\xA6") : NULL;
+
+	json_decref(o);
+	if (!a)
+		return;
+	if (ph && (size_t)(ph - a) + 5 < n) {
+		c1 = (size_t)(ph - a) + 3;
+		c2 = c1 + 2;
+	}
+	g->targs = a;
+	g->tfrag[0] = strndup(a, c1);
+	g->tfrag[1] = strndup(a + c1, c2 - c1);
+	g->tfrag[2] = strdup(a + c2);
+}
+
+static const char *
+targs(const gen_t *g)
+{
+	return g->targs ? g->targs : TOOL_ARGS;
+}
+
+static const char *
+tfrag(const gen_t *g, int i)
+{
+	return g->targs ? g->tfrag[i] : TOOL_FRAGS[i];
+}
+
+static json_t *
+targs_obj(const gen_t *g)
+{
+	return json_loads(targs(g), 0, NULL);
+}
 static const char *THINK_PIECES[] = {"The", " user", " greeted", " me.", " I",
     " should", " reply", " politely."};
 #define NTHINK 8
@@ -1696,7 +1740,7 @@ oa_nonstream(conn_t *c, gen_t *g)
 		msg = json_pack("{s:s,s:n,s:n,s:[{s:s,s:s,s:{s:s,s:s}}]}",
 		    "role", "assistant", "content", "refusal", "tool_calls",
 		    "id", "call_mock1", "type", "function", "function", "name",
-		    g->tool, "arguments", TOOL_ARGS);
+		    g->tool, "arguments", targs(g));
 	else
 		msg = json_pack("{s:s,s:o,s:n}", "role", "assistant", "content",
 		    jstr(g->pc.text.p, g->pc.text.len), "refusal");
@@ -1750,7 +1794,7 @@ oa_stream_tool(conn_t *c, gen_t *g)
 	for (int i = 0; i < NFRAGS; i++)
 		oa_chunk(c, g,
 		    json_pack("{s:[{s:i,s:{s:s}}]}", "tool_calls", "index", 0,
-			"function", "arguments", TOOL_FRAGS[i]),
+			"function", "arguments", tfrag(g, i)),
 		    NULL);
 }
 
@@ -1818,9 +1862,8 @@ an_nonstream(conn_t *c, gen_t *g)
 			THINK_TEXT, "signature", THINK_SIG));
 	if (g->tool)
 		json_array_append_new(content,
-		    json_pack("{s:s,s:s,s:s,s:{s:s}}", "type", "tool_use", "id",
-			"toolu_mock1", "name", g->tool, "input", "city",
-			"Paris"));
+		    json_pack("{s:s,s:s,s:s,s:o}", "type", "tool_use", "id",
+			"toolu_mock1", "name", g->tool, "input", targs_obj(g)));
 	else
 		json_array_append_new(content,
 		    json_pack("{s:s,s:o}", "type", "text", "text",
@@ -1888,7 +1931,7 @@ an_stream(conn_t *c, gen_t *g)
 		for (int i = 0; i < NFRAGS; i++)
 			an_delta(c, idx,
 			    json_pack("{s:s,s:s}", "type", "input_json_delta",
-				"partial_json", TOOL_FRAGS[i]));
+				"partial_json", tfrag(g, i)));
 	} else {
 		an_block_start(
 		    c, idx, json_pack("{s:s,s:s}", "type", "text", "text", ""));
@@ -1944,8 +1987,8 @@ gm_obj(gen_t *g, json_t *parts, int last)
 static json_t *
 gm_tool_parts(gen_t *g)
 {
-	return json_pack("[{s:{s:s,s:{s:s}},s:s}]", "functionCall", "name",
-	    g->tool, "args", "city", "Paris", "thoughtSignature",
+	return json_pack("[{s:{s:s,s:o},s:s}]", "functionCall", "name",
+	    g->tool, "args", targs_obj(g), "thoughtSignature",
 	    "c2lnLW1vY2s=");
 }
 
@@ -2173,6 +2216,9 @@ gen_free(gen_t *g)
 	sb_free(&g->last_user);
 	sb_free(&g->prefix);
 	pc_free(&g->pc);
+	free(g->targs);
+	for (int i = 0; i < NFRAGS; i++)
+		free(g->tfrag[i]);
 }
 
 /* Produce the plan (response) for a provider request. */
@@ -2204,6 +2250,8 @@ gen_response(conn_t *c, gen_t *g)
 	if (g->d.tool)
 		g->tool = find_tool(g);
 	make_reply(g);
+	if (g->tool && g->d.split_ph)
+		tool_echo(g);
 	if (g->tool)
 		g->C = NFRAGS;
 	if (g->d.garbage)

@@ -111,6 +111,45 @@ for d in openai anthropic gemini; do
 done
 log "egress: $n requests (3 dialects x 4 provider types x whole/stream) restored"
 
+# Tool-call arguments: the mock echoes the prompt into them, streamed in
+# fragments cut inside a placeholder; OpenAI and Anthropic clients get
+# them restored (JSON-escaped inside OpenAI's argument text).
+TP="${PROMPT/split_ph=1/split_ph=1 tool=1}"
+TWANT="Hello from mock. You said: $TP"
+for d in openai anthropic; do
+	for p in openai anthropic gemini; do
+		for s in false true; do
+			name=tool-$d-$p-$s
+			if [ "$d" = openai ]; then
+				body=$(chat_json "p-$p" "$TP" "$s" '{"tools":[{"type":"function","function":{"name":"note","parameters":{"type":"object"}}}]}')
+				printf '%s' "$body" >"$T/$name.req"
+				req "$name" "$BASE_URL/v1/chat/completions" -H 'Content-Type: application/json' --data-binary "@$T/$name.req" >/dev/null
+			else
+				node -e 'process.stdout.write(JSON.stringify({model: process.argv[1], max_tokens: 200, stream: process.argv[2] === "true", tools: [{name: "note", input_schema: {type: "object"}}], messages: [{role: "user", content: process.argv[3]}]}))' "p-$p" "$s" "$TP" >"$T/$name.req"
+				req "$name" "$BASE_URL/v1/messages" -H 'Content-Type: application/json' -H 'anthropic-version: 2023-06-01' --data-binary "@$T/$name.req" >/dev/null
+			fi
+			assert_eq "$(cat "$T/$name.code")" 200 "$name: status"
+			got=$(node -e '
+const [d, f] = process.argv.slice(1);
+const s = require("fs").readFileSync(f, "utf8");
+let a = "";
+if (s.trimStart().startsWith("{")) {
+  const o = JSON.parse(s);
+  a = d === "openai" ? o.choices[0].message.tool_calls[0].function.arguments
+                     : JSON.stringify(o.content.find(b => b.type === "tool_use").input);
+} else for (const l of s.split(/\r?\n/)) {
+  if (!l.startsWith("data: {")) continue;
+  const o = JSON.parse(l.slice(6));
+  if (d === "openai") { const c = o.choices && o.choices[0]; if (c && c.delta && c.delta.tool_calls) a += c.delta.tool_calls[0].function.arguments || ""; }
+  else if (o.type === "content_block_delta" && o.delta.type === "input_json_delta") a += o.delta.partial_json;
+}
+process.stdout.write(JSON.parse(a).said);
+' "$d" "$T/$name.body")
+			assert_eq "$got" "$TWANT" "$name: tool arguments restored"
+		done
+	done
+done
+
 # Byte by byte: every placeholder's bytes cut apart in transport.
 for d in openai anthropic gemini; do
 	assert_eq "$(ask drip-$d "$d" p-$d true "${PROMPT/split_ph=1/split_ph=1 drip_ms=1}")" 200 "drip $d"
@@ -177,6 +216,18 @@ printf '{"model":"p-openai","messages":[{"role":"user","content":"13812345678"' 
 req bad "$BASE_URL/v1/chat/completions" -H 'Content-Type: application/json' --data-binary "@$T/bad.req" >/dev/null
 assert_eq "$(cat "$T/bad.code")" 400 "an unparseable body is refused"
 assert_eq "$(up)" "$u" "fail closed: the mock saw 0 calls"
+
+# Embeddings input is protected too; /proxy/ (bodies unread) is refused
+# while protection is on.
+node -e 'process.stdout.write(JSON.stringify({model: "p-openai", input: ["mail zhang.san@example.com", "13812345678"]}))' >"$T/emb.req"
+assert_eq "$(req emb "$BASE_URL/v1/embeddings" -H 'Content-Type: application/json' --data-binary "@$T/emb.req")" 200 "embeddings"
+mock_last_request emb.up
+assert_file_has "$T/emb.up.json" '⟦EMAIL_1⟧' "embeddings input pseudonymised"
+assert_file_lacks "$T/emb.up.json" 13812345678 "embeddings: no original"
+u=$(up)
+assert_eq "$(req px "$BASE_URL/proxy/oa/chat/completions" -H 'Content-Type: application/json' --data-binary "$(chat_json m 'x 13812345678')")" 403 "/proxy/ refused"
+assert_eq "$(jget error.code "$T/px.body")" pii_protection_passthrough "/proxy/ refusal code"
+assert_eq "$(up)" "$u" "/proxy/: the mock saw 0 calls"
 
 # --- per key: a key's own action over the model's ----------------------------------------
 ADM=(-H "Authorization: Bearer $RELAY_ADMIN_TOKEN")
