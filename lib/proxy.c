@@ -38,6 +38,7 @@
 #include "server.h"
 #include "sse.h"
 #include "target.h"
+#include "tier.h"
 #include "upstream.h"
 
 /* Targets of one model tried per request: count. */
@@ -1122,6 +1123,8 @@ attempt(struct proxy *px, const struct config_target *t,
 	err = target_build(&px->tr, px->pc->in, px->pc->cr, body, t, kc->key,
 	    px->pc->cr->stream, px->pc->anthropic_beta, msg, sizeof(msg),
 	    &param);
+	if (err == RELAY_OK)
+		err = tier_headers(&px->tr, p, req);
 	if (err == RELAY_EINVAL) {
 		struct apierr_what w = {NULL, "unsupported_for_target", param};
 
