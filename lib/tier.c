@@ -19,7 +19,8 @@ hex_run(const char *s, size_t n, int nonzero)
 	int any = 0;
 
 	for (i = 0; i < n; i++) {
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+			(s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
 		any |= s[i] != '0';
 	}
@@ -54,8 +55,8 @@ traceparent(struct relay_req *req, char out[56])
 	rnd[16] |= 1;
 	crypto_hex(rnd, sizeof(rnd), hex);
 	if (tier_traceparent_ok(in))
-		snprintf(out, 56, "00-%.32s-%.16s-%.2s", in + 3, hex + 32,
-		    in + 53);
+		snprintf(
+		    out, 56, "00-%.32s-%.16s-%.2s", in + 3, hex + 32, in + 53);
 	else
 		snprintf(out, 56, "00-%.32s-%.16s-01", hex, hex + 32);
 	return RELAY_OK;
