@@ -510,6 +510,7 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 		    rt.d == DIALECT_GEMINI && rt.stream && !rt.sse;
 		pc.record = NULL;
 		pc.pii = pii_out_on(&po) ? &po : NULL;
+		pc.hold_head = g->key != NULL && g->key->tier;
 		relay(req, cfg, &pc, &u);
 		gate_settle(req, g, m, u.known, u.prompt_tokens,
 		    u.completion_tokens, u.events);

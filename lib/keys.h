@@ -44,6 +44,10 @@ struct vkey {
 	 * kind of personal data in this key's requests, over the model's;
 	 * -1: the model's. */
 	int pii_action;
+	/* tier: the key of a relay in front (issue 21's tier mode): its
+	 * streams send no heartbeat before the first upstream byte, so the
+	 * status stays open and the relay in front can still fail over. */
+	int tier;
 };
 
 struct keyring;

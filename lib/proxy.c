@@ -650,6 +650,10 @@ on_idle(void *arg)
 {
 	struct pstate *ps = arg;
 
+	/* A relay in front decides on our status: a heartbeat would commit
+	 * a 200 before the provider answered, and its failover with it. */
+	if (!ps->req->head_sent && ps->pc->hold_head)
+		return RELAY_OK;
 	return heartbeat(ps->req);
 }
 

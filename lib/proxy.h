@@ -35,6 +35,9 @@ struct proxy_call {
 	/* Outbound protection (NULL: none): the placeholders sent, whose
 	 * answer is restored, whole or streamed. */
 	const struct pii_out *pii;
+	/* A tier key's call (a relay in front): no heartbeat opens the
+	 * stream before the first upstream byte. */
+	int hold_head;
 };
 
 /* What the call used, for accounting (OpenAI semantics: input includes
