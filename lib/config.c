@@ -817,9 +817,6 @@ parse_model(struct vctx *v, struct config *c, struct config_model *m, json_t *j,
 	snprintf(tpath, sizeof(tpath), "%s.pii_protection", path);
 	parse_pii(v, json_object_get(j, "pii_protection"), tpath, 0, &c->pii,
 	    &m->pii);
-	if (m->pii.act[PII_ENT_TERM] != PII_ACT_OFF && c->npii_files == 0)
-		vfail(v, tpath,
-		    "the \"term\" entity needs pii_protection.word_files");
 	parse_aliases(v, m, json_object_get(j, "aliases"), path);
 	if (price != NULL) {
 		snprintf(tpath, sizeof(tpath), "%s.price", path);
