@@ -330,8 +330,8 @@ walk(struct walk *w, json_t *v, enum walk_mode mode, int depth)
 	json_t *e;
 	size_t i;
 
-	/* jansson's parser stops at its own depth limit long before. */
-	if (depth > 2048)
+	/* jsonx_parse() refuses documents half this deep. */
+	if (depth > 2 * RELAY_JSON_DEPTH_MAX)
 		return RELAY_ETOOBIG;
 	if (json_is_string(v))
 		return mode != W_NONE ? walk_string(w, v) : RELAY_OK;
@@ -507,7 +507,7 @@ restore_walk(const struct pii_out *po, json_t *v, int json, struct buf *tmp,
 	json_t *e;
 	size_t i;
 
-	if (depth > 2048)
+	if (depth > 2 * RELAY_JSON_DEPTH_MAX)
 		return RELAY_ETOOBIG;
 	if (json_is_string(v)) {
 		if (memmem(json_string_value(v), json_string_length(v), ph_open,

@@ -805,7 +805,8 @@ restore_whole(struct pstate *ps, struct span *body, struct buf *tmp)
 	enum relay_err err;
 	int changed = 0;
 
-	if (!restoring(ps->pc))
+	/* Vectors hold no text to restore. */
+	if (!restoring(ps->pc) || ps->pc->cr->embed)
 		return 1;
 	err = jsonx_parse(body->p, body->len, &root, jerr, sizeof(jerr));
 	if (err == RELAY_OK)
