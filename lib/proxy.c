@@ -1368,6 +1368,11 @@ final_answer(struct proxy *px)
 	if (lf->retry_after[0] != '\0' && !req->head_sent &&
 	    req_add_header(req, "Retry-After: %s", lf->retry_after) != RELAY_OK)
 		log_warn("id=%s: Retry-After dropped", req->id);
+	/* The retries were spent here: a relay in front (or an OpenAI SDK,
+	 * which honours this) must not multiply them. */
+	if (px->u->attempts > 1 && !req->head_sent &&
+	    req_add_header(req, "x-should-retry: false") != RELAY_OK)
+		log_warn("id=%s: x-should-retry dropped", req->id);
 	/* The provider refused the relay's own key: no fault of the caller's
 	 * and nothing its key can mend; say so (never the provider's "invalid
 	 * API key", which the caller would take for its own). */

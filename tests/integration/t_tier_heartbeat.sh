@@ -4,7 +4,9 @@
 # byte, so a provider that fails slowly (503 after 1.2 s, heartbeat every
 # 300 ms) is retried here and the caller still gets a clean 200 stream;
 # with an ordinary key the heartbeat has committed the 200 and the caller
-# gets the error inside the stream after one call (as before).
+# gets the error inside the stream after one call (as before). A final
+# error after retries says x-should-retry: false, so that a relay in front
+# (or an OpenAI SDK) does not multiply them.
 . "$(dirname "$0")/lib.sh"
 
 cat >"$T/cfg.in" <<'JSON'
@@ -40,6 +42,9 @@ post t2 "$(chat_json demo 'slow failure [[mock fail_first=2 status=503 delay_ms=
 assert_eq "$(cat "$T/t2.code")" 503 "tier key: the failure is the status"
 assert_eq "$(( $(mock_stat requests) - u ))" 2 "tier key: its attempts spent"
 assert_file_lacks "$T/t2.body" ": keep-alive" "tier key: no heartbeat"
+assert_eq "$(header t2 x-should-retry)" false "retries spent here: x-should-retry: false"
+post t3 "$(chat_json demo 'bad [[mock status=400]]' true)" -H "Authorization: Bearer $KT" >/dev/null
+assert_eq "$(cat "$T/t3.code")/$(header t3 x-should-retry)" "400/" "one call, nothing retried: no x-should-retry"
 u=$(mock_stat requests)
 post n2 "$(chat_json demo 'slow failure [[mock fail_first=2 status=503 delay_ms=1200 key=plain2]]' true)" -H "Authorization: Bearer $KN" >/dev/null
 assert_eq "$(cat "$T/n2.code")" 200 "ordinary key: the heartbeat committed the status"
