@@ -150,6 +150,14 @@ process.stdout.write(JSON.parse(a).said);
 	done
 done
 
+# Gemini's streamGenerateContent without alt=sse: a JSON array of frames.
+node -e 'process.stdout.write(JSON.stringify({contents: [{role: "user", parts: [{text: process.argv[1]}]}]}))' "$PROMPT" >"$T/ga.req"
+assert_eq "$(req ga "$BASE_URL/v1beta/models/p-openai:streamGenerateContent" -H 'Content-Type: application/json' --data-binary "@$T/ga.req")" 200 "Gemini JSON-array stream"
+assert_eq "$(node -e '
+const a = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+process.stdout.write(a.map(f => (f.candidates || []).map(c => ((c.content || {}).parts || []).map(p => p.text || "").join("")).join("")).join(""));
+' "$T/ga.body")" "$WANT" "Gemini JSON-array stream restored"
+
 # Byte by byte: every placeholder's bytes cut apart in transport.
 for d in openai anthropic gemini; do
 	assert_eq "$(ask drip-$d "$d" p-$d true "${PROMPT/split_ph=1/split_ph=1 drip_ms=1}")" 200 "drip $d"
