@@ -68,6 +68,9 @@ struct pstate {
 	int first; /* the first answer bytes went out */
 	int rec_off; /* the answer outgrew pc->record: not recorded */
 	int cut; /* the content filter ended the stream: upstream left */
+	/* The stream's first event was an error (body holds its data): a
+	 * failure before any answer, retried like an error status. */
+	int early_error;
 	const struct timespec *t0; /* when the request arrived */
 	struct proxy_usage *u;
 };
@@ -573,12 +576,38 @@ plausible(enum dialect d, const struct sse_event *ev)
 }
 
 /* sse_feed's callback: returns non-zero (stop) with the reason kept. */
+/*
+ * 1 when ev is the upstream's in-stream error (Anthropic "event: error",
+ * OpenAI and Gemini a data object with "error"). Before any answer event
+ * it means the call failed: a relay behind, or a provider, that sent only
+ * comments (heartbeats) and then its error.
+ */
+static int
+error_event(enum dialect d, const struct sse_event *ev)
+{
+	struct span v;
+
+	if (!ev->has_data)
+		return 0;
+	if (d == DIALECT_ANTHROPIC)
+		return span_eq(ev->name, "error");
+	return jsonx_member(ev->data, "error", &v) == RELAY_OK && v.len > 0 &&
+	    v.p[0] == '{';
+}
+
 static int
 on_event(void *arg, const struct sse_event *ev)
 {
 	struct pstate *ps = arg;
 	enum relay_err err;
 
+	if (ps->events == 0 && error_event(ps->out, ev)) {
+		ps->early_error = 1;
+		buf_clear(&ps->body);
+		if (buf_append(&ps->body, ev->data.p, ev->data.len) != RELAY_OK)
+			buf_clear(&ps->body);
+		return 1;
+	}
 	if (ps->ds == NULL) {
 		if (!plausible(ps->out, ev)) {
 			ps->u->status = -1; /* ends the transfer as EPROTO */
@@ -613,6 +642,8 @@ on_data(void *arg, const char *p, size_t n)
 		return err == RELAY_ETOOBIG ? RELAY_EPROTO : err;
 	}
 	err = sse_feed(&ps->sse, p, n, on_event, ps);
+	if (ps->early_error)
+		return RELAY_EUPSTREAM;
 	if (err == RELAY_ETOOBIG || (err == RELAY_ECLOSED && ps->u->status < 0))
 		return RELAY_EPROTO;
 	if (err == RELAY_OK)
@@ -950,6 +981,12 @@ judge(const struct config *cfg, struct pstate *ps, enum relay_err err,
 	if (err == RELAY_OK && status >= 200 && status < 300) {
 		send_answer(ps, status);
 		return OUT_DONE;
+	}
+	if (ps->early_error) {
+		/* Told as the 502 it amounts to, with the upstream's own
+		 * error body (translated for the client if need be). */
+		remember(lf, RELAY_OK, 502, NULL, ps);
+		return retryable_status(cfg, 502) ? OUT_RETRY : OUT_FINAL;
 	}
 	if (err == RELAY_OK) {
 		remember(lf, RELAY_OK, status, NULL, ps);
