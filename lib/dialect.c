@@ -223,6 +223,10 @@ struct dialect_stream {
 	int text_open; /* a text block is open ... */
 	size_t text_index; /* ... with this index */
 	struct buf fb; /* filtered text of one delta */
+	/* A rewriter before the filter (dialect_stream_hook). */
+	dialect_sev_hook hook;
+	void *hook_arg;
+	void (*hook_free)(void *);
 };
 
 static enum relay_err
@@ -330,6 +334,26 @@ stream_emit(void *arg, const struct ir_sev *ev)
 	return encode(ds, ev);
 }
 
+/* The normaliser's events, through the hook when there is one. */
+static enum relay_err
+stream_hooked(void *arg, const struct ir_sev *ev)
+{
+	struct dialect_stream *ds = arg;
+
+	if (ds->hook == NULL)
+		return stream_emit(ds, ev);
+	return ds->hook(ds->hook_arg, ev, stream_emit, ds);
+}
+
+void
+dialect_stream_hook(struct dialect_stream *ds, dialect_sev_hook fn, void *arg,
+    void (*free_fn)(void *))
+{
+	ds->hook = fn;
+	ds->hook_arg = arg;
+	ds->hook_free = free_fn;
+}
+
 void
 dialect_stream_filter(
     struct dialect_stream *ds, struct wordfilter_stream *ws, int stop)
@@ -358,7 +382,7 @@ dialect_stream_new(
 	ds->from = from;
 	ds->to = to;
 	buf_init(&ds->fb, WORDFILTER_PIECE_MAX + 4 * WORDFILTER_WORD_MAX);
-	ir_norm_init(&ds->norm, stream_emit, ds);
+	ir_norm_init(&ds->norm, stream_hooked, ds);
 	ir_enc_init(&ds->enc, info->model, info->include_usage);
 	return ds;
 }
@@ -412,6 +436,8 @@ dialect_stream_free(struct dialect_stream *ds)
 	ir_norm_reset(&ds->norm);
 	ir_enc_reset(&ds->enc);
 	wordfilter_stream_free(ds->ws);
+	if (ds->hook_free != NULL)
+		ds->hook_free(ds->hook_arg);
 	buf_reset(&ds->fb);
 	mem_free(ds);
 }

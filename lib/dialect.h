@@ -172,6 +172,18 @@ struct wordfilter_stream;
 void dialect_stream_filter(struct dialect_stream *ds,
     struct wordfilter_stream *ws, int stop) RELAY_NONNULL;
 
+/* A rewriter of the normalised events (lib/pii_out.c's restore): it
+ * passes each event, changed or not, zero or more times, to next(arg). */
+typedef enum relay_err (*dialect_sev_hook)(
+    void *hook_arg, const struct ir_sev *ev, ir_sev_fn next, void *arg);
+
+/*
+ * Put fn(hook_arg, ...) between the decoder and the filter and encoder;
+ * ds calls free_fn(hook_arg) (when not NULL) when it is freed.
+ */
+void dialect_stream_hook(struct dialect_stream *ds, dialect_sev_hook fn,
+    void *hook_arg, void (*free_fn)(void *));
+
 /* 1 once the filter ended the stream (the upstream may be left). */
 int dialect_stream_cut(const struct dialect_stream *ds) RELAY_NONNULL;
 

@@ -224,6 +224,20 @@ filter_output_of(const char *s)
 	return -1;
 }
 
+/* "off", "mask", "pseudonymise", "block" as enum pii_action; else -1. */
+static int
+pii_action_of(const char *s)
+{
+	static const char *const names[] = {
+	    "off", "mask", "pseudonymise", "block"};
+	int i;
+
+	for (i = 0; s != NULL && i < 4; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	return s != NULL && strcmp(s, "pseudonymize") == 0 ? 2 : -1;
+}
+
 static enum relay_err
 vkey_load(struct vkey *k, json_t *rec)
 {
@@ -249,6 +263,9 @@ vkey_load(struct vkey *k, json_t *rec)
 	k->disabled = json_is_true(json_object_get(rec, "disabled"));
 	k->filter_output = filter_output_of(
 	    json_string_value(json_object_get(rec, "content_filter")));
+	k->tier = json_is_true(json_object_get(rec, "tier"));
+	k->pii_action = pii_action_of(
+	    json_string_value(json_object_get(rec, "pii_protection")));
 	return vkey_lists(k, rec);
 }
 
@@ -486,6 +503,8 @@ apply_field(json_t *rec, const char *k, json_t *v, char *errbuf, size_t errsz)
 		json_number_value(v) > 1e9))
 		return bad(
 		    errbuf, errsz, "must be a number >= 0 (0: no limit)", k);
+	if (strcmp(k, "tier") == 0 && !json_is_boolean(v))
+		return bad(errbuf, errsz, "must be true or false", k);
 	if (strcmp(k, "disabled") == 0 && !json_is_boolean(v))
 		return bad(errbuf, errsz, "must be true or false", k);
 	if (strcmp(k, "content_filter") == 0) {
@@ -508,6 +527,19 @@ apply_field(json_t *rec, const char *k, json_t *v, char *errbuf, size_t errsz)
 		json_object_del(rec, k);
 		return RELAY_OK;
 	}
+	if (strcmp(k, "pii_protection") == 0) {
+		if (json_is_null(v)) {
+			json_object_del(rec, k);
+			return RELAY_OK;
+		}
+		if (pii_action_of(json_string_value(v)) < 0)
+			return bad(errbuf, errsz,
+			    "must be \"off\", \"mask\", \"pseudonymise\", "
+			    "\"block\" or null (the model's)",
+			    k);
+		return json_object_set(rec, k, v) == 0 ? RELAY_OK
+						       : RELAY_ENOMEM;
+	}
 	if ((strcmp(k, "models") == 0 || strcmp(k, "allowed_ips") == 0) &&
 	    check_string_list(v, k, k[0] == 'a', errbuf, errsz) != RELAY_OK)
 		return RELAY_EINVAL;
@@ -521,8 +553,8 @@ apply_field(json_t *rec, const char *k, json_t *v, char *errbuf, size_t errsz)
 		    : RELAY_ENOMEM;
 	}
 	if (strcmp(k, "name") != 0 && strcmp(k, "monthly_budget_usd") != 0 &&
-	    strcmp(k, "disabled") != 0 && strcmp(k, "models") != 0 &&
-	    strcmp(k, "allowed_ips") != 0)
+	    strcmp(k, "disabled") != 0 && strcmp(k, "tier") != 0 &&
+	    strcmp(k, "models") != 0 && strcmp(k, "allowed_ips") != 0)
 		return bad(errbuf, errsz, "unknown field", k);
 	return json_object_set(rec, k, v) == 0 ? RELAY_OK : RELAY_ENOMEM;
 }

@@ -40,6 +40,14 @@ struct vkey {
 	 * over the model's: 0 off, 1 mask, 2 stop (enum filter_output);
 	 * -1: the model's. */
 	int filter_output;
+	/* pii_protection: the outbound action (enum pii_action) for every
+	 * kind of personal data in this key's requests, over the model's;
+	 * -1: the model's. */
+	int pii_action;
+	/* tier: the key of a relay in front (issue 21's tier mode): its
+	 * streams send no heartbeat before the first upstream byte, so the
+	 * status stays open and the relay in front can still fail over. */
+	int tier;
 };
 
 struct keyring;

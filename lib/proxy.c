@@ -32,11 +32,13 @@
 #include "mem.h"
 #include "metrics.h"
 #include "num.h"
+#include "pii_out.h"
 #include "proxy.h"
 #include "req.h"
 #include "server.h"
 #include "sse.h"
 #include "target.h"
+#include "tier.h"
 #include "upstream.h"
 
 /* Targets of one model tried per request: count. */
@@ -66,6 +68,9 @@ struct pstate {
 	int first; /* the first answer bytes went out */
 	int rec_off; /* the answer outgrew pc->record: not recorded */
 	int cut; /* the content filter ended the stream: upstream left */
+	/* The stream's first event was an error (body holds its data): a
+	 * failure before any answer, retried like an error status. */
+	int early_error;
 	const struct timespec *t0; /* when the request arrived */
 	struct proxy_usage *u;
 };
@@ -382,6 +387,13 @@ filtering(const struct proxy_call *pc)
 	return pc->filter != NULL && pc->filter_output != FILTER_OUT_OFF;
 }
 
+/* Placeholders went out: the answer's must be turned back. */
+static int
+restoring(const struct proxy_call *pc)
+{
+	return pc->pii != NULL && pii_out_mapped(pc->pii);
+}
+
 static enum relay_err
 on_head(void *arg, const struct upstream_head *h)
 {
@@ -399,7 +411,7 @@ on_head(void *arg, const struct upstream_head *h)
 	ps->mode = PMODE_SSE;
 	/* Translated, or filtered: the text then has to be seen, so the
 	 * same dialect goes through the translator too. */
-	if (ps->out != ps->pc->in || filtering(ps->pc)) {
+	if (ps->out != ps->pc->in || filtering(ps->pc) || restoring(ps->pc)) {
 		ps->info.stream = 1;
 		ps->info.include_usage = cr->include_usage;
 		if (ps->info.model[0] == '\0')
@@ -417,6 +429,14 @@ on_head(void *arg, const struct upstream_head *h)
 			if (ws == NULL)
 				return RELAY_ENOMEM;
 			dialect_stream_filter(ps->ds, ws, stop);
+		}
+		if (restoring(ps->pc)) {
+			struct pii_stream *rs = pii_stream_new(ps->pc->pii);
+
+			if (rs == NULL)
+				return RELAY_ENOMEM;
+			dialect_stream_hook(
+			    ps->ds, pii_stream_event, rs, pii_stream_free);
 		}
 	}
 	/* The head goes out with the first event (client_sse()): an upstream
@@ -556,12 +576,38 @@ plausible(enum dialect d, const struct sse_event *ev)
 }
 
 /* sse_feed's callback: returns non-zero (stop) with the reason kept. */
+/*
+ * 1 when ev is the upstream's in-stream error (Anthropic "event: error",
+ * OpenAI and Gemini a data object with "error"). Before any answer event
+ * it means the call failed: a relay behind, or a provider, that sent only
+ * comments (heartbeats) and then its error.
+ */
+static int
+error_event(enum dialect d, const struct sse_event *ev)
+{
+	struct span v;
+
+	if (!ev->has_data)
+		return 0;
+	if (d == DIALECT_ANTHROPIC)
+		return span_eq(ev->name, "error");
+	return jsonx_member(ev->data, "error", &v) == RELAY_OK && v.len > 0 &&
+	    v.p[0] == '{';
+}
+
 static int
 on_event(void *arg, const struct sse_event *ev)
 {
 	struct pstate *ps = arg;
 	enum relay_err err;
 
+	if (ps->events == 0 && error_event(ps->out, ev)) {
+		ps->early_error = 1;
+		buf_clear(&ps->body);
+		if (buf_append(&ps->body, ev->data.p, ev->data.len) != RELAY_OK)
+			buf_clear(&ps->body);
+		return 1;
+	}
 	if (ps->ds == NULL) {
 		if (!plausible(ps->out, ev)) {
 			ps->u->status = -1; /* ends the transfer as EPROTO */
@@ -596,6 +642,8 @@ on_data(void *arg, const char *p, size_t n)
 		return err == RELAY_ETOOBIG ? RELAY_EPROTO : err;
 	}
 	err = sse_feed(&ps->sse, p, n, on_event, ps);
+	if (ps->early_error)
+		return RELAY_EUPSTREAM;
 	if (err == RELAY_ETOOBIG || (err == RELAY_ECLOSED && ps->u->status < 0))
 		return RELAY_EPROTO;
 	if (err == RELAY_OK)
@@ -633,6 +681,10 @@ on_idle(void *arg)
 {
 	struct pstate *ps = arg;
 
+	/* A relay in front decides on our status: a heartbeat would commit
+	 * a 200 before the provider answered, and its failover with it. */
+	if (!ps->req->head_sent && ps->pc->hold_head)
+		return RELAY_OK;
 	return heartbeat(ps->req);
 }
 
@@ -771,6 +823,55 @@ filter_whole(struct pstate *ps, struct span *body, struct buf *tmp)
 	return 1;
 }
 
+/*
+ * The placeholders of a whole answer of the client's dialect turned back
+ * into the client's own data: *body then points at tmp. 0 when that
+ * failed (answered with an error).
+ */
+static int
+restore_whole(struct pstate *ps, struct span *body, struct buf *tmp)
+{
+	json_t *root = NULL;
+	char jerr[64];
+	enum relay_err err;
+	int changed = 0;
+
+	/* Vectors hold no text to restore. */
+	if (!restoring(ps->pc) || ps->pc->cr->embed)
+		return 1;
+	err = jsonx_parse(body->p, body->len, &root, jerr, sizeof(jerr));
+	if (err == RELAY_OK)
+		err = pii_out_restore_doc(ps->pc->pii, root, &changed);
+	if (err == RELAY_OK && changed)
+		err = jsonx_dump(root, tmp);
+	json_decref(root);
+	if (err != RELAY_OK) {
+		apierr_send_err(ps->req, ps->pc->in, err,
+		    "the answer could not be restored");
+		return 0;
+	}
+	if (changed)
+		*body = (struct span){tmp->data, tmp->len};
+	return 1;
+}
+
+/* The answer out, its placeholders restored. */
+static void
+send_restored(struct pstate *ps, int status, struct span body)
+{
+	struct buf tmp;
+
+	buf_init(&tmp, 2 * RELAY_UPSTREAM_BODY_MAX);
+	if (restore_whole(ps, &body, &tmp)) {
+		if (req_send_full(ps->req, status, "application/json", body.p,
+			body.len) != RELAY_OK)
+			ps->req->status = 499;
+		else
+			answered(ps, body.p, body.len);
+	}
+	buf_reset(&tmp);
+}
+
 /* A finished 2xx answer that was buffered: pass it on or translate it. */
 static void
 send_answer(struct pstate *ps, int status)
@@ -802,11 +903,7 @@ send_answer(struct pstate *ps, int status)
 		usage_member(ps->out, body, ps->u);
 		if (!filter_whole(ps, &body, &ps->xbuf))
 			return;
-		if (req_send_full(req, status, "application/json", body.p,
-			body.len) != RELAY_OK)
-			req->status = 499;
-		else
-			answered(ps, body.p, body.len);
+		send_restored(ps, status, body);
 		return;
 	}
 	memset(&iu, 0xff, sizeof(iu));
@@ -820,13 +917,8 @@ send_answer(struct pstate *ps, int status)
 	}
 	body = (struct span){ps->xbuf.data, ps->xbuf.len};
 	buf_init(&filtered, RELAY_UPSTREAM_BODY_MAX);
-	if (filter_whole(ps, &body, &filtered)) {
-		if (req_send_full(req, 200, "application/json", body.p,
-			body.len) != RELAY_OK)
-			req->status = 499;
-		else
-			answered(ps, body.p, body.len);
-	}
+	if (filter_whole(ps, &body, &filtered))
+		send_restored(ps, 200, body);
 	buf_reset(&filtered);
 }
 
@@ -889,6 +981,12 @@ judge(const struct config *cfg, struct pstate *ps, enum relay_err err,
 	if (err == RELAY_OK && status >= 200 && status < 300) {
 		send_answer(ps, status);
 		return OUT_DONE;
+	}
+	if (ps->early_error) {
+		/* Told as the 502 it amounts to, with the upstream's own
+		 * error body (translated for the client if need be). */
+		remember(lf, RELAY_OK, 502, NULL, ps);
+		return retryable_status(cfg, 502) ? OUT_RETRY : OUT_FINAL;
 	}
 	if (err == RELAY_OK) {
 		remember(lf, RELAY_OK, status, NULL, ps);
@@ -1067,6 +1165,8 @@ attempt(struct proxy *px, const struct config_target *t,
 	err = target_build(&px->tr, px->pc->in, px->pc->cr, body, t, kc->key,
 	    px->pc->cr->stream, px->pc->anthropic_beta, msg, sizeof(msg),
 	    &param);
+	if (err == RELAY_OK)
+		err = tier_headers(&px->tr, p, req);
 	if (err == RELAY_EINVAL) {
 		struct apierr_what w = {NULL, "unsupported_for_target", param};
 
@@ -1305,6 +1405,11 @@ final_answer(struct proxy *px)
 	if (lf->retry_after[0] != '\0' && !req->head_sent &&
 	    req_add_header(req, "Retry-After: %s", lf->retry_after) != RELAY_OK)
 		log_warn("id=%s: Retry-After dropped", req->id);
+	/* The retries were spent here: a relay in front (or an OpenAI SDK,
+	 * which honours this) must not multiply them. */
+	if (px->u->attempts > 1 && !req->head_sent &&
+	    req_add_header(req, "x-should-retry: false") != RELAY_OK)
+		log_warn("id=%s: x-should-retry dropped", req->id);
 	/* The provider refused the relay's own key: no fault of the caller's
 	 * and nothing its key can mend; say so (never the provider's "invalid
 	 * API key", which the caller would take for its own). */

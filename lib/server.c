@@ -160,6 +160,7 @@ access_line(struct relay_ctx *ctx, const struct relay_req *req,
 	e.provider = req->m_provider;
 	e.client_ip = req->client_ip;
 	e.cache = req->m_cache;
+	e.pii = req->m_pii[0] != '\0' ? req->m_pii : NULL;
 	e.status = req->status;
 	e.seconds = (double)(t1->tv_sec - t0->tv_sec) +
 	    (double)(t1->tv_nsec - t0->tv_nsec) / 1e9;
@@ -452,21 +453,28 @@ server_metrics_dir(void)
 	return d != NULL && *d != '\0' ? d : "/tmp/llm-relay-metrics";
 }
 
-/* RELAY_ACCESS_LOG (a file), rotated past RELAY_ACCESS_LOG_MAX_MB. */
+/* RELAY_ACCESS_LOG (a file), in day files kept
+ * RELAY_ACCESS_LOG_RETENTION_DAYS, set aside early past
+ * RELAY_ACCESS_LOG_MAX_MB. */
 static void
 access_open(struct relay_ctx *ctx)
 {
 	const char *path = getenv("RELAY_ACCESS_LOG");
 	const char *mb = getenv("RELAY_ACCESS_LOG_MAX_MB");
-	long long max = 100;
+	const char *days = getenv("RELAY_ACCESS_LOG_RETENTION_DAYS");
+	long long max = 100, keep = ACCESSLOG_RETENTION_DAYS;
 
 	if (path == NULL || *path == '\0')
 		return;
 	if (mb != NULL && num_parse(mb, 1, 1 << 20, &max) != RELAY_OK)
 		max = 100;
+	if (days != NULL && num_parse(days, 0, 100000, &keep) != RELAY_OK)
+		keep = ACCESSLOG_RETENTION_DAYS;
 	ctx->access = accesslog_open(path, max * 1024 * 1024);
 	if (ctx->access == NULL)
 		log_warn("access log %s: %s", path, strerror(errno));
+	else
+		accesslog_set_retention(ctx->access, (long)keep);
 }
 
 static int

@@ -7,6 +7,7 @@
  * "x-goog-api-key" (never "?key=": URLs end up in logs). */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "chatreq.h"
 #include "jsonx.h"
@@ -502,6 +503,32 @@ target_build(struct target_req *tr, enum dialect in, const struct chatreq *cr,
 		snprintf(errbuf, errsz,
 		    "The relay cannot form a valid request for this model's "
 		    "provider.");
+	return err;
+}
+
+enum relay_err
+target_add_header(struct target_req *tr, const struct config_provider *p,
+    const char *name, const char *value)
+{
+	size_t offs[TARGET_HEADERS_MAX], i, n = strlen(name);
+	enum relay_err err;
+
+	/* The operator's own header of that name wins. */
+	for (i = 0; p != NULL && i < p->nheaders; i++)
+		if (strcasecmp(p->headers[i].name, name) == 0)
+			return RELAY_OK;
+	if (!client_value_ok(value) || value[0] == '\0')
+		return RELAY_EINVAL;
+	/* hb may move: the lines are kept as offsets meanwhile. */
+	for (i = 0; i < tr->nlines; i++) {
+		offs[i] = (size_t)(tr->lines[i] - tr->hb.data);
+		if (strncasecmp(tr->lines[i], name, n) == 0 &&
+		    tr->lines[i][n] == ':')
+			return RELAY_OK;
+	}
+	err = line(tr, offs, name, value);
+	for (i = 0; i < tr->nlines; i++)
+		tr->lines[i] = tr->hb.data + offs[i];
 	return err;
 }
 

@@ -283,7 +283,7 @@ typedef struct conn {
 typedef struct {
 	int status, retry_after, delay_ms, hang, events, gap_ms, first_ms;
 	int reset_after, close_after, drip_ms, garbage, size, error_after;
-	int tool, thinking, usage, fail_first;
+	int tool, thinking, usage, fail_first, split_ph;
 	char key[64];
 } dir_t;
 
@@ -307,6 +307,9 @@ typedef struct {
 	unsigned long long id;
 	long long created;
 	char idstr[64];
+	/* split_ph=1 with tool=1: the arguments echo the prompt
+	 * ({"said": ...}), in NFRAGS fragments cut inside a placeholder. */
+	char *targs, *tfrag[3];
 } gen_t;
 
 /* ------------------------------------------------------------------ */
@@ -1201,6 +1204,7 @@ static const struct {
     {"thinking", offsetof(dir_t, thinking), 0, 1},
     {"usage", offsetof(dir_t, usage), 0, 1},
     {"fail_first", offsetof(dir_t, fail_first), 0, 1000000},
+    {"split_ph", offsetof(dir_t, split_ph), 0, 1},
 };
 
 static void
@@ -1343,6 +1347,38 @@ pc_split(pieces_t *p)
 			pc_push(p, i);
 }
 
+static int
+cmp_sz(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* split_ph=1: every relay placeholder (U+27E6 ... U+27E7) of the reply
+ * is cut into three events: "...U+27E6", two letters, the rest. (A JSON
+ * string cannot hold part of a code point; drip_ms=1 cuts the bytes of
+ * U+27E6 apart in transport.) */
+static void
+pc_split_ph(pieces_t *p)
+{
+	const char *s = p->text.p, *o;
+	size_t n = p->text.len, at = 0;
+	int i, k;
+
+	while (at < n && (o = memmem(s + at, n - at, "\xE2\x9F\xA6", 3))) {
+		size_t off = (size_t)(o - s);
+		pc_push(p, off + 3);
+		if (off + 5 < n)
+			pc_push(p, off + 5);
+		at = off + 3;
+	}
+	qsort(p->st, (size_t)p->n, sizeof *p->st, cmp_sz);
+	for (i = k = 0; i < p->n; i++)
+		if (k == 0 || p->st[i] != p->st[k - 1])
+			p->st[k++] = p->st[i];
+	p->n = k;
+}
+
 /* Append one filler piece of at least min_bytes. */
 static void
 pc_filler(pieces_t *p, int *k, size_t min_bytes)
@@ -1456,6 +1492,8 @@ make_reply(gen_t *g)
 	sb_adds(&g->pc.text, "Hello from mock. You said: ");
 	sb_add(&g->pc.text, g->last_user.p ? g->last_user.p : "", n);
 	pc_split(&g->pc);
+	if (g->d.split_ph)
+		pc_split_ph(&g->pc);
 	pc_apply(&g->pc, &g->d);
 	g->C = g->pc.n;
 	if (g->P < 1)
@@ -1472,6 +1510,47 @@ piece_json(const gen_t *g, int i)
 static const char *TOOL_ARGS = "{\"city\":\"Paris\"}";
 static const char *TOOL_FRAGS[] = {"{\"city\"", ":\"Par", "is\"}"};
 #define NFRAGS 3
+
+/* The echoed arguments: {"said": <the reply text>}, fragments cut after
+ * the first placeholder's bracket and two letters into it. */
+static void
+tool_echo(gen_t *g)
+{
+	json_t *o = json_pack("{s:o}", "said", jstr(g->pc.text.p, g->pc.text.len));
+	char *a = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	size_t n = a ? strlen(a) : 0, c1 = n / 3, c2 = 2 * n / 3;
+	const char *ph = a ? strstr(a, "\xE2\x9F\xA6") : NULL;
+
+	json_decref(o);
+	if (!a)
+		return;
+	if (ph && (size_t)(ph - a) + 5 < n) {
+		c1 = (size_t)(ph - a) + 3;
+		c2 = c1 + 2;
+	}
+	g->targs = a;
+	g->tfrag[0] = strndup(a, c1);
+	g->tfrag[1] = strndup(a + c1, c2 - c1);
+	g->tfrag[2] = strdup(a + c2);
+}
+
+static const char *
+targs(const gen_t *g)
+{
+	return g->targs ? g->targs : TOOL_ARGS;
+}
+
+static const char *
+tfrag(const gen_t *g, int i)
+{
+	return g->targs ? g->tfrag[i] : TOOL_FRAGS[i];
+}
+
+static json_t *
+targs_obj(const gen_t *g)
+{
+	return json_loads(targs(g), 0, NULL);
+}
 static const char *THINK_PIECES[] = {"The", " user", " greeted", " me.", " I",
     " should", " reply", " politely."};
 #define NTHINK 8
@@ -1661,7 +1740,7 @@ oa_nonstream(conn_t *c, gen_t *g)
 		msg = json_pack("{s:s,s:n,s:n,s:[{s:s,s:s,s:{s:s,s:s}}]}",
 		    "role", "assistant", "content", "refusal", "tool_calls",
 		    "id", "call_mock1", "type", "function", "function", "name",
-		    g->tool, "arguments", TOOL_ARGS);
+		    g->tool, "arguments", targs(g));
 	else
 		msg = json_pack("{s:s,s:o,s:n}", "role", "assistant", "content",
 		    jstr(g->pc.text.p, g->pc.text.len), "refusal");
@@ -1715,7 +1794,7 @@ oa_stream_tool(conn_t *c, gen_t *g)
 	for (int i = 0; i < NFRAGS; i++)
 		oa_chunk(c, g,
 		    json_pack("{s:[{s:i,s:{s:s}}]}", "tool_calls", "index", 0,
-			"function", "arguments", TOOL_FRAGS[i]),
+			"function", "arguments", tfrag(g, i)),
 		    NULL);
 }
 
@@ -1783,9 +1862,8 @@ an_nonstream(conn_t *c, gen_t *g)
 			THINK_TEXT, "signature", THINK_SIG));
 	if (g->tool)
 		json_array_append_new(content,
-		    json_pack("{s:s,s:s,s:s,s:{s:s}}", "type", "tool_use", "id",
-			"toolu_mock1", "name", g->tool, "input", "city",
-			"Paris"));
+		    json_pack("{s:s,s:s,s:s,s:o}", "type", "tool_use", "id",
+			"toolu_mock1", "name", g->tool, "input", targs_obj(g)));
 	else
 		json_array_append_new(content,
 		    json_pack("{s:s,s:o}", "type", "text", "text",
@@ -1853,7 +1931,7 @@ an_stream(conn_t *c, gen_t *g)
 		for (int i = 0; i < NFRAGS; i++)
 			an_delta(c, idx,
 			    json_pack("{s:s,s:s}", "type", "input_json_delta",
-				"partial_json", TOOL_FRAGS[i]));
+				"partial_json", tfrag(g, i)));
 	} else {
 		an_block_start(
 		    c, idx, json_pack("{s:s,s:s}", "type", "text", "text", ""));
@@ -1909,8 +1987,8 @@ gm_obj(gen_t *g, json_t *parts, int last)
 static json_t *
 gm_tool_parts(gen_t *g)
 {
-	return json_pack("[{s:{s:s,s:{s:s}},s:s}]", "functionCall", "name",
-	    g->tool, "args", "city", "Paris", "thoughtSignature",
+	return json_pack("[{s:{s:s,s:o},s:s}]", "functionCall", "name",
+	    g->tool, "args", targs_obj(g), "thoughtSignature",
 	    "c2lnLW1vY2s=");
 }
 
@@ -2138,6 +2216,9 @@ gen_free(gen_t *g)
 	sb_free(&g->last_user);
 	sb_free(&g->prefix);
 	pc_free(&g->pc);
+	free(g->targs);
+	for (int i = 0; i < NFRAGS; i++)
+		free(g->tfrag[i]);
 }
 
 /* Produce the plan (response) for a provider request. */
@@ -2169,6 +2250,8 @@ gen_response(conn_t *c, gen_t *g)
 	if (g->d.tool)
 		g->tool = find_tool(g);
 	make_reply(g);
+	if (g->tool && g->d.split_ph)
+		tool_echo(g);
 	if (g->tool)
 		g->C = NFRAGS;
 	if (g->d.garbage)
