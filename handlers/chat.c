@@ -2,6 +2,7 @@
 /* chat.c - relay-chat: chat in every dialect, to every provider.
  *   POST /v1/chat/completions                        OpenAI
  *   POST /v1/messages                                Anthropic
+ *   POST /v1/responses                               OpenAI Responses
  *   POST /v1beta/models/{model}:generateContent      Gemini
  *   POST /v1beta/models/{model}:streamGenerateContent[?alt=sse]
  *   POST /v1/embeddings                              OpenAI
@@ -75,6 +76,10 @@ route(struct relay_req *req, struct route *rt)
 		rt->d = DIALECT_ANTHROPIC;
 		return 1;
 	}
+	if (span_eq(req->path, "/v1/responses")) {
+		rt->d = DIALECT_RESPONSES;
+		return 1;
+	}
 	if (req->path.len <= sizeof(gem) - 1 ||
 	    memcmp(req->path.p, gem, sizeof(gem) - 1) != 0)
 		return 0;
@@ -101,7 +106,7 @@ not_found(struct relay_req *req, enum dialect d, struct span model)
 {
 	int n = (int)(model.len > 256 ? 256 : model.len);
 
-	if (d == DIALECT_OPENAI)
+	if (dialect_error_family(d) == DIALECT_OPENAI)
 		apierr_send(req, d, 404, NULL, "model_not_found",
 		    "The model `%.*s` does not exist or you do not have "
 		    "access to it.",
@@ -339,6 +344,7 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 	req->m_route = rt.embed         ? "embeddings"
 	    : rt.d == DIALECT_ANTHROPIC ? "messages"
 	    : rt.d == DIALECT_GEMINI    ? "gemini"
+	    : rt.d == DIALECT_RESPONSES ? "responses"
 					: "chat";
 	req->m_dialect = dialect_name(rt.d);
 	/* The key is checked before the body is read. */

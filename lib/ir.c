@@ -874,6 +874,8 @@ ir_enc_init(struct ir_enc *enc, const char *model, int include_usage)
 	enc->include_usage = include_usage;
 	enc->created = (long long)time(NULL);
 	buf_init(&enc->args, RELAY_SSE_EVENT_MAX);
+	buf_init(&enc->acc, RELAY_UPSTREAM_BODY_MAX);
+	enc->item_kind = -1;
 }
 
 void
@@ -885,6 +887,8 @@ ir_enc_reset(struct ir_enc *enc)
 	json_decref(enc->tool_name);
 	json_decref(enc->tool_sig);
 	json_decref(enc->think_sig);
+	buf_reset(&enc->acc);
+	json_decref(enc->items);
 	memset(enc, 0, sizeof(*enc));
 }
 

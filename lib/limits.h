@@ -23,6 +23,9 @@
 #define RELAY_CONFIG_MAX (4u * 1024 * 1024)
 /* Names (providers, models, headers): bytes. */
 #define RELAY_NAME_MAX 256
+/* The names of a Responses request's custom tools, "\n"-separated, that a
+ * translated answer remembers (Codex sends one or two). */
+#define RELAY_RS_CUSTOM_MAX 1024
 /* A URL we build for an upstream: bytes. */
 #define RELAY_URL_MAX 4096
 /* A header value we send upstream (the client's anthropic-beta, content
