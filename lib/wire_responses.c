@@ -1390,10 +1390,11 @@ rs_user_items(const struct ir_msg *m, json_t *items)
 			    items, rs_msg_json("user", rs_input_image(p)));
 		else if (p->type == IR_PART_TOOL_RESULT)
 			bad |= ir_push(items,
-			    json_pack("{s:s,s:O,s:O}", "type",
+			    json_pack("{s:s,s:O,s:o}", "type",
 				"function_call_output", "call_id", p->id,
 				"output",
-				p->text != NULL ? p->text : json_string("")));
+				p->text != NULL ? json_incref(p->text)
+						: json_string("")));
 	}
 	return bad;
 }
@@ -1418,10 +1419,11 @@ rs_assistant_items(const struct ir_msg *m, json_t *items)
 			break;
 		case IR_PART_TOOL_CALL:
 			bad |= ir_push(items,
-			    json_pack("{s:s,s:O,s:O,s:O}", "type",
+			    json_pack("{s:s,s:O,s:O,s:o}", "type",
 				"function_call", "call_id", p->id, "name",
 				p->name, "arguments",
-				p->args != NULL ? p->args : json_string("{}")));
+				p->args != NULL ? json_incref(p->args)
+						: json_string("{}")));
 			break;
 		case IR_PART_THINKING:
 			/* Only an encrypted_content can go back. */
@@ -1512,8 +1514,8 @@ rs_emit_options(const struct ir_request *r, json_t *o)
 		bad |= ir_set(o, "text",
 		    json_pack("{s:{s:s}}", "format", "type", "json_object"));
 	else if (r->format == IR_FORMAT_JSON_SCHEMA) {
-		f = json_pack("{s:s,s:O,s:O}", "type", "json_schema", "name",
-		    r->format_name != NULL ? r->format_name
+		f = json_pack("{s:s,s:o,s:O}", "type", "json_schema", "name",
+		    r->format_name != NULL ? json_incref(r->format_name)
 					   : json_string("response"),
 		    "schema", r->format_schema);
 		bad |= ir_set(o, "text", json_pack("{s:o}", "format", f));
