@@ -26,6 +26,9 @@
 /* The names of a Responses request's custom tools, "\n"-separated, that a
  * translated answer remembers (Codex sends one or two). */
 #define RELAY_RS_CUSTOM_MAX 1024
+/* The smallest max_output_tokens OpenAI's Responses API accepts: a smaller
+ * limit a client of another dialect sets is raised to it. */
+#define RELAY_RS_MAX_OUTPUT_MIN 16
 /* A URL we build for an upstream: bytes. */
 #define RELAY_URL_MAX 4096
 /* A header value we send upstream (the client's anthropic-beta, content

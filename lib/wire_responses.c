@@ -1527,8 +1527,10 @@ rs_emit_options(const struct ir_request *r, json_t *o)
 		    json_pack("[s]", "reasoning.encrypted_content"));
 	}
 	if (r->max_tokens > 0)
-		bad |=
-		    ir_set(o, "max_output_tokens", json_integer(r->max_tokens));
+		bad |= ir_set(o, "max_output_tokens",
+		    json_integer(r->max_tokens < RELAY_RS_MAX_OUTPUT_MIN
+			    ? RELAY_RS_MAX_OUTPUT_MIN
+			    : r->max_tokens));
 	if (r->temperature != NULL)
 		bad |= ir_set(o, "temperature", json_incref(r->temperature));
 	if (r->top_p != NULL)

@@ -159,7 +159,9 @@ write_shared_config() {
     { "name": "c-anthropic", "targets": [{ "provider": "an", "model": "up-anthropic" }],
       "cache": { "enabled": true, "any_temperature": true } },
     { "name": "c-gemini", "targets": [{ "provider": "ge", "model": "up-gemini" }],
-      "cache": { "enabled": true, "any_temperature": true } }
+      "cache": { "enabled": true, "any_temperature": true } },
+    { "name": "r-openai", "targets": [{ "provider": "demo", "model": "up-responses", "api": "responses" }] },
+    { "name": "r-azure", "targets": [{ "provider": "az", "model": "up-razure", "api": "responses" }] }
   ]
 }
 EOF
