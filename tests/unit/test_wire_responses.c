@@ -14,8 +14,11 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "../../lib/chatreq.h"
+#include "../../lib/config.h"
 #include "../../lib/dialect.h"
 #include "../../lib/jsonx.h"
+#include "../../lib/target.h"
 #include "oom_test.h"
 
 #define OOM_CASE(f) cmocka_unit_test_setup_teardown(f, oom_setup, oom_teardown)
@@ -92,8 +95,8 @@ xreq(enum dialect in, const char *body, enum dialect out,
 
 /* A request that must be refused: its param and a word of the message. */
 static void
-xreq_bad(const char *body, enum dialect out, const char *param,
-    const char *word)
+xreq_bad(
+    const char *body, enum dialect out, const char *param, const char *word)
 {
 	struct dialect_req_info info;
 	struct buf b;
@@ -116,8 +119,8 @@ xreq_bad(const char *body, enum dialect out, const char *param,
 }
 
 static json_t *
-xresp(enum dialect from, const char *body, enum dialect to,
-    const char *custom, struct ir_usage *u)
+xresp(enum dialect from, const char *body, enum dialect to, const char *custom,
+    struct ir_usage *u)
 {
 	struct dialect_req_info info;
 	struct buf b;
@@ -179,8 +182,8 @@ feed_one(void *arg, const struct sse_event *ev)
 
 /* Translate the upstream transcript up, chunk bytes at a time. */
 static void
-xstream(enum dialect from, const char *up, enum dialect to,
-    const char *custom, size_t chunk, struct evs *e, struct ir_usage *u)
+xstream(enum dialect from, const char *up, enum dialect to, const char *custom,
+    size_t chunk, struct evs *e, struct ir_usage *u)
 {
 	struct dialect_req_info info;
 	struct sse_parser in, outp;
@@ -247,7 +250,8 @@ check_seq(const struct evs *e)
 
 	for (i = 0; i < e->n; i++) {
 		assert_string_equal(e->names[i], js(e->data[i], "type"));
-		assert_int_equal(ji(e->data[i], "sequence_number"), (long long)i);
+		assert_int_equal(
+		    ji(e->data[i], "sequence_number"), (long long)i);
 	}
 }
 
@@ -437,7 +441,8 @@ test_req_to_anthropic(void **state)
 	assert_string_equal(js(m, "0.role"), "user");
 	assert_string_equal(js(m, "0.content.0.text"), "List files");
 	assert_string_equal(js(m, "0.content.1.type"), "image");
-	assert_string_equal(js(m, "0.content.1.source.media_type"), "image/png");
+	assert_string_equal(
+	    js(m, "0.content.1.source.media_type"), "image/png");
 	/* the reasoning item: a thinking block, signature byte for byte */
 	assert_string_equal(js(m, "1.role"), "assistant");
 	assert_string_equal(js(m, "1.content.0.type"), "thinking");
@@ -460,7 +465,8 @@ test_req_to_anthropic(void **state)
 	assert_string_equal(
 	    js(v, "tools.1.input_schema.properties.input.type"), "string");
 	assert_string_equal(js(v, "tools.1.input_schema.required.0"), "input");
-	assert_true(json_is_true(jp(v, "tool_choice.disable_parallel_tool_use")));
+	assert_true(
+	    json_is_true(jp(v, "tool_choice.disable_parallel_tool_use")));
 	assert_string_equal(js(v, "thinking.type"), "enabled");
 	assert_true(json_is_true(jp(v, "stream")));
 	json_decref(v);
@@ -627,22 +633,22 @@ test_stream_from_openai(void **state)
 		i = find(&e, "response.output_item.added", 0);
 		assert_true(i > 0);
 		assert_string_equal(js(e.data[i], "item.type"), "message");
-		assert_string_equal(js(e.data[i + 1], "type"),
-		    "response.content_part.added");
+		assert_string_equal(
+		    js(e.data[i + 1], "type"), "response.content_part.added");
 		/* the text, split inside "é" by the 1-byte chunking or
 		 * not, comes out whole in its .done */
 		j = find(&e, "response.output_text.done", 0);
 		assert_string_equal(js(e.data[j], "text"), "Héllo");
-		assert_string_equal(js(e.data[j + 1], "type"),
-		    "response.content_part.done");
-		assert_string_equal(js(e.data[j + 2], "type"),
-		    "response.output_item.done");
+		assert_string_equal(
+		    js(e.data[j + 1], "type"), "response.content_part.done");
+		assert_string_equal(
+		    js(e.data[j + 2], "type"), "response.output_item.done");
 		assert_string_equal(
 		    js(e.data[j + 2], "item.content.0.text"), "Héllo");
 		/* the custom tool's call: its input told whole */
 		i = find(&e, "response.output_item.added", (size_t)j);
-		assert_string_equal(js(e.data[i], "item.type"),
-		    "custom_tool_call");
+		assert_string_equal(
+		    js(e.data[i], "item.type"), "custom_tool_call");
 		assert_int_equal(ji(e.data[i], "output_index"), 1);
 		assert_int_equal(
 		    find(&e, "response.function_call_arguments.delta", 0), -1);
@@ -655,7 +661,8 @@ test_stream_from_openai(void **state)
 		/* the end: the whole response with usage */
 		assert_string_equal(
 		    js(e.data[e.n - 1], "type"), "response.completed");
-		assert_string_equal(js(e.data[e.n - 1], "response.output.1.type"),
+		assert_string_equal(
+		    js(e.data[e.n - 1], "response.output.1.type"),
 		    "custom_tool_call");
 		assert_int_equal(ji(e.data[e.n - 1],
 				     "response.usage.input_tokens_details."
@@ -677,13 +684,13 @@ test_stream_from_anthropic(void **state)
 	long i;
 
 	(void)state;
-	xstream(DIALECT_ANTHROPIC, AN_STREAM, DIALECT_RESPONSES, "", 5, &e,
-	    NULL);
+	xstream(
+	    DIALECT_ANTHROPIC, AN_STREAM, DIALECT_RESPONSES, "", 5, &e, NULL);
 	check_seq(&e);
 	i = find(&e, "response.output_item.added", 0);
 	assert_string_equal(js(e.data[i], "item.type"), "reasoning");
-	assert_string_equal(js(e.data[i + 1], "type"),
-	    "response.reasoning_summary_part.added");
+	assert_string_equal(
+	    js(e.data[i + 1], "type"), "response.reasoning_summary_part.added");
 	i = find(&e, "response.reasoning_summary_text.delta", 0);
 	assert_string_equal(js(e.data[i], "delta"), "Hmm.");
 	i = find(&e, "response.output_item.done", 0);
@@ -715,8 +722,8 @@ test_stream_error(void **state)
 	check_seq(&e);
 	assert_string_equal(js(e.data[e.n - 1], "type"), "response.failed");
 	assert_string_equal(js(e.data[e.n - 1], "response.status"), "failed");
-	assert_string_equal(js(e.data[e.n - 1], "response.error.code"),
-	    "rate_limit_exceeded");
+	assert_string_equal(
+	    js(e.data[e.n - 1], "response.error.code"), "rate_limit_exceeded");
 	assert_string_equal(js(e.data[e.n - 1], "response.error.message"),
 	    "Please try again in 3s");
 	evs_free(&e);
@@ -777,8 +784,8 @@ test_out_response_and_stream(void **state)
 	(void)state;
 	v = xresp(DIALECT_RESPONSES, RS_RESP, DIALECT_OPENAI, "", &u);
 	assert_string_equal(js(v, "choices.0.message.content"), "Sure");
-	assert_string_equal(js(v, "choices.0.message.reasoning_content"),
-	    "Think");
+	assert_string_equal(
+	    js(v, "choices.0.message.reasoning_content"), "Think");
 	assert_string_equal(
 	    js(v, "choices.0.message.tool_calls.0.id"), "call_9");
 	assert_string_equal(js(v, "choices.0.finish_reason"), "tool_calls");
@@ -809,8 +816,8 @@ test_out_response_and_stream(void **state)
 	assert_int_equal(u.output, 12);
 	evs_free(&e);
 	/* the OpenAI client: its tool call's arguments joined */
-	xstream(DIALECT_RESPONSES, RS_STREAM, DIALECT_OPENAI, "", 4096, &e,
-	    NULL);
+	xstream(
+	    DIALECT_RESPONSES, RS_STREAM, DIALECT_OPENAI, "", 4096, &e, NULL);
 	assert_int_equal(e.done, 1);
 	evs_free(&e);
 }
@@ -841,17 +848,19 @@ test_errors(void **state)
 	assert_non_null(strstr(b.data, "\"server_error\""));
 	assert_non_null(strstr(b.data, "upstream went away"));
 	buf_clear(&b);
-	assert_int_equal(dialect_error_translate(DIALECT_ANTHROPIC,
-			     span_str("{\"type\":\"error\",\"error\":{\"type\":"
-				      "\"overloaded_error\",\"message\":\"busy\"}}"),
-			     529, DIALECT_RESPONSES, &b),
+	assert_int_equal(
+	    dialect_error_translate(DIALECT_ANTHROPIC,
+		span_str("{\"type\":\"error\",\"error\":{\"type\":"
+			 "\"overloaded_error\",\"message\":\"busy\"}}"),
+		529, DIALECT_RESPONSES, &b),
 	    RELAY_OK);
 	v = load(&b);
 	assert_string_equal(js(v, "error.message"), "busy");
 	assert_string_equal(js(v, "error.code"), "overloaded_error");
 	json_decref(v);
 	buf_reset(&b);
-	assert_int_equal(dialect_error_family(DIALECT_RESPONSES), DIALECT_OPENAI);
+	assert_int_equal(
+	    dialect_error_family(DIALECT_RESPONSES), DIALECT_OPENAI);
 	assert_string_equal(dialect_name(DIALECT_RESPONSES), "responses");
 }
 
@@ -864,13 +873,13 @@ test_replay(void **state)
 	json_t *v;
 
 	(void)state;
-	assert_true(
-	    dialect_stream_text_complete(DIALECT_RESPONSES, span_str(RS_STREAM)));
+	assert_true(dialect_stream_text_complete(
+	    DIALECT_RESPONSES, span_str(RS_STREAM)));
 	assert_false(dialect_stream_text_complete(DIALECT_RESPONSES,
 	    (struct span){RS_STREAM, strlen(RS_STREAM) - 60}));
 	buf_init(&b, 1 << 20);
-	assert_int_equal(dialect_stream_to_response(DIALECT_RESPONSES,
-			     span_str(RS_STREAM), NULL, &b),
+	assert_int_equal(dialect_stream_to_response(
+			     DIALECT_RESPONSES, span_str(RS_STREAM), NULL, &b),
 	    RELAY_OK);
 	v = load(&b);
 	assert_string_equal(js(v, "output.0.type"), "reasoning");
@@ -889,6 +898,135 @@ test_replay(void **state)
 	assert_non_null(strstr(s.data, "event: response.completed"));
 	buf_reset(&s);
 	buf_reset(&b);
+}
+
+/* --- the provider side: config and target --------------------------------- */
+
+#define CFG_API(type, api)                                                     \
+	"{\"memcached\":{\"servers\":[\"127.0.0.1:11211\"]},\"providers\":"    \
+	"[{\"name\":\"p\",\"type\":\"" type "\",\"base_url\":"                 \
+	"\"http://127.0.0.1:9\",\"api_keys\":[\"k\"]}],\"models\":[{"          \
+	"\"name\":\"m\",\"targets\":[{\"provider\":\"p\",\"api\":" api "}]}]}"
+
+static void
+test_config_api(void **state)
+{
+	static const struct {
+		const char *text;
+		enum relay_err want;
+		int responses;
+		const char *msg;
+	} cases[] = {
+	    {CFG_API("openai", "\"responses\""), RELAY_OK, 1, NULL},
+	    {CFG_API("azure", "\"responses\""), RELAY_OK, 1, NULL},
+	    {CFG_API("openai", "\"chat\""), RELAY_OK, 0, NULL},
+	    {CFG_API("anthropic", "\"responses\""), RELAY_EINVAL, 0,
+		"needs an openai or azure provider"},
+	    {CFG_API("gemini", "\"responses\""), RELAY_EINVAL, 0,
+		"needs an openai or azure provider"},
+	    {CFG_API("openai", "\"resp\""), RELAY_EINVAL, 0, "must be"},
+	    {CFG_API("openai", "1"), RELAY_EINVAL, 0, "must be"},
+	};
+	struct config *c;
+	char eb[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		c = NULL;
+		eb[0] = '\0';
+		assert_int_equal(config_parse(cases[i].text,
+				     strlen(cases[i].text), &c, eb, sizeof(eb)),
+		    cases[i].want);
+		if (cases[i].want == RELAY_OK)
+			assert_int_equal(c->models[0].targets[0].responses,
+			    cases[i].responses);
+		else if (strstr(eb, cases[i].msg) == NULL)
+			fail_msg(
+			    "case %zu: '%s' lacks '%s'", i, eb, cases[i].msg);
+		config_release(c);
+	}
+}
+
+/* target_build() for a target with "api": "responses". */
+static void
+target_case(enum provider_type type, enum dialect in, const char *body,
+    const char *want_url, int want_spliced)
+{
+	static char name[] = "p", base[] = "http://up.example", ver[] = "v1",
+		    model[] = "up-model";
+	struct config_provider p;
+	struct config_target t;
+	struct target_req tr;
+	struct chatreq cr;
+	char eb[256];
+	const char *param = NULL;
+	json_t *v;
+
+	memset(&p, 0, sizeof(p));
+	p.name = name;
+	p.type = type;
+	p.base_url = base;
+	p.api_version = ver;
+	memset(&t, 0, sizeof(t));
+	t.provider = &p;
+	t.model = model;
+	t.weight = 1;
+	t.responses = 1;
+	assert_int_equal(chatreq_parse_dialect(in, body, strlen(body), &cr, eb,
+			     sizeof(eb), &param),
+	    RELAY_OK);
+	target_init(&tr, 1 << 20);
+	assert_int_equal(target_build(&tr, in, &cr, span_str(body), &t, "sk-k",
+			     cr.stream, NULL, eb, sizeof(eb), &param),
+	    RELAY_OK);
+	assert_int_equal(tr.out, DIALECT_RESPONSES);
+	assert_string_equal(tr.url, want_url);
+	v = load(&tr.body);
+	assert_string_equal(js(v, "model"), "up-model");
+	assert_non_null(jp(v, "input"));
+	if (want_spliced) /* same dialect: the client's body, model set */
+		assert_string_equal(js(v, "previous_response_id"), "resp_1");
+	else
+		assert_null(jp(v, "messages"));
+	json_decref(v);
+	target_reset(&tr);
+	chatreq_free(&cr);
+}
+
+static void
+test_target_responses(void **state)
+{
+	(void)state;
+	target_case(PROVIDER_OPENAI, DIALECT_RESPONSES,
+	    "{\"model\":\"m\",\"input\":\"hi\",\"previous_response_id\":"
+	    "\"resp_1\"}",
+	    "http://up.example/responses", 1);
+	target_case(PROVIDER_OPENAI, DIALECT_OPENAI,
+	    "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":"
+	    "\"hi\"}],\"stream\":true}",
+	    "http://up.example/responses", 0);
+	target_case(PROVIDER_AZURE, DIALECT_ANTHROPIC,
+	    "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":"
+	    "\"user\",\"content\":\"hi\"}]}",
+	    "http://up.example/openai/v1/responses", 0);
+}
+
+/* A client's max_tokens below the Responses API's floor is raised to it. */
+static void
+test_out_max_tokens_floor(void **state)
+{
+	struct dialect_req_info info;
+	json_t *v;
+
+	(void)state;
+	memset(&info, 0, sizeof(info));
+	v = xreq(DIALECT_OPENAI,
+	    "{\"model\":\"m\",\"max_tokens\":1,\"messages\":[{\"role\":"
+	    "\"user\",\"content\":\"ping\"}]}",
+	    DIALECT_RESPONSES, &info);
+	assert_int_equal(ji(v, "max_output_tokens"), RELAY_RS_MAX_OUTPUT_MIN);
+	json_decref(v);
 }
 
 /* --- allocation failures ----------------------------------------------------- */
@@ -930,9 +1068,10 @@ test_oom_stream(void **state)
 	memset(&info, 0, sizeof(info));
 	memset(&ev, 0, sizeof(ev));
 	ev.has_data = 1;
-	ev.data = SPAN_LIT("{\"candidates\":[{\"content\":{\"parts\":[{"
-			   "\"text\":\"hi\"},{\"functionCall\":{\"name\":"
-			   "\"f\",\"args\":{}}}]},\"finishReason\":\"STOP\"}]}");
+	ev.data =
+	    SPAN_LIT("{\"candidates\":[{\"content\":{\"parts\":[{"
+		     "\"text\":\"hi\"},{\"functionCall\":{\"name\":"
+		     "\"f\",\"args\":{}}}]},\"finishReason\":\"STOP\"}]}");
 	buf_init(&out, 1 << 16);
 	ds = dialect_stream_new(DIALECT_GEMINI, DIALECT_RESPONSES, &info);
 	if (ds != NULL)
@@ -985,6 +1124,9 @@ main(void)
 	    cmocka_unit_test(test_out_response_and_stream),
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_replay),
+	    cmocka_unit_test(test_config_api),
+	    cmocka_unit_test(test_target_responses),
+	    cmocka_unit_test(test_out_max_tokens_floor),
 	};
 	int failed;
 
@@ -993,7 +1135,7 @@ main(void)
 	    "wire_responses (oom-safe)", oom_cases, NULL, NULL);
 	if (oom_n != 0)
 		return oom_exit(failed);
-	failed += cmocka_run_group_tests_name(
-	    "wire_responses", cases, NULL, NULL);
+	failed +=
+	    cmocka_run_group_tests_name("wire_responses", cases, NULL, NULL);
 	return failed != 0 ? 1 : 0;
 }
