@@ -14,6 +14,8 @@ cat >"$T/cfg.in" <<'JSON'
     { "name": "mock", "type": "openai", "base_url": "http://127.0.0.1:@MOCK_PORT@/v1" },
     { "name": "an", "type": "anthropic", "base_url": "http://127.0.0.1:@MOCK_PORT@", "api_keys": ["k-an"] } ],
   "models": [ { "name": "demo", "targets": [{ "provider": "mock" }] },
+              { "name": "cached", "targets": [{ "provider": "mock", "model": "demo" }],
+                "cache": { "enabled": true, "any_temperature": true } },
               { "name": "claude", "targets": [{ "provider": "an", "model": "claude-up" }] } ] }
 JSON
 export RELAY_ADMIN_TOKEN=admin-$RANDOM$RANDOM
@@ -24,6 +26,8 @@ K=$(jget secret "$T/mk.body")
 ID=$(jget id "$T/mk.body")
 req mk2 "$BASE_URL/admin/keys" "${ADM[@]}" -d '{"name":"small","daily_tokens":300}' >/dev/null
 K2=$(jget secret "$T/mk2.body")
+req mk3 "$BASE_URL/admin/keys" "${ADM[@]}" -d '{"name":"c"}' >/dev/null
+K3=$(jget secret "$T/mk3.body")
 sleep 1.1
 
 # rpost NAME JSON [curl args...]: POST to /v1/responses.
@@ -81,6 +85,32 @@ assert_eq "$(rpost q2 '{"model":"demo","input":"hi","max_output_tokens":100}' -H
 # A translated target: an Anthropic provider behind the same route.
 assert_eq "$(rpost an '{"model":"claude","input":"hello claude","max_output_tokens":50}' -H "Authorization: Bearer $K2")" 200 "anthropic target"
 assert_eq "$(jget output.0.content.0.text "$T/an.body")" "Hello from mock. You said: hello claude" "anthropic target: text"
+
+# The response cache: recorded in the Responses form, told again as the
+# other form (a JSON answer as a stream, a stream as a JSON answer).
+for form in json stream; do
+	other=$([ $form = json ] && echo true || echo false)
+	first=$([ $form = json ] && echo false || echo true)
+	b1="{\"model\":\"cached\",\"input\":\"cache me $form\",\"stream\":$first}"
+	b2="{\"model\":\"cached\",\"input\":\"cache me $form\",\"stream\":$other}"
+	assert_eq "$(rpost c1$form "$b1" -H "Authorization: Bearer $K3")" 200 "cache $form: first"
+	assert_eq "$(header c1$form x-relay-cache)" MISS "cache $form: first is a miss"
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		rpost c2$form "$b2" -H "Authorization: Bearer $K3" >/dev/null
+		[ "$(header c2$form x-relay-cache)" = HIT ] && break
+		sleep 0.2
+	done
+	assert_eq "$(header c2$form x-relay-cache)" HIT "cache $form: told again in the other form"
+	if [ $form = json ]; then
+		assert_eq "$(grep -a '^event: ' "$T/c2json.body" | head -n 1)" "event: response.created" "cache: a JSON answer told as a stream"
+		got=$(data_lines "$T/c2json.body" | grep '"response.output_text.done"' | sed 's/^data: //' | jget text)
+		assert_eq "$got" "$(jget output.0.content.0.text "$T/c1json.body")" "cache: the text told as a stream"
+		assert_file_has "$T/c2json.body" '"response.completed"' "cache: the stream is whole"
+	else
+		assert_eq "$(jget object "$T/c2stream.body")" response "cache: a stream told as a JSON answer"
+		assert_eq "$(jget output.0.content.0.text "$T/c2stream.body")" "Hello from mock. You said: cache me stream" "cache: the text told whole"
+	fi
+done
 
 # A websocket upgrade is refused at once.
 t0=$(now_ms)
