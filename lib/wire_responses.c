@@ -421,15 +421,60 @@ rs_custom_schema(json_t *tool)
 	    "required", RS_CUSTOM_ARG);
 }
 
+/* One function or custom tool (item, tools[i] or a namespace's j-th). */
+static enum relay_err
+rs_tool(json_t *item, const char *type, size_t i, struct ir_request *r,
+    char *eb, size_t es, const char **param)
+{
+	struct ir_tool *t;
+	enum relay_err err;
+
+	if (!json_is_string(json_object_get(item, "name")))
+		return FAIL("tools",
+		    "Missing required parameter: 'tools[%zu].name'.", i);
+	err = ir_request_add_tool(r, &t);
+	if (err != RELAY_OK)
+		return err;
+	t->name = ir_str(json_object_get(item, "name"));
+	t->description = ir_str(json_object_get(item, "description"));
+	if (strcmp(type, "custom") == 0) {
+		t->freeform = 1;
+		t->schema = rs_custom_schema(item);
+		return t->schema != NULL ? RELAY_OK : RELAY_ENOMEM;
+	}
+	t->schema = json_incref(json_object_get(item, "parameters"));
+	if (json_is_null(t->schema)) {
+		json_decref(t->schema);
+		t->schema = NULL;
+	}
+	if (t->schema != NULL && !json_is_object(t->schema))
+		return FAIL("tools",
+		    "Invalid type for 'tools[%zu].parameters': expected an "
+		    "object.",
+		    i);
+	return RELAY_OK;
+}
+
+static int
+rs_tool_type_ok(const char *type)
+{
+	return type != NULL &&
+	    (strcmp(type, "function") == 0 || strcmp(type, "custom") == 0);
+}
+
+/*
+ * Function and custom tools; a "namespace" (a named group of them, as
+ * Codex sends its sub-agent tools) is flattened into its members, their
+ * names unchanged. Built-in tools are refused: only OpenAI runs them.
+ */
 static enum relay_err
 rs_tools(json_t *tools, struct ir_request *r, char *eb, size_t es,
     const char **param)
 {
-	struct ir_tool *t;
-	json_t *item;
+	json_t *item, *sub;
 	const char *type;
-	enum relay_err err;
-	size_t i;
+	enum relay_err err = RELAY_OK;
+	size_t i, j;
 
 	if (tools == NULL || json_is_null(tools))
 		return RELAY_OK;
@@ -440,40 +485,33 @@ rs_tools(json_t *tools, struct ir_request *r, char *eb, size_t es,
 		    type_name(tools));
 	json_array_foreach (tools, i, item) {
 		type = str_of(item, "type");
-		if (type == NULL ||
-		    (strcmp(type, "function") != 0 &&
-			strcmp(type, "custom") != 0))
+		if (type != NULL && strcmp(type, "namespace") == 0) {
+			json_array_foreach (
+			    json_object_get(item, "tools"), j, sub) {
+				if (!rs_tool_type_ok(str_of(sub, "type")))
+					return FAIL("tools",
+					    "Invalid 'tools[%zu].tools[%zu]': "
+					    "a namespace may hold only "
+					    "function "
+					    "and custom tools here.",
+					    i, j);
+				err = rs_tool(sub, str_of(sub, "type"), i, r,
+				    eb, es, param);
+				if (err != RELAY_OK)
+					return err;
+			}
+			continue;
+		}
+		if (!rs_tool_type_ok(type))
 			return FAIL("tools",
 			    "Invalid 'tools[%zu]': the tool type '%.40s' is "
 			    "built into OpenAI's Responses API; this model's "
-			    "provider has only function and custom tools.",
+			    "provider has only function and custom tools "
+			    "(Codex: -c web_search=\"disabled\").",
 			    i, type != NULL ? type : "?");
-		if (!json_is_string(json_object_get(item, "name")))
-			return FAIL("tools",
-			    "Missing required parameter: 'tools[%zu].name'.",
-			    i);
-		err = ir_request_add_tool(r, &t);
+		err = rs_tool(item, type, i, r, eb, es, param);
 		if (err != RELAY_OK)
 			return err;
-		t->name = ir_str(json_object_get(item, "name"));
-		t->description = ir_str(json_object_get(item, "description"));
-		if (strcmp(type, "custom") == 0) {
-			t->freeform = 1;
-			t->schema = rs_custom_schema(item);
-			if (t->schema == NULL)
-				return RELAY_ENOMEM;
-			continue;
-		}
-		t->schema = json_incref(json_object_get(item, "parameters"));
-		if (json_is_null(t->schema)) {
-			json_decref(t->schema);
-			t->schema = NULL;
-		}
-		if (t->schema != NULL && !json_is_object(t->schema))
-			return FAIL("tools",
-			    "Invalid type for 'tools[%zu].parameters': "
-			    "expected an object.",
-			    i);
 	}
 	return RELAY_OK;
 }

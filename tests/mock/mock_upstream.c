@@ -284,6 +284,7 @@ typedef struct {
 	int status, retry_after, delay_ms, hang, events, gap_ms, first_ms;
 	int reset_after, close_after, drip_ms, garbage, size, error_after;
 	int tool, thinking, usage, fail_first;
+	int tool_once; /* tool, unless the last turn carries a tool result */
 	char key[64];
 } dir_t;
 
@@ -1201,6 +1202,7 @@ static const struct {
     {"size", offsetof(dir_t, size), 0, (int)BODY_MAX},
     {"error_after", offsetof(dir_t, error_after), 0, 1000000},
     {"tool", offsetof(dir_t, tool), 0, 1},
+    {"tool_once", offsetof(dir_t, tool_once), 0, 1},
     {"thinking", offsetof(dir_t, thinking), 0, 1},
     {"usage", offsetof(dir_t, usage), 0, 1},
     {"fail_first", offsetof(dir_t, fail_first), 0, 1000000},
@@ -2318,6 +2320,48 @@ find_tool(gen_t *g)
 	return NULL;
 }
 
+/* 1 when the request's last turn carries a tool result (the model has
+ * called its tool: tool_once answers in text then). */
+static int
+after_tool_result(gen_t *g)
+{
+	json_t *root = g->root, *last, *c, *e;
+	size_t i;
+	const char *t;
+
+	switch (g->prov) {
+	case P_RESP:
+		last = json_object_get(root, "input");
+		t = json_string_value(json_object_get(
+		    json_array_get(last, json_array_size(last) - 1), "type"));
+		return t && (strcmp(t, "function_call_output") == 0 ||
+				strcmp(t, "custom_tool_call_output") == 0);
+	case P_GEMINI:
+		last = json_object_get(root, "contents");
+		c = json_object_get(
+		    json_array_get(last, json_array_size(last) - 1), "parts");
+		json_array_foreach (c, i, e)
+			if (json_object_get(e, "functionResponse"))
+				return 1;
+		return 0;
+	case P_ANTH:
+		last = json_object_get(root, "messages");
+		c = json_object_get(
+		    json_array_get(last, json_array_size(last) - 1), "content");
+		json_array_foreach (c, i, e) {
+			t = json_string_value(json_object_get(e, "type"));
+			if (t && strcmp(t, "tool_result") == 0)
+				return 1;
+		}
+		return 0;
+	default:
+		last = json_object_get(root, "messages");
+		t = json_string_value(json_object_get(
+		    json_array_get(last, json_array_size(last) - 1), "role"));
+		return t && strcmp(t, "tool") == 0;
+	}
+}
+
 static void
 set_model(gen_t *g, const char *s, size_t n)
 {
@@ -2424,7 +2468,7 @@ gen_response(conn_t *c, gen_t *g)
 		send_error(c, g, status, NULL);
 		return status;
 	}
-	if (g->d.tool)
+	if (g->d.tool || (g->d.tool_once && !after_tool_result(g)))
 		g->tool = find_tool(g);
 	make_reply(g);
 	if (g->tool)

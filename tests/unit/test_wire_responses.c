@@ -498,6 +498,19 @@ test_req_to_openai_and_gemini(void **state)
 	assert_string_equal(
 	    js(v, "generationConfig.responseMimeType"), "application/json");
 	json_decref(v);
+	/* A namespace (Codex's sub-agent tools) is flattened. */
+	v = xreq(DIALECT_RESPONSES,
+	    "{\"model\":\"m\",\"input\":\"x\",\"tools\":[{\"type\":"
+	    "\"namespace\",\"name\":\"ns\",\"tools\":[{\"type\":\"function\","
+	    "\"name\":\"f1\",\"parameters\":{\"type\":\"object\"}},{\"type\":"
+	    "\"custom\",\"name\":\"c1\"}]},{\"type\":\"function\",\"name\":"
+	    "\"f2\"}]}",
+	    DIALECT_OPENAI, &info);
+	assert_string_equal(js(v, "tools.0.function.name"), "f1");
+	assert_string_equal(js(v, "tools.1.function.name"), "c1");
+	assert_string_equal(js(v, "tools.2.function.name"), "f2");
+	assert_string_equal(info.custom, "\nc1\n");
+	json_decref(v);
 	/* A plain string input is one user message. */
 	v = xreq(DIALECT_RESPONSES, "{\"model\":\"m\",\"input\":\"hey\"}",
 	    DIALECT_OPENAI, &info);
@@ -521,6 +534,10 @@ test_req_invalid(void **state)
 		 "\"web_search\"}]}",
 	    DIALECT_GEMINI, "tools", "web_search");
 	xreq_bad("{\"model\":\"m\"}", DIALECT_OPENAI, "input", "input");
+	xreq_bad("{\"model\":\"m\",\"input\":\"x\",\"tools\":[{\"type\":"
+		 "\"namespace\",\"name\":\"n\",\"tools\":[{\"type\":"
+		 "\"web_search\"}]}]}",
+	    DIALECT_ANTHROPIC, "tools", "namespace");
 	xreq_bad("{\"model\":\"m\",\"input\":[]}", DIALECT_OPENAI, "input",
 	    "at least one");
 	xreq_bad("{\"model\":\"m\",\"input\":[{\"type\":\"item_reference\","
