@@ -153,7 +153,9 @@ static int
 text_member(const char *k)
 {
 	static const char *const names[] = {"content", "text", "system",
-	    "input", "prompt", "instructions", "arguments", NULL};
+	    "input", "prompt", "instructions", "arguments",
+	    "output", /* a Responses function_call_output */
+	    NULL};
 	size_t i;
 
 	for (i = 0; names[i] != NULL; i++)
