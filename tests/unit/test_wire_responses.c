@@ -18,12 +18,24 @@
 #include "../../lib/config.h"
 #include "../../lib/dialect.h"
 #include "../../lib/jsonx.h"
+#include "../../lib/mem.h"
 #include "../../lib/target.h"
 #include "oom_test.h"
 
 #define OOM_CASE(f) cmocka_unit_test_setup_teardown(f, oom_setup, oom_teardown)
 
 /* --- helpers ------------------------------------------------------------- */
+
+/* A small decimal index ("12"). */
+static size_t
+idx(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s >= '0' && *s <= '9'; s++)
+		n = n * 10 + (size_t)(*s - '0');
+	return n;
+}
 
 static json_t *
 jp(json_t *v, const char *path)
@@ -39,7 +51,7 @@ jp(json_t *v, const char *path)
 		memcpy(key, path, n);
 		key[n] = '\0';
 		if (json_is_array(v))
-			v = json_array_get(v, (size_t)strtoul(key, NULL, 10));
+			v = json_array_get(v, idx(key));
 		else
 			v = json_object_get(v, key);
 		path += n + (dot != NULL);
@@ -436,7 +448,7 @@ test_req_to_anthropic(void **state)
 	assert_non_null(strstr(js(v, "system.0.text"), "You are Codex."));
 	sys = json_dumps(jp(v, "system"), 0);
 	assert_non_null(strstr(sys, "Sandbox: read-only."));
-	free(sys);
+	mem_free(sys); /* jansson allocates through lib/mem.c */
 	m = jp(v, "messages");
 	assert_string_equal(js(m, "0.role"), "user");
 	assert_string_equal(js(m, "0.content.0.text"), "List files");
