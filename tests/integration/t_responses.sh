@@ -14,6 +14,7 @@ cat >"$T/cfg.in" <<'JSON'
     { "name": "mock", "type": "openai", "base_url": "http://127.0.0.1:@MOCK_PORT@/v1" },
     { "name": "an", "type": "anthropic", "base_url": "http://127.0.0.1:@MOCK_PORT@", "api_keys": ["k-an"] } ],
   "models": [ { "name": "demo", "targets": [{ "provider": "mock" }] },
+              { "name": "rdemo", "targets": [{ "provider": "mock", "model": "up-rs", "api": "responses" }] },
               { "name": "cached", "targets": [{ "provider": "mock", "model": "demo" }],
                 "cache": { "enabled": true, "any_temperature": true } },
               { "name": "claude", "targets": [{ "provider": "an", "model": "claude-up" }] } ] }
@@ -76,6 +77,25 @@ assert_eq "$(grep -a '^event: ' "$T/s1.body" | head -n 1)" "event: response.crea
 t2=$(data_lines "$T/s1.body" | grep '"response.completed"' | sed 's/^data: //' | jget response.usage.total_tokens)
 assert_match "$t2" '^[1-9][0-9]*$' "stream: usage in response.completed"
 assert_eq "$(counter "$D")" $((c0 + t1 + t2)) "daily counter after the stream"
+
+# Same dialect (a Responses target): relayed as it is, settled the same.
+req mk4 "$BASE_URL/admin/keys" "${ADM[@]}" -d '{"name":"rs","daily_tokens":100000,"models":["rdemo"]}' >/dev/null
+K4=$(jget secret "$T/mk4.body")
+D4="rl:$(jget id "$T/mk4.body"):d:$(date -u +%Y%m%d)"
+sleep 1.1
+assert_eq "$(rpost p1 '{"model":"rdemo","input":"same dialect","previous_response_id":"resp_up1"}' -H "Authorization: Bearer $K4")" 200 "passthrough: json"
+assert_match "$(jget id "$T/p1.body")" '^resp_mock' "passthrough: the upstream's id"
+t3=$(jget usage.total_tokens "$T/p1.body")
+assert_eq "$(rpost p2 '{"model":"rdemo","input":"same dialect","stream":true}' -H "Authorization: Bearer $K4")" 200 "passthrough: stream"
+t4=$(data_lines "$T/p2.body" | grep '"response.completed"' | sed 's/^data: //' | jget response.usage.total_tokens)
+assert_match "$t4" '^[1-9][0-9]*$' "passthrough: usage in the stream"
+assert_eq "$(counter "$D4")" $((t3 + t4)) "passthrough: daily counter settled from the upstream's usage"
+
+# An upstream error in the middle of a translated stream: response.failed.
+rpost mid '{"model":"demo","input":"break [[mock error_after=2]]","stream":true}' -H "Authorization: Bearer $K" >/dev/null
+assert_file_has "$T/mid.body" 'event: response.failed' "mid-stream error: response.failed"
+code=$(data_lines "$T/mid.body" | grep '"response.failed"' | sed 's/^data: //' | jget response.error.code)
+assert_eq "$code" server_error "mid-stream error: the code Codex reads"
 
 # A reservation from max_output_tokens bigger than what is left.
 rpost q1 '{"model":"demo","input":"hi","max_output_tokens":1000}' -H "Authorization: Bearer $K2" >/dev/null
