@@ -150,3 +150,15 @@ req m "$BASE_URL/metrics" >/dev/null
 n=$(awk '/^relay_requests_total\{/ && /route="responses"/ && /code="200"/ { s += $NF } END { print s + 0 }' "$T/m.body")
 measure "relay_requests_total{route=responses,code=200} = $n"
 assert_ge "$n" 4 "metrics: route responses"
+
+# The usage ledger: the passthrough key's two requests on rdemo, with the
+# tokens settled above.
+TODAY=$(date -u +%Y-%m-%d)
+assert_eq "$(req u "$BASE_URL/admin/usage?from=$TODAY&to=$TODAY" "${ADM[@]}")" 200 "GET /admin/usage"
+node -e '
+const d = JSON.parse(require("fs").readFileSync(process.argv[1])).data;
+const row = d.find(r => r.key === process.argv[2] && r.model === "rdemo");
+if (!row || row.requests !== 2 || row.tokens_in + row.tokens_out !== Number(process.argv[3])) {
+  console.log("  FAIL: usage rows " + JSON.stringify(d)); process.exit(1); }
+console.log("  measure: ledger " + JSON.stringify(row));
+' "$T/u.body" "$(jget id "$T/mk4.body")" $((t3 + t4)) || fail "usage ledger"
