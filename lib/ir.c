@@ -105,6 +105,9 @@ ir_request_reset(struct ir_request *r)
 	json_decref(r->frequency_penalty);
 	json_decref(r->seed);
 	json_decref(r->reasoning_effort);
+	json_decref(r->user);
+	json_decref(r->safety_id);
+	json_decref(r->cache_key);
 	json_decref(r->format_schema);
 	json_decref(r->format_name);
 	ir_request_init(r);

@@ -106,6 +106,9 @@ struct ir_request {
 	long long max_tokens; /* 0: the source set none */
 	long long thinking_budget; /* 0: thinking off or not asked */
 	json_t *reasoning_effort; /* OpenAI's string, when the source had it */
+	/* OpenAI's user, safety_identifier and prompt_cache_key (strings),
+	 * between its two wires (Chat Completions, Responses). */
+	json_t *user, *safety_id, *cache_key;
 	enum ir_format format;
 	json_t *format_schema, *format_name;
 	int stream;

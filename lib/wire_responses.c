@@ -625,6 +625,9 @@ rs_scalars(
 		    "stream", "Invalid type for 'stream': expected a boolean.");
 	r->stream = json_is_true(stream);
 	r->include_usage = 1; /* response.completed always carries it */
+	r->user = ir_str(json_object_get(root, "user"));
+	r->safety_id = ir_str(json_object_get(root, "safety_identifier"));
+	r->cache_key = ir_str(json_object_get(root, "prompt_cache_key"));
 	if (json_is_boolean(ptc))
 		r->parallel_tool_calls = json_is_true(ptc);
 	/* "none" and "minimal" ask for no (or next to no) thinking. */
@@ -1575,6 +1578,13 @@ rs_emit_options(const struct ir_request *r, json_t *o)
 		bad |= ir_set(o, "top_p", json_incref(r->top_p));
 	if (r->stream)
 		bad |= ir_set(o, "stream", json_true());
+	if (r->user != NULL)
+		bad |= ir_set(o, "user", json_incref(r->user));
+	if (r->safety_id != NULL)
+		bad |=
+		    ir_set(o, "safety_identifier", json_incref(r->safety_id));
+	if (r->cache_key != NULL)
+		bad |= ir_set(o, "prompt_cache_key", json_incref(r->cache_key));
 	/* The relay keeps no state; neither need the provider. */
 	bad |= ir_set(o, "store", json_false());
 	return bad;

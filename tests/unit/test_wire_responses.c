@@ -503,6 +503,10 @@ test_req_to_openai_and_gemini(void **state)
 	assert_true(json_is_false(jp(v, "parallel_tool_calls")));
 	assert_string_equal(js(v, "tools.1.function.name"), "apply_patch");
 	assert_true(json_is_true(jp(v, "stream_options.include_usage")));
+	/* OpenAI's own fields only to its Responses API (compatible vendors
+	 * may refuse them); the user goes everywhere. */
+	assert_null(jp(v, "safety_identifier"));
+	assert_null(jp(v, "prompt_cache_key"));
 	json_decref(v);
 	v = xreq(DIALECT_RESPONSES, RS_REQ, DIALECT_GEMINI, &info);
 	assert_non_null(jp(v, "systemInstruction"));
@@ -524,8 +528,10 @@ test_req_to_openai_and_gemini(void **state)
 	assert_string_equal(info.custom, "\nc1\n");
 	json_decref(v);
 	/* A plain string input is one user message. */
-	v = xreq(DIALECT_RESPONSES, "{\"model\":\"m\",\"input\":\"hey\"}",
+	v = xreq(DIALECT_RESPONSES,
+	    "{\"model\":\"m\",\"input\":\"hey\",\"user\":\"u9\"}",
 	    DIALECT_OPENAI, &info);
+	assert_string_equal(js(v, "user"), "u9");
 	assert_string_equal(js(v, "messages.0.role"), "user");
 	assert_string_equal(js(v, "messages.0.content"), "hey");
 	assert_int_equal(info.stream, 0);
@@ -799,6 +805,16 @@ test_out_request(void **state)
 	assert_int_equal(ji(v, "max_output_tokens"), 900);
 	assert_true(json_is_true(jp(v, "stream")));
 	assert_true(json_is_false(jp(v, "store")));
+	json_decref(v);
+	/* OpenAI's own request fields between its two wires. */
+	v = xreq(DIALECT_OPENAI,
+	    "{\"model\":\"m\",\"user\":\"u\",\"safety_identifier\":\"s\","
+	    "\"prompt_cache_key\":\"c\",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"hi\"}]}",
+	    DIALECT_RESPONSES, &info);
+	assert_string_equal(js(v, "user"), "u");
+	assert_string_equal(js(v, "safety_identifier"), "s");
+	assert_string_equal(js(v, "prompt_cache_key"), "c");
 	json_decref(v);
 }
 
