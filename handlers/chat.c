@@ -139,6 +139,18 @@ unknown_url(struct relay_req *req)
 		    "Unknown request URL: %.*s", n, req->path.p);
 }
 
+/* GET/DELETE /v1/responses/{id}, its cancel and input_items: the relay
+ * keeps no responses (a Responses target's own are behind the
+ * passthrough). */
+static void
+stored_response(struct relay_req *req)
+{
+	apierr_send(req, DIALECT_RESPONSES, 404, NULL, "unknown_url",
+	    "The relay keeps no responses: reach a provider's stored "
+	    "responses through /proxy/{provider}/responses/{id}, or send "
+	    "the whole history in 'input'.");
+}
+
 /* Body, validation and routing; NULL when req was answered. */
 static const struct config_model *
 validate(struct relay_req *req, const struct config *cfg,
@@ -331,7 +343,11 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 		return;
 	}
 	if (!route(req, &rt)) {
-		unknown_url(req);
+		if (req->path.len > 14 &&
+		    memcmp(req->path.p, "/v1/responses/", 14) == 0)
+			stored_response(req);
+		else
+			unknown_url(req);
 		return;
 	}
 	if (req->method != REQ_POST) {

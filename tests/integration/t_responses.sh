@@ -132,6 +132,14 @@ for form in json stream; do
 	fi
 done
 
+# Stored responses are the provider's: a pointer to the passthrough.
+req stored "$BASE_URL/v1/responses/resp_abc" -H "Authorization: Bearer $K" >/dev/null
+assert_api_error stored 404 unknown_url
+assert_match "$(jget error.message "$T/stored.body")" '/proxy/' "stored responses: the way to them"
+req px "$BASE_URL/proxy/mock/responses/resp_abc" -H "Authorization: Bearer $K3" >/dev/null
+curl -sS "$MOCK_URL/_mock/requests" >"$T/px.reqs"
+assert_file_has "$T/px.reqs" '"/v1/responses/resp_abc"' "stored responses: the passthrough reaches the provider"
+
 # A websocket upgrade is refused at once.
 t0=$(now_ms)
 req ws "$BASE_URL/v1/responses" -H "Authorization: Bearer $K" -H 'Connection: Upgrade' \
