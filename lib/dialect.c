@@ -508,7 +508,6 @@ struct replay_enc {
 	enum dialect d;
 	struct ir_enc enc;
 	struct buf *out;
-	char custom[RELAY_RS_CUSTOM_MAX];
 };
 
 static enum relay_err
@@ -527,9 +526,8 @@ replay_enc_init(struct replay_enc *re, enum dialect d,
 	re->out = out;
 	ir_enc_init(&re->enc, info != NULL ? info->model : "",
 	    info != NULL ? info->include_usage : 1);
-	snprintf(re->custom, sizeof(re->custom), "%s",
-	    info != NULL ? info->custom : "");
-	re->enc.custom = re->custom;
+	/* borrowed: info outlives the replay */
+	re->enc.custom = info != NULL ? info->custom : NULL;
 }
 
 /* The decoding of a recorded stream: the upstream side of a translator

@@ -941,6 +941,14 @@ test_replay(void **state)
 	assert_true(dialect_stream_text_complete(
 	    DIALECT_RESPONSES, (struct span){s.data, s.len}));
 	assert_non_null(strstr(s.data, "event: response.completed"));
+	assert_null(strstr(s.data, "custom_tool_call"));
+	/* A replay remembers the request's custom tools. */
+	buf_clear(&s);
+	snprintf(info.custom, sizeof(info.custom), "\nget_weather\n");
+	assert_int_equal(dialect_response_to_stream(DIALECT_RESPONSES,
+			     (struct span){b.data, b.len}, &info, &s),
+	    RELAY_OK);
+	assert_non_null(strstr(s.data, "\"type\":\"custom_tool_call\""));
 	buf_reset(&s);
 	buf_reset(&b);
 }
