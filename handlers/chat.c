@@ -2,6 +2,7 @@
 /* chat.c - relay-chat: chat in every dialect, to every provider.
  *   POST /v1/chat/completions                        OpenAI
  *   POST /v1/messages                                Anthropic
+ *   POST /v1/responses                               OpenAI Responses
  *   POST /v1beta/models/{model}:generateContent      Gemini
  *   POST /v1beta/models/{model}:streamGenerateContent[?alt=sse]
  *   POST /v1/embeddings                              OpenAI
@@ -77,6 +78,10 @@ route(struct relay_req *req, struct route *rt)
 		rt->d = DIALECT_ANTHROPIC;
 		return 1;
 	}
+	if (span_eq(req->path, "/v1/responses")) {
+		rt->d = DIALECT_RESPONSES;
+		return 1;
+	}
 	if (req->path.len <= sizeof(gem) - 1 ||
 	    memcmp(req->path.p, gem, sizeof(gem) - 1) != 0)
 		return 0;
@@ -103,7 +108,7 @@ not_found(struct relay_req *req, enum dialect d, struct span model)
 {
 	int n = (int)(model.len > 256 ? 256 : model.len);
 
-	if (d == DIALECT_OPENAI)
+	if (dialect_error_family(d) == DIALECT_OPENAI)
 		apierr_send(req, d, 404, NULL, "model_not_found",
 		    "The model `%.*s` does not exist or you do not have "
 		    "access to it.",
@@ -134,6 +139,18 @@ unknown_url(struct relay_req *req)
 	else
 		apierr_send(req, d, 404, NULL, "unknown_url",
 		    "Unknown request URL: %.*s", n, req->path.p);
+}
+
+/* GET/DELETE /v1/responses/{id}, its cancel and input_items: the relay
+ * keeps no responses (a Responses target's own are behind the
+ * passthrough). */
+static void
+stored_response(struct relay_req *req)
+{
+	apierr_send(req, DIALECT_RESPONSES, 404, NULL, "unknown_url",
+	    "The relay keeps no responses: reach a provider's stored "
+	    "responses through /proxy/{provider}/responses/{id}, or send "
+	    "the whole history in 'input'.");
 }
 
 /* Body, validation and routing; NULL when req was answered. */
@@ -473,7 +490,11 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 		return;
 	}
 	if (!route(req, &rt)) {
-		unknown_url(req);
+		if (req->path.len > 14 &&
+		    memcmp(req->path.p, "/v1/responses/", 14) == 0)
+			stored_response(req);
+		else
+			unknown_url(req);
 		return;
 	}
 	if (req->method != REQ_POST) {
@@ -486,6 +507,7 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 	req->m_route = rt.embed         ? "embeddings"
 	    : rt.d == DIALECT_ANTHROPIC ? "messages"
 	    : rt.d == DIALECT_GEMINI    ? "gemini"
+	    : rt.d == DIALECT_RESPONSES ? "responses"
 					: "chat";
 	req->m_dialect = dialect_name(rt.d);
 	/* The key is checked before the body is read. */

@@ -779,6 +779,28 @@ parse_aliases(
 	}
 }
 
+/* A target's "api": "chat" (the default) or "responses" (OpenAI and
+ * Azure only: the other providers have no Responses API). */
+static void
+parse_target_api(
+    struct vctx *v, struct config_target *t, json_t *api, const char *tpath)
+{
+	const char *s = json_string_value(api);
+
+	if (api == NULL)
+		return;
+	if (s == NULL ||
+	    (strcmp(s, "chat") != 0 && strcmp(s, "responses") != 0)) {
+		vfail(v, tpath, "\"api\" must be \"chat\" or \"responses\"");
+		return;
+	}
+	t->responses = strcmp(s, "responses") == 0;
+	if (t->responses && t->provider->type != PROVIDER_OPENAI &&
+	    t->provider->type != PROVIDER_AZURE)
+		vfail(v, tpath,
+		    "\"api\": \"responses\" needs an openai or azure provider");
+}
+
 static void
 parse_model(struct vctx *v, struct config *c, struct config_model *m, json_t *j,
     const char *path)
@@ -786,7 +808,7 @@ parse_model(struct vctx *v, struct config *c, struct config_model *m, json_t *j,
 	static const char *const known[] = {"name", "targets", "price",
 	    "aliases", "cache", "content_filter", "pii_protection", NULL};
 	static const char *const tknown[] = {
-	    "provider", "model", "priority", "weight", NULL};
+	    "provider", "model", "priority", "weight", "api", NULL};
 	static const char *const pknown[] = {
 	    "input_per_mtok", "output_per_mtok", NULL};
 	json_t *price = json_object_get(j, "price");
@@ -864,6 +886,8 @@ parse_model(struct vctx *v, struct config *c, struct config_model *m, json_t *j,
 		    (int)vlong(v, t, "priority", tpath, 0, 0, 1000);
 		m->targets[i].weight =
 		    (int)vlong(v, t, "weight", tpath, 1, 1, 1000);
+		parse_target_api(
+		    v, &m->targets[i], json_object_get(t, "api"), tpath);
 		m->ntargets = i + 1;
 		if (v->err != RELAY_OK)
 			return;

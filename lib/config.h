@@ -47,6 +47,10 @@ struct config_target {
 	char *model; /* the provider's own model name */
 	int priority; /* lower first; targets of one priority share load */
 	int weight; /* share within its priority, >= 1 */
+	/* "api": "responses": served by the provider's Responses API
+	 * (OpenAI /v1/responses, Azure /openai/v1/responses), not Chat
+	 * Completions; for models that exist only there. */
+	int responses;
 };
 
 /* Retries of one request (config "retry"). */

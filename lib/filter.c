@@ -157,7 +157,9 @@ static int
 text_member(const char *k)
 {
 	static const char *const names[] = {"content", "text", "system",
-	    "input", "prompt", "instructions", "arguments", NULL};
+	    "input", "prompt", "instructions", "arguments",
+	    "output", /* a Responses function_call_output */
+	    NULL};
 	size_t i;
 
 	for (i = 0; names[i] != NULL; i++)
@@ -270,6 +272,46 @@ filter_blocks(const struct wordfilter *wf, enum filter_output action,
 	return changed;
 }
 
+/* A Responses answer: the output_text parts of its message items; a stop
+ * drops what follows the cut and marks the answer incomplete, as OpenAI
+ * marks one its own filter ended. */
+static int
+filter_responses(const struct wordfilter *wf, enum filter_output action,
+    json_t *root, enum relay_err *err)
+{
+	json_t *items = json_object_get(root, "output"), *it, *parts, *p;
+	size_t i, j;
+	int changed = 0, stopped = 0;
+	const char *t;
+
+	json_array_foreach (items, i, it) {
+		parts = json_object_get(it, "content");
+		json_array_foreach (parts, j, p) {
+			t = json_string_value(json_object_get(p, "type"));
+			if (t == NULL || strcmp(t, "output_text") != 0)
+				continue;
+			changed |=
+			    filter_member(wf, action, p, "text", &stopped, err);
+			if (stopped) {
+				while (json_array_size(parts) > j + 1)
+					json_array_remove(parts, j + 1);
+				break;
+			}
+		}
+		if (stopped) {
+			while (json_array_size(items) > i + 1)
+				json_array_remove(items, i + 1);
+			break;
+		}
+	}
+	if (stopped && *err == RELAY_OK &&
+	    (json_object_set_new(root, "status", json_string("incomplete")) ||
+		json_object_set_new(root, "incomplete_details",
+		    json_pack("{s:s}", "reason", "content_filter"))))
+		*err = RELAY_ENOMEM;
+	return changed;
+}
+
 enum relay_err
 filter_answer(const struct wordfilter *wf, enum filter_output action,
     enum dialect d, struct span body, struct buf *out, int *changed)
@@ -326,6 +368,9 @@ filter_answer(const struct wordfilter *wf, enum filter_output action,
 				e, "finishReason", json_string("SAFETY")) != 0)
 				err = RELAY_ENOMEM;
 		}
+		break;
+	case DIALECT_RESPONSES:
+		*changed = filter_responses(wf, action, root, &err);
 		break;
 	case DIALECT__MAX: break;
 	}

@@ -23,6 +23,12 @@
 #define RELAY_CONFIG_MAX (4u * 1024 * 1024)
 /* Names (providers, models, headers): bytes. */
 #define RELAY_NAME_MAX 256
+/* The names of a Responses request's custom tools, "\n"-separated, that a
+ * translated answer remembers (Codex sends one or two). */
+#define RELAY_RS_CUSTOM_MAX 1024
+/* The smallest max_output_tokens OpenAI's Responses API accepts: a smaller
+ * limit a client of another dialect sets is raised to it. */
+#define RELAY_RS_MAX_OUTPUT_MIN 16
 /* A URL we build for an upstream: bytes. */
 #define RELAY_URL_MAX 4096
 /* A header value we send upstream (the client's anthropic-beta, content

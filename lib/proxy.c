@@ -151,6 +151,20 @@ usage_take(enum dialect d, json_t *v, struct proxy_usage *u)
 		    num_addll_sat(ival(us, "candidatesTokenCount"),
 			ival(us, "thoughtsTokenCount"));
 		break;
+	case DIALECT_RESPONSES:
+		/* A whole response, or a stream's response.completed. */
+		us = json_object_get(v, "usage");
+		if (!json_is_object(us))
+			us = json_object_get(
+			    json_object_get(v, "response"), "usage");
+		if (!json_is_object(us))
+			return;
+		u->prompt_tokens = ival(us, "input_tokens");
+		u->completion_tokens = ival(us, "output_tokens");
+		u->cached_tokens =
+		    ival(json_object_get(us, "input_tokens_details"),
+			"cached_tokens");
+		break;
 	case DIALECT__MAX: return;
 	}
 	u->known = 1;
@@ -191,6 +205,8 @@ usage_raw(enum dialect d, struct span us, struct proxy_usage *u)
 		"cache_creation_input_tokens", "output_tokens"},
 	    [DIALECT_GEMINI] = {"promptTokenCount", "cachedContentTokenCount",
 		"candidatesTokenCount", "thoughtsTokenCount"},
+	    [DIALECT_RESPONSES] = {"input_tokens", "output_tokens",
+		"input_tokens_details", NULL},
 	};
 	static const char *const cached[1] = {"cached_tokens"};
 	struct span v[4], det;
@@ -198,11 +214,13 @@ usage_raw(enum dialect d, struct span us, struct proxy_usage *u)
 	int has_in = 0, has_out = 0;
 
 	if ((unsigned)d >= DIALECT__MAX || us.len < 2 || us.p[0] != '{' ||
-	    jsonx_members(us, keys[d], d == DIALECT_OPENAI ? 3 : 4, v) !=
-		RELAY_OK)
+	    jsonx_members(us, keys[d],
+		d == DIALECT_OPENAI || d == DIALECT_RESPONSES ? 3 : 4,
+		v) != RELAY_OK)
 		return 0; /* not an object this scanner reads */
 	switch (d) {
 	case DIALECT_OPENAI:
+	case DIALECT_RESPONSES: /* the same three members, other names */
 		u->prompt_tokens = raw_int(v[0], NULL);
 		u->completion_tokens = raw_int(v[1], NULL);
 		u->cached_tokens = v[2].p != NULL &&
@@ -489,6 +507,12 @@ observe_raw(struct pstate *ps, struct span data)
 		if (jsonx_member(data, "usageMetadata", &us) != RELAY_OK)
 			return -1;
 		return usage_raw(ps->out, us, ps->u) ? 0 : -1;
+	case DIALECT_RESPONSES:
+		/* Only response.completed and .incomplete carry it. */
+		if (jsonx_member(data, "response", &inner) == RELAY_OK &&
+		    jsonx_member(inner, "usage", &us) == RELAY_OK)
+			return usage_raw(ps->out, us, ps->u) ? 0 : -1;
+		return -1;
 	case DIALECT__MAX: break;
 	}
 	return -1;
@@ -502,6 +526,7 @@ observe(struct pstate *ps, const struct sse_event *ev)
 	    [DIALECT_OPENAI] = "\"usage\":{",
 	    [DIALECT_ANTHROPIC] = "\"usage\"",
 	    [DIALECT_GEMINI] = "\"usageMetadata\"",
+	    [DIALECT_RESPONSES] = "\"usage\":{",
 	};
 	const char *mark = marks[ps->out];
 	char jerr[64];
@@ -1542,6 +1567,8 @@ proxy_replay(struct relay_req *req, const struct proxy_call *pc,
 	info.include_usage = pc->in == DIALECT_OPENAI ? cr->include_usage : 1;
 	snprintf(info.model, sizeof(info.model), "%.*s", (int)cr->model.len,
 	    cr->model.p);
+	if (dialect_req_custom(pc->in, cr->root, &info) != RELAY_OK)
+		return RELAY_EPROTO;
 	ir_usage_init(&iu);
 	iu.input = e->tokens_in;
 	iu.output = e->tokens_out;

@@ -4,7 +4,9 @@
  * ?api-version=V" with "api-key"; Anthropic "{base}/v1/messages" with
  * "x-api-key" and "anthropic-version"; Gemini "{base}/v1beta/models/{m}:
  * generateContent" or ":streamGenerateContent?alt=sse" with
- * "x-goog-api-key" (never "?key=": URLs end up in logs). */
+ * "x-goog-api-key" (never "?key=": URLs end up in logs). A target with
+ * "api": "responses": "{base}/responses", Azure "{base}/openai/v1/
+ * responses" (the deployment is the body's model). */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -156,6 +158,12 @@ url(struct target_req *tr, const struct config_target *t, int stream)
 	const struct config_provider *p = t->provider;
 	int n;
 
+	if (t->responses) { /* the deployment is the body's model */
+		n = snprintf(tr->url, sizeof(tr->url), "%s%s/responses",
+		    p->base_url, p->type == PROVIDER_AZURE ? "/openai/v1" : "");
+		return n > 0 && (size_t)n < sizeof(tr->url) ? RELAY_OK
+							    : RELAY_ETOOBIG;
+	}
 	switch (p->type) {
 	case PROVIDER_AZURE:
 		n = snprintf(tr->url, sizeof(tr->url),
@@ -489,7 +497,8 @@ target_build(struct target_req *tr, enum dialect in, const struct chatreq *cr,
 		wild.model = asked;
 		t = &wild;
 	}
-	tr->out = target_dialect(t->provider->type);
+	tr->out = t->responses ? DIALECT_RESPONSES
+			       : target_dialect(t->provider->type);
 	memset(&tr->info, 0, sizeof(tr->info));
 	tr->info.stream = stream;
 	if (cr->embed)
