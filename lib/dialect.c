@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dialect.h"
+#include "ir_fold.h"
 #include "mem.h"
 #include "wire_anthropic.h"
 #include "wire_gemini.h"
@@ -95,9 +96,13 @@ dialect_request(enum dialect in, struct span body, enum dialect out,
 			ir_copy_span(info->model, sizeof(info->model),
 			    (struct span){json_string_value(r.model),
 				json_string_length(r.model)});
+		/* Only OpenAI's conversation has a system role of its own. */
+		if (out != DIALECT_OPENAI)
+			err = ir_fold_system(&r);
+	}
+	if (err == RELAY_OK)
 		err = wires[out].emit_request(
 		    &r, upstream_model, out_body, errbuf, errsz, param);
-	}
 	if (err != RELAY_OK)
 		truncate_to(out_body, before);
 	ir_request_reset(&r);
