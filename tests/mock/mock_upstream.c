@@ -7,6 +7,8 @@
  *   - Anthropic Messages       POST .../v1/messages
  *   - Google Gemini            POST .../models/{m}:generateContent
  *                              POST .../models/{m}:streamGenerateContent[?alt=sse]
+ *   - token counting           POST .../v1/messages/count_tokens
+ *                              POST .../models/{m}:countTokens
  *   - OpenAI model list        GET  .../models
  *   - control                  GET /_mock/requests, GET /_mock/stats,
  *                              POST /_mock/reset, POST /_mock/keys
@@ -326,6 +328,7 @@ static struct {
 	unsigned long long requests, streams_started, streams_completed,
 	    streams_aborted;
 	unsigned long long streams_killed, gemini_query_keys, hung;
+	unsigned long long counts; /* count_tokens / countTokens calls */
 	long long open_streams, open_connections, open_hung;
 } st;
 
@@ -1118,7 +1121,7 @@ log_clear(void)
 static json_t *
 stats_json(void)
 {
-	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 	    "requests", (json_int_t)st.requests, "streams_started",
 	    (json_int_t)st.streams_started, "streams_completed",
 	    (json_int_t)st.streams_completed, "streams_aborted",
@@ -1127,7 +1130,8 @@ stats_json(void)
 	    (json_int_t)st.open_connections, "gemini_query_keys",
 	    (json_int_t)st.gemini_query_keys, "streams_killed",
 	    (json_int_t)st.streams_killed, "hung", (json_int_t)st.hung,
-	    "open_hung", (json_int_t)st.open_hung);
+	    "open_hung", (json_int_t)st.open_hung, "counts",
+	    (json_int_t)st.counts);
 }
 
 static void
@@ -1135,6 +1139,7 @@ control_reset(void)
 {
 	log_clear();
 	st.requests = st.streams_started = st.streams_completed = 0;
+	st.counts = 0;
 	st.streams_aborted = st.streams_killed = st.gemini_query_keys =
 	    st.hung = 0;
 	g_fail_n = 0;
@@ -2346,6 +2351,92 @@ handle_not_found(conn_t *c, int prov)
 	sb_free(&clean);
 }
 
+/*
+ * Token counting, never a generation:
+ *   Anthropic POST .../v1/messages/count_tokens: MessageCountTokensParams
+ *     (model and messages required; generation-only members such as
+ *     max_tokens, stream, temperature and metadata are refused as the API
+ *     does: "Extra inputs are not permitted") -> {"input_tokens": n};
+ *   Gemini POST .../models/{m}:countTokens: contents or
+ *     generateContentRequest (exactly one; the latter with its "model"
+ *     as "models/{m}") -> {"totalTokens": n}.
+ * n is the word count the generation routes report as prompt tokens.
+ */
+static const char *
+count_check(gen_t *g)
+{
+	static const char *const extra[] = {"max_tokens", "stream",
+	    "temperature", "top_p", "top_k", "stop_sequences", "metadata",
+	    "service_tier"};
+	json_t *root = g->root, *gcr;
+	size_t i;
+
+	if (g->prov == P_ANTH) {
+		for (i = 0; i < sizeof extra / sizeof extra[0]; i++)
+			if (json_object_get(root, extra[i]))
+				return "Extra inputs are not permitted";
+		return extract(g);
+	}
+	gcr = json_object_get(root, "generateContentRequest");
+	if (gcr != NULL && json_object_get(root, "contents") != NULL)
+		return "contents and generateContentRequest are mutually "
+		       "exclusive";
+	if (gcr == NULL)
+		return extract(g);
+	if (!json_is_object(gcr) ||
+	    !json_is_string(json_object_get(gcr, "model")) ||
+	    strncmp(json_string_value(json_object_get(gcr, "model")),
+		"models/", 7) != 0)
+		return "generateContentRequest.model: must be models/{model}";
+	g->root = gcr;
+	const char *bad = extract(g);
+	g->root = root;
+	return bad;
+}
+
+static void
+handle_count(conn_t *c, int prov, const char *model, size_t mlen)
+{
+	req_t *r = &c->req;
+	json_error_t je;
+	const char *bad;
+	gen_t g;
+
+	memset(&g, 0, sizeof g);
+	g.c = c;
+	g.r = r;
+	g.prov = prov;
+	set_model(&g, model, mlen);
+	dir_init(&g.d);
+	gen_ids(&g);
+	st.counts++;
+	if (!auth_ok(r, prov)) {
+		plan_json(c, 401, error_json(prov, 401, default_msg(401), 0),
+		    NULL);
+		goto out;
+	}
+	g.root = json_loadb(r->body ? r->body : "", r->blen, 0, &je);
+	bad = json_is_object(g.root) ? count_check(&g)
+				     : "We could not parse the JSON body of "
+				       "your request.";
+	if (bad != NULL) {
+		plan_json(c, 400, error_json(prov, 400, bad, 0), NULL);
+		goto out;
+	}
+	if (g.P < 1)
+		g.P = 1;
+	plan_json(c, 200,
+	    prov == P_ANTH
+		? json_pack("{s:I}", "input_tokens", (json_int_t)g.P)
+		: json_pack("{s:I,s:[{s:s,s:I}]}", "totalTokens",
+		      (json_int_t)g.P, "promptTokensDetails", "modality",
+		      "TEXT", "tokenCount", (json_int_t)g.P),
+	    NULL);
+out:
+	plan_start(c, NULL, 0);
+	gen_free(&g);
+}
+
 /* Route a complete request. */
 static void
 dispatch(conn_t *c)
@@ -2378,6 +2469,10 @@ dispatch(conn_t *c)
 		handle_gemini_embed(c);
 	else if (post && ends_with(p, "/v1/messages"))
 		handle_api(c, P_ANTH, "", 0, 0, 0);
+	else if (post && ends_with(p, "/v1/messages/count_tokens"))
+		handle_count(c, P_ANTH, "", 0);
+	else if (post && colon && strcmp(colon, ":countTokens") == 0)
+		handle_count(c, P_GEMINI, mp + 8, (size_t)(colon - mp - 8));
 	else if (post && colon && strcmp(colon, ":generateContent") == 0)
 		handle_api(c, P_GEMINI, mp + 8, (size_t)(colon - mp - 8), 0, 0);
 	else if (post && colon &&
