@@ -144,7 +144,8 @@ case_ openai big 413 POST $OA good big.json
 case_ anthropic ok 200 POST $AN good anthropic.ok
 case_ anthropic method 405 GET $AN good -
 case_ anthropic subpath 404 POST /v1/messages/nope good anthropic.ok
-case_ anthropic count_tokens 404 POST /v1/messages/count_tokens good anthropic.ok
+# served since issue 17: an unknown model is its 404, in Anthropic's shape
+case_ anthropic count_tokens 404 POST /v1/messages/count_tokens good anthropic.nomodel
 case_ anthropic nomodel 404 POST $AN good anthropic.nomodel
 case_ anthropic nokey 401 POST $AN none anthropic.ok
 case_ anthropic badkey 401 POST $AN bad anthropic.ok
@@ -156,7 +157,8 @@ case_ gemini ok 200 POST $GE good gemini.ok
 case_ gemini method 405 GET $GE good -
 case_ gemini nomethod 404 POST /v1beta/models/m-gemini good gemini.ok
 case_ gemini nomethod_get 404 GET /v1beta/models/m-gemini good -
-case_ gemini badmethod 404 POST /v1beta/models/m-gemini:countTokens good gemini.ok
+# :countTokens is served since issue 17: a method the relay lacks
+case_ gemini badmethod 404 POST /v1beta/models/m-gemini:embedContent good gemini.ok
 case_ gemini nomodelname 404 POST /v1beta/models/:generateContent good gemini.ok
 case_ gemini subpath 404 POST /v1beta/files good gemini.ok
 case_ gemini list 404 GET /v1beta/models good -
