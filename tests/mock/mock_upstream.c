@@ -287,6 +287,11 @@ typedef struct {
 	int reset_after, close_after, drip_ms, garbage, size, error_after;
 	int tool, thinking, usage, fail_first;
 	char key[64];
+	/* call=NAME arg=VALUE: a call to the request's own tool NAME (any
+	 * case) with its first required property set to VALUE; once the
+	 * conversation ends in that tool's result, a text answer quoting it
+	 * ("Tool said: ..."): an agent's tool round trip. */
+	char call[64], arg[64];
 } dir_t;
 
 typedef struct {
@@ -301,6 +306,9 @@ typedef struct {
 	int prov, stream, include_usage, sse;
 	json_t *root;
 	const char *tool;
+	/* the tool call's arguments: whole, and in NFRAGS stream pieces */
+	char targs[192], tfrag[3][192];
+	sb_t said; /* call=: the tool result the conversation ended in */
 	sb_t model, extra, last_user, prefix;
 	dir_t d;
 	pieces_t pc;
@@ -1226,10 +1234,14 @@ dir_set(dir_t *d, const char *k, size_t kl, const char *v, size_t vl)
 	for (size_t i = 0; i < kl; i++)
 		key[i] = k[i] == '-' ? '_' : (char)tolower((unsigned char)k[i]);
 	key[kl] = 0;
-	if (strcmp(key, "key") == 0) {
-		size_t n = vl < sizeof d->key - 1 ? vl : sizeof d->key - 1;
-		memcpy(d->key, v, n);
-		d->key[n] = 0;
+	if (strcmp(key, "key") == 0 || strcmp(key, "call") == 0 ||
+	    strcmp(key, "arg") == 0) {
+		char *dst = key[0] == 'k' ? d->key
+		    : key[0] == 'c'       ? d->call
+					  : d->arg;
+		size_t n = vl < 63 ? vl : 63;
+		memcpy(dst, v, n);
+		dst[n] = 0;
 		return;
 	}
 	if (!vl || vl >= sizeof val)
@@ -1458,8 +1470,16 @@ make_reply(gen_t *g)
 		while (n && (g->last_user.p[n] & 0xC0) == 0x80)
 			n--;
 	}
-	sb_adds(&g->pc.text, "Hello from mock. You said: ");
-	sb_add(&g->pc.text, g->last_user.p ? g->last_user.p : "", n);
+	if (g->said.len) {
+		n = g->said.len > SNIPPET_MAX ? SNIPPET_MAX : g->said.len;
+		while (n && n < g->said.len && (g->said.p[n] & 0xC0) == 0x80)
+			n--;
+		sb_adds(&g->pc.text, "Hello from mock. Tool said: ");
+		sb_add(&g->pc.text, g->said.p, n);
+	} else {
+		sb_adds(&g->pc.text, "Hello from mock. You said: ");
+		sb_add(&g->pc.text, g->last_user.p ? g->last_user.p : "", n);
+	}
 	pc_split(&g->pc);
 	pc_apply(&g->pc, &g->d);
 	g->C = g->pc.n;
@@ -1475,7 +1495,6 @@ piece_json(const gen_t *g, int i)
 }
 
 static const char *TOOL_ARGS = "{\"city\":\"Paris\"}";
-static const char *TOOL_FRAGS[] = {"{\"city\"", ":\"Par", "is\"}"};
 #define NFRAGS 3
 static const char *THINK_PIECES[] = {"The", " user", " greeted", " me.", " I",
     " should", " reply", " politely."};
@@ -1666,7 +1685,7 @@ oa_nonstream(conn_t *c, gen_t *g)
 		msg = json_pack("{s:s,s:n,s:n,s:[{s:s,s:s,s:{s:s,s:s}}]}",
 		    "role", "assistant", "content", "refusal", "tool_calls",
 		    "id", "call_mock1", "type", "function", "function", "name",
-		    g->tool, "arguments", TOOL_ARGS);
+		    g->tool, "arguments", g->targs);
 	else
 		msg = json_pack("{s:s,s:o,s:n}", "role", "assistant", "content",
 		    jstr(g->pc.text.p, g->pc.text.len), "refusal");
@@ -1720,7 +1739,7 @@ oa_stream_tool(conn_t *c, gen_t *g)
 	for (int i = 0; i < NFRAGS; i++)
 		oa_chunk(c, g,
 		    json_pack("{s:[{s:i,s:{s:s}}]}", "tool_calls", "index", 0,
-			"function", "arguments", TOOL_FRAGS[i]),
+			"function", "arguments", g->tfrag[i]),
 		    NULL);
 }
 
@@ -1788,9 +1807,9 @@ an_nonstream(conn_t *c, gen_t *g)
 			THINK_TEXT, "signature", THINK_SIG));
 	if (g->tool)
 		json_array_append_new(content,
-		    json_pack("{s:s,s:s,s:s,s:{s:s}}", "type", "tool_use", "id",
-			"toolu_mock1", "name", g->tool, "input", "city",
-			"Paris"));
+		    json_pack("{s:s,s:s,s:s,s:o}", "type", "tool_use", "id",
+			"toolu_mock1", "name", g->tool, "input",
+			json_loads(g->targs, 0, NULL)));
 	else
 		json_array_append_new(content,
 		    json_pack("{s:s,s:o}", "type", "text", "text",
@@ -1858,7 +1877,7 @@ an_stream(conn_t *c, gen_t *g)
 		for (int i = 0; i < NFRAGS; i++)
 			an_delta(c, idx,
 			    json_pack("{s:s,s:s}", "type", "input_json_delta",
-				"partial_json", TOOL_FRAGS[i]));
+				"partial_json", g->tfrag[i]));
 	} else {
 		an_block_start(
 		    c, idx, json_pack("{s:s,s:s}", "type", "text", "text", ""));
@@ -1914,9 +1933,9 @@ gm_obj(gen_t *g, json_t *parts, int last)
 static json_t *
 gm_tool_parts(gen_t *g)
 {
-	return json_pack("[{s:{s:s,s:{s:s}},s:s}]", "functionCall", "name",
-	    g->tool, "args", "city", "Paris", "thoughtSignature",
-	    "c2lnLW1vY2s=");
+	return json_pack("[{s:{s:s,s:o},s:s}]", "functionCall", "name",
+	    g->tool, "args", json_loads(g->targs, 0, NULL),
+	    "thoughtSignature", "c2lnLW1vY2s=");
 }
 
 static void
@@ -2142,10 +2161,148 @@ gen_free(gen_t *g)
 	sb_free(&g->extra);
 	sb_free(&g->last_user);
 	sb_free(&g->prefix);
+	sb_free(&g->said);
 	pc_free(&g->pc);
 }
 
 /* Produce the plan (response) for a provider request. */
+static void
+tool_args_set(gen_t *g, const char *args)
+{
+	size_t n = strlen(args), a = n / 3, b = 2 * n / 3;
+
+	snprintf(g->targs, sizeof g->targs, "%s", args);
+	snprintf(g->tfrag[0], sizeof g->tfrag[0], "%.*s", (int)a, args);
+	snprintf(g->tfrag[1], sizeof g->tfrag[1], "%.*s", (int)(b - a), args + a);
+	snprintf(g->tfrag[2], sizeof g->tfrag[2], "%s", args + b);
+}
+
+static void
+tool_args_default(gen_t *g)
+{
+	tool_args_set(g, TOOL_ARGS);
+}
+
+/* A declared tool: its name and its parameters' schema, in any dialect. */
+static const char *
+tool_decl(gen_t *g, json_t *t, json_t **schema)
+{
+	json_t *n;
+
+	if (g->prov == P_ANTH) {
+		*schema = json_object_get(t, "input_schema");
+		n = json_object_get(t, "name");
+	} else if (g->prov == P_GEMINI) {
+		*schema = json_object_get(t, "parametersJsonSchema");
+		if (!*schema)
+			*schema = json_object_get(t, "parameters");
+		n = json_object_get(t, "name");
+	} else {
+		json_t *fn = json_object_get(t, "function");
+		*schema = json_object_get(fn, "parameters");
+		n = json_object_get(fn, "name");
+	}
+	return json_string_value(n);
+}
+
+/* The text of the tool result the conversation ends in, into g->said;
+ * 0 when its last turn is not a tool result. */
+static int
+last_tool_result(gen_t *g)
+{
+	json_t *arr = json_object_get(g->root,
+	    g->prov == P_GEMINI ? "contents" : "messages");
+	json_t *last = json_array_get(arr, json_array_size(arr) - 1), *e;
+	size_t i;
+
+	if (!json_is_object(last))
+		return 0;
+	if (g->prov == P_OPENAI || g->prov == P_AZURE) {
+		if (!json_is_string(json_object_get(last, "role")) ||
+		    strcmp(json_string_value(json_object_get(last, "role")),
+			"tool") != 0)
+			return 0;
+		json_t *c = json_object_get(last, "content");
+		if (json_is_string(c))
+			sb_add(&g->said, json_string_value(c),
+			    json_string_length(c));
+		else
+			sb_json(&g->said, c);
+		return 1;
+	}
+	json_t *parts = json_object_get(
+	    last, g->prov == P_GEMINI ? "parts" : "content");
+	json_array_foreach (parts, i, e) {
+		json_t *r = g->prov == P_GEMINI
+		    ? json_object_get(e, "functionResponse")
+		    : (json_is_string(json_object_get(e, "type")) &&
+			      strcmp(json_string_value(
+					 json_object_get(e, "type")),
+				  "tool_result") == 0
+			  ? json_object_get(e, "content")
+			  : NULL);
+		if (!r)
+			continue;
+		if (g->prov == P_GEMINI)
+			r = json_object_get(r, "response");
+		if (json_is_string(r))
+			sb_add(&g->said, json_string_value(r),
+			    json_string_length(r));
+		else if (json_is_array(r) && g->prov == P_ANTH) {
+			size_t j;
+			json_t *b;
+			json_array_foreach (r, j, b) {
+				json_t *t = json_object_get(b, "text");
+				if (json_is_string(t))
+					sb_add(&g->said, json_string_value(t),
+					    json_string_length(t));
+			}
+		} else
+			sb_json(&g->said, r);
+		return 1;
+	}
+	return 0;
+}
+
+/* call=NAME: the agent's own tool called with its first required
+ * property set to arg, unless the conversation ends in a tool result. */
+static void
+agent_call(gen_t *g)
+{
+	json_t *tools = json_object_get(g->root, "tools"), *t, *schema;
+	size_t i, j;
+
+	if (last_tool_result(g))
+		return;
+	json_array_foreach (tools, i, t) {
+		json_t *list = g->prov == P_GEMINI
+		    ? json_object_get(t, "functionDeclarations")
+		    : NULL;
+		json_t *one = NULL;
+		size_t n = list ? json_array_size(list) : 1;
+		for (j = 0; j < n; j++) {
+			one = list ? json_array_get(list, j) : t;
+			const char *name = tool_decl(g, one, &schema);
+			if (!name || strcasecmp(name, g->d.call) != 0)
+				continue;
+			json_t *req = json_object_get(schema, "required");
+			const char *prop =
+			    json_string_value(json_array_get(req, 0));
+			json_t *a = json_object();
+			json_object_set_new(a, prop ? prop : "pattern",
+			    json_string(g->d.arg));
+			char *dump = json_dumps(a, JSON_COMPACT);
+			json_decref(a);
+			if (dump && strlen(dump) < sizeof g->targs) {
+				tool_args_set(g, dump);
+				g->tool = name;
+			}
+			free(dump);
+			return;
+		}
+	}
+}
+
 static int
 gen_response(conn_t *c, gen_t *g)
 {
@@ -2171,7 +2328,10 @@ gen_response(conn_t *c, gen_t *g)
 		send_error(c, g, status, NULL);
 		return status;
 	}
-	if (g->d.tool)
+	tool_args_default(g);
+	if (g->d.call[0])
+		agent_call(g);
+	else if (g->d.tool)
 		g->tool = find_tool(g);
 	make_reply(g);
 	if (g->tool)
