@@ -2100,6 +2100,91 @@ set_model(gen_t *g, const char *s, size_t n)
 }
 
 /* Validate body and collect text; returns NULL or a 400 message. */
+/*
+ * A tool's parameters must be JSON Schema where the provider says so
+ * (OpenAI, Azure: function.parameters; Anthropic: input_schema, whose
+ * type must be "object"): a "type" that is not one of JSON Schema's
+ * lower-case names ("OBJECT", Gemini's spelling) is refused, as OpenAI
+ * does ("Invalid schema for function"). Walks properties, items, anyOf.
+ */
+static int
+schema_type_ok(json_t *t)
+{
+	static const char *const names[] = {"object", "string", "number",
+	    "integer", "boolean", "array", "null"};
+	size_t i, j;
+	json_t *e;
+
+	if (t == NULL)
+		return 1;
+	if (json_is_array(t)) {
+		json_array_foreach (t, j, e)
+			if (!schema_type_ok(e))
+				return 0;
+		return 1;
+	}
+	for (i = 0; json_is_string(t) && i < sizeof names / sizeof names[0];
+	    i++)
+		if (strcmp(json_string_value(t), names[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+schema_ok(json_t *s, int depth)
+{
+	const char *k;
+	json_t *v, *e;
+	size_t i;
+
+	if (!json_is_object(s) || depth > 64)
+		return 1;
+	if (!schema_type_ok(json_object_get(s, "type")))
+		return 0;
+	json_object_foreach (json_object_get(s, "properties"), k, v)
+		if (!schema_ok(v, depth + 1))
+			return 0;
+	json_array_foreach (json_object_get(s, "anyOf"), i, e)
+		if (!schema_ok(e, depth + 1))
+			return 0;
+	return schema_ok(json_object_get(s, "items"), depth + 1);
+}
+
+static const char *
+tools_check(gen_t *g)
+{
+	json_t *tools = json_object_get(g->root, "tools"), *t, *schema;
+	size_t i;
+
+	if (g->prov == P_GEMINI)
+		return NULL;
+	json_array_foreach (tools, i, t) {
+		if (g->prov == P_ANTH) {
+			const char *ty =
+			    json_string_value(json_object_get(t, "type"));
+			if (ty && strcmp(ty, "custom") != 0)
+				continue; /* Anthropic's own server tools */
+			schema = json_object_get(t, "input_schema");
+			if (!json_is_object(schema) ||
+			    !json_is_string(json_object_get(schema, "type")) ||
+			    strcmp(json_string_value(
+				       json_object_get(schema, "type")),
+				"object") != 0)
+				return "tools.0.custom.input_schema.type: Input "
+				       "should be 'object'";
+		} else
+			schema = json_object_get(
+			    json_object_get(t, "function"), "parameters");
+		if (!schema_ok(schema, 0))
+			return g->prov == P_ANTH
+			    ? "tools.0.custom.input_schema: JSON schema is "
+			      "invalid"
+			    : "Invalid schema for function: a 'type' is not "
+			      "valid under any of the given schemas";
+	}
+	return NULL;
+}
+
 static const char *
 extract(gen_t *g)
 {
@@ -2130,6 +2215,9 @@ extract(gen_t *g)
 	if (g->prov == P_ANTH)
 		add_text(g, json_object_get(root, "system"), 0);
 	add_messages(g, msgs, "content", "user");
+	const char *bad = tools_check(g);
+	if (bad)
+		return bad;
 	json_t *s = json_object_get(root, "stream");
 	g->stream = json_is_true(s);
 	json_t *so = json_object_get(root, "stream_options");
