@@ -7,6 +7,7 @@
  *   POST /v1/embeddings                              OpenAI
  *   POST /v1/messages/count_tokens                   Anthropic, counting
  *   POST /v1beta/models/{model}:countTokens          Gemini, counting
+ *   GET  /v1beta/models, /v1beta/models/{model}      Gemini model list
  *   ANY  /proxy/{provider}/{path}                    as it is
  */
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include "../lib/gate.h"
 #include "../lib/keys.h"
 #include "../lib/log.h"
+#include "../lib/modellist.h"
 #include "../lib/metrics.h"
 #include "../lib/passthru.h"
 #include "../lib/promptlog.h"
@@ -373,6 +375,47 @@ count_route(struct relay_req *req, const struct config *cfg, struct gate *g,
 	json_decref(root);
 }
 
+/* GET /v1beta/models[/{model}]: 1 when req is that (and answered). */
+static int
+gemini_models(struct relay_req *req, const struct config *cfg, struct gate *g)
+{
+	static const char list[] = "/v1beta/models", one[] = "/v1beta/models/";
+	const struct config_model *m = NULL;
+	struct span id = {NULL, 0};
+	enum relay_err err;
+	struct buf b;
+
+	if (req->method != REQ_GET && req->method != REQ_HEAD)
+		return 0;
+	if (span_eq(req->path, list))
+		id.p = NULL;
+	else if (req->path.len > sizeof(one) - 1 &&
+	    memcmp(req->path.p, one, sizeof(one) - 1) == 0 &&
+	    memchr(req->path.p, ':', req->path.len) == NULL) {
+		id.p = req->path.p + sizeof(one) - 1;
+		id.len = req->path.len - (sizeof(one) - 1);
+	} else
+		return 0;
+	req->m_route = "models";
+	req->m_dialect = dialect_name(DIALECT_GEMINI);
+	if (!gate_auth(req, g, DIALECT_GEMINI))
+		return 1;
+	if (id.p != NULL && (m = config_find_model(cfg, id)) == NULL) {
+		not_found(req, DIALECT_GEMINI, id);
+		return 1;
+	}
+	buf_init(&b, 4 * 1024 * 1024);
+	err = m != NULL ? modellist_one_json(m, id, DIALECT_GEMINI, &b)
+			: modellist_json(cfg, DIALECT_GEMINI, &b);
+	if (err == RELAY_OK)
+		err =
+		    req_send_full(req, 200, "application/json", b.data, b.len);
+	else
+		apierr_send_err(req, DIALECT_GEMINI, err, NULL);
+	buf_reset(&b);
+	return 1;
+}
+
 static void
 chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 {
@@ -386,6 +429,8 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 		proxy_route(req, cfg, g);
 		return;
 	}
+	if (gemini_models(req, cfg, g))
+		return;
 	if (!route(req, &rt)) {
 		unknown_url(req);
 		return;
