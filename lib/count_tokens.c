@@ -11,6 +11,7 @@
 #include "keypool.h"
 #include "limits.h"
 #include "log.h"
+#include "override.h"
 #include "mem.h"
 #include "req.h"
 #include "server.h"
@@ -300,6 +301,12 @@ count_shaped(enum dialect d, const struct buf *b)
 	return ok;
 }
 
+static const char *
+client_header(void *arg, const char *name)
+{
+	return req_header(arg, name);
+}
+
 /* Ask target t to count; 1 when req was answered from its answer. */
 static int
 ask(struct relay_req *req, const struct config *cfg,
@@ -342,6 +349,16 @@ ask(struct relay_req *req, const struct config *cfg,
 					   : NULL);
 	if (err == RELAY_OK)
 		err = upstream_body(d, root, model, &body);
+	if (err == RELAY_OK) {
+		/* the provider's header overrides; its body ones are for
+		 * generations (a count takes fewer members) */
+		struct config_provider hp = *p;
+
+		memset(&hp.ov.body_delete, 0, sizeof(hp.ov.body_delete));
+		memset(&hp.ov.body_set_path, 0, sizeof(hp.ov.body_set_path));
+		err = override_apply(
+		    &tr, &hp, (struct span){"", 0}, client_header, req);
+	}
 	if (err != RELAY_OK)
 		goto out;
 	memset(&c, 0, sizeof(c));

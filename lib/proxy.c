@@ -32,6 +32,7 @@
 #include "mem.h"
 #include "metrics.h"
 #include "num.h"
+#include "override.h"
 #include "proxy.h"
 #include "req.h"
 #include "server.h"
@@ -1047,6 +1048,12 @@ backoff(struct proxy *px, int attempt, const char *retry_after)
 	return 1;
 }
 
+static const char *
+client_header(void *arg, const char *name)
+{
+	return req_header(arg, name);
+}
+
 /* One upstream call; fills c and ps, relays what it can. */
 static enum outcome
 attempt(struct proxy *px, const struct config_target *t,
@@ -1067,6 +1074,8 @@ attempt(struct proxy *px, const struct config_target *t,
 	err = target_build(&px->tr, px->pc->in, px->pc->cr, body, t, kc->key,
 	    px->pc->cr->stream, px->pc->anthropic_beta, msg, sizeof(msg),
 	    &param);
+	if (err == RELAY_OK) /* the provider's config "override" */
+		err = override_apply(&px->tr, p, body, client_header, req);
 	if (err == RELAY_EINVAL) {
 		struct apierr_what w = {NULL, "unsupported_for_target", param};
 
