@@ -6,6 +6,9 @@
  *   POST /v1beta/models/{model}:generateContent      Gemini
  *   POST /v1beta/models/{model}:streamGenerateContent[?alt=sse]
  *   POST /v1/embeddings                              OpenAI
+ *   POST /v1/messages/count_tokens                   Anthropic, counting
+ *   POST /v1beta/models/{model}:countTokens          Gemini, counting
+ *   GET  /v1beta/models, /v1beta/models/{model}      Gemini model list
  *   ANY  /proxy/{provider}/{path}                    as it is
  */
 #include <stdio.h>
@@ -16,10 +19,12 @@
 #include "../lib/cache.h"
 #include "../lib/chatreq.h"
 #include "../lib/config.h"
+#include "../lib/count_tokens.h"
 #include "../lib/filter.h"
 #include "../lib/gate.h"
 #include "../lib/keys.h"
 #include "../lib/log.h"
+#include "../lib/modellist.h"
 #include "../lib/metrics.h"
 #include "../lib/jsonx.h"
 #include "../lib/passthru.h"
@@ -36,6 +41,7 @@ struct route {
 	int stream; /* Gemini: streamGenerateContent */
 	int sse; /* Gemini: alt=sse */
 	int embed; /* /v1/embeddings */
+	int count; /* count_tokens / countTokens */
 };
 
 static int
@@ -82,6 +88,11 @@ route(struct relay_req *req, struct route *rt)
 		rt->d = DIALECT_RESPONSES;
 		return 1;
 	}
+	if (span_eq(req->path, "/v1/messages/count_tokens")) {
+		rt->d = DIALECT_ANTHROPIC;
+		rt->count = 1;
+		return 1;
+	}
 	if (req->path.len <= sizeof(gem) - 1 ||
 	    memcmp(req->path.p, gem, sizeof(gem) - 1) != 0)
 		return 0;
@@ -97,6 +108,8 @@ route(struct relay_req *req, struct route *rt)
 	rest.p = colon;
 	if (span_eq(rest, ":streamGenerateContent"))
 		rt->stream = 1;
+	else if (span_eq(rest, ":countTokens"))
+		rt->count = 1;
 	else if (!span_eq(rest, ":generateContent"))
 		return 0;
 	rt->sse = has_query(req->query, "alt=sse");
@@ -474,6 +487,97 @@ relay(struct relay_req *req, const struct config *cfg, struct proxy_call *pc,
 	cache_entry_reset(&ce);
 }
 
+/* Token counting: the key, its model allowlist and its request rate
+ * apply; no tokens are reserved or charged (a count is no generation). */
+static void
+count_route(struct relay_req *req, const struct config *cfg, struct gate *g,
+    const struct route *rt)
+{
+	const struct config_model *m;
+	const char *param = NULL;
+	struct span model = rt->model;
+	json_t *root = NULL;
+	char msg[512];
+	enum relay_err err;
+
+	if (!gate_auth(req, g, rt->d))
+		return;
+	err = req_read_body(req, cfg->body_max);
+	if (err == RELAY_ETOOBIG) {
+		apierr_send(req, rt->d, 413, NULL, "request_too_large",
+		    "Request body is larger than %zu bytes", cfg->body_max);
+		return;
+	}
+	if (err == RELAY_OK)
+		err = count_parse(rt->d,
+		    (struct span){req->body.data != NULL ? req->body.data : "",
+			req->body.len},
+		    &root, &model, msg, sizeof(msg), &param);
+	if (err == RELAY_EINVAL) {
+		struct apierr_what w = {"invalid_request_error",
+		    param != NULL ? "invalid_value" : "invalid_json", param};
+
+		apierr_sendw(req, rt->d, 400, &w, "%s", msg);
+		return;
+	}
+	if (err != RELAY_OK) {
+		apierr_send_err(req, rt->d, err, NULL);
+		return;
+	}
+	m = config_find_model(cfg, model);
+	if (m == NULL)
+		not_found(req, rt->d, model);
+	else
+		req->m_model = m->name;
+	if (m != NULL && gate_model(req, g, m, rt->d) &&
+	    gate_admit(req, g, cfg, NULL, 0, 1, rt->d)) {
+		count_tokens(req, cfg, m, rt->d, root, model);
+		gate_settle(req, g, NULL, 1, 0, 0, 0);
+	}
+	json_decref(root);
+}
+
+/* GET /v1beta/models[/{model}]: 1 when req is that (and answered). */
+static int
+gemini_models(struct relay_req *req, const struct config *cfg, struct gate *g)
+{
+	static const char list[] = "/v1beta/models", one[] = "/v1beta/models/";
+	const struct config_model *m = NULL;
+	struct span id = {NULL, 0};
+	enum relay_err err;
+	struct buf b;
+
+	if (req->method != REQ_GET && req->method != REQ_HEAD)
+		return 0;
+	if (span_eq(req->path, list))
+		id.p = NULL;
+	else if (req->path.len > sizeof(one) - 1 &&
+	    memcmp(req->path.p, one, sizeof(one) - 1) == 0 &&
+	    memchr(req->path.p, ':', req->path.len) == NULL) {
+		id.p = req->path.p + sizeof(one) - 1;
+		id.len = req->path.len - (sizeof(one) - 1);
+	} else
+		return 0;
+	req->m_route = "models";
+	req->m_dialect = dialect_name(DIALECT_GEMINI);
+	if (!gate_auth(req, g, DIALECT_GEMINI))
+		return 1;
+	if (id.p != NULL && (m = config_find_model(cfg, id)) == NULL) {
+		not_found(req, DIALECT_GEMINI, id);
+		return 1;
+	}
+	buf_init(&b, 4 * 1024 * 1024);
+	err = m != NULL ? modellist_one_json(m, id, DIALECT_GEMINI, &b)
+			: modellist_json(cfg, DIALECT_GEMINI, &b);
+	if (err == RELAY_OK)
+		err =
+		    req_send_full(req, 200, "application/json", b.data, b.len);
+	else
+		apierr_send_err(req, DIALECT_GEMINI, err, NULL);
+	buf_reset(&b);
+	return 1;
+}
+
 static void
 chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 {
@@ -489,6 +593,8 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 		proxy_route(req, cfg, g);
 		return;
 	}
+	if (gemini_models(req, cfg, g))
+		return;
 	if (!route(req, &rt)) {
 		if (req->path.len > 14 &&
 		    memcmp(req->path.p, "/v1/responses/", 14) == 0)
@@ -502,6 +608,12 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 		    "Use POST for %.*s",
 		    (int)(req->path.len > 200 ? 200 : req->path.len),
 		    req->path.p);
+		return;
+	}
+	if (rt.count) {
+		req->m_route = "count_tokens";
+		req->m_dialect = dialect_name(rt.d);
+		count_route(req, cfg, g, &rt);
 		return;
 	}
 	req->m_route = rt.embed         ? "embeddings"

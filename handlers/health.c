@@ -2,7 +2,11 @@
 /* health.c - relay-health: GET /health (alive, touches nothing),
  * GET /health/ready (config loaded and every memcached server answers),
  * GET /metrics (Prometheus: every responder process of this host, and the
- * circuit breakers as memcached holds them). */
+ * circuit breakers as memcached holds them). And the web server's
+ * catch-all: "/" (HEAD and GET answered 200, a browser sent on to the
+ * admin console), /api/hello (the liveness probe some clients make), and
+ * every other path the relay does not serve: a JSON 404 in the caller's
+ * dialect, never the web server's HTML page. */
 #include <stdio.h>
 #include <string.h>
 
@@ -120,23 +124,83 @@ metrics(struct relay_req *req)
 	buf_reset(&b);
 }
 
+/* The dialect of a caller the path alone does not tell: its SDK's own
+ * headers do (Anthropic's anthropic-version, Gemini's x-goog-api-key). */
+static enum dialect
+caller_dialect(struct relay_req *req)
+{
+	enum dialect d = apierr_route_dialect(req->path);
+
+	if (d != DIALECT_OPENAI)
+		return d;
+	if (req_header(req, "anthropic-version") != NULL)
+		return DIALECT_ANTHROPIC;
+	if (req_header(req, "x-goog-api-key") != NULL)
+		return DIALECT_GEMINI;
+	return DIALECT_OPENAI;
+}
+
+static void
+send_or_gone(struct relay_req *req, int status, const char *body)
+{
+	if (req_send_full(req, status, "application/json", body,
+		strlen(body)) != RELAY_OK)
+		req->status = 499;
+}
+
+/* "/": a probe (HEAD, or GET from a program) gets 200; a browser asking
+ * for a page is sent to the admin console. */
+static void
+root(struct relay_req *req)
+{
+	const char *accept = req_header(req, "accept");
+
+	if (req->method == REQ_GET && accept != NULL &&
+	    strstr(accept, "text/html") != NULL) {
+		if (req_add_header(req, "Location: /admin/ui/") != RELAY_OK)
+			req->status = 499;
+		send_or_gone(req, 302, "{\"location\":\"/admin/ui/\"}");
+		return;
+	}
+	send_or_gone(req, 200, "{\"name\":\"llm-relay\",\"status\":\"ok\"}");
+}
+
+/* A path no responder serves, any method. */
+static void
+unknown(struct relay_req *req)
+{
+	enum dialect d = caller_dialect(req);
+	int n = (int)(req->path.len > 200 ? 200 : req->path.len);
+
+	apierr_send(req, d, 404, NULL, "unknown_url",
+	    "Unknown request URL: %.*s", n, req->path.p);
+}
+
 static void
 handle(struct relay_req *req)
 {
-	if (req->method != REQ_GET && req->method != REQ_HEAD)
-		apierr_send(req, DIALECT_OPENAI, 405, NULL,
+	int known = span_eq(req->path, "/health") ||
+	    span_eq(req->path, "/health/ready") ||
+	    span_eq(req->path, "/metrics") || span_eq(req->path, "/") ||
+	    span_eq(req->path, "/api/hello");
+
+	if (!known)
+		unknown(req);
+	else if (req->method != REQ_GET && req->method != REQ_HEAD)
+		apierr_send(req, caller_dialect(req), 405, NULL,
 		    "method_not_allowed", "Use GET");
+	else if (span_eq(req->path, "/"))
+		root(req);
+	else if (span_eq(req->path, "/api/hello"))
+		send_or_gone(req, 200, "{\"status\":\"ok\"}");
 	else if (span_eq(req->path, "/health")) {
 		if (req_send_full(req, 200, "application/json",
 			"{\"status\":\"ok\"}", 15) != RELAY_OK)
 			req->status = 499;
 	} else if (span_eq(req->path, "/health/ready"))
 		ready(req);
-	else if (span_eq(req->path, "/metrics"))
-		metrics(req);
 	else
-		apierr_send(req, DIALECT_OPENAI, 404, NULL, "unknown_url",
-		    "Unknown request URL");
+		metrics(req);
 }
 
 int

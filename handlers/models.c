@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* models.c - relay-models: GET /v1/models and /v1/models/{id} in the
- * OpenAI list format, from the configured public model names. */
+ * OpenAI list format, from the configured public model names; in
+ * Anthropic's when the request carries anthropic-version (its SDK and
+ * Claude Code's model discovery send it). */
 #include <string.h>
 
 #include "../lib/apierr.h"
 #include "../lib/config.h"
 #include "../lib/gate.h"
+#include "../lib/modellist.h"
 #include "../lib/req.h"
 #include "../lib/server.h"
 
@@ -29,12 +32,40 @@ model_json(struct buf *b, const struct config_model *m, struct span id)
 	return err;
 }
 
+/* The caller is Anthropic's SDK (or speaks like it). */
+static int
+anthropic_caller(struct relay_req *req)
+{
+	return req_header(req, "anthropic-version") != NULL;
+}
+
+static void
+send_list(struct relay_req *req, const struct config *cfg, enum dialect d)
+{
+	enum relay_err err;
+	struct buf b;
+
+	buf_init(&b, 4 * 1024 * 1024);
+	err = modellist_json(cfg, d, &b);
+	if (err == RELAY_OK)
+		err =
+		    req_send_full(req, 200, "application/json", b.data, b.len);
+	else
+		apierr_send_err(req, d, err, NULL);
+	buf_reset(&b);
+}
+
 static void
 list(struct relay_req *req, const struct config *cfg)
 {
 	enum relay_err err;
 	struct buf b;
 	size_t i, n = 0;
+
+	if (anthropic_caller(req)) {
+		send_list(req, cfg, DIALECT_ANTHROPIC);
+		return;
+	}
 
 	buf_init(&b, 4 * 1024 * 1024);
 	err = buf_puts(&b, "{\"object\":\"list\",\"data\":[");
@@ -74,6 +105,11 @@ one(struct relay_req *req, const struct config *cfg, struct span id)
 	const struct config_model *m = config_find_model(cfg, id);
 	struct buf b;
 
+	if (m == NULL && anthropic_caller(req)) {
+		apierr_send(req, DIALECT_ANTHROPIC, 404, NULL, NULL,
+		    "model: %.*s", (int)(id.len > 256 ? 256 : id.len), id.p);
+		return;
+	}
 	if (m == NULL) {
 		apierr_send(req, DIALECT_OPENAI, 404, NULL, "model_not_found",
 		    "The model `%.*s` does not exist or you do not have "
@@ -82,7 +118,9 @@ one(struct relay_req *req, const struct config *cfg, struct span id)
 		return;
 	}
 	buf_init(&b, 64 * 1024);
-	if (model_json(&b, m, id) != RELAY_OK ||
+	if ((anthropic_caller(req)
+		    ? modellist_one_json(m, id, DIALECT_ANTHROPIC, &b)
+		    : model_json(&b, m, id)) != RELAY_OK ||
 	    req_send_full(req, 200, "application/json", b.data, b.len) !=
 		RELAY_OK)
 		req->status = 499;
@@ -117,7 +155,8 @@ handle(struct relay_req *req)
 	struct gate g = {0};
 
 	/* A client route: once keys exist, listing models needs one too. */
-	if (gate_auth(req, &g, DIALECT_OPENAI))
+	if (gate_auth(req, &g,
+		anthropic_caller(req) ? DIALECT_ANTHROPIC : DIALECT_OPENAI))
 		route(req, cfg);
 	gate_end(req, &g);
 	config_release(cfg);

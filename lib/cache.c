@@ -129,6 +129,47 @@ digest_str(EVP_MD_CTX *md, const char *s)
 	return EVP_DigestUpdate(md, s, strlen(s) + 1) == 1 ? 0 : -1;
 }
 
+/*
+ * Claude Code's first system block ("x-anthropic-billing-header:
+ * cc_version=...") changes with every release and never changes the
+ * answer: an Anthropic request's system blocks that are one are left out
+ * of the key (copy is the key's own shallow copy of the request). 1 on
+ * OOM.
+ */
+static int
+drop_billing_blocks(enum dialect d, json_t *copy)
+{
+	static const char mark[] = "x-anthropic-billing-header:";
+	json_t *sys = json_object_get(copy, "system"), *kept, *b;
+	const char *t;
+	size_t i;
+	int found = 0;
+
+	if (d != DIALECT_ANTHROPIC || !json_is_array(sys))
+		return 0;
+	kept = json_array();
+	if (kept == NULL)
+		return 1;
+	json_array_foreach (sys, i, b) {
+		t = json_string_value(json_object_get(b, "text"));
+		if (t != NULL && strncasecmp(t, mark, sizeof(mark) - 1) == 0) {
+			found = 1;
+			continue;
+		}
+		if (json_array_append(kept, b) != 0) {
+			json_decref(kept);
+			return 1;
+		}
+	}
+	if (!found || json_array_size(kept) == 0) {
+		if (found)
+			json_object_del(copy, "system");
+		json_decref(kept);
+		return 0;
+	}
+	return json_object_set_new(copy, "system", kept) != 0;
+}
+
 /* SHA-256 of what identifies the answer, in hex. */
 static enum relay_err
 request_hash(enum dialect d, const char *model, const char *scope, json_t *root,
@@ -150,7 +191,8 @@ request_hash(enum dialect d, const char *model, const char *scope, json_t *root,
 	for (i = 0; ignored[i] != NULL; i++)
 		json_object_del(copy, ignored[i]);
 	snprintf(ver, sizeof(ver), "v%d", CACHE_VERSION);
-	bad = EVP_DigestInit_ex(md, crypto_sha256_md(), NULL) != 1 ||
+	bad = drop_billing_blocks(d, copy) ||
+	    EVP_DigestInit_ex(md, crypto_sha256_md(), NULL) != 1 ||
 	    digest_str(md, ver) || digest_str(md, dialect_name(d)) ||
 	    digest_str(md, model) || digest_str(md, scope) ||
 	    json_dump_callback(copy, digest_cb, md,

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -421,6 +422,18 @@ vsecret(struct vctx *v, json_t *s, const char *path)
 }
 
 static void
+strs_free(struct config_strs *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		mem_free(s->v[i]);
+	mem_free(s->v);
+	s->v = NULL;
+	s->n = 0;
+}
+
+static void
 provider_free(struct config_provider *p)
 {
 	size_t i;
@@ -440,6 +453,13 @@ provider_free(struct config_provider *p)
 		mem_free(p->headers[i].value);
 	}
 	mem_free(p->headers);
+	strs_free(&p->ov.beta_allow);
+	strs_free(&p->ov.beta_deny);
+	strs_free(&p->ov.headers_delete);
+	strs_free(&p->ov.pass_headers);
+	strs_free(&p->ov.body_delete);
+	strs_free(&p->ov.body_set_path);
+	strs_free(&p->ov.body_set_json);
 }
 
 static void
@@ -622,6 +642,167 @@ parse_provider_keys(
 	}
 }
 
+/* A header name: a token of letters, digits and '-'. */
+static int
+header_token(const char *k)
+{
+	size_t i;
+
+	for (i = 0; k[i] != '\0'; i++)
+		if (!((k[i] >= 'a' && k[i] <= 'z') ||
+			(k[i] >= 'A' && k[i] <= 'Z') ||
+			(k[i] >= '0' && k[i] <= '9') || k[i] == '-'))
+			return 0;
+	return i > 0 && i <= RELAY_NAME_MAX;
+}
+
+/* Credentials and framing are the relay's: a client never passes them on,
+ * and the config cannot delete the ones the relay must send. */
+static int
+header_reserved(const char *k)
+{
+	static const char *const names[] = {"authorization", "x-api-key",
+	    "x-goog-api-key", "api-key", "cookie", "proxy-authorization",
+	    "host", "content-length", "transfer-encoding", "connection",
+	    "content-type", NULL};
+	size_t i;
+
+	for (i = 0; names[i] != NULL; i++)
+		if (strcasecmp(k, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* kind: 0 any short string, 1 a header name, 2 a header name the
+ * relay does not own, 3 a dotted body path. */
+static void
+vstrs(struct vctx *v, json_t *a, const char *key, const char *path, int kind,
+    struct config_strs *out)
+{
+	json_t *e;
+	size_t i;
+
+	if (a == NULL)
+		return;
+	if (!json_is_array(a)) {
+		vfail(v, path, "\"%s\" must be an array of strings", key);
+		return;
+	}
+	out->v = json_array_size(a) > 0
+	    ? mem_calloc(json_array_size(a), sizeof(char *))
+	    : NULL;
+	if (json_array_size(a) > 0 && out->v == NULL) {
+		voom(v);
+		return;
+	}
+	json_array_foreach (a, i, e) {
+		const char *s = json_string_value(e);
+
+		if (s == NULL || json_string_length(e) == 0 ||
+		    json_string_length(e) > RELAY_NAME_MAX ||
+		    strlen(s) != json_string_length(e) ||
+		    (kind >= 1 && kind <= 2 && !header_token(s)) ||
+		    (kind == 2 && header_reserved(s)) ||
+		    (kind == 3 &&
+			(s[0] == '.' || s[strlen(s) - 1] == '.' ||
+			    strstr(s, "..") != NULL))) {
+			vfail(v, path, "\"%s\"[%zu] must be %s", key, i,
+			    kind == 0       ? "a non-empty short string"
+				: kind == 3 ? "a dotted path (a.b.c)"
+				: kind == 2
+				? "a header name the relay does not "
+				  "set itself (no credentials)"
+				: "a header name");
+			return;
+		}
+		out->v[i] = vdup(v, s);
+		if (out->v[i] == NULL)
+			return;
+		out->n = i + 1;
+	}
+}
+
+static void
+parse_override(
+    struct vctx *v, struct config_provider *p, json_t *j, const char *path)
+{
+	static const char *const known[] = {
+	    "headers_delete", "pass_headers", "body_delete", "body_set", NULL};
+	static const char *const bknown[] = {"allow", "deny", NULL};
+	json_t *o = json_object_get(j, "override"), *b, *val;
+	json_t *beta = json_object_get(j, "anthropic_beta");
+	char opath[128];
+	const char *k;
+	size_t i = 0;
+
+	snprintf(opath, sizeof(opath), "%s.anthropic_beta", path);
+	if (beta != NULL && !json_is_object(beta)) {
+		vfail(v, opath, "must be an object");
+		return;
+	}
+	if (beta != NULL)
+		vkeys(v, beta, opath, bknown);
+	vstrs(v, json_object_get(beta, "allow"), "allow", opath, 0,
+	    &p->ov.beta_allow);
+	vstrs(v, json_object_get(beta, "deny"), "deny", opath, 0,
+	    &p->ov.beta_deny);
+	snprintf(opath, sizeof(opath), "%s.override", path);
+	if (o == NULL)
+		return;
+	if (!json_is_object(o)) {
+		vfail(v, opath, "must be an object");
+		return;
+	}
+	vkeys(v, o, opath, known);
+	vstrs(v, json_object_get(o, "headers_delete"), "headers_delete", opath,
+	    1, &p->ov.headers_delete);
+	vstrs(v, json_object_get(o, "pass_headers"), "pass_headers", opath, 2,
+	    &p->ov.pass_headers);
+	vstrs(v, json_object_get(o, "body_delete"), "body_delete", opath, 3,
+	    &p->ov.body_delete);
+	b = json_object_get(o, "body_set");
+	if (b == NULL || v->err != RELAY_OK)
+		return;
+	if (!json_is_object(b)) {
+		vfail(
+		    v, opath, "\"body_set\" must be an object of path: value");
+		return;
+	}
+	p->ov.body_set_path.v =
+	    mem_calloc(json_object_size(b) + 1, sizeof(char *));
+	p->ov.body_set_json.v =
+	    mem_calloc(json_object_size(b) + 1, sizeof(char *));
+	if (p->ov.body_set_path.v == NULL || p->ov.body_set_json.v == NULL) {
+		voom(v);
+		return;
+	}
+	json_object_foreach (b, k, val) {
+		json_t *wrap;
+		char *js;
+
+		if (k[0] == '\0' || k[0] == '.' || k[strlen(k) - 1] == '.' ||
+		    strstr(k, "..") != NULL || strlen(k) > RELAY_NAME_MAX) {
+			vfail(v, opath,
+			    "\"body_set\" key \"%.64s\" must be a "
+			    "dotted path (a.b.c)",
+			    k);
+			return;
+		}
+		/* Kept as a one-element array: any JSON value parses. */
+		wrap = json_pack("[O]", val);
+		js = wrap != NULL ? json_dumps(wrap, JSON_COMPACT) : NULL;
+		json_decref(wrap);
+		p->ov.body_set_path.v[i] = vdup(v, k);
+		p->ov.body_set_json.v[i] = js != NULL ? vdup(v, js) : NULL;
+		mem_free(js);
+		if (p->ov.body_set_json.v[i] == NULL)
+			voom(v);
+		if (v->err != RELAY_OK)
+			return;
+		p->ov.body_set_path.n = p->ov.body_set_json.n = ++i;
+	}
+}
+
 /* Azure's api-version, Anthropic's anthropic-version: given or default. */
 static void
 parse_api_version(struct vctx *v, struct config_provider *p, json_t *j,
@@ -642,7 +823,8 @@ parse_provider(
     struct vctx *v, struct config_provider *p, json_t *j, const char *path)
 {
 	static const char *const known[] = {"name", "type", "base_url",
-	    "api_keys", "headers", "timeouts", "api_version", NULL};
+	    "api_keys", "headers", "timeouts", "api_version", "override",
+	    "anthropic_beta", NULL};
 	static const char *const tknown[] = {
 	    "connect_ms", "first_byte_ms", "idle_ms", "total_ms", NULL};
 	const char *name, *type, *url;
@@ -689,6 +871,7 @@ parse_provider(
 	}
 	parse_provider_keys(v, p, json_object_get(j, "api_keys"), path);
 	parse_provider_headers(v, p, json_object_get(j, "headers"), path);
+	parse_override(v, p, j, path);
 	t = json_object_get(j, "timeouts");
 	snprintf(tpath, sizeof(tpath), "%s.timeouts", path);
 	if (t != NULL && !json_is_object(t)) {

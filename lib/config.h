@@ -25,7 +25,28 @@ struct config_header {
 };
 
 /* All config structs are read-only outside config.c. */
+/* A list of strings from the config. */
+struct config_strs {
+	char **v;
+	size_t n;
+};
+
+/*
+ * Per-provider changes to what is sent (config "override", and
+ * "anthropic_beta"), applied by override.c after the call is built.
+ */
+struct config_override {
+	struct config_strs beta_allow; /* anthropic-beta values kept ("x-*") */
+	struct config_strs beta_deny; /* anthropic-beta values removed */
+	struct config_strs headers_delete; /* never sent (curl's too) */
+	struct config_strs pass_headers; /* client headers passed on */
+	struct config_strs body_delete; /* dotted paths */
+	struct config_strs body_set_path; /* dotted paths ... */
+	struct config_strs body_set_json; /* ... their values, as "[value]" */
+};
+
 struct config_provider {
+	struct config_override ov;
 	char *name;
 	enum provider_type type;
 	char *base_url; /* without trailing '/' */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dialect.h"
+#include "ir_fold.h"
 #include "mem.h"
 #include "wire_anthropic.h"
 #include "wire_gemini.h"
@@ -165,11 +166,13 @@ dialect_request(enum dialect in, struct span body, enum dialect out,
 				err = ir_fail(errbuf, errsz, param, "tools",
 				    "Too many custom tools, or a custom tool "
 				    "name with a line break.");
+		/* Only OpenAI's conversation has a system role of its own. */
+		if (err == RELAY_OK && out != DIALECT_OPENAI)
+			err = ir_fold_system(&r);
 	}
-	if (err == RELAY_OK) {
+	if (err == RELAY_OK)
 		err = wires[out].emit_request(
 		    &r, upstream_model, out_body, errbuf, errsz, param);
-	}
 	if (err != RELAY_OK)
 		truncate_to(out_body, before);
 	ir_request_reset(&r);

@@ -34,8 +34,11 @@
  */
 
 /* Who speaks. Tool results are parts of a user message, as in Anthropic's
- * Messages API; the OpenAI emitter splits them into role "tool" messages. */
-enum ir_role { IR_ROLE_USER, IR_ROLE_ASSISTANT, IR_ROLE__MAX };
+ * Messages API; the OpenAI emitter splits them into role "tool" messages.
+ * IR_ROLE_SYSTEM: a system message inside the conversation (Anthropic's
+ * role "system" in messages, text parts only); only the OpenAI emitter
+ * sees one, the others get it folded by ir_fold_system() (ir_fold.h). */
+enum ir_role { IR_ROLE_USER, IR_ROLE_ASSISTANT, IR_ROLE_SYSTEM, IR_ROLE__MAX };
 
 enum ir_part_type {
 	IR_PART_TEXT, /* text */

@@ -184,6 +184,14 @@
 #define RELAY_KEY_AUTH_BENCH_S 600
 #define RELAY_KEY_AUTH_RECHECK_S 30
 
+/* Token counting (count_tokens.c): the longest counting answer an
+ * upstream may send, bytes; what the relay's own estimate charges for one
+ * image, tokens (Anthropic's ceiling for an image: 1.15 megapixels at 750
+ * pixels a token), and for each message's framing. */
+#define RELAY_COUNT_ANSWER_MAX (64 * 1024)
+#define RELAY_COUNT_IMAGE_TOKENS 1600
+#define RELAY_COUNT_MSG_TOKENS 4
+
 /* Where keys and stored credentials live when nothing else says. */
 #define RELAY_DATA_DIR_DEFAULT "/var/lib/llm-relay"
 

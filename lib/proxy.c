@@ -32,6 +32,7 @@
 #include "mem.h"
 #include "metrics.h"
 #include "num.h"
+#include "override.h"
 #include "pii_out.h"
 #include "proxy.h"
 #include "req.h"
@@ -1170,6 +1171,12 @@ backoff(struct proxy *px, int attempt, const char *retry_after)
 	return 1;
 }
 
+static const char *
+client_header(void *arg, const char *name)
+{
+	return req_header(arg, name);
+}
+
 /* One upstream call; fills c and ps, relays what it can. */
 static enum outcome
 attempt(struct proxy *px, const struct config_target *t,
@@ -1192,6 +1199,8 @@ attempt(struct proxy *px, const struct config_target *t,
 	    &param);
 	if (err == RELAY_OK)
 		err = tier_headers(&px->tr, p, req);
+	if (err == RELAY_OK) /* the provider's config "override", last */
+		err = override_apply(&px->tr, p, body, client_header, req);
 	if (err == RELAY_EINVAL) {
 		struct apierr_what w = {NULL, "unsupported_for_target", param};
 

@@ -4,6 +4,7 @@
  * "Errors"). */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "mem.h"
 #include "num.h"
@@ -151,6 +152,42 @@ an_thinking(json_t *b, struct ir_part *p, int redacted)
 	return RELAY_OK;
 }
 
+/*
+ * Blocks only Anthropic's own servers act on: server tool calls and their
+ * results (web search, code execution, tool search...), tool_reference
+ * (what tool search loaded), container uploads. Another provider has no
+ * use for them and the conversation reads the same without: dropped.
+ */
+static int
+an_block_dropped(const char *t)
+{
+	static const char *const exact[] = {"server_tool_use", "mcp_tool_use",
+	    "mcp_tool_result", "tool_reference", "container_upload",
+	    "compaction"};
+	static const char suffix[] = "_tool_result";
+	size_t i, n = strlen(t);
+
+	for (i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+		if (strcmp(t, exact[i]) == 0)
+			return 1;
+	return n > sizeof(suffix) - 1 &&
+	    strcmp(t + n - (sizeof(suffix) - 1), suffix) == 0;
+}
+
+/* The text a document with a plain-text source stands for (borrowed), or
+ * NULL: the other sources (PDF, URL) are not carried. */
+static json_t *
+an_block_text_of(json_t *b, const char *t)
+{
+	json_t *src = json_object_get(b, "source");
+
+	if (strcmp(t, "document") != 0 || strcmp(jtype(src), "text") != 0)
+		return NULL;
+	return json_is_string(json_object_get(src, "data"))
+	    ? json_object_get(src, "data")
+	    : NULL;
+}
+
 static enum relay_err
 an_block(json_t *b, struct ir_msg *m, const char *where, char *eb, size_t es,
     const char **param)
@@ -189,6 +226,15 @@ an_block(json_t *b, struct ir_msg *m, const char *where, char *eb, size_t es,
 		err = ir_msg_add_part(m, IR_PART_THINKING, &p);
 		return err != RELAY_OK ? err : an_thinking(b, p, t[0] == 'r');
 	}
+	if (an_block_text_of(b, t) != NULL) {
+		err = ir_msg_add_part(m, IR_PART_TEXT, &p);
+		if (err == RELAY_OK) {
+			p->text = json_incref(an_block_text_of(b, t));
+		}
+		return err;
+	}
+	if (an_block_dropped(t))
+		return RELAY_OK;
 	return FAIL("messages",
 	    "%s.type: content blocks of type '%.32s' cannot be translated for "
 	    "this model's provider (text, image, tool_use, tool_result and "
@@ -228,6 +274,22 @@ an_content(json_t *c, struct ir_msg *m, size_t mi, char *eb, size_t es,
 	return err;
 }
 
+/* A system message inside messages holds text blocks only. */
+static enum relay_err
+an_system_msg(
+    const struct ir_msg *m, size_t mi, char *eb, size_t es, const char **param)
+{
+	size_t i;
+
+	for (i = 0; i < m->nparts; i++)
+		if (m->parts[i].type != IR_PART_TEXT)
+			return FAIL("messages",
+			    "messages.%zu.content.%zu: a system message holds "
+			    "text blocks only",
+			    mi, i);
+	return RELAY_OK;
+}
+
 static enum relay_err
 an_messages(
     json_t *msgs, struct ir_request *r, char *eb, size_t es, const char **param)
@@ -244,20 +306,41 @@ an_messages(
 		role = json_string_value(json_object_get(msg, "role"));
 		if (role == NULL ||
 		    (strcmp(role, "user") != 0 &&
-			strcmp(role, "assistant") != 0))
+			strcmp(role, "assistant") != 0 &&
+			strcmp(role, "system") != 0))
 			return FAIL("messages",
-			    "messages.%zu.role: Input should be 'user' or "
-			    "'assistant'",
+			    "messages.%zu.role: Input should be 'user', "
+			    "'assistant' or 'system'",
 			    i);
-		err = ir_request_add_msg(
-		    r, role[0] == 'u' ? IR_ROLE_USER : IR_ROLE_ASSISTANT, &m);
+		err = ir_request_add_msg(r,
+		    role[0] == 'u'       ? IR_ROLE_USER
+			: role[0] == 'a' ? IR_ROLE_ASSISTANT
+					 : IR_ROLE_SYSTEM,
+		    &m);
 		if (err == RELAY_OK)
 			err = an_content(json_object_get(msg, "content"), m, i,
 			    eb, es, param);
+		if (err == RELAY_OK && m->role == IR_ROLE_SYSTEM)
+			err = an_system_msg(m, i, eb, es, param);
 		if (err != RELAY_OK)
 			break;
 	}
 	return err;
+}
+
+/*
+ * Claude Code's first system block, "x-anthropic-billing-header:
+ * cc_version=...; cc_entrypoint=...", is meant for Anthropic's billing,
+ * not the model, and changes with every release: sent to another
+ * provider it only spoils that provider's prompt cache. Dropped.
+ */
+static int
+an_billing_block(const json_t *text)
+{
+	static const char mark[] = "x-anthropic-billing-header:";
+
+	return json_string_length(text) >= sizeof(mark) - 1 &&
+	    strncasecmp(json_string_value(text), mark, sizeof(mark) - 1) == 0;
 }
 
 static enum relay_err
@@ -284,6 +367,8 @@ an_system(
 		    !json_is_string(json_object_get(b, "text")))
 			return FAIL("system",
 			    "system.%zu: Input should be a text block", i);
+		if (an_billing_block(json_object_get(b, "text")))
+			continue;
 		err = ir_msg_add_part(&r->system, IR_PART_TEXT, &p);
 		if (err != RELAY_OK)
 			break;
@@ -308,11 +393,14 @@ an_tools(json_t *tools, struct ir_request *r, char *eb, size_t es,
 		return FAIL("tools", "tools: Input should be a valid list");
 	json_array_foreach (tools, i, item) {
 		type = json_string_value(json_object_get(item, "type"));
+		/* Anthropic's own tools (web search, code execution, tool
+		 * search, bash and text editor with their built-in schemas)
+		 * run on Anthropic's side or need its trained formats: the
+		 * other providers get the custom tools only. A deferred
+		 * custom tool (defer_loading) is declared like any other,
+		 * there being no tool search to load it later. */
 		if (type != NULL && strcmp(type, "custom") != 0)
-			return FAIL("tools",
-			    "tools.%zu: the server tool '%.40s' cannot be "
-			    "translated for this model's provider",
-			    i, type);
+			continue;
 		if (!json_is_string(json_object_get(item, "name")) ||
 		    !json_is_object(json_object_get(item, "input_schema")))
 			return FAIL("tools",
@@ -370,6 +458,58 @@ an_number(json_t *root, const char *key, json_t **dst, char *eb, size_t es,
 	return RELAY_OK;
 }
 
+/*
+ * output_config.effort ("low" ... "max") as a thinking budget, for
+ * adaptive thinking, where the model decides how much to think: the
+ * other providers want a number (Gemini thinkingBudget). Without an
+ * effort the budget Gemini's own "dynamic" stands for elsewhere.
+ */
+static long long
+an_effort_budget(const char *e)
+{
+	if (e == NULL)
+		return GM_DYNAMIC_BUDGET;
+	return strcmp(e, "low") == 0   ? OA_EFFORT_LOW
+	    : strcmp(e, "medium") == 0 ? OA_EFFORT_MEDIUM
+				       : OA_EFFORT_HIGH;
+}
+
+/*
+ * thinking {type: adaptive | between_tools} and output_config (effort,
+ * format). The effort alone does not ask an OpenAI model for
+ * reasoning_effort: the target may be a model without reasoning, which
+ * refuses the parameter (the same as thinking "enabled" today).
+ */
+static enum relay_err
+an_output_config(json_t *root, struct ir_request *r, json_t *th, char *eb,
+    size_t es, const char **param)
+{
+	json_t *oc = json_object_get(root, "output_config");
+	json_t *fmt = json_object_get(oc, "format");
+	json_t *eff = json_object_get(oc, "effort");
+	const char *t = jtype(th);
+
+	if (oc != NULL && !json_is_null(oc) && !json_is_object(oc))
+		return FAIL("output_config",
+		    "output_config: Input should be a valid dictionary");
+	if (eff != NULL && !json_is_null(eff) && !json_is_string(eff))
+		return FAIL("output_config",
+		    "output_config.effort: Input should be 'low', 'medium', "
+		    "'high', 'xhigh' or 'max'");
+	if (strcmp(t, "adaptive") == 0 || strcmp(t, "between_tools") == 0)
+		r->thinking_budget = an_effort_budget(json_string_value(eff));
+	if (fmt == NULL || json_is_null(fmt))
+		return RELAY_OK;
+	if (strcmp(jtype(fmt), "json_schema") != 0 ||
+	    !json_is_object(json_object_get(fmt, "schema")))
+		return FAIL("output_config",
+		    "output_config.format: Input should be a json_schema "
+		    "format with a schema");
+	r->format = IR_FORMAT_JSON_SCHEMA;
+	r->format_schema = json_incref(json_object_get(fmt, "schema"));
+	return RELAY_OK;
+}
+
 static enum relay_err
 an_scalars(
     json_t *root, struct ir_request *r, char *eb, size_t es, const char **param)
@@ -413,6 +553,9 @@ an_scalars(
 	if (r->thinking_budget < 0)
 		return FAIL("thinking",
 		    "thinking.enabled.budget_tokens: Field required");
+	err = an_output_config(root, r, th, eb, es, param);
+	if (err != RELAY_OK)
+		return err;
 	if (stream != NULL && !json_is_boolean(stream) && !json_is_null(stream))
 		return FAIL(
 		    "stream", "stream: Input should be a valid boolean");

@@ -9,6 +9,7 @@
 
 #include "mem.h"
 #include "num.h"
+#include "schema_gemini.h"
 #include "wire_gemini.h"
 
 /* Google's documented placeholder for function calls whose signature is
@@ -309,14 +310,22 @@ gm_decls(json_t *decls, struct ir_request *r, char *eb, size_t es,
 			    i);
 		schema =
 		    gget(d, "parametersJsonSchema", "parameters_json_schema");
-		if (schema == NULL)
-			schema = json_object_get(d, "parameters");
 		err = ir_request_add_tool(r, &t);
 		if (err != RELAY_OK)
 			return err;
 		t->name = json_incref(json_object_get(d, "name"));
 		t->description = ir_str(json_object_get(d, "description"));
-		t->schema = json_is_object(schema) ? json_incref(schema) : NULL;
+		if (json_is_object(schema))
+			t->schema = json_incref(schema);
+		else if (json_is_object(json_object_get(d, "parameters"))) {
+			/* Gemini's own Schema (OpenAPI form) is no JSON
+			 * Schema: upper-case types, nullable, counts as
+			 * strings. */
+			t->schema = schema_gemini_to_json(
+			    json_object_get(d, "parameters"));
+			if (t->schema == NULL)
+				return RELAY_ENOMEM;
+		}
 	}
 	return RELAY_OK;
 }
@@ -409,11 +418,16 @@ gm_gen_config(
 	if (r->max_tokens < 0)
 		r->max_tokens = 0;
 	r->stop = json_is_array(stop) ? json_incref(stop) : NULL;
-	if (schema == NULL)
-		schema = gget(gc, "responseSchema", "response_schema");
 	if (json_is_object(schema)) {
 		r->format = IR_FORMAT_JSON_SCHEMA;
 		r->format_schema = json_incref(schema);
+	} else if (json_is_object(
+		       gget(gc, "responseSchema", "response_schema"))) {
+		r->format = IR_FORMAT_JSON_SCHEMA;
+		r->format_schema = schema_gemini_to_json(
+		    gget(gc, "responseSchema", "response_schema"));
+		if (r->format_schema == NULL)
+			return RELAY_ENOMEM;
 	} else if (json_is_string(mime) &&
 	    strcmp(json_string_value(mime), "application/json") == 0)
 		r->format = IR_FORMAT_JSON_OBJECT;

@@ -760,6 +760,21 @@ oa_user_json(const struct ir_msg *m, json_t *out)
 	return bad;
 }
 
+/* A system message inside the conversation stays where it was. */
+static int
+oa_system_json(const struct ir_msg *m, json_t *out)
+{
+	json_t *o, *text;
+	int oom = 0;
+
+	text = ir_msg_text(m, IR_PART_TEXT, "\n\n", &oom);
+	if (text == NULL)
+		return oom;
+	o = json_object();
+	return ir_set(o, "role", json_string("system")) |
+	    ir_set(o, "content", text) | ir_push(out, o);
+}
+
 static json_t *
 oa_messages_json(const struct ir_request *r)
 {
@@ -779,6 +794,8 @@ oa_messages_json(const struct ir_request *r)
 		if (r->msgs[i].role == IR_ROLE_ASSISTANT)
 			bad |=
 			    ir_push(a, oa_assistant_json(&r->msgs[i], 0, &bad));
+		else if (r->msgs[i].role == IR_ROLE_SYSTEM)
+			bad |= oa_system_json(&r->msgs[i], a);
 		else
 			bad |= oa_user_json(&r->msgs[i], a);
 	}

@@ -39,3 +39,15 @@ for d in tests/node tests/browser; do
 		cp "$d/package-lock.json" "$stamp"
 	fi
 done
+
+# The coding agents of tests/integration/t_agents.sh (about 1 GB): npm
+# install, not npm ci, which refuses npm's own lockfile when it leaves out
+# other platforms' optional binaries; the versions stay the lockfile's.
+if [ -f tests/agents/package-lock.json ]; then
+	stamp=tests/agents/node_modules/.lock-stamp
+	if [ ! -f "$stamp" ] || ! cmp -s tests/agents/package-lock.json "$stamp"; then
+		echo "deps: npm install in tests/agents"
+		(cd tests/agents && npm install --no-audit --no-fund --loglevel=error)
+		cp tests/agents/package-lock.json "$stamp"
+	fi
+fi

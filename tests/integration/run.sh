@@ -175,8 +175,10 @@ run_scenario() {
 	sdir=$SOUT/$name
 	mkdir -p "$sdir"
 	logf=$sdir/output.log
-	local t0=$(date +%s%3N)
-	SCEN_DIR=$sdir timeout -k 5 "$SCEN_TIMEOUT" bash "$t" >"$logf" 2>&1 &
+	local t0=$(date +%s%3N) to
+	# A scenario may need longer: a "# scenario-timeout: N" line says so.
+	to=$(sed -n 's/^# scenario-timeout: \([0-9][0-9]*\)$/\1/p' "$t" | head -n 1)
+	SCEN_DIR=$sdir timeout -k 5 "${to:-$SCEN_TIMEOUT}" bash "$t" >"$logf" 2>&1 &
 	pid=$!
 	wait "$pid"
 	rc=$?
@@ -189,7 +191,7 @@ run_scenario() {
 		for p in $left; do kill -KILL "$p" 2>/dev/null; done
 		rc=${rc/#0/98}
 	fi
-	[ "$rc" = 124 ] && echo "  timed out after ${SCEN_TIMEOUT}s" >>"$logf"
+	[ "$rc" = 124 ] && echo "  timed out after ${to:-$SCEN_TIMEOUT}s" >>"$logf"
 	if [ "$rc" = 0 ]; then
 		ok "$name" "$(awk -v m="$ms" 'BEGIN { printf "%.1f s", m / 1000 }')"
 		grep -a '^  measure:' "$logf" | sed 's/^  measure:/     measure:/'

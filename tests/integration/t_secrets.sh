@@ -311,7 +311,9 @@ go bad3 "$RC" 400 xapi "$K1" POST /v1/chat/completions "{\"model\":\"m-oa\",\"me
 go bad4 "$RM" 400 xapi "$K1" POST /v1/messages "{\"model\":\"m-an\",\"max_tokens\":\"$TXT\",\"messages\":[]}"
 go bad5 "$RG" 400 goog "$K1" POST /v1beta/models/m-ge:generateContent "{\"contents\":\"$TXT\"}"
 go bad6 "$RE" 400 xapi "$K1" POST /v1/embeddings "{\"model\":\"e-oa\",\"input\":{\"$TXT\":1}}"
-go bad7 "$RGS" '400|404' goog "$K1" POST "/v1beta/models/m-ge:countTokens" "$(ge_body "$TXT")"
+# countTokens is served since issue 17: a count, whose upstream call
+# carries the provider's key, never the client's
+go bad7 "$RGS" 200 goog "$K1" POST "/v1beta/models/m-ge:countTokens" "$(ge_body "$TXT")"
 go nf1 "$RC" 404 bearer "$K1" POST /v1/chat/completions "$(oa_body nosuch "$TXT")"
 go nf2 "$RLI" 404 xapi "$K1" GET /v1/models/nosuch
 go meth "$RC" 405 xapi "$K1" GET /v1/chat/completions

@@ -7,6 +7,8 @@
  *   - Anthropic Messages       POST .../v1/messages
  *   - Google Gemini            POST .../models/{m}:generateContent
  *                              POST .../models/{m}:streamGenerateContent[?alt=sse]
+ *   - token counting           POST .../v1/messages/count_tokens
+ *                              POST .../models/{m}:countTokens
  *   - OpenAI model list        GET  .../models
  *   - control                  GET /_mock/requests, GET /_mock/stats,
  *                              POST /_mock/reset, POST /_mock/keys
@@ -286,6 +288,11 @@ typedef struct {
 	int tool, thinking, usage, fail_first, split_ph;
 	int tool_once; /* tool, unless the last turn carries a tool result */
 	char key[64];
+	/* call=NAME arg=VALUE: a call to the request's own tool NAME (any
+	 * case) with its first required property set to VALUE; once the
+	 * conversation ends in that tool's result, a text answer quoting it
+	 * ("Tool said: ..."): an agent's tool round trip. */
+	char call[64], arg[64];
 } dir_t;
 
 typedef struct {
@@ -300,6 +307,7 @@ typedef struct {
 	int prov, stream, include_usage, sse;
 	json_t *root;
 	const char *tool;
+	sb_t said; /* call=: the tool result the conversation ended in */
 	sb_t model, extra, last_user, prefix;
 	dir_t d;
 	pieces_t pc;
@@ -308,8 +316,9 @@ typedef struct {
 	unsigned long long id;
 	long long created;
 	char idstr[64];
-	/* split_ph=1 with tool=1: the arguments echo the prompt
-	 * ({"said": ...}), in NFRAGS fragments cut inside a placeholder. */
+	/* the tool call's arguments, whole and in NFRAGS stream pieces
+	 * (NULL: TOOL_ARGS): call= sets them, and split_ph=1 with tool=1
+	 * echoes the prompt ({"said": ...}) cut inside a placeholder. */
 	char *targs, *tfrag[3];
 	int reasoning, enc; /* Responses: "reasoning" asked; its
 			       encrypted_content included */
@@ -333,6 +342,7 @@ static struct {
 	unsigned long long requests, streams_started, streams_completed,
 	    streams_aborted;
 	unsigned long long streams_killed, gemini_query_keys, hung;
+	unsigned long long counts; /* count_tokens / countTokens calls */
 	long long open_streams, open_connections, open_hung;
 } st;
 
@@ -1125,7 +1135,7 @@ log_clear(void)
 static json_t *
 stats_json(void)
 {
-	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 	    "requests", (json_int_t)st.requests, "streams_started",
 	    (json_int_t)st.streams_started, "streams_completed",
 	    (json_int_t)st.streams_completed, "streams_aborted",
@@ -1134,7 +1144,8 @@ stats_json(void)
 	    (json_int_t)st.open_connections, "gemini_query_keys",
 	    (json_int_t)st.gemini_query_keys, "streams_killed",
 	    (json_int_t)st.streams_killed, "hung", (json_int_t)st.hung,
-	    "open_hung", (json_int_t)st.open_hung);
+	    "open_hung", (json_int_t)st.open_hung, "counts",
+	    (json_int_t)st.counts);
 }
 
 static void
@@ -1142,6 +1153,7 @@ control_reset(void)
 {
 	log_clear();
 	st.requests = st.streams_started = st.streams_completed = 0;
+	st.counts = 0;
 	st.streams_aborted = st.streams_killed = st.gemini_query_keys =
 	    st.hung = 0;
 	g_fail_n = 0;
@@ -1230,10 +1242,14 @@ dir_set(dir_t *d, const char *k, size_t kl, const char *v, size_t vl)
 	for (size_t i = 0; i < kl; i++)
 		key[i] = k[i] == '-' ? '_' : (char)tolower((unsigned char)k[i]);
 	key[kl] = 0;
-	if (strcmp(key, "key") == 0) {
-		size_t n = vl < sizeof d->key - 1 ? vl : sizeof d->key - 1;
-		memcpy(d->key, v, n);
-		d->key[n] = 0;
+	if (strcmp(key, "key") == 0 || strcmp(key, "call") == 0 ||
+	    strcmp(key, "arg") == 0) {
+		char *dst = key[0] == 'k' ? d->key
+		    : key[0] == 'c'       ? d->call
+					  : d->arg;
+		size_t n = vl < 63 ? vl : 63;
+		memcpy(dst, v, n);
+		dst[n] = 0;
 		return;
 	}
 	if (!vl || vl >= sizeof val)
@@ -1494,8 +1510,16 @@ make_reply(gen_t *g)
 		while (n && (g->last_user.p[n] & 0xC0) == 0x80)
 			n--;
 	}
-	sb_adds(&g->pc.text, "Hello from mock. You said: ");
-	sb_add(&g->pc.text, g->last_user.p ? g->last_user.p : "", n);
+	if (g->said.len) {
+		n = g->said.len > SNIPPET_MAX ? SNIPPET_MAX : g->said.len;
+		while (n && n < g->said.len && (g->said.p[n] & 0xC0) == 0x80)
+			n--;
+		sb_adds(&g->pc.text, "Hello from mock. Tool said: ");
+		sb_add(&g->pc.text, g->said.p, n);
+	} else {
+		sb_adds(&g->pc.text, "Hello from mock. You said: ");
+		sb_add(&g->pc.text, g->last_user.p ? g->last_user.p : "", n);
+	}
 	pc_split(&g->pc);
 	if (g->d.split_ph)
 		pc_split_ph(&g->pc);
@@ -1513,7 +1537,6 @@ piece_json(const gen_t *g, int i)
 }
 
 static const char *TOOL_ARGS = "{\"city\":\"Paris\"}";
-static const char *TOOL_FRAGS[] = {"{\"city\"", ":\"Par", "is\"}"};
 #define NFRAGS 3
 
 /* The echoed arguments: {"said": <the reply text>}, fragments cut after
@@ -1529,6 +1552,9 @@ tool_echo(gen_t *g)
 	json_decref(o);
 	if (!a)
 		return;
+	free(g->targs);
+	for (int i = 0; i < NFRAGS; i++)
+		free(g->tfrag[i]);
 	if (ph && (size_t)(ph - a) + 5 < n) {
 		c1 = (size_t)(ph - a) + 3;
 		c2 = c1 + 2;
@@ -2448,6 +2474,91 @@ set_model(gen_t *g, const char *s, size_t n)
 }
 
 /* Validate body and collect text; returns NULL or a 400 message. */
+/*
+ * A tool's parameters must be JSON Schema where the provider says so
+ * (OpenAI, Azure: function.parameters; Anthropic: input_schema, whose
+ * type must be "object"): a "type" that is not one of JSON Schema's
+ * lower-case names ("OBJECT", Gemini's spelling) is refused, as OpenAI
+ * does ("Invalid schema for function"). Walks properties, items, anyOf.
+ */
+static int
+schema_type_ok(json_t *t)
+{
+	static const char *const names[] = {"object", "string", "number",
+	    "integer", "boolean", "array", "null"};
+	size_t i, j;
+	json_t *e;
+
+	if (t == NULL)
+		return 1;
+	if (json_is_array(t)) {
+		json_array_foreach (t, j, e)
+			if (!schema_type_ok(e))
+				return 0;
+		return 1;
+	}
+	for (i = 0; json_is_string(t) && i < sizeof names / sizeof names[0];
+	    i++)
+		if (strcmp(json_string_value(t), names[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+schema_ok(json_t *s, int depth)
+{
+	const char *k;
+	json_t *v, *e;
+	size_t i;
+
+	if (!json_is_object(s) || depth > 64)
+		return 1;
+	if (!schema_type_ok(json_object_get(s, "type")))
+		return 0;
+	json_object_foreach (json_object_get(s, "properties"), k, v)
+		if (!schema_ok(v, depth + 1))
+			return 0;
+	json_array_foreach (json_object_get(s, "anyOf"), i, e)
+		if (!schema_ok(e, depth + 1))
+			return 0;
+	return schema_ok(json_object_get(s, "items"), depth + 1);
+}
+
+static const char *
+tools_check(gen_t *g)
+{
+	json_t *tools = json_object_get(g->root, "tools"), *t, *schema;
+	size_t i;
+
+	if (g->prov == P_GEMINI)
+		return NULL;
+	json_array_foreach (tools, i, t) {
+		if (g->prov == P_ANTH) {
+			const char *ty =
+			    json_string_value(json_object_get(t, "type"));
+			if (ty && strcmp(ty, "custom") != 0)
+				continue; /* Anthropic's own server tools */
+			schema = json_object_get(t, "input_schema");
+			if (!json_is_object(schema) ||
+			    !json_is_string(json_object_get(schema, "type")) ||
+			    strcmp(json_string_value(
+				       json_object_get(schema, "type")),
+				"object") != 0)
+				return "tools.0.custom.input_schema.type: Input "
+				       "should be 'object'";
+		} else
+			schema = json_object_get(
+			    json_object_get(t, "function"), "parameters");
+		if (!schema_ok(schema, 0))
+			return g->prov == P_ANTH
+			    ? "tools.0.custom.input_schema: JSON schema is "
+			      "invalid"
+			    : "Invalid schema for function: a 'type' is not "
+			      "valid under any of the given schemas";
+	}
+	return NULL;
+}
+
 static const char *
 extract(gen_t *g)
 {
@@ -2481,6 +2592,9 @@ extract(gen_t *g)
 	if (g->prov == P_ANTH)
 		add_text(g, json_object_get(root, "system"), 0);
 	add_messages(g, msgs, "content", "user");
+	const char *bad = tools_check(g);
+	if (bad)
+		return bad;
 	json_t *s = json_object_get(root, "stream");
 	g->stream = json_is_true(s);
 	json_t *so = json_object_get(root, "stream_options");
@@ -2512,6 +2626,7 @@ gen_free(gen_t *g)
 	sb_free(&g->extra);
 	sb_free(&g->last_user);
 	sb_free(&g->prefix);
+	sb_free(&g->said);
 	pc_free(&g->pc);
 	free(g->targs);
 	for (int i = 0; i < NFRAGS; i++)
@@ -2519,6 +2634,140 @@ gen_free(gen_t *g)
 }
 
 /* Produce the plan (response) for a provider request. */
+static void
+tool_args_set(gen_t *g, const char *args)
+{
+	size_t n = strlen(args), a = n / 3, b = 2 * n / 3;
+
+	free(g->targs);
+	for (int i = 0; i < NFRAGS; i++)
+		free(g->tfrag[i]);
+	g->targs = strdup(args);
+	g->tfrag[0] = strndup(args, a);
+	g->tfrag[1] = strndup(args + a, b - a);
+	g->tfrag[2] = strdup(args + b);
+}
+
+/* A declared tool: its name and its parameters' schema, in any dialect. */
+static const char *
+tool_decl(gen_t *g, json_t *t, json_t **schema)
+{
+	json_t *n;
+
+	if (g->prov == P_ANTH) {
+		*schema = json_object_get(t, "input_schema");
+		n = json_object_get(t, "name");
+	} else if (g->prov == P_GEMINI) {
+		*schema = json_object_get(t, "parametersJsonSchema");
+		if (!*schema)
+			*schema = json_object_get(t, "parameters");
+		n = json_object_get(t, "name");
+	} else {
+		json_t *fn = json_object_get(t, "function");
+		*schema = json_object_get(fn, "parameters");
+		n = json_object_get(fn, "name");
+	}
+	return json_string_value(n);
+}
+
+/* The text of the tool result the conversation ends in, into g->said;
+ * 0 when its last turn is not a tool result. */
+static int
+last_tool_result(gen_t *g)
+{
+	json_t *arr = json_object_get(g->root,
+	    g->prov == P_GEMINI ? "contents" : "messages");
+	json_t *last = json_array_get(arr, json_array_size(arr) - 1), *e;
+	size_t i;
+
+	if (!json_is_object(last))
+		return 0;
+	if (g->prov == P_OPENAI || g->prov == P_AZURE) {
+		if (!json_is_string(json_object_get(last, "role")) ||
+		    strcmp(json_string_value(json_object_get(last, "role")),
+			"tool") != 0)
+			return 0;
+		json_t *c = json_object_get(last, "content");
+		if (json_is_string(c))
+			sb_add(&g->said, json_string_value(c),
+			    json_string_length(c));
+		else
+			sb_json(&g->said, c);
+		return 1;
+	}
+	json_t *parts = json_object_get(
+	    last, g->prov == P_GEMINI ? "parts" : "content");
+	json_array_foreach (parts, i, e) {
+		json_t *r = g->prov == P_GEMINI
+		    ? json_object_get(e, "functionResponse")
+		    : (json_is_string(json_object_get(e, "type")) &&
+			      strcmp(json_string_value(
+					 json_object_get(e, "type")),
+				  "tool_result") == 0
+			  ? json_object_get(e, "content")
+			  : NULL);
+		if (!r)
+			continue;
+		if (g->prov == P_GEMINI)
+			r = json_object_get(r, "response");
+		if (json_is_string(r))
+			sb_add(&g->said, json_string_value(r),
+			    json_string_length(r));
+		else if (json_is_array(r) && g->prov == P_ANTH) {
+			size_t j;
+			json_t *b;
+			json_array_foreach (r, j, b) {
+				json_t *t = json_object_get(b, "text");
+				if (json_is_string(t))
+					sb_add(&g->said, json_string_value(t),
+					    json_string_length(t));
+			}
+		} else
+			sb_json(&g->said, r);
+		return 1;
+	}
+	return 0;
+}
+
+/* call=NAME: the agent's own tool called with its first required
+ * property set to arg, unless the conversation ends in a tool result. */
+static void
+agent_call(gen_t *g)
+{
+	json_t *tools = json_object_get(g->root, "tools"), *t, *schema;
+	size_t i, j;
+
+	if (last_tool_result(g))
+		return;
+	json_array_foreach (tools, i, t) {
+		json_t *list = g->prov == P_GEMINI
+		    ? json_object_get(t, "functionDeclarations")
+		    : NULL;
+		json_t *one = NULL;
+		size_t n = list ? json_array_size(list) : 1;
+		for (j = 0; j < n; j++) {
+			one = list ? json_array_get(list, j) : t;
+			const char *name = tool_decl(g, one, &schema);
+			if (!name || strcasecmp(name, g->d.call) != 0)
+				continue;
+			json_t *req = json_object_get(schema, "required");
+			const char *prop =
+			    json_string_value(json_array_get(req, 0));
+			json_t *a = json_object();
+			json_object_set_new(a, prop ? prop : "pattern",
+			    json_string(g->d.arg));
+			char *dump = json_dumps(a, JSON_COMPACT);
+			json_decref(a);
+			if (dump) {
+				tool_args_set(g, dump);
+				g->tool = name;
+			}
+			free(dump);
+			return;
+		}
+	}
+}
+
 static int
 gen_response(conn_t *c, gen_t *g)
 {
@@ -2549,7 +2798,9 @@ gen_response(conn_t *c, gen_t *g)
 		send_error(c, g, status, NULL);
 		return status;
 	}
-	if (g->d.tool || (g->d.tool_once && !after_tool_result(g)))
+	if (g->d.call[0])
+		agent_call(g);
+	else if (g->d.tool || (g->d.tool_once && !after_tool_result(g)))
 		g->tool = find_tool(g);
 	make_reply(g);
 	if (g->tool && g->d.split_ph)
@@ -2733,6 +2984,92 @@ handle_not_found(conn_t *c, int prov)
 	sb_free(&clean);
 }
 
+/*
+ * Token counting, never a generation:
+ *   Anthropic POST .../v1/messages/count_tokens: MessageCountTokensParams
+ *     (model and messages required; generation-only members such as
+ *     max_tokens, stream, temperature and metadata are refused as the API
+ *     does: "Extra inputs are not permitted") -> {"input_tokens": n};
+ *   Gemini POST .../models/{m}:countTokens: contents or
+ *     generateContentRequest (exactly one; the latter with its "model"
+ *     as "models/{m}") -> {"totalTokens": n}.
+ * n is the word count the generation routes report as prompt tokens.
+ */
+static const char *
+count_check(gen_t *g)
+{
+	static const char *const extra[] = {"max_tokens", "stream",
+	    "temperature", "top_p", "top_k", "stop_sequences", "metadata",
+	    "service_tier"};
+	json_t *root = g->root, *gcr;
+	size_t i;
+
+	if (g->prov == P_ANTH) {
+		for (i = 0; i < sizeof extra / sizeof extra[0]; i++)
+			if (json_object_get(root, extra[i]))
+				return "Extra inputs are not permitted";
+		return extract(g);
+	}
+	gcr = json_object_get(root, "generateContentRequest");
+	if (gcr != NULL && json_object_get(root, "contents") != NULL)
+		return "contents and generateContentRequest are mutually "
+		       "exclusive";
+	if (gcr == NULL)
+		return extract(g);
+	if (!json_is_object(gcr) ||
+	    !json_is_string(json_object_get(gcr, "model")) ||
+	    strncmp(json_string_value(json_object_get(gcr, "model")),
+		"models/", 7) != 0)
+		return "generateContentRequest.model: must be models/{model}";
+	g->root = gcr;
+	const char *bad = extract(g);
+	g->root = root;
+	return bad;
+}
+
+static void
+handle_count(conn_t *c, int prov, const char *model, size_t mlen)
+{
+	req_t *r = &c->req;
+	json_error_t je;
+	const char *bad;
+	gen_t g;
+
+	memset(&g, 0, sizeof g);
+	g.c = c;
+	g.r = r;
+	g.prov = prov;
+	set_model(&g, model, mlen);
+	dir_init(&g.d);
+	gen_ids(&g);
+	st.counts++;
+	if (!auth_ok(r, prov)) {
+		plan_json(c, 401, error_json(prov, 401, default_msg(401), 0),
+		    NULL);
+		goto out;
+	}
+	g.root = json_loadb(r->body ? r->body : "", r->blen, 0, &je);
+	bad = json_is_object(g.root) ? count_check(&g)
+				     : "We could not parse the JSON body of "
+				       "your request.";
+	if (bad != NULL) {
+		plan_json(c, 400, error_json(prov, 400, bad, 0), NULL);
+		goto out;
+	}
+	if (g.P < 1)
+		g.P = 1;
+	plan_json(c, 200,
+	    prov == P_ANTH
+		? json_pack("{s:I}", "input_tokens", (json_int_t)g.P)
+		: json_pack("{s:I,s:[{s:s,s:I}]}", "totalTokens",
+		      (json_int_t)g.P, "promptTokensDetails", "modality",
+		      "TEXT", "tokenCount", (json_int_t)g.P),
+	    NULL);
+out:
+	plan_start(c, NULL, 0);
+	gen_free(&g);
+}
+
 /* Route a complete request. */
 static void
 dispatch(conn_t *c)
@@ -2767,6 +3104,10 @@ dispatch(conn_t *c)
 		handle_gemini_embed(c);
 	else if (post && ends_with(p, "/v1/messages"))
 		handle_api(c, P_ANTH, "", 0, 0, 0);
+	else if (post && ends_with(p, "/v1/messages/count_tokens"))
+		handle_count(c, P_ANTH, "", 0);
+	else if (post && colon && strcmp(colon, ":countTokens") == 0)
+		handle_count(c, P_GEMINI, mp + 8, (size_t)(colon - mp - 8));
 	else if (post && colon && strcmp(colon, ":generateContent") == 0)
 		handle_api(c, P_GEMINI, mp + 8, (size_t)(colon - mp - 8), 0, 0);
 	else if (post && colon &&

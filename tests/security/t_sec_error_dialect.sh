@@ -159,7 +159,8 @@ case_ responses big 413 POST $RS good big.json
 case_ anthropic ok 200 POST $AN good anthropic.ok
 case_ anthropic method 405 GET $AN good -
 case_ anthropic subpath 404 POST /v1/messages/nope good anthropic.ok
-case_ anthropic count_tokens 404 POST /v1/messages/count_tokens good anthropic.ok
+# served since issue 17: an unknown model is its 404, in Anthropic's shape
+case_ anthropic count_tokens 404 POST /v1/messages/count_tokens good anthropic.nomodel
 case_ anthropic nomodel 404 POST $AN good anthropic.nomodel
 case_ anthropic nokey 401 POST $AN none anthropic.ok
 case_ anthropic badkey 401 POST $AN bad anthropic.ok
@@ -170,11 +171,14 @@ case_ anthropic big 413 POST $AN good big.json
 case_ gemini ok 200 POST $GE good gemini.ok
 case_ gemini method 405 GET $GE good -
 case_ gemini nomethod 404 POST /v1beta/models/m-gemini good gemini.ok
-case_ gemini nomethod_get 404 GET /v1beta/models/m-gemini good -
-case_ gemini badmethod 404 POST /v1beta/models/m-gemini:countTokens good gemini.ok
+# GET /v1beta/models/{m} is the model (issue 17): an unknown one is a 404
+case_ gemini nomethod_get 404 GET /v1beta/models/nope good -
+# :countTokens is served since issue 17: a method the relay lacks
+case_ gemini badmethod 404 POST /v1beta/models/m-gemini:embedContent good gemini.ok
 case_ gemini nomodelname 404 POST /v1beta/models/:generateContent good gemini.ok
 case_ gemini subpath 404 POST /v1beta/files good gemini.ok
-case_ gemini list 404 GET /v1beta/models good -
+# the Gemini model list is served since issue 17
+case_ gemini list 200 GET /v1beta/models good -
 case_ gemini nomodel 404 POST /v1beta/models/nope:generateContent good gemini.nomodel
 case_ gemini nokey 401 POST $GE none gemini.ok
 case_ gemini badkey 401 POST $GE bad gemini.ok

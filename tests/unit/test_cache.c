@@ -213,6 +213,78 @@ test_key_normalised(void **state)
 	chatreq_free(&d);
 }
 
+/* An Anthropic request, as Claude Code sends it. */
+static void
+parse_an(struct chatreq *cr, const char *fmt, ...)
+{
+	char body[4096], eb[256];
+	const char *param;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(body, sizeof(body), fmt, ap);
+	va_end(ap);
+	assert_true(n > 0 && (size_t)n < sizeof(body));
+	assert_int_equal(chatreq_parse_dialect(DIALECT_ANTHROPIC, body,
+			     (size_t)n, cr, eb, sizeof(eb), &param),
+	    RELAY_OK);
+}
+
+/* Claude Code's billing-header system block changes with each release:
+ * left out of the key; the other system blocks stay in it. */
+static void
+test_key_billing_header(void **state)
+{
+	struct chatreq a = {0}, b = {0}, c = {0}, d = {0};
+	struct cache_req cq = {0};
+	struct cache_entry e;
+	static const char fmt[] =
+	    "{\"model\":\"m\",\"max_tokens\":5," T0 ",\"system\":[%s"
+	    "{\"type\":\"text\",\"text\":\"%s\"}],\"messages\":[{\"role\":"
+	    "\"user\",\"content\":\"bill %d\"}]}";
+	static const char v1[] = "{\"type\":\"text\",\"text\":"
+				 "\"x-anthropic-billing-header: "
+				 "cc_version=2.1.1.aaa; cc_entrypoint=cli;\"},";
+	static const char v2[] = "{\"type\":\"text\",\"text\":"
+				 "\"x-anthropic-billing-header: "
+				 "cc_version=2.1.9.bbb; cc_entrypoint=sdk;\"},";
+
+	(void)state;
+	if (kv == NULL)
+		skip();
+	cache_entry_init(&e, 1 << 20);
+	parse_an(&a, fmt, v1, "You are Claude Code.", run_id);
+	parse_an(&b, fmt, v2, "You are Claude Code.", run_id);
+	parse_an(&c, fmt, "", "You are Claude Code.", run_id);
+	parse_an(&d, fmt, v1, "You are someone else.", run_id);
+	cache_done(&cq, kv);
+	assert_int_equal(cache_lookup(&cq, kv, cfg, model("m"),
+			     DIALECT_ANTHROPIC, &a, "k1", NULL, &e),
+	    CACHE_MISS);
+	put(&cq, 10, 'b');
+	cache_done(&cq, kv);
+	assert_int_equal(cache_lookup(&cq, kv, cfg, model("m"),
+			     DIALECT_ANTHROPIC, &b, "k1", NULL, &e),
+	    CACHE_HIT);
+	buf_clear(&e.payload);
+	cache_done(&cq, kv);
+	assert_int_equal(cache_lookup(&cq, kv, cfg, model("m"),
+			     DIALECT_ANTHROPIC, &c, "k1", NULL, &e),
+	    CACHE_HIT);
+	buf_clear(&e.payload);
+	cache_done(&cq, kv);
+	assert_int_equal(cache_lookup(&cq, kv, cfg, model("m"),
+			     DIALECT_ANTHROPIC, &d, "k1", NULL, &e),
+	    CACHE_MISS);
+	cache_done(&cq, kv);
+	cache_entry_reset(&e);
+	chatreq_free(&a);
+	chatreq_free(&b);
+	chatreq_free(&c);
+	chatreq_free(&d);
+}
+
 /* Sampled answers are not cached unless the model says so; embeddings
  * always are; a model with the cache off never is. */
 static void
@@ -681,6 +753,7 @@ main(void)
 	    cmocka_unit_test(test_header_parse),
 	    cmocka_unit_test(test_miss_store_hit),
 	    cmocka_unit_test(test_key_normalised),
+	    cmocka_unit_test(test_key_billing_header),
 	    cmocka_unit_test(test_policy),
 	    cmocka_unit_test(test_cache_control),
 	    cmocka_unit_test(test_tenants),

@@ -171,6 +171,57 @@ out:
 
 #define KP_HEAD "{" MC "," PROV("") "," MODELS
 
+/* A provider's "override" and "anthropic_beta": parsed; credentials and
+ * framing headers are never passed on; paths are dotted. */
+static void
+test_override_section(void **state)
+{
+	struct config *c = NULL;
+	char eb[512];
+	const struct config_override *ov;
+
+	(void)state;
+	TRY(parse("{" MC "," PROV(",\"override\":{\"headers_delete\":[\"User-"
+				  "Agent\"],"
+				  "\"pass_headers\":[\"HTTP-Referer\",\"X-"
+				  "Title\"],"
+				  "\"body_delete\":[\"a.b\"],\"body_set\":{\"x."
+				  "y\":"
+				  "[1,\"z\"],\"n\":null}},\"anthropic_beta\":{"
+				  "\"allow\":[\"prompt-caching-*\"],\"deny\":["
+				  "\"x\"]}") "," MODELS "}",
+		&c, eb, sizeof(eb)),
+	    RELAY_OK);
+	ov = &c->providers[0].ov;
+	assert_int_equal(ov->headers_delete.n, 1);
+	assert_string_equal(ov->headers_delete.v[0], "User-Agent");
+	assert_int_equal(ov->pass_headers.n, 2);
+	assert_string_equal(ov->pass_headers.v[1], "X-Title");
+	assert_string_equal(ov->body_delete.v[0], "a.b");
+	assert_int_equal(ov->body_set_path.n, 2);
+	assert_string_equal(ov->body_set_path.v[0], "x.y");
+	assert_string_equal(ov->body_set_json.v[0], "[[1,\"z\"]]");
+	assert_string_equal(ov->body_set_json.v[1], "[null]");
+	assert_string_equal(ov->beta_allow.v[0], "prompt-caching-*");
+	assert_string_equal(ov->beta_deny.v[0], "x");
+	refused("{" MC "," PROV(",\"override\":{\"pass_headers\":"
+				"[\"Authorization\"]}") "," MODELS "}",
+	    "$.providers[0].override: \"pass_headers\"[0] must be a header "
+	    "name the relay does not set itself");
+	refused("{" MC "," PROV(",\"override\":{\"pass_headers\":"
+				"[\"x-goog-api-key\"]}") "," MODELS "}",
+	    "$.providers[0].override: \"pass_headers\"[0]");
+	refused("{" MC "," PROV(",\"override\":{\"body_delete\":"
+				"[\"a..b\"]}") "," MODELS "}",
+	    "$.providers[0].override: \"body_delete\"[0] must be a dotted");
+	refused("{" MC "," PROV(",\"override\":{\"bogus\":1}") "," MODELS "}",
+	    "$.providers[0].override: unknown key \"bogus\"");
+	refused("{" MC "," PROV(",\"anthropic_beta\":[]") "," MODELS "}",
+	    "$.providers[0].anthropic_beta: must be an object");
+out:
+	config_release(c);
+}
+
 /* keypool: minutes by default, bounded, the re-check within the bench. */
 static void
 test_keypool_section(void **state)
@@ -664,6 +715,7 @@ main(void)
 	    cmocka_unit_test(test_minimal_accepted),
 	    cmocka_unit_test(test_keypool_section),
 	    cmocka_unit_test(test_pii_protection),
+	    cmocka_unit_test(test_override_section),
 	    cmocka_unit_test(test_minimal_without_key_refused),
 	    cmocka_unit_test(test_full_options),
 	    cmocka_unit_test(test_default_json),

@@ -637,18 +637,15 @@ test_req_invalid(void **state)
 	    "max_tokens", "max_tokens: Field required");
 	check_einval(DIALECT_ANTHROPIC,
 	    "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":"
-	    "\"system\",\"content\":\"x\"}]}",
+	    "\"tool\",\"content\":\"x\"}]}",
 	    "messages",
-	    "messages.0.role: Input should be 'user' or 'assistant'");
+	    "messages.0.role: Input should be 'user', 'assistant' or "
+	    "'system'");
 	check_einval(DIALECT_ANTHROPIC,
 	    "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":"
 	    "\"user\","
 	    "\"content\":[{\"type\":\"document\"}]}]}",
 	    "messages", "messages.0.content.0.type");
-	check_einval(DIALECT_ANTHROPIC,
-	    "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[],\"tools\":[{"
-	    "\"type\":\"web_search_20250305\",\"name\":\"web_search\"}]}",
-	    "tools", "server tool");
 	check_einval(
 	    DIALECT_GEMINI, "{}", "contents", "contents is not specified");
 	check_einval(DIALECT_GEMINI,
