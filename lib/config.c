@@ -366,6 +366,30 @@ config_release(struct config *cfg)
 		config_free(cfg);
 }
 
+/* The memcached a config without "memcached.servers" uses: the one the
+ * environment names (make run and scripts/stack.sh export the memcached
+ * they started), else the usual local one, as the built-in config does. */
+static const char *
+kv_server_env(void)
+{
+	const char *mc = getenv("RELAY_MEMCACHED");
+
+	return mc != NULL && *mc != '\0' ? mc : RELAY_KV_SERVER_DEFAULT;
+}
+
+static void
+default_kv_server(struct vctx *v, struct config *c)
+{
+	c->kv_servers = mem_calloc(1, sizeof(char *));
+	if (c->kv_servers == NULL) {
+		voom(v);
+		return;
+	}
+	c->kv_servers[0] = vdup(v, kv_server_env());
+	if (c->kv_servers[0] != NULL)
+		c->nkv_servers = 1;
+}
+
 static void
 parse_memcached(struct vctx *v, struct config *c, json_t *root)
 {
@@ -375,18 +399,20 @@ parse_memcached(struct vctx *v, struct config *c, json_t *root)
 	size_t i;
 
 	c->kv_timeout_ms = RELAY_KV_TIMEOUT_MS_DEFAULT;
-	if (mc == NULL) {
-		vfail(v, "$", "missing required key \"memcached\"");
-		return;
-	}
-	if (!json_is_object(mc)) {
+	if (mc != NULL && !json_is_object(mc)) {
 		vfail(v, "$.memcached", "must be an object");
 		return;
 	}
-	vkeys(v, mc, "$.memcached", known);
-	c->kv_timeout_ms = vlong(v, mc, "timeout_ms", "$.memcached",
-	    RELAY_KV_TIMEOUT_MS_DEFAULT, 1, 60000);
-	servers = json_object_get(mc, "servers");
+	if (mc != NULL) {
+		vkeys(v, mc, "$.memcached", known);
+		c->kv_timeout_ms = vlong(v, mc, "timeout_ms", "$.memcached",
+		    RELAY_KV_TIMEOUT_MS_DEFAULT, 1, 60000);
+	}
+	servers = mc != NULL ? json_object_get(mc, "servers") : NULL;
+	if (servers == NULL) {
+		default_kv_server(v, c);
+		return;
+	}
 	if (!json_is_array(servers) || json_array_size(servers) == 0 ||
 	    json_array_size(servers) > RELAY_KV_SERVERS_MAX) {
 		vfail(v, "$.memcached.servers",
@@ -1049,7 +1075,6 @@ json_str(struct buf *b, const char *s)
 enum relay_err
 config_default_json(struct buf *b)
 {
-	const char *mc = getenv("RELAY_MEMCACHED");
 	const char *demo = getenv("RELAY_DEMO_URL");
 	int openai = getenv("OPENAI_API_KEY") != NULL &&
 	    *getenv("OPENAI_API_KEY") != '\0';
@@ -1057,8 +1082,7 @@ config_default_json(struct buf *b)
 
 	err = buf_puts(b, "{\"memcached\":{\"servers\":[");
 	if (err == RELAY_OK)
-		err = json_str(
-		    b, mc != NULL && *mc != '\0' ? mc : "127.0.0.1:11211");
+		err = json_str(b, kv_server_env());
 	if (err == RELAY_OK)
 		err = buf_puts(b,
 		    "]},\"providers\":[{\"name\":\"demo\","

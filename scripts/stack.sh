@@ -26,6 +26,18 @@ stack_free_port() {
 	return 1
 }
 
+# The last error a component logged (its log's last "error" or "fatal"
+# line, else its last line), without the timestamp: what a terminal shows
+# so that nobody has to open the log to learn why something failed.
+stack_last_error() { # name
+	local f="$RUN_DIR/logs/$1.log" line
+	[ -s "$f" ] || return 0
+	line=$(grep -aiE '(^|[] ])(error|fatal|emerg|crit)[]: ]|panic|refused|cannot|could not' "$f" | tail -n 1)
+	[ -n "$line" ] || line=$(tail -n 1 "$f")
+	# relay: "2026-...Z error relay-x[pid] msg"; lighttpd: "2026-... (file.c.N) msg".
+	printf '%s\n' "$line" | sed -E 's/^[0-9]{4}-[0-9-]+[T ][0-9:.]+Z? //' | cut -c1-400
+}
+
 # Wait until cmd succeeds, at most $1 tenths of a second.
 stack_wait() {
 	local n=$1
@@ -154,15 +166,17 @@ stack_start() {
 
 	stack_mc_spawn
 	stack_mock_spawn
-	stack_wait 50 stack_tcp_up "$MC_PORT" || { echo "memcached did not start" >&2; return 1; }
-	stack_wait 50 stack_tcp_up "$MOCK_PORT" || { echo "mock upstream did not start" >&2; return 1; }
+	stack_wait 50 stack_tcp_up "$MC_PORT" ||
+	    { echo "memcached did not start on 127.0.0.1:$MC_PORT: $(stack_last_error memcached)" >&2; return 1; }
+	stack_wait 50 stack_tcp_up "$MOCK_PORT" ||
+	    { echo "mock upstream did not start on 127.0.0.1:$MOCK_PORT: $(stack_last_error mock)" >&2; return 1; }
 	local h
 	for h in chat models health admin; do
 		stack_relay_spawn "$h"
 	done
 	for h in chat models health admin; do
 		stack_wait 100 test -S "$RUN_DIR/$h.sock" ||
-		    { echo "relay-$h did not start: $RUN_DIR/logs/relay-$h.log" >&2; return 1; }
+		    { echo "relay-$h did not start: $(stack_last_error "relay-$h") (log: $RUN_DIR/logs/relay-$h.log)" >&2; return 1; }
 	done
 	# A port found free may be taken by the time the server binds it
 	# (other tests run beside us): try a few.
@@ -171,9 +185,9 @@ stack_start() {
 		stack_web_start || return 1
 		stack_wait 100 stack_tcp_up "$PORT" && break
 		kill -0 "${STACK_PIDS[-1]}" 2>/dev/null &&
-		    { echo "$SERVER did not start: $RUN_DIR/logs" >&2; return 1; }
+		    { echo "$SERVER did not start: $(stack_last_error "$SERVER") (logs: $RUN_DIR/logs)" >&2; return 1; }
 		unset 'STACK_PIDS[-1]' 'STACK_NAMES[-1]'
-		[ "$try" = 3 ] && { echo "$SERVER did not start: $RUN_DIR/logs" >&2; return 1; }
+		[ "$try" = 3 ] && { echo "$SERVER did not start: $(stack_last_error "$SERVER") (logs: $RUN_DIR/logs)" >&2; return 1; }
 		PORT=$(stack_free_port)
 	done
 	BASE_URL="http://127.0.0.1:$PORT"

@@ -118,6 +118,44 @@ out:
 	config_release(c);
 }
 
+/* A config without memcached.servers uses the memcached the environment
+ * names (make run exports the one it started), else the usual local one. */
+static void
+test_memcached_default(void **state)
+{
+	struct config *c = NULL;
+	char eb[512];
+
+	(void)state;
+	setenv("RELAY_MEMCACHED", "127.0.0.1:11311", 1);
+	assert_int_equal(
+	    parse("{" PROV("") "," MODELS "}", &c, eb, sizeof(eb)), RELAY_OK);
+	assert_int_equal(c->nkv_servers, 1);
+	assert_string_equal(c->kv_servers[0], "127.0.0.1:11311");
+	assert_int_equal(c->kv_timeout_ms, RELAY_KV_TIMEOUT_MS_DEFAULT);
+	config_release(c);
+	/* timeout_ms alone: the servers still come from the environment. */
+	assert_int_equal(
+	    parse("{\"memcached\":{\"timeout_ms\":99}," PROV("") "," MODELS "}",
+		&c, eb, sizeof(eb)),
+	    RELAY_OK);
+	assert_string_equal(c->kv_servers[0], "127.0.0.1:11311");
+	assert_int_equal(c->kv_timeout_ms, 99);
+	config_release(c);
+	/* Named servers win over the environment. */
+	assert_int_equal(
+	    parse("{" MC "," PROV("") "," MODELS "}", &c, eb, sizeof(eb)),
+	    RELAY_OK);
+	assert_string_equal(c->kv_servers[0], "127.0.0.1:11211");
+	config_release(c);
+	unsetenv("RELAY_MEMCACHED");
+	assert_int_equal(
+	    parse("{" PROV("") "," MODELS "}", &c, eb, sizeof(eb)), RELAY_OK);
+	assert_int_equal(c->nkv_servers, 1);
+	assert_string_equal(c->kv_servers[0], RELAY_KV_SERVER_DEFAULT);
+	config_release(c);
+}
+
 #define KP_HEAD "{" MC "," PROV("") "," MODELS
 
 /* keypool: minutes by default, bounded, the re-check within the bench. */
@@ -338,8 +376,6 @@ test_refusals(void **state)
 	refused("{\"memcached\":1,\"memcached\":2}", "$: invalid JSON");
 	refused("{" MC "," PROV("") "," MODELS ",\"extra\":1}",
 	    "$: unknown key \"extra\"");
-	refused("{" PROV("") "," MODELS "}",
-	    "$: missing required key \"memcached\"");
 	refused("{\"memcached\":[]," PROV("") "," MODELS "}",
 	    "$.memcached: must be an object");
 	refused("{\"memcached\":{\"servers\":[],\"x\":1}," PROV("") "," MODELS
@@ -612,6 +648,7 @@ main(void)
 	const struct CMUnitTest cases[] = {
 	    cmocka_unit_test(test_minimal_accepted),
 	    cmocka_unit_test(test_keypool_section),
+	    cmocka_unit_test(test_memcached_default),
 	    cmocka_unit_test(test_minimal_without_key_refused),
 	    cmocka_unit_test(test_full_options),
 	    cmocka_unit_test(test_default_json),
