@@ -169,6 +169,8 @@ accesslog_write(struct accesslog *al, const struct access_entry *e)
 		err = str_field(&b, "ip", ip);
 	if (err == RELAY_OK)
 		err = str_field(&b, "cache", e->cache);
+	if (err == RELAY_OK && e->error != NULL)
+		err = str_field(&b, "error", e->error);
 	/* snprintf into the stack, then one copy: buf_printf() would format
 	 * twice into a buffer this young. */
 	n = snprintf(tail, sizeof(tail),

@@ -20,6 +20,9 @@ struct access_entry {
 	const char *route, *dialect, *model, *provider;
 	const char *client_ip; /* anonymised before it is written */
 	const char *cache; /* "HIT", "MISS", "REFRESH", "BYPASS" or NULL */
+	/* What failed when it was not the upstream (e.g. "egress_proxy");
+	 * NULL: the member is left out. */
+	const char *error;
 	int status;
 	double seconds, ttft_seconds; /* ttft < 0: none */
 	long long tokens_in, tokens_out;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "egress.h"
 #include "jsonx.h"
 #include "limits.h"
 #include "log.h"
@@ -304,6 +305,46 @@ vsecret(struct vctx *v, json_t *s, const char *path)
 	return vdup(v, val);
 }
 
+/* An egress proxy URL (literal or env:NAME), checked; it may hold a
+ * password, so errors never quote it. NULL when absent or refused. */
+static char *
+vproxy(struct vctx *v, json_t *s, const char *path)
+{
+	char eb[128], *url;
+
+	if (s == NULL)
+		return NULL;
+	url = vsecret(v, s, path);
+	if (url == NULL)
+		return NULL;
+	if (egress_check(url, eb, sizeof(eb)) != 0) {
+		vfail(v, path, "\"proxy\" %s", eb);
+		explicit_bzero(url, strlen(url));
+		mem_free(url);
+		return NULL;
+	}
+	return url;
+}
+
+static void
+free_secret(char *s)
+{
+	if (s != NULL)
+		explicit_bzero(s, strlen(s));
+	mem_free(s);
+}
+
+const char *
+config_key_proxy(const struct config_provider *p, const char *key)
+{
+	size_t i;
+
+	for (i = 0; key != NULL && p->key_proxies != NULL && i < p->nkeys; i++)
+		if (p->keys[i] == key && p->key_proxies[i] != NULL)
+			return p->key_proxies[i];
+	return p->proxy;
+}
+
 static void
 provider_free(struct config_provider *p)
 {
@@ -315,7 +356,11 @@ provider_free(struct config_provider *p)
 		if (p->keys[i] != NULL)
 			explicit_bzero(p->keys[i], strlen(p->keys[i]));
 		mem_free(p->keys[i]);
+		if (p->key_proxies != NULL)
+			free_secret(p->key_proxies[i]);
 	}
+	mem_free(p->key_proxies);
+	free_secret(p->proxy);
 	mem_free(p->keys);
 	mem_free(p->key_weights);
 	mem_free(p->api_version);
@@ -492,7 +537,7 @@ static void
 parse_provider_keys(
     struct vctx *v, struct config_provider *p, json_t *keys, const char *path)
 {
-	static const char *const kknown[] = {"key", "weight", NULL};
+	static const char *const kknown[] = {"key", "weight", "proxy", NULL};
 	char kpath[128];
 	json_t *k;
 	size_t i;
@@ -507,7 +552,9 @@ parse_provider_keys(
 		return;
 	p->keys = mem_calloc(json_array_size(keys), sizeof(char *));
 	p->key_weights = mem_calloc(json_array_size(keys), sizeof(int));
-	if (p->keys == NULL || p->key_weights == NULL) {
+	p->key_proxies = mem_calloc(json_array_size(keys), sizeof(char *));
+	if (p->keys == NULL || p->key_weights == NULL ||
+	    p->key_proxies == NULL) {
 		voom(v);
 		return;
 	}
@@ -521,6 +568,8 @@ parse_provider_keys(
 			vkeys(v, k, kpath, kknown);
 			p->key_weights[i] =
 			    (int)vlong(v, k, "weight", kpath, 1, 1, 1000);
+			p->key_proxies[i] =
+			    vproxy(v, json_object_get(k, "proxy"), kpath);
 		}
 		p->keys[i] = vsecret(v, secret, kpath);
 		if (p->keys[i] == NULL)
@@ -549,7 +598,7 @@ parse_provider(
     struct vctx *v, struct config_provider *p, json_t *j, const char *path)
 {
 	static const char *const known[] = {"name", "type", "base_url",
-	    "api_keys", "headers", "timeouts", "api_version", NULL};
+	    "api_keys", "headers", "timeouts", "api_version", "proxy", NULL};
 	static const char *const tknown[] = {
 	    "connect_ms", "first_byte_ms", "idle_ms", "total_ms", NULL};
 	const char *name, *type, *url;
@@ -594,6 +643,7 @@ parse_provider(
 		while (n > 0 && p->base_url[n - 1] == '/')
 			p->base_url[--n] = '\0';
 	}
+	p->proxy = vproxy(v, json_object_get(j, "proxy"), path);
 	parse_provider_keys(v, p, json_object_get(j, "api_keys"), path);
 	parse_provider_headers(v, p, json_object_get(j, "headers"), path);
 	t = json_object_get(j, "timeouts");

@@ -50,6 +50,8 @@
 #define RELAY_DRAIN_MS_DEFAULT 30000
 /* memcached: per-operation timeout, milliseconds. */
 #define RELAY_KV_TIMEOUT_MS_DEFAULT 250
+/* An egress proxy's URL (providers[].proxy), credentials included: bytes. */
+#define RELAY_EGRESS_URL_MAX 1024
 /* memcached when the config names none and RELAY_MEMCACHED is unset. */
 #define RELAY_KV_SERVER_DEFAULT "127.0.0.1:11211"
 /* memcached: keys of one multi-get, count. */

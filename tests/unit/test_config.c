@@ -156,6 +156,56 @@ test_memcached_default(void **state)
 	config_release(c);
 }
 
+/* Egress proxies: the provider's, a key's own (which wins), env:NAME;
+ * a bad one refused without quoting it (it may hold a password). */
+static void
+test_proxies(void **state)
+{
+	struct config *c = NULL;
+	const struct config_provider *p;
+	char eb[512];
+
+	(void)state;
+	setenv("RELAY_TEST_PROXY", "http://u:pw@127.0.0.1:3128", 1);
+	assert_int_equal(
+	    parse("{" MC ",\"providers\":[{\"name\":\"p\",\"type\":"
+		  "\"openai\",\"base_url\":\"http://h/v1\",\"proxy\":"
+		  "\"env:RELAY_TEST_PROXY\",\"api_keys\":[\"k1\",{\"key\":"
+		  "\"k2\",\"proxy\":\"socks5h://127.0.0.1:1080\"}]},{"
+		  "\"name\":\"q\",\"type\":\"openai\",\"base_url\":"
+		  "\"http://h/v1\"}]," MODELS "}",
+		&c, eb, sizeof(eb)),
+	    RELAY_OK);
+	p = &c->providers[0];
+	assert_string_equal(p->proxy, "http://u:pw@127.0.0.1:3128");
+	assert_string_equal(
+	    config_key_proxy(p, p->keys[0]), "http://u:pw@127.0.0.1:3128");
+	assert_string_equal(
+	    config_key_proxy(p, p->keys[1]), "socks5h://127.0.0.1:1080");
+	/* A stored credential (not of keys[]) or no key: the provider's. */
+	assert_string_equal(
+	    config_key_proxy(p, "k2"), "http://u:pw@127.0.0.1:3128");
+	assert_string_equal(
+	    config_key_proxy(p, NULL), "http://u:pw@127.0.0.1:3128");
+	assert_null(config_key_proxy(&c->providers[1], NULL));
+	config_release(c);
+	unsetenv("RELAY_TEST_PROXY");
+	refused("{" MC "," PROV(",\"proxy\":\"ftp://u:s3cret@h:1\"") "," MODELS
+								     "}",
+	    "$.providers[0]: \"proxy\" must start with");
+	assert_int_equal(parse("{" MC "," PROV(",\"proxy\":\"http://u:s3cret@h:"
+					       "1/x\"") "," MODELS "}",
+			     &c, eb, sizeof(eb)),
+	    RELAY_EINVAL);
+	assert_null(strstr(eb, "s3cret"));
+	refused("{" MC
+		"," PROV(",\"proxy\":\"env:RELAY_TEST_PROXY\"") "," MODELS "}",
+	    "$.providers[0]: environment variable RELAY_TEST_PROXY");
+	refused("{" MC "," PROV(",\"api_keys\":[{\"key\":\"k\",\"proxy\":"
+				"\"h:1\"}]") "," MODELS "}",
+	    "$.providers[0].api_keys[0]: \"proxy\" must start with");
+}
+
 #define KP_HEAD "{" MC "," PROV("") "," MODELS
 
 /* keypool: minutes by default, bounded, the re-check within the bench. */
@@ -649,6 +699,7 @@ main(void)
 	    cmocka_unit_test(test_minimal_accepted),
 	    cmocka_unit_test(test_keypool_section),
 	    cmocka_unit_test(test_memcached_default),
+	    cmocka_unit_test(test_proxies),
 	    cmocka_unit_test(test_minimal_without_key_refused),
 	    cmocka_unit_test(test_full_options),
 	    cmocka_unit_test(test_default_json),
