@@ -124,7 +124,9 @@ forward(struct relay_req *req, const struct config *cfg,
 	c.first_byte_ms = p->first_byte_ms;
 	c.idle_ms = p->idle_ms;
 	c.total_ms = p->total_ms;
-	c.proxy = config_key_proxy(p, kc.key);
+	c.proxy = creds_proxy(cs, kc.key);
+	if (c.proxy == NULL)
+		c.proxy = config_key_proxy(p, kc.key);
 	req_watch(req, &c.watch_fd, &c.watch_io);
 	c.on_head = pipe_head;
 	c.on_data = pipe_data;

@@ -1106,7 +1106,9 @@ attempt(struct proxy *px, const struct config_target *t,
 	c->total_ms = p->total_ms;
 	req_watch(req, &c->watch_fd, &c->watch_io);
 	c->heartbeat_ms = px->pc->cr->stream ? px->cfg->heartbeat_ms : 0;
-	c->proxy = config_key_proxy(p, kc->key);
+	c->proxy = creds_proxy(px->cs, kc->key);
+	if (c->proxy == NULL)
+		c->proxy = config_key_proxy(p, kc->key);
 	c->on_head = on_head;
 	c->on_data = on_data;
 	c->on_idle = on_idle;

@@ -68,7 +68,8 @@ cat >"$T/cfg.in" <<JSON
     { "name": "http_unreach", "type": "openai", "base_url": "http://127.0.0.1:$DEAD/v1", "api_keys": ["k-hu"],
       "proxy": "env:EGRESS_HTTP" },
     { "name": "socks_unreach", "type": "openai", "base_url": "http://127.0.0.1:$DEAD/v1", "api_keys": ["k-su"],
-      "proxy": "socks5://127.0.0.1:$SP" }
+      "proxy": "socks5://127.0.0.1:$SP" },
+    { "name": "stored", "type": "openai", "base_url": "http://127.0.0.1:@MOCK_PORT@/v1" }
   ],
   "models": [
     { "name": "direct", "targets": [{ "provider": "direct", "model": "up" }] },
@@ -79,9 +80,13 @@ cat >"$T/cfg.in" <<JSON
     { "name": "bad_auth", "targets": [{ "provider": "bad_auth", "model": "up" }] },
     { "name": "no_proxy", "targets": [{ "provider": "no_proxy", "model": "up" }] },
     { "name": "http_unreach", "targets": [{ "provider": "http_unreach", "model": "up" }] },
-    { "name": "socks_unreach", "targets": [{ "provider": "socks_unreach", "model": "up" }] }
+    { "name": "socks_unreach", "targets": [{ "provider": "socks_unreach", "model": "up" }] },
+    { "name": "stored", "targets": [{ "provider": "stored", "model": "up" }] }
   ] }
 JSON
+export RELAY_ADMIN_TOKEN="adm-$RANDOM$RANDOM"
+RELAY_MASTER_KEY=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+export RELAY_MASTER_KEY
 own_stack_start "$T/cfg.in"
 # (Only the responders keep them: this script's own curls go direct.)
 unset HTTP_PROXY HTTPS_PROXY http_proxy https_proxy ALL_PROXY NO_PROXY
@@ -111,6 +116,21 @@ done
 # tinyproxy saw the tunnels (CONNECT) of via_http only.
 n=$(grep -c "CONNECT 127.0.0.1:$MOCK_PORT" "$T/tinyproxy.log" || true)
 expect_ge "$n" 1 "CONNECTs tinyproxy logged"
+
+# --- a stored credential's own proxy, sealed like its key ----------------------------
+# (The proxy named as localhost: a connection kept from via_http's calls to
+# the same proxy URL would carry the call without a new CONNECT.)
+before=$(grep -c "CONNECT 127.0.0.1:$MOCK_PORT" "$T/tinyproxy.log" || true)
+st=$(req cred "$BASE_URL/admin/credentials" -H "Authorization: Bearer $RELAY_ADMIN_TOKEN" \
+    -d "{\"provider\":\"stored\",\"api_key\":\"sk-stored-1234567\",\"proxy\":\"http://relay:$PW@localhost:$TP\"}")
+expect_eq "$st" 201 "store a credential with a proxy ($(head -c 200 "$T/cred.body"))"
+expect_eq "$(jget proxy "$T/cred.body")" "http://***@localhost:$TP" "the proxy as the admin API shows it"
+sleep 0.5
+st=$(chat stored stored "hello")
+expect_eq "$st" 200 "chat with the stored key through its proxy ($(head -c 200 "$T/stored.body"))"
+after=$(grep -c "CONNECT 127.0.0.1:$MOCK_PORT" "$T/tinyproxy.log" || true)
+expect_eq "$after" "$((before + 1))" "CONNECTs of the stored credential's call"
+grep -q -- "$PW" "$OWN_DIR/data/credentials.json" && expect_eq "clear" "sealed" "proxy password in credentials.json"
 
 # --- failures: the proxy's, told apart -------------------------------------------------
 # proxy_error NAME MODEL WORDS: 502 egress_proxy_error whose message has WORDS.
