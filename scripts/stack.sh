@@ -115,7 +115,20 @@ stack_render() { # template output
 	local lb=""
 	[ -n "${STACK_CHAT_TCP:-}" ] &&
 	    lb='lb_policy least_conn\n\t\tlb_try_duration 2s\n\t\tlb_try_interval 50ms\n\t\tfail_duration 5s'
+	# TLS (STACK_TLS_CERT, STACK_TLS_KEY: PEM files) and the proxies
+	# whose X-Forwarded-For lighttpd trusts (STACK_TRUSTED_PROXIES).
+	local scheme=http ctls="" trust="" a
+	if [ -n "${STACK_TLS_CERT:-}" ]; then
+		scheme=https
+		ctls="tls $STACK_TLS_CERT $STACK_TLS_KEY"
+	fi
+	for a in ${STACK_TRUSTED_PROXIES:-}; do
+		trust+="${trust:+, }\"$a\" => \"trust\""
+	done
 	sed -e "s|@CHAT_LIGHTTPD@|$(stack_chat_lighttpd)|g" \
+	    -e "s|@SCHEME@|$scheme|g" -e "s|@CADDY_TLS@|$ctls|g" \
+	    -e "s|@TLS_CERT@|${STACK_TLS_CERT:-}|g" -e "s|@TLS_KEY@|${STACK_TLS_KEY:-}|g" \
+	    -e "s|@TRUSTED_LIGHTTPD@|$trust|g" \
 	    -e "s|@CHAT_CADDY_LB@|$lb|g" \
 	    -e "s|@CHAT_CADDY@|$(stack_chat_caddy)|g" \
 	    -e "s|@PORT@|$PORT|g" -e "s|@BIND@|${BIND:-127.0.0.1}|g" \
@@ -131,7 +144,20 @@ stack_web_spawn() {
 	case $SERVER in
 	lighttpd)
 		stack_render "$STACK_ROOT/lighttpd/lighttpd.conf.in" "$RUN_DIR/lighttpd.conf"
-		stack_spawn lighttpd lighttpd -D -f "$RUN_DIR/lighttpd.conf"
+		local conf=$RUN_DIR/lighttpd.conf
+		if [ -n "${STACK_TLS_CERT:-}" ] || [ -n "${STACK_TRUSTED_PROXIES:-}" ]; then
+			conf=$RUN_DIR/lighttpd-front.conf
+			echo "include \"$RUN_DIR/lighttpd.conf\"" >"$conf"
+			if [ -n "${STACK_TLS_CERT:-}" ]; then
+				stack_render "$STACK_ROOT/lighttpd/tls.conf.in" "$RUN_DIR/tls.conf"
+				grep -v '^include' "$RUN_DIR/tls.conf" >>"$conf"
+			fi
+			if [ -n "${STACK_TRUSTED_PROXIES:-}" ]; then
+				stack_render "$STACK_ROOT/lighttpd/trust.conf.in" "$RUN_DIR/trust.conf"
+				cat "$RUN_DIR/trust.conf" >>"$conf"
+			fi
+		fi
+		stack_spawn lighttpd lighttpd -D -f "$conf"
 		;;
 	caddy)
 		stack_render "$STACK_ROOT/caddy/Caddyfile.in" "$RUN_DIR/Caddyfile"
@@ -243,6 +269,9 @@ stack_start() {
 		PORT=$(stack_free_port)
 	done
 	BASE_URL="http://127.0.0.1:$PORT"
+	if [ -n "${STACK_TLS_CERT:-}" ]; then
+		BASE_URL="https://127.0.0.1:$PORT"
+	fi
 }
 
 # Stop what stack_start started (by PID, newest first), then wait for it.
