@@ -42,7 +42,7 @@ UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 
-.PHONY: all deps test unit unit-bins integration node lint fuzz fuzz-smoke run clean deploy-check \
+.PHONY: all deps test unit unit-bins integration node lint fuzz fuzz-smoke run clean deploy-check images test-containers \
         valgrind format bench icount soak-short loopbench
 .DEFAULT_GOAL := all
 
@@ -106,6 +106,14 @@ test: deps
 	$(MAKE) valgrind
 	$(MAKE) icount
 	@echo "make test: all suites passed"
+
+# One image per responder, built with podman from a Debian base made here
+# (scripts/images.sh); the container test starts them (tests/containers/).
+images:
+	@scripts/images.sh
+
+test-containers: all images
+	@BUILD=$(BUILD) tests/containers/run.sh
 
 # deploy/: the systemd units verified offline (scripts/deploy_check.sh).
 deploy-check: all
