@@ -114,6 +114,7 @@ images:
 
 test-containers: all images
 	@BUILD=$(BUILD) tests/containers/run.sh
+	@tests/containers/compose.sh
 
 # deploy/: the systemd units verified offline (scripts/deploy_check.sh).
 deploy-check: all

@@ -9,7 +9,7 @@ pkgs=(build-essential pkg-config clang libclang-rt-dev clang-format curl ca-cert
 	libfcgi-dev libfcgi-bin libcurl4-openssl-dev libjansson-dev libmemcached-dev
 	libcmocka-dev libssl-dev memcached lighttpd caddy nodejs npm valgrind
 	prometheus tinyproxy microsocks lighttpd-mod-openssl openssl
-	podman runc mmdebstrap uidmap)
+	podman runc mmdebstrap uidmap aardvark-dns podman-compose)
 # nodejs/npm: any node >= 18 will do; keep one that is already there.
 missing=()
 for p in "${pkgs[@]}"; do

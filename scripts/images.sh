@@ -29,9 +29,14 @@ for h in chat models health admin; do
 	    -f deploy/containers/handler.Containerfile . >/dev/null
 done
 t2=$(date +%s)
-for h in chat models health admin; do
+# The front end (Caddy) and memcached, for deploy/compose.yaml.
+for i in front memcached; do
+	podman build -q -t "localhost/llm-relay-$i:$IMAGE_TAG" -f "deploy/containers/$i.Containerfile" . >/dev/null
+done
+t3=$(date +%s)
+for h in chat models health admin front memcached; do
 	printf 'images: localhost/llm-relay-%-6s %s\n' "$h" \
 	    "$(podman image inspect --format '{{.Size}}' "localhost/llm-relay-$h:$IMAGE_TAG" |
 		awk '{ printf "%.1f MB", $1 / 1e6 }')"
 done
-echo "images: base $((t1 - t0)) s, the four images $((t2 - t1)) s"
+echo "images: base $((t1 - t0)) s, the four responders $((t2 - t1)) s, front end and memcached $((t3 - t2)) s"
