@@ -5,7 +5,7 @@
 # exits 0 on unknown keys or bad values), and systemd-analyze security's
 # exposure level, at most RELAY_MAX_EXPOSURE (2.0).
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 : "${BUILD:=build}" "${RELAY_MAX_EXPOSURE:=2.0}"
 rc=0
 if ! command -v systemd-analyze >/dev/null; then
