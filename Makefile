@@ -43,13 +43,16 @@ FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 
 .PHONY: all deps test unit unit-bins integration node lint fuzz fuzz-smoke run clean deploy-check images test-containers \
-        valgrind format bench icount soak-short loopbench
+        valgrind format bench icount soak-short loopbench piibench
 .DEFAULT_GOAL := all
 
 all: $(BINS)
 
 $(BUILD)/lib/%.o: lib/%.c $(wildcard lib/*.h) | $(BUILD)/lib
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The console's files are built into lib/ui.o (.incbin).
+$(BUILD)/lib/ui.o build-fuzz/lib/ui.o: $(wildcard ui/*)
 
 $(BUILD)/librelay.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
@@ -189,6 +192,15 @@ bench: all
 $(BUILD)/bench/loopbench: bench/loopbench.c $(BUILD)/librelay.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/librelay.a $(LDFLAGS) $(LDLIBS)
+
+# Outbound PII protection's cost per request and per stream event
+# (bench/piibench.c): the figures in docs/compliance.md.
+$(BUILD)/bench/piibench: bench/piibench.c $(BUILD)/librelay.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/librelay.a $(LDFLAGS) $(LDLIBS)
+
+piibench: $(BUILD)/bench/piibench
+	@$<
 
 $(BUILD)/bench/loopbench-ucontext: bench/loopbench.c lib/loop.c $(BUILD)/librelay.a
 	@mkdir -p $(@D)

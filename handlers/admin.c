@@ -2,9 +2,11 @@
 /* admin.c - relay-admin: /admin/... behind the admin token: the running
  * config without secrets, and the virtual keys (docs/admin.md). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "../lib/adminview.h"
 #include "../lib/apierr.h"
 #include "../lib/auth.h"
 #include "../lib/breaker.h"
@@ -14,9 +16,14 @@
 #include "../lib/jsonx.h"
 #include "../lib/keypool.h"
 #include "../lib/keys.h"
+#include "../lib/kv.h"
+#include "../lib/quota.h"
 #include "../lib/ledger.h"
+#include "../lib/num.h"
+#include "../lib/limits.h"
 #include "../lib/req.h"
 #include "../lib/server.h"
+#include "../lib/ui.h"
 
 /* Admin request bodies: bytes. */
 #define ADMIN_BODY_MAX (1024 * 1024)
@@ -71,6 +78,63 @@ benched_keys(struct relay_req *req, const struct config *cfg, struct buf *b)
 	return err;
 }
 
+/* {"servers":[...],"ok":bool[,"error":"why"]}: the memcached servers of
+ * the config and whether every one answers now (one version round trip). */
+static enum relay_err
+put_memcached(struct relay_req *req, const struct config *cfg, struct buf *b)
+{
+	enum relay_err err = buf_puts(b, "{\"servers\":[");
+	char why[256] = "";
+	size_t i;
+
+	for (i = 0; err == RELAY_OK && i < cfg->nkv_servers; i++) {
+		if (i > 0)
+			err = buf_append(b, ",", 1);
+		if (err == RELAY_OK)
+			err = put_str(b, cfg->kv_servers[i]);
+	}
+	if (err != RELAY_OK)
+		return err;
+	if (kv_ping(req->ctx->kv, why, sizeof(why)) == RELAY_OK)
+		return buf_puts(b, "],\"ok\":true}");
+	err = buf_puts(b, "],\"ok\":false,\"error\":");
+	if (err == RELAY_OK)
+		err = put_str(b, why);
+	if (err == RELAY_OK)
+		err = buf_append(b, "}", 1);
+	return err;
+}
+
+/* "model":["provider/model",...]: a model's targets in order, named as
+ * the breakers are. */
+static enum relay_err
+put_targets(struct buf *b, const struct config_model *m, int comma)
+{
+	enum relay_err err = comma ? buf_append(b, ",", 1) : RELAY_OK;
+	size_t j;
+
+	if (err == RELAY_OK)
+		err = put_str(b, m->name);
+	if (err == RELAY_OK)
+		err = buf_puts(b, ":[");
+	for (j = 0; err == RELAY_OK && j < m->ntargets; j++) {
+		err = buf_puts(b, j > 0 ? ",\"" : "\"");
+		if (err == RELAY_OK)
+			err = buf_json_escape(b, m->targets[j].provider->name,
+			    strlen(m->targets[j].provider->name));
+		if (err == RELAY_OK)
+			err = buf_append(b, "/", 1);
+		if (err == RELAY_OK && m->targets[j].model != NULL)
+			err = buf_json_escape(b, m->targets[j].model,
+			    strlen(m->targets[j].model));
+		if (err == RELAY_OK)
+			err = buf_append(b, "\"", 1);
+	}
+	if (err == RELAY_OK)
+		err = buf_append(b, "]", 1);
+	return err;
+}
+
 static void
 status(struct relay_req *req, const struct config *cfg)
 {
@@ -95,7 +159,15 @@ status(struct relay_req *req, const struct config *cfg)
 			err = put_str(&b, cfg->models[i].name);
 	}
 	if (err == RELAY_OK)
-		err = buf_puts(&b, "]},\"breakers\":");
+		err = buf_puts(&b, "],\"targets\":{");
+	for (i = 0; err == RELAY_OK && i < cfg->nmodels; i++)
+		err = put_targets(&b, &cfg->models[i], i > 0);
+	if (err == RELAY_OK)
+		err = buf_puts(&b, "}},\"memcached\":");
+	if (err == RELAY_OK)
+		err = put_memcached(req, cfg, &b);
+	if (err == RELAY_OK)
+		err = buf_puts(&b, ",\"breakers\":");
 	if (err == RELAY_OK)
 		err = breaker_report(req->ctx->kv, cfg, &b);
 	if (err == RELAY_OK)
@@ -226,6 +298,43 @@ key_action(
 	answer(req, err, 200, out, msg);
 }
 
+static void query_get(
+    struct span q, const char *name, char *out, size_t outsz, const char *def);
+
+/* GET /admin/keys?use=1: each key with "use", its counters now (this
+ * minute's requests and tokens, today's tokens, this month's spend, slots
+ * in flight), one memcached round trip per key. memcached down: the keys
+ * without "use" and "use_error" on the list. */
+static enum relay_err
+add_use(struct relay_req *req, json_t *list)
+{
+	json_t *data = json_object_get(list, "data"), *k, *u;
+	long long now = (long long)time(NULL);
+	struct quota_use q;
+	size_t i;
+
+	json_array_foreach (data, i, k) {
+		const char *id = json_string_value(json_object_get(k, "id"));
+
+		if (id == NULL)
+			continue;
+		if (quota_use(req->ctx->kv, id, now, &q) != RELAY_OK)
+			return json_object_set_new(list, "use_error",
+				   json_string("memcached did not answer")) == 0
+			    ? RELAY_OK
+			    : RELAY_ENOMEM;
+		u = json_pack("{s:I,s:I,s:I,s:f,s:I}", "minute_requests",
+		    (json_int_t)q.minute_requests, "minute_tokens",
+		    (json_int_t)q.minute_tokens, "day_tokens",
+		    (json_int_t)q.day_tokens, "month_usd",
+		    (double)q.month_micro_usd / 1e6, "in_flight",
+		    (json_int_t)q.in_flight);
+		if (u == NULL || json_object_set_new(k, "use", u) != 0)
+			return RELAY_ENOMEM;
+	}
+	return RELAY_OK;
+}
+
 static void
 keys_route(struct relay_req *req, const struct config *cfg)
 {
@@ -242,7 +351,12 @@ keys_route(struct relay_req *req, const struct config *cfg)
 	}
 	if (span_eq(req->path, "/admin/keys")) {
 		if (req->method == REQ_GET) {
+			char use[4];
+
 			err = keys_admin_list(path, &out, msg, sizeof(msg));
+			query_get(req->query, "use", use, sizeof(use), "0");
+			if (err == RELAY_OK && strcmp(use, "1") == 0)
+				err = add_use(req, out);
 			answer(req, err, 200, out, msg);
 			return;
 		}
@@ -458,6 +572,58 @@ cache_purge_route(struct relay_req *req, const struct config *cfg)
 	json_decref(v);
 }
 
+/* Wrap a list for the answer: {"object":"list","data":list}. */
+static void
+send_list(struct relay_req *req, enum relay_err err, json_t *list)
+{
+	json_t *out = NULL;
+
+	if (err == RELAY_OK)
+		out = json_pack("{s:s,s:o}", "object", "list", "data", list);
+	else
+		json_decref(list);
+	if (out == NULL)
+		apierr_send_err(req, DIALECT_OPENAI,
+		    err != RELAY_OK ? err : RELAY_ENOMEM, NULL);
+	else
+		send_json(req, 200, out);
+	json_decref(out);
+}
+
+/* GET /admin/logs?id=REQUEST_ID | ?errors=1 [&n=N]: access log lines of
+ * this host (RELAY_ACCESS_LOG), newest first. */
+static void
+logs_route(struct relay_req *req)
+{
+	const char *path = getenv("RELAY_ACCESS_LOG");
+	char id[80], errors[4], nbuf[8];
+	json_t *list = NULL;
+	enum relay_err err;
+	long long n;
+
+	query_get(req->query, "id", id, sizeof(id), "");
+	query_get(req->query, "errors", errors, sizeof(errors), "0");
+	query_get(req->query, "n", nbuf, sizeof(nbuf), "50");
+	if (num_parse(nbuf, 1, RELAY_ADMIN_LOG_LINES_MAX, &n) != RELAY_OK)
+		n = RELAY_ADMIN_LOG_LINES_MAX;
+	if (path == NULL || *path == '\0') {
+		send_list(req, RELAY_OK, json_array());
+		return;
+	}
+	err = adminview_log(path, id[0] != '\0' ? id : NULL,
+	    strcmp(errors, "1") == 0, (size_t)n, &list);
+	send_list(req, err, list);
+}
+
+static void
+processes_route(struct relay_req *req)
+{
+	json_t *list = NULL;
+	enum relay_err err = adminview_processes(server_metrics_dir(), &list);
+
+	send_list(req, err, list);
+}
+
 static int
 has_prefix(struct span s, const char *p)
 {
@@ -471,6 +637,14 @@ handle(struct relay_req *req)
 {
 	struct config *cfg;
 
+	if (ui_path(req->path)) {
+		ui_serve(req);
+		return;
+	}
+	/* Admin answers are never cached nor sniffed into something else. */
+	if (req_add_header(req, "Cache-Control: no-store") != RELAY_OK ||
+	    req_add_header(req, "X-Content-Type-Options: nosniff") != RELAY_OK)
+		req->status = 500;
 	if (!auth_admin(req))
 		return;
 	cfg = config_acquire(req->ctx->config);
@@ -478,6 +652,11 @@ handle(struct relay_req *req)
 		status(req, cfg);
 	else if (span_eq(req->path, "/admin/usage") && req->method == REQ_GET)
 		usage(req, cfg);
+	else if (span_eq(req->path, "/admin/logs") && req->method == REQ_GET)
+		logs_route(req);
+	else if (span_eq(req->path, "/admin/processes") &&
+	    req->method == REQ_GET)
+		processes_route(req);
 	else if (span_eq(req->path, "/admin/cache/purge") &&
 	    req->method == REQ_POST)
 		cache_purge_route(req, cfg);

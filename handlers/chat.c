@@ -2,6 +2,7 @@
 /* chat.c - relay-chat: chat in every dialect, to every provider.
  *   POST /v1/chat/completions                        OpenAI
  *   POST /v1/messages                                Anthropic
+ *   POST /v1/responses                               OpenAI Responses
  *   POST /v1beta/models/{model}:generateContent      Gemini
  *   POST /v1beta/models/{model}:streamGenerateContent[?alt=sse]
  *   POST /v1/embeddings                              OpenAI
@@ -20,7 +21,9 @@
 #include "../lib/keys.h"
 #include "../lib/log.h"
 #include "../lib/metrics.h"
+#include "../lib/jsonx.h"
 #include "../lib/passthru.h"
+#include "../lib/pii_out.h"
 #include "../lib/promptlog.h"
 #include "../lib/proxy.h"
 #include "../lib/req.h"
@@ -75,6 +78,10 @@ route(struct relay_req *req, struct route *rt)
 		rt->d = DIALECT_ANTHROPIC;
 		return 1;
 	}
+	if (span_eq(req->path, "/v1/responses")) {
+		rt->d = DIALECT_RESPONSES;
+		return 1;
+	}
 	if (req->path.len <= sizeof(gem) - 1 ||
 	    memcmp(req->path.p, gem, sizeof(gem) - 1) != 0)
 		return 0;
@@ -101,7 +108,7 @@ not_found(struct relay_req *req, enum dialect d, struct span model)
 {
 	int n = (int)(model.len > 256 ? 256 : model.len);
 
-	if (d == DIALECT_OPENAI)
+	if (dialect_error_family(d) == DIALECT_OPENAI)
 		apierr_send(req, d, 404, NULL, "model_not_found",
 		    "The model `%.*s` does not exist or you do not have "
 		    "access to it.",
@@ -132,6 +139,18 @@ unknown_url(struct relay_req *req)
 	else
 		apierr_send(req, d, 404, NULL, "unknown_url",
 		    "Unknown request URL: %.*s", n, req->path.p);
+}
+
+/* GET/DELETE /v1/responses/{id}, its cancel and input_items: the relay
+ * keeps no responses (a Responses target's own are behind the
+ * passthrough). */
+static void
+stored_response(struct relay_req *req)
+{
+	apierr_send(req, DIALECT_RESPONSES, 404, NULL, "unknown_url",
+	    "The relay keeps no responses: reach a provider's stored "
+	    "responses through /proxy/{provider}/responses/{id}, or send "
+	    "the whole history in 'input'.");
 }
 
 /* Body, validation and routing; NULL when req was answered. */
@@ -217,12 +236,136 @@ screen(struct relay_req *req, const struct config *cfg, const struct gate *g,
 	return 1;
 }
 
+/* The policy of this request: the model's, or the key's one action for
+ * every kind. */
+static struct config_pii
+pii_policy(const struct gate *g, const struct config_pii *base)
+{
+	struct config_pii pol = *base;
+	size_t i;
+
+	if (g->key != NULL && g->key->pii_action >= 0 &&
+	    g->key->pii_action < PII_ACT__MAX)
+		for (i = 0; i < PII_ENT__MAX; i++)
+			pol.act[i] = (unsigned char)g->key->pii_action;
+	return pol;
+}
+
+/* "phone, email" for the kinds bits names. */
+static void
+kinds_text(unsigned bits, char *out, size_t outsz)
+{
+	size_t used = 0;
+	int i, n;
+
+	out[0] = '\0';
+	for (i = 0; i < PII_ENT__MAX; i++) {
+		if (!(bits & (1u << i)))
+			continue;
+		n = snprintf(out + used, outsz - used, "%s%s",
+		    used > 0 ? ", " : "", pii_entity_name((enum pii_entity)i));
+		if (n < 0 || (size_t)n >= outsz - used)
+			return;
+		used += (size_t)n;
+	}
+}
+
+static void
+pii_metrics(struct relay_req *req, const struct pii_out *po)
+{
+	size_t i;
+
+	for (i = 0; i < PII_ENT__MAX; i++)
+		metrics_pii(req->ctx->metrics,
+		    pii_entity_name((enum pii_entity)i),
+		    pii_action_name((enum pii_action)po->pol.act[i]),
+		    po->hits[i]);
+	pii_out_counts(po, req->m_pii, sizeof(req->m_pii));
+}
+
+/*
+ * Outbound protection, before anything else reads the body: the texts of
+ * the request rewritten in the parsed document and the body made again
+ * from it, so the cache key, the prompt log and every target (the same
+ * dialect's raw passthrough too) see only masks and placeholders. Fails
+ * closed: a kind the policy blocks, a term list that cannot be loaded or
+ * a body that cannot be rewritten refuses the request; it never leaves
+ * as it came. 0 when answered.
+ */
+static int
+protect(struct relay_req *req, const struct config *cfg, const struct gate *g,
+    const struct config_model *m, const struct route *rt, struct chatreq *cr,
+    struct pii_out *po, struct wordfilter **terms)
+{
+	struct config_pii pol = pii_policy(g, &m->pii);
+	char kinds[96];
+	enum relay_err err;
+	int failed = 0, changed = 0;
+
+	pii_out_init(po, &pol, NULL);
+	if (!pii_out_on(po))
+		return 1;
+	if (pol.act[PII_ENT_TERM] != PII_ACT_OFF)
+		*terms = pii_out_terms(cfg, &failed);
+	if (failed) {
+		apierr_send(req, rt->d, 503, NULL, "pii_protection_unavailable",
+		    "The relay's personal-data term list cannot be loaded; "
+		    "the request was not sent.");
+		return 0;
+	}
+	po->terms = *terms;
+	err = pii_out_request(po, cr->root, &changed);
+	pii_metrics(req, po);
+	if (err == RELAY_OK && po->blocked != 0) {
+		struct apierr_what w = {
+		    "invalid_request_error", "pii_blocked", NULL};
+
+		kinds_text(po->blocked, kinds, sizeof(kinds));
+		apierr_sendw(req, rt->d, 400, &w,
+		    "The request holds personal data that this relay does "
+		    "not send upstream (%s); it was not sent.",
+		    kinds);
+		return 0;
+	}
+	if (err == RELAY_OK && changed) {
+		buf_clear(&req->body);
+		err = jsonx_dump(cr->root, &req->body);
+	}
+	if (err != RELAY_OK) {
+		struct apierr_what w = {NULL, "pii_protection_failed", NULL};
+
+		apierr_sendw(req, rt->d, err == RELAY_ETOOBIG ? 413 : 503, &w,
+		    "The request could not be protected (%s); it was not "
+		    "sent.",
+		    err == RELAY_ETOOBIG ? "too large or too many items"
+					 : "out of memory");
+		return 0;
+	}
+	return 1;
+}
+
 /* A passthrough call: the key's request limits apply, tokens unknown. */
 static void
 proxy_route(struct relay_req *req, const struct config *cfg, struct gate *g)
 {
-	if (!gate_auth(req, g, DIALECT_OPENAI) ||
-	    !gate_model(req, g, NULL, DIALECT_OPENAI) ||
+	struct config_pii pol;
+	size_t i;
+
+	if (!gate_auth(req, g, DIALECT_OPENAI))
+		return;
+	pol = pii_policy(g, &cfg->pii);
+	for (i = 0; i < PII_ENT__MAX; i++)
+		if (pol.act[i] != PII_ACT_OFF) {
+			/* Its bodies go as they are: with outbound
+			 * protection on, they would leave unprotected. */
+			apierr_send(req, DIALECT_OPENAI, 403, NULL,
+			    "pii_protection_passthrough",
+			    "/proxy/ forwards bodies unread, and this relay "
+			    "protects personal data in what it sends; use "
+			    "the chat routes.");
+			return;
+		}
+	if (!gate_model(req, g, NULL, DIALECT_OPENAI) ||
 	    !gate_admit(req, g, cfg, NULL, 0, 1, DIALECT_OPENAI))
 		return;
 	req->m_route = "proxy";
@@ -233,13 +376,29 @@ proxy_route(struct relay_req *req, const struct config *cfg, struct gate *g)
 /* The optional prompt log: the request and the answer as they went
  * (masked by promptlog.c). */
 static void
-prompt_log(struct relay_req *req, const struct buf *answer)
+prompt_log(struct relay_req *req, const struct proxy_call *pc,
+    const struct buf *answer)
 {
+	struct span a = answer != NULL
+	    ? (struct span){answer->data, answer->len}
+	    : (struct span){"", 0};
+	struct pii_out po;
+	struct buf masked;
+
+	/* A restored answer holds the client's data again: the log gets it
+	 * with the request's placeholders (the mapping stays in memory). */
+	buf_init(&masked, PII_OUT_TEXT_MAX);
+	if (pc->pii != NULL && pii_out_mapped(pc->pii) && a.len > 0) {
+		po = *pc->pii;
+		po.frozen = 1;
+		if (pii_out_text(&po, a.p, a.len, &masked) != RELAY_OK)
+			return;
+		a = (struct span){masked.data, masked.len};
+	}
 	promptlog_write(req->ctx->prompts, req->id,
 	    req->m_key_id[0] != '\0' ? req->m_key_id : NULL, req->m_model,
-	    req->status, (struct span){req->body.data, req->body.len},
-	    answer != NULL ? (struct span){answer->data, answer->len}
-			   : (struct span){"", 0});
+	    req->status, (struct span){req->body.data, req->body.len}, a);
+	buf_reset(&masked);
 }
 
 /* The request through the response cache: a hit answers it, a miss goes
@@ -274,7 +433,7 @@ relay(struct relay_req *req, const struct config *cfg, struct proxy_call *pc,
 		    req_add_header(req, "x-relay-attempts: 0") != RELAY_OK ||
 		    proxy_replay(req, pc, &ce) != RELAY_EPROTO) {
 			if (cfg->prompt_log)
-				prompt_log(req, &ce.payload);
+				prompt_log(req, pc, &ce.payload);
 			memset(u, 0, sizeof(*u));
 			u->known = 1; /* a hit costs no upstream tokens */
 			cache_entry_reset(&ce);
@@ -285,6 +444,9 @@ relay(struct relay_req *req, const struct config *cfg, struct proxy_call *pc,
 		st = CACHE_MISS;
 		req->m_cache = cache_status_name(st);
 	}
+	/* An answer restored for this client holds its data: not kept. */
+	if (pc->pii != NULL && pii_out_mapped(pc->pii))
+		cq.store = 0;
 	if (req_add_header(req, "x-relay-cache: %s", cache_status_name(st)) !=
 	    RELAY_OK)
 		log_warn("id=%s: x-relay-cache dropped", req->id);
@@ -292,7 +454,7 @@ relay(struct relay_req *req, const struct config *cfg, struct proxy_call *pc,
 	pc->record = cq.store || cfg->prompt_log ? &rec : NULL;
 	proxy_chat(req, cfg, pc, u);
 	if (cfg->prompt_log)
-		prompt_log(req, u->recorded ? &rec : NULL);
+		prompt_log(req, pc, u->recorded ? &rec : NULL);
 	if (u->recorded && cq.store) {
 		buf_reset(&ce.payload);
 		ce.payload = rec;
@@ -319,6 +481,8 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 	struct proxy_usage u;
 	struct proxy_call pc = {0};
 	struct chatreq cr = {0};
+	struct wordfilter *terms = NULL;
+	struct pii_out po;
 	struct route rt;
 
 	if (req->path.len > 7 && memcmp(req->path.p, "/proxy/", 7) == 0) {
@@ -326,7 +490,11 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 		return;
 	}
 	if (!route(req, &rt)) {
-		unknown_url(req);
+		if (req->path.len > 14 &&
+		    memcmp(req->path.p, "/v1/responses/", 14) == 0)
+			stored_response(req);
+		else
+			unknown_url(req);
 		return;
 	}
 	if (req->method != REQ_POST) {
@@ -339,16 +507,19 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 	req->m_route = rt.embed         ? "embeddings"
 	    : rt.d == DIALECT_ANTHROPIC ? "messages"
 	    : rt.d == DIALECT_GEMINI    ? "gemini"
+	    : rt.d == DIALECT_RESPONSES ? "responses"
 					: "chat";
 	req->m_dialect = dialect_name(rt.d);
 	/* The key is checked before the body is read. */
 	if (!gate_auth(req, g, rt.d))
 		return;
+	memset(&po, 0, sizeof(po));
 	m = validate(req, cfg, &rt, &cr);
 	if (m != NULL)
 		req->m_model = m->name;
 	if (m != NULL && gate_model(req, g, m, rt.d) &&
 	    screen(req, cfg, g, m, &rt, &cr, &pc) &&
+	    protect(req, cfg, g, m, &rt, &cr, &po, &terms) &&
 	    gate_admit(req, g, cfg, m, req->body.len,
 		chatreq_reserve(&cr, m, cfg->default_max_tokens), rt.d)) {
 		pc.in = rt.d;
@@ -360,11 +531,15 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 		req->json_array =
 		    rt.d == DIALECT_GEMINI && rt.stream && !rt.sse;
 		pc.record = NULL;
+		pc.pii = pii_out_on(&po) ? &po : NULL;
+		pc.hold_head = g->key != NULL && g->key->tier;
 		relay(req, cfg, &pc, &u);
 		gate_settle(req, g, m, u.known, u.prompt_tokens,
 		    u.completion_tokens, u.events);
 	}
 	wordfilter_free(pc.filter);
+	wordfilter_free(terms);
+	pii_out_reset(&po);
 	chatreq_free(&cr);
 }
 

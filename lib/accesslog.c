@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* accesslog.c - size-rotated JSON lines. Rotation: the process that sees
- * the file past its limit renames it to path.1 under flock(path.lock);
- * every process notices the new inode on its next write and reopens. */
+/* accesslog.c - JSON lines in day files. The live file is path; the first
+ * write of a new (UTC) day moves yesterday's to path.YYYY-MM-DD, and one
+ * past its size limit goes to path.YYYY-MM-DDTHHMMSS, both under
+ * flock(path.lock) by whichever process sees it first; the others notice
+ * the new inode and reopen. Files older than the retention are removed
+ * at each day change. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -24,7 +28,31 @@ struct accesslog {
 	int fd;
 	ino_t ino;
 	unsigned long writes;
+	long long retain_s; /* day files older than this go; 0: kept */
+	long long day; /* UTC day (since the epoch) the live file is of */
 };
+
+static long long
+day_of(time_t t)
+{
+	return (long long)t / 86400;
+}
+
+/* path + "." + the UTC day of t (with the time of day too when clock),
+ * into out. 0 on overflow. */
+static int
+dated_name(char *out, size_t n, const char *path, time_t t, int clock)
+{
+	char stamp[32];
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	if (clock)
+		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H%M%S", &tm);
+	else
+		strftime(stamp, sizeof(stamp), "%Y-%m-%d", &tm);
+	return snprintf(out, n, "%s.%s", path, stamp) < (int)n;
+}
 
 void
 accesslog_anon_ip(const char *ip, char *out, unsigned long outsz)
@@ -51,6 +79,8 @@ open_log(struct accesslog *al)
 	if (al->fd < 0 || fstat(al->fd, &st) != 0)
 		return -1;
 	al->ino = st.st_ino;
+	/* A file left from an earlier day moves at the first write. */
+	al->day = st.st_size > 0 ? day_of(st.st_mtime) : day_of(time(NULL));
 	return 0;
 }
 
@@ -63,12 +93,92 @@ accesslog_open(const char *path, long long max_bytes)
 		return NULL;
 	al->path = mem_strdup(path);
 	al->max = max_bytes;
+	al->retain_s = (long long)ACCESSLOG_RETENTION_DAYS * 86400;
 	pthread_mutex_init(&al->lock, NULL);
 	if (al->path == NULL || open_log(al) != 0) {
 		accesslog_close(al);
 		return NULL;
 	}
 	return al;
+}
+
+void
+accesslog_set_retention(struct accesslog *al, long days)
+{
+	pthread_mutex_lock(&al->lock);
+	al->retain_s = days > 0 ? (long long)days * 86400 : 0;
+	pthread_mutex_unlock(&al->lock);
+}
+
+/* Remove day and size files of path older than the retention. */
+static void
+sweep(const struct accesslog *al, time_t now)
+{
+	char dir[4096], full[4096];
+	const char *slash = strrchr(al->path, '/'), *base;
+	size_t blen;
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+
+	if (al->retain_s <= 0)
+		return;
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (snprintf(dir, sizeof(dir), "%.*s", (int)(slash - al->path),
+		     al->path) >= (int)sizeof(dir))
+		return;
+	base = slash != NULL ? slash + 1 : al->path;
+	blen = strlen(base);
+	d = opendir(slash == al->path ? "/" : dir);
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		/* Only our own: base + "." + a date. */
+		if (strncmp(e->d_name, base, blen) != 0 ||
+		    e->d_name[blen] != '.' || e->d_name[blen + 1] < '0' ||
+		    e->d_name[blen + 1] > '9')
+			continue;
+		if (snprintf(full, sizeof(full), "%s/%s", dir, e->d_name) >=
+		    (int)sizeof(full))
+			continue;
+		if (stat(full, &st) == 0 && S_ISREG(st.st_mode) &&
+		    (long long)(now - st.st_mtime) > al->retain_s)
+			(void)unlink(full);
+	}
+	closedir(d);
+}
+
+/* Caller holds al->lock: the first write of a new day moves the day
+ * before's file aside (once, whichever process comes first) and sweeps. */
+static void
+day_roll(struct accesslog *al)
+{
+	time_t now = time(NULL);
+	char lock[4096], dated[4096];
+	struct stat st;
+	int lfd;
+
+	if (day_of(now) == al->day)
+		return;
+	if (snprintf(lock, sizeof(lock), "%s.lock", al->path) >=
+	    (int)sizeof(lock))
+		return;
+	lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lfd >= 0 && flock(lfd, LOCK_EX) == 0 && stat(al->path, &st) == 0 &&
+	    st.st_size > 0 && day_of(st.st_mtime) < day_of(now) &&
+	    dated_name(dated, sizeof(dated), al->path, st.st_mtime, 0) &&
+	    access(dated, F_OK) != 0)
+		(void)rename(al->path, dated);
+	if (lfd >= 0) {
+		sweep(al, now);
+		close(lfd);
+	}
+	if (al->fd >= 0)
+		close(al->fd);
+	if (open_log(al) != 0)
+		al->fd = -1;
+	al->day = day_of(now);
 }
 
 void
@@ -91,6 +201,7 @@ do_maybe_rotate(struct accesslog *al)
 	struct stat st, cur;
 	int lfd;
 
+	day_roll(al);
 	if (++al->writes % 64 != 0 && al->writes != 1)
 		return;
 	if (stat(al->path, &st) == 0 && st.st_ino == al->ino &&
@@ -98,11 +209,11 @@ do_maybe_rotate(struct accesslog *al)
 		return;
 	if (snprintf(lock, sizeof(lock), "%s.lock", al->path) >=
 		(int)sizeof(lock) ||
-	    snprintf(old, sizeof(old), "%s.1", al->path) >= (int)sizeof(old))
+	    !dated_name(old, sizeof(old), al->path, time(NULL), 1))
 		return;
 	lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lfd >= 0 && flock(lfd, LOCK_EX) == 0 && stat(al->path, &cur) == 0 &&
-	    cur.st_size >= al->max)
+	    cur.st_size >= al->max && access(old, F_OK) != 0)
 		(void)rename(al->path, old); /* the other writers follow */
 	if (lfd >= 0)
 		close(lfd);
@@ -171,6 +282,8 @@ accesslog_write(struct accesslog *al, const struct access_entry *e)
 		err = str_field(&b, "cache", e->cache);
 	if (err == RELAY_OK && e->error != NULL)
 		err = str_field(&b, "error", e->error);
+	if (err == RELAY_OK && e->pii != NULL)
+		err = str_field(&b, "pii", e->pii);
 	/* snprintf into the stack, then one copy: buf_printf() would format
 	 * twice into a buffer this young. */
 	n = snprintf(tail, sizeof(tail),

@@ -23,6 +23,9 @@ struct access_entry {
 	/* What failed when it was not the upstream (e.g. "egress_proxy");
 	 * NULL: the member is left out. */
 	const char *error;
+	/* Outbound protection's counts by kind and action, or NULL (the
+	 * field is then left out). */
+	const char *pii;
 	int status;
 	double seconds, ttft_seconds; /* ttft < 0: none */
 	long long tokens_in, tokens_out;
@@ -32,12 +35,20 @@ struct access_entry {
 
 /*
  * Open path for appending (O_APPEND: each line is one write(2), whole
- * even with many processes writing), rotating it to path.1 when it passes
- * max_bytes. NULL with errno set when it cannot be opened.
+ * even with many processes writing): the live file of the current UTC
+ * day, moved to path.YYYY-MM-DD at the first write of the next day, or
+ * to path.YYYY-MM-DDTHHMMSS early when it passes max_bytes. NULL with
+ * errno set when it cannot be opened.
  */
 struct accesslog *accesslog_open(
     const char *path, long long max_bytes) RELAY_MUST_CHECK;
 void accesslog_close(struct accesslog *al);
+
+/* Day files (path.YYYY-MM-DD) and size files (path.YYYY-MM-DDTHHMMSS)
+ * older than days are removed at each day change; days <= 0 keeps them
+ * all. The default is ACCESSLOG_RETENTION_DAYS. */
+#define ACCESSLOG_RETENTION_DAYS 180
+void accesslog_set_retention(struct accesslog *al, long days) RELAY_NONNULL;
 
 /* Write e as one line; drops it (and counts nothing) on error. al may be
  * NULL (no access log). Thread-safe. */

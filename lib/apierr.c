@@ -114,7 +114,10 @@ render(struct buf *b, enum dialect d, int status, const struct apierr_what *w,
 {
 	enum relay_err err;
 
-	if (d == DIALECT_OPENAI) {
+	/* The Responses API's error body is OpenAI's; its stream event is
+	 * its own (response.failed, below). */
+	if (d == DIALECT_OPENAI ||
+	    (!event && dialect_error_family(d) == DIALECT_OPENAI)) {
 		err = event ? buf_puts(b, "data: ") : RELAY_OK;
 		if (err == RELAY_OK)
 			err = openai_body(b, status, w, msg, n);

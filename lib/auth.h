@@ -39,4 +39,14 @@ const char *auth_query_key(struct span q, size_t *n) RELAY_NONNULL;
  */
 int auth_admin(struct relay_req *req) RELAY_NONNULL RELAY_MUST_CHECK;
 
+/*
+ * Wrong admin tokens, slowed down per client address in this process
+ * (limits.h: RELAY_ADMIN_FAIL_*): auth_admin_locked() is the seconds ip
+ * must still wait (0: none), auth_admin_failed() counts a wrong token,
+ * auth_admin_passed() forgets ip's failures. auth_admin() calls them.
+ */
+long auth_admin_locked(const char *ip) RELAY_NONNULL;
+void auth_admin_failed(const char *ip) RELAY_NONNULL;
+void auth_admin_passed(const char *ip) RELAY_NONNULL;
+
 #endif

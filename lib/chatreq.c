@@ -233,6 +233,48 @@ gemini_look(json_t *root, struct chatreq *cr, char *errbuf, size_t errsz,
 	return RELAY_OK;
 }
 
+/* The Responses API: model, input, stream, max_output_tokens and the
+ * thinking budget reasoning.effort asks (wire_responses.c's mapping). */
+static enum relay_err
+responses_look(json_t *root, struct chatreq *cr, char *errbuf, size_t errsz,
+    const char **param)
+{
+	json_t *model = json_object_get(root, "model");
+	json_t *input = json_object_get(root, "input");
+	json_t *max = json_object_get(root, "max_output_tokens");
+	json_t *stream = json_object_get(root, "stream");
+	const char *e = json_string_value(
+	    json_object_get(json_object_get(root, "reasoning"), "effort"));
+
+	if (!json_is_string(model) || json_string_length(model) == 0 ||
+	    json_string_length(model) > RELAY_NAME_MAX)
+		return fail(errbuf, errsz, param, "model",
+		    "you must provide a model parameter");
+	if (!json_is_string(input) && !json_is_array(input))
+		return fail(errbuf, errsz, param, "input",
+		    "Missing required parameter: 'input' (a string or an "
+		    "array of input items).");
+	if (max != NULL && !json_is_null(max) &&
+	    (!json_is_integer(max) || json_integer_value(max) < 1))
+		return fail(errbuf, errsz, param, "max_output_tokens",
+		    "Invalid 'max_output_tokens': expected an integer >= 1.");
+	if (stream != NULL && !json_is_boolean(stream) && !json_is_null(stream))
+		return fail(errbuf, errsz, param, "stream",
+		    "Invalid type for 'stream': expected a boolean.");
+	cr->model.p = json_string_value(model);
+	cr->model.len = json_string_length(model);
+	cr->max_tokens = json_is_integer(max) ? json_integer_value(max) : 0;
+	cr->stream = json_is_true(stream);
+	cr->include_usage = 1; /* response.completed always carries it */
+	if (e != NULL && strcmp(e, "minimal") == 0)
+		e = "low";
+	if (e != NULL && strcmp(e, "xhigh") == 0)
+		e = "high";
+	cr->think = effort_budget(e);
+	cr->choices = 1;
+	return RELAY_OK;
+}
+
 enum relay_err
 chatreq_parse_dialect(enum dialect d, const char *p, size_t n,
     struct chatreq *cr, char *errbuf, size_t errsz, const char **param)
@@ -254,6 +296,8 @@ chatreq_parse_dialect(enum dialect d, const char *p, size_t n,
 		return fail(errbuf, errsz, param, NULL,
 		    "The request body must be a JSON object.");
 	cr->d = d;
+	if (d == DIALECT_RESPONSES)
+		return responses_look(root, cr, errbuf, errsz, param);
 	return d == DIALECT_ANTHROPIC
 	    ? anthropic_look(root, cr, errbuf, errsz, param)
 	    : gemini_look(root, cr, errbuf, errsz, param);

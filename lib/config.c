@@ -282,6 +282,122 @@ parse_filter_files(struct vctx *v, struct config *c, json_t *j)
 	wordfilter_free(wf);
 }
 
+/* An action name of pii_protection, or -1. */
+static int
+pii_action_of(json_t *s)
+{
+	static const char *const names[PII_ACT__MAX] = {
+	    [PII_ACT_OFF] = "off",
+	    [PII_ACT_MASK] = "mask",
+	    [PII_ACT_PSEUDO] = "pseudonymise",
+	    [PII_ACT_BLOCK] = "block",
+	};
+	int i;
+
+	if (!json_is_string(s))
+		return -1;
+	if (strcmp(json_string_value(s), "pseudonymize") == 0)
+		return PII_ACT_PSEUDO;
+	for (i = 0; i < PII_ACT__MAX; i++)
+		if (strcmp(json_string_value(s), names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* A "pii_protection" object over the defaults def: "action" for every
+ * entity kind, then "entities" per kind. */
+static void
+parse_pii(struct vctx *v, json_t *j, const char *path, int top,
+    const struct config_pii *def, struct config_pii *out)
+{
+	static const char *const known[] = {
+	    "action", "entities", "word_files", NULL};
+	static const char *const mknown[] = {"action", "entities", NULL};
+	static const char *const ents[PII_ENT__MAX + 1] = {
+	    "phone", "id", "card", "email", "term", NULL};
+	static const char bad[] = "must be \"off\", \"mask\", "
+				  "\"pseudonymise\" or \"block\"";
+	json_t *a, *e;
+	int i, act;
+
+	*out = *def;
+	if (j == NULL)
+		return;
+	if (!json_is_object(j)) {
+		vfail(v, path, "must be an object");
+		return;
+	}
+	vkeys(v, j, path, top ? known : mknown);
+	a = json_object_get(j, "action");
+	if (a != NULL) {
+		act = pii_action_of(a);
+		if (act < 0)
+			vfail(v, path, "\"action\" %s", bad);
+		for (i = 0; act >= 0 && i < PII_ENT__MAX; i++)
+			out->act[i] = (unsigned char)act;
+	}
+	e = json_object_get(j, "entities");
+	if (e == NULL)
+		return;
+	if (!json_is_object(e)) {
+		vfail(v, path, "\"entities\" must be an object");
+		return;
+	}
+	vkeys(v, e, path, ents);
+	for (i = 0; i < PII_ENT__MAX; i++) {
+		a = json_object_get(e, ents[i]);
+		if (a == NULL)
+			continue;
+		act = pii_action_of(a);
+		if (act < 0)
+			vfail(v, path, "\"entities.%s\" %s", ents[i], bad);
+		else
+			out->act[i] = (unsigned char)act;
+	}
+}
+
+/* pii_protection.word_files: the operator's terms (names, code names),
+ * loaded once here so a bad list is a config error. */
+static void
+parse_pii_files(struct vctx *v, struct config *c, json_t *j)
+{
+	json_t *files = json_object_get(j, "word_files"), *f;
+	struct wordfilter *wf;
+	char eb[256];
+	size_t i;
+
+	if (files == NULL)
+		return;
+	if (!json_is_array(files) ||
+	    json_array_size(files) > RELAY_FILTER_FILES_MAX) {
+		vfail(v, "$.pii_protection",
+		    "\"word_files\" must be an array of at most %d paths",
+		    RELAY_FILTER_FILES_MAX);
+		return;
+	}
+	c->pii_files = mem_calloc(json_array_size(files) + 1, sizeof(char *));
+	if (c->pii_files == NULL) {
+		voom(v);
+		return;
+	}
+	json_array_foreach (files, i, f) {
+		if (!json_is_string(f) || json_string_length(f) == 0) {
+			vfail(v, "$.pii_protection",
+			    "\"word_files\" holds file paths");
+			return;
+		}
+		c->pii_files[i] = vdup(v, json_string_value(f));
+		if (c->pii_files[i] == NULL)
+			return;
+		c->npii_files = i + 1;
+	}
+	wf = wordfilter_load(
+	    (const char *const *)c->pii_files, c->npii_files, eb, sizeof(eb));
+	if (wf == NULL)
+		vfail(v, "$.pii_protection", "%s", eb);
+	wordfilter_free(wf);
+}
+
 /* "env:NAME" resolves to the variable's value; anything else is literal. */
 static char *
 vsecret(struct vctx *v, json_t *s, const char *path)
@@ -397,6 +513,9 @@ config_free(struct config *c)
 	for (i = 0; i < c->nfilter_files; i++)
 		mem_free(c->filter_files[i]);
 	mem_free(c->filter_files);
+	for (i = 0; i < c->npii_files; i++)
+		mem_free(c->pii_files[i]);
+	mem_free(c->pii_files);
 	mem_free(c->data_dir);
 	mem_free(c->source);
 	mem_free(c);
@@ -736,14 +855,36 @@ parse_aliases(
 	}
 }
 
+/* A target's "api": "chat" (the default) or "responses" (OpenAI and
+ * Azure only: the other providers have no Responses API). */
+static void
+parse_target_api(
+    struct vctx *v, struct config_target *t, json_t *api, const char *tpath)
+{
+	const char *s = json_string_value(api);
+
+	if (api == NULL)
+		return;
+	if (s == NULL ||
+	    (strcmp(s, "chat") != 0 && strcmp(s, "responses") != 0)) {
+		vfail(v, tpath, "\"api\" must be \"chat\" or \"responses\"");
+		return;
+	}
+	t->responses = strcmp(s, "responses") == 0;
+	if (t->responses && t->provider->type != PROVIDER_OPENAI &&
+	    t->provider->type != PROVIDER_AZURE)
+		vfail(v, tpath,
+		    "\"api\": \"responses\" needs an openai or azure provider");
+}
+
 static void
 parse_model(struct vctx *v, struct config *c, struct config_model *m, json_t *j,
     const char *path)
 {
 	static const char *const known[] = {"name", "targets", "price",
-	    "aliases", "cache", "content_filter", NULL};
+	    "aliases", "cache", "content_filter", "pii_protection", NULL};
 	static const char *const tknown[] = {
-	    "provider", "model", "priority", "weight", NULL};
+	    "provider", "model", "priority", "weight", "api", NULL};
 	static const char *const pknown[] = {
 	    "input_per_mtok", "output_per_mtok", NULL};
 	json_t *price = json_object_get(j, "price");
@@ -771,6 +912,9 @@ parse_model(struct vctx *v, struct config *c, struct config_model *m, json_t *j,
 	if ((m->filter.input || m->filter.output != FILTER_OUT_OFF) &&
 	    c->nfilter_files == 0)
 		vfail(v, tpath, "the filter needs content_filter.word_files");
+	snprintf(tpath, sizeof(tpath), "%s.pii_protection", path);
+	parse_pii(v, json_object_get(j, "pii_protection"), tpath, 0, &c->pii,
+	    &m->pii);
 	parse_aliases(v, m, json_object_get(j, "aliases"), path);
 	if (price != NULL) {
 		snprintf(tpath, sizeof(tpath), "%s.price", path);
@@ -818,6 +962,8 @@ parse_model(struct vctx *v, struct config *c, struct config_model *m, json_t *j,
 		    (int)vlong(v, t, "priority", tpath, 0, 0, 1000);
 		m->targets[i].weight =
 		    (int)vlong(v, t, "weight", tpath, 1, 1, 1000);
+		parse_target_api(
+		    v, &m->targets[i], json_object_get(t, "api"), tpath);
 		m->ntargets = i + 1;
 		if (v->err != RELAY_OK)
 			return;
@@ -985,8 +1131,9 @@ parse_top(struct vctx *v, struct config *c, json_t *root)
 {
 	static const char *const known[] = {"memcached", "providers", "models",
 	    "limits", "stream", "data_dir", "retry", "breaker", "keypool",
-	    "cache", "content_filter", "prompt_log", NULL};
+	    "cache", "content_filter", "prompt_log", "pii_protection", NULL};
 	static const char *const pknown[] = {"enabled", "retention_h", NULL};
+	static const struct config_pii pii_def = {{0}};
 	static const struct config_filter filter_def = {0, FILTER_OUT_OFF};
 	static const struct config_cache cache_def = {
 	    0, RELAY_CACHE_TTL_DEFAULT, 0, 0};
@@ -1040,6 +1187,10 @@ parse_top(struct vctx *v, struct config *c, json_t *root)
 	if (v->err == RELAY_OK)
 		parse_filter_files(
 		    v, c, json_object_get(root, "content_filter"));
+	parse_pii(v, json_object_get(root, "pii_protection"),
+	    "$.pii_protection", 1, &pii_def, &c->pii);
+	if (v->err == RELAY_OK)
+		parse_pii_files(v, c, json_object_get(root, "pii_protection"));
 	parse_memcached(v, c, root);
 	if (v->err == RELAY_OK)
 		parse_providers(v, c, root);

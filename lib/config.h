@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "compiler.h"
 #include "err.h"
+#include "pii.h"
 
 enum provider_type {
 	PROVIDER_OPENAI, /* OpenAI or any OpenAI-compatible base URL */
@@ -50,6 +51,10 @@ struct config_target {
 	char *model; /* the provider's own model name */
 	int priority; /* lower first; targets of one priority share load */
 	int weight; /* share within its priority, >= 1 */
+	/* "api": "responses": served by the provider's Responses API
+	 * (OpenAI /v1/responses, Azure /openai/v1/responses), not Chat
+	 * Completions; for models that exist only there. */
+	int responses;
 };
 
 /* Retries of one request (config "retry"). */
@@ -101,9 +106,26 @@ struct config_filter {
 	enum filter_output output;
 };
 
+/* What outbound protection does with one kind of personal data before a
+ * request leaves (config "pii_protection", top level, per model, and a
+ * key's own override; lib/pii_out.h acts on it). */
+enum pii_action {
+	PII_ACT_OFF, /* sent as it is */
+	PII_ACT_MASK, /* irreversibly masked: 138****5678 */
+	PII_ACT_PSEUDO, /* a placeholder (⟦PHONE_1⟧), restored in the answer */
+	PII_ACT_BLOCK, /* the request is refused (400) */
+	PII_ACT__MAX
+};
+
+/* One action per entity kind (enum pii_entity). */
+struct config_pii {
+	unsigned char act[PII_ENT__MAX];
+};
+
 struct config_model {
 	struct config_cache cache;
 	struct config_filter filter;
+	struct config_pii pii;
 	char *name; /* the public name clients send; may hold '*' wildcards
 		       ("claude-*"), matched after exact names and aliases */
 	char **aliases; /* other public names of the same model */
@@ -133,6 +155,9 @@ struct config {
 	long prompt_log_hours; /* prompt_log.retention_h */
 	char **filter_files; /* word lists, one word per line */
 	size_t nfilter_files;
+	struct config_pii pii; /* the defaults models inherit */
+	char **pii_files; /* pii_protection.word_files: TERM entities */
+	size_t npii_files;
 	size_t cache_max_bytes; /* larger answers are not cached */
 	size_t cache_part_bytes; /* one memcached item holds this much */
 	struct config_provider *providers;

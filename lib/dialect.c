@@ -10,6 +10,7 @@
 #include "wire_anthropic.h"
 #include "wire_gemini.h"
 #include "wire_openai.h"
+#include "wire_responses.h"
 #include "wordfilter.h"
 
 /* The operations of one wire format. */
@@ -30,21 +31,34 @@ struct wire_ops {
 	json_t *(*error)(int, const char *, const char *, size_t);
 	const char *event_name; /* SSE "event:" of an error, or NULL */
 	const char *term; /* SSE event terminator */
+	enum dialect error_family; /* whose error shape and headers */
+	/* emit_response for a client whose custom tools matter, or NULL */
+	enum relay_err (*emit_response_custom)(
+	    const struct ir_response *, const char *, struct buf *);
+	/* the error as a stream event's data, when not error()'s body */
+	json_t *(*error_event)(int, const char *, const char *, size_t);
 };
 
 static const struct wire_ops wires[DIALECT__MAX] = {
     [DIALECT_OPENAI] = {"openai", wire_openai_parse_request,
 	wire_openai_emit_request, wire_openai_parse_response,
 	wire_openai_emit_response, wire_openai_decode, wire_openai_encode,
-	wire_openai_error, NULL, "\n\n"},
+	wire_openai_error, NULL, "\n\n", DIALECT_OPENAI, NULL},
     [DIALECT_ANTHROPIC] = {"anthropic", wire_anthropic_parse_request,
 	wire_anthropic_emit_request, wire_anthropic_parse_response,
 	wire_anthropic_emit_response, wire_anthropic_decode,
-	wire_anthropic_encode, wire_anthropic_error, "error", "\n\n"},
+	wire_anthropic_encode, wire_anthropic_error, "error", "\n\n",
+	DIALECT_ANTHROPIC, NULL},
     [DIALECT_GEMINI] = {"gemini", wire_gemini_parse_request,
 	wire_gemini_emit_request, wire_gemini_parse_response,
 	wire_gemini_emit_response, wire_gemini_decode, wire_gemini_encode,
-	wire_gemini_error, NULL, "\r\n\r\n"},
+	wire_gemini_error, NULL, "\r\n\r\n", DIALECT_GEMINI, NULL},
+    [DIALECT_RESPONSES] = {"responses", wire_responses_parse_request,
+	wire_responses_emit_request, wire_responses_parse_response,
+	wire_responses_emit_response, wire_responses_decode,
+	wire_responses_encode, wire_responses_error, "response.failed", "\n\n",
+	DIALECT_OPENAI, wire_responses_emit_response_custom,
+	wire_responses_error_event},
 };
 
 static int
@@ -57,6 +71,53 @@ const char *
 dialect_name(enum dialect d)
 {
 	return dialect_ok(d) ? wires[d].name : "?";
+}
+
+enum dialect
+dialect_error_family(enum dialect d)
+{
+	return dialect_ok(d) ? wires[d].error_family : DIALECT_OPENAI;
+}
+
+/* Append name to info->custom ("\n" before and after each). */
+static enum relay_err
+custom_add(struct dialect_req_info *info, const char *name, size_t n)
+{
+	size_t len = strlen(info->custom);
+
+	if (len == 0)
+		len = 1;
+	if (n == 0 || memchr(name, '\n', n) != NULL ||
+	    len + n + 2 > sizeof(info->custom))
+		return RELAY_EINVAL;
+	info->custom[0] = '\n';
+	memcpy(info->custom + len, name, n);
+	info->custom[len + n] = '\n';
+	info->custom[len + n + 1] = '\0';
+	return RELAY_OK;
+}
+
+enum relay_err
+dialect_req_custom(
+    enum dialect d, const json_t *root, struct dialect_req_info *info)
+{
+	json_t *tools = json_object_get(root, "tools"), *t, *name;
+	const char *type;
+	size_t i;
+
+	info->custom[0] = '\0';
+	if (d != DIALECT_RESPONSES)
+		return RELAY_OK;
+	json_array_foreach (tools, i, t) {
+		type = json_string_value(json_object_get(t, "type"));
+		name = json_object_get(t, "name");
+		if (type != NULL && strcmp(type, "custom") == 0 &&
+		    json_is_string(name) &&
+		    custom_add(info, json_string_value(name),
+			json_string_length(name)) != RELAY_OK)
+			return RELAY_EINVAL;
+	}
+	return RELAY_OK;
 }
 
 /* Truncate out back to len (failures leave no partial output). */
@@ -75,7 +136,7 @@ dialect_request(enum dialect in, struct span body, enum dialect out,
     const char **param)
 {
 	struct ir_request r;
-	size_t before = out_body->len;
+	size_t before = out_body->len, i;
 	enum relay_err err;
 
 	*param = NULL;
@@ -95,6 +156,17 @@ dialect_request(enum dialect in, struct span body, enum dialect out,
 			ir_copy_span(info->model, sizeof(info->model),
 			    (struct span){json_string_value(r.model),
 				json_string_length(r.model)});
+		info->custom[0] = '\0';
+		for (i = 0; i < r.ntools && err == RELAY_OK; i++)
+			if (r.tools[i].freeform &&
+			    custom_add(info, json_string_value(r.tools[i].name),
+				json_string_length(r.tools[i].name)) !=
+				RELAY_OK)
+				err = ir_fail(errbuf, errsz, param, "tools",
+				    "Too many custom tools, or a custom tool "
+				    "name with a line break.");
+	}
+	if (err == RELAY_OK) {
 		err = wires[out].emit_request(
 		    &r, upstream_model, out_body, errbuf, errsz, param);
 	}
@@ -125,7 +197,10 @@ dialect_response(enum dialect from, struct span body, enum dialect to,
 		r.model = json_string(info->model);
 		err = r.model != NULL ? RELAY_OK : RELAY_ENOMEM;
 	}
-	if (err == RELAY_OK)
+	if (err == RELAY_OK && wires[to].emit_response_custom != NULL)
+		err = wires[to].emit_response_custom(
+		    &r, info != NULL ? info->custom : NULL, out);
+	else if (err == RELAY_OK)
 		err = wires[to].emit_response(&r, out);
 	if (err != RELAY_OK)
 		truncate_to(out, before);
@@ -157,7 +232,9 @@ dialect_error_event(enum dialect d, int status, const char *type_or_code,
 
 	if (!dialect_ok(d))
 		d = DIALECT_OPENAI;
-	o = wires[d].error(status, type_or_code, msg, strlen(msg));
+	o = wires[d].error_event != NULL
+	    ? wires[d].error_event(status, type_or_code, msg, strlen(msg))
+	    : wires[d].error(status, type_or_code, msg, strlen(msg));
 	err = ir_sse(out, wires[d].event_name, o, wires[d].term);
 	json_decref(o);
 	return err;
@@ -223,6 +300,11 @@ struct dialect_stream {
 	int text_open; /* a text block is open ... */
 	size_t text_index; /* ... with this index */
 	struct buf fb; /* filtered text of one delta */
+	/* A rewriter before the filter (dialect_stream_hook). */
+	dialect_sev_hook hook;
+	void *hook_arg;
+	void (*hook_free)(void *);
+	char custom[RELAY_RS_CUSTOM_MAX]; /* the client's custom tools */
 };
 
 static enum relay_err
@@ -330,6 +412,26 @@ stream_emit(void *arg, const struct ir_sev *ev)
 	return encode(ds, ev);
 }
 
+/* The normaliser's events, through the hook when there is one. */
+static enum relay_err
+stream_hooked(void *arg, const struct ir_sev *ev)
+{
+	struct dialect_stream *ds = arg;
+
+	if (ds->hook == NULL)
+		return stream_emit(ds, ev);
+	return ds->hook(ds->hook_arg, ev, stream_emit, ds);
+}
+
+void
+dialect_stream_hook(struct dialect_stream *ds, dialect_sev_hook fn, void *arg,
+    void (*free_fn)(void *))
+{
+	ds->hook = fn;
+	ds->hook_arg = arg;
+	ds->hook_free = free_fn;
+}
+
 void
 dialect_stream_filter(
     struct dialect_stream *ds, struct wordfilter_stream *ws, int stop)
@@ -355,11 +457,13 @@ dialect_stream_new(
 	ds = mem_calloc(1, sizeof(*ds));
 	if (ds == NULL)
 		return NULL;
+	memcpy(ds->custom, info->custom, sizeof(ds->custom));
 	ds->from = from;
 	ds->to = to;
 	buf_init(&ds->fb, WORDFILTER_PIECE_MAX + 4 * WORDFILTER_WORD_MAX);
-	ir_norm_init(&ds->norm, stream_emit, ds);
+	ir_norm_init(&ds->norm, stream_hooked, ds);
 	ir_enc_init(&ds->enc, info->model, info->include_usage);
+	ds->enc.custom = ds->custom;
 	return ds;
 }
 
@@ -412,6 +516,8 @@ dialect_stream_free(struct dialect_stream *ds)
 	ir_norm_reset(&ds->norm);
 	ir_enc_reset(&ds->enc);
 	wordfilter_stream_free(ds->ws);
+	if (ds->hook_free != NULL)
+		ds->hook_free(ds->hook_arg);
 	buf_reset(&ds->fb);
 	mem_free(ds);
 }
@@ -446,6 +552,8 @@ replay_enc_init(struct replay_enc *re, enum dialect d,
 	re->out = out;
 	ir_enc_init(&re->enc, info != NULL ? info->model : "",
 	    info != NULL ? info->include_usage : 1);
+	/* borrowed: info outlives the replay */
+	re->enc.custom = info != NULL ? info->custom : NULL;
 }
 
 /* The decoding of a recorded stream: the upstream side of a translator

@@ -21,6 +21,7 @@ enum dialect {
 	DIALECT_OPENAI, /* POST /v1/chat/completions */
 	DIALECT_ANTHROPIC, /* POST /v1/messages */
 	DIALECT_GEMINI, /* POST /v1beta/models/{m}:generateContent */
+	DIALECT_RESPONSES, /* POST /v1/responses (OpenAI Responses API) */
 	DIALECT__MAX
 };
 
@@ -37,10 +38,29 @@ struct dialect_req_info {
 	/* Out: the model the client named; empty for Gemini, whose model is
 	 * in the URL path (the caller may fill it in for the stream). */
 	char model[RELAY_NAME_MAX + 1];
+	/* Out: the names of the client's Responses custom tools, each
+	 * between "\n"s ("" when none), so their calls go back to it as
+	 * custom_tool_call items (see wire_responses.h). */
+	char custom[RELAY_RS_CUSTOM_MAX];
 };
 
-/* "openai", "anthropic", "gemini" (static); "?" out of range. */
+/* "openai", "anthropic", "gemini", "responses" (static); "?" out of
+ * range. */
 const char *dialect_name(enum dialect d);
+
+/*
+ * The dialect whose error shape, rate-limit headers and not-found wording
+ * d shares: the Responses API answers errors as OpenAI does.
+ */
+enum dialect dialect_error_family(enum dialect d);
+
+/*
+ * Fill info->custom from the parsed client request root of dialect d (a
+ * cache replay, which does not translate the request, needs it too).
+ * RELAY_EINVAL when the names do not fit.
+ */
+enum relay_err dialect_req_custom(enum dialect d, const json_t *root,
+    struct dialect_req_info *info) RELAY_MUST_CHECK;
 
 /*
  * Translate a client request body of dialect in into an upstream request
@@ -171,6 +191,18 @@ struct wordfilter_stream;
  */
 void dialect_stream_filter(struct dialect_stream *ds,
     struct wordfilter_stream *ws, int stop) RELAY_NONNULL;
+
+/* A rewriter of the normalised events (lib/pii_out.c's restore): it
+ * passes each event, changed or not, zero or more times, to next(arg). */
+typedef enum relay_err (*dialect_sev_hook)(
+    void *hook_arg, const struct ir_sev *ev, ir_sev_fn next, void *arg);
+
+/*
+ * Put fn(hook_arg, ...) between the decoder and the filter and encoder;
+ * ds calls free_fn(hook_arg) (when not NULL) when it is freed.
+ */
+void dialect_stream_hook(struct dialect_stream *ds, dialect_sev_hook fn,
+    void *hook_arg, void (*free_fn)(void *));
 
 /* 1 once the filter ended the stream (the upstream may be left). */
 int dialect_stream_cut(const struct dialect_stream *ds) RELAY_NONNULL;

@@ -56,14 +56,14 @@ filter_store_free(struct filter_store *fs)
 }
 
 static int
-same_paths(const struct filter_store *fs, const struct config *cfg)
+same_paths(const struct filter_store *fs, char *const *paths, size_t n)
 {
 	size_t i;
 
-	if (fs->npaths != cfg->nfilter_files)
+	if (fs->npaths != n)
 		return 0;
 	for (i = 0; i < fs->npaths; i++)
-		if (strcmp(fs->paths[i], cfg->filter_files[i]) != 0)
+		if (strcmp(fs->paths[i], paths[i]) != 0)
 			return 0;
 	return 1;
 }
@@ -78,21 +78,19 @@ ms_since(const struct timespec *t)
 	    (now.tv_nsec - t->tv_nsec) / 1000000;
 }
 
-/* Load cfg's lists; the store keeps them when they loaded. Lock held. */
+/* Load the lists; the store keeps them when they loaded. Lock held. */
 static void
-reload(struct filter_store *fs, const struct config *cfg)
+reload(struct filter_store *fs, char *const *paths, size_t n)
 {
 	struct wordfilter *wf;
 	char **copy;
 	char eb[256];
 	size_t i;
 
-	wf = wordfilter_load((const char *const *)cfg->filter_files,
-	    cfg->nfilter_files, eb, sizeof(eb));
-	copy =
-	    wf != NULL ? mem_calloc(cfg->nfilter_files, sizeof(*copy)) : NULL;
-	for (i = 0; copy != NULL && i < cfg->nfilter_files; i++) {
-		copy[i] = mem_strdup(cfg->filter_files[i]);
+	wf = wordfilter_load((const char *const *)paths, n, eb, sizeof(eb));
+	copy = wf != NULL ? mem_calloc(n, sizeof(*copy)) : NULL;
+	for (i = 0; copy != NULL && i < n; i++) {
+		copy[i] = mem_strdup(paths[i]);
 		if (copy[i] == NULL) {
 			while (i-- > 0)
 				mem_free(copy[i]);
@@ -114,7 +112,7 @@ reload(struct filter_store *fs, const struct config *cfg)
 	paths_free(fs);
 	fs->wf = wf;
 	fs->paths = copy;
-	fs->npaths = cfg->nfilter_files;
+	fs->npaths = n;
 	fs->warned = 0;
 	log_info("content filter: %zu words", wordfilter_count(wf));
 }
@@ -122,22 +120,28 @@ reload(struct filter_store *fs, const struct config *cfg)
 struct wordfilter *
 filter_acquire(struct filter_store *fs, const struct config *cfg, int *failed)
 {
+	return filter_acquire_files(
+	    fs, cfg->filter_files, cfg->nfilter_files, failed);
+}
+
+struct wordfilter *
+filter_acquire_files(
+    struct filter_store *fs, char *const *paths, size_t n, int *failed)
+{
 	struct wordfilter *wf = NULL;
 	int stale;
 
 	*failed = 0;
-	if (cfg->nfilter_files == 0)
+	if (n == 0)
 		return NULL;
 	pthread_mutex_lock(&fs->lock);
 	if (!fs->looked || ms_since(&fs->checked) >= RELAY_CONFIG_CHECK_MS) {
 		clock_gettime(CLOCK_MONOTONIC, &fs->checked);
 		fs->looked = 1;
-		stale = fs->wf == NULL || !same_paths(fs, cfg) ||
-		    wordfilter_changed(fs->wf,
-			(const char *const *)cfg->filter_files,
-			cfg->nfilter_files);
+		stale = fs->wf == NULL || !same_paths(fs, paths, n) ||
+		    wordfilter_changed(fs->wf, (const char *const *)paths, n);
 		if (stale)
-			reload(fs, cfg);
+			reload(fs, paths, n);
 	}
 	if (fs->wf != NULL)
 		wf = wordfilter_ref(fs->wf);
@@ -153,7 +157,9 @@ static int
 text_member(const char *k)
 {
 	static const char *const names[] = {"content", "text", "system",
-	    "input", "prompt", "instructions", "arguments", NULL};
+	    "input", "prompt", "instructions", "arguments",
+	    "output", /* a Responses function_call_output */
+	    NULL};
 	size_t i;
 
 	for (i = 0; names[i] != NULL; i++)
@@ -266,6 +272,46 @@ filter_blocks(const struct wordfilter *wf, enum filter_output action,
 	return changed;
 }
 
+/* A Responses answer: the output_text parts of its message items; a stop
+ * drops what follows the cut and marks the answer incomplete, as OpenAI
+ * marks one its own filter ended. */
+static int
+filter_responses(const struct wordfilter *wf, enum filter_output action,
+    json_t *root, enum relay_err *err)
+{
+	json_t *items = json_object_get(root, "output"), *it, *parts, *p;
+	size_t i, j;
+	int changed = 0, stopped = 0;
+	const char *t;
+
+	json_array_foreach (items, i, it) {
+		parts = json_object_get(it, "content");
+		json_array_foreach (parts, j, p) {
+			t = json_string_value(json_object_get(p, "type"));
+			if (t == NULL || strcmp(t, "output_text") != 0)
+				continue;
+			changed |=
+			    filter_member(wf, action, p, "text", &stopped, err);
+			if (stopped) {
+				while (json_array_size(parts) > j + 1)
+					json_array_remove(parts, j + 1);
+				break;
+			}
+		}
+		if (stopped) {
+			while (json_array_size(items) > i + 1)
+				json_array_remove(items, i + 1);
+			break;
+		}
+	}
+	if (stopped && *err == RELAY_OK &&
+	    (json_object_set_new(root, "status", json_string("incomplete")) ||
+		json_object_set_new(root, "incomplete_details",
+		    json_pack("{s:s}", "reason", "content_filter"))))
+		*err = RELAY_ENOMEM;
+	return changed;
+}
+
 enum relay_err
 filter_answer(const struct wordfilter *wf, enum filter_output action,
     enum dialect d, struct span body, struct buf *out, int *changed)
@@ -322,6 +368,9 @@ filter_answer(const struct wordfilter *wf, enum filter_output action,
 				e, "finishReason", json_string("SAFETY")) != 0)
 				err = RELAY_ENOMEM;
 		}
+		break;
+	case DIALECT_RESPONSES:
+		*changed = filter_responses(wf, action, root, &err);
 		break;
 	case DIALECT__MAX: break;
 	}

@@ -33,6 +33,10 @@ void filter_store_free(struct filter_store *fs);
 struct wordfilter *filter_acquire(struct filter_store *fs,
     const struct config *cfg, int *failed) RELAY_NONNULL;
 
+/* The same for any list of word files (pii_protection.word_files). */
+struct wordfilter *filter_acquire_files(
+    struct filter_store *fs, char *const *paths, size_t n, int *failed);
+
 /*
  * 1 when a text of the request document (a json_t: the string values of
  * members named content, text, system, input, prompt, instructions or

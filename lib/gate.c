@@ -133,7 +133,7 @@ trio(struct relay_req *req, enum dialect d, const char *what, long long limit,
 
 	if (limit <= 0 || d == DIALECT_GEMINI)
 		return 0;
-	if (d == DIALECT_OPENAI)
+	if (dialect_error_family(d) == DIALECT_OPENAI)
 		return req_add_header(req, "x-ratelimit-limit-%s: %lld", what,
 			   limit) != RELAY_OK ||
 		    req_add_header(req, "x-ratelimit-remaining-%s: %lld", what,

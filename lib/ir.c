@@ -105,6 +105,9 @@ ir_request_reset(struct ir_request *r)
 	json_decref(r->frequency_penalty);
 	json_decref(r->seed);
 	json_decref(r->reasoning_effort);
+	json_decref(r->user);
+	json_decref(r->safety_id);
+	json_decref(r->cache_key);
 	json_decref(r->format_schema);
 	json_decref(r->format_name);
 	ir_request_init(r);
@@ -874,6 +877,8 @@ ir_enc_init(struct ir_enc *enc, const char *model, int include_usage)
 	enc->include_usage = include_usage;
 	enc->created = (long long)time(NULL);
 	buf_init(&enc->args, RELAY_SSE_EVENT_MAX);
+	buf_init(&enc->acc, RELAY_UPSTREAM_BODY_MAX);
+	enc->item_kind = -1;
 }
 
 void
@@ -885,6 +890,8 @@ ir_enc_reset(struct ir_enc *enc)
 	json_decref(enc->tool_name);
 	json_decref(enc->tool_sig);
 	json_decref(enc->think_sig);
+	buf_reset(&enc->acc);
+	json_decref(enc->items);
 	memset(enc, 0, sizeof(*enc));
 }
 

@@ -71,6 +71,7 @@ struct ir_tool {
 	json_t *name;
 	json_t *description;
 	json_t *schema; /* JSON Schema object of the parameters */
+	int freeform; /* a Responses custom tool: one string "input" */
 };
 
 enum ir_tool_choice {
@@ -105,6 +106,9 @@ struct ir_request {
 	long long max_tokens; /* 0: the source set none */
 	long long thinking_budget; /* 0: thinking off or not asked */
 	json_t *reasoning_effort; /* OpenAI's string, when the source had it */
+	/* OpenAI's user, safety_identifier and prompt_cache_key (strings),
+	 * between its two wires (Chat Completions, Responses). */
+	json_t *user, *safety_id, *cache_key;
 	enum ir_format format;
 	json_t *format_schema, *format_name;
 	int stream;
@@ -487,6 +491,17 @@ struct ir_enc {
 	json_t *tool_id, *tool_name, *tool_sig;
 	/* Gemini: a thinking signature waiting for its part. */
 	json_t *think_sig;
+	/* Responses: the events' sequence_number, the output items done so
+	 * far, the open item (its block, part type or -1, id and text or
+	 * arguments gathered), the custom tool names (borrowed, see
+	 * wire_responses.h). */
+	long long seq;
+	json_t *items;
+	size_t item_block;
+	int item_kind;
+	char item_id[64];
+	struct buf acc;
+	const char *custom;
 };
 
 /* Start enc for a client that asked for model (may be NULL). */

@@ -12,6 +12,7 @@
 
 #include "crypto.h"
 #include "keys.h"
+#include "limits.h"
 #include "log.h"
 #include "mem.h"
 #include "num.h"
@@ -223,6 +224,20 @@ filter_output_of(const char *s)
 	return -1;
 }
 
+/* "off", "mask", "pseudonymise", "block" as enum pii_action; else -1. */
+static int
+pii_action_of(const char *s)
+{
+	static const char *const names[] = {
+	    "off", "mask", "pseudonymise", "block"};
+	int i;
+
+	for (i = 0; s != NULL && i < 4; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	return s != NULL && strcmp(s, "pseudonymize") == 0 ? 2 : -1;
+}
+
 static enum relay_err
 vkey_load(struct vkey *k, json_t *rec)
 {
@@ -248,6 +263,9 @@ vkey_load(struct vkey *k, json_t *rec)
 	k->disabled = json_is_true(json_object_get(rec, "disabled"));
 	k->filter_output = filter_output_of(
 	    json_string_value(json_object_get(rec, "content_filter")));
+	k->tier = json_is_true(json_object_get(rec, "tier"));
+	k->pii_action = pii_action_of(
+	    json_string_value(json_object_get(rec, "pii_protection")));
 	return vkey_lists(k, rec);
 }
 
@@ -383,7 +401,7 @@ keys_acquire(struct keys_store *st)
 	struct keyring *r;
 
 	pthread_mutex_lock(&st->lock);
-	if (store_changed(&st->watch, st->path, 250))
+	if (store_changed(&st->watch, st->path, RELAY_KEYS_CHECK_MS))
 		do_keys_reload(st);
 	r = st->cur;
 	__atomic_add_fetch(&r->refs, 1, __ATOMIC_ACQ_REL);
@@ -485,6 +503,8 @@ apply_field(json_t *rec, const char *k, json_t *v, char *errbuf, size_t errsz)
 		json_number_value(v) > 1e9))
 		return bad(
 		    errbuf, errsz, "must be a number >= 0 (0: no limit)", k);
+	if (strcmp(k, "tier") == 0 && !json_is_boolean(v))
+		return bad(errbuf, errsz, "must be true or false", k);
 	if (strcmp(k, "disabled") == 0 && !json_is_boolean(v))
 		return bad(errbuf, errsz, "must be true or false", k);
 	if (strcmp(k, "content_filter") == 0) {
@@ -496,6 +516,26 @@ apply_field(json_t *rec, const char *k, json_t *v, char *errbuf, size_t errsz)
 			return bad(errbuf, errsz,
 			    "must be \"off\", \"mask\", \"stop\" or null "
 			    "(the model's)",
+			    k);
+		return json_object_set(rec, k, v) == 0 ? RELAY_OK
+						       : RELAY_ENOMEM;
+	}
+	/* null lifts an allowlist (every model, any address): how an edit
+	 * clears one, as [] would allow nothing. */
+	if ((strcmp(k, "models") == 0 || strcmp(k, "allowed_ips") == 0) &&
+	    json_is_null(v)) {
+		json_object_del(rec, k);
+		return RELAY_OK;
+	}
+	if (strcmp(k, "pii_protection") == 0) {
+		if (json_is_null(v)) {
+			json_object_del(rec, k);
+			return RELAY_OK;
+		}
+		if (pii_action_of(json_string_value(v)) < 0)
+			return bad(errbuf, errsz,
+			    "must be \"off\", \"mask\", \"pseudonymise\", "
+			    "\"block\" or null (the model's)",
 			    k);
 		return json_object_set(rec, k, v) == 0 ? RELAY_OK
 						       : RELAY_ENOMEM;
@@ -513,8 +553,8 @@ apply_field(json_t *rec, const char *k, json_t *v, char *errbuf, size_t errsz)
 		    : RELAY_ENOMEM;
 	}
 	if (strcmp(k, "name") != 0 && strcmp(k, "monthly_budget_usd") != 0 &&
-	    strcmp(k, "disabled") != 0 && strcmp(k, "models") != 0 &&
-	    strcmp(k, "allowed_ips") != 0)
+	    strcmp(k, "disabled") != 0 && strcmp(k, "tier") != 0 &&
+	    strcmp(k, "models") != 0 && strcmp(k, "allowed_ips") != 0)
 		return bad(errbuf, errsz, "unknown field", k);
 	return json_object_set(rec, k, v) == 0 ? RELAY_OK : RELAY_ENOMEM;
 }

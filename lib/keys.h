@@ -40,6 +40,14 @@ struct vkey {
 	 * over the model's: 0 off, 1 mask, 2 stop (enum filter_output);
 	 * -1: the model's. */
 	int filter_output;
+	/* pii_protection: the outbound action (enum pii_action) for every
+	 * kind of personal data in this key's requests, over the model's;
+	 * -1: the model's. */
+	int pii_action;
+	/* tier: the key of a relay in front (issue 21's tier mode): its
+	 * streams send no heartbeat before the first upstream byte, so the
+	 * status stays open and the relay in front can still fail over. */
+	int tier;
 };
 
 struct keyring;
@@ -54,9 +62,11 @@ void keys_store_free(struct keys_store *st);
 
 /*
  * The current snapshot, with a reference for keys_release(). Reloads when
- * the file changed (looked at no more than every 250 ms, so a change made
- * by any admin on any host is seen within a second). A file that fails to
- * load keeps the previous snapshot and is logged.
+ * the file changed, looked at every RELAY_KEYS_CHECK_MS (0: at every call,
+ * one stat): a key an admin just created is found by the very next
+ * request, and an unknown or wrong key costs a stat, never a reload,
+ * while the file is unchanged. A file that fails to load keeps the
+ * previous snapshot and is logged.
  */
 struct keyring *keys_acquire(struct keys_store *st) RELAY_NONNULL;
 void keys_release(struct keyring *r);

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* kv.c - libmemcached with a connection pool, ketama hashing and short
- * timeouts; every failure becomes RELAY_ECACHE, never a hang. */
+/* kv.c - memcached's meta protocol on connections of our own, pipelined
+ * where a batch allows, every wait bounded by the timeout (and, on the
+ * loop runtime, yielding to the loop); libmemcached only says which
+ * server holds a key (its ketama continuum, so hosts agree). Every
+ * failure becomes RELAY_ECACHE, never a hang. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libmemcached/memcached.h>
@@ -152,197 +155,6 @@ kv_release(struct kv *kv, memcached_st *mc)
 {
 	if (mc != NULL)
 		memcached_pool_release(kv->pool, mc);
-}
-
-enum relay_err
-kv_ping(struct kv *kv, char *why, size_t whysz)
-{
-	memcached_st *mc = kv_fetch(kv);
-	memcached_stat_st *st;
-	memcached_return_t rc;
-	uint32_t i, n, bad = 0;
-
-	if (mc == NULL) {
-		snprintf(why, whysz, "memcached: no connection available");
-		return RELAY_ECACHE;
-	}
-	/* "stats" goes to every server each time (memcached_version() would
-	 * trust a version it learnt before and never ask again). */
-	st = memcached_stat(mc, NULL, &rc);
-	n = memcached_server_count(mc);
-	for (i = 0; st != NULL && i < n; i++)
-		if (st[i].pid == 0)
-			bad++;
-	if (st == NULL)
-		bad = n;
-	memcached_stat_free(mc, st);
-	kv_release(kv, mc);
-	if (rc == MEMCACHED_SUCCESS && bad == 0)
-		return RELAY_OK;
-	snprintf(why, whysz, "memcached: %u of %u servers did not answer",
-	    bad > 0 ? bad : 1, n);
-	return RELAY_ECACHE;
-}
-
-enum relay_err
-kv_get(struct kv *kv, const char *key, struct buf *out)
-{
-	memcached_st *mc = kv_fetch(kv);
-	memcached_return_t rc;
-	enum relay_err err;
-	uint32_t flags;
-	size_t len;
-	char *v;
-
-	if (mc == NULL)
-		return RELAY_ECACHE;
-	v = memcached_get(mc, key, strlen(key), &len, &flags, &rc);
-	kv_release(kv, mc);
-	if (rc == MEMCACHED_NOTFOUND)
-		return RELAY_ENOTFOUND;
-	if (rc != MEMCACHED_SUCCESS) {
-		free(v); /* lint: allow - libmemcached's own malloc */
-		return RELAY_ECACHE;
-	}
-	err = v != NULL ? buf_append(out, v, len) : RELAY_OK;
-	free(v); /* lint: allow - libmemcached's own malloc */
-	return err;
-}
-
-enum relay_err
-kv_mget(struct kv *kv, const char *const *keys, size_t n, struct buf *out,
-    int *found)
-{
-	size_t lens[RELAY_KV_MGET_MAX], i, klen;
-	memcached_st *mc;
-	memcached_result_st *res;
-	memcached_return_t rc;
-	enum relay_err err = RELAY_OK;
-	const char *k;
-
-	memset(found, 0, n * sizeof(*found));
-	if (n == 0)
-		return RELAY_OK;
-	if (n > RELAY_KV_MGET_MAX)
-		return RELAY_EINVAL;
-	for (i = 0; i < n; i++)
-		lens[i] = strlen(keys[i]);
-	mc = kv_fetch(kv);
-	if (mc == NULL)
-		return RELAY_ECACHE;
-	rc = memcached_mget(mc, keys, lens, n);
-	if (rc != MEMCACHED_SUCCESS) {
-		kv_release(kv, mc);
-		return RELAY_ECACHE;
-	}
-	/* Every result must be fetched, also after an error, or the
-	 * connection goes back to the pool with replies still unread. */
-	while ((res = memcached_fetch_result(mc, NULL, &rc)) != NULL) {
-		k = memcached_result_key_value(res);
-		klen = memcached_result_key_length(res);
-		for (i = 0; i < n; i++)
-			if (!found[i] && lens[i] == klen &&
-			    memcmp(keys[i], k, klen) == 0)
-				break;
-		if (i < n && err == RELAY_OK) {
-			found[i] = 1;
-			err = buf_append(&out[i], memcached_result_value(res),
-			    memcached_result_length(res));
-		}
-		memcached_result_free(res);
-	}
-	kv_release(kv, mc);
-	if (rc != MEMCACHED_END && rc != MEMCACHED_SUCCESS &&
-	    rc != MEMCACHED_NOTFOUND && err == RELAY_OK) {
-		memset(found, 0, n * sizeof(*found));
-		return RELAY_ECACHE;
-	}
-	return err;
-}
-
-enum relay_err
-kv_set(
-    struct kv *kv, const char *key, const void *val, size_t len, unsigned ttl_s)
-{
-	memcached_st *mc = kv_fetch(kv);
-	memcached_return_t rc;
-
-	if (mc == NULL)
-		return RELAY_ECACHE;
-	rc = memcached_set(mc, key, strlen(key), val, len, (time_t)ttl_s, 0);
-	kv_release(kv, mc);
-	return rc == MEMCACHED_SUCCESS ? RELAY_OK : RELAY_ECACHE;
-}
-
-enum relay_err
-kv_add(struct kv *kv, const char *key, const void *val, size_t len,
-    unsigned ttl_s, int *stored)
-{
-	memcached_st *mc = kv_fetch(kv);
-	memcached_return_t rc;
-
-	*stored = 0;
-	if (mc == NULL)
-		return RELAY_ECACHE;
-	rc = memcached_add(mc, key, strlen(key), val, len, (time_t)ttl_s, 0);
-	kv_release(kv, mc);
-	if (rc == MEMCACHED_NOTSTORED || rc == MEMCACHED_DATA_EXISTS)
-		return RELAY_OK;
-	*stored = rc == MEMCACHED_SUCCESS;
-	return *stored ? RELAY_OK : RELAY_ECACHE;
-}
-
-enum relay_err
-kv_incr(struct kv *kv, const char *key, uint64_t delta, unsigned ttl_s,
-    uint64_t *value)
-{
-	memcached_st *mc;
-	memcached_return_t rc;
-	char num[24];
-	int n, tries;
-
-	if (delta > UINT32_MAX)
-		return RELAY_EINVAL; /* memcached_increment takes 32 bits */
-	mc = kv_fetch(kv);
-	if (mc == NULL)
-		return RELAY_ECACHE;
-	/* incr, or add the initial value, or (lost the race) incr again. */
-	for (tries = 0; tries < 3; tries++) {
-		rc = memcached_increment(
-		    mc, key, strlen(key), (uint32_t)delta, value);
-		if (rc != MEMCACHED_NOTFOUND)
-			break;
-		n = snprintf(
-		    num, sizeof(num), "%llu", (unsigned long long)delta);
-		rc = memcached_add(
-		    mc, key, strlen(key), num, (size_t)n, (time_t)ttl_s, 0);
-		if (rc == MEMCACHED_SUCCESS) {
-			*value = delta;
-			break;
-		}
-		if (rc != MEMCACHED_NOTSTORED && rc != MEMCACHED_DATA_EXISTS)
-			break;
-	}
-	kv_release(kv, mc);
-	return rc == MEMCACHED_SUCCESS ? RELAY_OK : RELAY_ECACHE;
-}
-
-enum relay_err
-kv_decr(struct kv *kv, const char *key, uint64_t delta, uint64_t *value)
-{
-	memcached_st *mc;
-	memcached_return_t rc;
-
-	if (delta > UINT32_MAX)
-		return RELAY_EINVAL;
-	mc = kv_fetch(kv);
-	if (mc == NULL)
-		return RELAY_ECACHE;
-	rc = memcached_decrement(mc, key, strlen(key), (uint32_t)delta, value);
-	kv_release(kv, mc);
-	if (rc == MEMCACHED_NOTFOUND)
-		return RELAY_ENOTFOUND;
-	return rc == MEMCACHED_SUCCESS ? RELAY_OK : RELAY_ECACHE;
 }
 
 /* --- pipelined counters: the meta protocol on connections of our own --- */
@@ -942,17 +754,427 @@ kv_nudge(struct kv *kv, const struct kv_nudge *ops, size_t n)
 	return err;
 }
 
+/* --- every other operation: one meta command each, same connections --- */
+
+/* A line of the meta protocol is at most this long before its data. */
+#define KV_HEAD_MAX 1024
+/* Ceilings of an answer's buffer: replies without a value (a read may
+ * ask for RELAY_KV_READ past what is there), and with n values. */
+#define KV_ANSWER_SMALL (RELAY_KV_READ + KV_HEAD_MAX)
+#define KV_ANSWER_VALUES(n)                                                    \
+	((n) * (RELAY_KV_VALUE_MAX + KV_HEAD_MAX) + RELAY_KV_READ)
+
+/* "XX" or "XX <flags>" at line (hl bytes with its CRLF). */
+static int
+code_is(const char *line, size_t hl, const char *code)
+{
+	return hl >= 4 && memcmp(line, code, 2) == 0 &&
+	    (hl == 4 || line[2] == ' ');
+}
+
+int
+kv_meta_reply(const char *p, size_t len, struct kv_reply *r, size_t *used)
+{
+	const char *eol, *sp;
+	size_t hl;
+	uint64_t vlen;
+
+	*used = 0;
+	memset(r, 0, sizeof(*r));
+	eol = memchr(p, '\n', len < KV_HEAD_MAX ? len : KV_HEAD_MAX);
+	if (eol == NULL)
+		return len >= KV_HEAD_MAX ? -1 : 0;
+	hl = (size_t)(eol - p) + 1;
+	if (hl < 4 || p[hl - 2] != '\r')
+		return -1;
+	if (hl > 5 && memcmp(p, "VA ", 3) == 0) {
+		sp = memchr(p + 3, ' ', hl - 5);
+		if (meta_u64(p + 3,
+			(size_t)((sp != NULL ? sp : p + hl - 2) - (p + 3)),
+			&vlen) != 0 ||
+		    vlen > RELAY_KV_VALUE_MAX)
+			return -1;
+		if (len - hl < vlen + 2)
+			return 0;
+		if (p[hl + vlen] != '\r' || p[hl + vlen + 1] != '\n')
+			return -1;
+		r->kind = KV_R_VA;
+		r->val = p + hl;
+		r->vlen = (size_t)vlen;
+		*used = hl + (size_t)vlen + 2;
+		return 1;
+	}
+	if (code_is(p, hl, "EN"))
+		r->kind = KV_R_EN;
+	else if (code_is(p, hl, "HD"))
+		r->kind = KV_R_HD;
+	else if (code_is(p, hl, "NS"))
+		r->kind = KV_R_NS;
+	else if (code_is(p, hl, "NF"))
+		r->kind = KV_R_NF;
+	else if (code_is(p, hl, "EX"))
+		r->kind = KV_R_EX;
+	else if (code_is(p, hl, "MN"))
+		r->kind = KV_R_MN;
+	else if ((hl == 7 && memcmp(p, "ERROR", 5) == 0) ||
+	    (hl > 13 && memcmp(p, "CLIENT_ERROR ", 13) == 0) ||
+	    (hl > 13 && memcmp(p, "SERVER_ERROR ", 13) == 0))
+		r->kind = KV_R_ERR;
+	else
+		return -1;
+	*used = hl;
+	return 1;
+}
+
+/* Send req to c and read n replies into r (their values point into rb):
+ * first the marks kv_nudge() left, dropped. *heard is set once a byte
+ * came. */
+static enum relay_err
+meta_exchange(struct kv_conn *c, const struct buf *req, struct buf *rb,
+    struct kv_reply *r, size_t n, const struct timespec *deadline, int *heard)
+{
+	size_t skip = 0, off, used, k;
+	enum relay_err err;
+	char *tail;
+	ssize_t got;
+	int pr;
+
+	*heard = 0;
+	buf_clear(rb);
+	if ((err = send_all(c, req->data, req->len, deadline)) != RELAY_OK)
+		return err;
+	for (;;) {
+		while (c->owed > 0 && rb->len > skip) {
+			char *eol =
+			    memchr(rb->data + skip, '\n', rb->len - skip);
+			size_t ll;
+
+			if (eol == NULL)
+				break;
+			ll = (size_t)(eol - (rb->data + skip)) + 1;
+			if (ll == 4 &&
+			    memcmp(rb->data + skip, "MN\r\n", 4) == 0)
+				c->owed--;
+			skip += ll;
+		}
+		if (c->owed == 0 && rb->len > skip) {
+			for (off = skip, k = 0; k < n; k++, off += used) {
+				pr = kv_meta_reply(rb->data + off,
+				    rb->len - off, &r[k], &used);
+				if (pr < 0)
+					return RELAY_ECACHE;
+				if (pr == 0)
+					break;
+			}
+			/* More than asked for: out of step. */
+			if (k == n)
+				return off == rb->len ? RELAY_OK : RELAY_ECACHE;
+		}
+		if (buf_extend(rb, RELAY_KV_READ, &tail) != RELAY_OK)
+			return RELAY_ECACHE;
+		got = recv(c->fd, tail, RELAY_KV_READ, 0);
+		buf_truncate(
+		    rb, rb->len - RELAY_KV_READ + (got > 0 ? (size_t)got : 0));
+		if (got > 0) {
+			*heard = 1;
+			continue;
+		}
+		if (got == 0 || (errno != EAGAIN && errno != EINTR))
+			return RELAY_ECACHE;
+		if (wait_fd(c->fd, POLLIN, deadline) != 0)
+			return RELAY_ECACHE;
+	}
+}
+
+/* req to the server at (host, port): n replies into r, values in rb. A
+ * reused connection the server dropped while idle fails with no answer
+ * at all: once, try again on a fresh one (an answer, even an error,
+ * means the commands ran: never twice). */
+static enum relay_err
+meta_at(struct kv *kv, const char *host, in_port_t port,
+    const struct timespec *deadline, const struct buf *req, struct buf *rb,
+    struct kv_reply *r, size_t n)
+{
+	enum relay_err err = RELAY_ECACHE;
+	struct kv_conn *c;
+	int reused, heard, tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		c = conn_get(kv, host, port, deadline, &reused);
+		if (c == NULL)
+			return RELAY_ECACHE;
+		err = meta_exchange(c, req, rb, r, n, deadline, &heard);
+		conn_put(kv, c, err == RELAY_OK);
+		if (err == RELAY_OK || !reused || heard ||
+		    ms_left(deadline) <= 0)
+			break;
+	}
+	return err;
+}
+
+/* One command (req) about key: its reply in *r, a value in rb. */
+static enum relay_err
+meta_one(struct kv *kv, const char *key, const struct buf *req, struct buf *rb,
+    struct kv_reply *r)
+{
+	struct batch b;
+	enum relay_err err = batch_start(kv, &b, &key, 1);
+
+	if (err != RELAY_OK)
+		return err == RELAY_EINVAL ? RELAY_EINVAL : RELAY_ECACHE;
+	return meta_at(kv, b.host[0], b.port[0], &b.deadline, req, rb, r, 1);
+}
+
+/* "<cmd> <key>[ <args>]\r\n" into req. */
+static enum relay_err
+meta_cmd(struct buf *req, const char *cmd, const char *key, const char *args)
+{
+	return buf_printf(
+	    req, "%s %s%s%s\r\n", cmd, key, args[0] ? " " : "", args);
+}
+
+enum relay_err
+kv_get(struct kv *kv, const char *key, struct buf *out)
+{
+	struct buf req, rb;
+	struct kv_reply r;
+	enum relay_err err;
+
+	buf_init(&req, KV_HEAD_MAX);
+	buf_init(&rb, KV_ANSWER_VALUES(1));
+	err = meta_cmd(&req, "mg", key, "v");
+	if (err == RELAY_OK)
+		err = meta_one(kv, key, &req, &rb, &r);
+	if (err == RELAY_OK) {
+		if (r.kind == KV_R_VA)
+			err = buf_append(out, r.val, r.vlen);
+		else
+			err =
+			    r.kind == KV_R_EN ? RELAY_ENOTFOUND : RELAY_ECACHE;
+	}
+	buf_reset(&req);
+	buf_reset(&rb);
+	return err;
+}
+
+enum relay_err
+kv_mget(struct kv *kv, const char *const *keys, size_t n, struct buf *out,
+    int *found)
+{
+	size_t idx[RELAY_KV_MGET_MAX], i, m, at;
+	struct kv_reply r[RELAY_KV_MGET_MAX];
+	struct buf req, rb;
+	enum relay_err err;
+	struct batch b;
+
+	memset(found, 0, n * sizeof(*found));
+	if (n == 0)
+		return RELAY_OK;
+	if (n > RELAY_KV_MGET_MAX)
+		return RELAY_EINVAL;
+	buf_init(&req, (size_t)n * (KV_KEY_MAX + 16));
+	buf_init(&rb, KV_ANSWER_VALUES((size_t)n));
+	if ((err = batch_start(kv, &b, keys, n)) != RELAY_OK)
+		err = err == RELAY_EINVAL ? RELAY_EINVAL : RELAY_ECACHE;
+	while (err == RELAY_OK && (m = batch_next(&b, idx, &at)) > 0) {
+		buf_clear(&req);
+		for (i = 0; i < m && err == RELAY_OK; i++)
+			err = meta_cmd(&req, "mg", keys[idx[i]], "v");
+		if (err == RELAY_OK)
+			err = meta_at(kv, b.host[at], b.port[at], &b.deadline,
+			    &req, &rb, r, m);
+		for (i = 0; i < m && err == RELAY_OK; i++) {
+			if (r[i].kind == KV_R_EN)
+				continue;
+			if (r[i].kind != KV_R_VA) {
+				err = RELAY_ECACHE;
+				break;
+			}
+			found[idx[i]] = 1;
+			err = buf_append(&out[idx[i]], r[i].val, r[i].vlen);
+		}
+	}
+	if (err != RELAY_OK)
+		memset(found, 0, n * sizeof(*found));
+	buf_reset(&req);
+	buf_reset(&rb);
+	return err;
+}
+
+/* ms in mode ("S" set, "E" add): *rk the reply's kind. */
+static enum relay_err
+meta_store(struct kv *kv, const char *key, const void *val, size_t len,
+    unsigned ttl_s, const char *mode, int *rk)
+{
+	char args[64];
+	struct buf req, rb;
+	struct kv_reply r;
+	enum relay_err err;
+
+	*rk = 0;
+	if (len > RELAY_KV_VALUE_MAX)
+		return RELAY_ETOOBIG;
+	snprintf(args, sizeof(args), "%zu T%u M%s", len, ttl_s, mode);
+	buf_init(&req, KV_HEAD_MAX + RELAY_KV_VALUE_MAX + 2);
+	buf_init(&rb, KV_ANSWER_SMALL);
+	err = meta_cmd(&req, "ms", key, args);
+	if (err == RELAY_OK)
+		err = buf_append(&req, val, len);
+	if (err == RELAY_OK)
+		err = buf_append(&req, "\r\n", 2);
+	if (err == RELAY_OK)
+		err = meta_one(kv, key, &req, &rb, &r);
+	if (err == RELAY_OK)
+		*rk = r.kind;
+	buf_reset(&req);
+	buf_reset(&rb);
+	return err;
+}
+
+enum relay_err
+kv_set(
+    struct kv *kv, const char *key, const void *val, size_t len, unsigned ttl_s)
+{
+	int rk;
+	enum relay_err err = meta_store(kv, key, val, len, ttl_s, "S", &rk);
+
+	if (err != RELAY_OK)
+		return err == RELAY_ENOMEM ? err : RELAY_ECACHE;
+	return rk == KV_R_HD ? RELAY_OK : RELAY_ECACHE;
+}
+
+enum relay_err
+kv_add(struct kv *kv, const char *key, const void *val, size_t len,
+    unsigned ttl_s, int *stored)
+{
+	int rk;
+	enum relay_err err = meta_store(kv, key, val, len, ttl_s, "E", &rk);
+
+	*stored = 0;
+	if (err != RELAY_OK)
+		return err == RELAY_ENOMEM ? err : RELAY_ECACHE;
+	if (rk == KV_R_NS || rk == KV_R_EX)
+		return RELAY_OK;
+	*stored = rk == KV_R_HD;
+	return *stored ? RELAY_OK : RELAY_ECACHE;
+}
+
+/* ma with args: the counter's new value. */
+static enum relay_err
+meta_arith(struct kv *kv, const char *key, const char *args, uint64_t *value)
+{
+	struct buf req, rb;
+	struct kv_reply r;
+	enum relay_err err;
+
+	buf_init(&req, KV_HEAD_MAX);
+	buf_init(&rb, KV_ANSWER_SMALL);
+	err = meta_cmd(&req, "ma", key, args);
+	if (err == RELAY_OK)
+		err = meta_one(kv, key, &req, &rb, &r);
+	if (err == RELAY_OK) {
+		if (r.kind == KV_R_NF)
+			err = RELAY_ENOTFOUND;
+		else if (r.kind != KV_R_VA ||
+		    meta_u64(r.val, r.vlen, value) != 0)
+			err = RELAY_ECACHE;
+	}
+	buf_reset(&req);
+	buf_reset(&rb);
+	return err;
+}
+
+enum relay_err
+kv_incr(struct kv *kv, const char *key, uint64_t delta, unsigned ttl_s,
+    uint64_t *value)
+{
+	char args[80];
+	enum relay_err err;
+
+	/* Made at delta with ttl_s when missing, in the same command. */
+	snprintf(args, sizeof(args), "N%u J%llu D%llu v", ttl_s,
+	    (unsigned long long)delta, (unsigned long long)delta);
+	err = meta_arith(kv, key, args, value);
+	return err == RELAY_ENOTFOUND ? RELAY_ECACHE : err;
+}
+
+enum relay_err
+kv_decr(struct kv *kv, const char *key, uint64_t delta, uint64_t *value)
+{
+	char args[48];
+
+	snprintf(args, sizeof(args), "MD D%llu v", (unsigned long long)delta);
+	return meta_arith(kv, key, args, value);
+}
+
 enum relay_err
 kv_delete(struct kv *kv, const char *key)
 {
-	memcached_st *mc = kv_fetch(kv);
-	memcached_return_t rc;
+	struct buf req, rb;
+	struct kv_reply r;
+	enum relay_err err;
 
-	if (mc == NULL)
+	buf_init(&req, KV_HEAD_MAX);
+	buf_init(&rb, KV_ANSWER_SMALL);
+	err = meta_cmd(&req, "md", key, "");
+	if (err == RELAY_OK)
+		err = meta_one(kv, key, &req, &rb, &r);
+	if (err == RELAY_OK && r.kind != KV_R_HD && r.kind != KV_R_NF)
+		err = RELAY_ECACHE;
+	buf_reset(&req);
+	buf_reset(&rb);
+	return err == RELAY_OK || err == RELAY_ENOMEM ? err : RELAY_ECACHE;
+}
+
+enum relay_err
+kv_ping(struct kv *kv, char *why, size_t whysz)
+{
+	static const struct buf mn = {(char *)"mn\r\n", 4, 4, 4};
+	char hosts[RELAY_KV_SERVERS_MAX][256];
+	in_port_t ports[RELAY_KV_SERVERS_MAX];
+	memcached_st *mc = kv_fetch(kv);
+	struct timespec deadline;
+	struct kv_reply r;
+	struct buf rb;
+	uint32_t i, n, bad = 0;
+
+	if (mc == NULL) {
+		snprintf(why, whysz, "memcached: no connection available");
 		return RELAY_ECACHE;
-	rc = memcached_delete(mc, key, strlen(key), 0);
+	}
+	n = memcached_server_count(mc);
+	if (n > RELAY_KV_SERVERS_MAX)
+		n = RELAY_KV_SERVERS_MAX;
+	for (i = 0; i < n; i++) {
+		const memcached_instance_st *s =
+		    memcached_server_instance_by_position(mc, i);
+
+		snprintf(hosts[i], sizeof(hosts[i]), "%s",
+		    s != NULL ? memcached_server_name(s) : "");
+		ports[i] = s != NULL ? memcached_server_port(s) : 0;
+	}
+	/* Back before any wait, as in batch_start(). */
 	kv_release(kv, mc);
-	return rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND
-	    ? RELAY_OK
-	    : RELAY_ECACHE;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += kv->timeout_ms / 1000;
+	deadline.tv_nsec += (kv->timeout_ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	/* "mn" asks each server for an answer every time (a version learnt
+	 * before would say nothing of now). */
+	buf_init(&rb, KV_ANSWER_SMALL);
+	for (i = 0; i < n; i++)
+		if (hosts[i][0] == '\0' ||
+		    meta_at(kv, hosts[i], ports[i], &deadline, &mn, &rb, &r,
+			1) != RELAY_OK ||
+		    r.kind != KV_R_MN)
+			bad++;
+	buf_reset(&rb);
+	if (n > 0 && bad == 0)
+		return RELAY_OK;
+	snprintf(why, whysz, "memcached: %u of %u servers did not answer",
+	    bad > 0 ? bad : 1, n);
+	return RELAY_ECACHE;
 }

@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* kv.h - the project's only door to libmemcached: shared runtime state
+/* kv.h - the project's only door to memcached: shared runtime state
  * (counters, cache entries) spread over memcached servers by consistent
- * hashing (ketama), so every responder on every host sees the same value. */
+ * hashing (ketama, libmemcached's own answer), so every responder on every
+ * host sees the same value. Every operation is a meta command on kv's own
+ * non-blocking connections; on the loop runtime its wait yields to the
+ * loop (no call blocks a loop thread for a round trip). Keys are those
+ * the meta protocol takes as they are (no space or control byte):
+ * another is RELAY_EINVAL. */
 #ifndef RELAY_KV_H
 #define RELAY_KV_H
 
@@ -112,6 +117,32 @@ struct kv_nudge {
  */
 enum relay_err kv_nudge(
     struct kv *kv, const struct kv_nudge *ops, size_t n) RELAY_MUST_CHECK;
+
+/* One reply of the meta protocol (kv_meta_reply()). */
+enum {
+	KV_R_VA = 1, /* a value: val, vlen */
+	KV_R_EN, /* a miss (mg) */
+	KV_R_HD, /* done */
+	KV_R_NS, /* not stored (ms in add mode) */
+	KV_R_NF, /* not found (md, ma) */
+	KV_R_EX, /* exists (a CAS mismatch) */
+	KV_R_MN, /* the end of a pipeline (mn) */
+	KV_R_ERR, /* ERROR, CLIENT_ERROR, SERVER_ERROR */
+};
+struct kv_reply {
+	int kind;
+	const char *val; /* KV_R_VA: points into the input */
+	size_t vlen;
+};
+
+/*
+ * Parse one reply at the start of p (len bytes): 1 with *used its bytes,
+ * 0 when it is not whole yet, -1 when it is not a reply (a value past
+ * RELAY_KV_VALUE_MAX, a head past 1 KB, an unknown code, a value not
+ * ended by CRLF). Exported for its fuzz target.
+ */
+int kv_meta_reply(
+    const char *p, size_t len, struct kv_reply *r, size_t *used) RELAY_NONNULL;
 
 /* Remove key; a missing key is not an error. */
 enum relay_err kv_delete(struct kv *kv, const char *key) RELAY_MUST_CHECK;

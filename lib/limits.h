@@ -23,6 +23,12 @@
 #define RELAY_CONFIG_MAX (4u * 1024 * 1024)
 /* Names (providers, models, headers): bytes. */
 #define RELAY_NAME_MAX 256
+/* The names of a Responses request's custom tools, "\n"-separated, that a
+ * translated answer remembers (Codex sends one or two). */
+#define RELAY_RS_CUSTOM_MAX 1024
+/* The smallest max_output_tokens OpenAI's Responses API accepts: a smaller
+ * limit a client of another dialect sets is raised to it. */
+#define RELAY_RS_MAX_OUTPUT_MIN 16
 /* A URL we build for an upstream: bytes. */
 #define RELAY_URL_MAX 4096
 /* A header value we send upstream (the client's anthropic-beta, content
@@ -44,12 +50,42 @@
 #define RELAY_FIRST_BYTE_MS_DEFAULT 300000
 #define RELAY_IDLE_MS_DEFAULT 300000
 #define RELAY_TOTAL_MS_DEFAULT 0
+/* The keys file is looked at (one stat; a reload only when it changed)
+ * at most this often per responder: milliseconds. 0: at every request, so
+ * that a key is usable the moment the admin answers and a disabled,
+ * rotated or deleted one is refused at once by every responder on the
+ * host; a stat costs about a microsecond (measured: keys_acquire() with
+ * an unchanged file, see tests/unit/test_keys.c). */
+#define RELAY_KEYS_CHECK_MS 0
+/* Wrong admin tokens from one client address a relay-admin process lets
+ * through before slowing that address down: count, within
+ * RELAY_ADMIN_FAIL_WINDOW_S seconds. Past it every admin request from the
+ * address, right token or not, is answered 429 with Retry-After for a
+ * pause that doubles with each further failure, up to
+ * RELAY_ADMIN_LOCK_MAX_S seconds. Addresses remembered per process. */
+#define RELAY_ADMIN_FAIL_FREE 20
+#define RELAY_ADMIN_FAIL_WINDOW_S 60
+#define RELAY_ADMIN_LOCK_MAX_S 60
+#define RELAY_ADMIN_FAIL_SLOTS 256
+/* The end of the access log /admin/logs reads: bytes (about a thousand
+ * lines); lines it returns at most: count. */
+#define RELAY_ADMIN_LOG_TAIL (256u * 1024)
+#define RELAY_ADMIN_LOG_LINES_MAX 200
+/* Responder processes /admin/processes lists at most: count. */
+#define RELAY_ADMIN_PROCS_MAX 256
 /* Config file is looked at for changes at most this often: milliseconds. */
 #define RELAY_CONFIG_CHECK_MS 1000
 /* Graceful drain on SIGTERM before in-flight requests are cut: ms. */
 #define RELAY_DRAIN_MS_DEFAULT 30000
 /* memcached: per-operation timeout, milliseconds. */
 #define RELAY_KV_TIMEOUT_MS_DEFAULT 250
+/* memcached: the largest value read or written, bytes (memcached's own
+ * item limit is 1 MB unless raised with -I). */
+#define RELAY_KV_VALUE_MAX (8u * 1024 * 1024)
+/* memcached: bytes one read of an answer asks for. */
+#define RELAY_KV_READ (16u * 1024)
+/* memcached: servers kv_ping() asks, count. */
+#define RELAY_KV_SERVERS_MAX 64
 /* An egress proxy's URL (providers[].proxy), credentials included: bytes. */
 #define RELAY_EGRESS_URL_MAX 1024
 /* memcached when the config names none and RELAY_MEMCACHED is unset. */
@@ -62,6 +98,15 @@
 /* Sockets one transfer may ask upstream.c to poll (a connection; two
  * while happy eyeballs races IPv6 against IPv4). */
 #define RELAY_UPSTREAM_SOCKS 4
+/* On a loop's hub: bytes of one transfer queued for its coroutine before
+ * curl is told to pause it (the coroutine waits on a slow client). */
+#define RELAY_UPSTREAM_QUEUE (64u * 1024)
+/* On a loop's hub: idle upstream connections kept for reuse, count (all
+ * the loop's calls share them). */
+#define RELAY_UPSTREAM_HUB_CONNS 256
+/* On a loop's hub: how long the timer coroutine sleeps when curl set no
+ * timeout, ms (it is woken anyway when curl sets one). */
+#define RELAY_UPSTREAM_HUB_NAP_MS 1000
 /* FastCGI params of one request (the CGI environment the web server
  * sends): bytes. lighttpd and Caddy send 1-3 KiB; more is refused. */
 #define RELAY_FCGI_PARAMS_MAX (64u * 1024)

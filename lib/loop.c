@@ -33,6 +33,7 @@
 #endif
 #endif
 #ifdef LOOP_ASAN
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -109,6 +110,7 @@ struct loop {
 	size_t nstacks, stack_keep;
 	pthread_mutex_t post_mu;
 	struct post *posts;
+	struct loop_io *due, *due_tail; /* callback ios ready at this turn */
 };
 
 static __thread struct loop *tl_loop;
@@ -229,15 +231,23 @@ stack_get(struct loop *l, size_t map_size)
 	char *m;
 
 	if (map_size == l->stack_keep && l->nstacks > 0)
-		return l->stacks[--l->nstacks];
-	m = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (m == MAP_FAILED)
-		return NULL;
-	if (mprotect(m, LOOP_PAGE, PROT_NONE) != 0) { /* the guard page */
-		munmap(m, map_size);
-		return NULL;
+		m = l->stacks[--l->nstacks];
+	else {
+		m = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (m == MAP_FAILED)
+			return NULL;
+		if (mprotect(m, LOOP_PAGE, PROT_NONE) != 0) { /* guard */
+			munmap(m, map_size);
+			return NULL;
+		}
 	}
+#ifdef LOOP_ASAN
+	/* A kept stack, or an address an earlier stack had: ASan's shadow
+	 * still holds the redzones of frames that never returned there (a
+	 * coroutine ends by switching away, not by returning). */
+	ASAN_UNPOISON_MEMORY_REGION(m + LOOP_PAGE, map_size - LOOP_PAGE);
+#endif
 	return m;
 }
 
@@ -513,6 +523,40 @@ run_posts(struct loop *l)
 	}
 }
 
+/* The due list of callback ios: doubly linked, so that loop_io_del()
+ * takes one out wherever it is. */
+static void
+due_push(struct loop *l, struct loop_io *io)
+{
+	if (io->queued)
+		return;
+	io->queued = 1;
+	io->qnext = NULL;
+	io->qprev = l->due_tail;
+	if (l->due_tail != NULL)
+		l->due_tail->qnext = io;
+	else
+		l->due = io;
+	l->due_tail = io;
+}
+
+static void
+due_unlink(struct loop *l, struct loop_io *io)
+{
+	if (!io->queued)
+		return;
+	if (io->qprev != NULL)
+		io->qprev->qnext = io->qnext;
+	else
+		l->due = io->qnext;
+	if (io->qnext != NULL)
+		io->qnext->qprev = io->qprev;
+	else
+		l->due_tail = io->qprev;
+	io->queued = 0;
+	io->qnext = io->qprev = NULL;
+}
+
 /* A level-triggered io nobody waits on: off until the next wait, so
  * that a socket left readable does not spin the loop. */
 static void
@@ -579,6 +623,12 @@ loop_run(struct loop *l, int until_idle)
 				run_posts(l);
 				continue;
 			}
+			if (io->fn != NULL) {
+				io->ready = evs[i].events &
+				    (LOOP_IN | LOOP_OUT | LOOP_ERR | LOOP_HUP);
+				due_push(l, io);
+				continue;
+			}
 			if (io->level) { /* what is true now, not since */
 				io->ready = evs[i].events &
 				    (LOOP_IN | LOOP_OUT | LOOP_ERR | LOOP_HUP);
@@ -590,6 +640,12 @@ loop_run(struct loop *l, int until_idle)
 			if (io->waiter != NULL &&
 			    (io->ready & (io->want | LOOP_ERR | LOOP_HUP)))
 				make_ready(l, io->waiter, 1);
+		}
+		/* After the batch: a callback may delete ios the batch
+		 * still names (it unlinks them from the due list). */
+		while ((io = l->due) != NULL) {
+			due_unlink(l, io);
+			io->fn(io, io->fn_arg);
 		}
 		while (l->nheap > 0 && l->heap[0]->deadline <= l->now)
 			make_ready(l, l->heap[0], 0);
@@ -684,6 +740,40 @@ loop_io_add_level(struct loop_io *io, int fd, unsigned events)
 	return io_register(io, fd, events, 1);
 }
 
+/* A callback io's events; 0 takes its fd off epoll (which would report
+ * a hang-up or an error whatever the mask). */
+static enum relay_err
+cb_want(struct loop_io *io, unsigned events)
+{
+	struct epoll_event ev = {.events = events};
+	int op = events == 0 ? EPOLL_CTL_DEL
+			     : (io->armed ? EPOLL_CTL_MOD : EPOLL_CTL_ADD);
+
+	ev.data.ptr = io;
+	io->want = events;
+	io->ready &= events;
+	if (events == 0)
+		due_unlink(io->loop, io);
+	if ((events != 0 || io->armed) &&
+	    epoll_ctl(io->loop->ep, op, io->fd, &ev) != 0)
+		return errno == ENOMEM ? RELAY_ENOMEM : RELAY_EIO;
+	io->armed = events != 0;
+	return RELAY_OK;
+}
+
+enum relay_err
+loop_io_add_cb(struct loop_io *io, struct loop *l, int fd, unsigned events,
+    loop_io_fn fn, void *arg)
+{
+	memset(io, 0, sizeof(*io));
+	io->fd = fd;
+	io->loop = l;
+	io->level = 1;
+	io->fn = fn;
+	io->fn_arg = arg;
+	return cb_want(io, events);
+}
+
 enum relay_err
 loop_io_want(struct loop_io *io, unsigned events)
 {
@@ -694,6 +784,8 @@ loop_io_want(struct loop_io *io, unsigned events)
 		return RELAY_EINVAL;
 	if (events == io->want)
 		return RELAY_OK;
+	if (io->fn != NULL)
+		return cb_want(io, events);
 	io->want = events;
 	io->ready &= events | LOOP_ERR | LOOP_HUP;
 	if (epoll_ctl(io->loop->ep, EPOLL_CTL_MOD, io->fd, &ev) != 0)
@@ -709,7 +801,9 @@ loop_io_del(struct loop_io *io)
 		return;
 	if (io->waiter != NULL)
 		make_ready(io->loop, io->waiter, -1);
-	epoll_ctl(io->loop->ep, EPOLL_CTL_DEL, io->fd, NULL);
+	due_unlink(io->loop, io);
+	if (io->fn == NULL || io->armed)
+		epoll_ctl(io->loop->ep, EPOLL_CTL_DEL, io->fd, NULL);
 	io->loop = NULL;
 }
 

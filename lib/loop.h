@@ -16,6 +16,10 @@
 
 struct loop;
 struct coro;
+struct loop_io;
+
+/* A callback io's function (loop_io_add_cb()). */
+typedef void (*loop_io_fn)(struct loop_io *io, void *arg);
 
 /* Readiness, as epoll's (EPOLLIN, EPOLLOUT) plus the two error bits. */
 enum {
@@ -40,6 +44,10 @@ struct loop_io {
 	struct loop *loop;
 	int level; /* loop_io_add_level(): readiness as of the last turn */
 	int armed; /* level: epoll watches it (off while nobody waits) */
+	loop_io_fn fn; /* loop_io_add_cb(): called by the loop itself */
+	void *fn_arg;
+	struct loop_io *qnext, *qprev; /* fn: due at this turn */
+	int queued;
 };
 
 /* A new loop for the calling thread. NULL when memory or fds are short. */
@@ -88,6 +96,17 @@ enum relay_err loop_io_add_level(
     struct loop_io *io, int fd, unsigned events) RELAY_MUST_CHECK;
 enum relay_err loop_io_want(
     struct loop_io *io, unsigned events) RELAY_MUST_CHECK;
+/*
+ * Watch fd on loop l level-triggered, and call fn(io, arg) from the loop
+ * itself at every turn where fd is ready for io->want (see io->ready):
+ * for a library driven by callbacks, as libcurl's multi interface is,
+ * where one socket may carry the transfers of many coroutines. fn runs
+ * outside any coroutine and must not wait; it may loop_wake() them, and
+ * loop_io_del() any io, its own included. loop_io_want() changes the
+ * events; 0 takes fd off epoll until they are set again.
+ */
+enum relay_err loop_io_add_cb(struct loop_io *io, struct loop *l, int fd,
+    unsigned events, loop_io_fn fn, void *arg) RELAY_MUST_CHECK;
 /* Stop watching (before the fd is closed). */
 void loop_io_del(struct loop_io *io) RELAY_NONNULL;
 /* Forget readiness in the directions of mask (after EAGAIN). */

@@ -67,6 +67,7 @@ enum mfam {
 	MF_FALLBACKS,
 	MF_BREAKER,
 	MF_INFLIGHT,
+	MF_PII,
 	MF__MAX
 };
 
@@ -145,6 +146,10 @@ static const struct mfamdef mfams[MF__MAX] = {
 	{MD_TARGET, MD_NONE, MD_NONE, MD_NONE}, {"target"}, 0, NULL},
     [MF_INFLIGHT] = {"relay_inflight_streams", "Streams being relayed now.",
 	MT_GAUGE, NONE4, {0}, 0, NULL},
+    [MF_PII] = {"relay_pii_entities_total",
+	"Personal data found in requests, by kind and outbound action.",
+	MT_COUNTER, {MD_KIND, MD_KIND, MD_NONE, MD_NONE}, {"entity", "action"},
+	0, NULL},
 };
 
 /* --- the shared file ---------------------------------------------------- */
@@ -476,6 +481,19 @@ metrics_ratelimit(struct metrics *m, const char *kind)
 		return;
 	l[0] = mf_idx(m, MD_KIND, kind);
 	mf_add(m->f, MF_RATELIMIT, l, 0, 1);
+}
+
+void
+metrics_pii(
+    struct metrics *m, const char *entity, const char *action, uint64_t n)
+{
+	unsigned l[4] = {0, 0, 0, 0};
+
+	if (m == NULL || n == 0)
+		return;
+	l[0] = mf_idx(m, MD_KIND, entity);
+	l[1] = mf_idx(m, MD_KIND, action);
+	mf_add(m->f, MF_PII, l, 0, n);
 }
 
 void

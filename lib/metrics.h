@@ -17,7 +17,7 @@
 #define METRICS_DIALECTS 8
 #define METRICS_MODELS 64
 #define METRICS_PROVIDERS 16
-#define METRICS_KINDS 16
+#define METRICS_KINDS 32
 #define METRICS_TARGETS 32
 /* A label value: bytes of [!-~] except '"' and '\\'; others are "other". */
 #define METRICS_NAME_MAX 63
@@ -73,6 +73,10 @@ void metrics_tokens(struct metrics *m, const char *model, uint64_t in,
 void metrics_cache(struct metrics *m, int hit);
 /* relay_ratelimit_refusals_total{kind}. */
 void metrics_ratelimit(struct metrics *m, const char *kind);
+/* relay_pii_entities_total{entity,action}: n more found (outbound
+ * protection, lib/pii_out.h); counts only, never values. */
+void metrics_pii(
+    struct metrics *m, const char *entity, const char *action, uint64_t n);
 /* relay_upstream_errors_total{provider,kind}. */
 void metrics_upstream_error(
     struct metrics *m, const char *provider, const char *kind);

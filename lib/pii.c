@@ -569,13 +569,17 @@ pii_emit(const struct pii_scan *s, size_t i, const struct pii_hit *h,
 static void
 pii_find(struct pii_scan *s, size_t i, struct pii_hit *h)
 {
+	char c = s->p[i];
+
 	h->kind = PII_NONE;
 	h->len = 0;
 	h->aux = 0;
-	pii_try_bearer(s, i, h);
-	if (h->len == 0)
+	/* The prefixed kinds only where their first letter is. */
+	if ((c | 0x20) == 'b')
+		pii_try_bearer(s, i, h);
+	if (h->len == 0 && (c == 's' || c == 'A'))
 		pii_try_key(s, i, h);
-	if (h->len == 0)
+	if (h->len == 0 && c == 'e')
 		pii_try_jwt(s, i, h);
 	if (h->len == 0)
 		pii_try_email(s, i, h);
@@ -585,30 +589,99 @@ pii_find(struct pii_scan *s, size_t i, struct pii_hit *h)
 		pii_try_run(s, i, h);
 }
 
-enum relay_err
-pii_mask(const char *p, size_t n, struct buf *out)
+/* The one pass both entry points share: hit(arg, s, i, h) for each item
+ * found at offset i; a non-zero return stops the pass with that value. */
+static int
+pii_walk(const char *p, size_t n,
+    int (*hit)(void *, const struct pii_scan *, size_t, const struct pii_hit *),
+    void *arg)
 {
 	struct pii_scan s = {p, n, 0, 0, 0};
 	struct pii_hit h;
-	size_t i = 0, from = 0;
-	enum relay_err err = RELAY_OK;
+	size_t i = 0;
+	int rc;
 
-	while (i < n && err == RELAY_OK) {
+	while (i < n) {
+		/* Every item starts with a letter, a digit, '+' or '/' (a
+		 * base64 run): other bytes (CJK text, blanks, punctuation)
+		 * are passed without trying the recognisers. */
+		if (!pii_alnum(p[i]) && p[i] != '+' && p[i] != '/') {
+			i++;
+			continue;
+		}
 		if (i == 0 || !pii_alnum(p[i - 1])) {
 			pii_find(&s, i, &h);
 			if (h.len > 0) {
-				err = buf_append(out, p + from, i - from);
-				if (err == RELAY_OK)
-					err = pii_emit(&s, i, &h, out);
+				rc = hit(arg, &s, i, &h);
+				if (rc != 0)
+					return rc;
 				i += h.len;
-				from = i;
 				continue;
 			}
 		}
 		/* Inside a word nothing starts: skip the rest of it. */
 		i += pii_alnum(p[i]) ? pii_span(&s, i, pii_alnum) : 1;
 	}
-	if (err == RELAY_OK)
-		err = buf_append(out, p + from, n - from);
-	return err;
+	return 0;
+}
+
+struct pii_mask_ctx {
+	struct buf *out;
+	size_t from;
+	enum relay_err err;
+};
+
+static int
+pii_mask_hit(
+    void *arg, const struct pii_scan *s, size_t i, const struct pii_hit *h)
+{
+	struct pii_mask_ctx *m = arg;
+
+	m->err = buf_append(m->out, s->p + m->from, i - m->from);
+	if (m->err == RELAY_OK)
+		m->err = pii_emit(s, i, h, m->out);
+	m->from = i + h->len;
+	return m->err != RELAY_OK;
+}
+
+enum relay_err
+pii_mask(const char *p, size_t n, struct buf *out)
+{
+	struct pii_mask_ctx m = {out, 0, RELAY_OK};
+
+	(void)pii_walk(p, n, pii_mask_hit, &m);
+	if (m.err == RELAY_OK)
+		m.err = buf_append(out, p + m.from, n - m.from);
+	return m.err;
+}
+
+struct pii_scan_ctx {
+	pii_hit_fn fn;
+	void *arg;
+};
+
+/* Personal data is reported; keys and secret runs are passed over whole,
+ * so no number inside one is taken for a phone. */
+static int
+pii_scan_hit(
+    void *arg, const struct pii_scan *s, size_t i, const struct pii_hit *h)
+{
+	struct pii_scan_ctx *c = arg;
+
+	(void)s;
+	switch (h->kind) {
+	case PII_MOBILE: return c->fn(c->arg, PII_ENT_PHONE, i, h->len);
+	case PII_ID: return c->fn(c->arg, PII_ENT_ID, i, h->len);
+	case PII_CARD: return c->fn(c->arg, PII_ENT_CARD, i, h->len);
+	case PII_EMAIL: return c->fn(c->arg, PII_ENT_EMAIL, i, h->len);
+	default: return 0;
+	}
+}
+
+int
+pii_scan(const char *p, size_t n, pii_hit_fn fn, void *arg)
+{
+	struct pii_scan_ctx c = {fn, arg};
+
+	return pii_walk(p, n, pii_scan_hit, &c);
 }

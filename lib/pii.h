@@ -39,4 +39,27 @@
 enum relay_err pii_mask(
     const char *p, size_t n, struct buf *out) RELAY_MUST_CHECK;
 
+/* The kinds of personal data an outbound policy acts on (lib/pii_out.h);
+ * TERM is an operator's word list, found by lib/wordfilter.c. */
+enum pii_entity {
+	PII_ENT_PHONE,
+	PII_ENT_ID,
+	PII_ENT_CARD,
+	PII_ENT_EMAIL,
+	PII_ENT_TERM,
+	PII_ENT__MAX
+};
+
+/* Called for each item found; a non-zero return stops the scan. */
+typedef int (*pii_hit_fn)(void *arg, enum pii_entity e, size_t at, size_t len);
+
+/*
+ * The same pass as pii_mask() without rewriting: fn(arg, kind, offset,
+ * length) for each mobile number, resident ID, bank card and email in the
+ * n bytes at p, in order, never overlapping. API keys, tokens and long
+ * hex/base64 runs are passed over whole (a number inside one is not a
+ * phone) and not reported. Returns 0, or what fn returned to stop it.
+ */
+int pii_scan(const char *p, size_t n, pii_hit_fn fn, void *arg) RELAY_NONNULL;
+
 #endif

@@ -32,11 +32,13 @@
 #include "mem.h"
 #include "metrics.h"
 #include "num.h"
+#include "pii_out.h"
 #include "proxy.h"
 #include "req.h"
 #include "server.h"
 #include "sse.h"
 #include "target.h"
+#include "tier.h"
 #include "upstream.h"
 
 /* Targets of one model tried per request: count. */
@@ -66,6 +68,9 @@ struct pstate {
 	int first; /* the first answer bytes went out */
 	int rec_off; /* the answer outgrew pc->record: not recorded */
 	int cut; /* the content filter ended the stream: upstream left */
+	/* The stream's first event was an error (body holds its data): a
+	 * failure before any answer, retried like an error status. */
+	int early_error;
 	const struct timespec *t0; /* when the request arrived */
 	struct proxy_usage *u;
 };
@@ -147,6 +152,20 @@ usage_take(enum dialect d, json_t *v, struct proxy_usage *u)
 		    num_addll_sat(ival(us, "candidatesTokenCount"),
 			ival(us, "thoughtsTokenCount"));
 		break;
+	case DIALECT_RESPONSES:
+		/* A whole response, or a stream's response.completed. */
+		us = json_object_get(v, "usage");
+		if (!json_is_object(us))
+			us = json_object_get(
+			    json_object_get(v, "response"), "usage");
+		if (!json_is_object(us))
+			return;
+		u->prompt_tokens = ival(us, "input_tokens");
+		u->completion_tokens = ival(us, "output_tokens");
+		u->cached_tokens =
+		    ival(json_object_get(us, "input_tokens_details"),
+			"cached_tokens");
+		break;
 	case DIALECT__MAX: return;
 	}
 	u->known = 1;
@@ -187,6 +206,8 @@ usage_raw(enum dialect d, struct span us, struct proxy_usage *u)
 		"cache_creation_input_tokens", "output_tokens"},
 	    [DIALECT_GEMINI] = {"promptTokenCount", "cachedContentTokenCount",
 		"candidatesTokenCount", "thoughtsTokenCount"},
+	    [DIALECT_RESPONSES] = {"input_tokens", "output_tokens",
+		"input_tokens_details", NULL},
 	};
 	static const char *const cached[1] = {"cached_tokens"};
 	struct span v[4], det;
@@ -194,11 +215,13 @@ usage_raw(enum dialect d, struct span us, struct proxy_usage *u)
 	int has_in = 0, has_out = 0;
 
 	if ((unsigned)d >= DIALECT__MAX || us.len < 2 || us.p[0] != '{' ||
-	    jsonx_members(us, keys[d], d == DIALECT_OPENAI ? 3 : 4, v) !=
-		RELAY_OK)
+	    jsonx_members(us, keys[d],
+		d == DIALECT_OPENAI || d == DIALECT_RESPONSES ? 3 : 4,
+		v) != RELAY_OK)
 		return 0; /* not an object this scanner reads */
 	switch (d) {
 	case DIALECT_OPENAI:
+	case DIALECT_RESPONSES: /* the same three members, other names */
 		u->prompt_tokens = raw_int(v[0], NULL);
 		u->completion_tokens = raw_int(v[1], NULL);
 		u->cached_tokens = v[2].p != NULL &&
@@ -383,6 +406,13 @@ filtering(const struct proxy_call *pc)
 	return pc->filter != NULL && pc->filter_output != FILTER_OUT_OFF;
 }
 
+/* Placeholders went out: the answer's must be turned back. */
+static int
+restoring(const struct proxy_call *pc)
+{
+	return pc->pii != NULL && pii_out_mapped(pc->pii);
+}
+
 static enum relay_err
 on_head(void *arg, const struct upstream_head *h)
 {
@@ -400,7 +430,7 @@ on_head(void *arg, const struct upstream_head *h)
 	ps->mode = PMODE_SSE;
 	/* Translated, or filtered: the text then has to be seen, so the
 	 * same dialect goes through the translator too. */
-	if (ps->out != ps->pc->in || filtering(ps->pc)) {
+	if (ps->out != ps->pc->in || filtering(ps->pc) || restoring(ps->pc)) {
 		ps->info.stream = 1;
 		ps->info.include_usage = cr->include_usage;
 		if (ps->info.model[0] == '\0')
@@ -418,6 +448,14 @@ on_head(void *arg, const struct upstream_head *h)
 			if (ws == NULL)
 				return RELAY_ENOMEM;
 			dialect_stream_filter(ps->ds, ws, stop);
+		}
+		if (restoring(ps->pc)) {
+			struct pii_stream *rs = pii_stream_new(ps->pc->pii);
+
+			if (rs == NULL)
+				return RELAY_ENOMEM;
+			dialect_stream_hook(
+			    ps->ds, pii_stream_event, rs, pii_stream_free);
 		}
 	}
 	/* The head goes out with the first event (client_sse()): an upstream
@@ -470,6 +508,12 @@ observe_raw(struct pstate *ps, struct span data)
 		if (jsonx_member(data, "usageMetadata", &us) != RELAY_OK)
 			return -1;
 		return usage_raw(ps->out, us, ps->u) ? 0 : -1;
+	case DIALECT_RESPONSES:
+		/* Only response.completed and .incomplete carry it. */
+		if (jsonx_member(data, "response", &inner) == RELAY_OK &&
+		    jsonx_member(inner, "usage", &us) == RELAY_OK)
+			return usage_raw(ps->out, us, ps->u) ? 0 : -1;
+		return -1;
 	case DIALECT__MAX: break;
 	}
 	return -1;
@@ -483,6 +527,7 @@ observe(struct pstate *ps, const struct sse_event *ev)
 	    [DIALECT_OPENAI] = "\"usage\":{",
 	    [DIALECT_ANTHROPIC] = "\"usage\"",
 	    [DIALECT_GEMINI] = "\"usageMetadata\"",
+	    [DIALECT_RESPONSES] = "\"usage\":{",
 	};
 	const char *mark = marks[ps->out];
 	char jerr[64];
@@ -557,12 +602,38 @@ plausible(enum dialect d, const struct sse_event *ev)
 }
 
 /* sse_feed's callback: returns non-zero (stop) with the reason kept. */
+/*
+ * 1 when ev is the upstream's in-stream error (Anthropic "event: error",
+ * OpenAI and Gemini a data object with "error"). Before any answer event
+ * it means the call failed: a relay behind, or a provider, that sent only
+ * comments (heartbeats) and then its error.
+ */
+static int
+error_event(enum dialect d, const struct sse_event *ev)
+{
+	struct span v;
+
+	if (!ev->has_data)
+		return 0;
+	if (d == DIALECT_ANTHROPIC)
+		return span_eq(ev->name, "error");
+	return jsonx_member(ev->data, "error", &v) == RELAY_OK && v.len > 0 &&
+	    v.p[0] == '{';
+}
+
 static int
 on_event(void *arg, const struct sse_event *ev)
 {
 	struct pstate *ps = arg;
 	enum relay_err err;
 
+	if (ps->events == 0 && error_event(ps->out, ev)) {
+		ps->early_error = 1;
+		buf_clear(&ps->body);
+		if (buf_append(&ps->body, ev->data.p, ev->data.len) != RELAY_OK)
+			buf_clear(&ps->body);
+		return 1;
+	}
 	if (ps->ds == NULL) {
 		if (!plausible(ps->out, ev)) {
 			ps->u->status = -1; /* ends the transfer as EPROTO */
@@ -597,6 +668,8 @@ on_data(void *arg, const char *p, size_t n)
 		return err == RELAY_ETOOBIG ? RELAY_EPROTO : err;
 	}
 	err = sse_feed(&ps->sse, p, n, on_event, ps);
+	if (ps->early_error)
+		return RELAY_EUPSTREAM;
 	if (err == RELAY_ETOOBIG || (err == RELAY_ECLOSED && ps->u->status < 0))
 		return RELAY_EPROTO;
 	if (err == RELAY_OK)
@@ -634,6 +707,10 @@ on_idle(void *arg)
 {
 	struct pstate *ps = arg;
 
+	/* A relay in front decides on our status: a heartbeat would commit
+	 * a 200 before the provider answered, and its failover with it. */
+	if (!ps->req->head_sent && ps->pc->hold_head)
+		return RELAY_OK;
 	return heartbeat(ps->req);
 }
 
@@ -773,6 +850,55 @@ filter_whole(struct pstate *ps, struct span *body, struct buf *tmp)
 	return 1;
 }
 
+/*
+ * The placeholders of a whole answer of the client's dialect turned back
+ * into the client's own data: *body then points at tmp. 0 when that
+ * failed (answered with an error).
+ */
+static int
+restore_whole(struct pstate *ps, struct span *body, struct buf *tmp)
+{
+	json_t *root = NULL;
+	char jerr[64];
+	enum relay_err err;
+	int changed = 0;
+
+	/* Vectors hold no text to restore. */
+	if (!restoring(ps->pc) || ps->pc->cr->embed)
+		return 1;
+	err = jsonx_parse(body->p, body->len, &root, jerr, sizeof(jerr));
+	if (err == RELAY_OK)
+		err = pii_out_restore_doc(ps->pc->pii, root, &changed);
+	if (err == RELAY_OK && changed)
+		err = jsonx_dump(root, tmp);
+	json_decref(root);
+	if (err != RELAY_OK) {
+		apierr_send_err(ps->req, ps->pc->in, err,
+		    "the answer could not be restored");
+		return 0;
+	}
+	if (changed)
+		*body = (struct span){tmp->data, tmp->len};
+	return 1;
+}
+
+/* The answer out, its placeholders restored. */
+static void
+send_restored(struct pstate *ps, int status, struct span body)
+{
+	struct buf tmp;
+
+	buf_init(&tmp, 2 * RELAY_UPSTREAM_BODY_MAX);
+	if (restore_whole(ps, &body, &tmp)) {
+		if (req_send_full(ps->req, status, "application/json", body.p,
+			body.len) != RELAY_OK)
+			ps->req->status = 499;
+		else
+			answered(ps, body.p, body.len);
+	}
+	buf_reset(&tmp);
+}
+
 /* A finished 2xx answer that was buffered: pass it on or translate it. */
 static void
 send_answer(struct pstate *ps, int status)
@@ -804,11 +930,7 @@ send_answer(struct pstate *ps, int status)
 		usage_member(ps->out, body, ps->u);
 		if (!filter_whole(ps, &body, &ps->xbuf))
 			return;
-		if (req_send_full(req, status, "application/json", body.p,
-			body.len) != RELAY_OK)
-			req->status = 499;
-		else
-			answered(ps, body.p, body.len);
+		send_restored(ps, status, body);
 		return;
 	}
 	memset(&iu, 0xff, sizeof(iu));
@@ -822,13 +944,8 @@ send_answer(struct pstate *ps, int status)
 	}
 	body = (struct span){ps->xbuf.data, ps->xbuf.len};
 	buf_init(&filtered, RELAY_UPSTREAM_BODY_MAX);
-	if (filter_whole(ps, &body, &filtered)) {
-		if (req_send_full(req, 200, "application/json", body.p,
-			body.len) != RELAY_OK)
-			req->status = 499;
-		else
-			answered(ps, body.p, body.len);
-	}
+	if (filter_whole(ps, &body, &filtered))
+		send_restored(ps, 200, body);
 	buf_reset(&filtered);
 }
 
@@ -891,6 +1008,12 @@ judge(const struct config *cfg, struct pstate *ps, enum relay_err err,
 	if (err == RELAY_OK && status >= 200 && status < 300) {
 		send_answer(ps, status);
 		return OUT_DONE;
+	}
+	if (ps->early_error) {
+		/* Told as the 502 it amounts to, with the upstream's own
+		 * error body (translated for the client if need be). */
+		remember(lf, RELAY_OK, 502, NULL, ps);
+		return retryable_status(cfg, 502) ? OUT_RETRY : OUT_FINAL;
 	}
 	if (err == RELAY_OK) {
 		remember(lf, RELAY_OK, status, NULL, ps);
@@ -1070,6 +1193,8 @@ attempt(struct proxy *px, const struct config_target *t,
 	err = target_build(&px->tr, px->pc->in, px->pc->cr, body, t, kc->key,
 	    px->pc->cr->stream, px->pc->anthropic_beta, msg, sizeof(msg),
 	    &param);
+	if (err == RELAY_OK)
+		err = tier_headers(&px->tr, p, req);
 	if (err == RELAY_EINVAL) {
 		struct apierr_what w = {NULL, "unsupported_for_target", param};
 
@@ -1312,6 +1437,11 @@ final_answer(struct proxy *px)
 	if (lf->retry_after[0] != '\0' && !req->head_sent &&
 	    req_add_header(req, "Retry-After: %s", lf->retry_after) != RELAY_OK)
 		log_warn("id=%s: Retry-After dropped", req->id);
+	/* The retries were spent here: a relay in front (or an OpenAI SDK,
+	 * which honours this) must not multiply them. */
+	if (px->u->attempts > 1 && !req->head_sent &&
+	    req_add_header(req, "x-should-retry: false") != RELAY_OK)
+		log_warn("id=%s: x-should-retry dropped", req->id);
 	/* The provider refused the relay's own key: no fault of the caller's
 	 * and nothing its key can mend; say so (never the provider's "invalid
 	 * API key", which the caller would take for its own). */
@@ -1453,6 +1583,8 @@ proxy_replay(struct relay_req *req, const struct proxy_call *pc,
 	info.include_usage = pc->in == DIALECT_OPENAI ? cr->include_usage : 1;
 	snprintf(info.model, sizeof(info.model), "%.*s", (int)cr->model.len,
 	    cr->model.p);
+	if (dialect_req_custom(pc->in, cr->root, &info) != RELAY_OK)
+		return RELAY_EPROTO;
 	ir_usage_init(&iu);
 	iu.input = e->tokens_in;
 	iu.output = e->tokens_out;

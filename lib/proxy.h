@@ -16,6 +16,7 @@ struct relay_req;
 struct config;
 struct config_model;
 struct chatreq;
+struct pii_out;
 
 /* What the handler asks for. */
 struct proxy_call {
@@ -31,6 +32,12 @@ struct proxy_call {
 	/* The content filter of the answer (NULL: none), and what it does. */
 	struct wordfilter *filter;
 	enum filter_output filter_output;
+	/* Outbound protection (NULL: none): the placeholders sent, whose
+	 * answer is restored, whole or streamed. */
+	const struct pii_out *pii;
+	/* A tier key's call (a relay in front): no heartbeat opens the
+	 * stream before the first upstream byte. */
+	int hold_head;
 };
 
 /* What the call used, for accounting (OpenAI semantics: input includes

@@ -299,3 +299,49 @@ quota_settle(
 		log_warn("quota: could not settle key %s", t->kid);
 	t->taken = 0;
 }
+
+enum relay_err
+quota_use(struct kv *kv, const char *kid, long long now, struct quota_use *u)
+{
+	static const char kinds[5] = {'r', 't', 'd', 'u', 'c'};
+	long long *const dst[5] = {&u->minute_requests, &u->minute_tokens,
+	    &u->day_tokens, &u->month_micro_usd, &u->in_flight};
+	char names[5][96];
+	const char *keys[5];
+	struct quota_ticket t;
+	struct buf out[5];
+	int found[5] = {0};
+	long to_day, to_month;
+	enum relay_err err;
+	size_t i;
+
+	memset(u, 0, sizeof(*u));
+	memset(&t, 0, sizeof(t));
+	snprintf(t.kid, sizeof(t.kid), "%s", kid);
+	windows(&t, (time_t)now, &to_day, &to_month);
+	for (i = 0; i < 5; i++) {
+		long long w = kinds[i] == 'r' || kinds[i] == 't' ? t.minute
+		    : kinds[i] == 'd'                            ? t.day
+		    : kinds[i] == 'u'                            ? t.month
+								 : -1;
+
+		keyname(names[i], sizeof(names[i]), &t, kinds[i], w);
+		keys[i] = names[i];
+		buf_init(&out[i], 64);
+	}
+	err = kv_mget(kv, keys, 5, out, found);
+	for (i = 0; i < 5; i++) {
+		if (err == RELAY_OK && found[i] && out[i].len > 0 &&
+		    out[i].len < 24) {
+			char v[24];
+			unsigned long long x;
+
+			memcpy(v, out[i].data, out[i].len);
+			v[out[i].len] = '\0';
+			x = strtoull(v, NULL, 10);
+			*dst[i] = shown(x);
+		}
+		buf_reset(&out[i]);
+	}
+	return err;
+}

@@ -68,4 +68,19 @@ enum relay_err quota_admit(struct kv *kv, const struct vkey *k,
 void quota_settle(
     struct kv *kv, struct quota_ticket *t, uint64_t tokens, uint64_t cost);
 
+/* A key's counters now, for the admin: what its limits are compared
+ * with (counters exist only for the limits the key has; absent ones are
+ * 0). */
+struct quota_use {
+	long long minute_requests, minute_tokens; /* this UTC minute */
+	long long day_tokens; /* this UTC day */
+	long long month_micro_usd; /* this UTC month */
+	long long in_flight; /* concurrency slots held */
+};
+
+/* Read key id kid's counters at time now in one round trip. RELAY_ECACHE
+ * when memcached failed (u zeroed). */
+enum relay_err quota_use(struct kv *kv, const char *kid, long long now,
+    struct quota_use *u) RELAY_MUST_CHECK;
+
 #endif

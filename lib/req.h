@@ -61,6 +61,9 @@ struct relay_req {
 	/* For the access log. */
 	char m_key_id[24]; /* the virtual key's id, empty: none */
 	const char *m_cache; /* "HIT", "MISS"... (cache.h), NULL: none */
+	/* Outbound protection's counts, "phone:pseudonymise=2,...";
+	 * empty: none found. Never a value. */
+	char m_pii[128];
 	long long m_in, m_out; /* tokens charged */
 	unsigned long long m_cost; /* micro-USD */
 	double m_ttft; /* seconds to the first answer byte, <0: none */

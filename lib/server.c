@@ -161,6 +161,7 @@ access_line(struct relay_ctx *ctx, const struct relay_req *req,
 	e.client_ip = req->client_ip;
 	e.cache = req->m_cache;
 	e.error = req->m_error;
+	e.pii = req->m_pii[0] != '\0' ? req->m_pii : NULL;
 	e.status = req->status;
 	e.seconds = (double)(t1->tv_sec - t0->tv_sec) +
 	    (double)(t1->tv_nsec - t0->tv_nsec) / 1e9;
@@ -453,21 +454,28 @@ server_metrics_dir(void)
 	return d != NULL && *d != '\0' ? d : "/tmp/llm-relay-metrics";
 }
 
-/* RELAY_ACCESS_LOG (a file), rotated past RELAY_ACCESS_LOG_MAX_MB. */
+/* RELAY_ACCESS_LOG (a file), in day files kept
+ * RELAY_ACCESS_LOG_RETENTION_DAYS, set aside early past
+ * RELAY_ACCESS_LOG_MAX_MB. */
 static void
 access_open(struct relay_ctx *ctx)
 {
 	const char *path = getenv("RELAY_ACCESS_LOG");
 	const char *mb = getenv("RELAY_ACCESS_LOG_MAX_MB");
-	long long max = 100;
+	const char *days = getenv("RELAY_ACCESS_LOG_RETENTION_DAYS");
+	long long max = 100, keep = ACCESSLOG_RETENTION_DAYS;
 
 	if (path == NULL || *path == '\0')
 		return;
 	if (mb != NULL && num_parse(mb, 1, 1 << 20, &max) != RELAY_OK)
 		max = 100;
+	if (days != NULL && num_parse(days, 0, 100000, &keep) != RELAY_OK)
+		keep = ACCESSLOG_RETENTION_DAYS;
 	ctx->access = accesslog_open(path, max * 1024 * 1024);
 	if (ctx->access == NULL)
 		log_warn("access log %s: %s", path, strerror(errno));
+	else
+		accesslog_set_retention(ctx->access, (long)keep);
 }
 
 static int
@@ -652,6 +660,7 @@ struct lthread {
 	server_handler_fn fn;
 	struct loop *loop;
 	struct fcgi_listener *ls;
+	struct upstream_hub *hub; /* the loop's libcurl multi */
 	struct upstream *ups[RELAY_LOOP_UPSTREAMS_KEPT]; /* idle, newest last */
 	unsigned nups;
 	volatile int done;
@@ -695,10 +704,9 @@ on_lreq(struct fcgi_lreq *r, void *arg)
 		__atomic_sub_fetch(&lt->ctx->inflight, 1, __ATOMIC_RELAXED);
 		return;
 	}
-	/* An upstream handle of its own while it runs: the newest idle one
-	 * (its connections the warmest), or a new one. */
-	up = lt->nups > 0 ? lt->ups[--lt->nups]
-			  : upstream_new(lt->ctx->up_shared);
+	/* An upstream handle of its own while it runs (an easy handle on
+	 * the loop's hub, whose connections all calls share). */
+	up = lt->nups > 0 ? lt->ups[--lt->nups] : upstream_new_on(lt->hub);
 	req.up = up;
 	if (up == NULL && err == RELAY_OK)
 		err = RELAY_ENOMEM;
@@ -721,6 +729,8 @@ lthread_main(void *arg)
 		log_err("loop thread: epoll failed; its requests are lost");
 	while (lt->nups > 0)
 		upstream_free(lt->ups[--lt->nups]);
+	upstream_hub_free(lt->hub);
+	lt->hub = NULL;
 	lt->done = 1;
 	return NULL;
 }
@@ -755,6 +765,12 @@ run_loops(struct relay_ctx *ctx, server_handler_fn fn, sigset_t *sigs)
 		lts[i].loop = loop_new();
 		if (lts[i].loop == NULL)
 			break;
+		lts[i].hub = upstream_hub_new(ctx->up_shared, lts[i].loop);
+		if (lts[i].hub == NULL) {
+			loop_free(lts[i].loop);
+			lts[i].loop = NULL;
+			break;
+		}
 		lts[i].ls = fcgi_listen(lts[i].loop, ctx->listen_fd, on_lreq,
 		    &lts[i], RELAY_CORO_STACK);
 		if (lts[i].ls == NULL ||
@@ -795,6 +811,8 @@ run_loops(struct relay_ctx *ctx, server_handler_fn fn, sigset_t *sigs)
 	for (i = 0; i < ctx->threads; i++) {
 		if (lts[i].started)
 			pthread_join(lts[i].tid, NULL);
+		else
+			upstream_hub_free(lts[i].hub);
 		loop_free(lts[i].loop);
 	}
 	mem_free(lts);

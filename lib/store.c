@@ -249,7 +249,9 @@ store_changed(struct store_watch *w, const char *path, long interval_ms)
 		return 0;
 	return st.st_ino != w->seen.st_ino || st.st_size != w->seen.st_size ||
 	    st.st_mtim.tv_sec != w->seen.st_mtim.tv_sec ||
-	    st.st_mtim.tv_nsec != w->seen.st_mtim.tv_nsec;
+	    st.st_mtim.tv_nsec != w->seen.st_mtim.tv_nsec ||
+	    st.st_ctim.tv_sec != w->seen.st_ctim.tv_sec ||
+	    st.st_ctim.tv_nsec != w->seen.st_ctim.tv_nsec;
 }
 
 void

@@ -4,9 +4,12 @@
  * ?api-version=V" with "api-key"; Anthropic "{base}/v1/messages" with
  * "x-api-key" and "anthropic-version"; Gemini "{base}/v1beta/models/{m}:
  * generateContent" or ":streamGenerateContent?alt=sse" with
- * "x-goog-api-key" (never "?key=": URLs end up in logs). */
+ * "x-goog-api-key" (never "?key=": URLs end up in logs). A target with
+ * "api": "responses": "{base}/responses", Azure "{base}/openai/v1/
+ * responses" (the deployment is the body's model). */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "chatreq.h"
 #include "jsonx.h"
@@ -155,6 +158,12 @@ url(struct target_req *tr, const struct config_target *t, int stream)
 	const struct config_provider *p = t->provider;
 	int n;
 
+	if (t->responses) { /* the deployment is the body's model */
+		n = snprintf(tr->url, sizeof(tr->url), "%s%s/responses",
+		    p->base_url, p->type == PROVIDER_AZURE ? "/openai/v1" : "");
+		return n > 0 && (size_t)n < sizeof(tr->url) ? RELAY_OK
+							    : RELAY_ETOOBIG;
+	}
 	switch (p->type) {
 	case PROVIDER_AZURE:
 		n = snprintf(tr->url, sizeof(tr->url),
@@ -488,7 +497,8 @@ target_build(struct target_req *tr, enum dialect in, const struct chatreq *cr,
 		wild.model = asked;
 		t = &wild;
 	}
-	tr->out = target_dialect(t->provider->type);
+	tr->out = t->responses ? DIALECT_RESPONSES
+			       : target_dialect(t->provider->type);
 	memset(&tr->info, 0, sizeof(tr->info));
 	tr->info.stream = stream;
 	if (cr->embed)
@@ -502,6 +512,32 @@ target_build(struct target_req *tr, enum dialect in, const struct chatreq *cr,
 		snprintf(errbuf, errsz,
 		    "The relay cannot form a valid request for this model's "
 		    "provider.");
+	return err;
+}
+
+enum relay_err
+target_add_header(struct target_req *tr, const struct config_provider *p,
+    const char *name, const char *value)
+{
+	size_t offs[TARGET_HEADERS_MAX], i, n = strlen(name);
+	enum relay_err err;
+
+	/* The operator's own header of that name wins. */
+	for (i = 0; p != NULL && i < p->nheaders; i++)
+		if (strcasecmp(p->headers[i].name, name) == 0)
+			return RELAY_OK;
+	if (!client_value_ok(value) || value[0] == '\0')
+		return RELAY_EINVAL;
+	/* hb may move: the lines are kept as offsets meanwhile. */
+	for (i = 0; i < tr->nlines; i++) {
+		offs[i] = (size_t)(tr->lines[i] - tr->hb.data);
+		if (strncasecmp(tr->lines[i], name, n) == 0 &&
+		    tr->lines[i][n] == ':')
+			return RELAY_OK;
+	}
+	err = line(tr, offs, name, value);
+	for (i = 0; i < tr->nlines; i++)
+		tr->lines[i] = tr->hb.data + offs[i];
 	return err;
 }
 

@@ -65,6 +65,17 @@ enum relay_err target_build(struct target_req *tr, enum dialect in,
     size_t errsz, const char **param) RELAY_MUST_CHECK;
 
 /*
+ * One more header line on a built request: name and value (visible ASCII,
+ * at most RELAY_UPSTREAM_HEADER_VALUE_MAX bytes). Nothing when the
+ * provider p (may be NULL) configures a header of that name, or the
+ * request has one already. RELAY_EINVAL for a value outside that set,
+ * RELAY_ETOOBIG, RELAY_ENOMEM.
+ */
+enum relay_err target_add_header(struct target_req *tr,
+    const struct config_provider *p, const char *name,
+    const char *value) RELAY_MUST_CHECK;
+
+/*
  * Build a passthrough call: provider p's base_url + "/" + path (+ "?" +
  * query without any "key" parameter, which may hold the client's relay
  * key), the provider's credential, and the client's content type and

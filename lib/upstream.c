@@ -1,10 +1,23 @@
 /* SPDX-License-Identifier: MIT */
-/* upstream.c - libcurl's multi socket interface driven one transfer at a
- * time per thread: our own poll(2) holds curl's socket and the client's
- * fd, and tells curl which socket is ready (so curl does not poll it again
- * before each read). */
+/* upstream.c - libcurl's multi socket interface, two ways.
+ *
+ * On the loop runtime, one multi handle per loop (a hub) carries every
+ * transfer of the loop's coroutines: they share its connections (and,
+ * over HTTP/2, its streams), its sockets are watched by callback ios and
+ * its timer by one small coroutine, so a socket wakes the loop once and
+ * the wait costs nothing per transfer. curl's callbacks may then run for
+ * any transfer from any context, so they never wait: they queue the
+ * bytes in the transfer (pausing it past RELAY_UPSTREAM_QUEUE) and wake
+ * its coroutine, which hands them to the caller, who may wait on the
+ * client. As curl's own multi-uv example and h2o's libcurl binding do.
+ *
+ * On the thread runtime (RELAY_RUNTIME=threads), a multi handle per
+ * thread driven one transfer at a time: our own poll(2) holds curl's
+ * socket and the client's fd, and the callbacks call the caller at
+ * once. */
 #include <curl/curl.h>
 #include <errno.h>
+#include <stdint.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -13,6 +26,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "buf.h"
 #include "egress.h"
 #include "limits.h"
 #include "loop.h"
@@ -24,20 +38,35 @@ struct upstream_shared {
 	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
 };
 
+/* One loop's multi handle and what drives it. */
+struct upstream_hub {
+	struct upstream_shared *shared;
+	struct loop *loop;
+	CURLM *multi;
+	struct coro *timer_co; /* the timer coroutine, once it runs */
+	int timer_alive; /* spawned and not ended */
+	int64_t timer_due; /* curl's timeout, loop ms; -1: none */
+	size_t nxfers; /* transfers in the multi */
+};
+
+/* A socket of the hub's, watched by a callback io (curl_multi_assign). */
+struct hub_sock {
+	struct loop_io io;
+	struct upstream_hub *hub;
+	curl_socket_t fd;
+};
+
 struct upstream {
 	struct upstream_shared *shared;
-	CURLM *multi;
+	struct upstream_hub *hub; /* NULL: the thread runtime's own multi */
+	CURLM *multi; /* own, or the hub's */
 	CURL *easy;
+	/* The thread runtime's sockets to poll. */
 	struct {
 		curl_socket_t fd;
 		short events;
-		int slot; /* on a loop: its watch in lio[], else -1 */
 	} socks[RELAY_UPSTREAM_SOCKS];
 	int nsocks;
-	/* On a loop: the sockets' watches, which stay where epoll was told
-	 * they are while socks[] is compacted around them. */
-	struct loop_io lio[RELAY_UPSTREAM_SOCKS];
-	int lio_used[RELAY_UPSTREAM_SOCKS];
 	long timer_ms; /* curl's timeout: -1 none, else from timer_set */
 	struct timespec timer_set;
 };
@@ -53,8 +82,25 @@ struct xfer {
 	char rid[128];
 	struct timespec last; /* last byte from upstream: the idle clock */
 	struct timespec beat; /* last byte or heartbeat: the heartbeat clock */
+	/* On a hub: what the callbacks left for the owner coroutine. */
+	int hub;
+	struct coro *owner;
+	int parked; /* the owner waits in hub_drive(): wake it */
+	int head_sent; /* on_head called */
+	int paused; /* the write callback paused the transfer */
+	int done; /* curl finished it, with result */
+	CURLcode result;
+	struct buf q, out; /* bytes queued; bytes being handed over */
 	CURL *easy; /* its handle, for what failed (egress_failed()) */
 };
+
+/* Wake x's coroutine if it waits for its transfer. */
+static void
+hub_kick(struct xfer *x)
+{
+	if (x->parked)
+		loop_wake(x->owner);
+}
 
 static long
 ms_between(const struct timespec *a, const struct timespec *b)
@@ -126,37 +172,8 @@ upstream_shared_free(struct upstream_shared *s)
 	mem_free(s);
 }
 
-/* On a loop: watch fd for events in a free slot (or change what the
- * slot *slot watches). 0, or -1 when no slot or epoll refused. */
-static int
-watch(struct upstream *u, int *slot, curl_socket_t fd, unsigned events)
-{
-	int k;
-
-	if (*slot >= 0)
-		return loop_io_want(&u->lio[*slot], events) == RELAY_OK ? 0
-									: -1;
-	for (k = 0; k < RELAY_UPSTREAM_SOCKS && u->lio_used[k]; k++)
-		;
-	if (k == RELAY_UPSTREAM_SOCKS ||
-	    loop_io_add_level(&u->lio[k], fd, events) != RELAY_OK)
-		return -1;
-	u->lio_used[k] = 1;
-	*slot = k;
-	return 0;
-}
-
-static void
-unwatch(struct upstream *u, int slot)
-{
-	if (slot < 0 || !u->lio_used[slot])
-		return;
-	loop_io_del(&u->lio[slot]);
-	u->lio_used[slot] = 0;
-}
-
-/* CURLMOPT_SOCKETFUNCTION: keep the table of sockets to poll (and, on a
- * loop, their watches in the loop's epoll). */
+/* CURLMOPT_SOCKETFUNCTION (thread runtime): the table of sockets to
+ * poll. */
 static int
 on_socket(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
 {
@@ -168,28 +185,18 @@ on_socket(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
 	for (i = 0; i < u->nsocks && u->socks[i].fd != fd; i++)
 		;
 	if (what == CURL_POLL_REMOVE) {
-		if (i < u->nsocks) {
-			unwatch(u, u->socks[i].slot);
+		if (i < u->nsocks)
 			u->socks[i] = u->socks[--u->nsocks];
-		}
 		return 0;
 	}
 	if (i == u->nsocks) {
 		if (u->nsocks == RELAY_UPSTREAM_SOCKS)
 			return -1; /* curl fails the transfer */
-		u->socks[i].slot = -1;
 		u->nsocks++;
 	}
 	u->socks[i].fd = fd;
 	u->socks[i].events = (short)(((what & CURL_POLL_IN) ? POLLIN : 0) |
 	    ((what & CURL_POLL_OUT) ? POLLOUT : 0));
-	if (loop_current() != NULL &&
-	    watch(u, &u->socks[i].slot, fd,
-		((what & CURL_POLL_IN) ? LOOP_IN : 0) |
-		    ((what & CURL_POLL_OUT) ? LOOP_OUT : 0)) != 0) {
-		u->socks[i] = u->socks[--u->nsocks];
-		return -1;
-	}
 	return 0;
 }
 
@@ -234,7 +241,7 @@ upstream_free(struct upstream *u)
 		return;
 	if (u->easy != NULL)
 		curl_easy_cleanup(u->easy);
-	if (u->multi != NULL)
+	if (u->multi != NULL && u->hub == NULL)
 		curl_multi_cleanup(u->multi);
 	mem_free(u);
 }
@@ -298,6 +305,11 @@ on_header(char *p, size_t size, size_t nmemb, void *arg)
 			    (sp[3] - '0');
 	} else if (n <= 2 && (n == 0 || p[0] == '\r' || p[0] == '\n')) {
 		if (x->status >= 200 && !x->head_done) {
+			if (x->hub) { /* the owner calls on_head */
+				x->head_done = 1;
+				hub_kick(x);
+				return n;
+			}
 			x->cb_err = head_complete(x);
 			if (x->cb_err != RELAY_OK)
 				return 0;
@@ -327,9 +339,26 @@ on_body(char *p, size_t size, size_t nmemb, void *arg)
 		x->cb_err = RELAY_EPROTO;
 		return 0;
 	}
+	if (x->hub) {
+		/* Queued for the owner; past the bound, curl holds the bytes
+		 * until the owner has handed the queue over. */
+		if (x->q.len > 0 && x->q.len + n > RELAY_UPSTREAM_QUEUE) {
+			x->paused = 1;
+			hub_kick(x);
+			return CURL_WRITEFUNC_PAUSE;
+		}
+		if (buf_append(&x->q, p, n) != RELAY_OK) {
+			x->cb_err = RELAY_ENOMEM;
+			hub_kick(x);
+			return 0;
+		}
+		hub_kick(x);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &x->last);
 	x->beat = x->last;
 	x->c->bytes_in += n;
+	if (x->hub)
+		return n;
 	x->cb_err = x->c->on_data(x->c->arg, p, n);
 	return x->cb_err == RELAY_OK ? n : 0;
 }
@@ -575,63 +604,310 @@ timer_left(const struct upstream *u)
 	return left > 0 ? left : 0;
 }
 
-/*
- * drive()'s wait on a loop: curl's n sockets (fds, a copy of the table)
- * and the client's connection, until one is ready or wait_ms passed;
- * then tell curl which. The coroutine yields meanwhile.
- */
+/* --- the hub (loop runtime) --------------------------------------------- */
+
+/* Finished transfers: their owners learn the result. */
+static void
+hub_reap(struct upstream_hub *h)
+{
+	CURLMsg *msg;
+	struct xfer *x;
+	char *priv;
+	int left;
+
+	while ((msg = curl_multi_info_read(h->multi, &left)) != NULL) {
+		priv = NULL;
+		if (msg->msg != CURLMSG_DONE ||
+		    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+			&priv) != CURLE_OK ||
+		    priv == NULL)
+			continue;
+		x = (struct xfer *)(void *)priv;
+		x->done = 1;
+		x->result = msg->data.result;
+		hub_kick(x);
+	}
+}
+
+/* A hub socket is ready: curl reads or writes what it will. */
+static void
+hub_sock_ready(struct loop_io *io, void *arg)
+{
+	struct hub_sock *hs = arg;
+	struct upstream_hub *h = hs->hub;
+	curl_socket_t fd = hs->fd;
+	int ev = 0, running;
+
+	if (io->ready & (LOOP_IN | LOOP_HUP))
+		ev |= CURL_CSELECT_IN;
+	if (io->ready & LOOP_OUT)
+		ev |= CURL_CSELECT_OUT;
+	if (io->ready & LOOP_ERR)
+		ev |= CURL_CSELECT_ERR;
+	/* hs may be freed inside (CURL_POLL_REMOVE). */
+	(void)curl_multi_socket_action(h->multi, fd, ev, &running);
+	hub_reap(h);
+}
+
+/* CURLMOPT_SOCKETFUNCTION on a hub: a callback io per socket, found
+ * again through curl_multi_assign(). */
+static int
+hub_socket(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
+{
+	struct upstream_hub *h = arg;
+	struct hub_sock *hs = sockp;
+	unsigned ev = ((what & CURL_POLL_IN) ? LOOP_IN : 0) |
+	    ((what & CURL_POLL_OUT) ? LOOP_OUT : 0);
+
+	(void)e;
+	if (what == CURL_POLL_REMOVE) {
+		if (hs != NULL) {
+			loop_io_del(&hs->io);
+			curl_multi_assign(h->multi, fd, NULL);
+			mem_free(hs);
+		}
+		return 0;
+	}
+	if (hs != NULL)
+		return loop_io_want(&hs->io, ev) == RELAY_OK ? 0 : -1;
+	if ((hs = mem_calloc(1, sizeof(*hs))) == NULL)
+		return -1;
+	hs->hub = h;
+	hs->fd = fd;
+	if (loop_io_add_cb(&hs->io, h->loop, fd, ev, hub_sock_ready, hs) !=
+	    RELAY_OK) {
+		mem_free(hs);
+		return -1;
+	}
+	curl_multi_assign(h->multi, fd, hs);
+	return 0;
+}
+
+/* Run what curl's timer has due now (all the hub's transfers). */
+static void
+hub_run_timers(struct upstream_hub *h)
+{
+	int running;
+
+	h->timer_due = -1;
+	(void)curl_multi_socket_action(
+	    h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	hub_reap(h);
+}
+
+/* The hub's timer: one coroutine while transfers run, which sleeps until
+ * curl's timeout and is woken when curl moves it. */
+static void
+hub_timer_main(void *arg)
+{
+	struct upstream_hub *h = arg;
+	uint64_t now;
+
+	h->timer_co = loop_self();
+	while (h->nxfers > 0) {
+		now = loop_now(h->loop);
+		if (h->timer_due >= 0 && (uint64_t)h->timer_due <= now) {
+			hub_run_timers(h);
+			continue;
+		}
+		(void)loop_sleep_until(h->timer_due >= 0
+			? (uint64_t)h->timer_due
+			: now + RELAY_UPSTREAM_HUB_NAP_MS);
+	}
+	h->timer_co = NULL;
+	h->timer_alive = 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION on a hub. */
+static int
+hub_timer(CURLM *m, long timeout_ms, void *arg)
+{
+	struct upstream_hub *h = arg;
+
+	(void)m;
+	h->timer_due = timeout_ms < 0
+	    ? -1
+	    : (int64_t)loop_now(h->loop) + (int64_t)timeout_ms;
+	if (h->timer_co != NULL)
+		loop_wake(h->timer_co);
+	return 0;
+}
+
+struct upstream_hub *
+upstream_hub_new(struct upstream_shared *sh, struct loop *l)
+{
+	struct upstream_hub *h = mem_calloc(1, sizeof(*h));
+
+	if (h == NULL)
+		return NULL;
+	h->shared = sh;
+	h->loop = l;
+	h->timer_due = -1;
+	if ((h->multi = curl_multi_init()) == NULL) {
+		mem_free(h);
+		return NULL;
+	}
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, hub_socket);
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, hub_timer);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	/* Idle connections kept for reuse, across all the loop's calls. */
+	curl_multi_setopt(
+	    h->multi, CURLMOPT_MAXCONNECTS, (long)RELAY_UPSTREAM_HUB_CONNS);
+	return h;
+}
+
+void
+upstream_hub_free(struct upstream_hub *h)
+{
+	if (h == NULL)
+		return;
+	curl_multi_cleanup(h->multi); /* closes its sockets: their ios go */
+	mem_free(h);
+}
+
+struct upstream *
+upstream_new_on(struct upstream_hub *h)
+{
+	struct upstream *u = mem_calloc(1, sizeof(*u));
+
+	if (u == NULL)
+		return NULL;
+	u->shared = h->shared;
+	u->hub = h;
+	u->multi = h->multi;
+	if ((u->easy = curl_easy_init()) == NULL) {
+		mem_free(u);
+		return NULL;
+	}
+	return u;
+}
+
+/* Hand what the callbacks queued to the caller: the head, then the
+ * bytes. The caller may wait (on the client) meanwhile, while curl's
+ * callbacks go on queueing into the other buffer. */
 static enum relay_err
-wait_loop(struct upstream *u, struct xfer *x, int n, const curl_socket_t *fds,
-    int wait_ms, int *running)
+hub_deliver(struct xfer *x, int *did)
 {
 	struct upstream_call *c = x->c;
-	struct loop_io *ios[RELAY_UPSTREAM_SOCKS + 1];
-	int slots[RELAY_UPSTREAM_SOCKS], k = 0, i, r, ev;
-	struct loop *l = loop_current();
+	struct buf t;
+	enum relay_err err;
 
-	for (i = 0; i < n; i++) {
-		slots[i] = u->socks[i].slot;
-		if (slots[i] >= 0)
-			ios[k++] = &u->lio[slots[i]];
+	*did = 0;
+	if (x->head_done && !x->head_sent) {
+		x->head_sent = 1;
+		*did = 1;
+		if ((err = head_complete(x)) != RELAY_OK)
+			return err;
 	}
-	if (c->watch_io != NULL) {
-		c->watch_io->want = LOOP_IN;
-		ios[k++] = c->watch_io;
-	}
-	r = loop_wait_any(ios, (size_t)k, loop_now(l) + (uint64_t)wait_ms);
-	if (r < 0) {
-		snprintf(c->errmsg, sizeof(c->errmsg), "%s",
-		    "the relay could not wait for the upstream");
-		return RELAY_EUPSTREAM;
-	}
-	for (i = 0; i < n && *running && r > 0; i++) {
-		if (slots[i] < 0 || u->lio[slots[i]].ready == 0)
-			continue;
-		ev = 0;
-		if (u->lio[slots[i]].ready & (LOOP_IN | LOOP_HUP))
-			ev |= CURL_CSELECT_IN;
-		if (u->lio[slots[i]].ready & LOOP_OUT)
-			ev |= CURL_CSELECT_OUT;
-		if (u->lio[slots[i]].ready & LOOP_ERR)
-			ev |= CURL_CSELECT_ERR;
-		if (curl_multi_socket_action(u->multi, fds[i], ev, running) !=
-		    CURLM_OK)
-			return RELAY_ENOMEM;
+	if (x->q.len == 0)
+		return RELAY_OK;
+	t = x->out;
+	x->out = x->q;
+	x->q = t;
+	*did = 1;
+	err = c->on_data(c->arg, x->out.data, x->out.len);
+	buf_clear(&x->out);
+	return err;
+}
+
+/* The owner's side of a transfer on a hub: hand over what arrived, keep
+ * the timeouts and the heartbeat, watch the client, until curl is done
+ * with it or something stops it. */
+static enum relay_err
+hub_drive(struct upstream *u, struct xfer *x, const char *errbuf)
+{
+	struct upstream_call *c = x->c;
+	struct timespec start;
+	struct loop *l = u->hub->loop;
+	enum relay_err err;
+	int wait_ms, did, r;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	x->last = x->beat = start;
+	for (;;) {
+		if ((err = hub_deliver(x, &did)) != RELAY_OK)
+			return err;
+		if (did)
+			continue; /* more may have come while it waited */
 		if (x->cb_err != RELAY_OK)
-			return RELAY_OK;
-	}
-	if (c->watch_io != NULL &&
-	    (c->watch_io->ready & (LOOP_IN | LOOP_HUP | LOOP_ERR))) {
-		if (peer_gone(c->watch_io->fd)) {
-			snprintf(
-			    c->errmsg, sizeof(c->errmsg), "client went away");
-			return RELAY_ECLOSED;
+			return x->cb_err;
+		if (x->paused) {
+			/* Unpausing may deliver the held bytes at once. */
+			x->paused = 0;
+			if (curl_easy_pause(u->easy, CURLPAUSE_CONT) !=
+			    CURLE_OK)
+				return RELAY_ENOMEM;
+			hub_run_timers(u->hub); /* curl goes on reading */
+			continue;
 		}
-		/* Nothing there, or bytes we do not read: wait for the next
-		 * edge. */
-		loop_io_clear(c->watch_io, LOOP_IN);
+		if (x->done)
+			return map_curl(x->result, x, errbuf);
+		if ((err = next_wait(x, &start, &wait_ms)) != RELAY_OK)
+			return err;
+		x->parked = 1;
+		if (c->watch_io != NULL) {
+			c->watch_io->want = LOOP_IN;
+			r = loop_wait_any(
+			    &c->watch_io, 1, loop_now(l) + (uint64_t)wait_ms);
+		} else
+			r = loop_sleep_until(loop_now(l) + (uint64_t)wait_ms)
+			    ? -1
+			    : 0;
+		x->parked = 0;
+		if (r > 0 &&
+		    (c->watch_io->ready & (LOOP_IN | LOOP_HUP | LOOP_ERR))) {
+			if (peer_gone(c->watch_io->fd)) {
+				snprintf(c->errmsg, sizeof(c->errmsg),
+				    "client went away");
+				return RELAY_ECLOSED;
+			}
+			/* Nothing there, or bytes we do not read: wait for
+			 * the next edge. */
+			loop_io_clear(c->watch_io, LOOP_IN);
+		}
 	}
-	return RELAY_OK;
+}
+
+static enum relay_err
+hub_perform(struct upstream *u, struct xfer *x, const char *errbuf)
+{
+	struct upstream_hub *h = u->hub;
+	enum relay_err err;
+
+	x->hub = 1;
+	x->owner = loop_self();
+	buf_init(&x->q, RELAY_UPSTREAM_BODY_MAX);
+	buf_init(&x->out, RELAY_UPSTREAM_BODY_MAX);
+	curl_easy_setopt(u->easy, CURLOPT_PRIVATE, (char *)x);
+	if (x->owner == NULL || h->loop != loop_current())
+		return RELAY_EINVAL; /* a hub serves its own loop only */
+	h->nxfers++;
+	if (!h->timer_alive) {
+		/* curl's work (a TLS handshake too) may run on its stack. */
+		if (loop_spawn(h->loop, hub_timer_main, h, RELAY_CORO_STACK) !=
+		    RELAY_OK) {
+			h->nxfers--;
+			return RELAY_ENOMEM;
+		}
+		h->timer_alive = 1;
+	}
+	if (curl_multi_add_handle(h->multi, u->easy) != CURLM_OK) {
+		h->nxfers--;
+		return RELAY_ENOMEM;
+	}
+	/* Start it now (the connect, or the request on a kept connection)
+	 * rather than at the timer coroutine's next turn: a turn under load
+	 * is tens of milliseconds of everybody else's events. */
+	hub_run_timers(h);
+	err = hub_drive(u, x, errbuf);
+	collect_times(u, x->c);
+	curl_multi_remove_handle(h->multi, u->easy);
+	if (--h->nxfers == 0 && h->timer_co != NULL)
+		loop_wake(h->timer_co); /* to end */
+	buf_reset(&x->q);
+	buf_reset(&x->out);
+	return err;
 }
 
 static enum relay_err
@@ -669,12 +945,6 @@ drive(struct upstream *u, struct xfer *x, const char *errbuf)
 			fds[n] = u->socks[n].fd;
 			pf[n] = (struct pollfd){
 			    u->socks[n].fd, u->socks[n].events, 0};
-		}
-		if (loop_current() != NULL) {
-			err = wait_loop(u, x, n, fds, wait_ms, &running);
-			if (err != RELAY_OK || x->cb_err != RELAY_OK)
-				break;
-			continue;
 		}
 		if (watch)
 			pf[n] = (struct pollfd){c->watch_fd, POLLIN, 0};
@@ -740,6 +1010,10 @@ upstream_perform(struct upstream *u, struct upstream_call *c)
 	err = setup_easy(u, &x, &hl, errbuf);
 	if (err != RELAY_OK)
 		goto out;
+	if (u->hub != NULL) {
+		err = hub_perform(u, &x, errbuf);
+		goto done;
+	}
 	if (curl_multi_add_handle(u->multi, u->easy) != CURLM_OK) {
 		err = RELAY_ENOMEM;
 		goto out;
@@ -747,11 +1021,13 @@ upstream_perform(struct upstream *u, struct upstream_call *c)
 	err = drive(u, &x, errbuf);
 	collect_times(u, c);
 	curl_multi_remove_handle(u->multi, u->easy);
+done:
 	if (err == RELAY_EUPSTREAM && c->errmsg[0] == '\0')
 		snprintf(c->errmsg, sizeof(c->errmsg), "upstream failed");
 out:
 	/* The error buffer and our xfer live on this stack: detach them. */
 	curl_easy_setopt(u->easy, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(u->easy, CURLOPT_PRIVATE, NULL);
 	curl_easy_setopt(u->easy, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hl);
 	return err;

@@ -39,8 +39,8 @@ struct upstream_call {
 	long idle_ms; /* longest silence after the head */
 	long total_ms; /* 0: no cap */
 	int watch_fd; /* client connection to watch, -1: none */
-	/* On the loop runtime, instead: the client connection's watch (its
-	 * fd is read for EOF only); the wait then yields to the loop. */
+	/* On a hub, instead: the client connection's watch (its fd is read
+	 * for EOF only). */
 	struct loop_io *watch_io;
 	long heartbeat_ms; /* on_idle after this much silence, 0: never */
 	/* Egress proxy URL (egress.h; may hold credentials, never logged);
@@ -69,7 +69,9 @@ struct upstream_call {
 };
 
 struct upstream_shared;
+struct upstream_hub;
 struct upstream;
+struct loop;
 struct loop_io;
 
 /* Process-wide libcurl setup; once, before any thread starts. */
@@ -78,9 +80,22 @@ enum relay_err upstream_global_init(void) RELAY_MUST_CHECK;
 struct upstream_shared *upstream_shared_new(void) RELAY_MUST_CHECK;
 void upstream_shared_free(struct upstream_shared *sh);
 
-/* One thread's handle; it keeps its connections alive between calls.
- * NULL on OOM. */
+/* The thread runtime: one thread's handle, with a multi of its own that
+ * keeps its connections alive between calls; upstream_perform() then
+ * blocks the thread. NULL on OOM. */
 struct upstream *upstream_new(struct upstream_shared *sh) RELAY_MUST_CHECK;
+
+/*
+ * The loop runtime: one multi handle for all the calls of loop l (its
+ * connections shared by them), driven by l itself. Made and freed on l's
+ * thread, freed after its last call ended. NULL on OOM.
+ */
+struct upstream_hub *upstream_hub_new(
+    struct upstream_shared *sh, struct loop *l) RELAY_MUST_CHECK;
+void upstream_hub_free(struct upstream_hub *h);
+/* A handle for one call at a time on h, from a coroutine of h's loop
+ * (upstream_perform() then yields). Free it with upstream_free(). */
+struct upstream *upstream_new_on(struct upstream_hub *h) RELAY_MUST_CHECK;
 void upstream_free(struct upstream *u);
 
 /*

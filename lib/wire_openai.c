@@ -506,6 +506,9 @@ oa_scalars(
 		    "model's provider.");
 	e = json_string_value(eff);
 	r->reasoning_effort = ir_str(eff);
+	r->user = ir_str(json_object_get(root, "user"));
+	r->safety_id = ir_str(json_object_get(root, "safety_identifier"));
+	r->cache_key = ir_str(json_object_get(root, "prompt_cache_key"));
 	if (e != NULL)
 		r->thinking_budget = strcmp(e, "low") == 0 ? OA_EFFORT_LOW
 		    : strcmp(e, "medium") == 0             ? OA_EFFORT_MEDIUM
@@ -902,6 +905,9 @@ wire_openai_emit_request(const struct ir_request *r, const char *model,
 	bad |= oa_opt(o, "seed", r->seed);
 	bad |= oa_opt(o, "stop", r->stop);
 	bad |= oa_opt(o, "reasoning_effort", r->reasoning_effort);
+	/* user only: safety_identifier and prompt_cache_key are OpenAI's
+	 * own, which compatible vendors may refuse. */
+	bad |= oa_opt(o, "user", r->user);
 	bad |= oa_tools_json(r, o);
 	bad |= oa_choice_json(r, o);
 	if (r->parallel_tool_calls >= 0 && r->ntools > 0)

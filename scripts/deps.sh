@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # deps.sh - make deps: install the Debian packages the build, make run and
 # make test need, only those missing; then the pinned npm packages of the
-# SDK tests. Safe to run again and again.
+# SDK tests and of the console's browser tests (tests/browser: puppeteer-
+# core driving Debian's chromium). Safe to run again and again.
 set -eu
 cd "$(dirname "$0")/.."
 
 pkgs=(build-essential pkg-config clang libclang-rt-dev clang-format curl ca-certificates
 	libfcgi-dev libfcgi-bin libcurl4-openssl-dev libjansson-dev libmemcached-dev
 	libcmocka-dev libssl-dev memcached lighttpd caddy nodejs npm valgrind
-	prometheus tinyproxy microsocks lighttpd-mod-openssl openssl
+	prometheus chromium tinyproxy microsocks lighttpd-mod-openssl openssl
 	podman runc mmdebstrap uidmap aardvark-dns podman-compose)
 # nodejs/npm: any node >= 18 will do; keep one that is already there.
 missing=()
@@ -30,11 +31,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 	    --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [ -f tests/node/package-lock.json ]; then
-	stamp=tests/node/node_modules/.lock-stamp
-	if [ ! -f "$stamp" ] || ! cmp -s tests/node/package-lock.json "$stamp"; then
-		echo "deps: npm ci in tests/node"
-		(cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
-		cp tests/node/package-lock.json "$stamp"
+for d in tests/node tests/browser; do
+	[ -f "$d/package-lock.json" ] || continue
+	stamp=$d/node_modules/.lock-stamp
+	if [ ! -f "$stamp" ] || ! cmp -s "$d/package-lock.json" "$stamp"; then
+		echo "deps: npm ci in $d"
+		(cd "$d" && npm ci --no-audit --no-fund --loglevel=error)
+		cp "$d/package-lock.json" "$stamp"
 	fi
-fi
+done

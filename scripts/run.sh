@@ -85,6 +85,7 @@ cat <<MSG
 llm-relay is up on $BASE_URL (web server: $SERVER, config: ${RELAY_CONFIG:-built-in})
 demo key:    $KEY  (also in $RUN_DIR/demo.key: export KEY=\$(cat $RUN_DIR/demo.key))
 admin token: in ${RELAY_ADMIN_TOKEN_FILE:-\$RELAY_ADMIN_TOKEN}
+console:     $BASE_URL/admin/ui/ (sign in with the admin token)
 logs:        $RUN_DIR/logs/
 
   curl -N $BASE_URL/v1/chat/completions -H "Authorization: Bearer $KEY" \\

@@ -13,7 +13,8 @@
 #
 # Environment: BUILD (binaries dir, default build), SERVERS (default
 # "lighttpd caddy"), ONLY (ERE on scenario names), SCEN_TIMEOUT (seconds,
-# default 120), LEAKS_FAIL=1 (LeakSanitizer reports fail the run too),
+# default 120), NODE_TESTS (the SDK test files to run, default all of
+# tests/node/), LEAKS_FAIL=1 (LeakSanitizer reports fail the run too),
 # ITEST_JOBS (1: the servers in turn, default; 2: their scenarios side by
 # side, then the SDK tests alone: faster, but timing checks such as
 # t_client_abort's bound can fail on a loaded 2-core machine).
@@ -158,7 +159,9 @@ write_shared_config() {
     { "name": "c-anthropic", "targets": [{ "provider": "an", "model": "up-anthropic" }],
       "cache": { "enabled": true, "any_temperature": true } },
     { "name": "c-gemini", "targets": [{ "provider": "ge", "model": "up-gemini" }],
-      "cache": { "enabled": true, "any_temperature": true } }
+      "cache": { "enabled": true, "any_temperature": true } },
+    { "name": "r-openai", "targets": [{ "provider": "demo", "model": "up-responses", "api": "responses" }] },
+    { "name": "r-azure", "targets": [{ "provider": "az", "model": "up-razure", "api": "responses" }] }
   ]
 }
 EOF
@@ -205,7 +208,7 @@ run_node() {
 		    { not_ok "node: npm ci" "$SOUT/npm.log"; return; }
 	fi
 	RELAY_BASE_URL=$BASE_URL MOCK_URL=$MOCK_URL \
-	    timeout -k 5 180 node --test --test-reporter=tap "$ROOT/tests/node/" \
+	    timeout -k 5 180 node --test --test-reporter=tap ${NODE_TESTS:-"$ROOT/tests/node/"} \
 	    >"$logf" 2>&1
 	local rc=$?
 	np=$(awk '/^# pass /  { print $3 }' "$logf" | tail -n 1)

@@ -14,7 +14,7 @@ for (const m of j.data) {
 }
 console.log(j.data.map((m) => m.id).sort().join(","));
 ' "$T/m1.body") || fail "list: entries"
-assert_eq "$ids" "c-anthropic,c-gemini,c-openai,dead,demo,m-anthropic,m-azure,m-gemini,m-openai,renamed,slow" "list: ids"
+assert_eq "$ids" "c-anthropic,c-gemini,c-openai,dead,demo,m-anthropic,m-azure,m-gemini,m-openai,r-azure,r-openai,renamed,slow" "list: ids"
 
 st=$(req m2 "$BASE_URL/v1/models/demo")
 assert_eq "$st" 200 "one: status"

@@ -57,7 +57,7 @@
 #define FAIL_KEYS_MAX 1024
 #define SNIPPET_MAX 200
 
-enum { P_OPENAI, P_AZURE, P_ANTH, P_GEMINI };
+enum { P_OPENAI, P_AZURE, P_ANTH, P_GEMINI, P_RESP }; /* P_RESP: /v1/responses */
 enum { END_ABORT, END_FIN, END_RESET }; /* how a connection is closed */
 enum { KILL_NONE, KILL_RESET, KILL_FIN };
 
@@ -283,7 +283,8 @@ typedef struct conn {
 typedef struct {
 	int status, retry_after, delay_ms, hang, events, gap_ms, first_ms;
 	int reset_after, close_after, drip_ms, garbage, size, error_after;
-	int tool, thinking, usage, fail_first;
+	int tool, thinking, usage, fail_first, split_ph;
+	int tool_once; /* tool, unless the last turn carries a tool result */
 	char key[64];
 } dir_t;
 
@@ -307,6 +308,12 @@ typedef struct {
 	unsigned long long id;
 	long long created;
 	char idstr[64];
+	/* split_ph=1 with tool=1: the arguments echo the prompt
+	 * ({"said": ...}), in NFRAGS fragments cut inside a placeholder. */
+	char *targs, *tfrag[3];
+	int reasoning, enc; /* Responses: "reasoning" asked; its
+			       encrypted_content included */
+	long long seq; /* Responses: the next sequence_number */
 } gen_t;
 
 /* ------------------------------------------------------------------ */
@@ -1198,9 +1205,11 @@ static const struct {
     {"size", offsetof(dir_t, size), 0, (int)BODY_MAX},
     {"error_after", offsetof(dir_t, error_after), 0, 1000000},
     {"tool", offsetof(dir_t, tool), 0, 1},
+    {"tool_once", offsetof(dir_t, tool_once), 0, 1},
     {"thinking", offsetof(dir_t, thinking), 0, 1},
     {"usage", offsetof(dir_t, usage), 0, 1},
     {"fail_first", offsetof(dir_t, fail_first), 0, 1000000},
+    {"split_ph", offsetof(dir_t, split_ph), 0, 1},
 };
 
 static void
@@ -1343,6 +1352,38 @@ pc_split(pieces_t *p)
 			pc_push(p, i);
 }
 
+static int
+cmp_sz(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* split_ph=1: every relay placeholder (U+27E6 ... U+27E7) of the reply
+ * is cut into three events: "...U+27E6", two letters, the rest. (A JSON
+ * string cannot hold part of a code point; drip_ms=1 cuts the bytes of
+ * U+27E6 apart in transport.) */
+static void
+pc_split_ph(pieces_t *p)
+{
+	const char *s = p->text.p, *o;
+	size_t n = p->text.len, at = 0;
+	int i, k;
+
+	while (at < n && (o = memmem(s + at, n - at, "\xE2\x9F\xA6", 3))) {
+		size_t off = (size_t)(o - s);
+		pc_push(p, off + 3);
+		if (off + 5 < n)
+			pc_push(p, off + 5);
+		at = off + 3;
+	}
+	qsort(p->st, (size_t)p->n, sizeof *p->st, cmp_sz);
+	for (i = k = 0; i < p->n; i++)
+		if (k == 0 || p->st[i] != p->st[k - 1])
+			p->st[k++] = p->st[i];
+	p->n = k;
+}
+
 /* Append one filler piece of at least min_bytes. */
 static void
 pc_filler(pieces_t *p, int *k, size_t min_bytes)
@@ -1456,6 +1497,8 @@ make_reply(gen_t *g)
 	sb_adds(&g->pc.text, "Hello from mock. You said: ");
 	sb_add(&g->pc.text, g->last_user.p ? g->last_user.p : "", n);
 	pc_split(&g->pc);
+	if (g->d.split_ph)
+		pc_split_ph(&g->pc);
 	pc_apply(&g->pc, &g->d);
 	g->C = g->pc.n;
 	if (g->P < 1)
@@ -1472,6 +1515,47 @@ piece_json(const gen_t *g, int i)
 static const char *TOOL_ARGS = "{\"city\":\"Paris\"}";
 static const char *TOOL_FRAGS[] = {"{\"city\"", ":\"Par", "is\"}"};
 #define NFRAGS 3
+
+/* The echoed arguments: {"said": <the reply text>}, fragments cut after
+ * the first placeholder's bracket and two letters into it. */
+static void
+tool_echo(gen_t *g)
+{
+	json_t *o = json_pack("{s:o}", "said", jstr(g->pc.text.p, g->pc.text.len));
+	char *a = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	size_t n = a ? strlen(a) : 0, c1 = n / 3, c2 = 2 * n / 3;
+	const char *ph = a ? strstr(a, "\xE2\x9F\xA6") : NULL;
+
+	json_decref(o);
+	if (!a)
+		return;
+	if (ph && (size_t)(ph - a) + 5 < n) {
+		c1 = (size_t)(ph - a) + 3;
+		c2 = c1 + 2;
+	}
+	g->targs = a;
+	g->tfrag[0] = strndup(a, c1);
+	g->tfrag[1] = strndup(a + c1, c2 - c1);
+	g->tfrag[2] = strdup(a + c2);
+}
+
+static const char *
+targs(const gen_t *g)
+{
+	return g->targs ? g->targs : TOOL_ARGS;
+}
+
+static const char *
+tfrag(const gen_t *g, int i)
+{
+	return g->targs ? g->tfrag[i] : TOOL_FRAGS[i];
+}
+
+static json_t *
+targs_obj(const gen_t *g)
+{
+	return json_loads(targs(g), 0, NULL);
+}
 static const char *THINK_PIECES[] = {"The", " user", " greeted", " me.", " I",
     " should", " reply", " politely."};
 #define NTHINK 8
@@ -1661,7 +1745,7 @@ oa_nonstream(conn_t *c, gen_t *g)
 		msg = json_pack("{s:s,s:n,s:n,s:[{s:s,s:s,s:{s:s,s:s}}]}",
 		    "role", "assistant", "content", "refusal", "tool_calls",
 		    "id", "call_mock1", "type", "function", "function", "name",
-		    g->tool, "arguments", TOOL_ARGS);
+		    g->tool, "arguments", targs(g));
 	else
 		msg = json_pack("{s:s,s:o,s:n}", "role", "assistant", "content",
 		    jstr(g->pc.text.p, g->pc.text.len), "refusal");
@@ -1715,7 +1799,7 @@ oa_stream_tool(conn_t *c, gen_t *g)
 	for (int i = 0; i < NFRAGS; i++)
 		oa_chunk(c, g,
 		    json_pack("{s:[{s:i,s:{s:s}}]}", "tool_calls", "index", 0,
-			"function", "arguments", TOOL_FRAGS[i]),
+			"function", "arguments", tfrag(g, i)),
 		    NULL);
 }
 
@@ -1783,9 +1867,8 @@ an_nonstream(conn_t *c, gen_t *g)
 			THINK_TEXT, "signature", THINK_SIG));
 	if (g->tool)
 		json_array_append_new(content,
-		    json_pack("{s:s,s:s,s:s,s:{s:s}}", "type", "tool_use", "id",
-			"toolu_mock1", "name", g->tool, "input", "city",
-			"Paris"));
+		    json_pack("{s:s,s:s,s:s,s:o}", "type", "tool_use", "id",
+			"toolu_mock1", "name", g->tool, "input", targs_obj(g)));
 	else
 		json_array_append_new(content,
 		    json_pack("{s:s,s:o}", "type", "text", "text",
@@ -1853,7 +1936,7 @@ an_stream(conn_t *c, gen_t *g)
 		for (int i = 0; i < NFRAGS; i++)
 			an_delta(c, idx,
 			    json_pack("{s:s,s:s}", "type", "input_json_delta",
-				"partial_json", TOOL_FRAGS[i]));
+				"partial_json", tfrag(g, i)));
 	} else {
 		an_block_start(
 		    c, idx, json_pack("{s:s,s:s}", "type", "text", "text", ""));
@@ -1909,8 +1992,8 @@ gm_obj(gen_t *g, json_t *parts, int last)
 static json_t *
 gm_tool_parts(gen_t *g)
 {
-	return json_pack("[{s:{s:s,s:{s:s}},s:s}]", "functionCall", "name",
-	    g->tool, "args", "city", "Paris", "thoughtSignature",
+	return json_pack("[{s:{s:s,s:o},s:s}]", "functionCall", "name",
+	    g->tool, "args", targs_obj(g), "thoughtSignature",
 	    "c2lnLW1vY2s=");
 }
 
@@ -2000,6 +2083,253 @@ send_garbage(conn_t *c, gen_t *g)
 }
 
 /* ------------------------------------------------------------------ */
+/* OpenAI Responses API (/v1/responses; Azure /openai/v1/responses)    */
+/* ------------------------------------------------------------------ */
+/* Validate like the real API and collect the text; NULL or a 400. */
+static const char *
+rs_extract(gen_t *g)
+{
+	static const char *const kinds[] = {"message", "function_call",
+	    "function_call_output", "reasoning", "custom_tool_call",
+	    "custom_tool_call_output", "item_reference", NULL};
+	static char msg[160];
+	json_t *root = g->root, *in = json_object_get(root, "input"), *e, *v;
+	size_t i;
+
+	if (json_object_get(root, "messages"))
+		return "Unrecognized request argument supplied: messages";
+	if (!json_is_string(in) && !json_is_array(in))
+		return "Missing required parameter: 'input'.";
+	v = json_object_get(root, "max_output_tokens");
+	if (v && !json_is_null(v) &&
+	    (!json_is_integer(v) || json_integer_value(v) < 16))
+		return "Invalid 'max_output_tokens': integer below minimum "
+		       "value. Expected a value >= 16.";
+	json_array_foreach (json_object_get(root, "tools"), i, e) {
+		const char *t = json_string_value(json_object_get(e, "type"));
+		if (!t || (strcmp(t, "function") == 0 &&
+			      !json_is_string(json_object_get(e, "name")))) {
+			snprintf(msg, sizeof msg,
+			    "Missing required parameter: 'tools[%zu].%s'.", i,
+			    t ? "name" : "type");
+			return msg;
+		}
+	}
+	json_array_foreach (json_is_array(in) ? in : NULL, i, e) {
+		const char *t = json_string_value(json_object_get(e, "type"));
+		int k = 0;
+		if (!json_is_object(e))
+			return "Invalid type for 'input': expected an object.";
+		while (t && kinds[k] && strcmp(kinds[k], t) != 0)
+			k++;
+		if (t && !kinds[k]) {
+			snprintf(msg, sizeof msg,
+			    "Invalid value: '%.40s'. Supported values are: "
+			    "'message', 'function_call', ... .", t);
+			return msg;
+		}
+		if ((!t || k == 0) &&
+		    !json_is_string(json_object_get(e, "role"))) {
+			snprintf(msg, sizeof msg,
+			    "Missing required parameter: 'input[%zu].role'.",
+			    i);
+			return msg;
+		}
+		if ((k == 1 || k == 2) &&
+		    !json_is_string(json_object_get(e, "call_id"))) {
+			snprintf(msg, sizeof msg,
+			    "Missing required parameter: 'input[%zu].call_id'.",
+			    i);
+			return msg;
+		}
+	}
+	add_text(g, json_object_get(root, "instructions"), 0);
+	if (json_is_string(in)) {
+		g->last_user.len = 0;
+		add_text(g, in, 1);
+	} else
+		add_messages(g, in, "content", "user");
+	g->stream = json_is_true(json_object_get(root, "stream"));
+	g->include_usage = 1;
+	v = json_object_get(root, "reasoning");
+	g->reasoning = json_is_object(v) &&
+	    json_is_string(json_object_get(v, "effort"));
+	json_array_foreach (json_object_get(root, "include"), i, e)
+		if (json_is_string(e) &&
+		    strcmp(json_string_value(e),
+			"reasoning.encrypted_content") == 0)
+			g->enc = 1;
+	return NULL;
+}
+
+static json_t *
+rs_usage_json(gen_t *g)
+{
+	return json_pack("{s:I,s:{s:i},s:I,s:{s:i},s:I}", "input_tokens",
+	    (json_int_t)g->P, "input_tokens_details", "cached_tokens", 0,
+	    "output_tokens", (json_int_t)g->C, "output_tokens_details",
+	    "reasoning_tokens", g->d.thinking && g->reasoning ? NTHINK : 0,
+	    "total_tokens", (json_int_t)(g->P + g->C));
+}
+
+static json_t *
+rs_reasoning_item(gen_t *g, int done)
+{
+	json_t *o = json_pack("{s:s,s:s,s:o}", "id", "rs_mock1", "type",
+	    "reasoning", "summary",
+	    done ? json_pack("[{s:s,s:s}]", "type", "summary_text", "text",
+		       THINK_TEXT)
+		 : json_array());
+	if (done && g->enc)
+		json_object_set_new(o, "encrypted_content", json_string(THINK_SIG));
+	return o;
+}
+
+static json_t *
+rs_text_item(gen_t *g, int done)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:o}", "id", "msg_mock1", "type",
+	    "message", "status", done ? "completed" : "in_progress", "role",
+	    "assistant", "content",
+	    done ? json_pack("[{s:s,s:o,s:[]}]", "type", "output_text",
+		       "text", jstr(g->pc.text.p, g->pc.text.len),
+		       "annotations")
+		 : json_array());
+}
+
+static json_t *
+rs_call_item(gen_t *g, int done)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "id", "fc_mock1", "type",
+	    "function_call", "status", done ? "completed" : "in_progress",
+	    "call_id", "call_mock1", "name", g->tool, "arguments",
+	    done ? TOOL_ARGS : "");
+}
+
+static json_t *
+rs_response(gen_t *g, const char *status, int done)
+{
+	json_t *out = json_array();
+	if (done && g->d.thinking && g->reasoning)
+		json_array_append_new(out, rs_reasoning_item(g, 1));
+	if (done)
+		json_array_append_new(
+		    out, g->tool ? rs_call_item(g, 1) : rs_text_item(g, 1));
+	return json_pack("{s:s,s:s,s:I,s:s,s:n,s:n,s:s%,s:o,s:o}", "id",
+	    g->idstr, "object", "response", "created_at",
+	    (json_int_t)g->created, "status", status, "error",
+	    "incomplete_details", "model", g->model.p, g->model.len, "output",
+	    out, "usage", done ? rs_usage_json(g) : json_null());
+}
+
+static void
+rs_nonstream(conn_t *c, gen_t *g)
+{
+	plan_json(c, 200, rs_response(g, "completed", 1), g->extra.p);
+}
+
+/* One event: o gets its type and sequence_number. */
+static void
+rs_event(conn_t *c, gen_t *g, const char *type, json_t *o)
+{
+	json_object_set_new(o, "type", json_string(type));
+	json_object_set_new(o, "sequence_number", json_integer(g->seq++));
+	sse_event(c, type, o);
+}
+
+static void
+rs_stream_reasoning(conn_t *c, gen_t *g, int oi)
+{
+	rs_event(c, g, "response.output_item.added",
+	    json_pack("{s:i,s:o}", "output_index", oi, "item",
+		rs_reasoning_item(g, 0)));
+	rs_event(c, g, "response.reasoning_summary_part.added",
+	    json_pack("{s:s,s:i,s:i,s:{s:s,s:s}}", "item_id", "rs_mock1",
+		"output_index", oi, "summary_index", 0, "part", "type",
+		"summary_text", "text", ""));
+	for (int i = 0; i < NTHINK; i++)
+		rs_event(c, g, "response.reasoning_summary_text.delta",
+		    json_pack("{s:s,s:i,s:i,s:s}", "item_id", "rs_mock1",
+			"output_index", oi, "summary_index", 0, "delta",
+			THINK_PIECES[i]));
+	rs_event(c, g, "response.reasoning_summary_text.done",
+	    json_pack("{s:s,s:i,s:i,s:s}", "item_id", "rs_mock1",
+		"output_index", oi, "summary_index", 0, "text", THINK_TEXT));
+	rs_event(c, g, "response.output_item.done",
+	    json_pack("{s:i,s:o}", "output_index", oi, "item",
+		rs_reasoning_item(g, 1)));
+}
+
+static void
+rs_stream_text(conn_t *c, gen_t *g, int oi)
+{
+	rs_event(c, g, "response.output_item.added",
+	    json_pack("{s:i,s:o}", "output_index", oi, "item",
+		rs_text_item(g, 0)));
+	rs_event(c, g, "response.content_part.added",
+	    json_pack("{s:s,s:i,s:i,s:{s:s,s:s,s:[]}}", "item_id",
+		"msg_mock1", "output_index", oi, "content_index", 0, "part",
+		"type", "output_text", "text", "", "annotations"));
+	for (int i = 0; i < g->pc.n; i++)
+		rs_event(c, g, "response.output_text.delta",
+		    json_pack("{s:s,s:i,s:i,s:o,s:[]}", "item_id", "msg_mock1",
+			"output_index", oi, "content_index", 0, "delta",
+			piece_json(g, i), "logprobs"));
+	rs_event(c, g, "response.output_text.done",
+	    json_pack("{s:s,s:i,s:i,s:o,s:[]}", "item_id", "msg_mock1",
+		"output_index", oi, "content_index", 0, "text",
+		jstr(g->pc.text.p, g->pc.text.len), "logprobs"));
+	rs_event(c, g, "response.content_part.done",
+	    json_pack("{s:s,s:i,s:i,s:{s:s,s:o,s:[]}}", "item_id",
+		"msg_mock1", "output_index", oi, "content_index", 0, "part",
+		"type", "output_text", "text",
+		jstr(g->pc.text.p, g->pc.text.len), "annotations"));
+	rs_event(c, g, "response.output_item.done",
+	    json_pack("{s:i,s:o}", "output_index", oi, "item",
+		rs_text_item(g, 1)));
+}
+
+static void
+rs_stream_call(conn_t *c, gen_t *g, int oi)
+{
+	rs_event(c, g, "response.output_item.added",
+	    json_pack("{s:i,s:o}", "output_index", oi, "item",
+		rs_call_item(g, 0)));
+	for (int i = 0; i < NFRAGS; i++)
+		rs_event(c, g, "response.function_call_arguments.delta",
+		    json_pack("{s:s,s:i,s:s}", "item_id", "fc_mock1",
+			"output_index", oi, "delta", TOOL_FRAGS[i]));
+	rs_event(c, g, "response.function_call_arguments.done",
+	    json_pack("{s:s,s:i,s:s,s:s}", "item_id", "fc_mock1",
+		"output_index", oi, "name", g->tool, "arguments", TOOL_ARGS));
+	rs_event(c, g, "response.output_item.done",
+	    json_pack("{s:i,s:o}", "output_index", oi, "item",
+		rs_call_item(g, 1)));
+}
+
+static void
+rs_stream(conn_t *c, gen_t *g)
+{
+	int oi = 0;
+	stream_head(c, g, "text/event-stream");
+	rs_event(c, g, "response.created",
+	    json_pack("{s:o}", "response", rs_response(g, "in_progress", 0)));
+	rs_event(c, g, "response.in_progress",
+	    json_pack("{s:o}", "response", rs_response(g, "in_progress", 0)));
+	if (g->d.thinking && g->reasoning)
+		rs_stream_reasoning(c, g, oi++);
+	(g->tool ? rs_stream_call : rs_stream_text)(c, g, oi);
+	rs_event(c, g, "response.completed",
+	    json_pack("{s:o}", "response", rs_response(g, "completed", 1)));
+	if (error_cut(c, g) >= 0)
+		rs_event(c, g, "error",
+		    json_pack("{s:s,s:s,s:n}", "code", "server_error", "message",
+			"The server had an error while processing your "
+			"request.",
+			"param"));
+}
+
+/* ------------------------------------------------------------------ */
 /* API request handling                                                */
 /* ------------------------------------------------------------------ */
 /* 1 when v is one of g_key's comma-separated keys. */
@@ -2051,7 +2381,7 @@ find_tool(gen_t *g)
 	size_t i;
 	json_array_foreach (tools, i, t) {
 		json_t *n = NULL;
-		if (g->prov == P_ANTH)
+		if (g->prov == P_ANTH || g->prov == P_RESP)
 			n = json_object_get(t, "name");
 		else if (g->prov == P_GEMINI) {
 			json_t *fd = json_object_get(t, "functionDeclarations");
@@ -2068,6 +2398,48 @@ find_tool(gen_t *g)
 	return NULL;
 }
 
+/* 1 when the request's last turn carries a tool result (the model has
+ * called its tool: tool_once answers in text then). */
+static int
+after_tool_result(gen_t *g)
+{
+	json_t *root = g->root, *last, *c, *e;
+	size_t i;
+	const char *t;
+
+	switch (g->prov) {
+	case P_RESP:
+		last = json_object_get(root, "input");
+		t = json_string_value(json_object_get(
+		    json_array_get(last, json_array_size(last) - 1), "type"));
+		return t && (strcmp(t, "function_call_output") == 0 ||
+				strcmp(t, "custom_tool_call_output") == 0);
+	case P_GEMINI:
+		last = json_object_get(root, "contents");
+		c = json_object_get(
+		    json_array_get(last, json_array_size(last) - 1), "parts");
+		json_array_foreach (c, i, e)
+			if (json_object_get(e, "functionResponse"))
+				return 1;
+		return 0;
+	case P_ANTH:
+		last = json_object_get(root, "messages");
+		c = json_object_get(
+		    json_array_get(last, json_array_size(last) - 1), "content");
+		json_array_foreach (c, i, e) {
+			t = json_string_value(json_object_get(e, "type"));
+			if (t && strcmp(t, "tool_result") == 0)
+				return 1;
+		}
+		return 0;
+	default:
+		last = json_object_get(root, "messages");
+		t = json_string_value(json_object_get(
+		    json_array_get(last, json_array_size(last) - 1), "role"));
+		return t && strcmp(t, "tool") == 0;
+	}
+}
+
 static void
 set_model(gen_t *g, const char *s, size_t n)
 {
@@ -2082,9 +2454,12 @@ extract(gen_t *g)
 	json_t *root = g->root, *m = json_object_get(root, "model");
 	if (json_is_string(m))
 		set_model(g, json_string_value(m), json_string_length(m));
-	else if (g->prov == P_OPENAI || g->prov == P_ANTH)
+	else if (g->prov == P_OPENAI || g->prov == P_ANTH ||
+	    g->prov == P_RESP)
 		return g->prov == P_ANTH ? "model: Field required"
 					 : "you must provide a model parameter";
+	if (g->prov == P_RESP)
+		return rs_extract(g);
 	if (g->prov == P_GEMINI) {
 		json_t *ct = json_object_get(root, "contents");
 		if (!json_is_array(ct))
@@ -2117,7 +2492,7 @@ static void
 gen_ids(gen_t *g)
 {
 	static const char *pfx[] = {
-	    "chatcmpl-mock", "chatcmpl-mock", "msg_mock", "mock"};
+	    "chatcmpl-mock", "chatcmpl-mock", "msg_mock", "mock", "resp_mock"};
 	g->id = ++g_idseq;
 	g->created = (long long)time(NULL);
 	snprintf(g->idstr, sizeof g->idstr, "%s%llu", pfx[g->prov], g->id);
@@ -2138,6 +2513,9 @@ gen_free(gen_t *g)
 	sb_free(&g->last_user);
 	sb_free(&g->prefix);
 	pc_free(&g->pc);
+	free(g->targs);
+	for (int i = 0; i < NFRAGS; i++)
+		free(g->tfrag[i]);
 }
 
 /* Produce the plan (response) for a provider request. */
@@ -2146,7 +2524,12 @@ gen_response(conn_t *c, gen_t *g)
 {
 	req_t *r = &c->req;
 	json_error_t je;
-	if (!auth_ok(r, g->prov)) {
+	/* The Responses API: OpenAI's bearer token, or Azure's api-key on
+	 * its /openai/v1/responses. */
+	int ap = g->prov != P_RESP       ? g->prov
+	    : strstr(r->path, "/openai/") ? P_AZURE
+					  : P_OPENAI;
+	if (!auth_ok(r, ap)) {
 		send_error(c, g, 401, NULL);
 		return 401;
 	}
@@ -2166,9 +2549,11 @@ gen_response(conn_t *c, gen_t *g)
 		send_error(c, g, status, NULL);
 		return status;
 	}
-	if (g->d.tool)
+	if (g->d.tool || (g->d.tool_once && !after_tool_result(g)))
 		g->tool = find_tool(g);
 	make_reply(g);
+	if (g->tool && g->d.split_ph)
+		tool_echo(g);
 	if (g->tool)
 		g->C = NFRAGS;
 	if (g->d.garbage)
@@ -2177,6 +2562,8 @@ gen_response(conn_t *c, gen_t *g)
 		(g->stream ? an_stream : an_nonstream)(c, g);
 	else if (g->prov == P_GEMINI)
 		(g->stream ? gm_stream : gm_nonstream)(c, g);
+	else if (g->prov == P_RESP)
+		(g->stream ? rs_stream : rs_nonstream)(c, g);
 	else
 		(g->stream ? oa_stream : oa_nonstream)(c, g);
 	return 200;
@@ -2371,7 +2758,9 @@ dispatch(conn_t *c)
 			    sl ? (size_t)(sl - dep) : strlen(dep), 0, 0);
 		} else
 			handle_api(c, P_OPENAI, "", 0, 0, 0);
-	} else if (post && ends_with(p, "/embeddings"))
+	} else if (post && ends_with(p, "/responses"))
+		handle_api(c, P_RESP, "", 0, 0, 0);
+	else if (post && ends_with(p, "/embeddings"))
 		handle_embeddings(
 		    c, strstr(p, "/openai/deployments/") ? P_AZURE : P_OPENAI);
 	else if (post && colon && strcmp(colon, ":batchEmbedContents") == 0)

@@ -36,6 +36,8 @@ printf '%s' '{"model":"m-anthropic","max_tokens":16,"messages":[{"role":"user","
 printf '%s' '{"model":"nope","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}' >"$T/anthropic.nomodel"
 printf '%s' '{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}' >"$T/gemini.ok"
 cp "$T/gemini.ok" "$T/gemini.nomodel"
+printf '%s' '{"model":"m-openai","input":"hi"}' >"$T/responses.ok"
+printf '%s' '{"model":"nope","input":"hi"}' >"$T/responses.nomodel"
 printf '%s' '{"model":' >"$T/bad.json"
 : >"$T/empty.json"
 # Over the 64 KiB limit (under the web servers' bound, the limit plus a
@@ -109,7 +111,7 @@ case_() {
 	case $km in good) k=$KEY ;; bad) k=sk-relay-$(printf '0%.0s' $(seq 48)) ;; none) ;; esac
 	if [ -n "$k" ]; then
 		case $d in
-		openai) args+=(-H "Authorization: Bearer $k") ;;
+		openai | responses) args+=(-H "Authorization: Bearer $k") ;;
 		anthropic) args+=(-H "x-api-key: $k" -H 'anthropic-version: 2023-06-01') ;;
 		gemini) args+=(-H "x-goog-api-key: $k") ;;
 		esac
@@ -123,13 +125,14 @@ case_() {
 	jfields "$T/$name.body" type error.type error.message error.param \
 	    error.code error.status >"$T/fields"
 	case $d in
-	openai) shape_openai "$name" ;;
+	openai | responses) shape_openai "$name" ;;
 	anthropic) shape_anthropic "$name" ;;
 	gemini) shape_gemini "$name" "$want" ;;
 	esac
 }
 
 OA=/v1/chat/completions AN=/v1/messages GE=/v1beta/models/m-gemini:generateContent
+RS=/v1/responses
 
 case_ openai ok 200 POST $OA good openai.ok
 case_ openai method 405 GET $OA good -
@@ -140,6 +143,18 @@ case_ openai badkey 401 POST $OA bad openai.ok
 case_ openai badjson 400 POST $OA good bad.json
 case_ openai empty 400 POST $OA good empty.json
 case_ openai big 413 POST $OA good big.json
+
+# The Responses API answers in OpenAI's shape (a websocket upgrade is a
+# GET: the 405 at once).
+case_ responses ok 200 POST $RS good responses.ok
+case_ responses method 405 GET $RS good -
+case_ responses subpath 404 POST /v1/responses/resp_1/cancel good responses.ok
+case_ responses nomodel 404 POST $RS good responses.nomodel
+case_ responses nokey 401 POST $RS none responses.ok
+case_ responses badkey 401 POST $RS bad responses.ok
+case_ responses badjson 400 POST $RS good bad.json
+case_ responses empty 400 POST $RS good empty.json
+case_ responses big 413 POST $RS good big.json
 
 case_ anthropic ok 200 POST $AN good anthropic.ok
 case_ anthropic method 405 GET $AN good -

@@ -125,6 +125,43 @@ test_admin_token_sources(void **state)
 	unsetenv("RELAY_ADMIN_TOKEN_FILE");
 }
 
+/* Issue 18: wrong admin tokens from one address are let through up to
+ * RELAY_ADMIN_FAIL_FREE, then the address waits, longer with each further
+ * failure (capped); another address is not affected; a right token
+ * forgets the count. */
+static void
+test_admin_failures_slowed(void **state)
+{
+	int i;
+	long w1, w2;
+
+	(void)state;
+	for (i = 0; i < RELAY_ADMIN_FAIL_FREE; i++) {
+		assert_int_equal(auth_admin_locked("192.0.2.1"), 0);
+		auth_admin_failed("192.0.2.1");
+	}
+	assert_int_equal(auth_admin_locked("192.0.2.1"), 0);
+	auth_admin_failed("192.0.2.1");
+	w1 = auth_admin_locked("192.0.2.1");
+	assert_true(w1 >= 1);
+	auth_admin_failed("192.0.2.1");
+	w2 = auth_admin_locked("192.0.2.1");
+	assert_true(w2 > w1);
+	for (i = 0; i < 20; i++)
+		auth_admin_failed("192.0.2.1");
+	assert_true(auth_admin_locked("192.0.2.1") <= RELAY_ADMIN_LOCK_MAX_S);
+	assert_int_equal(auth_admin_locked("192.0.2.2"), 0);
+	auth_admin_passed("192.0.2.1");
+	assert_int_equal(auth_admin_locked("192.0.2.1"), 0);
+	/* More addresses than slots: the table stays bounded. */
+	for (i = 0; i < 3 * RELAY_ADMIN_FAIL_SLOTS; i++) {
+		char ip[32];
+
+		snprintf(ip, sizeof(ip), "10.0.%d.%d", i / 256, i % 256);
+		auth_admin_failed(ip);
+	}
+}
+
 int
 main(void)
 {
@@ -133,6 +170,7 @@ main(void)
 	    cmocka_unit_test(test_bearer),
 	    cmocka_unit_test(test_query_key),
 	    cmocka_unit_test(test_admin_token_sources),
+	    cmocka_unit_test(test_admin_failures_slowed),
 	};
 
 	if (getenv("RELAY_FAIL_ALLOC") != NULL)

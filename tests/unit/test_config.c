@@ -118,6 +118,57 @@ out:
 	config_release(c);
 }
 
+/* pii_protection: one action for every kind, per kind over it, a model's
+ * over the top level's; bad values and a "term" without a list refused. */
+static void
+test_pii_protection(void **state)
+{
+	struct config *c = NULL;
+	char eb[512];
+
+	(void)state;
+	TRY(parse("{" MC "," PROV(
+		      "") ",\"pii_protection\":{\"action\":"
+			  "\"pseudonymize\",\"entities\":{\"id\":\"block\","
+			  "\"term\":\"off\"}},\"models\":[{\"name\":\"m\","
+			  "\"targets\":[{\"provider\":\"p\"}]},{\"name\":\"n\","
+			  "\"targets\":[{\"provider\":\"p\"}],\"pii_"
+			  "protection\":{"
+			  "\"entities\":{\"email\":\"mask\"}}}]}",
+		&c, eb, sizeof(eb)),
+	    RELAY_OK);
+	assert_int_equal(c->pii.act[PII_ENT_PHONE], PII_ACT_PSEUDO);
+	assert_int_equal(c->pii.act[PII_ENT_ID], PII_ACT_BLOCK);
+	assert_int_equal(c->pii.act[PII_ENT_TERM], PII_ACT_OFF);
+	assert_int_equal(c->models[0].pii.act[PII_ENT_EMAIL], PII_ACT_PSEUDO);
+	assert_int_equal(c->models[1].pii.act[PII_ENT_EMAIL], PII_ACT_MASK);
+	assert_int_equal(c->models[1].pii.act[PII_ENT_ID], PII_ACT_BLOCK);
+	assert_int_equal(c->npii_files, 0);
+	config_release(c);
+	c = NULL;
+	TRY(parse(MINIMAL, &c, eb, sizeof(eb)), RELAY_OK);
+	assert_int_equal(c->models[0].pii.act[PII_ENT_PHONE], PII_ACT_OFF);
+	refused("{" MC "," PROV("") ",\"pii_protection\":{\"action\":"
+				    "\"hide\"}," MODELS "}",
+	    "$.pii_protection: \"action\" must be");
+	refused("{" MC "," PROV("") ",\"pii_protection\":{\"entities\":{"
+				    "\"name\":\"mask\"}}," MODELS "}",
+	    "$.pii_protection");
+	/* "action" alone needs no term list: there are then no terms. */
+	config_release(c);
+	c = NULL;
+	TRY(parse("{" MC "," PROV("") ",\"pii_protection\":{\"action\":"
+				      "\"mask\"}," MODELS "}",
+		&c, eb, sizeof(eb)),
+	    RELAY_OK);
+	assert_int_equal(c->models[0].pii.act[PII_ENT_TERM], PII_ACT_MASK);
+	refused("{" MC "," PROV("") ",\"pii_protection\":{\"word_files\":"
+				    "[\"/nonexistent/terms.txt\"]}," MODELS "}",
+	    "$.pii_protection");
+out:
+	config_release(c);
+}
+
 /* A config without memcached.servers uses the memcached the environment
  * names (make run exports the one it started), else the usual local one. */
 static void
@@ -700,6 +751,7 @@ main(void)
 	    cmocka_unit_test(test_keypool_section),
 	    cmocka_unit_test(test_memcached_default),
 	    cmocka_unit_test(test_proxies),
+	    cmocka_unit_test(test_pii_protection),
 	    cmocka_unit_test(test_minimal_without_key_refused),
 	    cmocka_unit_test(test_full_options),
 	    cmocka_unit_test(test_default_json),

@@ -171,8 +171,10 @@ test_incr_decr(void **state)
 	/* decr stops at 0. */
 	assert_int_equal(kv_decr(kv, k, 100, &v), RELAY_OK);
 	assert_int_equal(v, 0);
+	/* The meta protocol's deltas are 64 bits (libmemcached's were 32). */
 	assert_int_equal(
-	    kv_incr(kv, k, (uint64_t)UINT32_MAX + 1, 60, &v), RELAY_EINVAL);
+	    kv_incr(kv, k, (uint64_t)UINT32_MAX + 1, 60, &v), RELAY_OK);
+	assert_true(v == (uint64_t)UINT32_MAX + 1);
 	assert_int_equal(kv_delete(kv, k), RELAY_OK);
 	assert_int_equal(kv_decr(kv, k, 1, &v), RELAY_ENOTFOUND);
 	kv_free(kv);
@@ -425,6 +427,86 @@ test_incr_many_on_loop(void **state)
 	kv_free(kv);
 }
 
+/* A memcached that accepts and never answers (a frozen one). */
+struct frozen {
+	struct kv *kv;
+	enum relay_err err[5];
+	int ticks; /* the other coroutine's, while the ops waited */
+	int done;
+};
+
+static void
+frozen_ops(void *arg)
+{
+	struct frozen *f = arg;
+	struct buf b;
+	uint64_t v;
+	int stored;
+	const char *keys[1] = {"k"};
+	int found[1];
+
+	buf_init(&b, 1024);
+	f->err[0] = kv_get(f->kv, "k", &b);
+	f->err[1] = kv_set(f->kv, "k", "v", 1, 0);
+	f->err[2] = kv_add(f->kv, "k", "v", 1, 0, &stored);
+	f->err[3] = kv_incr(f->kv, "k", 1, 0, &v);
+	f->err[4] = kv_mget(f->kv, keys, 1, &b, found);
+	buf_reset(&b);
+	f->done = 1;
+}
+
+static void
+frozen_ticker(void *arg)
+{
+	struct frozen *f = arg;
+
+	while (!f->done) {
+		loop_nap(10);
+		f->ticks++;
+	}
+}
+
+/* Every operation on the loop runtime waits in the loop: against a
+ * memcached that never answers, each ends at its timeout with
+ * RELAY_ECACHE while the loop's other coroutines go on (a blocking call
+ * would hold the thread for 5 x 100 ms: no tick meanwhile). */
+static void
+test_ops_yield_on_loop(void **state)
+{
+	struct sockaddr_in sa = {0};
+	socklen_t sl = sizeof(sa);
+	char addr[64], eb[256], *servers[1] = {addr};
+	struct frozen f = {0};
+	struct loop *l;
+	int lfd, i;
+
+	(void)state;
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(lfd >= 0);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 16), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", ntohs(sa.sin_port));
+	f.kv = kv_new(servers, 1, 100, 1, eb, sizeof(eb));
+	assert_non_null(f.kv);
+	l = loop_new();
+	assert_non_null(l);
+	assert_int_equal(loop_spawn(l, frozen_ops, &f, 64 * 1024), RELAY_OK);
+	assert_int_equal(loop_spawn(l, frozen_ticker, &f, 64 * 1024), RELAY_OK);
+	assert_int_equal(loop_run(l, 1), RELAY_OK);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(f.err[i], RELAY_ECACHE);
+	print_message("5 ops against a frozen memcached (100 ms each): "
+		      "%d ticks of 10 ms meanwhile\n",
+	    f.ticks);
+	assert_true(f.ticks >= 20);
+	loop_free(l);
+	kv_free(f.kv);
+	close(lfd);
+}
+
 /* kv_nudge(): fire-and-forget changes land, in order, before what
  * kv_incr_many() reads next on the same connection (a lone thread gets
  * the same one back); answers nobody waited for (NF for a missing key)
@@ -611,6 +693,7 @@ main(void)
 	    cmocka_unit_test(test_incr_many),
 	    cmocka_unit_test(test_incr_many_concurrent_exact),
 	    cmocka_unit_test(test_incr_many_on_loop),
+	    cmocka_unit_test(test_ops_yield_on_loop),
 	    cmocka_unit_test(test_nudge),
 	    cmocka_unit_test(test_meta_parse),
 	    cmocka_unit_test(test_closed_port_fails_fast),

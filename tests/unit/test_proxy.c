@@ -34,7 +34,8 @@ firsts(const struct config_model *m, int draws, int *count)
 static void
 test_plan_equal_share(void **state)
 {
-	struct config_target t[2] = {{NULL, "a", 0, 1}, {NULL, "b", 0, 1}};
+	struct config_target t[2] = {
+	    {NULL, "a", 0, 1, 0}, {NULL, "b", 0, 1, 0}};
 	struct config_model m = {.targets = t, .ntargets = 2};
 	int count[2];
 
@@ -48,7 +49,8 @@ test_plan_equal_share(void **state)
 static void
 test_plan_weights(void **state)
 {
-	struct config_target t[2] = {{NULL, "a", 0, 1}, {NULL, "b", 0, 3}};
+	struct config_target t[2] = {
+	    {NULL, "a", 0, 1, 0}, {NULL, "b", 0, 3, 0}};
 	struct config_model m = {.targets = t, .ntargets = 2};
 	int count[2];
 
@@ -61,8 +63,9 @@ test_plan_weights(void **state)
 static void
 test_plan_priority(void **state)
 {
-	struct config_target t[4] = {{NULL, "low", 2, 1000},
-	    {NULL, "top", 0, 1}, {NULL, "mid", 1, 5}, {NULL, "mid2", 1, 5}};
+	struct config_target t[4] = {{NULL, "low", 2, 1000, 0},
+	    {NULL, "top", 0, 1, 0}, {NULL, "mid", 1, 5, 0},
+	    {NULL, "mid2", 1, 5, 0}};
 	struct config_model m = {.targets = t, .ntargets = 4};
 	size_t order[PROXY_TARGETS_MAX], seen;
 	int i, k;

@@ -460,6 +460,47 @@ test_quota_what(void **state)
 	assert_string_equal(quota_what(QUOTA__MAX), "limit");
 }
 
+/* Issue 18: the admin's view of a key's counters now (quota_use), as
+ * admissions and settlements leave them. */
+static void
+test_use_view(void **state)
+{
+	struct kv *kv = kv_connect();
+	struct quota_ticket a;
+	struct quota_use u;
+	struct vkey k;
+
+	(void)state;
+	key_init(&k, "use");
+	assert_int_equal(quota_use(kv, k.id, time(NULL), &u), RELAY_OK);
+	assert_int_equal(u.minute_requests + u.minute_tokens + u.day_tokens +
+		u.month_micro_usd + u.in_flight,
+	    0);
+	k.rpm = 10;
+	k.tpm = 100000;
+	k.daily_tokens = 1000000;
+	k.monthly_budget_usd = 5;
+	k.max_concurrency = 3;
+	assert_int_equal(quota_admit(kv, &k, 50, 2000, &a), RELAY_OK);
+	assert_int_equal(a.verdict, QUOTA_OK);
+	assert_int_equal(quota_use(kv, k.id, a.minute * 60, &u), RELAY_OK);
+	assert_int_equal(u.minute_requests, 1);
+	assert_int_equal(u.minute_tokens, 50); /* reserved */
+	assert_int_equal(u.day_tokens, 50);
+	assert_int_equal(u.month_micro_usd, 2000);
+	assert_int_equal(u.in_flight, 1);
+	quota_settle(kv, &a, 40, 1500);
+	usleep(100 * 1000); /* settling does not wait for memcached; the
+			      * windows of admission are read */
+	assert_int_equal(quota_use(kv, k.id, a.minute * 60, &u), RELAY_OK);
+	assert_int_equal(u.minute_requests, 1);
+	assert_int_equal(u.minute_tokens, 40);
+	assert_int_equal(u.day_tokens, 40);
+	assert_int_equal(u.month_micro_usd, 1500);
+	assert_int_equal(u.in_flight, 0);
+	kv_free(kv);
+}
+
 int
 main(void)
 {
@@ -475,6 +516,7 @@ main(void)
 	    cmocka_unit_test(test_limit_extremes),
 	    cmocka_unit_test(test_dead_memcached),
 	    cmocka_unit_test(test_quota_what),
+	    cmocka_unit_test(test_use_view),
 	};
 
 	/* quota.c allocates nothing itself (libmemcached is not ours to

@@ -72,7 +72,7 @@ build(struct target_req *tr, enum provider_type t, int wildcard,
     const char **param)
 {
 	struct config_provider p = provider(t);
-	struct config_target tg = {&p, wildcard ? s_star : s_cfg, 0, 1};
+	struct config_target tg = {&p, wildcard ? s_star : s_cfg, 0, 1, 0};
 	struct chatreq cr;
 	struct buf text;
 	char eb[512];
@@ -342,7 +342,7 @@ test_config_header_ctl(void **state)
 	static char bad[] = "a\nX-Injected: 1";
 	struct config_provider p = provider(PROVIDER_OPENAI);
 	struct config_header h = {s_hname, s_hval};
-	struct config_target tg = {&p, s_cfg, 0, 1};
+	struct config_target tg = {&p, s_cfg, 0, 1, 0};
 	struct target_req tr;
 	struct chatreq cr;
 	struct buf text;

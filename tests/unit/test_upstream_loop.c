@@ -28,6 +28,7 @@ static pid_t mock_pid;
 static int mock_port;
 static char url[128];
 static struct upstream_shared *sh;
+static struct upstream_hub *hub; /* the running test's loop's */
 
 static uint64_t
 ms_now(void)
@@ -127,7 +128,7 @@ stream_main(void *arg)
 {
 	static const char *const hdrs[] = {"Content-Type: application/json"};
 	struct stream *s = arg;
-	struct upstream *u = upstream_new(sh);
+	struct upstream *u = upstream_new_on(hub);
 	struct upstream_call c;
 	uint64_t t0 = ms_now();
 
@@ -167,6 +168,7 @@ test_many_streams_one_thread(void **state)
 
 	(void)state;
 	assert_non_null(l);
+	assert_non_null(hub = upstream_hub_new(sh, l));
 	for (i = 0; i < N; i++) {
 		memset(&s[i], 0, sizeof(s[i]));
 		s[i].body = STREAM(20, 25);
@@ -187,6 +189,7 @@ test_many_streams_one_thread(void **state)
 	print_message("300 streams of 20 events 25 ms apart on one loop "
 		      "thread: %llu ms\n",
 	    (unsigned long long)(ms_now() - t0));
+	upstream_hub_free(hub);
 	loop_free(l);
 }
 
@@ -230,6 +233,8 @@ test_client_leaves(void **state)
 	int sv[2];
 
 	(void)state;
+	assert_non_null(l);
+	assert_non_null(hub = upstream_hub_new(sh, l));
 	assert_int_equal(
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 	placeholder.fd = sv[0];
@@ -250,6 +255,7 @@ test_client_leaves(void **state)
 	assert_int_equal(stays.err, RELAY_OK);
 	assert_true(stays.events >= 10);
 	close(sv[0]);
+	upstream_hub_free(hub);
 	loop_free(l);
 }
 
@@ -262,6 +268,8 @@ test_first_byte_timeout(void **state)
 	struct stream slow = {0}, fine = {0};
 
 	(void)state;
+	assert_non_null(l);
+	assert_non_null(hub = upstream_hub_new(sh, l));
 	slow.body = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
 		    "\"content\":\"[[mock delay_ms=10000]]\"}]}";
 	slow.first_byte_ms = 300;
@@ -282,6 +290,98 @@ test_first_byte_timeout(void **state)
 	assert_true(slow.took_ms >= 290 && slow.took_ms < 8000);
 	assert_int_equal(fine.err, RELAY_OK);
 	assert_true(fine.events >= 5);
+	upstream_hub_free(hub);
+	loop_free(l);
+}
+
+/* --- a slow reader ------------------------------------------------------------ */
+
+struct slow {
+	size_t got, biggest, calls;
+	char last;
+	enum relay_err err;
+	int status;
+};
+
+static enum relay_err
+slow_head(void *arg, const struct upstream_head *h)
+{
+	((struct slow *)arg)->status = h->status;
+	return RELAY_OK;
+}
+
+/* A client that takes its time: each hand-over waits 2 ms, while the
+ * mock can send the whole answer in less. */
+static enum relay_err
+slow_data(void *arg, const char *p, size_t n)
+{
+	struct slow *s = arg;
+
+	s->got += n;
+	s->calls++;
+	if (n > s->biggest)
+		s->biggest = n;
+	s->last = p[n - 1];
+	loop_nap(2);
+	return RELAY_OK;
+}
+
+static void
+slow_main(void *arg)
+{
+	static const char *const hdrs[] = {"Content-Type: application/json"};
+	static const char body[] =
+	    "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"[[mock size=2000000]]\"}]}";
+	struct slow *s = arg;
+	struct upstream *u = upstream_new_on(hub);
+	struct upstream_call c;
+
+	assert_non_null(u);
+	memset(&c, 0, sizeof(c));
+	c.url = url;
+	c.headers = hdrs;
+	c.nheaders = 1;
+	c.body = body;
+	c.body_len = sizeof(body) - 1;
+	c.connect_ms = 5000;
+	c.first_byte_ms = 10000;
+	c.idle_ms = 10000;
+	c.watch_fd = -1;
+	c.on_head = slow_head;
+	c.on_data = slow_data;
+	c.arg = s;
+	s->err = upstream_perform(u, &c);
+	assert_int_equal(c.bytes_in, s->got);
+	upstream_free(u);
+}
+
+/* A 2 MB answer to a reader slower than the upstream: every byte arrives,
+ * in order, while what waits for the reader stays bounded (curl is
+ * paused past RELAY_UPSTREAM_QUEUE instead of the whole answer piling
+ * up in memory). */
+static void
+test_slow_reader(void **state)
+{
+	struct loop *l = loop_new();
+	struct slow s = {0};
+
+	(void)state;
+	assert_non_null(l);
+	assert_non_null(hub = upstream_hub_new(sh, l));
+	assert_int_equal(
+	    loop_spawn(l, slow_main, &s, RELAY_CORO_STACK), RELAY_OK);
+	assert_int_equal(loop_run(l, 1), RELAY_OK);
+	print_message("2 MB to a slow reader: %zu hand-overs, the biggest "
+		      "%zu bytes\n",
+	    s.calls, s.biggest);
+	assert_int_equal(s.err, RELAY_OK);
+	assert_int_equal(s.status, 200);
+	assert_true(s.got > 2000000);
+	assert_int_equal(s.last, '}');
+	/* The queue's bound plus one read of curl's (CURL_MAX_WRITE_SIZE). */
+	assert_true(s.biggest <= RELAY_UPSTREAM_QUEUE + 16384);
+	upstream_hub_free(hub);
 	loop_free(l);
 }
 
@@ -292,6 +392,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_many_streams_one_thread),
 	    cmocka_unit_test(test_client_leaves),
 	    cmocka_unit_test(test_first_byte_timeout),
+	    cmocka_unit_test(test_slow_reader),
 	};
 	char self[1024];
 

@@ -1,0 +1,879 @@
+/* SPDX-License-Identifier: MIT */
+/* pii_out.c - outbound protection: the request's texts rewritten by the
+ * policy, the mapping kept in the request's memory, the answer restored
+ * whole or in pieces. */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "filter.h"
+#include "jsonx.h"
+#include "mem.h"
+#include "pii_out.h"
+#include "wordfilter.h"
+
+/* The placeholder brackets U+27E6 and U+27E7, 3 bytes each in UTF-8. */
+static const char ph_open[] = "\xE2\x9F\xA6";
+static const char ph_close[] = "\xE2\x9F\xA7";
+#define PH_BRACKET 3
+#define PH_TAG_MAX 5
+#define PH_DIGITS_MAX 6
+
+static const char *const ent_names[PII_ENT__MAX] = {
+    "phone", "id", "card", "email", "term"};
+static const char *const ent_tags[PII_ENT__MAX] = {
+    "PHONE", "ID", "CARD", "EMAIL", "TERM"};
+static const char *const act_names[PII_ACT__MAX] = {
+    "off", "mask", "pseudonymise", "block"};
+
+const char *
+pii_entity_name(enum pii_entity e)
+{
+	return (unsigned)e < PII_ENT__MAX ? ent_names[e] : "?";
+}
+
+const char *
+pii_entity_tag(enum pii_entity e)
+{
+	return (unsigned)e < PII_ENT__MAX ? ent_tags[e] : "?";
+}
+
+const char *
+pii_action_name(enum pii_action a)
+{
+	return (unsigned)a < PII_ACT__MAX ? act_names[a] : "?";
+}
+
+void
+pii_out_init(struct pii_out *po, const struct config_pii *pol,
+    const struct wordfilter *terms)
+{
+	memset(po, 0, sizeof(*po));
+	po->pol = *pol;
+	po->terms = terms;
+}
+
+void
+pii_out_reset(struct pii_out *po)
+{
+	size_t i;
+
+	for (i = 0; i < po->nmap; i++) {
+		/* The originals must not outlive the request in freed
+		 * memory either. */
+		memset(po->map[i].orig, 0, po->map[i].len);
+		mem_free(po->map[i].orig);
+	}
+	mem_free(po->map);
+	po->map = NULL;
+	po->nmap = po->capmap = 0;
+}
+
+int
+pii_out_on(const struct pii_out *po)
+{
+	size_t i;
+
+	for (i = 0; i < PII_ENT__MAX; i++)
+		if (po->pol.act[i] != PII_ACT_OFF)
+			return 1;
+	return 0;
+}
+
+int
+pii_out_mapped(const struct pii_out *po)
+{
+	return po->nmap > 0;
+}
+
+/* --- finding ------------------------------------------------------------ */
+
+struct hit {
+	enum pii_entity type;
+	size_t at, len;
+};
+
+struct hits {
+	struct hit *v;
+	size_t n, cap;
+	enum relay_err err;
+};
+
+static int
+hits_add(void *arg, enum pii_entity e, size_t at, size_t len)
+{
+	struct hits *h = arg;
+	struct hit *nv;
+
+	if (h->n == h->cap) {
+		nv = mem_reallocarray(
+		    h->v, h->cap > 0 ? 2 * h->cap : 16, sizeof(*nv));
+		if (nv == NULL) {
+			h->err = RELAY_ENOMEM;
+			return 1;
+		}
+		h->v = nv;
+		h->cap = h->cap > 0 ? 2 * h->cap : 16;
+	}
+	h->v[h->n++] = (struct hit){e, at, len};
+	return 0;
+}
+
+/* The entities of p[0, n) that the policy acts on, in order, never
+ * overlapping (a term inside a detected entity, or the other way round,
+ * yields to the one that starts first, then to the longer). */
+static enum relay_err
+find(const struct pii_out *po, const char *p, size_t n, struct hits *out)
+{
+	struct hits a = {0}, t = {0};
+	size_t i = 0, j = 0, pos = 0, at, len, end = 0;
+	const struct hit *h;
+
+	(void)pii_scan(p, n, hits_add, &a);
+	while (a.err == RELAY_OK && t.err == RELAY_OK && po->terms != NULL &&
+	    po->pol.act[PII_ENT_TERM] != PII_ACT_OFF && pos < n &&
+	    wordfilter_match(po->terms, p + pos, n - pos, &at, &len) &&
+	    len > 0) {
+		(void)hits_add(&t, PII_ENT_TERM, pos + at, len);
+		pos += at + len;
+	}
+	out->err = a.err != RELAY_OK ? a.err : t.err;
+	while (out->err == RELAY_OK && (i < a.n || j < t.n)) {
+		if (j >= t.n ||
+		    (i < a.n &&
+			(a.v[i].at < t.v[j].at ||
+			    (a.v[i].at == t.v[j].at &&
+				a.v[i].len >= t.v[j].len))))
+			h = &a.v[i++];
+		else
+			h = &t.v[j++];
+		if (po->pol.act[h->type] == PII_ACT_OFF ||
+		    (out->n > 0 && h->at < end))
+			continue;
+		end = h->at + h->len;
+		(void)hits_add(out, h->type, h->at, h->len);
+	}
+	mem_free(a.v);
+	mem_free(t.v);
+	return out->err;
+}
+
+/* --- placeholders ------------------------------------------------------- */
+
+/* The entry for this original, or NULL. */
+static const struct pii_out_entry *
+lookup(const struct pii_out *po, enum pii_entity e, const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < po->nmap; i++)
+		if (po->map[i].type == e && po->map[i].len == n &&
+		    memcmp(po->map[i].orig, p, n) == 0)
+			return &po->map[i];
+	return NULL;
+}
+
+/* A new entry for this original. NULL: *err says why. */
+static const struct pii_out_entry *
+entry_for(struct pii_out *po, enum pii_entity e, const char *p, size_t n,
+    enum relay_err *err)
+{
+	struct pii_out_entry *nv, *en;
+
+	if (po->nmap >= PII_OUT_MAP_MAX) {
+		*err = RELAY_ETOOBIG;
+		return NULL;
+	}
+	if (po->nmap == po->capmap) {
+		nv = mem_reallocarray(
+		    po->map, po->capmap > 0 ? 2 * po->capmap : 8, sizeof(*nv));
+		if (nv == NULL) {
+			*err = RELAY_ENOMEM;
+			return NULL;
+		}
+		po->map = nv;
+		po->capmap = po->capmap > 0 ? 2 * po->capmap : 8;
+	}
+	en = &po->map[po->nmap];
+	en->orig = mem_strndup(p, n);
+	if (en->orig == NULL) {
+		*err = RELAY_ENOMEM;
+		return NULL;
+	}
+	en->type = e;
+	en->len = n;
+	en->ord = ++po->next[e];
+	po->nmap++;
+	return en;
+}
+
+static enum relay_err
+put_placeholder(struct buf *out, enum pii_entity e, unsigned ord)
+{
+	return buf_printf(
+	    out, "%s%s_%u%s", ph_open, ent_tags[e], ord, ph_close);
+}
+
+/* A term masked as one '*' per code point, as the content filter does. */
+static enum relay_err
+mask_term(const char *p, size_t n, struct buf *out)
+{
+	enum relay_err err = RELAY_OK;
+	size_t i;
+
+	for (i = 0; i < n && err == RELAY_OK; i++)
+		if (((unsigned char)p[i] & 0xC0) != 0x80)
+			err = buf_append(out, "*", 1);
+	return err;
+}
+
+enum relay_err
+pii_out_text(struct pii_out *po, const char *p, size_t n, struct buf *out)
+{
+	struct hits h = {0};
+	const struct pii_out_entry *en;
+	enum relay_err err;
+	size_t i, from = 0;
+
+	err = find(po, p, n, &h);
+	for (i = 0; i < h.n && err == RELAY_OK; i++) {
+		const struct hit *x = &h.v[i];
+		enum pii_action act = po->pol.act[x->type];
+
+		po->hits[x->type]++;
+		if (act == PII_ACT_BLOCK && !po->frozen) {
+			po->blocked |= 1u << x->type;
+			continue;
+		}
+		err = buf_append(out, p + from, x->at - from);
+		if (err != RELAY_OK)
+			break;
+		from = x->at + x->len;
+		en = act == PII_ACT_PSEUDO
+		    ? lookup(po, x->type, p + x->at, x->len)
+		    : NULL;
+		if (act == PII_ACT_PSEUDO && en == NULL && !po->frozen)
+			en = entry_for(po, x->type, p + x->at, x->len, &err);
+		if (en != NULL)
+			err = put_placeholder(out, en->type, en->ord);
+		else if (err == RELAY_OK)
+			err = x->type == PII_ENT_TERM
+			    ? mask_term(p + x->at, x->len, out)
+			    : pii_mask(p + x->at, x->len, out);
+	}
+	if (err == RELAY_OK)
+		err = buf_append(out, p + from, n - from);
+	mem_free(h.v);
+	return err;
+}
+
+/* --- requests ----------------------------------------------------------- */
+
+enum walk_mode { W_NONE, W_TEXT, W_ALL };
+
+/* Members whose strings a provider reads as the conversation. */
+static int
+text_member(const char *k)
+{
+	static const char *const names[] = {"content", "text", "system",
+	    "input", "prompt", "instructions", "arguments", "output",
+	    "thinking", "reasoning_content", "refusal", NULL};
+	size_t i;
+
+	for (i = 0; names[i] != NULL; i++)
+		if (strcmp(k, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Members whose object is a tool call's arguments or a tool's result:
+ * every string in it is data. */
+static int
+data_member(const char *k)
+{
+	return strcmp(k, "input") == 0 || strcmp(k, "args") == 0 ||
+	    strcmp(k, "response") == 0 || strcmp(k, "arguments") == 0;
+}
+
+struct walk {
+	struct pii_out *po;
+	struct buf tmp;
+	int changed;
+};
+
+static enum relay_err
+walk_string(struct walk *w, json_t *s)
+{
+	enum relay_err err;
+
+	buf_clear(&w->tmp);
+	err = pii_out_text(
+	    w->po, json_string_value(s), json_string_length(s), &w->tmp);
+	if (err != RELAY_OK)
+		return err;
+	if (w->tmp.len == json_string_length(s) &&
+	    memcmp(w->tmp.data != NULL ? w->tmp.data : "", json_string_value(s),
+		w->tmp.len) == 0)
+		return RELAY_OK;
+	w->changed = 1;
+	return json_string_setn(
+		   s, w->tmp.data != NULL ? w->tmp.data : "", w->tmp.len) == 0
+	    ? RELAY_OK
+	    : RELAY_ENOMEM;
+}
+
+static enum relay_err
+walk(struct walk *w, json_t *v, enum walk_mode mode, int depth)
+{
+	enum relay_err err = RELAY_OK;
+	const char *k;
+	json_t *e;
+	size_t i;
+
+	/* jsonx_parse() refuses documents half this deep. */
+	if (depth > 2 * RELAY_JSON_DEPTH_MAX)
+		return RELAY_ETOOBIG;
+	if (json_is_string(v))
+		return mode != W_NONE ? walk_string(w, v) : RELAY_OK;
+	if (json_is_array(v)) {
+		json_array_foreach (v, i, e) {
+			err = walk(w, e, mode, depth + 1);
+			if (err != RELAY_OK)
+				return err;
+		}
+		return RELAY_OK;
+	}
+	if (!json_is_object(v))
+		return RELAY_OK;
+	json_object_foreach (v, k, e) {
+		enum walk_mode m = mode == W_ALL          ? W_ALL
+		    : json_is_object(e) && data_member(k) ? W_ALL
+		    : text_member(k)                      ? W_TEXT
+							  : W_NONE;
+
+		err = walk(w, e, m, depth + 1);
+		if (err != RELAY_OK)
+			return err;
+	}
+	return RELAY_OK;
+}
+
+enum relay_err
+pii_out_request(struct pii_out *po, void *root, int *changed)
+{
+	struct walk w;
+	enum relay_err err;
+
+	*changed = 0;
+	if (!pii_out_on(po))
+		return RELAY_OK;
+	w.po = po;
+	w.changed = 0;
+	buf_init(&w.tmp, PII_OUT_TEXT_MAX);
+	err = walk(&w, root, W_NONE, 0);
+	buf_reset(&w.tmp);
+	*changed = w.changed;
+	return err;
+}
+
+/* --- restore ------------------------------------------------------------ */
+
+/*
+ * How s[0, k) stands to the placeholder grammar
+ *   ⟦ [A-Z]{1,5} _ [1-9][0-9]{0,5} ⟧
+ * 0: it is not the start of one; 1: a proper start; 2: a whole one.
+ */
+static int
+ph_state(const char *s, size_t k)
+{
+	size_t i, t = 0, d = 0;
+
+	for (i = 0; i < PH_BRACKET; i++) {
+		if (i >= k)
+			return 1;
+		if (s[i] != ph_open[i])
+			return 0;
+	}
+	while (i < k && s[i] >= 'A' && s[i] <= 'Z') {
+		if (++t > PH_TAG_MAX)
+			return 0;
+		i++;
+	}
+	if (i >= k)
+		return 1;
+	if (t == 0 || s[i++] != '_')
+		return 0;
+	while (i < k && s[i] >= '0' && s[i] <= '9') {
+		if ((d == 0 && s[i] == '0') || ++d > PH_DIGITS_MAX)
+			return 0;
+		i++;
+	}
+	if (i >= k)
+		return 1;
+	if (d == 0)
+		return 0;
+	for (t = 0; t < PH_BRACKET; t++, i++) {
+		if (i >= k)
+			return 1;
+		if (s[i] != ph_close[t])
+			return 0;
+	}
+	return i == k ? 2 : 0;
+}
+
+/* The entry a whole placeholder s[0, k) names, or NULL. */
+static const struct pii_out_entry *
+ph_lookup(const struct pii_out *po, const char *s, size_t k)
+{
+	const char *tag = s + PH_BRACKET, *us;
+	size_t tl, i;
+	unsigned ord = 0;
+	int e;
+
+	us = memchr(tag, '_', k - PH_BRACKET);
+	if (us == NULL)
+		return NULL;
+	tl = (size_t)(us - tag);
+	for (e = 0; e < PII_ENT__MAX; e++)
+		if (strlen(ent_tags[e]) == tl &&
+		    memcmp(ent_tags[e], tag, tl) == 0)
+			break;
+	if (e == PII_ENT__MAX)
+		return NULL;
+	for (us++; *us >= '0' && *us <= '9'; us++)
+		ord = ord * 10 + (unsigned)(*us - '0');
+	for (i = 0; i < po->nmap; i++)
+		if (po->map[i].type == (enum pii_entity)e &&
+		    po->map[i].ord == ord)
+			return &po->map[i];
+	return NULL;
+}
+
+/* The original for JSON text: escaped as a string's content would be. */
+static enum relay_err
+put_json_escaped(struct buf *out, const char *p, size_t n)
+{
+	enum relay_err err = RELAY_OK;
+	size_t i;
+
+	for (i = 0; i < n && err == RELAY_OK; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c == '"' || c == '\\')
+			err = buf_printf(out, "\\%c", c);
+		else if (c < 0x20)
+			err = buf_printf(out, "\\u%04x", c);
+		else
+			err = buf_append(out, p + i, 1);
+	}
+	return err;
+}
+
+/* A whole placeholder s[0, k): its original, or itself when unknown. */
+static enum relay_err
+put_restored(const struct pii_out *po, const char *s, size_t k, int json,
+    struct buf *out)
+{
+	const struct pii_out_entry *en = ph_lookup(po, s, k);
+
+	if (en == NULL)
+		return buf_append(out, s, k);
+	return json ? put_json_escaped(out, en->orig, en->len)
+		    : buf_append(out, en->orig, en->len);
+}
+
+enum relay_err
+pii_out_restore(const struct pii_out *po, const char *p, size_t n, int json,
+    struct buf *out)
+{
+	struct pii_restorer r;
+	enum relay_err err;
+
+	if (po->nmap == 0)
+		return buf_append(out, p, n);
+	pii_restorer_init(&r, po, json);
+	err = pii_restorer_feed(&r, p, n, out);
+	if (err == RELAY_OK)
+		err = pii_restorer_flush(&r, out);
+	return err;
+}
+
+static enum relay_err
+restore_walk(const struct pii_out *po, json_t *v, int json, struct buf *tmp,
+    int *changed, int depth)
+{
+	enum relay_err err = RELAY_OK;
+	const char *k;
+	json_t *e;
+	size_t i;
+
+	if (depth > 2 * RELAY_JSON_DEPTH_MAX)
+		return RELAY_ETOOBIG;
+	if (json_is_string(v)) {
+		if (memmem(json_string_value(v), json_string_length(v), ph_open,
+			PH_BRACKET) == NULL)
+			return RELAY_OK;
+		buf_clear(tmp);
+		err = pii_out_restore(
+		    po, json_string_value(v), json_string_length(v), json, tmp);
+		if (err != RELAY_OK)
+			return err;
+		*changed = 1;
+		return json_string_setn(
+			   v, tmp->data != NULL ? tmp->data : "", tmp->len) == 0
+		    ? RELAY_OK
+		    : RELAY_ENOMEM;
+	}
+	if (json_is_array(v))
+		json_array_foreach (v, i, e) {
+			err =
+			    restore_walk(po, e, json, tmp, changed, depth + 1);
+			if (err != RELAY_OK)
+				return err;
+		}
+	if (json_is_object(v))
+		json_object_foreach (v, k, e) {
+			err = restore_walk(po, e, strcmp(k, "arguments") == 0,
+			    tmp, changed, depth + 1);
+			if (err != RELAY_OK)
+				return err;
+		}
+	return err;
+}
+
+enum relay_err
+pii_out_restore_doc(const struct pii_out *po, void *root, int *changed)
+{
+	struct buf tmp;
+	enum relay_err err;
+
+	*changed = 0;
+	if (po->nmap == 0)
+		return RELAY_OK;
+	buf_init(&tmp, PII_OUT_TEXT_MAX);
+	err = restore_walk(po, root, 0, &tmp, changed, 0);
+	buf_reset(&tmp);
+	return err;
+}
+
+/* --- pieces ------------------------------------------------------------- */
+
+void
+pii_restorer_init(struct pii_restorer *r, const struct pii_out *po, int json)
+{
+	memset(r, 0, sizeof(*r));
+	r->po = po;
+	r->json = json;
+}
+
+/* The held bytes after one more: out what can no longer be the start of
+ * a placeholder, restore a whole one. */
+static enum relay_err
+settle(struct pii_restorer *r, struct buf *out)
+{
+	enum relay_err err = RELAY_OK;
+	const char *e2;
+	size_t k;
+	int st;
+
+	while (r->nhold > 0 && err == RELAY_OK) {
+		st = ph_state(r->hold, r->nhold);
+		if (st == 1)
+			break;
+		if (st == 2) {
+			err = put_restored(
+			    r->po, r->hold, r->nhold, r->json, out);
+			r->nhold = 0;
+			break;
+		}
+		/* Not a placeholder from its first byte: that byte, and all
+		 * up to the next possible start, can go. */
+		e2 = memchr(r->hold + 1, ph_open[0], r->nhold - 1);
+		k = e2 != NULL ? (size_t)(e2 - r->hold) : r->nhold;
+		err = buf_append(out, r->hold, k);
+		memmove(r->hold, r->hold + k, r->nhold - k);
+		r->nhold -= k;
+	}
+	return err;
+}
+
+enum relay_err
+pii_restorer_feed(
+    struct pii_restorer *r, const char *p, size_t n, struct buf *out)
+{
+	enum relay_err err = RELAY_OK;
+	const char *e2;
+	size_t i = 0, k;
+
+	while (i < n && err == RELAY_OK) {
+		if (r->nhold == 0) {
+			/* Nothing pending: everything up to the next
+			 * possible start goes out in one piece. */
+			e2 = memchr(p + i, ph_open[0], n - i);
+			k = e2 != NULL ? (size_t)(e2 - (p + i)) : n - i;
+			err = buf_append(out, p + i, k);
+			i += k;
+			if (i >= n || err != RELAY_OK)
+				break;
+		}
+		r->hold[r->nhold++] = p[i++];
+		err = settle(r, out);
+	}
+	return err;
+}
+
+enum relay_err
+pii_restorer_flush(struct pii_restorer *r, struct buf *out)
+{
+	enum relay_err err = buf_append(out, r->hold, r->nhold);
+
+	r->nhold = 0;
+	return err;
+}
+
+/* --- streams ------------------------------------------------------------ */
+
+/* Thinking and tool blocks open at once (interleaved tool arguments):
+ * count; a fragment of a block beyond them goes out unrestored. */
+#define PII_STREAM_SLOTS 8
+
+struct pii_slot {
+	int used;
+	size_t index;
+	struct pii_restorer r;
+};
+
+struct pii_stream {
+	const struct pii_out *po;
+	struct pii_restorer text; /* carried from one text block to the next */
+	int text_open;
+	size_t text_index;
+	int stop_held; /* a text block's stop waits: its tail may go on */
+	struct ir_sev held; /* that stop */
+	struct pii_slot slot[PII_STREAM_SLOTS];
+	struct buf tmp;
+};
+
+struct pii_stream *
+pii_stream_new(const struct pii_out *po)
+{
+	struct pii_stream *ps = mem_calloc(1, sizeof(*ps));
+
+	if (ps == NULL)
+		return NULL;
+	ps->po = po;
+	pii_restorer_init(&ps->text, po, 0);
+	buf_init(&ps->tmp, PII_OUT_TEXT_MAX);
+	return ps;
+}
+
+void
+pii_stream_free(void *arg)
+{
+	struct pii_stream *ps = arg;
+
+	if (ps == NULL)
+		return;
+	buf_reset(&ps->tmp);
+	mem_free(ps);
+}
+
+/* ps->tmp as a delta like ev (nothing when empty). */
+static enum relay_err
+send_delta(struct pii_stream *ps, const struct ir_sev *ev, size_t index,
+    enum ir_part_type part, enum ir_delta kind, ir_sev_fn next, void *arg)
+{
+	struct ir_sev d;
+
+	if (ps->tmp.len == 0)
+		return RELAY_OK;
+	if (ev != NULL)
+		d = *ev;
+	else
+		memset(&d, 0, sizeof(d));
+	d.kind = IR_SEV_DELTA;
+	d.index = index;
+	d.part = part;
+	d.delta = kind;
+	d.text = (struct span){ps->tmp.data, ps->tmp.len};
+	return next(arg, &d);
+}
+
+static struct pii_slot *
+slot_of(struct pii_stream *ps, size_t index)
+{
+	size_t i;
+
+	for (i = 0; i < PII_STREAM_SLOTS; i++)
+		if (ps->slot[i].used && ps->slot[i].index == index)
+			return &ps->slot[i];
+	return NULL;
+}
+
+/* A slot for a new thinking or tool block; NULL when all are taken. */
+static struct pii_slot *
+slot_new(struct pii_stream *ps, size_t index, int json)
+{
+	size_t i;
+
+	for (i = 0; i < PII_STREAM_SLOTS; i++)
+		if (!ps->slot[i].used) {
+			ps->slot[i].used = 1;
+			ps->slot[i].index = index;
+			pii_restorer_init(&ps->slot[i].r, ps->po, json);
+			return &ps->slot[i];
+		}
+	return NULL;
+}
+
+/* The held stop of the last text block goes out; its tail first unless a
+ * text block follows to take it. */
+static enum relay_err
+release_stop(struct pii_stream *ps, int carry, ir_sev_fn next, void *arg)
+{
+	enum relay_err err = RELAY_OK;
+
+	ps->stop_held = 0;
+	if (!carry) {
+		buf_clear(&ps->tmp);
+		err = pii_restorer_flush(&ps->text, &ps->tmp);
+		if (err == RELAY_OK)
+			err = send_delta(ps, NULL, ps->held.index, IR_PART_TEXT,
+			    IR_DELTA_TEXT, next, arg);
+	}
+	return err != RELAY_OK ? err : next(arg, &ps->held);
+}
+
+static enum relay_err
+on_delta(
+    struct pii_stream *ps, const struct ir_sev *ev, ir_sev_fn next, void *arg)
+{
+	struct pii_restorer *r = NULL;
+	struct pii_slot *s;
+	enum relay_err err;
+
+	if (ev->delta == IR_DELTA_SIGNATURE)
+		return next(arg, ev);
+	if (ev->delta == IR_DELTA_TEXT && ps->text_open &&
+	    ev->index == ps->text_index)
+		r = &ps->text;
+	else if ((s = slot_of(ps, ev->index)) != NULL)
+		r = &s->r;
+	if (r == NULL)
+		return next(arg, ev);
+	buf_clear(&ps->tmp);
+	err = pii_restorer_feed(r, ev->text.p, ev->text.len, &ps->tmp);
+	return err != RELAY_OK
+	    ? err
+	    : send_delta(ps, ev, ev->index, ev->part, ev->delta, next, arg);
+}
+
+static enum relay_err
+on_stop(
+    struct pii_stream *ps, const struct ir_sev *ev, ir_sev_fn next, void *arg)
+{
+	struct pii_slot *s;
+	enum relay_err err;
+
+	if (ps->text_open && ev->index == ps->text_index) {
+		ps->text_open = 0;
+		if (ps->text.nhold == 0)
+			return next(arg, ev);
+		ps->stop_held = 1;
+		ps->held = *ev;
+		return RELAY_OK;
+	}
+	s = slot_of(ps, ev->index);
+	if (s == NULL)
+		return next(arg, ev);
+	buf_clear(&ps->tmp);
+	err = pii_restorer_flush(&s->r, &ps->tmp);
+	s->used = 0;
+	if (err == RELAY_OK)
+		err = send_delta(ps, NULL, ev->index, ev->part,
+		    ev->part == IR_PART_TOOL_CALL ? IR_DELTA_ARGS
+						  : IR_DELTA_THINKING,
+		    next, arg);
+	return err != RELAY_OK ? err : next(arg, ev);
+}
+
+enum relay_err
+pii_stream_event(
+    void *arg, const struct ir_sev *ev, ir_sev_fn next, void *next_arg)
+{
+	struct pii_stream *ps = arg;
+	enum relay_err err;
+	int text;
+
+	if (ps->po->nmap == 0)
+		return next(next_arg, ev);
+	text = ev->kind == IR_SEV_BLOCK_START && ev->part == IR_PART_TEXT;
+	if (ps->stop_held) {
+		err = release_stop(ps, text, next, next_arg);
+		if (err != RELAY_OK)
+			return err;
+	}
+	switch (ev->kind) {
+	case IR_SEV_BLOCK_START:
+		if (text) {
+			ps->text_open = 1;
+			ps->text_index = ev->index;
+		} else if (ev->part == IR_PART_THINKING ||
+		    ev->part == IR_PART_TOOL_CALL)
+			(void)slot_new(
+			    ps, ev->index, ev->part == IR_PART_TOOL_CALL);
+		return next(next_arg, ev);
+	case IR_SEV_DELTA: return on_delta(ps, ev, next, next_arg);
+	case IR_SEV_BLOCK_STOP: return on_stop(ps, ev, next, next_arg);
+	default: return next(next_arg, ev);
+	}
+}
+
+/* --- the operator's terms ---------------------------------------------- */
+
+static struct filter_store *terms_store;
+static pthread_once_t terms_once = PTHREAD_ONCE_INIT;
+
+static void
+terms_init(void)
+{
+	terms_store = filter_store_new();
+}
+
+struct wordfilter *
+pii_out_terms(const struct config *cfg, int *failed)
+{
+	*failed = 0;
+	if (cfg->npii_files == 0)
+		return NULL;
+	pthread_once(&terms_once, terms_init);
+	if (terms_store == NULL) {
+		*failed = 1;
+		return NULL;
+	}
+	return filter_acquire_files(
+	    terms_store, cfg->pii_files, cfg->npii_files, failed);
+}
+
+void
+pii_out_counts(const struct pii_out *po, char *out, size_t outsz)
+{
+	size_t i, used = 0;
+	int n;
+
+	if (outsz == 0)
+		return;
+	out[0] = '\0';
+	for (i = 0; i < PII_ENT__MAX; i++) {
+		if (po->hits[i] == 0)
+			continue;
+		n = snprintf(out + used, outsz - used, "%s%s:%s=%zu",
+		    used > 0 ? "," : "", ent_names[i],
+		    act_names[po->pol.act[i]], po->hits[i]);
+		if (n < 0 || (size_t)n >= outsz - used) {
+			out[used] = '\0';
+			return;
+		}
+		used += (size_t)n;
+	}
+}
