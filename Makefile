@@ -42,7 +42,7 @@ UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 
-.PHONY: all deps test unit unit-bins integration node lint fuzz fuzz-smoke run clean \
+.PHONY: all deps test unit unit-bins integration node lint fuzz fuzz-smoke run clean deploy-check images test-containers \
         valgrind format bench icount soak-short loopbench piibench
 .DEFAULT_GOAL := all
 
@@ -98,6 +98,7 @@ soak-short: all
 test: deps
 	$(MAKE) lint
 	$(MAKE) -j2 all unit-bins
+	$(MAKE) deploy-check
 	UNIT_OOM=0 $(MAKE) unit
 	$(MAKE) -j2 SANITIZE=1 all unit-bins
 	$(MAKE) SANITIZE=1 unit
@@ -108,6 +109,19 @@ test: deps
 	$(MAKE) valgrind
 	$(MAKE) icount
 	@echo "make test: all suites passed"
+
+# One image per responder, built with podman from a Debian base made here
+# (scripts/images.sh); the container test starts them (tests/containers/).
+images:
+	@scripts/images.sh
+
+test-containers: all images
+	@BUILD=$(BUILD) tests/containers/run.sh
+	@tests/containers/compose.sh
+
+# deploy/: the systemd units verified offline (scripts/deploy_check.sh).
+deploy-check: all
+	@BUILD=$(BUILD) scripts/deploy_check.sh
 
 # Instructions per request (callgrind) against bench/icount.baseline:
 # fails past +20%. Counted, not timed, so it holds on a busy machine.

@@ -280,6 +280,8 @@ accesslog_write(struct accesslog *al, const struct access_entry *e)
 		err = str_field(&b, "ip", ip);
 	if (err == RELAY_OK)
 		err = str_field(&b, "cache", e->cache);
+	if (err == RELAY_OK && e->error != NULL)
+		err = str_field(&b, "error", e->error);
 	if (err == RELAY_OK && e->pii != NULL)
 		err = str_field(&b, "pii", e->pii);
 	/* snprintf into the stack, then one copy: buf_printf() would format

@@ -20,6 +20,9 @@ struct access_entry {
 	const char *route, *dialect, *model, *provider;
 	const char *client_ip; /* anonymised before it is written */
 	const char *cache; /* "HIT", "MISS", "REFRESH", "BYPASS" or NULL */
+	/* What failed when it was not the upstream (e.g. "egress_proxy");
+	 * NULL: the member is left out. */
+	const char *error;
 	/* Outbound protection's counts by kind and action, or NULL (the
 	 * field is then left out). */
 	const char *pii;

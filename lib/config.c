@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "egress.h"
 #include "jsonx.h"
 #include "limits.h"
 #include "log.h"
@@ -421,6 +422,46 @@ vsecret(struct vctx *v, json_t *s, const char *path)
 	return vdup(v, val);
 }
 
+/* An egress proxy URL (literal or env:NAME), checked; it may hold a
+ * password, so errors never quote it. NULL when absent or refused. */
+static char *
+vproxy(struct vctx *v, json_t *s, const char *path)
+{
+	char eb[128], *url;
+
+	if (s == NULL)
+		return NULL;
+	url = vsecret(v, s, path);
+	if (url == NULL)
+		return NULL;
+	if (egress_check(url, eb, sizeof(eb)) != 0) {
+		vfail(v, path, "\"proxy\" %s", eb);
+		explicit_bzero(url, strlen(url));
+		mem_free(url);
+		return NULL;
+	}
+	return url;
+}
+
+static void
+free_secret(char *s)
+{
+	if (s != NULL)
+		explicit_bzero(s, strlen(s));
+	mem_free(s);
+}
+
+const char *
+config_key_proxy(const struct config_provider *p, const char *key)
+{
+	size_t i;
+
+	for (i = 0; key != NULL && p->key_proxies != NULL && i < p->nkeys; i++)
+		if (p->keys[i] == key && p->key_proxies[i] != NULL)
+			return p->key_proxies[i];
+	return p->proxy;
+}
+
 static void
 strs_free(struct config_strs *s)
 {
@@ -444,7 +485,11 @@ provider_free(struct config_provider *p)
 		if (p->keys[i] != NULL)
 			explicit_bzero(p->keys[i], strlen(p->keys[i]));
 		mem_free(p->keys[i]);
+		if (p->key_proxies != NULL)
+			free_secret(p->key_proxies[i]);
 	}
+	mem_free(p->key_proxies);
+	free_secret(p->proxy);
 	mem_free(p->keys);
 	mem_free(p->key_weights);
 	mem_free(p->api_version);
@@ -505,6 +550,30 @@ config_release(struct config *cfg)
 		config_free(cfg);
 }
 
+/* The memcached a config without "memcached.servers" uses: the one the
+ * environment names (make run and scripts/stack.sh export the memcached
+ * they started), else the usual local one, as the built-in config does. */
+static const char *
+kv_server_env(void)
+{
+	const char *mc = getenv("RELAY_MEMCACHED");
+
+	return mc != NULL && *mc != '\0' ? mc : RELAY_KV_SERVER_DEFAULT;
+}
+
+static void
+default_kv_server(struct vctx *v, struct config *c)
+{
+	c->kv_servers = mem_calloc(1, sizeof(char *));
+	if (c->kv_servers == NULL) {
+		voom(v);
+		return;
+	}
+	c->kv_servers[0] = vdup(v, kv_server_env());
+	if (c->kv_servers[0] != NULL)
+		c->nkv_servers = 1;
+}
+
 static void
 parse_memcached(struct vctx *v, struct config *c, json_t *root)
 {
@@ -514,18 +583,20 @@ parse_memcached(struct vctx *v, struct config *c, json_t *root)
 	size_t i;
 
 	c->kv_timeout_ms = RELAY_KV_TIMEOUT_MS_DEFAULT;
-	if (mc == NULL) {
-		vfail(v, "$", "missing required key \"memcached\"");
-		return;
-	}
-	if (!json_is_object(mc)) {
+	if (mc != NULL && !json_is_object(mc)) {
 		vfail(v, "$.memcached", "must be an object");
 		return;
 	}
-	vkeys(v, mc, "$.memcached", known);
-	c->kv_timeout_ms = vlong(v, mc, "timeout_ms", "$.memcached",
-	    RELAY_KV_TIMEOUT_MS_DEFAULT, 1, 60000);
-	servers = json_object_get(mc, "servers");
+	if (mc != NULL) {
+		vkeys(v, mc, "$.memcached", known);
+		c->kv_timeout_ms = vlong(v, mc, "timeout_ms", "$.memcached",
+		    RELAY_KV_TIMEOUT_MS_DEFAULT, 1, 60000);
+	}
+	servers = mc != NULL ? json_object_get(mc, "servers") : NULL;
+	if (servers == NULL) {
+		default_kv_server(v, c);
+		return;
+	}
 	if (!json_is_array(servers) || json_array_size(servers) == 0 ||
 	    json_array_size(servers) > RELAY_KV_SERVERS_MAX) {
 		vfail(v, "$.memcached.servers",
@@ -605,7 +676,7 @@ static void
 parse_provider_keys(
     struct vctx *v, struct config_provider *p, json_t *keys, const char *path)
 {
-	static const char *const kknown[] = {"key", "weight", NULL};
+	static const char *const kknown[] = {"key", "weight", "proxy", NULL};
 	char kpath[128];
 	json_t *k;
 	size_t i;
@@ -620,7 +691,9 @@ parse_provider_keys(
 		return;
 	p->keys = mem_calloc(json_array_size(keys), sizeof(char *));
 	p->key_weights = mem_calloc(json_array_size(keys), sizeof(int));
-	if (p->keys == NULL || p->key_weights == NULL) {
+	p->key_proxies = mem_calloc(json_array_size(keys), sizeof(char *));
+	if (p->keys == NULL || p->key_weights == NULL ||
+	    p->key_proxies == NULL) {
 		voom(v);
 		return;
 	}
@@ -634,6 +707,8 @@ parse_provider_keys(
 			vkeys(v, k, kpath, kknown);
 			p->key_weights[i] =
 			    (int)vlong(v, k, "weight", kpath, 1, 1, 1000);
+			p->key_proxies[i] =
+			    vproxy(v, json_object_get(k, "proxy"), kpath);
 		}
 		p->keys[i] = vsecret(v, secret, kpath);
 		if (p->keys[i] == NULL)
@@ -824,7 +899,7 @@ parse_provider(
 {
 	static const char *const known[] = {"name", "type", "base_url",
 	    "api_keys", "headers", "timeouts", "api_version", "override",
-	    "anthropic_beta", NULL};
+	    "anthropic_beta", "proxy", NULL};
 	static const char *const tknown[] = {
 	    "connect_ms", "first_byte_ms", "idle_ms", "total_ms", NULL};
 	const char *name, *type, *url;
@@ -869,6 +944,7 @@ parse_provider(
 		while (n > 0 && p->base_url[n - 1] == '/')
 			p->base_url[--n] = '\0';
 	}
+	p->proxy = vproxy(v, json_object_get(j, "proxy"), path);
 	parse_provider_keys(v, p, json_object_get(j, "api_keys"), path);
 	parse_provider_headers(v, p, json_object_get(j, "headers"), path);
 	parse_override(v, p, j, path);
@@ -1383,7 +1459,6 @@ json_str(struct buf *b, const char *s)
 enum relay_err
 config_default_json(struct buf *b)
 {
-	const char *mc = getenv("RELAY_MEMCACHED");
 	const char *demo = getenv("RELAY_DEMO_URL");
 	int openai = getenv("OPENAI_API_KEY") != NULL &&
 	    *getenv("OPENAI_API_KEY") != '\0';
@@ -1391,8 +1466,7 @@ config_default_json(struct buf *b)
 
 	err = buf_puts(b, "{\"memcached\":{\"servers\":[");
 	if (err == RELAY_OK)
-		err = json_str(
-		    b, mc != NULL && *mc != '\0' ? mc : "127.0.0.1:11211");
+		err = json_str(b, kv_server_env());
 	if (err == RELAY_OK)
 		err = buf_puts(b,
 		    "]},\"providers\":[{\"name\":\"demo\","

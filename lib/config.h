@@ -61,6 +61,10 @@ struct config_provider {
 	long first_byte_ms;
 	long idle_ms;
 	long total_ms; /* 0: no cap */
+	/* Egress proxy URLs (egress.h), may hold credentials: never log.
+	 * NULL: direct. key_proxies[i] (NULL: the provider's) for keys[i]. */
+	char *proxy;
+	char **key_proxies;
 };
 
 struct config_target {
@@ -204,6 +208,11 @@ enum relay_err config_parse(const char *text, size_t len, struct config **out,
  * usual OpenAI models when OPENAI_API_KEY is set.
  */
 enum relay_err config_default_json(struct buf *b) RELAY_MUST_CHECK;
+
+/* The egress proxy of a call to p with key (a keys[] entry, a stored
+ * credential or NULL): the key's own, else the provider's; NULL: direct. */
+const char *config_key_proxy(const struct config_provider *p, const char *key)
+    __attribute__((nonnull(1)));
 
 /* Find a public model by name: exact names, then aliases, then wildcard
  * patterns in config order; NULL when nothing matches. */

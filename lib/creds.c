@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* creds.c - sealed provider credentials. File format
  * {"version":1,"credentials":[{"id","provider","label","key_id","box",
- * "last4","created_at"}]}; box is base64(nonce || ciphertext || tag) of the
- * API key under the master key named by key_id, with the credential's id
- * and provider as additional data, so a box cannot be moved to another
- * record unnoticed. */
+ * "last4","created_at","proxy_box"?,"proxy"?}]}; box is base64(nonce ||
+ * ciphertext || tag) of the API key under the master key named by key_id,
+ * with the credential's id and provider as additional data, so a box
+ * cannot be moved to another record unnoticed. proxy_box seals the key's
+ * egress proxy URL (it may hold the proxy's password) the same way, with
+ * other additional data; "proxy" shows it without credentials. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 
 #include "creds.h"
 #include "crypto.h"
+#include "egress.h"
 #include "limits.h"
 #include "log.h"
 #include "mem.h"
@@ -22,6 +25,7 @@
 struct cred {
 	char *provider;
 	char *secret;
+	char *proxy; /* its egress proxy URL, NULL: none */
 };
 
 struct creds_snap {
@@ -60,20 +64,26 @@ creds_master_load(struct creds_master *m)
 	return RELAY_OK;
 }
 
+/* The additional data of rec's box ("box": the API key) or proxy_box. */
 static void
-aad_of(char *out, size_t outsz, const char *id, const char *provider)
+aad_of(char *out, size_t outsz, const char *field, const char *id,
+    const char *provider)
 {
-	snprintf(out, outsz, "llm-relay:credential:%s:%s", id, provider);
+	snprintf(out, outsz, "llm-relay:%s:%s:%s",
+	    strcmp(field, "box") == 0 ? "credential" : "credential-proxy", id,
+	    provider);
 }
 
-/* Open rec's box with whichever master key sealed it. */
+/* Open rec's box (field "box" or "proxy_box") with whichever master key
+ * sealed it. */
 static enum relay_err
-open_box(const struct creds_master *m, json_t *rec, struct buf *out)
+open_box(const struct creds_master *m, json_t *rec, const char *field,
+    struct buf *out)
 {
 	const char *id = json_string_value(json_object_get(rec, "id"));
 	const char *prov = json_string_value(json_object_get(rec, "provider"));
 	const char *kid = json_string_value(json_object_get(rec, "key_id"));
-	const char *box = json_string_value(json_object_get(rec, "box"));
+	const char *box = json_string_value(json_object_get(rec, field));
 	const unsigned char *key = NULL;
 	char aad[512], cid[9], pid[9];
 	enum relay_err err;
@@ -94,7 +104,7 @@ open_box(const struct creds_master *m, json_t *rec, struct buf *out)
 	if (key == NULL)
 		return RELAY_ENOTFOUND;
 	buf_init(&raw, 1 << 20);
-	aad_of(aad, sizeof(aad), id, prov);
+	aad_of(aad, sizeof(aad), field, id, prov);
 	err = crypto_unb64(&raw, box);
 	if (err == RELAY_OK)
 		err = crypto_open(
@@ -103,9 +113,11 @@ open_box(const struct creds_master *m, json_t *rec, struct buf *out)
 	return err;
 }
 
-/* Seal secret for rec (which has id and provider) under m->cur. */
+/* Seal secret into rec's field ("box" or "proxy_box"; rec has id and
+ * provider) under m->cur. */
 static enum relay_err
-seal_into(const struct creds_master *m, json_t *rec, const char *secret)
+seal_into(const struct creds_master *m, json_t *rec, const char *field,
+    const char *secret)
 {
 	const char *id = json_string_value(json_object_get(rec, "id"));
 	const char *prov = json_string_value(json_object_get(rec, "provider"));
@@ -115,14 +127,14 @@ seal_into(const struct creds_master *m, json_t *rec, const char *secret)
 
 	buf_init(&box, 1 << 20);
 	buf_init(&b64, 2 << 20);
-	aad_of(aad, sizeof(aad), id, prov);
+	aad_of(aad, sizeof(aad), field, id, prov);
 	crypto_key_id(m->cur, kid);
 	err = crypto_seal(m->cur, aad, secret, strlen(secret), &box);
 	if (err == RELAY_OK)
 		err =
 		    crypto_b64(&b64, (const unsigned char *)box.data, box.len);
 	if (err == RELAY_OK &&
-	    (json_object_set_new(rec, "box", json_string(b64.data)) != 0 ||
+	    (json_object_set_new(rec, field, json_string(b64.data)) != 0 ||
 		json_object_set_new(rec, "key_id", json_string(kid)) != 0))
 		err = RELAY_ENOMEM;
 	buf_reset(&b64);
@@ -144,6 +156,9 @@ snap_free(struct creds_snap *s)
 			explicit_bzero(s->v[i].secret, strlen(s->v[i].secret));
 		mem_free(s->v[i].secret);
 		mem_free(s->v[i].provider);
+		if (s->v[i].proxy != NULL)
+			explicit_bzero(s->v[i].proxy, strlen(s->v[i].proxy));
+		mem_free(s->v[i].proxy);
 	}
 	mem_free(s->v);
 	mem_free(s->secrets);
@@ -184,7 +199,21 @@ snap_add(struct creds_snap *s, const struct creds_master *m, json_t *rec)
 	struct buf plain;
 
 	buf_init(&plain, 1 << 20);
-	err = open_box(m, rec, &plain);
+	err = open_box(m, rec, "box", &plain);
+	if (err == RELAY_OK && json_object_get(rec, "proxy_box") != NULL) {
+		struct buf px;
+
+		buf_init(&px, 1 << 16);
+		err = open_box(m, rec, "proxy_box", &px);
+		s->v[s->n].proxy = err == RELAY_OK ? buf_steal(&px) : NULL;
+		if (err == RELAY_OK && s->v[s->n].proxy == NULL)
+			err = RELAY_ENOMEM;
+		buf_reset(&px);
+		if (err != RELAY_OK) {
+			explicit_bzero(plain.data, plain.len);
+			buf_clear(&plain);
+		}
+	}
 	if (err != RELAY_OK) {
 		log_err(
 		    "credential %s: cannot be opened (%s): wrong or missing "
@@ -303,6 +332,17 @@ creds_acquire(struct creds_store *st)
 	return s;
 }
 
+const char *
+creds_proxy(const struct creds_snap *s, const char *secret)
+{
+	size_t i;
+
+	for (i = 0; secret != NULL && i < s->n; i++)
+		if (s->v[i].secret == secret)
+			return s->v[i].proxy;
+	return NULL;
+}
+
 const char *const *
 creds_for(const struct creds_snap *s, const char *provider, size_t *n)
 {
@@ -343,9 +383,27 @@ cred_view(json_t *rec)
 {
 	json_t *v = json_deep_copy(rec);
 
-	if (v != NULL)
+	if (v != NULL) {
 		json_object_del(v, "box");
+		json_object_del(v, "proxy_box");
+	}
 	return v;
+}
+
+/* A proxy URL without its credentials, for lists: scheme://host:port. */
+static json_t *
+proxy_shown(const char *url)
+{
+	const char *sep = strstr(url, "://"), *auth = sep + 3, *host = auth;
+	size_t i, n = strcspn(auth, "/?#");
+	char out[RELAY_EGRESS_URL_MAX + 8];
+
+	for (i = 0; i < n; i++)
+		if (auth[i] == '@')
+			host = auth + i + 1;
+	snprintf(out, sizeof(out), "%.*s://%s%s", (int)(sep - url), url,
+	    host != auth ? "***@" : "", host);
+	return json_string(out);
 }
 
 static enum relay_err
@@ -356,8 +414,9 @@ op_add(json_t *list, void *arg)
 	    json_string_value(json_object_get(o->req, "provider"));
 	const char *key = json_string_value(json_object_get(o->req, "api_key"));
 	json_t *label = json_object_get(o->req, "label"), *rec;
+	json_t *proxy = json_object_get(o->req, "proxy");
 	unsigned char rnd[6];
-	char id[24], last4[8];
+	char id[24], last4[8], eb[128];
 	enum relay_err err;
 	size_t klen;
 
@@ -370,7 +429,16 @@ op_add(json_t *list, void *arg)
 	    (label != NULL && !json_is_string(label)))
 		return cbad(o,
 		    "want {\"provider\": name, \"api_key\": secret, "
-		    "\"label\": optional text}");
+		    "\"label\": optional text, \"proxy\": optional URL}");
+	if (proxy != NULL &&
+	    (!json_is_string(proxy) ||
+		egress_check(json_string_value(proxy), eb, sizeof(eb)) != 0)) {
+		char msg[192];
+
+		snprintf(msg, sizeof(msg), "\"proxy\" %s",
+		    json_is_string(proxy) ? eb : "must be a string");
+		return cbad(o, msg);
+	}
 	err = crypto_random(rnd, sizeof(rnd));
 	if (err != RELAY_OK)
 		return err;
@@ -383,7 +451,14 @@ op_add(json_t *list, void *arg)
 	    last4, "created_at", (json_int_t)time(NULL));
 	if (rec == NULL)
 		return RELAY_ENOMEM;
-	err = seal_into(o->m, rec, key);
+	err = seal_into(o->m, rec, "box", key);
+	if (err == RELAY_OK && proxy != NULL)
+		err =
+		    seal_into(o->m, rec, "proxy_box", json_string_value(proxy));
+	if (err == RELAY_OK && proxy != NULL &&
+	    json_object_set_new(
+		rec, "proxy", proxy_shown(json_string_value(proxy))) != 0)
+		err = RELAY_ENOMEM;
 	if (err == RELAY_OK && json_array_append(list, rec) != 0)
 		err = RELAY_ENOMEM;
 	if (err == RELAY_OK) {
@@ -411,25 +486,45 @@ op_del(json_t *list, void *arg)
 	return RELAY_ENOTFOUND;
 }
 
+/* Open rec's boxes, then seal them under m->cur: both are opened before
+ * either is sealed, as they share the record's key_id. */
+static enum relay_err
+reseal_one(const struct creds_master *m, json_t *rec)
+{
+	int has_px = json_object_get(rec, "proxy_box") != NULL;
+	struct buf key, px;
+	enum relay_err err;
+
+	buf_init(&key, 1 << 20);
+	buf_init(&px, 1 << 16);
+	err = open_box(m, rec, "box", &key);
+	if (err == RELAY_OK && has_px)
+		err = open_box(m, rec, "proxy_box", &px);
+	if (err == RELAY_OK)
+		err = seal_into(m, rec, "box", key.data);
+	if (err == RELAY_OK && has_px)
+		err = seal_into(m, rec, "proxy_box", px.data);
+	if (key.data != NULL)
+		explicit_bzero(key.data, key.len);
+	if (px.data != NULL)
+		explicit_bzero(px.data, px.len);
+	buf_reset(&key);
+	buf_reset(&px);
+	return err;
+}
+
 static enum relay_err
 op_reseal(json_t *list, void *arg)
 {
 	struct cop *o = arg;
 	enum relay_err err = RELAY_OK;
-	struct buf plain;
 	json_t *rec;
 	size_t i;
 
 	if (!o->m->have_cur)
 		return cbad(o, "no master key: set RELAY_MASTER_KEY");
 	json_array_foreach (list, i, rec) {
-		buf_init(&plain, 1 << 20);
-		err = open_box(o->m, rec, &plain);
-		if (err == RELAY_OK)
-			err = seal_into(o->m, rec, plain.data);
-		if (plain.data != NULL)
-			explicit_bzero(plain.data, plain.len);
-		buf_reset(&plain);
+		err = reseal_one(o->m, rec);
 		if (err != RELAY_OK) {
 			snprintf(o->errbuf, o->errsz,
 			    "credential %s cannot be opened with "

@@ -40,6 +40,11 @@ void creds_store_free(struct creds_store *st);
 struct creds_snap *creds_acquire(struct creds_store *st) RELAY_NONNULL;
 void creds_release(struct creds_snap *s);
 
+/* The egress proxy URL stored with the key secret (a pointer creds_for()
+ * handed out), NULL: none (the config's then applies). Never log it. */
+const char *creds_proxy(const struct creds_snap *s, const char *secret)
+    __attribute__((nonnull(1)));
+
 /* The opened keys stored for provider (borrowed from s; *n may be 0). */
 const char *const *creds_for(
     const struct creds_snap *s, const char *provider, size_t *n) RELAY_NONNULL;

@@ -86,6 +86,10 @@
 #define RELAY_KV_READ (16u * 1024)
 /* memcached: servers kv_ping() asks, count. */
 #define RELAY_KV_SERVERS_MAX 64
+/* An egress proxy's URL (providers[].proxy), credentials included: bytes. */
+#define RELAY_EGRESS_URL_MAX 1024
+/* memcached when the config names none and RELAY_MEMCACHED is unset. */
+#define RELAY_KV_SERVER_DEFAULT "127.0.0.1:11211"
 /* memcached: keys of one multi-get, count. */
 #define RELAY_KV_MGET_MAX 64
 /* kv_nudge() batches a connection may leave unanswered before its next

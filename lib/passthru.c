@@ -9,6 +9,7 @@
 #include "fcgi_io.h"
 #include "keypool.h"
 #include "log.h"
+#include "metrics.h"
 #include "passthru.h"
 #include "req.h"
 #include "server.h"
@@ -123,6 +124,9 @@ forward(struct relay_req *req, const struct config *cfg,
 	c.first_byte_ms = p->first_byte_ms;
 	c.idle_ms = p->idle_ms;
 	c.total_ms = p->total_ms;
+	c.proxy = creds_proxy(cs, kc.key);
+	if (c.proxy == NULL)
+		c.proxy = config_key_proxy(p, kc.key);
 	req_watch(req, &c.watch_fd, &c.watch_io);
 	c.on_head = pipe_head;
 	c.on_data = pipe_data;
@@ -146,6 +150,14 @@ forward(struct relay_req *req, const struct config *cfg,
 	}
 	log_warn("id=%s: passthrough to %s failed: %s (%s)", req->id, p->name,
 	    c.errmsg, c.detail);
+	if (c.proxy_failed) {
+		req->m_error = "egress_proxy";
+		metrics_upstream_error(req->ctx->metrics, p->name, "proxy");
+		apierr_send(req, DIALECT_OPENAI,
+		    err == RELAY_ETIMEOUT ? 504 : 502, NULL,
+		    "egress_proxy_error", "%s", c.errmsg);
+		goto out;
+	}
 	apierr_send_err(
 	    req, DIALECT_OPENAI, err, c.errmsg[0] != '\0' ? c.errmsg : NULL);
 out:

@@ -95,6 +95,7 @@ struct last_failure {
 	struct buf body; /* the upstream's error body */
 	enum dialect from;
 	char retry_after[32];
+	int proxy; /* the egress proxy failed, not the upstream */
 };
 
 /* --- usage ------------------------------------------------------------- */
@@ -764,6 +765,7 @@ remember(struct last_failure *lf, enum relay_err err, int status,
 {
 	lf->err = err;
 	lf->status = status;
+	lf->proxy = 0;
 	snprintf(lf->msg, sizeof(lf->msg), "%s", msg != NULL ? msg : "");
 	lf->detail[0] = '\0';
 	buf_clear(&lf->body);
@@ -1029,6 +1031,7 @@ judge(const struct config *cfg, struct pstate *ps, enum relay_err err,
 	remember(
 	    lf, err, status, c->errmsg[0] != '\0' ? c->errmsg : NULL, NULL);
 	snprintf(lf->detail, sizeof(lf->detail), "%s", c->detail);
+	lf->proxy = c->proxy_failed;
 	if (ps->events > 0 ||
 	    (req->head_sent && req->json_array && req->array_items > 0))
 		return OUT_BROKEN; /* answer bytes are out: no retry */
@@ -1237,6 +1240,9 @@ attempt(struct proxy *px, const struct config_target *t,
 	c->total_ms = p->total_ms;
 	req_watch(req, &c->watch_fd, &c->watch_io);
 	c->heartbeat_ms = px->pc->cr->stream ? px->cfg->heartbeat_ms : 0;
+	c->proxy = creds_proxy(px->cs, kc->key);
+	if (c->proxy == NULL)
+		c->proxy = config_key_proxy(p, kc->key);
 	c->on_head = on_head;
 	c->on_data = on_data;
 	c->on_idle = on_idle;
@@ -1301,7 +1307,8 @@ learn(struct proxy *px, const struct config_target *t, const char *tname,
 	long rest;
 
 	metrics_upstream_error(px->req->ctx->metrics, t->provider->name,
-	    status == 0         ? "transport"
+	    px->lf.proxy        ? "proxy"
+		: status == 0   ? "transport"
 		: status == 429 ? "rate_limited"
 		: status >= 500 ? "server_error"
 				: "client_error");
@@ -1496,6 +1503,15 @@ final_answer(struct proxy *px)
 		apierr_send(req, px->pc->in, 503, NULL, "upstream_circuit_open",
 		    "Every target of this model is failing; the relay will "
 		    "try again shortly.");
+		return;
+	}
+	if (lf->proxy) {
+		/* The relay's own way out failed: say so, apart from the
+		 * provider's errors (access log "error", metrics kind). */
+		req->m_error = "egress_proxy";
+		apierr_send(req, px->pc->in,
+		    lf->err == RELAY_ETIMEOUT ? 504 : 502, NULL,
+		    "egress_proxy_error", "%s", lf->msg);
 		return;
 	}
 	apierr_send_err(req, px->pc->in,

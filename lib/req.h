@@ -68,6 +68,7 @@ struct relay_req {
 	unsigned long long m_cost; /* micro-USD */
 	double m_ttft; /* seconds to the first answer byte, <0: none */
 	int m_attempts; /* upstream calls */
+	const char *m_error; /* a static word: what failed, NULL: none */
 };
 
 /*

@@ -160,6 +160,7 @@ access_line(struct relay_ctx *ctx, const struct relay_req *req,
 	e.provider = req->m_provider;
 	e.client_ip = req->client_ip;
 	e.cache = req->m_cache;
+	e.error = req->m_error;
 	e.pii = req->m_pii[0] != '\0' ? req->m_pii : NULL;
 	e.status = req->status;
 	e.seconds = (double)(t1->tv_sec - t0->tv_sec) +

@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "egress.h"
 #include "limits.h"
 #include "loop.h"
 #include "mem.h"
@@ -90,6 +91,7 @@ struct xfer {
 	int done; /* curl finished it, with result */
 	CURLcode result;
 	struct buf q, out; /* bytes queued; bytes being handed over */
+	CURL *easy; /* its handle, for what failed (egress_failed()) */
 };
 
 /* Wake x's coroutine if it waits for its transfer. */
@@ -399,9 +401,11 @@ setup_easy(
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
 	/* The default 16 KiB receive buffer: a bigger one is freed and
-	 * allocated again by every reset, and costs memory per stream. No
-	 * proxy: spares curl's per-call environment lookups. */
-	curl_easy_setopt(e, CURLOPT_PROXY, "");
+	 * allocated again by every reset, and costs memory per stream. The
+	 * provider's (or key's) egress proxy, else none: the environment is
+	 * never looked at (and curl spares its per-call lookups). */
+	x->easy = e;
+	egress_setopt(e, c->proxy);
 	if (c->method != NULL && strcmp(c->method, "GET") != 0 &&
 	    strcmp(c->method, "POST") != 0)
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, c->method);
@@ -551,6 +555,12 @@ map_curl(CURLcode rc, struct xfer *x, const char *errbuf)
 		return x->cb_err;
 	snprintf(c->errmsg, sizeof(c->errmsg), "%s", curl_what(rc));
 	keep_detail(c, rc, errbuf);
+	if (c->proxy != NULL && x->easy != NULL &&
+	    egress_failed(x->easy, rc, c->errmsg, sizeof(c->errmsg))) {
+		c->proxy_failed = 1;
+		return rc == CURLE_OPERATION_TIMEDOUT ? RELAY_ETIMEOUT
+						      : RELAY_EUPSTREAM;
+	}
 	switch (rc) {
 	case CURLE_OPERATION_TIMEDOUT: return RELAY_ETIMEOUT;
 	case CURLE_OUT_OF_MEMORY: return RELAY_ENOMEM;
@@ -994,6 +1004,7 @@ upstream_perform(struct upstream *u, struct upstream_call *c)
 	c->status = 0;
 	c->bytes_in = 0;
 	c->errmsg[0] = '\0';
+	c->proxy_failed = 0;
 	c->detail[0] = '\0';
 	errbuf[0] = '\0';
 	err = setup_easy(u, &x, &hl, errbuf);

@@ -43,6 +43,9 @@ struct upstream_call {
 	 * for EOF only). */
 	struct loop_io *watch_io;
 	long heartbeat_ms; /* on_idle after this much silence, 0: never */
+	/* Egress proxy URL (egress.h; may hold credentials, never logged);
+	 * NULL: direct, whatever the environment says. */
+	const char *proxy;
 	upstream_head_fn on_head;
 	upstream_data_fn on_data;
 	upstream_idle_fn on_idle; /* may be NULL */
@@ -54,6 +57,8 @@ struct upstream_call {
 	long connect_us; /* time to connect (0 when reused) */
 	long first_byte_us; /* time to the first body byte */
 	int reused; /* the connection was kept alive from before */
+	/* The egress proxy failed, not the upstream (errmsg says how). */
+	int proxy_failed;
 	/* Why it failed, in words a client may read: what failed (connect,
 	 * timeout, TLS, a broken connection), never where (no host, port or
 	 * URL) and no credentials. */

@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential pkg-config clang libclang-rt-dev clang-format curl ca-certificates
 	libfcgi-dev libfcgi-bin libcurl4-openssl-dev libjansson-dev libmemcached-dev
 	libcmocka-dev libssl-dev memcached lighttpd caddy nodejs npm valgrind
-	prometheus chromium)
+	prometheus chromium tinyproxy microsocks lighttpd-mod-openssl openssl
+	podman runc mmdebstrap uidmap aardvark-dns podman-compose)
 # nodejs/npm: any node >= 18 will do; keep one that is already there.
 missing=()
 for p in "${pkgs[@]}"; do

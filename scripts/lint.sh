@@ -24,11 +24,12 @@ if grep -nE "$alloc" $(echo "$files" | grep -v -e '^lib/mem.c$' -e '^tests/mock/
 	rc=1
 fi
 # The runtime layer (the loop, FastCGI, upstream, memcached) includes only
-# the ground floor and itself, never the application above it (config,
-# keys, proxy, metrics...): redis's ae.c knows nothing of the server.
+# the ground floor and itself (egress: a transfer's proxy options), never
+# the application above it (config, keys, proxy, metrics...): redis's ae.c
+# knows nothing of the server.
 ground='compiler|err|mem|buf|num|log|limits'
-runtime='loop|fcgi_rec|fcgi_loop|fcgi_io|upstream|kv'
-for f in lib/{loop,fcgi_rec,fcgi_loop,fcgi_io,upstream,kv}.[ch]; do
+runtime='loop|fcgi_rec|fcgi_loop|fcgi_io|upstream|kv|egress'
+for f in lib/{loop,fcgi_rec,fcgi_loop,fcgi_io,upstream,kv,egress}.[ch]; do
 	if grep -nE '^#include "' "$f" | grep -vE "#include \"($ground|$runtime)\.h\"" | grep -v 'lint: allow'; then
 		echo "lint: $f (the runtime layer) includes a header above it"
 		rc=1

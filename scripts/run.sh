@@ -39,10 +39,22 @@ ADMIN=${RELAY_ADMIN_TOKEN:-$(cat "${RELAY_ADMIN_TOKEN_FILE}")}
 trap 'echo; echo "stopping..."; stack_stop; exit 0' INT TERM
 trap 'stack_stop' EXIT
 for f in "$RUN_DIR"/logs/*.log; do [ -f "$f" ] && : >"$f"; done
-if ! stack_start; then
-	echo "start failed; logs in $RUN_DIR/logs" >&2
+# Every error goes to the terminal in one line (the logs keep the rest).
+if ! stack_start 2> >(sed -u 's/^/run: /' >&2); then
+	echo "run: start failed; logs in $RUN_DIR/logs" >&2
 	exit 1
 fi
+# A responder that refuses its config (or dies at once) has bound its
+# socket already: look again after it had time to read the config.
+sleep 0.3
+for i in "${!STACK_PIDS[@]}"; do
+	if ! kill -0 "${STACK_PIDS[$i]}" 2>/dev/null; then
+		wait "${STACK_PIDS[$i]}"
+		st=$?
+		echo "run: ${STACK_NAMES[$i]} exited at start (status $st): $(stack_last_error "${STACK_NAMES[$i]}")" >&2
+		exit 1
+	fi
+done
 
 # The demo key: rotated on every start (only its hash is stored, so a
 # fresh secret is the only way to print one), created the first time.
@@ -57,14 +69,21 @@ esac
 KEY=$(printf '%s' "$out" | grep -o '"secret":"[^"]*"' | cut -d'"' -f4)
 printf '%s' "$out" | grep -o '"id":"key_[0-9a-f]*"' | cut -d'"' -f4 >"$RUN_DIR/demo.key-id"
 if [ -z "$KEY" ]; then
-	echo "could not make the demo key: $out" >&2
+	# The answer may be the web server's HTML: the reason is in a log.
+	why=$(printf '%s' "$out" | grep -o '"message":"[^"]*"' | head -n 1)
+	[ -n "$why" ] || why=$(stack_last_error relay-admin)
+	[ -n "$why" ] || why=$(stack_last_error "$SERVER")
+	echo "run: could not make the demo key through $BASE_URL/admin/keys: ${why:-no answer} (logs: $RUN_DIR/logs)" >&2
 	exit 1
 fi
+
+# For the README's snippets: KEY=$(cat run/demo.key).
+(umask 077 && printf '%s\n' "$KEY" >"$RUN_DIR/demo.key")
 
 cat <<MSG
 
 llm-relay is up on $BASE_URL (web server: $SERVER, config: ${RELAY_CONFIG:-built-in})
-demo key:    $KEY
+demo key:    $KEY  (also in $RUN_DIR/demo.key: export KEY=\$(cat $RUN_DIR/demo.key))
 admin token: in ${RELAY_ADMIN_TOKEN_FILE:-\$RELAY_ADMIN_TOKEN}
 console:     $BASE_URL/admin/ui/ (sign in with the admin token)
 logs:        $RUN_DIR/logs/
@@ -98,7 +117,7 @@ supervise_one() { # i st
 		[ $((now - t)) -lt "$RUN_RESTART_WINDOW" ] && recent+=("$t")
 	done
 	if [ "${#recent[@]}" -ge "$RUN_RESTART_MAX" ]; then
-		echo "run: $name (pid $old) died ($(exit_text "$st")); gave up after ${#recent[@]} restarts in ${RUN_RESTART_WINDOW}s, see $RUN_DIR/logs/$name.log" >&2
+		echo "run: $name (pid $old) died ($(exit_text "$st")): $(stack_last_error "$name"); gave up after ${#recent[@]} restarts in ${RUN_RESTART_WINDOW}s, see $RUN_DIR/logs/$name.log" >&2
 		unset 'STACK_PIDS[i]' 'STACK_NAMES[i]'
 		STACK_PIDS=("${STACK_PIDS[@]}")
 		STACK_NAMES=("${STACK_NAMES[@]}")
@@ -115,10 +134,12 @@ supervise_one() { # i st
 	recent+=("$(date +%s)")
 	RESTARTS[$name]=${recent[*]}
 	if ! stack_respawn "$i"; then
-		echo "run: $name (pid $old) died ($(exit_text "$st")); could not restart it" >&2
+		echo "run: $name (pid $old) died ($(exit_text "$st")): $(stack_last_error "$name"); could not restart it" >&2
 		return
 	fi
-	echo "run: $name (pid $old) died ($(exit_text "$st")); restarted as pid ${STACK_PIDS[$i]} (${#recent[@]} of $RUN_RESTART_MAX in ${RUN_RESTART_WINDOW}s)" >&2
+	local why
+	why=$(stack_last_error "$name")
+	echo "run: $name (pid $old) died ($(exit_text "$st")); restarted as pid ${STACK_PIDS[$i]} (${#recent[@]} of $RUN_RESTART_MAX in ${RUN_RESTART_WINDOW}s)${why:+; its log last said: $why}" >&2
 }
 
 while [ "${#STACK_PIDS[@]}" -gt 0 ]; do

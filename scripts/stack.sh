@@ -26,6 +26,18 @@ stack_free_port() {
 	return 1
 }
 
+# The last error a component logged (its log's last "error" or "fatal"
+# line, else its last line), without the timestamp: what a terminal shows
+# so that nobody has to open the log to learn why something failed.
+stack_last_error() { # name
+	local f="$RUN_DIR/logs/$1.log" line
+	[ -s "$f" ] || return 0
+	line=$(grep -aiE '(^|[] ])(error|fatal|emerg|crit)[]: ]|panic|refused|cannot|could not' "$f" | tail -n 1)
+	[ -n "$line" ] || line=$(tail -n 1 "$f")
+	# relay: "2026-...Z error relay-x[pid] msg"; lighttpd: "2026-... (file.c.N) msg".
+	printf '%s\n' "$line" | sed -E 's/^[0-9]{4}-[0-9-]+[T ][0-9:.]+Z? //' | cut -c1-400
+}
+
 # Wait until cmd succeeds, at most $1 tenths of a second.
 stack_wait() {
 	local n=$1
@@ -71,11 +83,55 @@ stack_body_max() {
 # The web server's request body bound: the relay's limit plus a quarter
 # (a body just over the limit still reaches the relay, whose 413 speaks
 # the caller's dialect), in bytes (Caddy) and KiB (lighttpd).
+# relay-chat's backends as the web server names them: its unix socket, or
+# with STACK_CHAT_TCP ("host:port host:port ...") one FastCGI over TCP
+# backend per address (one relay-chat each), which the web server spreads
+# requests over and skips when one goes away.
+stack_chat_lighttpd() {
+	local a out=""
+	if [ -z "${STACK_CHAT_TCP:-}" ]; then
+		echo "( \"socket\" => \"$RUN_DIR/chat.sock\", \"check-local\" => \"disable\" )"
+		return
+	fi
+	for a in $STACK_CHAT_TCP; do
+		out+="${out:+, }( \"host\" => \"${a%:*}\", \"port\" => ${a##*:}, \"check-local\" => \"disable\" )"
+	done
+	echo "$out"
+}
+stack_chat_caddy() {
+	local a out=""
+	if [ -z "${STACK_CHAT_TCP:-}" ]; then
+		echo "unix/$RUN_DIR/chat.sock"
+		return
+	fi
+	for a in $STACK_CHAT_TCP; do out+="${out:+ }$a"; done
+	echo "$out"
+}
+
 stack_render() { # template output
 	local b
 	b=$(stack_body_max)
 	b=$((b + b / 4))
-	sed -e "s|@PORT@|$PORT|g" -e "s|@BIND@|${BIND:-127.0.0.1}|g" \
+	local lb=""
+	[ -n "${STACK_CHAT_TCP:-}" ] &&
+	    lb='lb_policy least_conn\n\t\tlb_try_duration 2s\n\t\tlb_try_interval 50ms\n\t\tfail_duration 5s'
+	# TLS (STACK_TLS_CERT, STACK_TLS_KEY: PEM files) and the proxies
+	# whose X-Forwarded-For lighttpd trusts (STACK_TRUSTED_PROXIES).
+	local scheme=http ctls="" trust="" a
+	if [ -n "${STACK_TLS_CERT:-}" ]; then
+		scheme=https
+		ctls="tls $STACK_TLS_CERT $STACK_TLS_KEY"
+	fi
+	for a in ${STACK_TRUSTED_PROXIES:-}; do
+		trust+="${trust:+, }\"$a\" => \"trust\""
+	done
+	sed -e "s|@CHAT_LIGHTTPD@|$(stack_chat_lighttpd)|g" \
+	    -e "s|@SCHEME@|$scheme|g" -e "s|@CADDY_TLS@|$ctls|g" \
+	    -e "s|@TLS_CERT@|${STACK_TLS_CERT:-}|g" -e "s|@TLS_KEY@|${STACK_TLS_KEY:-}|g" \
+	    -e "s|@TRUSTED_LIGHTTPD@|$trust|g" \
+	    -e "s|@CHAT_CADDY_LB@|$lb|g" \
+	    -e "s|@CHAT_CADDY@|$(stack_chat_caddy)|g" \
+	    -e "s|@PORT@|$PORT|g" -e "s|@BIND@|${BIND:-127.0.0.1}|g" \
 	    -e "s|@RUN@|$RUN_DIR|g" -e "s|@BODY_MAX@|$b|g" \
 	    -e "s|@BODY_MAX_KIB@|$(((b + 1023) / 1024))|g" "$1" >"$2"
 }
@@ -88,7 +144,20 @@ stack_web_spawn() {
 	case $SERVER in
 	lighttpd)
 		stack_render "$STACK_ROOT/lighttpd/lighttpd.conf.in" "$RUN_DIR/lighttpd.conf"
-		stack_spawn lighttpd lighttpd -D -f "$RUN_DIR/lighttpd.conf"
+		local conf=$RUN_DIR/lighttpd.conf
+		if [ -n "${STACK_TLS_CERT:-}" ] || [ -n "${STACK_TRUSTED_PROXIES:-}" ]; then
+			conf=$RUN_DIR/lighttpd-front.conf
+			echo "include \"$RUN_DIR/lighttpd.conf\"" >"$conf"
+			if [ -n "${STACK_TLS_CERT:-}" ]; then
+				stack_render "$STACK_ROOT/lighttpd/tls.conf.in" "$RUN_DIR/tls.conf"
+				grep -v '^include' "$RUN_DIR/tls.conf" >>"$conf"
+			fi
+			if [ -n "${STACK_TRUSTED_PROXIES:-}" ]; then
+				stack_render "$STACK_ROOT/lighttpd/trust.conf.in" "$RUN_DIR/trust.conf"
+				cat "$RUN_DIR/trust.conf" >>"$conf"
+			fi
+		fi
+		stack_spawn lighttpd lighttpd -D -f "$conf"
 		;;
 	caddy)
 		stack_render "$STACK_ROOT/caddy/Caddyfile.in" "$RUN_DIR/Caddyfile"
@@ -112,15 +181,36 @@ stack_mock_spawn() {
 	stack_spawn mock "$STACK_ROOT/$BUILD/mock-upstream" -l "127.0.0.1:$MOCK_PORT" -q
 }
 
-stack_relay_spawn() { # chat|models|health|admin
+stack_relay_spawn() { # chat|models|health|admin|chatN (N-th of STACK_CHAT_TCP)
 	# Every responder runs on the loop runtime, one loop thread per
 	# core. RELAY_RUNTIME=threads: relay-chat on the old runtime, with
 	# THREADS request threads.
-	local t=()
-	[ "$1" = chat ] && [ "${RELAY_RUNTIME:-}" = threads ] &&
+	local t=() l="unix:$RUN_DIR/$1.sock" bin=$1
+	case $1 in chat[0-9]*)
+		bin=chat
+		l="tcp:$(echo $STACK_CHAT_TCP | cut -d' ' -f"${1#chat}")"
+		;;
+	esac
+	[ "$bin" = chat ] && [ "${RELAY_RUNTIME:-}" = threads ] &&
 	    t=(-t "$THREADS")
-	stack_spawn "relay-$1" "$STACK_ROOT/$BUILD/relay-$1" \
-	    -l "unix:$RUN_DIR/$1.sock" "${t[@]}"
+	stack_spawn "relay-$1" "$STACK_ROOT/$BUILD/relay-$bin" -l "$l" "${t[@]}"
+}
+# The responders stack_start runs: relay-chat once per STACK_CHAT_TCP address.
+stack_relays() {
+	local n=0 a
+	if [ -z "${STACK_CHAT_TCP:-}" ]; then
+		echo chat models health admin
+		return
+	fi
+	for a in $STACK_CHAT_TCP; do n=$((n + 1)); printf 'chat%d ' "$n"; done
+	echo models health admin
+}
+# A responder is up: its unix socket exists, or its TCP port answers.
+stack_relay_up() { # chat|chatN|models|health|admin
+	case $1 in
+	chat[0-9]*) stack_tcp_up "$(echo $STACK_CHAT_TCP | cut -d' ' -f"${1#chat}" | sed 's/.*://')" ;;
+	*) test -S "$RUN_DIR/$1.sock" ;;
+	esac
 }
 
 # Start the component of STACK_PIDS[i] again, in its slot (after it died).
@@ -154,15 +244,17 @@ stack_start() {
 
 	stack_mc_spawn
 	stack_mock_spawn
-	stack_wait 50 stack_tcp_up "$MC_PORT" || { echo "memcached did not start" >&2; return 1; }
-	stack_wait 50 stack_tcp_up "$MOCK_PORT" || { echo "mock upstream did not start" >&2; return 1; }
+	stack_wait 50 stack_tcp_up "$MC_PORT" ||
+	    { echo "memcached did not start on 127.0.0.1:$MC_PORT: $(stack_last_error memcached)" >&2; return 1; }
+	stack_wait 50 stack_tcp_up "$MOCK_PORT" ||
+	    { echo "mock upstream did not start on 127.0.0.1:$MOCK_PORT: $(stack_last_error mock)" >&2; return 1; }
 	local h
-	for h in chat models health admin; do
+	for h in $(stack_relays); do
 		stack_relay_spawn "$h"
 	done
-	for h in chat models health admin; do
-		stack_wait 100 test -S "$RUN_DIR/$h.sock" ||
-		    { echo "relay-$h did not start: $RUN_DIR/logs/relay-$h.log" >&2; return 1; }
+	for h in $(stack_relays); do
+		stack_wait 100 stack_relay_up "$h" ||
+		    { echo "relay-$h did not start: $(stack_last_error "relay-$h") (log: $RUN_DIR/logs/relay-$h.log)" >&2; return 1; }
 	done
 	# A port found free may be taken by the time the server binds it
 	# (other tests run beside us): try a few.
@@ -171,12 +263,15 @@ stack_start() {
 		stack_web_start || return 1
 		stack_wait 100 stack_tcp_up "$PORT" && break
 		kill -0 "${STACK_PIDS[-1]}" 2>/dev/null &&
-		    { echo "$SERVER did not start: $RUN_DIR/logs" >&2; return 1; }
+		    { echo "$SERVER did not start: $(stack_last_error "$SERVER") (logs: $RUN_DIR/logs)" >&2; return 1; }
 		unset 'STACK_PIDS[-1]' 'STACK_NAMES[-1]'
-		[ "$try" = 3 ] && { echo "$SERVER did not start: $RUN_DIR/logs" >&2; return 1; }
+		[ "$try" = 3 ] && { echo "$SERVER did not start: $(stack_last_error "$SERVER") (logs: $RUN_DIR/logs)" >&2; return 1; }
 		PORT=$(stack_free_port)
 	done
 	BASE_URL="http://127.0.0.1:$PORT"
+	if [ -n "${STACK_TLS_CERT:-}" ]; then
+		BASE_URL="https://127.0.0.1:$PORT"
+	fi
 }
 
 # Stop what stack_start started (by PID, newest first), then wait for it.

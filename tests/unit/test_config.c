@@ -169,6 +169,94 @@ out:
 	config_release(c);
 }
 
+/* A config without memcached.servers uses the memcached the environment
+ * names (make run exports the one it started), else the usual local one. */
+static void
+test_memcached_default(void **state)
+{
+	struct config *c = NULL;
+	char eb[512];
+
+	(void)state;
+	setenv("RELAY_MEMCACHED", "127.0.0.1:11311", 1);
+	assert_int_equal(
+	    parse("{" PROV("") "," MODELS "}", &c, eb, sizeof(eb)), RELAY_OK);
+	assert_int_equal(c->nkv_servers, 1);
+	assert_string_equal(c->kv_servers[0], "127.0.0.1:11311");
+	assert_int_equal(c->kv_timeout_ms, RELAY_KV_TIMEOUT_MS_DEFAULT);
+	config_release(c);
+	/* timeout_ms alone: the servers still come from the environment. */
+	assert_int_equal(
+	    parse("{\"memcached\":{\"timeout_ms\":99}," PROV("") "," MODELS "}",
+		&c, eb, sizeof(eb)),
+	    RELAY_OK);
+	assert_string_equal(c->kv_servers[0], "127.0.0.1:11311");
+	assert_int_equal(c->kv_timeout_ms, 99);
+	config_release(c);
+	/* Named servers win over the environment. */
+	assert_int_equal(
+	    parse("{" MC "," PROV("") "," MODELS "}", &c, eb, sizeof(eb)),
+	    RELAY_OK);
+	assert_string_equal(c->kv_servers[0], "127.0.0.1:11211");
+	config_release(c);
+	unsetenv("RELAY_MEMCACHED");
+	assert_int_equal(
+	    parse("{" PROV("") "," MODELS "}", &c, eb, sizeof(eb)), RELAY_OK);
+	assert_int_equal(c->nkv_servers, 1);
+	assert_string_equal(c->kv_servers[0], RELAY_KV_SERVER_DEFAULT);
+	config_release(c);
+}
+
+/* Egress proxies: the provider's, a key's own (which wins), env:NAME;
+ * a bad one refused without quoting it (it may hold a password). */
+static void
+test_proxies(void **state)
+{
+	struct config *c = NULL;
+	const struct config_provider *p;
+	char eb[512];
+
+	(void)state;
+	setenv("RELAY_TEST_PROXY", "http://u:pw@127.0.0.1:3128", 1);
+	assert_int_equal(
+	    parse("{" MC ",\"providers\":[{\"name\":\"p\",\"type\":"
+		  "\"openai\",\"base_url\":\"http://h/v1\",\"proxy\":"
+		  "\"env:RELAY_TEST_PROXY\",\"api_keys\":[\"k1\",{\"key\":"
+		  "\"k2\",\"proxy\":\"socks5h://127.0.0.1:1080\"}]},{"
+		  "\"name\":\"q\",\"type\":\"openai\",\"base_url\":"
+		  "\"http://h/v1\"}]," MODELS "}",
+		&c, eb, sizeof(eb)),
+	    RELAY_OK);
+	p = &c->providers[0];
+	assert_string_equal(p->proxy, "http://u:pw@127.0.0.1:3128");
+	assert_string_equal(
+	    config_key_proxy(p, p->keys[0]), "http://u:pw@127.0.0.1:3128");
+	assert_string_equal(
+	    config_key_proxy(p, p->keys[1]), "socks5h://127.0.0.1:1080");
+	/* A stored credential (not of keys[]) or no key: the provider's. */
+	assert_string_equal(
+	    config_key_proxy(p, "k2"), "http://u:pw@127.0.0.1:3128");
+	assert_string_equal(
+	    config_key_proxy(p, NULL), "http://u:pw@127.0.0.1:3128");
+	assert_null(config_key_proxy(&c->providers[1], NULL));
+	config_release(c);
+	unsetenv("RELAY_TEST_PROXY");
+	refused("{" MC "," PROV(",\"proxy\":\"ftp://u:s3cret@h:1\"") "," MODELS
+								     "}",
+	    "$.providers[0]: \"proxy\" must start with");
+	assert_int_equal(parse("{" MC "," PROV(",\"proxy\":\"http://u:s3cret@h:"
+					       "1/x\"") "," MODELS "}",
+			     &c, eb, sizeof(eb)),
+	    RELAY_EINVAL);
+	assert_null(strstr(eb, "s3cret"));
+	refused("{" MC
+		"," PROV(",\"proxy\":\"env:RELAY_TEST_PROXY\"") "," MODELS "}",
+	    "$.providers[0]: environment variable RELAY_TEST_PROXY");
+	refused("{" MC "," PROV(",\"api_keys\":[{\"key\":\"k\",\"proxy\":"
+				"\"h:1\"}]") "," MODELS "}",
+	    "$.providers[0].api_keys[0]: \"proxy\" must start with");
+}
+
 #define KP_HEAD "{" MC "," PROV("") "," MODELS
 
 /* A provider's "override" and "anthropic_beta": parsed; credentials and
@@ -440,8 +528,6 @@ test_refusals(void **state)
 	refused("{\"memcached\":1,\"memcached\":2}", "$: invalid JSON");
 	refused("{" MC "," PROV("") "," MODELS ",\"extra\":1}",
 	    "$: unknown key \"extra\"");
-	refused("{" PROV("") "," MODELS "}",
-	    "$: missing required key \"memcached\"");
 	refused("{\"memcached\":[]," PROV("") "," MODELS "}",
 	    "$.memcached: must be an object");
 	refused("{\"memcached\":{\"servers\":[],\"x\":1}," PROV("") "," MODELS
@@ -714,6 +800,8 @@ main(void)
 	const struct CMUnitTest cases[] = {
 	    cmocka_unit_test(test_minimal_accepted),
 	    cmocka_unit_test(test_keypool_section),
+	    cmocka_unit_test(test_memcached_default),
+	    cmocka_unit_test(test_proxies),
 	    cmocka_unit_test(test_pii_protection),
 	    cmocka_unit_test(test_override_section),
 	    cmocka_unit_test(test_minimal_without_key_refused),

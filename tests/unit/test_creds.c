@@ -554,6 +554,74 @@ test_store_reloads(void **state)
 	creds_store_free(st);
 }
 
+/* A key stored with its egress proxy: the proxy (with its password) is
+ * sealed, the list shows it without credentials, the snapshot hands it
+ * out for that key only, a re-encryption keeps it; a bad proxy URL is
+ * refused without being quoted. */
+static void
+test_proxy_sealed(void **state)
+{
+	static const char px[] = "http://relay:PXPASSWORD42@127.0.0.1:3128";
+	json_t *req, *out = NULL;
+	char eb[256] = "", file[16384];
+	struct creds_store *st;
+	struct creds_snap *s;
+	const char *const *keys;
+	size_t n;
+
+	(void)state;
+	req = json_pack("{s:s,s:s,s:s}", "provider", "oa", "api_key",
+	    "sk-with-proxy-1234", "proxy", px);
+	assert_int_equal(
+	    creds_admin_add(path, &m_old, req, &out, eb, sizeof(eb)), RELAY_OK);
+	assert_string_equal(json_string_value(json_object_get(out, "proxy")),
+	    "http://***@127.0.0.1:3128");
+	assert_null(json_object_get(out, "proxy_box"));
+	json_decref(out);
+	json_decref(req);
+	add(&m_old, "oa", "sk-without-proxy-5678", NULL, 0);
+	slurp(path, file, sizeof(file));
+	assert_null(strstr(file, "PXPASSWORD42"));
+	assert_non_null(strstr(file, "proxy_box"));
+	st = creds_store_new(path, &m_old);
+	s = creds_acquire(st);
+	keys = creds_for(s, "oa", &n);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(keys[i], "sk-with-proxy-1234") == 0)
+			assert_string_equal(creds_proxy(s, keys[i]), px);
+		else
+			assert_null(creds_proxy(s, keys[i]));
+	}
+	/* Only the handed-out pointer counts, not an equal string. */
+	assert_null(creds_proxy(s, "sk-with-proxy-1234"));
+	creds_release(s);
+	creds_store_free(st);
+	/* Re-sealed under a new master key, the proxy opens with it alone. */
+	assert_int_equal(
+	    creds_admin_reencrypt(path, &m_new, &out, eb, sizeof(eb)),
+	    RELAY_OK);
+	json_decref(out);
+	st = creds_store_new(path, &m_new_only);
+	s = creds_acquire(st);
+	keys = creds_for(s, "oa", &n);
+	assert_int_equal(n, 2);
+	assert_string_equal(
+	    creds_proxy(s,
+		strcmp(keys[0], "sk-with-proxy-1234") == 0 ? keys[0] : keys[1]),
+	    px);
+	creds_release(s);
+	creds_store_free(st);
+	req = json_pack("{s:s,s:s,s:s}", "provider", "oa", "api_key", "k",
+	    "proxy", "ftp://u:SECRETPW@h:1");
+	assert_int_equal(
+	    creds_admin_add(path, &m_old, req, &out, eb, sizeof(eb)),
+	    RELAY_EINVAL);
+	assert_non_null(strstr(eb, "\"proxy\" must start with"));
+	assert_null(strstr(eb, "SECRETPW"));
+	json_decref(req);
+}
+
 int
 main(void)
 {
@@ -571,6 +639,7 @@ main(void)
 	    DIR_CASE(test_wrong_key_opens_nothing),
 	    DIR_CASE(test_moved_box_refused),
 	    DIR_CASE(test_store_reloads),
+	    DIR_CASE(test_proxy_sealed),
 	};
 	int failed;
 
