@@ -94,7 +94,9 @@ soak-short: all
 # The whole suite: lint, unit tests plain and under ASan+UBSan (there also
 # with every allocation failed in turn, where a leak or a bad free on an
 # error path is caught), integration through lighttpd and Caddy with the
-# sanitizer build, the SDK tests, and the fuzz corpora replayed.
+# sanitizer build (SDK, browser and coding-agent tests included), the fuzz
+# corpora replayed, valgrind, the instruction count, and the images built
+# and run as a deployment (make test-containers).
 test: deps
 	$(MAKE) lint
 	$(MAKE) -j2 all unit-bins
@@ -108,6 +110,7 @@ test: deps
 	$(MAKE) fuzz-smoke
 	$(MAKE) valgrind
 	$(MAKE) icount
+	$(MAKE) test-containers
 	@echo "make test: all suites passed"
 
 # One image per responder, built with podman from a Debian base made here

@@ -1537,6 +1537,7 @@ piece_json(const gen_t *g, int i)
 }
 
 static const char *TOOL_ARGS = "{\"city\":\"Paris\"}";
+static const char *TOOL_FRAGS[] = {"{\"city\"", ":\"Par", "is\"}"};
 #define NFRAGS 3
 
 /* The echoed arguments: {"said": <the reply text>}, fragments cut after
