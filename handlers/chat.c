@@ -354,6 +354,7 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 		pc.in = rt.d;
 		pc.cr = &cr;
 		pc.m = m;
+		pc.tier = g->key != NULL && g->key->tier;
 		pc.anthropic_beta = rt.d == DIALECT_ANTHROPIC
 		    ? req_header(req, "anthropic-beta")
 		    : NULL;

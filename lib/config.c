@@ -817,7 +817,8 @@ static void
 parse_retry(struct vctx *v, struct config *c, json_t *root)
 {
 	static const char *const known[] = {"max_attempts", "base_delay_ms",
-	    "max_delay_ms", "deadline_ms", "on_status", NULL};
+	    "max_delay_ms", "deadline_ms", "max_retry_after_ms", "on_status",
+	    NULL};
 	static const int defaults[] = {429, 500, 502, 503, 504, 529};
 	json_t *r = json_object_get(root, "retry"), *st, *e;
 	struct config_retry *cr = &c->retry;
@@ -837,6 +838,8 @@ parse_retry(struct vctx *v, struct config *c, json_t *root)
 	    vlong(v, r, "max_delay_ms", "$.retry", 5000, 0, 600000);
 	cr->deadline_ms =
 	    vlong(v, r, "deadline_ms", "$.retry", 60000, 0, 3600000);
+	cr->max_retry_after_ms =
+	    vlong(v, r, "max_retry_after_ms", "$.retry", 10000, 0, 3600000);
 	st = json_object_get(r, "on_status");
 	if (st == NULL) {
 		memcpy(cr->on_status, defaults, sizeof(defaults));

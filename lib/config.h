@@ -54,6 +54,9 @@ struct config_retry {
 	long base_delay_ms; /* backoff: base * 2^(attempt-1), jittered */
 	long max_delay_ms;
 	long deadline_ms; /* no new attempt after this since the start */
+	/* An upstream Retry-After longer than this is not waited for: the
+	 * answer goes on (to the next target, or to the client) at once. */
+	long max_retry_after_ms;
 	int on_status[16]; /* upstream statuses worth another attempt */
 	size_t non_status;
 };

@@ -40,6 +40,9 @@ struct vkey {
 	 * over the model's: 0 off, 1 mask, 2 stop (enum filter_output);
 	 * -1: the model's. */
 	int filter_output;
+	/* tier: the key of another llm-relay (a domestic tier) calling this
+	 * one: heartbeats wait for the first upstream byte (proxy.h). */
+	int tier;
 };
 
 struct keyring;

@@ -66,6 +66,8 @@ struct pstate {
 	int first; /* the first answer bytes went out */
 	int rec_off; /* the answer outgrew pc->record: not recorded */
 	int cut; /* the content filter ended the stream: upstream left */
+	int no_retry; /* the upstream said x-should-retry: false */
+	int err_event; /* the stream's first event was an error: in body */
 	const struct timespec *t0; /* when the request arrived */
 	struct proxy_usage *u;
 };
@@ -89,6 +91,7 @@ struct last_failure {
 	struct buf body; /* the upstream's error body */
 	enum dialect from;
 	char retry_after[32];
+	int no_retry; /* the upstream said x-should-retry: false */
 };
 
 /* --- usage ------------------------------------------------------------- */
@@ -391,6 +394,7 @@ on_head(void *arg, const struct upstream_head *h)
 	snprintf(ps->ctype, sizeof(ps->ctype), "%s", h->content_type);
 	snprintf(
 	    ps->retry_after, sizeof(ps->retry_after), "%s", h->retry_after);
+	ps->no_retry = h->no_retry;
 	if (!cr->stream || h->status < 200 || h->status >= 300 ||
 	    strncasecmp(h->content_type, "text/event-stream", 17) != 0) {
 		ps->mode = PMODE_BUFFER;
@@ -555,6 +559,28 @@ plausible(enum dialect d, const struct sse_event *ev)
 	return e - p >= 2 && p[0] == '{' && e[-1] == '}';
 }
 
+/*
+ * An error event in place of the answer's first data event: what another
+ * relay (a tier below us, or any SSE upstream that committed its 200 with
+ * comments) sends when its own upstream failed. Nothing of the answer is
+ * out yet, so it is a failed attempt like an HTTP error, not an answer.
+ */
+static int
+error_event(enum dialect d, const struct sse_event *ev)
+{
+	struct span v;
+
+	if (!ev->has_data)
+		return 0;
+	if (d == DIALECT_ANTHROPIC && ev->name.len == 5 &&
+	    memcmp(ev->name.p, "error", 5) == 0)
+		return 1;
+	return jsonx_member(ev->data, "error", &v) == RELAY_OK &&
+	    v.len > 0 && v.p[0] == '{' &&
+	    jsonx_member(ev->data, "choices", &v) != RELAY_OK &&
+	    jsonx_member(ev->data, "candidates", &v) != RELAY_OK;
+}
+
 /* sse_feed's callback: returns non-zero (stop) with the reason kept. */
 static int
 on_event(void *arg, const struct sse_event *ev)
@@ -562,6 +588,13 @@ on_event(void *arg, const struct sse_event *ev)
 	struct pstate *ps = arg;
 	enum relay_err err;
 
+	if (ps->events == 0 && error_event(ps->out, ev)) {
+		ps->err_event = 1;
+		buf_clear(&ps->body);
+		if (buf_append(&ps->body, ev->data.p, ev->data.len) != RELAY_OK)
+			buf_clear(&ps->body);
+		return 1;
+	}
 	if (ps->ds == NULL) {
 		if (!plausible(ps->out, ev)) {
 			ps->u->status = -1; /* ends the transfer as EPROTO */
@@ -596,6 +629,8 @@ on_data(void *arg, const char *p, size_t n)
 		return err == RELAY_ETOOBIG ? RELAY_EPROTO : err;
 	}
 	err = sse_feed(&ps->sse, p, n, on_event, ps);
+	if (err == RELAY_ECLOSED && ps->err_event)
+		return RELAY_EUPSTREAM;
 	if (err == RELAY_ETOOBIG || (err == RELAY_ECLOSED && ps->u->status < 0))
 		return RELAY_EPROTO;
 	if (err == RELAY_OK)
@@ -633,6 +668,11 @@ on_idle(void *arg)
 {
 	struct pstate *ps = arg;
 
+	/* A tier caller must still be able to retry: its status stays open
+	 * until the upstream said something (the client-gone watch goes on
+	 * without the heartbeat). */
+	if (ps->pc->tier && !ps->req->head_sent)
+		return RELAY_OK;
 	return heartbeat(ps->req);
 }
 
@@ -690,8 +730,10 @@ remember(struct last_failure *lf, enum relay_err err, int status,
 	lf->detail[0] = '\0';
 	buf_clear(&lf->body);
 	lf->retry_after[0] = '\0';
+	lf->no_retry = 0;
 	if (ps != NULL) {
 		lf->from = ps->out;
+		lf->no_retry = ps->no_retry;
 		snprintf(lf->retry_after, sizeof(lf->retry_after), "%s",
 		    ps->retry_after);
 		if (ps->body.len > 0 &&
@@ -870,6 +912,11 @@ judge(const struct config *cfg, struct pstate *ps, enum relay_err err,
 	struct relay_req *req = ps->req;
 	int status = c->status;
 
+	if (ps->err_event) {
+		/* Its status is gone with the 200 it came after: 502. */
+		remember(lf, RELAY_OK, 502, NULL, ps);
+		return OUT_RETRY;
+	}
 	if (ps->cut || (err == RELAY_OK && ps->mode == PMODE_SSE)) {
 		end_stream(ps);
 		return OUT_DONE;
@@ -1023,6 +1070,9 @@ backoff(struct proxy *px, int attempt, const char *retry_after)
 		delay = r->max_delay_ms;
 	delay = delay / 2 + (long)(rand_r(&seed) % (unsigned)(delay / 2 + 1));
 	ra = retry_after_s(retry_after);
+	/* Longer than we would hold the client: it decides, at once. */
+	if (ra > 0 && ra * 1000 > r->max_retry_after_ms)
+		return -1;
 	if (ra > 0 && ra * 1000 > delay)
 		delay = ra * 1000;
 	left = r->deadline_ms - elapsed_ms(&px->start);
@@ -1263,6 +1313,16 @@ try_target(struct proxy *px, const struct config_target *t)
 		}
 		learn(px, t, tname, &kc, &ps, probe, c.status);
 		probe = 0;
+		/* A relay upstream already retried this (x-should-retry:
+		 * false): asking it again multiplies its calls; another
+		 * target may still serve. */
+		if (ps.no_retry) {
+			log_warn("id=%s: attempt %d on %s failed: HTTP %d, "
+				 "retries already spent upstream",
+			    px->req->id, px->u->attempts, tname, c.status);
+			pstate_reset(&ps);
+			break;
+		}
 		/* A refused key with no other to try, or a refusal that
 		 * followed the request to a second key: it stands. */
 		if ((c.status == 401 || c.status == 403) &&
@@ -1292,6 +1352,22 @@ try_target(struct proxy *px, const struct config_target *t)
 	return 0;
 }
 
+/* The final answer is one a caller's retry would only repeat: we made
+ * retries already, or the provider refused our keys. */
+static int
+no_retry_advised(const struct proxy *px)
+{
+	const struct last_failure *lf = &px->lf;
+
+	if (lf->err == RELAY_OK && (lf->status == 401 || lf->status == 403))
+		return 1;
+	if (lf->err == RELAY_OK && lf->no_retry)
+		return 1;
+	if (px->u->attempts == 0 && px->keys_wait > 0 && px->keys_auth)
+		return 1;
+	return px->u->attempts > 1;
+}
+
 /* Everything failed: the last upstream error, or the relay's own. */
 static void
 final_answer(struct proxy *px)
@@ -1302,6 +1378,12 @@ final_answer(struct proxy *px)
 	    lf->body.data != NULL ? lf->body.data : "", lf->body.len};
 	struct buf out;
 
+	/* Whoever called us (an SDK, a relay of a lower tier) should not
+	 * call again for this answer: our retries are spent, or a retry
+	 * cannot help. */
+	if (!req->head_sent && no_retry_advised(px) &&
+	    req_add_header(req, "x-should-retry: false") != RELAY_OK)
+		log_warn("id=%s: x-should-retry dropped", req->id);
 	if (lf->retry_after[0] != '\0' && !req->head_sent &&
 	    req_add_header(req, "Retry-After: %s", lf->retry_after) != RELAY_OK)
 		log_warn("id=%s: Retry-After dropped", req->id);

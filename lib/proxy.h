@@ -31,6 +31,10 @@ struct proxy_call {
 	/* The content filter of the answer (NULL: none), and what it does. */
 	struct wordfilter *filter;
 	enum filter_output filter_output;
+	/* The caller is a relay of a lower tier (its key says "tier"): no
+	 * heartbeat before the first upstream byte, so an upstream failure
+	 * still reaches it as a status it can retry elsewhere. */
+	int tier;
 };
 
 /* What the call used, for accounting (OpenAI semantics: input includes
