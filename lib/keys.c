@@ -516,8 +516,7 @@ apply_field(json_t *rec, const char *k, json_t *v, char *errbuf, size_t errsz)
 	}
 	if (strcmp(k, "name") != 0 && strcmp(k, "monthly_budget_usd") != 0 &&
 	    strcmp(k, "disabled") != 0 && strcmp(k, "tier") != 0 &&
-	    strcmp(k, "models") != 0 &&
-	    strcmp(k, "allowed_ips") != 0)
+	    strcmp(k, "models") != 0 && strcmp(k, "allowed_ips") != 0)
 		return bad(errbuf, errsz, "unknown field", k);
 	return json_object_set(rec, k, v) == 0 ? RELAY_OK : RELAY_ENOMEM;
 }

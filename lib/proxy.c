@@ -575,8 +575,8 @@ error_event(enum dialect d, const struct sse_event *ev)
 	if (d == DIALECT_ANTHROPIC && ev->name.len == 5 &&
 	    memcmp(ev->name.p, "error", 5) == 0)
 		return 1;
-	return jsonx_member(ev->data, "error", &v) == RELAY_OK &&
-	    v.len > 0 && v.p[0] == '{' &&
+	return jsonx_member(ev->data, "error", &v) == RELAY_OK && v.len > 0 &&
+	    v.p[0] == '{' &&
 	    jsonx_member(ev->data, "choices", &v) != RELAY_OK &&
 	    jsonx_member(ev->data, "candidates", &v) != RELAY_OK;
 }
