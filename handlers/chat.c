@@ -23,6 +23,7 @@
 #include "../lib/passthru.h"
 #include "../lib/promptlog.h"
 #include "../lib/proxy.h"
+#include "../lib/tier.h"
 #include "../lib/req.h"
 #include "../lib/server.h"
 
@@ -312,6 +313,24 @@ relay(struct relay_req *req, const struct config *cfg, struct proxy_call *pc,
 	cache_entry_reset(&ce);
 }
 
+/* A tier key's request: whom the lower tier served, when it signed the
+ * claim with the secret both tiers share; an unsigned or forged claim is
+ * logged and not recorded. */
+static void
+tier_end_user(struct relay_req *req)
+{
+	const char *h = req_header(req, TIER_END_USER_HEADER);
+
+	if (h == NULL)
+		return;
+	if (!tier_verify(getenv("RELAY_TIER_SECRET"), h, time(NULL),
+		req->m_end_user, sizeof(req->m_end_user)))
+		log_warn("id=%s: key %s: %s not verified (RELAY_TIER_SECRET "
+			 "unset or different, clock skew, or forged): not "
+			 "recorded",
+		    req->id, req->m_key_id, TIER_END_USER_HEADER);
+}
+
 static void
 chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 {
@@ -344,6 +363,8 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 	/* The key is checked before the body is read. */
 	if (!gate_auth(req, g, rt.d))
 		return;
+	if (g->key != NULL && g->key->tier)
+		tier_end_user(req);
 	m = validate(req, cfg, &rt, &cr);
 	if (m != NULL)
 		req->m_model = m->name;

@@ -157,6 +157,8 @@ accesslog_write(struct accesslog *al, const struct access_entry *e)
 		err = str_field(&b, "id", e->id);
 	if (err == RELAY_OK)
 		err = str_field(&b, "key", e->key_id);
+	if (err == RELAY_OK && e->end_user != NULL)
+		err = str_field(&b, "end_user", e->end_user);
 	if (err == RELAY_OK)
 		err = str_field(&b, "route", e->route);
 	if (err == RELAY_OK)

@@ -17,6 +17,7 @@ struct accesslog;
 struct access_entry {
 	const char *id; /* x-request-id */
 	const char *key_id; /* the virtual key's id, never its secret */
+	const char *end_user; /* a tier key's signed end user, or NULL */
 	const char *route, *dialect, *model, *provider;
 	const char *client_ip; /* anonymised before it is written */
 	const char *cache; /* "HIT", "MISS", "REFRESH", "BYPASS" or NULL */

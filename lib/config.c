@@ -523,7 +523,7 @@ parse_provider(
     struct vctx *v, struct config_provider *p, json_t *j, const char *path)
 {
 	static const char *const known[] = {"name", "type", "base_url",
-	    "api_keys", "headers", "timeouts", "api_version", NULL};
+	    "api_keys", "headers", "timeouts", "api_version", "relay", NULL};
 	static const char *const tknown[] = {
 	    "connect_ms", "first_byte_ms", "idle_ms", "total_ms", NULL};
 	const char *name, *type, *url;
@@ -561,6 +561,7 @@ parse_provider(
 		return;
 	}
 	p->name = vdup(v, name);
+	p->relay = vbool(v, j, "relay", path, 0);
 	p->base_url = vdup(v, url);
 	if (p->base_url != NULL) {
 		size_t n = strlen(p->base_url);

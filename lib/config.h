@@ -39,6 +39,9 @@ struct config_provider {
 	long first_byte_ms;
 	long idle_ms;
 	long total_ms; /* 0: no cap */
+	/* "relay": another llm-relay (a tier above): it gets our request
+	 * id, a traceparent and the signed end user (tier.h). */
+	int relay;
 };
 
 struct config_target {

@@ -120,6 +120,11 @@
 #define RELAY_QUOTA_MAX (1ull << 50)
 /* Provider API versions when the config names none. */
 #define RELAY_AZURE_API_VERSION "2024-10-21"
+/* Ours, as every upstream sees it (the Makefile may set the version). */
+#ifndef RELAY_VERSION
+#define RELAY_VERSION "0.9"
+#endif
+#define RELAY_USER_AGENT "llm-relay/" RELAY_VERSION
 #define RELAY_ANTHROPIC_VERSION "2023-06-01"
 /* Response cache: an entry's lifetime (seconds), the largest answer kept
  * (bytes), and how much of it one memcached item holds (bytes; memcached's

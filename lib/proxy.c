@@ -37,6 +37,7 @@
 #include "server.h"
 #include "sse.h"
 #include "target.h"
+#include "tier.h"
 #include "upstream.h"
 
 /* Targets of one model tried per request: count. */
@@ -1097,6 +1098,33 @@ backoff(struct proxy *px, int attempt, const char *retry_after)
 	return 1;
 }
 
+/*
+ * What every provider learns of us (User-Agent), and what a relay of the
+ * tier above also gets: our request id (its own id for the request), the
+ * trace context, and the end user's key id signed with RELAY_TIER_SECRET.
+ */
+static enum relay_err
+tier_headers(struct proxy *px, const struct config_provider *p)
+{
+	struct relay_req *req = px->req;
+	char tp[TIER_TRACEPARENT_LEN], sig[TIER_SIG_MAX];
+	const char *secret;
+	enum relay_err err;
+
+	err = target_add_header(&px->tr, "User-Agent", RELAY_USER_AGENT);
+	if (err != RELAY_OK || !p->relay)
+		return err;
+	err = target_add_header(&px->tr, "x-request-id", req->id);
+	tier_traceparent(req_header(req, "traceparent"), tp);
+	if (err == RELAY_OK)
+		err = target_add_header(&px->tr, "traceparent", tp);
+	secret = getenv("RELAY_TIER_SECRET");
+	if (err == RELAY_OK && secret != NULL && req->m_key_id[0] != '\0' &&
+	    tier_sign(secret, req->m_key_id, time(NULL), sig, sizeof(sig)) == 0)
+		err = target_add_header(&px->tr, TIER_END_USER_HEADER, sig);
+	return err;
+}
+
 /* One upstream call; fills c and ps, relays what it can. */
 static enum outcome
 attempt(struct proxy *px, const struct config_target *t,
@@ -1123,6 +1151,8 @@ attempt(struct proxy *px, const struct config_target *t,
 		apierr_sendw(req, px->pc->in, 400, &w, "%s", msg);
 		return OUT_DONE;
 	}
+	if (err == RELAY_OK)
+		err = tier_headers(px, p);
 	if (err != RELAY_OK) {
 		apierr_send_err(req, px->pc->in, err, NULL);
 		return OUT_DONE;

@@ -154,6 +154,7 @@ access_line(struct relay_ctx *ctx, const struct relay_req *req,
 	memset(&e, 0, sizeof(e));
 	e.id = req->id;
 	e.key_id = req->m_key_id[0] != '\0' ? req->m_key_id : NULL;
+	e.end_user = req->m_end_user[0] != '\0' ? req->m_end_user : NULL;
 	e.route = req->m_route;
 	e.dialect = req->m_dialect;
 	e.model = req->m_model;
@@ -229,6 +230,7 @@ serve_req(struct relay_ctx *ctx, server_handler_fn fn, struct relay_req *req,
 		(req->m_cache != NULL && strcmp(req->m_cache, "HIT") == 0)))
 		ledger_record(ctx->ledger,
 		    req->m_key_id[0] != '\0' ? req->m_key_id : "-",
+		    req->m_end_user[0] != '\0' ? req->m_end_user : NULL,
 		    req->m_model, req->m_in, req->m_out, req->m_cost,
 		    req->m_cache != NULL && strcmp(req->m_cache, "HIT") == 0);
 	metrics_request(ctx->metrics,

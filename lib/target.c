@@ -92,6 +92,32 @@ line(struct target_req *tr, size_t *offs, const char *name, const char *value)
 	return err;
 }
 
+enum relay_err
+target_add_header(struct target_req *tr, const char *name, const char *value)
+{
+	size_t offs[TARGET_HEADERS_MAX], off = tr->hb.len, i;
+	enum relay_err err;
+
+	if (tr->nlines >= TARGET_HEADERS_MAX)
+		return RELAY_ETOOBIG;
+	if (!ctl_free(name) || !ctl_free(value))
+		return RELAY_EINVAL;
+	for (i = 0; i < tr->nlines; i++)
+		offs[i] = (size_t)(tr->lines[i] - tr->hb.data);
+	err = buf_printf(&tr->hb, "%s: %s", name, value);
+	if (err == RELAY_OK)
+		err = buf_append(&tr->hb, "", 1);
+	if (err != RELAY_OK) {
+		buf_truncate(&tr->hb, off);
+		return err;
+	}
+	/* The buffer may have moved: the lines point into it. */
+	for (i = 0; i < tr->nlines; i++)
+		tr->lines[i] = tr->hb.data + offs[i];
+	tr->lines[tr->nlines++] = tr->hb.data + off;
+	return RELAY_OK;
+}
+
 static enum relay_err
 auth_line(
     struct target_req *tr, size_t *offs, enum provider_type t, const char *key)

@@ -32,6 +32,11 @@ struct target_req {
 enum dialect target_dialect(enum provider_type t);
 
 void target_init(struct target_req *tr, size_t body_max) RELAY_NONNULL;
+
+/* One more header line "name: value" after target_build(): RELAY_EINVAL
+ * for a control byte in value, RELAY_ETOOBIG past TARGET_HEADERS_MAX. */
+enum relay_err target_add_header(struct target_req *tr, const char *name,
+    const char *value) RELAY_NONNULL RELAY_MUST_CHECK;
 /* Wipe the credential's copy and release memory; tr may be built again. */
 void target_reset(struct target_req *tr) RELAY_NONNULL;
 

@@ -12,9 +12,16 @@
 #  (c) retries do not multiply: a 503 every time with 2 attempts per tier
 #      costs exactly 2 provider calls (B says x-should-retry: false).
 #  (d) a Retry-After beyond retry.max_retry_after_ms is passed on at once.
+#  (e) tracing: A's client's x-request-id is B's request id (and, B's
+#      provider being marked "relay" too, the id the provider sees), the
+#      client's trace id goes through in traceparent, every hop sends a
+#      User-Agent llm-relay/..., and A's end user (its key id, signed with
+#      RELAY_TIER_SECRET) is in B's access log and usage report; a forged
+#      claim is not recorded.
 . "$(dirname "$0")/fault_lib.sh"
 
 export RELAY_ADMIN_TOKEN=admin-$RANDOM$RANDOM
+export RELAY_TIER_SECRET=tier-$RANDOM$RANDOM$RANDOM
 
 # tier_stack NAME TEMPLATE: a whole stack in $SCEN_DIR/NAME (own memcached,
 # mock, responders and web server); sets <NAME>_URL, <NAME>_MOCK, <NAME>_DIR.
@@ -46,7 +53,8 @@ cat >"$T/b.in" <<JSON
   "retry": { "max_attempts": 2, "base_delay_ms": 50, "max_delay_ms": 200, "deadline_ms": 60000 },
   "breaker": { "failures": 0 },
   "providers": [
-    { "name": "mock", "type": "openai", "base_url": "http://127.0.0.1:@MOCK_PORT@/v1", "api_keys": ["k-b"] },
+    { "name": "mock", "type": "openai", "base_url": "http://127.0.0.1:@MOCK_PORT@/v1", "api_keys": ["k-b"],
+      "relay": true },
     { "name": "revoked", "type": "openai", "base_url": "http://127.0.0.1:$MOCK2_PORT/v1", "api_keys": ["k-bad"] } ],
   "models": [
     { "name": "demo", "targets": [{ "provider": "mock", "model": "up" }] },
@@ -64,7 +72,8 @@ cat >"$T/a.in" <<JSON
   "retry": { "max_attempts": 2, "base_delay_ms": 50, "max_delay_ms": 200, "deadline_ms": 60000 },
   "breaker": { "failures": 0 },
   "providers": [
-    { "name": "b1", "type": "openai", "base_url": "$B_URL/v1", "api_keys": ["$KT1", "$KT2"] },
+    { "name": "b1", "type": "openai", "base_url": "$B_URL/v1", "api_keys": ["$KT1", "$KT2"],
+      "relay": true },
     { "name": "b2", "type": "openai", "base_url": "$B_URL/v1", "api_keys": ["$KT1"] },
     { "name": "plain1", "type": "openai", "base_url": "$B_URL/v1", "api_keys": ["$KP"] },
     { "name": "plain2", "type": "openai", "base_url": "$B_URL/v1", "api_keys": ["$KP"] } ],
@@ -136,6 +145,50 @@ expect_eq "$(header ra retry-after)" 30 "(d) Retry-After passed on"
 expect_le "$(ms_of ra)" 3000 "(d) answered at once (ms)"
 expect_eq "$n" 1 "(d) provider calls"
 row "(d) 503 Retry-After 30" "$(cat "$T/ra.code") Retry-After $(header ra retry-after)" "$n" "$(ms_of ra)"
+
+# (e) tracing and the signed end user. A gets a key of its own now (its
+# end user); every request to A needs it from here on.
+KA=$(newkey "$A_URL" ea '{"name":"end-user"}')
+IDA=$(jget id "$T/mkea.body")
+sleep 1.1
+mocks_reset "$B_MOCK"
+TP=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+chat_json solo "trace me" >"$T/tr.req"
+req tr "$A_URL/v1/chat/completions" -H 'Content-Type: application/json' \
+    -H "Authorization: Bearer $KA" -H 'x-request-id: tier-trace-1' \
+    -H "traceparent: $TP" --data-binary "@$T/tr.req" >/dev/null
+expect_eq "$(cat "$T/tr.code")" 200 "(e) status"
+MOCK_URL=$B_MOCK mock_last_request up
+expect_eq "$(jget headers.x-request-id "$T/up.json")" tier-trace-1 "(e) A's client id reaches B's provider"
+tp=$(jget headers.traceparent "$T/up.json")
+expect_eq "${tp:0:36}" "${TP:0:36}" "(e) the client's trace id, two hops up"
+expect "(e) a span of B's own, got $tp" test "${tp:36:16}" != "${TP:36:16}"
+expect_eq "$(jget headers.user-agent "$T/up.json" | cut -d/ -f1)" llm-relay "(e) B's User-Agent"
+sleep 0.3
+node -e '
+const fs = require("fs");
+const [logf, id, user] = process.argv.slice(1);
+const l = fs.readFileSync(logf, "utf8").trim().split("\n").map(x => JSON.parse(x)).find(x => x.id === id);
+if (!l) { console.log("  EXPECT FAILED: no line " + id + " in B access log"); process.exit(1); }
+if (l.end_user !== user) { console.log("  EXPECT FAILED: B end_user " + JSON.stringify(l)); process.exit(1); }
+console.log("  measure: B access line " + JSON.stringify(l));
+' "$B_DIR/logs/access.log" tier-trace-1 "$IDA" || FAULT_FAILS+=("(e) B's access log")
+TODAY=$(date -u +%Y-%m-%d)
+req bu "$B_URL/admin/usage?from=$TODAY&to=$TODAY" -H "Authorization: Bearer $RELAY_ADMIN_TOKEN" >/dev/null
+node -e '
+const d = JSON.parse(require("fs").readFileSync(process.argv[1])).data;
+if (!d.some(r => r.end_user === process.argv[2] && r.model === "demo" && r.requests === 1)) {
+  console.log("  EXPECT FAILED: B usage rows " + JSON.stringify(d)); process.exit(1); }
+' "$T/bu.body" "$IDA" || FAULT_FAILS+=("(e) B's usage report by end user")
+# A forged claim straight at B (a tier key, a made-up signature).
+chat_json demo "forged" >"$T/fg.req"
+req fg "$B_URL/v1/chat/completions" -H 'Content-Type: application/json' \
+    -H "Authorization: Bearer $KT1" -H 'x-request-id: tier-forged-1' \
+    -H "x-relay-end-user: someone.$(date +%s).$(printf '0%.0s' $(seq 1 64))" \
+    --data-binary "@$T/fg.req" >/dev/null
+expect_eq "$(cat "$T/fg.code")" 200 "(e) forged claim: still served"
+sleep 0.3
+expect_eq "$(grep -a '"tier-forged-1"' "$B_DIR/logs/access.log" | grep -c end_user)" 0 "(e) forged claim not recorded"
 
 for d in "$A_DIR" "$B_DIR"; do
 	grep -aqE 'AddressSanitizer|runtime error:' "$d"/logs/relay-chat.log 2>/dev/null &&
