@@ -29,12 +29,27 @@ struct access_entry {
 };
 
 /*
- * Open path for appending (O_APPEND: each line is one write(2), whole
- * even with many processes writing), rotating it to path.1 when it passes
- * max_bytes. NULL with errno set when it cannot be opened.
+ * Open the log named path: lines go to the day file path.YYYY-MM-DD (the
+ * line's UTC date; O_APPEND: each line is one write(2), whole even with
+ * many processes writing), and path becomes a symlink to today's file (a
+ * plain file there is kept as path.old). At each day change day files
+ * older than retention_days go (0: kept for ever). With hash_chain each
+ * line ends in "prev":"<hex SHA-256 of the line before it in its file,
+ * without its newline>" (64 zeros for a file's first line), written under
+ * flock(2): a line changed, inserted or removed breaks the chain
+ * (accesslog_verify). NULL with errno set when it cannot be opened.
  */
 struct accesslog *accesslog_open(
-    const char *path, long long max_bytes) RELAY_MUST_CHECK;
+    const char *path, int retention_days, int hash_chain) RELAY_MUST_CHECK;
+
+/*
+ * Check the hash chain of one day file: RELAY_OK when every line carries
+ * the hash of the line before it (*nlines: how many); RELAY_EPROTO when
+ * not (*nlines: the first bad line, 1-based; why says what), RELAY_EIO
+ * when it cannot be read, RELAY_ENOMEM.
+ */
+enum relay_err accesslog_verify(
+    const char *file, long *nlines, char *why, size_t whysz) RELAY_MUST_CHECK;
 void accesslog_close(struct accesslog *al);
 
 /* Write e as one line; drops it (and counts nothing) on error. al may be

@@ -913,8 +913,10 @@ parse_top(struct vctx *v, struct config *c, json_t *root)
 {
 	static const char *const known[] = {"memcached", "providers", "models",
 	    "limits", "stream", "data_dir", "retry", "breaker", "keypool",
-	    "cache", "content_filter", "prompt_log", NULL};
+	    "cache", "content_filter", "prompt_log", "access_log", NULL};
 	static const char *const pknown[] = {"enabled", "retention_h", NULL};
+	static const char *const aknown[] = {
+	    "retention_days", "hash_chain", NULL};
 	static const struct config_filter filter_def = {0, FILTER_OUT_OFF};
 	static const struct config_cache cache_def = {
 	    0, RELAY_CACHE_TTL_DEFAULT, 0, 0};
@@ -923,7 +925,7 @@ parse_top(struct vctx *v, struct config *c, json_t *root)
 	static const char *const sknown[] = {"heartbeat_ms", NULL};
 	json_t *lim = json_object_get(root, "limits");
 	json_t *st = json_object_get(root, "stream");
-	json_t *pl;
+	json_t *pl, *al = json_object_get(root, "access_log");
 
 	vkeys(v, root, "$", known);
 	if (lim != NULL && !json_is_object(lim))
@@ -965,6 +967,13 @@ parse_top(struct vctx *v, struct config *c, json_t *root)
 	c->prompt_log = vbool(v, pl, "enabled", "$.prompt_log", 0);
 	c->prompt_log_hours = vlong(v, pl, "retention_h", "$.prompt_log",
 	    RELAY_PROMPT_LOG_HOURS_DEFAULT, 1, 24L * 366);
+	if (al != NULL && !json_is_object(al))
+		vfail(v, "$.access_log", "must be an object");
+	else if (al != NULL)
+		vkeys(v, al, "$.access_log", aknown);
+	c->access_retention_days = (int)vlong(v, al, "retention_days",
+	    "$.access_log", RELAY_ACCESS_LOG_DAYS_DEFAULT, 0, 36600);
+	c->access_hash_chain = vbool(v, al, "hash_chain", "$.access_log", 0);
 	if (v->err == RELAY_OK)
 		parse_filter_files(
 		    v, c, json_object_get(root, "content_filter"));

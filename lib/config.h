@@ -133,6 +133,11 @@ struct config {
 	struct config_filter filter; /* the defaults models inherit */
 	int prompt_log; /* prompt_log.enabled: keep masked prompts/answers */
 	long prompt_log_hours; /* prompt_log.retention_h */
+	/* access_log: day files kept this many days (0: for ever), each line
+	 * chained to the one before it by its hash (accesslog.h). Read when
+	 * a responder starts. */
+	int access_retention_days;
+	int access_hash_chain;
 	char **filter_files; /* word lists, one word per line */
 	size_t nfilter_files;
 	size_t cache_max_bytes; /* larger answers are not cached */

@@ -454,19 +454,20 @@ server_metrics_dir(void)
 	return d != NULL && *d != '\0' ? d : "/tmp/llm-relay-metrics";
 }
 
-/* RELAY_ACCESS_LOG (a file), rotated past RELAY_ACCESS_LOG_MAX_MB. */
+/* RELAY_ACCESS_LOG (a name for day files), kept and chained as the
+ * config's access_log says. */
 static void
 access_open(struct relay_ctx *ctx)
 {
 	const char *path = getenv("RELAY_ACCESS_LOG");
-	const char *mb = getenv("RELAY_ACCESS_LOG_MAX_MB");
-	long long max = 100;
+	struct config *cfg;
 
 	if (path == NULL || *path == '\0')
 		return;
-	if (mb != NULL && num_parse(mb, 1, 1 << 20, &max) != RELAY_OK)
-		max = 100;
-	ctx->access = accesslog_open(path, max * 1024 * 1024);
+	cfg = config_acquire(ctx->config);
+	ctx->access = accesslog_open(
+	    path, cfg->access_retention_days, cfg->access_hash_chain);
+	config_release(cfg);
 	if (ctx->access == NULL)
 		log_warn("access log %s: %s", path, strerror(errno));
 }
