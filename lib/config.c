@@ -311,6 +311,9 @@ provider_free(struct config_provider *p)
 
 	mem_free(p->name);
 	mem_free(p->base_url);
+	for (i = 0; i < p->nurls; i++)
+		mem_free(p->urls[i].url);
+	mem_free(p->urls);
 	for (i = 0; i < p->nkeys; i++) {
 		if (p->keys[i] != NULL)
 			explicit_bzero(p->keys[i], strlen(p->keys[i]));
@@ -518,12 +521,74 @@ parse_api_version(struct vctx *v, struct config_provider *p, json_t *j,
 		p->api_version = vdup(v, ver);
 }
 
+/* http:// or https:// and a host. */
+static int
+url_ok(const char *url)
+{
+	return (strncmp(url, "http://", 7) == 0 ||
+		   strncmp(url, "https://", 8) == 0) &&
+	    strstr(url, "://")[3] != '\0' && strstr(url, "://")[3] != '/';
+}
+
+/* "base_urls": strings or {"url", "weight"}, 1..RELAY_BASE_URLS_MAX. */
+static void
+parse_base_urls(
+    struct vctx *v, struct config_provider *p, json_t *arr, const char *path)
+{
+	static const char *const uknown[] = {"url", "weight", NULL};
+	char upath[160];
+	const char *u;
+	json_t *e;
+	size_t i, n;
+
+	if (!json_is_array(arr) || json_array_size(arr) == 0 ||
+	    json_array_size(arr) > RELAY_BASE_URLS_MAX) {
+		vfail(v, path, "\"base_urls\" must be an array of 1 to %d URLs",
+		    RELAY_BASE_URLS_MAX);
+		return;
+	}
+	p->urls = mem_calloc(json_array_size(arr), sizeof(*p->urls));
+	if (p->urls == NULL) {
+		voom(v);
+		return;
+	}
+	json_array_foreach (arr, i, e) {
+		snprintf(upath, sizeof(upath), "%s.base_urls[%zu]", path, i);
+		p->urls[i].weight = 1;
+		if (json_is_object(e)) {
+			vkeys(v, e, upath, uknown);
+			p->urls[i].weight =
+			    (int)vlong(v, e, "weight", upath, 1, 1, 1000);
+			u = vname(v, e, "url", upath, 1);
+		} else {
+			u = json_string_value(e);
+			if (u == NULL || strlen(u) > RELAY_NAME_MAX)
+				u = NULL;
+		}
+		if (u == NULL || !url_ok(u)) {
+			vfail(v, upath,
+			    "must be an http:// or https:// URL with a host, "
+			    "or "
+			    "{\"url\", \"weight\"}");
+			return;
+		}
+		p->urls[i].url = vdup(v, u);
+		if (p->urls[i].url == NULL)
+			return;
+		n = strlen(p->urls[i].url);
+		while (n > 0 && p->urls[i].url[n - 1] == '/')
+			p->urls[i].url[--n] = '\0';
+		p->nurls = i + 1;
+	}
+}
+
 static void
 parse_provider(
     struct vctx *v, struct config_provider *p, json_t *j, const char *path)
 {
 	static const char *const known[] = {"name", "type", "base_url",
-	    "api_keys", "headers", "timeouts", "api_version", "relay", NULL};
+	    "base_urls", "api_keys", "headers", "timeouts", "api_version",
+	    "relay", NULL};
 	static const char *const tknown[] = {
 	    "connect_ms", "first_byte_ms", "idle_ms", "total_ms", NULL};
 	const char *name, *type, *url;
@@ -538,7 +603,17 @@ parse_provider(
 	vkeys(v, j, path, known);
 	name = vname(v, j, "name", path, 1);
 	type = vname(v, j, "type", path, 1);
-	url = vname(v, j, "base_url", path, 1);
+	if (json_object_get(j, "base_urls") != NULL) {
+		if (json_object_get(j, "base_url") != NULL) {
+			vfail(v, path,
+			    "give \"base_url\" or \"base_urls\", "
+			    "not both");
+			return;
+		}
+		parse_base_urls(v, p, json_object_get(j, "base_urls"), path);
+		url = p->nurls > 0 ? p->urls[0].url : NULL;
+	} else
+		url = vname(v, j, "base_url", path, 1);
 	if (name == NULL || type == NULL || url == NULL)
 		return;
 	for (i = 0; i < PROVIDER__MAX; i++)
@@ -553,9 +628,7 @@ parse_provider(
 	}
 	parse_api_version(v, p, j, path, (enum provider_type)i);
 	p->type = (enum provider_type)i;
-	if ((strncmp(url, "http://", 7) != 0 &&
-		strncmp(url, "https://", 8) != 0) ||
-	    strstr(url, "://")[3] == '\0' || strstr(url, "://")[3] == '/') {
+	if (!url_ok(url)) {
 		vfail(v, path,
 		    "\"base_url\" must be http:// or https:// and a host");
 		return;

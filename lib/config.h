@@ -24,10 +24,20 @@ struct config_header {
 };
 
 /* All config structs are read-only outside config.c. */
+/* One of a provider's base_urls (several nodes of one API). */
+struct config_base_url {
+	char *url; /* without trailing '/' */
+	int weight; /* share, >= 1 */
+};
+
 struct config_provider {
 	char *name;
 	enum provider_type type;
-	char *base_url; /* without trailing '/' */
+	char *base_url; /* without trailing '/'; base_urls: the first */
+	/* base_urls: chosen per call by weight, each with its own breaker
+	 * ("<provider>@<index>"); none when the provider has one base_url. */
+	struct config_base_url *urls;
+	size_t nurls;
 	char **keys; /* resolved secrets; never log them */
 	int *key_weights; /* per key, >= 1 */
 	size_t nkeys;

@@ -123,6 +123,8 @@
 /* Access log day files kept (access_log.retention_days): a network log
  * is kept at least six months (网络安全法 art. 21). */
 #define RELAY_ACCESS_LOG_DAYS_DEFAULT 180
+/* Base URLs of one provider (providers[].base_urls). */
+#define RELAY_BASE_URLS_MAX 16
 /* One access log line at most, "prev" included: bytes. */
 #define RELAY_ACCESS_LINE_MAX 8272
 /* Ours, as every upstream sees it (the Makefile may set the version). */

@@ -985,6 +985,7 @@ struct proxy {
 	char refused_fp[17];
 	int refused_status;
 	int refused_twice; /* a second key refused too: stop trying keys */
+	int url_i; /* the provider's base_urls[url_i] for this call, -1: none */
 };
 
 static long
@@ -1054,6 +1055,65 @@ static void
 target_name(char *out, size_t outsz, const struct config_target *t)
 {
 	snprintf(out, outsz, "%s/%s", t->provider->name, t->model);
+}
+
+/* The breaker of a provider's base_urls[i]. */
+static void
+url_name(char *out, size_t outsz, const struct config_provider *p, int i)
+{
+	snprintf(out, outsz, "%s@%d", p->name, i);
+}
+
+/*
+ * A base URL of p for the next call: by weight (as plan() does) among
+ * those whose breaker lets a call through, the ones that failed in this
+ * request (bits of failed) last. -1 when every breaker is open.
+ */
+static int
+pick_url(struct proxy *px, const struct config_provider *p, unsigned failed,
+    int *probe)
+{
+	double key[RELAY_BASE_URLS_MAX];
+	size_t order[RELAY_BASE_URLS_MAX], i, j, best, tmp;
+	char name[RELAY_NAME_MAX + 16];
+
+	for (i = 0; i < p->nurls; i++) {
+		order[i] = i;
+		key[i] = log(unit_draw()) / (double)p->urls[i].weight;
+		if (failed & (1u << i))
+			key[i] -= 1e9; /* after every one that did not */
+	}
+	for (i = 0; i < p->nurls; i++) {
+		best = i;
+		for (j = i + 1; j < p->nurls; j++)
+			if (key[order[j]] > key[order[best]])
+				best = j;
+		tmp = order[i];
+		order[i] = order[best];
+		order[best] = tmp;
+		url_name(name, sizeof(name), p, (int)order[i]);
+		if (breaker_allow(
+			px->req->ctx->kv, &px->cfg->breaker, name, probe))
+			return (int)order[i];
+	}
+	return -1;
+}
+
+/* Our URL for the call at the chosen base URL: the same path under it. */
+static enum relay_err
+rebase_url(struct target_req *tr, const struct config_provider *p, int i)
+{
+	size_t old = strlen(p->base_url);
+	char url[RELAY_URL_MAX];
+	int n;
+
+	if (i <= 0 || strncmp(tr->url, p->base_url, old) != 0)
+		return RELAY_OK; /* urls[0] is base_url */
+	n = snprintf(url, sizeof(url), "%s%s", p->urls[i].url, tr->url + old);
+	if (n < 0 || (size_t)n >= sizeof(url))
+		return RELAY_ETOOBIG;
+	memcpy(tr->url, url, (size_t)n + 1);
+	return RELAY_OK;
 }
 
 /* Wait before the next attempt, watching the client; 0 when it left. */
@@ -1153,6 +1213,8 @@ attempt(struct proxy *px, const struct config_target *t,
 	}
 	if (err == RELAY_OK)
 		err = tier_headers(px, p);
+	if (err == RELAY_OK && px->url_i >= 0)
+		err = rebase_url(&px->tr, p, px->url_i);
 	if (err != RELAY_OK) {
 		apierr_send_err(req, px->pc->in, err, NULL);
 		return OUT_DONE;
@@ -1260,7 +1322,11 @@ learn(struct proxy *px, const struct config_target *t, const char *tname,
 		keypool_rest(kv, t->provider->name, kc->fp, rest);
 	} else if (kc->key != NULL && (status == 401 || status == 403))
 		key_refused(px, t, kc, status);
-	/* A target's health: transport failures and 5xx, not 4xx. */
+	/* A target's health: transport failures and 5xx, not 4xx. With
+	 * several base URLs each has a breaker of its own instead (one
+	 * node down must not close the others). */
+	if (t->provider->nurls > 0)
+		return;
 	if (status == 0 || status >= 500)
 		breaker_failure(kv, &px->cfg->breaker, tname, probe);
 	else if (probe)
@@ -1301,8 +1367,9 @@ try_target(struct proxy *px, const struct config_target *t)
 	struct upstream_call c;
 	struct pstate ps;
 	enum outcome o;
-	char tname[2 * RELAY_NAME_MAX + 2];
-	int a, probe = 0, w;
+	char tname[2 * RELAY_NAME_MAX + 2], uname[RELAY_NAME_MAX + 16];
+	int a, probe = 0, w, uprobe = 0;
+	unsigned ufailed = 0;
 
 	target_name(tname, sizeof(tname), t);
 	if (!breaker_allow(kv, &px->cfg->breaker, tname, &probe)) {
@@ -1320,11 +1387,30 @@ try_target(struct proxy *px, const struct config_target *t)
 			px->keys_auth = kc.all_auth;
 			return 0;
 		}
+		px->url_i = -1;
+		if (t->provider->nurls > 0) {
+			px->url_i = pick_url(px, t->provider, ufailed, &uprobe);
+			if (px->url_i < 0) {
+				px->skipped++;
+				return 0;
+			}
+			url_name(uname, sizeof(uname), t->provider, px->url_i);
+		}
 		o = attempt(px, t, &kc, px->u->attempts + 1, &ps, &c);
 		if (c.status >= 200 && c.status < 300)
 			key_served(px, t, &kc);
+		if (px->url_i >= 0 && o != OUT_GONE) {
+			if (c.status == 0 || c.status >= 500) {
+				breaker_failure(
+				    kv, &px->cfg->breaker, uname, uprobe);
+				ufailed |= 1u << px->url_i;
+			} else if (c.status < 300 || uprobe)
+				breaker_success(
+				    kv, &px->cfg->breaker, uname, uprobe);
+		}
 		if (o == OUT_FINAL || o == OUT_BROKEN) {
-			if (c.status == 0 || c.status >= 500)
+			if (t->provider->nurls == 0 &&
+			    (c.status == 0 || c.status >= 500))
 				breaker_failure(
 				    kv, &px->cfg->breaker, tname, probe);
 			if (o == OUT_FINAL)

@@ -20,6 +20,8 @@
 #include "../../lib/accesslog.h"
 #include "../../lib/err.h"
 
+#include "oom_test.h"
+
 static char dir[64], logp[128];
 
 static int
@@ -255,9 +257,51 @@ test_chain_resumes(void **state)
 	assert_int_equal(verify(today, RELAY_OK), 2);
 }
 
+/* Under allocation failures: open fails cleanly (NULL, ENOMEM) or works;
+ * a line is written whole or dropped; the verifier answers or says
+ * RELAY_ENOMEM; nothing leaks (ASan). */
+static void
+test_oom(void **state)
+{
+	struct accesslog *al;
+	char today[256];
+	long n;
+	char why[128];
+	enum relay_err err;
+
+	(void)state;
+	al = accesslog_open(logp, 180, 1);
+	if (al != NULL) {
+		line(al, "o1");
+		line(al, "o2");
+		accesslog_close(al);
+	}
+	today_file(today, sizeof(today), 0);
+	err = accesslog_verify(today, &n, why, sizeof(why));
+	assert_true(err == RELAY_OK || err == RELAY_ENOMEM ||
+	    (err == RELAY_EIO && al == NULL));
+}
+
+static int
+oom_setup_dir(void **state)
+{
+	return setup(state) != 0 ? -1 : oom_setup(state);
+}
+
+static int
+oom_teardown_dir(void **state)
+{
+	oom_teardown(state);
+	return teardown(state);
+}
+
 int
 main(void)
 {
+	const struct CMUnitTest oom_cases[] = {
+	    cmocka_unit_test_setup_teardown(
+		test_oom, oom_setup_dir, oom_teardown_dir),
+	};
 	const struct CMUnitTest cases[] = {
 	    cmocka_unit_test_setup_teardown(
 		test_day_file_and_link, setup, teardown),
@@ -269,5 +313,13 @@ main(void)
 		test_chain_resumes, setup, teardown),
 	};
 
-	return cmocka_run_group_tests_name("accesslog", cases, NULL, NULL);
+	int failed;
+
+	oom_init();
+	failed = cmocka_run_group_tests_name(
+	    "accesslog (oom-safe)", oom_cases, NULL, NULL);
+	if (oom_n == 0)
+		failed +=
+		    cmocka_run_group_tests_name("accesslog", cases, NULL, NULL);
+	return oom_exit(failed);
 }
