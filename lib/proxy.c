@@ -1399,6 +1399,10 @@ try_target(struct proxy *px, const struct config_target *t)
 		o = attempt(px, t, &kc, px->u->attempts + 1, &ps, &c);
 		if (c.status >= 200 && c.status < 300)
 			key_served(px, t, &kc);
+		/* An error event in a 200 stream: the upstream failed, as a
+		 * 502 would say (for the breakers and the metrics). */
+		if (ps.err_event)
+			c.status = 502;
 		if (px->url_i >= 0 && o != OUT_GONE) {
 			if (c.status == 0 || c.status >= 500) {
 				breaker_failure(
