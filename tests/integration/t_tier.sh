@@ -18,6 +18,9 @@
 #      User-Agent llm-relay/..., and A's end user (its key id, signed with
 #      RELAY_TIER_SECRET) is in B's access log and usage report; a forged
 #      claim is not recorded.
+#  (g) a client that leaves A mid-stream cancels B's upstream call; each
+#      tier logs and charges the request once (the tokens it saw), under
+#      the client's request id.
 . "$(dirname "$0")/fault_lib.sh"
 
 export RELAY_ADMIN_TOKEN=admin-$RANDOM$RANDOM
@@ -189,6 +192,29 @@ req fg "$B_URL/v1/chat/completions" -H 'Content-Type: application/json' \
 expect_eq "$(cat "$T/fg.code")" 200 "(e) forged claim: still served"
 sleep 0.3
 expect_eq "$(grep -a '"tier-forged-1"' "$B_DIR/logs/access.log" | grep -c end_user)" 0 "(e) forged claim not recorded"
+
+# (g) the client leaves A mid-stream.
+before=$(curl -sS --max-time 5 "$B_MOCK/_mock/stats" | jget streams_aborted)
+t0=$(now_ms)
+curl -sS -N --max-time 1 "$A_URL/v1/chat/completions" -H 'Content-Type: application/json' \
+    -H "Authorization: Bearer $KA" -H 'x-request-id: tier-abort-1' \
+    -d "$(chat_json solo 'abort me [[mock events=30 gap_ms=300]]' true)" >"$T/ab.body" 2>/dev/null
+expect_eq "$?" 28 "(g) curl cut by --max-time"
+expect "(g) events reached the client" grep -q '^data: ' "$T/ab.body"
+now=$before
+while [ "$now" -le "$before" ] && [ $(($(now_ms) - t0)) -lt 8000 ]; do
+	sleep 0.1
+	now=$(curl -sS --max-time 5 "$B_MOCK/_mock/stats" | jget streams_aborted)
+done
+ms=$(($(now_ms) - t0 - 1000))
+expect_ge "$now" "$((before + 1))" "(g) B's upstream stream aborted"
+row "(g) client leaves A mid-stream" "B's provider call cancelled $ms ms later" 1 "$ms"
+sleep 0.5
+for d in "$A_DIR" "$B_DIR"; do
+	expect_eq "$(grep -ac '"id":"tier-abort-1"' "$d/logs/access.log")" 1 "(g) one access line in $(basename "$d")"
+	expect "(g) $(basename "$d") charged the tokens it saw" grep -aqE '"id":"tier-abort-1".*"out":[1-9]' "$d/logs/access.log"
+done
+measure "(g) access lines: $(grep -ah '"tier-abort-1"' "$A_DIR/logs/access.log" "$B_DIR/logs/access.log" | grep -o '"provider":"[^"]*"\|"out":[0-9]*' | tr '\n' ' ')"
 
 for d in "$A_DIR" "$B_DIR"; do
 	grep -aqE 'AddressSanitizer|runtime error:' "$d"/logs/relay-chat.log 2>/dev/null &&
