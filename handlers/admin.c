@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "../lib/adminview.h"
+#include "../lib/accesslog.h"
 #include "../lib/apierr.h"
 #include "../lib/auth.h"
 #include "../lib/breaker.h"
@@ -672,8 +673,40 @@ handle(struct relay_req *req)
 	config_release(cfg);
 }
 
+/* relay-admin verify-access-log FILE...: check each day file's hash
+ * chain (access_log.hash_chain); 0 when every one holds, 1 when one does
+ * not (the first bad line named), 2 on usage. */
+static int
+verify_access_log(int n, char **files)
+{
+	char why[256];
+	long lines;
+	int i, bad = 0;
+	enum relay_err err;
+
+	if (n == 0) {
+		fprintf(stderr,
+		    "usage: relay-admin verify-access-log "
+		    "FILE...\n");
+		return 2;
+	}
+	for (i = 0; i < n; i++) {
+		err = accesslog_verify(files[i], &lines, why, sizeof(why));
+		if (err == RELAY_OK)
+			printf("%s: ok, %ld lines chained\n", files[i], lines);
+		else {
+			printf("%s: BROKEN at line %ld: %s\n", files[i], lines,
+			    why[0] != '\0' ? why : err_name(err));
+			bad = 1;
+		}
+	}
+	return bad;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc >= 2 && strcmp(argv[1], "verify-access-log") == 0)
+		return verify_access_log(argc - 2, argv + 2);
 	return server_main(argc, argv, "relay-admin", handle);
 }

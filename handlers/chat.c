@@ -31,6 +31,7 @@
 #include "../lib/pii_out.h"
 #include "../lib/promptlog.h"
 #include "../lib/proxy.h"
+#include "../lib/tier.h"
 #include "../lib/req.h"
 #include "../lib/server.h"
 
@@ -578,6 +579,24 @@ gemini_models(struct relay_req *req, const struct config *cfg, struct gate *g)
 	return 1;
 }
 
+/* A tier key's request: whom the lower tier served, when it signed the
+ * claim with the secret both tiers share; an unsigned or forged claim is
+ * logged and not recorded. */
+static void
+tier_end_user(struct relay_req *req)
+{
+	const char *h = req_header(req, TIER_END_USER_HEADER);
+
+	if (h == NULL)
+		return;
+	if (!tier_verify(getenv("RELAY_TIER_SECRET"), h, time(NULL),
+		req->m_end_user, sizeof(req->m_end_user)))
+		log_warn("id=%s: key %s: %s not verified (RELAY_TIER_SECRET "
+			 "unset or different, clock skew, or forged): not "
+			 "recorded",
+		    req->id, req->m_key_id, TIER_END_USER_HEADER);
+}
+
 static void
 chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 {
@@ -626,6 +645,8 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 	if (!gate_auth(req, g, rt.d))
 		return;
 	memset(&po, 0, sizeof(po));
+	if (g->key != NULL && g->key->tier)
+		tier_end_user(req);
 	m = validate(req, cfg, &rt, &cr);
 	if (m != NULL)
 		req->m_model = m->name;
@@ -637,6 +658,7 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 		pc.in = rt.d;
 		pc.cr = &cr;
 		pc.m = m;
+		pc.tier = g->key != NULL && g->key->tier;
 		pc.anthropic_beta = rt.d == DIALECT_ANTHROPIC
 		    ? req_header(req, "anthropic-beta")
 		    : NULL;
@@ -644,7 +666,6 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 		    rt.d == DIALECT_GEMINI && rt.stream && !rt.sse;
 		pc.record = NULL;
 		pc.pii = pii_out_on(&po) ? &po : NULL;
-		pc.hold_head = g->key != NULL && g->key->tier;
 		relay(req, cfg, &pc, &u);
 		gate_settle(req, g, m, u.known, u.prompt_tokens,
 		    u.completion_tokens, u.events);

@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* accesslog.c - JSON lines in day files. The live file is path; the first
- * write of a new (UTC) day moves yesterday's to path.YYYY-MM-DD, and one
- * past its size limit goes to path.YYYY-MM-DDTHHMMSS, both under
- * flock(path.lock) by whichever process sees it first; the others notice
- * the new inode and reopen. Files older than the retention are removed
- * at each day change. */
+/* accesslog.c - JSON lines in a file per day (path.YYYY-MM-DD, UTC),
+ * path a symlink to today's; day files past the retention deleted; an
+ * optional hash chain per file (accesslog.h). Every responder process of
+ * the host appends (O_APPEND: one write(2) a line). */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -19,40 +17,22 @@
 
 #include "accesslog.h"
 #include "buf.h"
+#include "crypto.h"
+#include "limits.h"
 #include "mem.h"
 
 struct accesslog {
 	pthread_mutex_t lock;
-	char *path;
-	long long max;
-	int fd;
-	ino_t ino;
+	char *path; /* the name readers use: a symlink to today's file */
+	char *dir, *base; /* path's directory and file name */
+	int days; /* retention, 0: for ever */
+	int chain; /* hash chain */
+	int fd; /* today's file */
+	char day[16];
+	off_t end; /* the file's size after our last line, -1: unknown */
+	char last[65]; /* our last line's hash */
 	unsigned long writes;
-	long long retain_s; /* day files older than this go; 0: kept */
-	long long day; /* UTC day (since the epoch) the live file is of */
 };
-
-static long long
-day_of(time_t t)
-{
-	return (long long)t / 86400;
-}
-
-/* path + "." + the UTC day of t (with the time of day too when clock),
- * into out. 0 on overflow. */
-static int
-dated_name(char *out, size_t n, const char *path, time_t t, int clock)
-{
-	char stamp[32];
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	if (clock)
-		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H%M%S", &tm);
-	else
-		strftime(stamp, sizeof(stamp), "%Y-%m-%d", &tm);
-	return snprintf(out, n, "%s.%s", path, stamp) < (int)n;
-}
 
 void
 accesslog_anon_ip(const char *ip, char *out, unsigned long outsz)
@@ -69,116 +49,137 @@ accesslog_anon_ip(const char *ip, char *out, unsigned long outsz)
 		snprintf(out, outsz, "-");
 }
 
-static int
-open_log(struct accesslog *al)
+/* "<base>.YYYY-MM-DD" (a day file of ours): the day, else NULL. */
+static const char *
+day_of(const char *name, const char *base, size_t baselen)
 {
+	static const char shape[] = "dddd-dd-dd";
+	const char *d;
+	size_t i;
+
+	if (strncmp(name, base, baselen) != 0 || name[baselen] != '.')
+		return NULL;
+	d = name + baselen + 1;
+	if (strlen(d) != 10)
+		return NULL;
+	for (i = 0; i < 10; i++)
+		if (shape[i] == 'd' ? (d[i] < '0' || d[i] > '9') : d[i] != '-')
+			return NULL;
+	return d;
+}
+
+/* Day files older than the retention go: every process may do it at its
+ * day change (an unlink that lost the race fails harmlessly). */
+static void
+prune(struct accesslog *al, time_t now)
+{
+	char cutoff[16], path[4096];
+	time_t old = now - (time_t)al->days * 86400;
+	struct dirent *de;
+	const char *d;
+	struct tm tm;
+	DIR *dir;
+
+	if (al->days <= 0)
+		return;
+	gmtime_r(&old, &tm);
+	strftime(cutoff, sizeof(cutoff), "%Y-%m-%d", &tm);
+	dir = opendir(al->dir);
+	if (dir == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		d = day_of(de->d_name, al->base, strlen(al->base));
+		if (d != NULL && strcmp(d, cutoff) < 0 &&
+		    snprintf(path, sizeof(path), "%s/%s", al->dir, de->d_name) <
+			(int)sizeof(path))
+			(void)unlink(path);
+	}
+	closedir(dir);
+}
+
+/* path itself names today's file: a symlink swapped in whole (a plain
+ * file there, from before day files, is kept as path.old). */
+static void
+link_today(struct accesslog *al)
+{
+	char target[4096], tmp[4096];
 	struct stat st;
 
-	al->fd =
-	    open(al->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (al->fd < 0 || fstat(al->fd, &st) != 0)
-		return -1;
-	al->ino = st.st_ino;
-	/* A file left from an earlier day moves at the first write. */
-	al->day = st.st_size > 0 ? day_of(st.st_mtime) : day_of(time(NULL));
-	return 0;
+	if (snprintf(target, sizeof(target), "%s.%s", al->base, al->day) >=
+		(int)sizeof(target) ||
+	    snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", al->path,
+		(long)getpid()) >= (int)sizeof(tmp))
+		return;
+	if (lstat(al->path, &st) == 0 && S_ISREG(st.st_mode)) {
+		snprintf(tmp, sizeof(tmp), "%s.old", al->path);
+		(void)rename(al->path, tmp);
+		snprintf(
+		    tmp, sizeof(tmp), "%s.%ld.tmp", al->path, (long)getpid());
+	}
+	(void)unlink(tmp);
+	if (symlink(target, tmp) == 0 && rename(tmp, al->path) != 0)
+		(void)unlink(tmp);
+}
+
+/* Caller holds al->lock: the file of day (UTC), opened on a new day. */
+static void
+do_day_file(struct accesslog *al, const char *day, time_t now)
+{
+	char path[4096];
+
+	if (al->fd >= 0 && strcmp(al->day, day) == 0)
+		return;
+	if (al->fd >= 0)
+		close(al->fd);
+	al->fd = -1;
+	al->end = -1;
+	snprintf(al->day, sizeof(al->day), "%s", day);
+	if (snprintf(path, sizeof(path), "%s.%s", al->path, day) >=
+	    (int)sizeof(path))
+		return;
+	/* Read too: a chained line hashes the line before it. */
+	al->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	link_today(al);
+	prune(al, now);
 }
 
 struct accesslog *
-accesslog_open(const char *path, long long max_bytes)
+accesslog_open(const char *path, int retention_days, int hash_chain)
 {
 	struct accesslog *al = mem_calloc(1, sizeof(*al));
+	const char *slash;
+	char day[16];
+	time_t now = time(NULL);
+	struct tm tm;
 
 	if (al == NULL)
 		return NULL;
-	al->path = mem_strdup(path);
-	al->max = max_bytes;
-	al->retain_s = (long long)ACCESSLOG_RETENTION_DAYS * 86400;
+	al->fd = -1;
+	al->days = retention_days;
+	al->chain = hash_chain;
 	pthread_mutex_init(&al->lock, NULL);
-	if (al->path == NULL || open_log(al) != 0) {
+	al->path = mem_strdup(path);
+	slash = path != NULL ? strrchr(path, '/') : NULL;
+	al->dir = slash == NULL ? mem_strdup(".")
+				: mem_strndup(path, (size_t)(slash - path));
+	al->base = mem_strdup(slash == NULL ? path : slash + 1);
+	if (al->path == NULL || al->dir == NULL || al->base == NULL) {
+		accesslog_close(al);
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (al->dir[0] == '\0') {
+		mem_free(al->dir);
+		al->dir = mem_strdup("/");
+	}
+	gmtime_r(&now, &tm);
+	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+	do_day_file(al, day, now);
+	if (al->fd < 0) {
 		accesslog_close(al);
 		return NULL;
 	}
 	return al;
-}
-
-void
-accesslog_set_retention(struct accesslog *al, long days)
-{
-	pthread_mutex_lock(&al->lock);
-	al->retain_s = days > 0 ? (long long)days * 86400 : 0;
-	pthread_mutex_unlock(&al->lock);
-}
-
-/* Remove day and size files of path older than the retention. */
-static void
-sweep(const struct accesslog *al, time_t now)
-{
-	char dir[4096], full[4096];
-	const char *slash = strrchr(al->path, '/'), *base;
-	size_t blen;
-	struct dirent *e;
-	struct stat st;
-	DIR *d;
-
-	if (al->retain_s <= 0)
-		return;
-	if (slash == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else if (snprintf(dir, sizeof(dir), "%.*s", (int)(slash - al->path),
-		     al->path) >= (int)sizeof(dir))
-		return;
-	base = slash != NULL ? slash + 1 : al->path;
-	blen = strlen(base);
-	d = opendir(slash == al->path ? "/" : dir);
-	if (d == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		/* Only our own: base + "." + a date. */
-		if (strncmp(e->d_name, base, blen) != 0 ||
-		    e->d_name[blen] != '.' || e->d_name[blen + 1] < '0' ||
-		    e->d_name[blen + 1] > '9')
-			continue;
-		if (snprintf(full, sizeof(full), "%s/%s", dir, e->d_name) >=
-		    (int)sizeof(full))
-			continue;
-		if (stat(full, &st) == 0 && S_ISREG(st.st_mode) &&
-		    (long long)(now - st.st_mtime) > al->retain_s)
-			(void)unlink(full);
-	}
-	closedir(d);
-}
-
-/* Caller holds al->lock: the first write of a new day moves the day
- * before's file aside (once, whichever process comes first) and sweeps. */
-static void
-day_roll(struct accesslog *al)
-{
-	time_t now = time(NULL);
-	char lock[4096], dated[4096];
-	struct stat st;
-	int lfd;
-
-	if (day_of(now) == al->day)
-		return;
-	if (snprintf(lock, sizeof(lock), "%s.lock", al->path) >=
-	    (int)sizeof(lock))
-		return;
-	lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lfd >= 0 && flock(lfd, LOCK_EX) == 0 && stat(al->path, &st) == 0 &&
-	    st.st_size > 0 && day_of(st.st_mtime) < day_of(now) &&
-	    dated_name(dated, sizeof(dated), al->path, st.st_mtime, 0) &&
-	    access(dated, F_OK) != 0)
-		(void)rename(al->path, dated);
-	if (lfd >= 0) {
-		sweep(al, now);
-		close(lfd);
-	}
-	if (al->fd >= 0)
-		close(al->fd);
-	if (open_log(al) != 0)
-		al->fd = -1;
-	al->day = day_of(now);
 }
 
 void
@@ -190,36 +191,86 @@ accesslog_close(struct accesslog *al)
 		close(al->fd);
 	pthread_mutex_destroy(&al->lock);
 	mem_free(al->path);
+	mem_free(al->dir);
+	mem_free(al->base);
 	mem_free(al);
 }
 
-/* Caller holds al->lock: rotate when too big, reopen when rotated. */
-static void
-do_maybe_rotate(struct accesslog *al)
+/* The hash of the last whole line of fd's file of size sz: hex into out.
+ * 0, or -1 when it cannot be read. */
+static int
+last_line_hash(int fd, off_t sz, char out[65])
 {
-	char lock[4096], old[4096];
-	struct stat st, cur;
-	int lfd;
+	/* On the heap: this runs on a coroutine's small stack. */
+	char *tail = mem_malloc(RELAY_ACCESS_LINE_MAX);
+	unsigned char md[32];
+	off_t from =
+	    sz > RELAY_ACCESS_LINE_MAX ? sz - RELAY_ACCESS_LINE_MAX : 0;
+	ssize_t n =
+	    tail != NULL ? pread(fd, tail, (size_t)(sz - from), from) : -1;
+	ssize_t i;
+	int rc = -1;
 
-	day_roll(al);
-	if (++al->writes % 64 != 0 && al->writes != 1)
+	if (n <= 0 || tail[n - 1] != '\n')
+		goto out;
+	for (i = n - 2; i >= 0 && tail[i] != '\n'; i--)
+		;
+	if (i < 0 && from > 0)
+		goto out;
+	crypto_sha256(tail + i + 1, (size_t)(n - 2 - i), md);
+	crypto_hex(md, 32, out);
+	rc = 0;
+out:
+	mem_free(tail);
+	return rc;
+}
+
+/* Caller holds al->lock; b is a line ending in "}\n". Chained: the line
+ * gets "prev", the hash of the line before it in the file (zeros for the
+ * first), found under flock(2) since every process of the host appends
+ * to the file (its own last line is remembered: no read when it was the
+ * last writer). */
+static void
+do_write(struct accesslog *al, struct buf *b)
+{
+	static const char zeros[] = "0000000000000000000000000000000000000000"
+				    "000000000000000000000000";
+	char prev[65];
+	unsigned char md[32];
+	struct stat st;
+
+	if (!al->chain) {
+		if (write(al->fd, b->data, b->len) < 0)
+			al->writes +=
+			    0; /* a full disk must not fail requests */
 		return;
-	if (stat(al->path, &st) == 0 && st.st_ino == al->ino &&
-	    st.st_size < al->max)
+	}
+	if (flock(al->fd, LOCK_EX) != 0)
 		return;
-	if (snprintf(lock, sizeof(lock), "%s.lock", al->path) >=
-		(int)sizeof(lock) ||
-	    !dated_name(old, sizeof(old), al->path, time(NULL), 1))
-		return;
-	lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lfd >= 0 && flock(lfd, LOCK_EX) == 0 && stat(al->path, &cur) == 0 &&
-	    cur.st_size >= al->max && access(old, F_OK) != 0)
-		(void)rename(al->path, old); /* the other writers follow */
-	if (lfd >= 0)
-		close(lfd);
-	close(al->fd);
-	if (open_log(al) != 0)
-		al->fd = -1;
+	if (fstat(al->fd, &st) != 0)
+		goto out;
+	if (st.st_size == 0)
+		memcpy(prev, zeros, 65);
+	else if (st.st_size == al->end)
+		memcpy(prev, al->last, 65);
+	else if (last_line_hash(al->fd, st.st_size, prev) != 0)
+	/* A torn or unreadable line before: the line is kept, and
+		 * the verifier reports the break here. */
+	{
+		memset(prev, 'f', 64);
+		prev[64] = '\0';
+	}
+	buf_truncate(b, b->len - 2);
+	if (buf_printf(b, ",\"prev\":\"%s\"}\n", prev) != RELAY_OK)
+		goto out;
+	if (write(al->fd, b->data, b->len) == (ssize_t)b->len) {
+		crypto_sha256(b->data, b->len - 1, md);
+		crypto_hex(md, 32, al->last);
+		al->end = st.st_size + (off_t)b->len;
+	} else
+		al->end = -1;
+out:
+	(void)flock(al->fd, LOCK_UN);
 }
 
 static enum relay_err
@@ -260,7 +311,7 @@ accesslog_write(struct accesslog *al, const struct access_entry *e)
 	accesslog_anon_ip(e->client_ip, ip, sizeof(ip));
 	ms_tenths(e->seconds, &ms, &ms_t);
 	ms_tenths(e->ttft_seconds, &ttft, &ttft_t);
-	buf_init(&b, 8192);
+	buf_init(&b, RELAY_ACCESS_LINE_MAX - 80); /* room for "prev" */
 	n = snprintf(head, sizeof(head), "{\"ts\":\"%s.%03ldZ\"", ts,
 	    now.tv_nsec / 1000000);
 	err = buf_append(&b, head, n > 0 ? (size_t)n : 0);
@@ -268,6 +319,8 @@ accesslog_write(struct accesslog *al, const struct access_entry *e)
 		err = str_field(&b, "id", e->id);
 	if (err == RELAY_OK)
 		err = str_field(&b, "key", e->key_id);
+	if (err == RELAY_OK && e->end_user != NULL)
+		err = str_field(&b, "end_user", e->end_user);
 	if (err == RELAY_OK)
 		err = str_field(&b, "route", e->route);
 	if (err == RELAY_OK)
@@ -298,12 +351,108 @@ accesslog_write(struct accesslog *al, const struct access_entry *e)
 		    ? buf_append(&b, tail, (size_t)n)
 		    : RELAY_ETOOBIG;
 	if (err == RELAY_OK) {
+		char day[16];
+
+		strftime(day, sizeof(day), "%Y-%m-%d", &tm);
 		pthread_mutex_lock(&al->lock);
-		do_maybe_rotate(al);
-		if (al->fd >= 0 && write(al->fd, b.data, b.len) < 0)
-			al->writes +=
-			    0; /* a full disk must not fail requests */
+		do_day_file(al, day, now.tv_sec);
+		if (al->fd >= 0)
+			do_write(al, &b);
 		pthread_mutex_unlock(&al->lock);
 	}
 	buf_reset(&b);
+}
+
+/* One line of a chained file (p, n: without its newline) against the
+ * hash expected of its "prev": 0, or -1 with why. */
+static int
+verify_line(const char *p, size_t n, const char *want, char *why, size_t whysz)
+{
+	static const char tag[] = ",\"prev\":\"";
+	const size_t tail = sizeof(tag) - 1 + 64 + 2; /* tag, hex, "} */
+	const char *h;
+
+	if (n < tail + 1 || p[0] != '{' || memcmp(p + n - 2, "\"}", 2) != 0 ||
+	    memcmp(p + n - tail, tag, sizeof(tag) - 1) != 0) {
+		snprintf(why, whysz, "no \"prev\" hash at its end");
+		return -1;
+	}
+	h = p + n - 66;
+	if (memcmp(h, want, 64) != 0) {
+		snprintf(why, whysz,
+		    "\"prev\" is %.12s..., the line before hashes to %.12s...: "
+		    "a line was changed, inserted or removed",
+		    h, want);
+		return -1;
+	}
+	return 0;
+}
+
+enum relay_err
+accesslog_verify(const char *file, long *nlines, char *why, size_t whysz)
+{
+	char want[65], chunk[16384];
+	unsigned char md[32];
+	struct buf line;
+	enum relay_err err = RELAY_OK;
+	ssize_t r = 0, i, from;
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+
+	*nlines = 0;
+	snprintf(why, whysz, "%s", "");
+	if (fd < 0) {
+		snprintf(why, whysz, "%s", strerror(errno));
+		return RELAY_EIO;
+	}
+	memset(want, '0', 64);
+	want[64] = '\0';
+	buf_init(&line, RELAY_ACCESS_LINE_MAX);
+	while (err == RELAY_OK && (r = read(fd, chunk, sizeof(chunk))) > 0) {
+		for (from = 0, i = 0; err == RELAY_OK && i < r; i++) {
+			if (chunk[i] != '\n')
+				continue;
+			err =
+			    buf_append(&line, chunk + from, (size_t)(i - from));
+			from = i + 1;
+			if (err == RELAY_ETOOBIG) {
+				snprintf(why, whysz, "a line over %d bytes",
+				    RELAY_ACCESS_LINE_MAX);
+				err = RELAY_EPROTO;
+			}
+			if (err != RELAY_OK)
+				break;
+			++*nlines;
+			if (verify_line(line.data != NULL ? line.data : "",
+				line.len, want, why, whysz) != 0) {
+				err = RELAY_EPROTO;
+				break;
+			}
+			crypto_sha256(line.data, line.len, md);
+			crypto_hex(md, 32, want);
+			buf_clear(&line);
+		}
+		if (err == RELAY_OK && from < r) {
+			err =
+			    buf_append(&line, chunk + from, (size_t)(r - from));
+			if (err == RELAY_ETOOBIG) {
+				snprintf(why, whysz, "a line over %d bytes",
+				    RELAY_ACCESS_LINE_MAX);
+				err = RELAY_EPROTO;
+			}
+		}
+	}
+	if (err == RELAY_OK && r < 0) {
+		snprintf(why, whysz, "%s", strerror(errno));
+		err = RELAY_EIO;
+	}
+	if (err == RELAY_OK && line.len > 0) {
+		++*nlines;
+		snprintf(why, whysz, "the last line is torn (no newline)");
+		err = RELAY_EPROTO;
+	}
+	if (err == RELAY_EPROTO && *nlines == 0)
+		*nlines = 1;
+	buf_reset(&line);
+	close(fd);
+	return err;
 }

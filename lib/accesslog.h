@@ -17,6 +17,7 @@ struct accesslog;
 struct access_entry {
 	const char *id; /* x-request-id */
 	const char *key_id; /* the virtual key's id, never its secret */
+	const char *end_user; /* a tier key's signed end user, or NULL */
 	const char *route, *dialect, *model, *provider;
 	const char *client_ip; /* anonymised before it is written */
 	const char *cache; /* "HIT", "MISS", "REFRESH", "BYPASS" or NULL */
@@ -34,21 +35,28 @@ struct access_entry {
 };
 
 /*
- * Open path for appending (O_APPEND: each line is one write(2), whole
- * even with many processes writing): the live file of the current UTC
- * day, moved to path.YYYY-MM-DD at the first write of the next day, or
- * to path.YYYY-MM-DDTHHMMSS early when it passes max_bytes. NULL with
- * errno set when it cannot be opened.
+ * Open the log named path: lines go to the day file path.YYYY-MM-DD (the
+ * line's UTC date; O_APPEND: each line is one write(2), whole even with
+ * many processes writing), and path becomes a symlink to today's file (a
+ * plain file there is kept as path.old). At each day change day files
+ * older than retention_days go (0: kept for ever). With hash_chain each
+ * line ends in "prev":"<hex SHA-256 of the line before it in its file,
+ * without its newline>" (64 zeros for a file's first line), written under
+ * flock(2): a line changed, inserted or removed breaks the chain
+ * (accesslog_verify). NULL with errno set when it cannot be opened.
  */
 struct accesslog *accesslog_open(
-    const char *path, long long max_bytes) RELAY_MUST_CHECK;
-void accesslog_close(struct accesslog *al);
+    const char *path, int retention_days, int hash_chain) RELAY_MUST_CHECK;
 
-/* Day files (path.YYYY-MM-DD) and size files (path.YYYY-MM-DDTHHMMSS)
- * older than days are removed at each day change; days <= 0 keeps them
- * all. The default is ACCESSLOG_RETENTION_DAYS. */
-#define ACCESSLOG_RETENTION_DAYS 180
-void accesslog_set_retention(struct accesslog *al, long days) RELAY_NONNULL;
+/*
+ * Check the hash chain of one day file: RELAY_OK when every line carries
+ * the hash of the line before it (*nlines: how many); RELAY_EPROTO when
+ * not (*nlines: the first bad line, 1-based; why says what), RELAY_EIO
+ * when it cannot be read, RELAY_ENOMEM.
+ */
+enum relay_err accesslog_verify(
+    const char *file, long *nlines, char *why, size_t whysz) RELAY_MUST_CHECK;
+void accesslog_close(struct accesslog *al);
 
 /* Write e as one line; drops it (and counts nothing) on error. al may be
  * NULL (no access log). Thread-safe. */

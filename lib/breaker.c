@@ -72,7 +72,10 @@ bhash(const char *s)
 
 	for (; *s != '\0'; s++)
 		h = h * 33 + (unsigned char)*s;
-	return h | 1;
+	/* Never 0 (an empty slot). Not "h | 1": that made names differing
+	 * only in their last bit ("p/m0", "p/m1") share a cache entry, so one
+	 * target's open breaker read as the other's for a second. */
+	return h != 0 ? h : 1;
 }
 
 static int

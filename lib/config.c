@@ -481,6 +481,9 @@ provider_free(struct config_provider *p)
 
 	mem_free(p->name);
 	mem_free(p->base_url);
+	for (i = 0; i < p->nurls; i++)
+		mem_free(p->urls[i].url);
+	mem_free(p->urls);
 	for (i = 0; i < p->nkeys; i++) {
 		if (p->keys[i] != NULL)
 			explicit_bzero(p->keys[i], strlen(p->keys[i]));
@@ -893,13 +896,74 @@ parse_api_version(struct vctx *v, struct config_provider *p, json_t *j,
 		p->api_version = vdup(v, ver);
 }
 
+/* http:// or https:// and a host. */
+static int
+url_ok(const char *url)
+{
+	return (strncmp(url, "http://", 7) == 0 ||
+		   strncmp(url, "https://", 8) == 0) &&
+	    strstr(url, "://")[3] != '\0' && strstr(url, "://")[3] != '/';
+}
+
+/* "base_urls": strings or {"url", "weight"}, 1..RELAY_BASE_URLS_MAX. */
+static void
+parse_base_urls(
+    struct vctx *v, struct config_provider *p, json_t *arr, const char *path)
+{
+	static const char *const uknown[] = {"url", "weight", NULL};
+	char upath[160];
+	const char *u;
+	json_t *e;
+	size_t i, n;
+
+	if (!json_is_array(arr) || json_array_size(arr) == 0 ||
+	    json_array_size(arr) > RELAY_BASE_URLS_MAX) {
+		vfail(v, path, "\"base_urls\" must be an array of 1 to %d URLs",
+		    RELAY_BASE_URLS_MAX);
+		return;
+	}
+	p->urls = mem_calloc(json_array_size(arr), sizeof(*p->urls));
+	if (p->urls == NULL) {
+		voom(v);
+		return;
+	}
+	json_array_foreach (arr, i, e) {
+		snprintf(upath, sizeof(upath), "%s.base_urls[%zu]", path, i);
+		p->urls[i].weight = 1;
+		if (json_is_object(e)) {
+			vkeys(v, e, upath, uknown);
+			p->urls[i].weight =
+			    (int)vlong(v, e, "weight", upath, 1, 1, 1000);
+			u = vname(v, e, "url", upath, 1);
+		} else {
+			u = json_string_value(e);
+			if (u == NULL || strlen(u) > RELAY_NAME_MAX)
+				u = NULL;
+		}
+		if (u == NULL || !url_ok(u)) {
+			vfail(v, upath,
+			    "must be an http:// or https:// URL with a host, "
+			    "or "
+			    "{\"url\", \"weight\"}");
+			return;
+		}
+		p->urls[i].url = vdup(v, u);
+		if (p->urls[i].url == NULL)
+			return;
+		n = strlen(p->urls[i].url);
+		while (n > 0 && p->urls[i].url[n - 1] == '/')
+			p->urls[i].url[--n] = '\0';
+		p->nurls = i + 1;
+	}
+}
+
 static void
 parse_provider(
     struct vctx *v, struct config_provider *p, json_t *j, const char *path)
 {
 	static const char *const known[] = {"name", "type", "base_url",
-	    "api_keys", "headers", "timeouts", "api_version", "override",
-	    "anthropic_beta", "proxy", NULL};
+	    "base_urls", "api_keys", "headers", "timeouts", "api_version",
+	    "override", "anthropic_beta", "proxy", "relay", NULL};
 	static const char *const tknown[] = {
 	    "connect_ms", "first_byte_ms", "idle_ms", "total_ms", NULL};
 	const char *name, *type, *url;
@@ -914,7 +978,17 @@ parse_provider(
 	vkeys(v, j, path, known);
 	name = vname(v, j, "name", path, 1);
 	type = vname(v, j, "type", path, 1);
-	url = vname(v, j, "base_url", path, 1);
+	if (json_object_get(j, "base_urls") != NULL) {
+		if (json_object_get(j, "base_url") != NULL) {
+			vfail(v, path,
+			    "give \"base_url\" or \"base_urls\", "
+			    "not both");
+			return;
+		}
+		parse_base_urls(v, p, json_object_get(j, "base_urls"), path);
+		url = p->nurls > 0 ? p->urls[0].url : NULL;
+	} else
+		url = vname(v, j, "base_url", path, 1);
 	if (name == NULL || type == NULL || url == NULL)
 		return;
 	for (i = 0; i < PROVIDER__MAX; i++)
@@ -929,14 +1003,13 @@ parse_provider(
 	}
 	parse_api_version(v, p, j, path, (enum provider_type)i);
 	p->type = (enum provider_type)i;
-	if ((strncmp(url, "http://", 7) != 0 &&
-		strncmp(url, "https://", 8) != 0) ||
-	    strstr(url, "://")[3] == '\0' || strstr(url, "://")[3] == '/') {
+	if (!url_ok(url)) {
 		vfail(v, path,
 		    "\"base_url\" must be http:// or https:// and a host");
 		return;
 	}
 	p->name = vdup(v, name);
+	p->relay = vbool(v, j, "relay", path, 0);
 	p->base_url = vdup(v, url);
 	if (p->base_url != NULL) {
 		size_t n = strlen(p->base_url);
@@ -1222,7 +1295,8 @@ static void
 parse_retry(struct vctx *v, struct config *c, json_t *root)
 {
 	static const char *const known[] = {"max_attempts", "base_delay_ms",
-	    "max_delay_ms", "deadline_ms", "on_status", NULL};
+	    "max_delay_ms", "deadline_ms", "max_retry_after_ms", "on_status",
+	    NULL};
 	static const int defaults[] = {429, 500, 502, 503, 504, 529};
 	json_t *r = json_object_get(root, "retry"), *st, *e;
 	struct config_retry *cr = &c->retry;
@@ -1242,6 +1316,8 @@ parse_retry(struct vctx *v, struct config *c, json_t *root)
 	    vlong(v, r, "max_delay_ms", "$.retry", 5000, 0, 600000);
 	cr->deadline_ms =
 	    vlong(v, r, "deadline_ms", "$.retry", 60000, 0, 3600000);
+	cr->max_retry_after_ms =
+	    vlong(v, r, "max_retry_after_ms", "$.retry", 10000, 0, 3600000);
 	st = json_object_get(r, "on_status");
 	if (st == NULL) {
 		memcpy(cr->on_status, defaults, sizeof(defaults));
@@ -1314,9 +1390,12 @@ parse_top(struct vctx *v, struct config *c, json_t *root)
 {
 	static const char *const known[] = {"memcached", "providers", "models",
 	    "limits", "stream", "data_dir", "retry", "breaker", "keypool",
-	    "cache", "content_filter", "prompt_log", "pii_protection", NULL};
+	    "cache", "content_filter", "prompt_log", "pii_protection",
+	    "access_log", NULL};
 	static const char *const pknown[] = {"enabled", "retention_h", NULL};
 	static const struct config_pii pii_def = {{0}};
+	static const char *const aknown[] = {
+	    "retention_days", "hash_chain", NULL};
 	static const struct config_filter filter_def = {0, FILTER_OUT_OFF};
 	static const struct config_cache cache_def = {
 	    0, RELAY_CACHE_TTL_DEFAULT, 0, 0};
@@ -1325,7 +1404,7 @@ parse_top(struct vctx *v, struct config *c, json_t *root)
 	static const char *const sknown[] = {"heartbeat_ms", NULL};
 	json_t *lim = json_object_get(root, "limits");
 	json_t *st = json_object_get(root, "stream");
-	json_t *pl;
+	json_t *pl, *al = json_object_get(root, "access_log");
 
 	vkeys(v, root, "$", known);
 	if (lim != NULL && !json_is_object(lim))
@@ -1367,6 +1446,13 @@ parse_top(struct vctx *v, struct config *c, json_t *root)
 	c->prompt_log = vbool(v, pl, "enabled", "$.prompt_log", 0);
 	c->prompt_log_hours = vlong(v, pl, "retention_h", "$.prompt_log",
 	    RELAY_PROMPT_LOG_HOURS_DEFAULT, 1, 24L * 366);
+	if (al != NULL && !json_is_object(al))
+		vfail(v, "$.access_log", "must be an object");
+	else if (al != NULL)
+		vkeys(v, al, "$.access_log", aknown);
+	c->access_retention_days = (int)vlong(v, al, "retention_days",
+	    "$.access_log", RELAY_ACCESS_LOG_DAYS_DEFAULT, 0, 36600);
+	c->access_hash_chain = vbool(v, al, "hash_chain", "$.access_log", 0);
 	if (v->err == RELAY_OK)
 		parse_filter_files(
 		    v, c, json_object_get(root, "content_filter"));

@@ -45,11 +45,21 @@ struct config_override {
 	struct config_strs body_set_json; /* ... their values, as "[value]" */
 };
 
+/* One of a provider's base_urls (several nodes of one API). */
+struct config_base_url {
+	char *url; /* without trailing '/' */
+	int weight; /* share, >= 1 */
+};
+
 struct config_provider {
 	struct config_override ov;
 	char *name;
 	enum provider_type type;
-	char *base_url; /* without trailing '/' */
+	char *base_url; /* without trailing '/'; base_urls: the first */
+	/* base_urls: chosen per call by weight, each with its own breaker
+	 * ("<provider>@<index>"); none when the provider has one base_url. */
+	struct config_base_url *urls;
+	size_t nurls;
 	char **keys; /* resolved secrets; never log them */
 	int *key_weights; /* per key, >= 1 */
 	size_t nkeys;
@@ -65,6 +75,9 @@ struct config_provider {
 	 * NULL: direct. key_proxies[i] (NULL: the provider's) for keys[i]. */
 	char *proxy;
 	char **key_proxies;
+	/* "relay": another llm-relay (a tier above): it gets our request
+	 * id, a traceparent and the signed end user (tier.h). */
+	int relay;
 };
 
 struct config_target {
@@ -84,6 +97,9 @@ struct config_retry {
 	long base_delay_ms; /* backoff: base * 2^(attempt-1), jittered */
 	long max_delay_ms;
 	long deadline_ms; /* no new attempt after this since the start */
+	/* An upstream Retry-After longer than this is not waited for: the
+	 * answer goes on (to the next target, or to the client) at once. */
+	long max_retry_after_ms;
 	int on_status[16]; /* upstream statuses worth another attempt */
 	size_t non_status;
 };
@@ -174,6 +190,11 @@ struct config {
 	struct config_filter filter; /* the defaults models inherit */
 	int prompt_log; /* prompt_log.enabled: keep masked prompts/answers */
 	long prompt_log_hours; /* prompt_log.retention_h */
+	/* access_log: day files kept this many days (0: for ever), each line
+	 * chained to the one before it by its hash (accesslog.h). Read when
+	 * a responder starts. */
+	int access_retention_days;
+	int access_hash_chain;
 	char **filter_files; /* word lists, one word per line */
 	size_t nfilter_files;
 	struct config_pii pii; /* the defaults models inherit */

@@ -261,6 +261,7 @@ vkey_load(struct vkey *k, json_t *rec)
 	k->monthly_budget_usd =
 	    json_is_number(budget) ? json_number_value(budget) : 0;
 	k->disabled = json_is_true(json_object_get(rec, "disabled"));
+	k->tier = json_is_true(json_object_get(rec, "tier"));
 	k->filter_output = filter_output_of(
 	    json_string_value(json_object_get(rec, "content_filter")));
 	k->tier = json_is_true(json_object_get(rec, "tier"));
@@ -503,9 +504,8 @@ apply_field(json_t *rec, const char *k, json_t *v, char *errbuf, size_t errsz)
 		json_number_value(v) > 1e9))
 		return bad(
 		    errbuf, errsz, "must be a number >= 0 (0: no limit)", k);
-	if (strcmp(k, "tier") == 0 && !json_is_boolean(v))
-		return bad(errbuf, errsz, "must be true or false", k);
-	if (strcmp(k, "disabled") == 0 && !json_is_boolean(v))
+	if ((strcmp(k, "disabled") == 0 || strcmp(k, "tier") == 0) &&
+	    !json_is_boolean(v))
 		return bad(errbuf, errsz, "must be true or false", k);
 	if (strcmp(k, "content_filter") == 0) {
 		if (json_is_null(v)) {

@@ -80,14 +80,14 @@ do_day_file(struct ledger *l, const char *day)
 }
 
 void
-ledger_record(struct ledger *l, const char *key_id, const char *model,
-    long long tokens_in, long long tokens_out, uint64_t cost_micro_usd,
-    int cache_hit)
+ledger_record(struct ledger *l, const char *key_id, const char *end_user,
+    const char *model, long long tokens_in, long long tokens_out,
+    uint64_t cost_micro_usd, int cache_hit)
 {
-	char day[16], line[1024];
+	char day[16], line[1200];
 	time_t now = time(NULL);
 	struct tm tm;
-	struct buf k, m;
+	struct buf k, m, u;
 	int n;
 
 	if (l == NULL)
@@ -96,13 +96,20 @@ ledger_record(struct ledger *l, const char *key_id, const char *model,
 	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
 	buf_init(&k, 128);
 	buf_init(&m, 1024);
+	buf_init(&u, 160);
 	if (buf_json_escape(&k, key_id, strlen(key_id)) != RELAY_OK ||
-	    buf_json_escape(&m, model, strlen(model)) != RELAY_OK)
+	    buf_json_escape(&m, model, strlen(model)) != RELAY_OK ||
+	    (end_user != NULL &&
+		(buf_puts(&u, ",\"user\":\"") != RELAY_OK ||
+		    buf_json_escape(&u, end_user, strlen(end_user)) !=
+			RELAY_OK ||
+		    buf_puts(&u, "\"") != RELAY_OK)))
 		goto out;
 	n = snprintf(line, sizeof(line),
-	    "{\"ts\":%lld,\"key\":\"%s\",\"model\":\"%s\",\"in\":%lld,"
+	    "{\"ts\":%lld,\"key\":\"%s\"%s,\"model\":\"%s\",\"in\":%lld,"
 	    "\"out\":%lld,\"cost\":%llu,\"hit\":%d}\n",
-	    (long long)now, k.data, m.data, tokens_in, tokens_out,
+	    (long long)now, k.data, u.len > 0 ? u.data : "", m.data, tokens_in,
+	    tokens_out,
 	    /* A saturated cost as the largest a JSON reader takes back
 	     * (jansson refuses integers past 2^63-1: the line would be
 	     * skipped as torn, and its spending lost from the report). */
@@ -120,6 +127,7 @@ ledger_record(struct ledger *l, const char *key_id, const char *model,
 out:
 	buf_reset(&k);
 	buf_reset(&m);
+	buf_reset(&u);
 }
 
 static int
@@ -142,17 +150,19 @@ add_line(json_t *agg, const char *day, const char *p, size_t n)
 {
 	char jerr[32], id[1400];
 	json_t *v = NULL, *row;
-	const char *key, *model;
+	const char *key, *model, *user;
 	enum relay_err err;
 
 	if (jsonx_parse(p, n, &v, jerr, sizeof(jerr)) != RELAY_OK)
 		return RELAY_OK; /* a torn line: skipped */
 	key = json_string_value(json_object_get(v, "key"));
 	model = json_string_value(json_object_get(v, "model"));
+	/* A tier key's end user: a row of its own (the lower tier's key). */
+	user = json_string_value(json_object_get(v, "user"));
 	err = RELAY_OK;
 	if (key != NULL && model != NULL &&
-	    snprintf(id, sizeof(id), "%s\t%s\t%s", day, key, model) <
-		(int)sizeof(id)) {
+	    snprintf(id, sizeof(id), "%s\t%s\t%s\t%s", day, key,
+		user != NULL ? user : "", model) < (int)sizeof(id)) {
 		row = json_object_get(agg, id);
 		if (row == NULL) {
 			row = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I}",
@@ -160,6 +170,12 @@ add_line(json_t *agg, const char *day, const char *p, size_t n)
 			    (json_int_t)0, "cache_hits", (json_int_t)0,
 			    "tokens_in", (json_int_t)0, "tokens_out",
 			    (json_int_t)0, "cost", (json_int_t)0);
+			if (row != NULL && user != NULL &&
+			    json_object_set_new(
+				row, "end_user", json_string(user)) != 0) {
+				json_decref(row);
+				row = NULL;
+			}
 			if (row == NULL ||
 			    json_object_set_new(agg, id, row) != 0)
 				err = RELAY_ENOMEM;
@@ -233,7 +249,7 @@ render(json_t *agg, int csv, struct buf *out)
 	if (csv)
 		err = buf_puts(out,
 		    "day,key,model,requests,cache_hits,tokens_in,"
-		    "tokens_out,cost_usd\n");
+		    "tokens_out,cost_usd,end_user\n");
 	json_object_foreach (agg, k, row) {
 		double usd =
 		    (double)json_integer_value(json_object_get(row, "cost")) /
@@ -245,7 +261,7 @@ render(json_t *agg, int csv, struct buf *out)
 		json_object_del(row, "cost");
 		if (csv)
 			err = buf_printf(out,
-			    "%s,%s,%s,%lld,%lld,%lld,%lld,%.6f\n",
+			    "%s,%s,%s,%lld,%lld,%lld,%lld,%.6f,%s\n",
 			    json_string_value(json_object_get(row, "day")),
 			    json_string_value(json_object_get(row, "key")),
 			    json_string_value(json_object_get(row, "model")),
@@ -257,7 +273,11 @@ render(json_t *agg, int csv, struct buf *out)
 				json_object_get(row, "tokens_in")),
 			    (long long)json_integer_value(
 				json_object_get(row, "tokens_out")),
-			    usd);
+			    usd,
+			    json_is_string(json_object_get(row, "end_user"))
+				? json_string_value(
+				      json_object_get(row, "end_user"))
+				: "");
 		else if (json_array_append(list, row) != 0)
 			err = RELAY_ENOMEM;
 	}

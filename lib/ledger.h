@@ -24,9 +24,9 @@ void ledger_close(struct ledger *l);
  * kept when a process is killed; a machine crash may lose what the kernel
  * had not written yet). l may be NULL. Thread-safe.
  */
-void ledger_record(struct ledger *l, const char *key_id, const char *model,
-    long long tokens_in, long long tokens_out, uint64_t cost_micro_usd,
-    int cache_hit);
+void ledger_record(struct ledger *l, const char *key_id, const char *end_user,
+    const char *model, long long tokens_in, long long tokens_out,
+    uint64_t cost_micro_usd, int cache_hit);
 
 /*
  * Sum the ledger in dir from day from to day to (inclusive, "YYYY-MM-DD")

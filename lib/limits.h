@@ -160,6 +160,18 @@
 #define RELAY_QUOTA_MAX (1ull << 50)
 /* Provider API versions when the config names none. */
 #define RELAY_AZURE_API_VERSION "2024-10-21"
+/* Access log day files kept (access_log.retention_days): a network log
+ * is kept at least six months (网络安全法 art. 21). */
+#define RELAY_ACCESS_LOG_DAYS_DEFAULT 180
+/* Base URLs of one provider (providers[].base_urls). */
+#define RELAY_BASE_URLS_MAX 16
+/* One access log line at most, "prev" included: bytes. */
+#define RELAY_ACCESS_LINE_MAX 8272
+/* Ours, as every upstream sees it (the Makefile may set the version). */
+#ifndef RELAY_VERSION
+#define RELAY_VERSION "0.9"
+#endif
+#define RELAY_USER_AGENT "llm-relay/" RELAY_VERSION
 #define RELAY_ANTHROPIC_VERSION "2023-06-01"
 /* Response cache: an entry's lifetime (seconds), the largest answer kept
  * (bytes), and how much of it one memcached item holds (bytes; memcached's

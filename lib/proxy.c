@@ -69,9 +69,8 @@ struct pstate {
 	int first; /* the first answer bytes went out */
 	int rec_off; /* the answer outgrew pc->record: not recorded */
 	int cut; /* the content filter ended the stream: upstream left */
-	/* The stream's first event was an error (body holds its data): a
-	 * failure before any answer, retried like an error status. */
-	int early_error;
+	int no_retry; /* the upstream said x-should-retry: false */
+	int err_event; /* the stream's first event was an error: in body */
 	const struct timespec *t0; /* when the request arrived */
 	struct proxy_usage *u;
 };
@@ -96,6 +95,7 @@ struct last_failure {
 	enum dialect from;
 	char retry_after[32];
 	int proxy; /* the egress proxy failed, not the upstream */
+	int no_retry; /* the upstream said x-should-retry: false */
 };
 
 /* --- usage ------------------------------------------------------------- */
@@ -423,6 +423,7 @@ on_head(void *arg, const struct upstream_head *h)
 	snprintf(ps->ctype, sizeof(ps->ctype), "%s", h->content_type);
 	snprintf(
 	    ps->retry_after, sizeof(ps->retry_after), "%s", h->retry_after);
+	ps->no_retry = h->no_retry;
 	if (!cr->stream || h->status < 200 || h->status >= 300 ||
 	    strncasecmp(h->content_type, "text/event-stream", 17) != 0) {
 		ps->mode = PMODE_BUFFER;
@@ -602,12 +603,11 @@ plausible(enum dialect d, const struct sse_event *ev)
 	return e - p >= 2 && p[0] == '{' && e[-1] == '}';
 }
 
-/* sse_feed's callback: returns non-zero (stop) with the reason kept. */
 /*
- * 1 when ev is the upstream's in-stream error (Anthropic "event: error",
- * OpenAI and Gemini a data object with "error"). Before any answer event
- * it means the call failed: a relay behind, or a provider, that sent only
- * comments (heartbeats) and then its error.
+ * An error event in place of the answer's first data event: what another
+ * relay (a tier below us, or any SSE upstream that committed its 200 with
+ * comments) sends when its own upstream failed. Nothing of the answer is
+ * out yet, so it is a failed attempt like an HTTP error, not an answer.
  */
 static int
 error_event(enum dialect d, const struct sse_event *ev)
@@ -616,12 +616,16 @@ error_event(enum dialect d, const struct sse_event *ev)
 
 	if (!ev->has_data)
 		return 0;
-	if (d == DIALECT_ANTHROPIC)
-		return span_eq(ev->name, "error");
+	if (d == DIALECT_ANTHROPIC && ev->name.len == 5 &&
+	    memcmp(ev->name.p, "error", 5) == 0)
+		return 1;
 	return jsonx_member(ev->data, "error", &v) == RELAY_OK && v.len > 0 &&
-	    v.p[0] == '{';
+	    v.p[0] == '{' &&
+	    jsonx_member(ev->data, "choices", &v) != RELAY_OK &&
+	    jsonx_member(ev->data, "candidates", &v) != RELAY_OK;
 }
 
+/* sse_feed's callback: returns non-zero (stop) with the reason kept. */
 static int
 on_event(void *arg, const struct sse_event *ev)
 {
@@ -629,7 +633,7 @@ on_event(void *arg, const struct sse_event *ev)
 	enum relay_err err;
 
 	if (ps->events == 0 && error_event(ps->out, ev)) {
-		ps->early_error = 1;
+		ps->err_event = 1;
 		buf_clear(&ps->body);
 		if (buf_append(&ps->body, ev->data.p, ev->data.len) != RELAY_OK)
 			buf_clear(&ps->body);
@@ -669,7 +673,7 @@ on_data(void *arg, const char *p, size_t n)
 		return err == RELAY_ETOOBIG ? RELAY_EPROTO : err;
 	}
 	err = sse_feed(&ps->sse, p, n, on_event, ps);
-	if (ps->early_error)
+	if (err == RELAY_ECLOSED && ps->err_event)
 		return RELAY_EUPSTREAM;
 	if (err == RELAY_ETOOBIG || (err == RELAY_ECLOSED && ps->u->status < 0))
 		return RELAY_EPROTO;
@@ -708,9 +712,10 @@ on_idle(void *arg)
 {
 	struct pstate *ps = arg;
 
-	/* A relay in front decides on our status: a heartbeat would commit
-	 * a 200 before the provider answered, and its failover with it. */
-	if (!ps->req->head_sent && ps->pc->hold_head)
+	/* A tier caller must still be able to retry: its status stays open
+	 * until the upstream said something (the client-gone watch goes on
+	 * without the heartbeat). */
+	if (ps->pc->tier && !ps->req->head_sent)
 		return RELAY_OK;
 	return heartbeat(ps->req);
 }
@@ -770,8 +775,10 @@ remember(struct last_failure *lf, enum relay_err err, int status,
 	lf->detail[0] = '\0';
 	buf_clear(&lf->body);
 	lf->retry_after[0] = '\0';
+	lf->no_retry = 0;
 	if (ps != NULL) {
 		lf->from = ps->out;
+		lf->no_retry = ps->no_retry;
 		snprintf(lf->retry_after, sizeof(lf->retry_after), "%s",
 		    ps->retry_after);
 		if (ps->body.len > 0 &&
@@ -990,6 +997,11 @@ judge(const struct config *cfg, struct pstate *ps, enum relay_err err,
 	struct relay_req *req = ps->req;
 	int status = c->status;
 
+	if (ps->err_event) {
+		/* Its status is gone with the 200 it came after: 502. */
+		remember(lf, RELAY_OK, 502, NULL, ps);
+		return OUT_RETRY;
+	}
 	if (ps->cut || (err == RELAY_OK && ps->mode == PMODE_SSE)) {
 		end_stream(ps);
 		return OUT_DONE;
@@ -1009,12 +1021,6 @@ judge(const struct config *cfg, struct pstate *ps, enum relay_err err,
 	if (err == RELAY_OK && status >= 200 && status < 300) {
 		send_answer(ps, status);
 		return OUT_DONE;
-	}
-	if (ps->early_error) {
-		/* Told as the 502 it amounts to, with the upstream's own
-		 * error body (translated for the client if need be). */
-		remember(lf, RELAY_OK, 502, NULL, ps);
-		return retryable_status(cfg, 502) ? OUT_RETRY : OUT_FINAL;
 	}
 	if (err == RELAY_OK) {
 		remember(lf, RELAY_OK, status, NULL, ps);
@@ -1064,6 +1070,7 @@ struct proxy {
 	char refused_fp[17];
 	int refused_status;
 	int refused_twice; /* a second key refused too: stop trying keys */
+	int url_i; /* the provider's base_urls[url_i] for this call, -1: none */
 };
 
 static long
@@ -1135,6 +1142,65 @@ target_name(char *out, size_t outsz, const struct config_target *t)
 	snprintf(out, outsz, "%s/%s", t->provider->name, t->model);
 }
 
+/* The breaker of a provider's base_urls[i]. */
+static void
+url_name(char *out, size_t outsz, const struct config_provider *p, int i)
+{
+	snprintf(out, outsz, "%s@%d", p->name, i);
+}
+
+/*
+ * A base URL of p for the next call: by weight (as plan() does) among
+ * those whose breaker lets a call through, the ones that failed in this
+ * request (bits of failed) last. -1 when every breaker is open.
+ */
+static int
+pick_url(struct proxy *px, const struct config_provider *p, unsigned failed,
+    int *probe)
+{
+	double key[RELAY_BASE_URLS_MAX];
+	size_t order[RELAY_BASE_URLS_MAX], i, j, best, tmp;
+	char name[RELAY_NAME_MAX + 16];
+
+	for (i = 0; i < p->nurls; i++) {
+		order[i] = i;
+		key[i] = log(unit_draw()) / (double)p->urls[i].weight;
+		if (failed & (1u << i))
+			key[i] -= 1e9; /* after every one that did not */
+	}
+	for (i = 0; i < p->nurls; i++) {
+		best = i;
+		for (j = i + 1; j < p->nurls; j++)
+			if (key[order[j]] > key[order[best]])
+				best = j;
+		tmp = order[i];
+		order[i] = order[best];
+		order[best] = tmp;
+		url_name(name, sizeof(name), p, (int)order[i]);
+		if (breaker_allow(
+			px->req->ctx->kv, &px->cfg->breaker, name, probe))
+			return (int)order[i];
+	}
+	return -1;
+}
+
+/* Our URL for the call at the chosen base URL: the same path under it. */
+static enum relay_err
+rebase_url(struct target_req *tr, const struct config_provider *p, int i)
+{
+	size_t old = strlen(p->base_url);
+	char url[RELAY_URL_MAX];
+	int n;
+
+	if (i <= 0 || strncmp(tr->url, p->base_url, old) != 0)
+		return RELAY_OK; /* urls[0] is base_url */
+	n = snprintf(url, sizeof(url), "%s%s", p->urls[i].url, tr->url + old);
+	if (n < 0 || (size_t)n >= sizeof(url))
+		return RELAY_ETOOBIG;
+	memcpy(tr->url, url, (size_t)n + 1);
+	return RELAY_OK;
+}
+
 /* Wait before the next attempt, watching the client; 0 when it left. */
 static int
 backoff(struct proxy *px, int attempt, const char *retry_after)
@@ -1150,6 +1216,9 @@ backoff(struct proxy *px, int attempt, const char *retry_after)
 		delay = r->max_delay_ms;
 	delay = delay / 2 + (long)(rand_r(&seed) % (unsigned)(delay / 2 + 1));
 	ra = retry_after_s(retry_after);
+	/* Longer than we would hold the client: it decides, at once. */
+	if (ra > 0 && ra * 1000 > r->max_retry_after_ms)
+		return -1;
 	if (ra > 0 && ra * 1000 > delay)
 		delay = ra * 1000;
 	left = r->deadline_ms - elapsed_ms(&px->start);
@@ -1180,6 +1249,35 @@ client_header(void *arg, const char *name)
 	return req_header(arg, name);
 }
 
+/*
+ * What every provider learns of us: User-Agent, our request id (a relay
+ * of the tier above takes it as its own id for the request) and the trace
+ * context; a relay of the tier above also gets the end user's key id
+ * signed with RELAY_TIER_SECRET.
+ */
+static enum relay_err
+tier_headers(struct proxy *px, const struct config_provider *p)
+{
+	struct relay_req *req = px->req;
+	char tp[TIER_TRACEPARENT_LEN], sig[TIER_SIG_MAX];
+	const char *secret;
+	enum relay_err err;
+
+	err = target_add_header(&px->tr, "User-Agent", RELAY_USER_AGENT);
+	if (err == RELAY_OK)
+		err = target_add_header(&px->tr, "x-request-id", req->id);
+	tier_traceparent(req_header(req, "traceparent"), tp);
+	if (err == RELAY_OK)
+		err = target_add_header(&px->tr, "traceparent", tp);
+	if (err != RELAY_OK || !p->relay)
+		return err;
+	secret = getenv("RELAY_TIER_SECRET");
+	if (err == RELAY_OK && secret != NULL && req->m_key_id[0] != '\0' &&
+	    tier_sign(secret, req->m_key_id, time(NULL), sig, sizeof(sig)) == 0)
+		err = target_add_header(&px->tr, TIER_END_USER_HEADER, sig);
+	return err;
+}
+
 /* One upstream call; fills c and ps, relays what it can. */
 static enum outcome
 attempt(struct proxy *px, const struct config_target *t,
@@ -1200,8 +1298,6 @@ attempt(struct proxy *px, const struct config_target *t,
 	err = target_build(&px->tr, px->pc->in, px->pc->cr, body, t, kc->key,
 	    px->pc->cr->stream, px->pc->anthropic_beta, msg, sizeof(msg),
 	    &param);
-	if (err == RELAY_OK)
-		err = tier_headers(&px->tr, p, req);
 	if (err == RELAY_OK) /* the provider's config "override", last */
 		err = override_apply(&px->tr, p, body, client_header, req);
 	if (err == RELAY_EINVAL) {
@@ -1210,6 +1306,10 @@ attempt(struct proxy *px, const struct config_target *t,
 		apierr_sendw(req, px->pc->in, 400, &w, "%s", msg);
 		return OUT_DONE;
 	}
+	if (err == RELAY_OK)
+		err = tier_headers(px, p);
+	if (err == RELAY_OK && px->url_i >= 0)
+		err = rebase_url(&px->tr, p, px->url_i);
 	if (err != RELAY_OK) {
 		apierr_send_err(req, px->pc->in, err, NULL);
 		return OUT_DONE;
@@ -1321,7 +1421,11 @@ learn(struct proxy *px, const struct config_target *t, const char *tname,
 		keypool_rest(kv, t->provider->name, kc->fp, rest);
 	} else if (kc->key != NULL && (status == 401 || status == 403))
 		key_refused(px, t, kc, status);
-	/* A target's health: transport failures and 5xx, not 4xx. */
+	/* A target's health: transport failures and 5xx, not 4xx. With
+	 * several base URLs each has a breaker of its own instead (one
+	 * node down must not close the others). */
+	if (t->provider->nurls > 0)
+		return;
 	if (status == 0 || status >= 500)
 		breaker_failure(kv, &px->cfg->breaker, tname, probe);
 	else if (probe)
@@ -1362,8 +1466,9 @@ try_target(struct proxy *px, const struct config_target *t)
 	struct upstream_call c;
 	struct pstate ps;
 	enum outcome o;
-	char tname[2 * RELAY_NAME_MAX + 2];
-	int a, probe = 0, w;
+	char tname[2 * RELAY_NAME_MAX + 2], uname[RELAY_NAME_MAX + 16];
+	int a, probe = 0, w, uprobe = 0;
+	unsigned ufailed = 0;
 
 	target_name(tname, sizeof(tname), t);
 	if (!breaker_allow(kv, &px->cfg->breaker, tname, &probe)) {
@@ -1381,11 +1486,34 @@ try_target(struct proxy *px, const struct config_target *t)
 			px->keys_auth = kc.all_auth;
 			return 0;
 		}
+		px->url_i = -1;
+		if (t->provider->nurls > 0) {
+			px->url_i = pick_url(px, t->provider, ufailed, &uprobe);
+			if (px->url_i < 0) {
+				px->skipped++;
+				return 0;
+			}
+			url_name(uname, sizeof(uname), t->provider, px->url_i);
+		}
 		o = attempt(px, t, &kc, px->u->attempts + 1, &ps, &c);
 		if (c.status >= 200 && c.status < 300)
 			key_served(px, t, &kc);
+		/* An error event in a 200 stream: the upstream failed, as a
+		 * 502 would say (for the breakers and the metrics). */
+		if (ps.err_event)
+			c.status = 502;
+		if (px->url_i >= 0 && o != OUT_GONE) {
+			if (c.status == 0 || c.status >= 500) {
+				breaker_failure(
+				    kv, &px->cfg->breaker, uname, uprobe);
+				ufailed |= 1u << px->url_i;
+			} else if (c.status < 300 || uprobe)
+				breaker_success(
+				    kv, &px->cfg->breaker, uname, uprobe);
+		}
 		if (o == OUT_FINAL || o == OUT_BROKEN) {
-			if (c.status == 0 || c.status >= 500)
+			if (t->provider->nurls == 0 &&
+			    (c.status == 0 || c.status >= 500))
 				breaker_failure(
 				    kv, &px->cfg->breaker, tname, probe);
 			if (o == OUT_FINAL)
@@ -1404,6 +1532,16 @@ try_target(struct proxy *px, const struct config_target *t)
 		}
 		learn(px, t, tname, &kc, &ps, probe, c.status);
 		probe = 0;
+		/* A relay upstream already retried this (x-should-retry:
+		 * false): asking it again multiplies its calls; another
+		 * target may still serve. */
+		if (ps.no_retry) {
+			log_warn("id=%s: attempt %d on %s failed: HTTP %d, "
+				 "retries already spent upstream",
+			    px->req->id, px->u->attempts, tname, c.status);
+			pstate_reset(&ps);
+			break;
+		}
 		/* A refused key with no other to try, or a refusal that
 		 * followed the request to a second key: it stands. */
 		if ((c.status == 401 || c.status == 403) &&
@@ -1433,6 +1571,22 @@ try_target(struct proxy *px, const struct config_target *t)
 	return 0;
 }
 
+/* The final answer is one a caller's retry would only repeat: we made
+ * retries already, or the provider refused our keys. */
+static int
+no_retry_advised(const struct proxy *px)
+{
+	const struct last_failure *lf = &px->lf;
+
+	if (lf->err == RELAY_OK && (lf->status == 401 || lf->status == 403))
+		return 1;
+	if (lf->err == RELAY_OK && lf->no_retry)
+		return 1;
+	if (px->u->attempts == 0 && px->keys_wait > 0 && px->keys_auth)
+		return 1;
+	return px->u->attempts > 1;
+}
+
 /* Everything failed: the last upstream error, or the relay's own. */
 static void
 final_answer(struct proxy *px)
@@ -1443,6 +1597,12 @@ final_answer(struct proxy *px)
 	    lf->body.data != NULL ? lf->body.data : "", lf->body.len};
 	struct buf out;
 
+	/* Whoever called us (an SDK, a relay of a lower tier) should not
+	 * call again for this answer: our retries are spent, or a retry
+	 * cannot help. */
+	if (!req->head_sent && no_retry_advised(px) &&
+	    req_add_header(req, "x-should-retry: false") != RELAY_OK)
+		log_warn("id=%s: x-should-retry dropped", req->id);
 	if (lf->retry_after[0] != '\0' && !req->head_sent &&
 	    req_add_header(req, "Retry-After: %s", lf->retry_after) != RELAY_OK)
 		log_warn("id=%s: Retry-After dropped", req->id);

@@ -35,9 +35,10 @@ struct proxy_call {
 	/* Outbound protection (NULL: none): the placeholders sent, whose
 	 * answer is restored, whole or streamed. */
 	const struct pii_out *pii;
-	/* A tier key's call (a relay in front): no heartbeat opens the
-	 * stream before the first upstream byte. */
-	int hold_head;
+	/* The caller is a relay of a lower tier (its key says "tier"): no
+	 * heartbeat before the first upstream byte, so an upstream failure
+	 * still reaches it as a status it can retry elsewhere. */
+	int tier;
 };
 
 /* What the call used, for accounting (OpenAI semantics: input includes

@@ -60,6 +60,9 @@ struct relay_req {
 	const char *m_provider; /* the provider that served (config-owned) */
 	/* For the access log. */
 	char m_key_id[24]; /* the virtual key's id, empty: none */
+	/* A tier key's end user (the lower tier's key id, its signature
+	 * checked: tier.h), empty: none. */
+	char m_end_user[24];
 	const char *m_cache; /* "HIT", "MISS"... (cache.h), NULL: none */
 	/* Outbound protection's counts, "phone:pseudonymise=2,...";
 	 * empty: none found. Never a value. */

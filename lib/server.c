@@ -154,6 +154,7 @@ access_line(struct relay_ctx *ctx, const struct relay_req *req,
 	memset(&e, 0, sizeof(e));
 	e.id = req->id;
 	e.key_id = req->m_key_id[0] != '\0' ? req->m_key_id : NULL;
+	e.end_user = req->m_end_user[0] != '\0' ? req->m_end_user : NULL;
 	e.route = req->m_route;
 	e.dialect = req->m_dialect;
 	e.model = req->m_model;
@@ -231,6 +232,7 @@ serve_req(struct relay_ctx *ctx, server_handler_fn fn, struct relay_req *req,
 		(req->m_cache != NULL && strcmp(req->m_cache, "HIT") == 0)))
 		ledger_record(ctx->ledger,
 		    req->m_key_id[0] != '\0' ? req->m_key_id : "-",
+		    req->m_end_user[0] != '\0' ? req->m_end_user : NULL,
 		    req->m_model, req->m_in, req->m_out, req->m_cost,
 		    req->m_cache != NULL && strcmp(req->m_cache, "HIT") == 0);
 	metrics_request(ctx->metrics,
@@ -454,28 +456,22 @@ server_metrics_dir(void)
 	return d != NULL && *d != '\0' ? d : "/tmp/llm-relay-metrics";
 }
 
-/* RELAY_ACCESS_LOG (a file), in day files kept
- * RELAY_ACCESS_LOG_RETENTION_DAYS, set aside early past
- * RELAY_ACCESS_LOG_MAX_MB. */
+/* RELAY_ACCESS_LOG (a name for day files), kept and chained as the
+ * config's access_log says. */
 static void
 access_open(struct relay_ctx *ctx)
 {
 	const char *path = getenv("RELAY_ACCESS_LOG");
-	const char *mb = getenv("RELAY_ACCESS_LOG_MAX_MB");
-	const char *days = getenv("RELAY_ACCESS_LOG_RETENTION_DAYS");
-	long long max = 100, keep = ACCESSLOG_RETENTION_DAYS;
+	struct config *cfg;
 
 	if (path == NULL || *path == '\0')
 		return;
-	if (mb != NULL && num_parse(mb, 1, 1 << 20, &max) != RELAY_OK)
-		max = 100;
-	if (days != NULL && num_parse(days, 0, 100000, &keep) != RELAY_OK)
-		keep = ACCESSLOG_RETENTION_DAYS;
-	ctx->access = accesslog_open(path, max * 1024 * 1024);
+	cfg = config_acquire(ctx->config);
+	ctx->access = accesslog_open(
+	    path, cfg->access_retention_days, cfg->access_hash_chain);
+	config_release(cfg);
 	if (ctx->access == NULL)
 		log_warn("access log %s: %s", path, strerror(errno));
-	else
-		accesslog_set_retention(ctx->access, (long)keep);
 }
 
 static int

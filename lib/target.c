@@ -95,6 +95,40 @@ line(struct target_req *tr, size_t *offs, const char *name, const char *value)
 	return err;
 }
 
+enum relay_err
+target_add_header(struct target_req *tr, const char *name, const char *value)
+{
+	size_t offs[TARGET_HEADERS_MAX], off = tr->hb.len, i;
+	enum relay_err err;
+
+	size_t n = strlen(name);
+
+	if (!ctl_free(name) || !ctl_free(value))
+		return RELAY_EINVAL;
+	/* The operator's own header of that name (the provider's config
+	 * "headers", already built in) wins. */
+	for (i = 0; i < tr->nlines; i++)
+		if (strncasecmp(tr->lines[i], name, n) == 0 &&
+		    tr->lines[i][n] == ':')
+			return RELAY_OK;
+	if (tr->nlines >= TARGET_HEADERS_MAX)
+		return RELAY_ETOOBIG;
+	for (i = 0; i < tr->nlines; i++)
+		offs[i] = (size_t)(tr->lines[i] - tr->hb.data);
+	err = buf_printf(&tr->hb, "%s: %s", name, value);
+	if (err == RELAY_OK)
+		err = buf_append(&tr->hb, "", 1);
+	if (err != RELAY_OK) {
+		buf_truncate(&tr->hb, off);
+		return err;
+	}
+	/* The buffer may have moved: the lines point into it. */
+	for (i = 0; i < tr->nlines; i++)
+		tr->lines[i] = tr->hb.data + offs[i];
+	tr->lines[tr->nlines++] = tr->hb.data + off;
+	return RELAY_OK;
+}
+
 static enum relay_err
 auth_line(
     struct target_req *tr, size_t *offs, enum provider_type t, const char *key)
@@ -512,32 +546,6 @@ target_build(struct target_req *tr, enum dialect in, const struct chatreq *cr,
 		snprintf(errbuf, errsz,
 		    "The relay cannot form a valid request for this model's "
 		    "provider.");
-	return err;
-}
-
-enum relay_err
-target_add_header(struct target_req *tr, const struct config_provider *p,
-    const char *name, const char *value)
-{
-	size_t offs[TARGET_HEADERS_MAX], i, n = strlen(name);
-	enum relay_err err;
-
-	/* The operator's own header of that name wins. */
-	for (i = 0; p != NULL && i < p->nheaders; i++)
-		if (strcasecmp(p->headers[i].name, name) == 0)
-			return RELAY_OK;
-	if (!client_value_ok(value) || value[0] == '\0')
-		return RELAY_EINVAL;
-	/* hb may move: the lines are kept as offsets meanwhile. */
-	for (i = 0; i < tr->nlines; i++) {
-		offs[i] = (size_t)(tr->lines[i] - tr->hb.data);
-		if (strncasecmp(tr->lines[i], name, n) == 0 &&
-		    tr->lines[i][n] == ':')
-			return RELAY_OK;
-	}
-	err = line(tr, offs, name, value);
-	for (i = 0; i < tr->nlines; i++)
-		tr->lines[i] = tr->hb.data + offs[i];
 	return err;
 }
 

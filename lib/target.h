@@ -32,6 +32,13 @@ struct target_req {
 enum dialect target_dialect(enum provider_type t);
 
 void target_init(struct target_req *tr, size_t body_max) RELAY_NONNULL;
+
+/* One more header line "name: value" after target_build(), unless the
+ * request has one of that name already (the provider's configured
+ * headers win): RELAY_EINVAL for a control byte in name or value,
+ * RELAY_ETOOBIG past TARGET_HEADERS_MAX. */
+enum relay_err target_add_header(struct target_req *tr, const char *name,
+    const char *value) RELAY_NONNULL RELAY_MUST_CHECK;
 /* Wipe the credential's copy and release memory; tr may be built again. */
 void target_reset(struct target_req *tr) RELAY_NONNULL;
 
@@ -63,17 +70,6 @@ enum relay_err target_build(struct target_req *tr, enum dialect in,
     const struct chatreq *cr, struct span body, const struct config_target *t,
     const char *key, int stream, const char *anthropic_beta, char *errbuf,
     size_t errsz, const char **param) RELAY_MUST_CHECK;
-
-/*
- * One more header line on a built request: name and value (visible ASCII,
- * at most RELAY_UPSTREAM_HEADER_VALUE_MAX bytes). Nothing when the
- * provider p (may be NULL) configures a header of that name, or the
- * request has one already. RELAY_EINVAL for a value outside that set,
- * RELAY_ETOOBIG, RELAY_ENOMEM.
- */
-enum relay_err target_add_header(struct target_req *tr,
-    const struct config_provider *p, const char *name,
-    const char *value) RELAY_MUST_CHECK;
 
 /*
  * Build a passthrough call: provider p's base_url + "/" + path (+ "?" +

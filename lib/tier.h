@@ -1,36 +1,46 @@
 /* SPDX-License-Identifier: MIT */
-/* tier.h - what ties one request across relays (a domestic relay in front
- * of relays abroad, or any upstream that logs): the headers each upstream
- * call carries. */
+/* tier.h - what one llm-relay tells the next across a tier hop: the trace
+ * context, and the end user's key id signed with a secret both tiers
+ * share (RELAY_TIER_SECRET), so that the upper tier can record whom a
+ * tier key's request was for without trusting an unsigned header. */
 #ifndef RELAY_TIER_H
 #define RELAY_TIER_H
 
+#include <stddef.h>
+#include <time.h>
+
 #include "compiler.h"
-#include "err.h"
 
-struct target_req;
-struct config_provider;
-struct relay_req;
-
-/* The User-Agent of upstream calls. */
-#define TIER_USER_AGENT "llm-relay/1"
-
-/*
- * Add to the built upstream request tr of provider p: x-request-id (this
- * request's id, which a relay behind adopts as its own), traceparent (W3C
- * Trace Context: the client's trace id when it sent a valid traceparent,
- * else a new one; a new parent id, this hop's) and User-Agent. A header
- * the provider's config sets keeps its configured value. RELAY_OK,
- * RELAY_ETOOBIG, RELAY_ENOMEM, RELAY_EIO (no randomness).
- */
-enum relay_err tier_headers(struct target_req *tr,
-    const struct config_provider *p, struct relay_req *req) RELAY_MUST_CHECK;
+/* The header that carries the signed end user. */
+#define TIER_END_USER_HEADER "x-relay-end-user"
+/* A signature older or newer than this (clocks apart) is refused: s. */
+#define TIER_SIG_SKEW_S 300
+/* "<key id>.<unix s>.<64 hex>" with a key id of at most 23 bytes. */
+#define TIER_SIG_MAX 112
+/* A W3C traceparent: "00-<32 hex>-<16 hex>-<2 hex>", NUL included. */
+#define TIER_TRACEPARENT_LEN 56
 
 /*
- * 1 when s is a traceparent of version 00: "00-" 32 lowercase hex (not all
- * zero) "-" 16 lowercase hex (not all zero) "-" 2 lowercase hex, nothing
- * more.
+ * Sign key_id (1-23 bytes of [A-Za-z0-9_-]) at time now with secret into
+ * out ("<key_id>.<now>.<hex HMAC-SHA256(secret, key_id "." now)>").
+ * 0 on success, -1 when key_id or secret is unusable or out too small.
  */
-int tier_traceparent_ok(const char *s);
+int tier_sign(const char *secret, const char *key_id, time_t now, char *out,
+    size_t outsz) RELAY_NONNULL RELAY_MUST_CHECK;
+
+/*
+ * Check a header made by tier_sign() with the same secret, within
+ * TIER_SIG_SKEW_S of now; on success copy the key id into key_out and
+ * return 1, else 0 (key_out then empty). Compares in constant time.
+ */
+int tier_verify(const char *secret, const char *hdr, time_t now, char *key_out,
+    size_t keysz) RELAY_MUST_CHECK;
+
+/*
+ * The traceparent to send upstream: the client's trace id (when in is a
+ * valid version-00 traceparent) or a new one, with a new span id (ours);
+ * its flags kept, or 01. out holds TIER_TRACEPARENT_LEN bytes.
+ */
+void tier_traceparent(const char *in, char out[TIER_TRACEPARENT_LEN]);
 
 #endif

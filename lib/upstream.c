@@ -80,6 +80,7 @@ struct xfer {
 	char ctype[128];
 	char retry_after[32];
 	char rid[128];
+	int no_retry; /* x-should-retry: false */
 	struct timespec last; /* last byte from upstream: the idle clock */
 	struct timespec beat; /* last byte or heartbeat: the heartbeat clock */
 	/* On a hub: what the callbacks left for the owner coroutine. */
@@ -286,6 +287,7 @@ head_complete(struct xfer *x)
 	h.content_type = x->ctype;
 	h.retry_after = x->retry_after;
 	h.request_id = x->rid;
+	h.no_retry = x->no_retry;
 	return x->c->on_head(x->c->arg, &h);
 }
 
@@ -300,6 +302,7 @@ on_header(char *p, size_t size, size_t nmemb, void *arg)
 
 		x->status = 0;
 		x->ctype[0] = x->retry_after[0] = x->rid[0] = '\0';
+		x->no_retry = 0;
 		if (sp != NULL && (size_t)(sp - p) + 4 <= n)
 			x->status = (sp[1] - '0') * 100 + (sp[2] - '0') * 10 +
 			    (sp[3] - '0');
@@ -321,6 +324,11 @@ on_header(char *p, size_t size, size_t nmemb, void *arg)
 	} else if (header_is(p, n, "retry-after", &voff)) {
 		copy_value(
 		    x->retry_after, sizeof(x->retry_after), p + voff, n - voff);
+	} else if (header_is(p, n, "x-should-retry", &voff)) {
+		char v[8];
+
+		copy_value(v, sizeof(v), p + voff, n - voff);
+		x->no_retry = strcasecmp(v, "false") == 0;
 	} else if (header_is(p, n, "x-request-id", &voff) ||
 	    header_is(p, n, "request-id", &voff)) {
 		copy_value(x->rid, sizeof(x->rid), p + voff, n - voff);

@@ -17,6 +17,9 @@ struct upstream_head {
 	const char *content_type;
 	const char *retry_after;
 	const char *request_id; /* x-request-id or request-id */
+	/* x-should-retry: false (the OpenAI SDKs' header): the upstream, a
+	 * relay of its own, already spent its retries on this answer. */
+	int no_retry;
 };
 
 /* Callbacks return RELAY_OK to go on; anything else stops the transfer

@@ -59,7 +59,7 @@ if (!row || row.requests !== 2 || !(row.tokens_in > 0) || !(row.tokens_out > 0) 
 console.log("  measure: usage " + JSON.stringify(row));
 ' "$T/u.body" "$ID" "$TODAY" || fail "usage report"
 assert_eq "$(req uc "$BASE_URL/admin/usage?from=$TODAY&to=$TODAY&format=csv" -H "Authorization: Bearer $RELAY_ADMIN_TOKEN")" 200 "CSV"
-assert_eq "$(head -1 "$T/uc.body")" "day,key,model,requests,cache_hits,tokens_in,tokens_out,cost_usd" "CSV header"
+assert_eq "$(head -1 "$T/uc.body")" "day,key,model,requests,cache_hits,tokens_in,tokens_out,cost_usd,end_user" "CSV header"
 assert_file_has "$T/uc.body" "$TODAY,$ID,demo,2," "CSV row"
 req ub "$BASE_URL/admin/usage?from=yesterday" -H "Authorization: Bearer $RELAY_ADMIN_TOKEN" >/dev/null
 assert_api_error ub 400 invalid_value

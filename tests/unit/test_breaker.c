@@ -89,11 +89,41 @@ test_wildcard_breaker_reported(void **state)
 	config_release(cfg);
 }
 
+/* Names that differ in one low bit ("x@0", "x@1": a provider's base
+ * URLs, or models m0 and m1) have breakers of their own: one open must
+ * not read as the other open (the process cache once hashed them alike). */
+static void
+test_bug_neighbour_names_apart(void **state)
+{
+	char eb[256], a[64], b[64], *servers[1] = {mc_addr};
+	struct config_breaker conf = {2, 60, 60};
+	struct kv *kv;
+	int probe, i;
+
+	(void)state;
+	if (mc_pid <= 0)
+		skip();
+	kv = kv_new(servers, 1, 2000, 4, eb, sizeof(eb));
+	assert_non_null(kv);
+	for (i = 0; i < 8; i++) {
+		snprintf(a, sizeof(a), "n%d-%d@0", (int)getpid(), i);
+		snprintf(b, sizeof(b), "n%d-%d@1", (int)getpid(), i);
+		assert_true(breaker_allow(kv, &conf, a, &probe));
+		assert_true(breaker_allow(kv, &conf, b, &probe));
+		breaker_failure(kv, &conf, a, 0);
+		breaker_failure(kv, &conf, a, 0);
+		assert_false(breaker_allow(kv, &conf, a, &probe));
+		assert_true(breaker_allow(kv, &conf, b, &probe));
+	}
+	kv_free(kv);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest cases[] = {
 	    cmocka_unit_test(test_wildcard_breaker_reported),
+	    cmocka_unit_test(test_bug_neighbour_names_apart),
 	};
 
 	/* No allocation-failure torture here: memcached is no place for it. */

@@ -340,6 +340,69 @@ out:
 	config_release(c);
 }
 
+#define URLS(list)                                                             \
+	"{" MC ",\"providers\":[{\"name\":\"p\",\"type\":\"openai\","          \
+	"\"base_urls\":" list "}]," MODELS "}"
+
+/* base_urls: strings or {url, weight}; the first is base_url; never both;
+ * and the tier settings (relay, max_retry_after_ms, access_log). */
+static void
+test_base_urls_and_tier(void **state)
+{
+	struct config *c = NULL;
+	char eb[512];
+
+	(void)state;
+	TRY(parse(URLS("[\"http://a:1/v1/\",{\"url\":\"https://b/v1\","
+		       "\"weight\":3}]"),
+		&c, eb, sizeof(eb)),
+	    RELAY_OK);
+	assert_int_equal(c->providers[0].nurls, 2);
+	assert_string_equal(c->providers[0].base_url, "http://a:1/v1");
+	assert_string_equal(c->providers[0].urls[0].url, "http://a:1/v1");
+	assert_int_equal(c->providers[0].urls[0].weight, 1);
+	assert_string_equal(c->providers[0].urls[1].url, "https://b/v1");
+	assert_int_equal(c->providers[0].urls[1].weight, 3);
+	assert_int_equal(c->providers[0].relay, 0);
+	assert_int_equal(c->retry.max_retry_after_ms, 10000);
+	assert_int_equal(c->access_retention_days, 180);
+	assert_int_equal(c->access_hash_chain, 0);
+	config_release(c);
+	c = NULL;
+	TRY(parse(
+		"{" MC "," PROV(
+		    ",\"relay\":true") "," MODELS
+				       ",\"retry\":{\"max_retry_after_ms\":0},"
+				       "\"access_log\":{\"retention_days\":0,"
+				       "\"hash_chain\":true}}",
+		&c, eb, sizeof(eb)),
+	    RELAY_OK);
+	assert_int_equal(c->providers[0].relay, 1);
+	assert_int_equal(c->providers[0].nurls, 0);
+	assert_int_equal(c->retry.max_retry_after_ms, 0);
+	assert_int_equal(c->access_retention_days, 0);
+	assert_int_equal(c->access_hash_chain, 1);
+	refused(URLS("[]"), "$.providers[0]: \"base_urls\" must be");
+	refused(URLS("\"http://a/v1\""), "$.providers[0]: \"base_urls\"");
+	refused(URLS("[\"ftp://a\"]"), "$.providers[0].base_urls[0]: must be");
+	refused(URLS("[\"http://\"]"), "$.providers[0].base_urls[0]: must be");
+	refused(URLS("[{\"url\":\"http://a\",\"weight\":0}]"),
+	    "$.providers[0].base_urls[0]");
+	refused(URLS("[{\"url\":\"http://a\",\"w\":1}]"),
+	    "$.providers[0].base_urls[0]: unknown key");
+	refused("{" MC "," PROV(",\"base_urls\":[\"http://a\"]") "," MODELS "}",
+	    "$.providers[0]: give \"base_url\" or \"base_urls\"");
+	refused("{" MC "," PROV(",\"relay\":1") "," MODELS "}",
+	    "$.providers[0]: \"relay\" must be true or false");
+	refused("{" MC "," PROV("") "," MODELS
+				    ",\"access_log\":{\"retention_days\":-1}}",
+	    "$.access_log");
+	refused("{" MC "," PROV("") "," MODELS ",\"access_log\":{\"keep\":1}}",
+	    "$.access_log: unknown key");
+out:
+	config_release(c);
+}
+
 static void
 test_minimal_without_key_refused(void **state)
 {
@@ -804,6 +867,7 @@ main(void)
 	    cmocka_unit_test(test_proxies),
 	    cmocka_unit_test(test_pii_protection),
 	    cmocka_unit_test(test_override_section),
+	    cmocka_unit_test(test_base_urls_and_tier),
 	    cmocka_unit_test(test_minimal_without_key_refused),
 	    cmocka_unit_test(test_full_options),
 	    cmocka_unit_test(test_default_json),

@@ -73,8 +73,8 @@ test_saturated_cost_is_reported(void **state)
 
 	(void)state;
 	assert_non_null(l);
-	ledger_record(l, "ksat", "m", 5, 7, UINT64_MAX, 0);
-	ledger_record(l, "ksat", "m", 1, 1, 1000000, 0);
+	ledger_record(l, "ksat", NULL, "m", 5, 7, UINT64_MAX, 0);
+	ledger_record(l, "ksat", NULL, "m", 1, 1, 1000000, 0);
 	ledger_close(l);
 	row = row_of(&doc, "ksat");
 	assert_non_null(row); /* the line was read, not skipped as torn */
@@ -95,9 +95,11 @@ test_sums_saturate(void **state)
 
 	(void)state;
 	assert_non_null(l);
-	ledger_record(l, "kbig", "m", LLONG_MAX, LLONG_MAX, UINT64_MAX, 1);
-	ledger_record(l, "kbig", "m", LLONG_MAX, 1, UINT64_MAX, 1);
-	ledger_record(l, "kbig", "m", 0, LLONG_MAX, (uint64_t)LLONG_MAX, 1);
+	ledger_record(
+	    l, "kbig", NULL, "m", LLONG_MAX, LLONG_MAX, UINT64_MAX, 1);
+	ledger_record(l, "kbig", NULL, "m", LLONG_MAX, 1, UINT64_MAX, 1);
+	ledger_record(
+	    l, "kbig", NULL, "m", 0, LLONG_MAX, (uint64_t)LLONG_MAX, 1);
 	ledger_close(l);
 	row = row_of(&doc, "kbig");
 	assert_non_null(row);
