@@ -6,12 +6,12 @@
 # (done), anything else on failure (a crash, a failed assertion, or a leak
 # found by ASan at exit).
 # Usage: scripts/unit.sh build/tests/test_buf build/tests/test_sse ...
-# Env:   UNIT_OOM_MAX (default 400) caps the torture runs per binary;
+# Env:   UNIT_OOM_MAX (default 1000) caps the torture runs per binary;
 #        UNIT_OOM=0 skips the torture; UNIT_JOBS (default 2) binaries run
 #        side by side.
 set -u
 
-oom_max=${UNIT_OOM_MAX:-400}
+oom_max=${UNIT_OOM_MAX:-1000}
 jobs=${UNIT_JOBS:-2}
 passed=0
 failed=0
