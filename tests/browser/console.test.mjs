@@ -32,6 +32,20 @@ const shot = (name) => page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage:
 const measure = (s) => { if (MEASURE) appendFileSync(MEASURE, s + '\n'); };
 const text = (sel) => page.$eval(sel, (e) => e.textContent);
 const visible = (sel) => page.waitForSelector(sel, { visible: true, timeout: 10000 });
+// A list the page renders again when its data arrives may detach the
+// element between finding it and clicking it: find it again then.
+async function clickFresh(sel) {
+  for (let i = 0; ; i++) {
+    try {
+      await page.waitForSelector(sel, { visible: true, timeout: 10000 });
+      await page.click(sel);
+      return;
+    } catch (e) {
+      if (i >= 20 || !/detached|not clickable|No element|not an Element/i.test(String(e))) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
 
 function curlChat(secret, stream = false) {
   const body = JSON.stringify({ model: 'demo', stream, messages: [{ role: 'user', content: 'from curl' }] });
@@ -216,7 +230,7 @@ test('console: the key shows its use against its limits; edit it', async () => {
   await page.$eval('#key-search', (e) => { e.value = ''; });
   await page.type('#key-search', 'BROWSER'.toLowerCase());
   await page.waitForFunction(() => document.querySelectorAll('#keys-body tr').length === 1);
-  await page.click('#keys-body tr .actions button'); // Edit
+  await clickFresh('#keys-body tr .actions button'); // Edit
   await visible('#key-form');
   assert.equal(await page.$eval('#key-form [name=rpm]', (e) => e.value), '600', 'the form holds the key');
   await page.$eval('#key-form [name=rpm]', (e) => { e.value = ''; });
@@ -230,7 +244,7 @@ test('console: the key shows its use against its limits; edit it', async () => {
 
 test('console: rotate shows a new secret once; the old one is refused', async () => {
   await page.$eval('#secret-hide', (e) => e.click());
-  await page.click('#keys-body tr .actions button:nth-child(3)'); // Rotate (confirmed)
+  await clickFresh('#keys-body tr .actions button:nth-child(3)'); // Rotate (confirmed)
   await page.waitForFunction((old) => {
     const v = document.getElementById('secret-value').textContent;
     return /^sk-relay-/.test(v) && v !== old;
@@ -242,7 +256,7 @@ test('console: rotate shows a new secret once; the old one is refused', async ()
 });
 
 test('console: disable the key; curl is refused', async () => {
-  await page.click('#keys-body tr button[data-act=toggle]');
+  await clickFresh('#keys-body tr button[data-act=toggle]');
   await page.waitForFunction(() => /Disabled/.test(document.getElementById('keys-body').textContent));
   assert.equal(curlChat(secret), '401');
 });
@@ -260,7 +274,7 @@ test('console: credentials show the last four characters only', async () => {
   assert.equal(await page.$eval('#c-form [name=api_key]', (e) => e.value), '', 'the field is cleared');
   await page.click('#c-reencrypt');
   await shot('08-credentials');
-  await page.click('#c-body tr button.danger'); // Delete (confirmed)
+  await clickFresh('#c-body tr button.danger'); // Delete (confirmed)
   await page.waitForFunction(() => !/WXYZ/.test(document.getElementById('c-body').textContent));
 });
 
@@ -275,8 +289,7 @@ test('console: purge the cache of a model', async () => {
 
 test('console: delete the key (confirmed)', async () => {
   await page.click('#nav button[data-page=keys]');
-  await page.waitForSelector('#keys-body tr button.danger');
-  await page.click('#keys-body tr button.danger');
+  await clickFresh('#keys-body tr button.danger');
   await visible('#keys-empty');
   assert.equal(curlChat(secret), '200', 'no keys left: the relay is open again');
 });
