@@ -110,23 +110,40 @@ rseal_respid_is(const char *id, size_t len)
 	return len > n && memcmp(id, RSEAL_RESPID_PREFIX, n) == 0;
 }
 
+/* "" or 16 lowercase hex digits. */
+static int
+fp_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n != 0 && n != 16)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+			(s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
 enum relay_err
 rseal_respid_wrap(
     const struct creds_master *m, const struct rseal_respid *r, struct buf *out)
 {
-	size_t before = out->len, np, nu;
-	char plain[sizeof(r->provider) + 16 + sizeof(r->upstream)];
+	size_t before = out->len, np, nk, nu;
+	char plain[sizeof(r->provider) + sizeof(r->key_fp) +
+	    sizeof(r->upstream)];
 	enum relay_err err;
 	int k;
 
 	np = strnlen(r->provider, sizeof(r->provider));
+	nk = strnlen(r->key_fp, sizeof(r->key_fp));
 	nu = strnlen(r->upstream, sizeof(r->upstream));
 	if (np == 0 || np == sizeof(r->provider) || nu == 0 ||
-	    nu == sizeof(r->upstream))
+	    nu == sizeof(r->upstream) || !fp_ok(r->key_fp, nk))
 		return RELAY_EINVAL;
 	/* provider NUL key NUL upstream: names hold no NUL. */
-	k = snprintf(plain, sizeof(plain), "%s%c%u%c%s", r->provider, '\0',
-	    r->key, '\0', r->upstream);
+	k = snprintf(plain, sizeof(plain), "%s%c%s%c%s", r->provider, '\0',
+	    r->key_fp, '\0', r->upstream);
 	if (k < 0 || (size_t)k >= sizeof(plain))
 		return RELAY_EINVAL;
 	err = buf_puts(out, RSEAL_RESPID_PREFIX);
@@ -138,32 +155,29 @@ rseal_respid_wrap(
 	return err;
 }
 
-/* Split the opened id: three NUL-separated fields, the key in decimal. */
+/* Split the opened id: three NUL-separated fields. */
 static enum relay_err
 respid_fields(const char *p, size_t n, struct rseal_respid *r)
 {
-	const char *z1 = memchr(p, '\0', n), *z2, *d;
-	unsigned long key = 0;
+	const char *z1 = memchr(p, '\0', n), *z2, *u;
+	size_t nu;
 
 	if (z1 == NULL || z1 == p || (size_t)(z1 - p) > RELAY_NAME_MAX)
 		return RELAY_EINVAL;
 	z2 = memchr(z1 + 1, '\0', (size_t)(p + n - (z1 + 1)));
-	if (z2 == NULL || z2 == z1 + 1 || z2 - z1 > 11 || z2 + 1 == p + n ||
-	    (size_t)(p + n - (z2 + 1)) > RELAY_RS_UPSTREAM_ID_MAX ||
-	    memchr(z2 + 1, '\0', (size_t)(p + n - (z2 + 1))) != NULL)
+	if (z2 == NULL || !fp_ok(z1 + 1, (size_t)(z2 - (z1 + 1))))
 		return RELAY_EINVAL;
-	for (d = z1 + 1; d < z2; d++) {
-		if (*d < '0' || *d > '9')
-			return RELAY_EINVAL;
-		key = key * 10 + (unsigned long)(*d - '0');
-	}
-	if (key > 0xffffffffUL)
+	u = z2 + 1;
+	nu = (size_t)(p + n - u);
+	if (nu == 0 || nu > RELAY_RS_UPSTREAM_ID_MAX ||
+	    memchr(u, '\0', nu) != NULL)
 		return RELAY_EINVAL;
 	memcpy(r->provider, p, (size_t)(z1 - p));
 	r->provider[z1 - p] = '\0';
-	r->key = (unsigned)key;
-	memcpy(r->upstream, z2 + 1, (size_t)(p + n - (z2 + 1)));
-	r->upstream[p + n - (z2 + 1)] = '\0';
+	memcpy(r->key_fp, z1 + 1, (size_t)(z2 - (z1 + 1)));
+	r->key_fp[z2 - (z1 + 1)] = '\0';
+	memcpy(r->upstream, u, nu);
+	r->upstream[nu] = '\0';
 	return RELAY_OK;
 }
 
@@ -184,5 +198,67 @@ rseal_respid_unwrap(const struct creds_master *m, const char *id, size_t len,
 	if (err == RELAY_OK)
 		err = respid_fields(plain.data, plain.len, r);
 	buf_reset(&plain);
+	return err;
+}
+
+/* obj with its top-level "id" (a plain string) wrapped, into out. */
+static enum relay_err
+rewrite_id(const struct creds_master *m, const char *provider,
+    const char *key_fp, struct span obj, struct buf *out)
+{
+	struct rseal_respid r;
+	struct span id;
+	enum relay_err err;
+	struct buf val;
+
+	err = jsonx_member(obj, "id", &id);
+	if (err != RELAY_OK)
+		return err;
+	if (id.len < 3 || id.len - 2 > RELAY_RS_UPSTREAM_ID_MAX ||
+	    id.p[0] != '"' || id.p[id.len - 1] != '"' ||
+	    memchr(id.p, '\\', id.len) != NULL ||
+	    rseal_respid_is(id.p + 1, id.len - 2)) /* ours already */
+		return RELAY_ENOTFOUND;
+	memset(&r, 0, sizeof(r));
+	snprintf(r.provider, sizeof(r.provider), "%s", provider);
+	snprintf(r.key_fp, sizeof(r.key_fp), "%s", key_fp);
+	memcpy(r.upstream, id.p + 1, id.len - 2);
+	buf_init(&val, 4096);
+	err = buf_append(&val, "\"", 1);
+	if (err == RELAY_OK)
+		err = rseal_respid_wrap(m, &r, &val);
+	if (err == RELAY_OK)
+		err = buf_append(&val, "\"", 2); /* and a NUL */
+	if (err == RELAY_OK)
+		err = jsonx_set_member(obj, "id", val.data, out);
+	buf_reset(&val);
+	return err;
+}
+
+enum relay_err
+rseal_respid_rewrite(const struct creds_master *m, const char *provider,
+    const char *key_fp, struct span body, int response_member, struct buf *out)
+{
+	size_t before = out->len;
+	struct span obj;
+	enum relay_err err;
+	struct buf inner;
+
+	if (!response_member)
+		return rewrite_id(m, provider, key_fp, body, out);
+	err = jsonx_member(body, "response", &obj);
+	if (err != RELAY_OK)
+		return err;
+	if (obj.len == 0 || obj.p[0] != '{')
+		return RELAY_ENOTFOUND;
+	buf_init(&inner, RELAY_UPSTREAM_BODY_MAX);
+	err = rewrite_id(m, provider, key_fp, obj, &inner);
+	if (err == RELAY_OK)
+		err = buf_append(&inner, "", 1); /* NUL-terminated */
+	if (err == RELAY_OK)
+		err = jsonx_set_member(body, "response", inner.data, out);
+	if (err != RELAY_OK && err != RELAY_ENOTFOUND)
+		buf_truncate(out, before);
+	buf_reset(&inner);
 	return err;
 }

@@ -15,6 +15,7 @@
 #include "compiler.h"
 #include "creds.h"
 #include "err.h"
+#include "jsonx.h"
 #include "limits.h"
 
 /* Purposes (the GCM additional data): one per kind of token. */
@@ -51,14 +52,17 @@ enum relay_err rseal_open(const struct creds_master *m, const char *purpose,
 /* What a relay response id carries. */
 struct rseal_respid {
 	char provider[RELAY_NAME_MAX + 1]; /* the provider's config name */
-	unsigned key; /* index into its key pool */
+	char key_fp[17]; /* the fingerprint of the key that made it (a
+			    response belongs to its key's project), "": the
+			    provider has no key */
 	char upstream[RELAY_RS_UPSTREAM_ID_MAX + 1]; /* the upstream's id */
 };
 
 /*
  * Append to out the relay response id for r: RSEAL_RESPID_PREFIX and a
- * token of RSEAL_PURPOSE_RESPID. RELAY_EINVAL when a name holds a NUL or
- * is empty; errors of rseal_seal() otherwise.
+ * token of RSEAL_PURPOSE_RESPID. RELAY_EINVAL when provider or upstream
+ * is empty or key_fp is neither "" nor 16 hex digits; errors of
+ * rseal_seal() otherwise.
  */
 enum relay_err rseal_respid_wrap(const struct creds_master *m,
     const struct rseal_respid *r,
@@ -74,5 +78,18 @@ int rseal_respid_is(const char *id, size_t len) RELAY_NONNULL;
  */
 enum relay_err rseal_respid_unwrap(const struct creds_master *m, const char *id,
     size_t len, struct rseal_respid *r) RELAY_MUST_CHECK RELAY_NONNULL;
+
+/*
+ * The answer body (a Responses "response" object) with its top-level "id"
+ * wrapped for provider and key_fp, or with response_member, the stream
+ * event data whose "response" member's "id" is (response.created,
+ * .in_progress, .completed, .incomplete, .failed, .queued), written to
+ * out. RELAY_ENOTFOUND when there is no such id as a plain JSON string
+ * (out untouched: pass the body on as it is); RELAY_EINVAL when body is
+ * not an object to the raw scanner; errors of rseal_respid_wrap().
+ */
+enum relay_err rseal_respid_rewrite(const struct creds_master *m,
+    const char *provider, const char *key_fp, struct span body,
+    int response_member, struct buf *out) RELAY_MUST_CHECK RELAY_NONNULL;
 
 #endif

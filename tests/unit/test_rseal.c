@@ -173,7 +173,7 @@ out:
 static void
 test_respid_round_trip(void **state)
 {
-	struct rseal_respid r = {.key = 3}, got;
+	struct rseal_respid r = {.key_fp = "0123456789abcdef"}, got;
 	struct creds_master m;
 	struct buf id;
 
@@ -192,7 +192,7 @@ test_respid_round_trip(void **state)
 	memset(&got, 0x55, sizeof(got));
 	TRY(rseal_respid_unwrap(&m, id.data, id.len, &got), RELAY_OK);
 	assert_string_equal(got.provider, "openai-main");
-	assert_int_equal(got.key, 3);
+	assert_string_equal(got.key_fp, "0123456789abcdef");
 	assert_string_equal(got.upstream, r.upstream);
 	/* OpenAI's own ids are not ours */
 	assert_false(rseal_respid_is(r.upstream, strlen(r.upstream)));
@@ -213,8 +213,7 @@ test_respid_other_purpose(void **state)
 	struct creds_master m;
 	struct rseal_respid got;
 	struct buf id;
-	static const char plain[] = "mock\0"
-				    "0\0resp_1";
+	static const char plain[] = "mock\0\0resp_1";
 
 	(void)state;
 	master(&m, 7, 0);
@@ -237,25 +236,16 @@ test_respid_bad_fields(void **state)
 		size_t n;
 	} bad[] = {
 	    {"mock", 4}, /* one field */
+	    {"mock\0", 5}, /* two */
+	    {"\0\0r", 3}, /* no provider */
 	    {"mock\0"
-	     "1",
-		6}, /* two */
-	    {"\0"
-	     "1\0r",
-		5}, /* no provider */
-	    {"mock\0\0r", 7}, /* no key */
+	     "0123456789abcdeX\0r",
+		23}, /* fingerprint not hex */
 	    {"mock\0"
-	     "1x\0r",
-		9}, /* key not decimal */
-	    {"mock\0"
-	     "99999999999\0r",
-		18}, /* key too big */
-	    {"mock\0"
-	     "1\0",
-		7}, /* no upstream */
-	    {"mock\0"
-	     "1\0r\0s",
-		10}, /* four fields */
+	     "0123\0r",
+		11}, /* fingerprint short */
+	    {"mock\0\0", 6}, /* no upstream */
+	    {"mock\0\0r\0s", 9}, /* four fields */
 	};
 	struct creds_master m;
 	struct rseal_respid got;
@@ -281,7 +271,7 @@ out:
 static void
 test_respid_wrap_refuses(void **state)
 {
-	struct rseal_respid r = {.key = 0};
+	struct rseal_respid r = {.key_fp = ""};
 	struct creds_master m, none;
 	struct buf id;
 
@@ -295,9 +285,89 @@ test_respid_wrap_refuses(void **state)
 	r.upstream[0] = '\0';
 	assert_int_equal(rseal_respid_wrap(&m, &r, &id), RELAY_EINVAL);
 	snprintf(r.upstream, sizeof(r.upstream), "%s", "resp_1");
+	snprintf(r.key_fp, sizeof(r.key_fp), "%s", "ABC");
+	assert_int_equal(rseal_respid_wrap(&m, &r, &id), RELAY_EINVAL);
+	r.key_fp[0] = '\0';
 	assert_int_equal(rseal_respid_wrap(&none, &r, &id), RELAY_ENOTFOUND);
 	assert_int_equal(id.len, 0);
 	buf_reset(&id);
+}
+
+/* An answer body and a stream event get the wrapped id; what has no
+ * plain string id, or ours already, is left alone. */
+static void
+test_respid_rewrite(void **state)
+{
+	static const char body[] =
+	    "{\"id\":\"resp_abc\",\"object\":\"response\",\"output\":[{"
+	    "\"id\":\"msg_1\"}]}";
+	static const char ev[] = "{\"type\":\"response.created\","
+				 "\"sequence_number\":0,\"response\":{\"id\":"
+				 "\"resp_abc\",\"status\":\"in_progress\"}}";
+	struct creds_master m;
+	struct rseal_respid got;
+	struct buf out, again;
+	json_t *j = NULL;
+	const char *id;
+
+	(void)state;
+	master(&m, 7, 0);
+	buf_init(&out, 1 << 20);
+	buf_init(&again, 1 << 20);
+	TRY(rseal_respid_rewrite(&m, "oa", "", SPAN_LIT(body), 0, &out),
+	    RELAY_OK);
+	j = json_loadb(out.data, out.len, 0, NULL);
+	if (j == NULL && oom_n != 0)
+		goto out;
+	assert_non_null(j);
+	id = json_string_value(json_object_get(j, "id"));
+	assert_non_null(id);
+	TRY(rseal_respid_unwrap(&m, id, strlen(id), &got), RELAY_OK);
+	assert_string_equal(got.provider, "oa");
+	assert_string_equal(got.key_fp, "");
+	assert_string_equal(got.upstream, "resp_abc");
+	/* the items keep their ids */
+	assert_string_equal(
+	    json_string_value(json_object_get(
+		json_array_get(json_object_get(j, "output"), 0), "id")),
+	    "msg_1");
+	/* wrapped once only */
+	TRY(rseal_respid_rewrite(
+		&m, "oa", "", (struct span){out.data, out.len}, 0, &again),
+	    RELAY_ENOTFOUND);
+	assert_int_equal(again.len, 0);
+	json_decref(j);
+	j = NULL;
+	buf_clear(&out);
+	TRY(rseal_respid_rewrite(
+		&m, "oa", "0123456789abcdef", SPAN_LIT(ev), 1, &out),
+	    RELAY_OK);
+	j = json_loadb(out.data, out.len, 0, NULL);
+	if (j == NULL && oom_n != 0)
+		goto out;
+	assert_non_null(j);
+	assert_string_equal(
+	    json_string_value(json_object_get(j, "type")), "response.created");
+	id = json_string_value(
+	    json_object_get(json_object_get(j, "response"), "id"));
+	assert_non_null(id);
+	TRY(rseal_respid_unwrap(&m, id, strlen(id), &got), RELAY_OK);
+	assert_string_equal(got.key_fp, "0123456789abcdef");
+	assert_string_equal(got.upstream, "resp_abc");
+	/* events without a response, bodies without an id */
+	buf_clear(&again);
+	TRY(rseal_respid_rewrite(&m, "oa", "",
+		SPAN_LIT("{\"type\":\"response.output_text.delta\"}"), 1,
+		&again),
+	    RELAY_ENOTFOUND);
+	TRY(rseal_respid_rewrite(
+		&m, "oa", "", SPAN_LIT("{\"id\":7}"), 0, &again),
+	    RELAY_ENOTFOUND);
+	assert_int_equal(again.len, 0);
+out:
+	json_decref(j);
+	buf_reset(&out);
+	buf_reset(&again);
 }
 
 int
@@ -310,6 +380,7 @@ main(void)
 	    OOM_CASE(test_respid_round_trip),
 	    OOM_CASE(test_respid_other_purpose),
 	    OOM_CASE(test_respid_bad_fields),
+	    OOM_CASE(test_respid_rewrite),
 	};
 	const struct CMUnitTest cases[] = {
 	    cmocka_unit_test(test_respid_wrap_refuses),
