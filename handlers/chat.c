@@ -33,6 +33,8 @@
 #include "../lib/proxy.h"
 #include "../lib/tier.h"
 #include "../lib/req.h"
+#include "../lib/respstore.h"
+#include "../lib/rseal.h"
 #include "../lib/server.h"
 
 /* What the URL says. */
@@ -153,18 +155,6 @@ unknown_url(struct relay_req *req)
 	else
 		apierr_send(req, d, 404, NULL, "unknown_url",
 		    "Unknown request URL: %.*s", n, req->path.p);
-}
-
-/* GET/DELETE /v1/responses/{id}, its cancel and input_items: the relay
- * keeps no responses (a Responses target's own are behind the
- * passthrough). */
-static void
-stored_response(struct relay_req *req)
-{
-	apierr_send(req, DIALECT_RESPONSES, 404, NULL, "unknown_url",
-	    "The relay keeps no responses: reach a provider's stored "
-	    "responses through /proxy/{provider}/responses/{id}, or send "
-	    "the whole history in 'input'.");
 }
 
 /* Body, validation and routing; NULL when req was answered. */
@@ -597,6 +587,63 @@ tier_end_user(struct relay_req *req)
 		    req->id, req->m_key_id, TIER_END_USER_HEADER);
 }
 
+/*
+ * previous_response_id naming a response id the relay handed out: the
+ * call goes to the provider and key that made it (pc->pin), with the
+ * provider's own id in the body (the client's body is kept in *keep, for
+ * its parsed spans). 0 when req was answered: not an id this relay can
+ * open, or no target of model m is that provider's Responses API.
+ */
+static int
+pin_previous(struct relay_req *req, const struct config_model *m,
+    struct rseal_respid *pin, struct proxy_call *pc, struct buf *keep)
+{
+	struct span body = {req->body.data, req->body.len}, v;
+	char val[RELAY_RS_UPSTREAM_ID_MAX + 3];
+	struct apierr_what w = {
+	    "invalid_request_error", "invalid_value", "previous_response_id"};
+	enum relay_err err;
+	struct buf nb;
+	size_t i;
+
+	if (jsonx_member(body, "previous_response_id", &v) != RELAY_OK ||
+	    v.len < 3 || v.p[0] != '"' || v.p[v.len - 1] != '"' ||
+	    !rseal_respid_is(v.p + 1, v.len - 2))
+		return 1; /* not one of ours: as before */
+	err = rseal_respid_unwrap(&req->ctx->master, v.p + 1, v.len - 2, pin);
+	if (err != RELAY_OK) {
+		apierr_sendw(req, DIALECT_RESPONSES, 400, &w,
+		    "Previous response with id '%.*s' not found.",
+		    (int)(v.len - 2 > 200 ? 200 : v.len - 2), v.p + 1);
+		return 0;
+	}
+	for (i = 0; i < m->ntargets; i++)
+		if (proxy_pinned_target(&m->targets[i], pin))
+			break;
+	if (i == m->ntargets) {
+		apierr_sendw(req, DIALECT_RESPONSES, 400, &w,
+		    "previous_response_id names a response of provider `%s`, "
+		    "which serves the model `%s` through no Responses target: "
+		    "the relay keeps no conversation; send the whole history "
+		    "in 'input'.",
+		    pin->provider, m->name);
+		return 0;
+	}
+	snprintf(val, sizeof(val), "\"%s\"", pin->upstream);
+	buf_init(&nb, req->body.max);
+	err = jsonx_set_member(body, "previous_response_id", val, &nb);
+	if (err != RELAY_OK) {
+		buf_reset(&nb);
+		apierr_send_err(req, DIALECT_RESPONSES,
+		    err == RELAY_EINVAL ? RELAY_ENOMEM : err, NULL);
+		return 0;
+	}
+	*keep = req->body;
+	req->body = nb;
+	pc->pin = pin;
+	return 1;
+}
+
 static void
 chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 {
@@ -607,6 +654,8 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 	struct wordfilter *terms = NULL;
 	struct pii_out po;
 	struct route rt;
+	struct rseal_respid pin;
+	struct buf keep = {0};
 
 	if (req->path.len > 7 && memcmp(req->path.p, "/proxy/", 7) == 0) {
 		proxy_route(req, cfg, g);
@@ -617,7 +666,7 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 	if (!route(req, &rt)) {
 		if (req->path.len > 14 &&
 		    memcmp(req->path.p, "/v1/responses/", 14) == 0)
-			stored_response(req);
+			respstore_route(req, cfg, g);
 		else
 			unknown_url(req);
 		return;
@@ -651,6 +700,8 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 	if (m != NULL)
 		req->m_model = m->name;
 	if (m != NULL && gate_model(req, g, m, rt.d) &&
+	    (rt.d != DIALECT_RESPONSES ||
+		pin_previous(req, m, &pin, &pc, &keep)) &&
 	    screen(req, cfg, g, m, &rt, &cr, &pc) &&
 	    protect(req, cfg, g, m, &rt, &cr, &po, &terms) &&
 	    gate_admit(req, g, cfg, m, req->body.len,
@@ -674,6 +725,10 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 	wordfilter_free(terms);
 	pii_out_reset(&po);
 	chatreq_free(&cr);
+	if (keep.data != NULL) { /* the client's body back, as it came */
+		buf_reset(&req->body);
+		req->body = keep;
+	}
 }
 
 static void

@@ -10,9 +10,10 @@
  * or a compaction summary, never a whole conversation. */
 #define RSEAL_TOKEN_MAX (2u * 1024 * 1024)
 
-enum relay_err
-rseal_seal(const struct creds_master *m, const char *purpose, const void *p,
-    size_t n, struct buf *out)
+/* Seal into base64url; det: the same bytes give the same token. */
+static enum relay_err
+seal(const struct creds_master *m, const char *purpose, const void *p, size_t n,
+    int det, struct buf *out)
 {
 	size_t before = out->len, i, j;
 	enum relay_err err;
@@ -21,7 +22,8 @@ rseal_seal(const struct creds_master *m, const char *purpose, const void *p,
 	if (!m->have_cur)
 		return RELAY_ENOTFOUND;
 	buf_init(&box, RSEAL_TOKEN_MAX);
-	err = crypto_seal(m->cur, purpose, p, n, &box);
+	err = det ? crypto_seal_det(m->cur, purpose, p, n, &box)
+		  : crypto_seal(m->cur, purpose, p, n, &box);
 	if (err == RELAY_OK)
 		err = crypto_b64(out, (const unsigned char *)box.data, box.len);
 	buf_reset(&box);
@@ -39,6 +41,13 @@ rseal_seal(const struct creds_master *m, const char *purpose, const void *p,
 	}
 	buf_truncate(out, j);
 	return RELAY_OK;
+}
+
+enum relay_err
+rseal_seal(const struct creds_master *m, const char *purpose, const void *p,
+    size_t n, struct buf *out)
+{
+	return seal(m, purpose, p, n, 0, out);
 }
 
 /* The box a token of len bytes decodes to, appended to box. */
@@ -148,8 +157,7 @@ rseal_respid_wrap(
 		return RELAY_EINVAL;
 	err = buf_puts(out, RSEAL_RESPID_PREFIX);
 	if (err == RELAY_OK)
-		err =
-		    rseal_seal(m, RSEAL_PURPOSE_RESPID, plain, (size_t)k, out);
+		err = seal(m, RSEAL_PURPOSE_RESPID, plain, (size_t)k, 1, out);
 	if (err != RELAY_OK)
 		buf_truncate(out, before);
 	return err;

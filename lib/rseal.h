@@ -60,7 +60,8 @@ struct rseal_respid {
 
 /*
  * Append to out the relay response id for r: RSEAL_RESPID_PREFIX and a
- * token of RSEAL_PURPOSE_RESPID. RELAY_EINVAL when provider or upstream
+ * token of RSEAL_PURPOSE_RESPID, deterministic (crypto_seal_det()): one
+ * response has one id, in every event of its stream and every retrieval. RELAY_EINVAL when provider or upstream
  * is empty or key_fp is neither "" nor 16 hex digits; errors of
  * rseal_seal() otherwise.
  */

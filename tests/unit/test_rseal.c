@@ -187,6 +187,15 @@ test_respid_round_trip(void **state)
 	assert_true(rseal_respid_is(id.data, id.len));
 	assert_memory_equal(
 	    id.data, RSEAL_RESPID_PREFIX, sizeof(RSEAL_RESPID_PREFIX) - 1);
+	/* one response, one id: sealed again, the same */
+	{
+		size_t n1 = id.len;
+
+		TRY(rseal_respid_wrap(&m, &r, &id), RELAY_OK);
+		assert_int_equal(id.len, 2 * n1);
+		assert_memory_equal(id.data, id.data + n1, n1);
+		buf_truncate(&id, n1);
+	}
 	/* the upstream id is not readable in it */
 	assert_null(memmem(id.data, id.len, "67ccd2", 6));
 	memset(&got, 0x55, sizeof(got));
