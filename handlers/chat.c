@@ -45,6 +45,7 @@ struct route {
 	int sse; /* Gemini: alt=sse */
 	int embed; /* /v1/embeddings */
 	int count; /* count_tokens / countTokens */
+	int compact; /* /v1/responses/compact */
 };
 
 static int
@@ -89,6 +90,11 @@ route(struct relay_req *req, struct route *rt)
 	}
 	if (span_eq(req->path, "/v1/responses")) {
 		rt->d = DIALECT_RESPONSES;
+		return 1;
+	}
+	if (span_eq(req->path, "/v1/responses/compact")) {
+		rt->d = DIALECT_RESPONSES;
+		rt->compact = 1;
 		return 1;
 	}
 	if (span_eq(req->path, "/v1/messages/count_tokens")) {
@@ -418,6 +424,12 @@ relay(struct relay_req *req, const struct config *cfg, struct proxy_call *pc,
 	struct cache_req cq;
 	struct buf rec;
 
+	if (pc->cr->compact) {
+		/* Its body reads as a /v1/responses one: never a hit of it. */
+		pc->record = NULL;
+		proxy_chat(req, cfg, pc, u);
+		return;
+	}
 	cache_entry_init(&ce, cfg->cache_max_bytes + cfg->cache_part_bytes);
 	/* A filtered answer is not the unfiltered one. */
 	cq.variant = pc->filter != NULL ? (int)pc->filter_output : 0;
@@ -588,6 +600,38 @@ tier_end_user(struct relay_req *req)
 }
 
 /*
+ * POST /v1/responses/compact: unary, and served by the model's Responses
+ * targets only (the relay does not summarise for other providers yet).
+ * 0 when req was answered.
+ */
+static int
+compact_ok(
+    struct relay_req *req, const struct config_model *m, struct chatreq *cr)
+{
+	size_t i;
+
+	cr->compact = 1;
+	if (cr->stream) {
+		struct apierr_what w = {
+		    "invalid_request_error", "invalid_value", "stream"};
+
+		apierr_sendw(req, DIALECT_RESPONSES, 400, &w,
+		    "/v1/responses/compact does not stream.");
+		return 0;
+	}
+	for (i = 0; i < m->ntargets; i++)
+		if (m->targets[i].responses)
+			return 1;
+	apierr_send(req, DIALECT_RESPONSES, 400, NULL, "unsupported_for_target",
+	    "The model `%s` is served by no Responses API target, and the "
+	    "relay compacts only through a provider's own "
+	    "/responses/compact: compact the history on the client, or use "
+	    "a model with \"api\": \"responses\".",
+	    m->name);
+	return 0;
+}
+
+/*
  * previous_response_id naming a response id the relay handed out: the
  * call goes to the provider and key that made it (pc->pin), with the
  * provider's own id in the body (the client's body is kept in *keep, for
@@ -687,6 +731,7 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 	req->m_route = rt.embed         ? "embeddings"
 	    : rt.d == DIALECT_ANTHROPIC ? "messages"
 	    : rt.d == DIALECT_GEMINI    ? "gemini"
+	    : rt.compact                ? "responses_compact"
 	    : rt.d == DIALECT_RESPONSES ? "responses"
 					: "chat";
 	req->m_dialect = dialect_name(rt.d);
@@ -699,6 +744,8 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 	m = validate(req, cfg, &rt, &cr);
 	if (m != NULL)
 		req->m_model = m->name;
+	if (m != NULL && rt.compact && !compact_ok(req, m, &cr))
+		m = NULL;
 	if (m != NULL && gate_model(req, g, m, rt.d) &&
 	    (rt.d != DIALECT_RESPONSES ||
 		pin_previous(req, m, &pin, &pc, &keep)) &&

@@ -589,7 +589,8 @@ static int
 respid_on(const struct pstate *ps)
 {
 	return ps->out == DIALECT_RESPONSES &&
-	    ps->pc->in == DIALECT_RESPONSES && ps->req->ctx->master.have_cur;
+	    ps->pc->in == DIALECT_RESPONSES && !ps->pc->cr->compact &&
+	    ps->req->ctx->master.have_cur;
 }
 
 /* A raw Responses event whose response id is wrapped, into ps->xbuf:
@@ -1795,6 +1796,9 @@ proxy_chat(struct relay_req *req, const struct config *cfg,
 		if (i > 0 && elapsed_ms(&px->start) >= cfg->retry.deadline_ms)
 			break;
 		if (pc->pin != NULL && !pinned_target(pc, order[i]))
+			continue;
+		/* Compaction is the Responses API's own. */
+		if (pc->cr->compact && !pc->m->targets[order[i]].responses)
 			continue;
 		if (i > 0)
 			metrics_fallback(req->ctx->metrics);

@@ -2186,6 +2186,57 @@ rs_remember(gen_t *g, json_t *response)
 	e->input = items;
 }
 
+/* POST .../responses/compact (unary): the input's user messages kept and
+ * one compaction item, as the real API answers; model and input are
+ * required. */
+static void
+handle_compact(conn_t *c)
+{
+	req_t *r = &c->req;
+	json_t *root = json_loadb(r->body ? r->body : "", r->blen, 0, NULL);
+	json_t *in = json_object_get(root, "input"), *out, *e;
+	size_t i, words = 0;
+	char cid[64];
+
+	if (!auth_ok(r, -1)) {
+		plan_json(c, 401, oa_error(401, default_msg(401)), NULL);
+	} else if (!json_is_string(json_object_get(root, "model"))) {
+		plan_json(c, 400,
+		    oa_error(400, "Missing required parameter: 'model'."), NULL);
+	} else if (!json_is_array(in)) {
+		plan_json(c, 400,
+		    oa_error(400, "Missing required parameter: 'input'."), NULL);
+	} else if (json_object_get(root, "stream")) {
+		plan_json(c, 400,
+		    oa_error(400, "Unknown parameter: 'stream'."), NULL);
+	} else {
+		out = json_array();
+		json_array_foreach (in, i, e) {
+			words += 4; /* a few tokens an item */
+			if (json_is_string(json_object_get(e, "role")) &&
+			    strcmp(json_string_value(json_object_get(e, "role")),
+				"user") == 0)
+				json_array_append(out, e);
+		}
+		snprintf(cid, sizeof cid, "cmp_mock%llu", ++g_idseq);
+		json_array_append_new(out,
+		    json_pack("{s:s,s:s,s:s}", "type", "compaction", "id", cid,
+			"encrypted_content", "bW9jay1jb21wYWN0aW9u"));
+		plan_json(c, 200,
+		    json_pack("{s:s,s:s,s:I,s:o,s:{s:I,s:{s:i},s:i,s:{s:i},s:I}}",
+			"id", cid, "object", "response.compaction",
+			"created_at", (json_int_t)time(NULL), "output", out,
+			"usage", "input_tokens", (json_int_t)(words + 1),
+			"input_tokens_details", "cached_tokens", 0,
+			"output_tokens", 7, "output_tokens_details",
+			"reasoning_tokens", 0, "total_tokens",
+			(json_int_t)(words + 8)),
+		    NULL);
+	}
+	json_decref(root);
+	plan_start(c, NULL, 0);
+}
+
 /* GET/DELETE .../responses/{id}, POST .../{id}/cancel, GET
  * .../{id}/input_items: 1 when path was one of them (answered). */
 static int
@@ -3268,6 +3319,8 @@ dispatch(conn_t *c)
 		    c, P_GEMINI, mp + 8, (size_t)(colon - mp - 8), 1, sse);
 	} else if (strcmp(r->method, "GET") == 0 && ends_with(p, "/models"))
 		handle_models(c);
+	else if (post && ends_with(p, "/responses/compact"))
+		handle_compact(c);
 	else if (handle_stored(c))
 		;
 	else
