@@ -33,6 +33,8 @@
 #include "../lib/proxy.h"
 #include "../lib/tier.h"
 #include "../lib/req.h"
+#include "../lib/respstore.h"
+#include "../lib/rseal.h"
 #include "../lib/server.h"
 
 /* What the URL says. */
@@ -43,6 +45,7 @@ struct route {
 	int sse; /* Gemini: alt=sse */
 	int embed; /* /v1/embeddings */
 	int count; /* count_tokens / countTokens */
+	int compact; /* /v1/responses/compact */
 };
 
 static int
@@ -87,6 +90,11 @@ route(struct relay_req *req, struct route *rt)
 	}
 	if (span_eq(req->path, "/v1/responses")) {
 		rt->d = DIALECT_RESPONSES;
+		return 1;
+	}
+	if (span_eq(req->path, "/v1/responses/compact")) {
+		rt->d = DIALECT_RESPONSES;
+		rt->compact = 1;
 		return 1;
 	}
 	if (span_eq(req->path, "/v1/messages/count_tokens")) {
@@ -153,18 +161,6 @@ unknown_url(struct relay_req *req)
 	else
 		apierr_send(req, d, 404, NULL, "unknown_url",
 		    "Unknown request URL: %.*s", n, req->path.p);
-}
-
-/* GET/DELETE /v1/responses/{id}, its cancel and input_items: the relay
- * keeps no responses (a Responses target's own are behind the
- * passthrough). */
-static void
-stored_response(struct relay_req *req)
-{
-	apierr_send(req, DIALECT_RESPONSES, 404, NULL, "unknown_url",
-	    "The relay keeps no responses: reach a provider's stored "
-	    "responses through /proxy/{provider}/responses/{id}, or send "
-	    "the whole history in 'input'.");
 }
 
 /* Body, validation and routing; NULL when req was answered. */
@@ -428,6 +424,12 @@ relay(struct relay_req *req, const struct config *cfg, struct proxy_call *pc,
 	struct cache_req cq;
 	struct buf rec;
 
+	if (pc->cr->compact) {
+		/* Its body reads as a /v1/responses one: never a hit of it. */
+		pc->record = NULL;
+		proxy_chat(req, cfg, pc, u);
+		return;
+	}
 	cache_entry_init(&ce, cfg->cache_max_bytes + cfg->cache_part_bytes);
 	/* A filtered answer is not the unfiltered one. */
 	cq.variant = pc->filter != NULL ? (int)pc->filter_output : 0;
@@ -597,6 +599,95 @@ tier_end_user(struct relay_req *req)
 		    req->id, req->m_key_id, TIER_END_USER_HEADER);
 }
 
+/*
+ * POST /v1/responses/compact: unary, and served by the model's Responses
+ * targets only (the relay does not summarise for other providers yet).
+ * 0 when req was answered.
+ */
+static int
+compact_ok(
+    struct relay_req *req, const struct config_model *m, struct chatreq *cr)
+{
+	size_t i;
+
+	cr->compact = 1;
+	if (cr->stream) {
+		struct apierr_what w = {
+		    "invalid_request_error", "invalid_value", "stream"};
+
+		apierr_sendw(req, DIALECT_RESPONSES, 400, &w,
+		    "/v1/responses/compact does not stream.");
+		return 0;
+	}
+	for (i = 0; i < m->ntargets; i++)
+		if (m->targets[i].responses)
+			return 1;
+	apierr_send(req, DIALECT_RESPONSES, 400, NULL, "unsupported_for_target",
+	    "The model `%s` is served by no Responses API target, and the "
+	    "relay compacts only through a provider's own "
+	    "/responses/compact: compact the history on the client, or use "
+	    "a model with \"api\": \"responses\".",
+	    m->name);
+	return 0;
+}
+
+/*
+ * previous_response_id naming a response id the relay handed out: the
+ * call goes to the provider and key that made it (pc->pin), with the
+ * provider's own id in the body (the client's body is kept in *keep, for
+ * its parsed spans). 0 when req was answered: not an id this relay can
+ * open, or no target of model m is that provider's Responses API.
+ */
+static int
+pin_previous(struct relay_req *req, const struct config_model *m,
+    struct rseal_respid *pin, struct proxy_call *pc, struct buf *keep)
+{
+	struct span body = {req->body.data, req->body.len}, v;
+	char val[RELAY_RS_UPSTREAM_ID_MAX + 3];
+	struct apierr_what w = {
+	    "invalid_request_error", "invalid_value", "previous_response_id"};
+	enum relay_err err;
+	struct buf nb;
+	size_t i;
+
+	if (jsonx_member(body, "previous_response_id", &v) != RELAY_OK ||
+	    v.len < 3 || v.p[0] != '"' || v.p[v.len - 1] != '"' ||
+	    !rseal_respid_is(v.p + 1, v.len - 2))
+		return 1; /* not one of ours: as before */
+	err = rseal_respid_unwrap(&req->ctx->master, v.p + 1, v.len - 2, pin);
+	if (err != RELAY_OK) {
+		apierr_sendw(req, DIALECT_RESPONSES, 400, &w,
+		    "Previous response with id '%.*s' not found.",
+		    (int)(v.len - 2 > 200 ? 200 : v.len - 2), v.p + 1);
+		return 0;
+	}
+	for (i = 0; i < m->ntargets; i++)
+		if (proxy_pinned_target(&m->targets[i], pin))
+			break;
+	if (i == m->ntargets) {
+		apierr_sendw(req, DIALECT_RESPONSES, 400, &w,
+		    "previous_response_id names a response of provider `%s`, "
+		    "which serves the model `%s` through no Responses target: "
+		    "the relay keeps no conversation; send the whole history "
+		    "in 'input'.",
+		    pin->provider, m->name);
+		return 0;
+	}
+	snprintf(val, sizeof(val), "\"%s\"", pin->upstream);
+	buf_init(&nb, req->body.max);
+	err = jsonx_set_member(body, "previous_response_id", val, &nb);
+	if (err != RELAY_OK) {
+		buf_reset(&nb);
+		apierr_send_err(req, DIALECT_RESPONSES,
+		    err == RELAY_EINVAL ? RELAY_ENOMEM : err, NULL);
+		return 0;
+	}
+	*keep = req->body;
+	req->body = nb;
+	pc->pin = pin;
+	return 1;
+}
+
 static void
 chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 {
@@ -607,6 +698,8 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 	struct wordfilter *terms = NULL;
 	struct pii_out po;
 	struct route rt;
+	struct rseal_respid pin;
+	struct buf keep = {0};
 
 	if (req->path.len > 7 && memcmp(req->path.p, "/proxy/", 7) == 0) {
 		proxy_route(req, cfg, g);
@@ -617,7 +710,7 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 	if (!route(req, &rt)) {
 		if (req->path.len > 14 &&
 		    memcmp(req->path.p, "/v1/responses/", 14) == 0)
-			stored_response(req);
+			respstore_route(req, cfg, g);
 		else
 			unknown_url(req);
 		return;
@@ -638,6 +731,7 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 	req->m_route = rt.embed         ? "embeddings"
 	    : rt.d == DIALECT_ANTHROPIC ? "messages"
 	    : rt.d == DIALECT_GEMINI    ? "gemini"
+	    : rt.compact                ? "responses_compact"
 	    : rt.d == DIALECT_RESPONSES ? "responses"
 					: "chat";
 	req->m_dialect = dialect_name(rt.d);
@@ -650,7 +744,11 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 	m = validate(req, cfg, &rt, &cr);
 	if (m != NULL)
 		req->m_model = m->name;
+	if (m != NULL && rt.compact && !compact_ok(req, m, &cr))
+		m = NULL;
 	if (m != NULL && gate_model(req, g, m, rt.d) &&
+	    (rt.d != DIALECT_RESPONSES ||
+		pin_previous(req, m, &pin, &pc, &keep)) &&
 	    screen(req, cfg, g, m, &rt, &cr, &pc) &&
 	    protect(req, cfg, g, m, &rt, &cr, &po, &terms) &&
 	    gate_admit(req, g, cfg, m, req->body.len,
@@ -674,6 +772,10 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 	wordfilter_free(terms);
 	pii_out_reset(&po);
 	chatreq_free(&cr);
+	if (keep.data != NULL) { /* the client's body back, as it came */
+		buf_reset(&req->body);
+		req->body = keep;
+	}
 }
 
 static void

@@ -2,7 +2,9 @@
 /* models.c - relay-models: GET /v1/models and /v1/models/{id} in the
  * OpenAI list format, from the configured public model names; in
  * Anthropic's when the request carries anthropic-version (its SDK and
- * Claude Code's model discovery send it). */
+ * Claude Code's model discovery send it); Codex's {"models":[...]}
+ * manifest when the query carries client_version (Codex's model
+ * manager). */
 #include <string.h>
 
 #include "../lib/apierr.h"
@@ -55,6 +57,25 @@ send_list(struct relay_req *req, const struct config *cfg, enum dialect d)
 	buf_reset(&b);
 }
 
+/* The caller is Codex asking for its model manifest: the query carries a
+ * client_version parameter (Codex's models manager always sends it). */
+static int
+codex_caller(const struct relay_req *req)
+{
+	static const char name[] = "client_version=";
+	const char *p = req->query.p, *end = p + req->query.len;
+
+	while (p != NULL && p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+
+		if ((size_t)(end - p) >= sizeof(name) - 1 &&
+		    memcmp(p, name, sizeof(name) - 1) == 0)
+			return 1;
+		p = amp != NULL ? amp + 1 : NULL;
+	}
+	return 0;
+}
+
 static void
 list(struct relay_req *req, const struct config *cfg)
 {
@@ -64,6 +85,10 @@ list(struct relay_req *req, const struct config *cfg)
 
 	if (anthropic_caller(req)) {
 		send_list(req, cfg, DIALECT_ANTHROPIC);
+		return;
+	}
+	if (codex_caller(req)) {
+		send_list(req, cfg, DIALECT_RESPONSES);
 		return;
 	}
 

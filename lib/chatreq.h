@@ -29,6 +29,9 @@ struct chatreq {
 	enum dialect d; /* the body's dialect */
 	long long choices; /* n, candidateCount: 1 unless an integer > 1 */
 	int embed; /* an embeddings request (POST /v1/embeddings) */
+	/* POST /v1/responses/compact (set by the caller): unary, and only
+	 * for a provider's Responses API. */
+	int compact;
 };
 
 /*

@@ -2,6 +2,7 @@
 /* crypto.c - OpenSSL EVP behind relay_err (NIST SP 800-38D for GCM: a 96-bit
  * random nonce per message, 128-bit tag). */
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -215,21 +216,76 @@ crypto_unb64(struct buf *b, const char *s)
 	return RELAY_OK;
 }
 
+static enum relay_err seal_nonce(const unsigned char key[32],
+    const unsigned char nonce[CRYPTO_NONCE_LEN], const char *aad, const void *p,
+    size_t n, struct buf *out);
+
 enum relay_err
 crypto_seal(const unsigned char key[32], const char *aad, const void *p,
     size_t n, struct buf *out)
 {
-	unsigned char nonce[CRYPTO_NONCE_LEN], tag[CRYPTO_TAG_LEN], blk[256];
-	EVP_CIPHER_CTX *c = NULL;
+	unsigned char nonce[CRYPTO_NONCE_LEN];
 	enum relay_err err;
-	size_t off = 0;
-	int len;
 
 	if (n > 1 << 20)
 		return RELAY_ETOOBIG;
 	err = crypto_random(nonce, sizeof(nonce));
 	if (err != RELAY_OK)
 		return err;
+	return seal_nonce(key, nonce, aad, p, n, out);
+}
+
+/* The nonce of a deterministic box: HMAC-SHA256 under key of aad, a NUL
+ * and the plaintext (its first CRYPTO_NONCE_LEN bytes are used). */
+static enum relay_err
+det_nonce(const unsigned char key[32], const char *aad, const void *p, size_t n,
+    unsigned char mac[CRYPTO_SHA256_LEN])
+{
+	unsigned int len = CRYPTO_SHA256_LEN;
+	enum relay_err err;
+	struct buf msg;
+
+	buf_init(&msg, (1u << 20) + strlen(aad) + 1);
+	err = buf_append(&msg, aad, strlen(aad) + 1);
+	if (err == RELAY_OK)
+		err = buf_append(&msg, p, n);
+	if (err == RELAY_OK &&
+	    HMAC(crypto_sha256_md(), key, 32, (const unsigned char *)msg.data,
+		msg.len, mac, &len) == NULL)
+		err = RELAY_EIO;
+	if (msg.data != NULL)
+		OPENSSL_cleanse(msg.data, msg.len);
+	buf_reset(&msg);
+	return err;
+}
+
+enum relay_err
+crypto_seal_det(const unsigned char key[32], const char *aad, const void *p,
+    size_t n, struct buf *out)
+{
+	unsigned char mac[CRYPTO_SHA256_LEN];
+	enum relay_err err;
+
+	if (n > 1 << 20)
+		return RELAY_ETOOBIG;
+	err = det_nonce(key, aad, p, n, mac);
+	if (err == RELAY_OK)
+		err = seal_nonce(key, mac, aad, p, n, out);
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return err;
+}
+
+static enum relay_err
+seal_nonce(const unsigned char key[32],
+    const unsigned char nonce[CRYPTO_NONCE_LEN], const char *aad, const void *p,
+    size_t n, struct buf *out)
+{
+	unsigned char tag[CRYPTO_TAG_LEN], blk[256];
+	EVP_CIPHER_CTX *c = NULL;
+	enum relay_err err;
+	size_t off = 0;
+	int len;
+
 	c = EVP_CIPHER_CTX_new();
 	err = RELAY_ENOMEM;
 	if (c == NULL ||
@@ -237,7 +293,7 @@ crypto_seal(const unsigned char key[32], const char *aad, const void *p,
 	    EVP_EncryptUpdate(c, NULL, &len, (const unsigned char *)aad,
 		(int)strlen(aad)) != 1)
 		goto out;
-	err = buf_append(out, nonce, sizeof(nonce));
+	err = buf_append(out, nonce, CRYPTO_NONCE_LEN);
 	while (err == RELAY_OK && off < n) {
 		int k = n - off > 128 ? 128 : (int)(n - off);
 

@@ -54,6 +54,16 @@ enum relay_err crypto_seal(const unsigned char key[32], const char *aad,
     const void *p, size_t n, struct buf *out) RELAY_MUST_CHECK;
 
 /*
+ * crypto_seal() with the nonce derived from key, aad and the plaintext
+ * (HMAC-SHA256, as SIV does): the same plaintext seals to the same box,
+ * so an identifier sealed twice reads the same; equal boxes reveal equal
+ * plaintexts, nothing more. For identifiers, never for secrets that
+ * repeat. Opened by crypto_open().
+ */
+enum relay_err crypto_seal_det(const unsigned char key[32], const char *aad,
+    const void *p, size_t n, struct buf *out) RELAY_MUST_CHECK;
+
+/*
  * Reverse crypto_seal(): appends the plaintext to out. RELAY_EINVAL when
  * the box is malformed, was made under another key or aad, or was
  * tampered with.

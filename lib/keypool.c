@@ -270,6 +270,24 @@ keypool_pick(struct kv *kv, const struct config_provider *p,
 	return RELAY_ENOTFOUND;
 }
 
+const char *
+keypool_find(const struct config_provider *p, const struct creds_snap *cs,
+    const char *fp)
+{
+	const char *const *stored;
+	size_t nstored, n, i;
+	char f[17];
+
+	stored = creds_for(cs, p->name, &nstored);
+	n = p->nkeys + nstored;
+	for (i = 0; i < n; i++) {
+		keypool_fingerprint(slot(p, stored, i), f);
+		if (strcmp(f, fp) == 0)
+			return slot(p, stored, i);
+	}
+	return NULL;
+}
+
 /* --- the operator's view ---------------------------------------------- */
 
 /* A Prometheus label value: '\\', '"' and newline escaped. */

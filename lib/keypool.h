@@ -55,6 +55,15 @@ enum relay_err keypool_pick(struct kv *kv, const struct config_provider *p,
     const char *avoid,
     struct keypool_choice *out) RELAY_NONNULL RELAY_MUST_CHECK;
 
+/*
+ * The key of p (config or stored) whose fingerprint is fp, NULL when it
+ * is gone: what a response made with it needs to be reached again (its
+ * project keeps it). No rest or bench applies: that response lives with
+ * that key alone.
+ */
+const char *keypool_find(const struct config_provider *p,
+    const struct creds_snap *cs, const char *fp) RELAY_NONNULL;
+
 /* Rest the key with fingerprint fp for seconds after a 429 (its
  * Retry-After). */
 void keypool_rest(struct kv *kv, const char *provider, const char *fp,

@@ -29,6 +29,9 @@
 /* The smallest max_output_tokens OpenAI's Responses API accepts: a smaller
  * limit a client of another dialect sets is raised to it. */
 #define RELAY_RS_MAX_OUTPUT_MIN 16
+/* The longest upstream response id a relay response id wraps (OpenAI's
+ * are "resp_" and 48 hex digits; room for other vendors'). */
+#define RELAY_RS_UPSTREAM_ID_MAX 256
 /* A URL we build for an upstream: bytes. */
 #define RELAY_URL_MAX 4096
 /* A header value we send upstream (the client's anthropic-beta, content

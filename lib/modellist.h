@@ -18,6 +18,9 @@
  *             "has_more":false,"first_id","last_id"}
  *   Gemini    {"models":[{"name":"models/<id>","baseModelId","version",
  *             "displayName","description","supportedGenerationMethods"}]}
+ *   Responses Codex's manifest {"models":[{"slug","display_name",
+ *             "description","shell_type","visibility","priority",...}]}
+ *             (GET /v1/models?client_version=...)
  * RELAY_EINVAL for another d; RELAY_ENOMEM, RELAY_ETOOBIG.
  */
 enum relay_err modellist_json(const struct config *cfg, enum dialect d,

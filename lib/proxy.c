@@ -71,6 +71,7 @@ struct pstate {
 	int cut; /* the content filter ended the stream: upstream left */
 	int no_retry; /* the upstream said x-should-retry: false */
 	int err_event; /* the stream's first event was an error: in body */
+	char key_fp[17]; /* the key of this attempt, for response ids */
 	const struct timespec *t0; /* when the request arrived */
 	struct proxy_usage *u;
 };
@@ -581,6 +582,44 @@ forward_raw(struct pstate *ps, struct span raw)
 	return err;
 }
 
+/* A Responses answer relayed as it is: its response id is wrapped so it
+ * names the provider and key that made it (lib/rseal.h), when a master key
+ * can seal it. */
+static int
+respid_on(const struct pstate *ps)
+{
+	return ps->out == DIALECT_RESPONSES &&
+	    ps->pc->in == DIALECT_RESPONSES && !ps->pc->cr->compact &&
+	    ps->req->ctx->master.have_cur;
+}
+
+/* A raw Responses event whose response id is wrapped, into ps->xbuf:
+ * RELAY_ENOTFOUND when the event carries none (send it as it is). */
+static enum relay_err
+respid_event(struct pstate *ps, const struct sse_event *ev)
+{
+	enum relay_err err;
+	struct buf data;
+
+	if (!ev->has_data)
+		return RELAY_ENOTFOUND;
+	buf_init(&data, RELAY_UPSTREAM_BODY_MAX);
+	err = rseal_respid_rewrite(&ps->req->ctx->master, ps->t->provider->name,
+	    ps->key_fp, ev->data, 1, &data);
+	buf_clear(&ps->xbuf);
+	if (err == RELAY_OK && ev->name.len > 0)
+		err = buf_printf(
+		    &ps->xbuf, "event: %.*s\n", (int)ev->name.len, ev->name.p);
+	if (err == RELAY_OK)
+		err = buf_puts(&ps->xbuf, "data: ");
+	if (err == RELAY_OK)
+		err = buf_append(&ps->xbuf, data.data, data.len);
+	if (err == RELAY_OK)
+		err = buf_puts(&ps->xbuf, "\n\n");
+	buf_reset(&data);
+	return err == RELAY_EINVAL ? RELAY_ENOTFOUND : err;
+}
+
 /*
  * Raw relaying does not parse every event; it checks that a data event
  * looks like JSON (an object, or OpenAI's [DONE]), so a broken upstream
@@ -646,7 +685,11 @@ on_event(void *arg, const struct sse_event *ev)
 		}
 		if (observe(ps, ev))
 			return 0;
-		err = forward_raw(ps, ev->raw);
+		err = respid_on(ps) ? respid_event(ps, ev) : RELAY_ENOTFOUND;
+		if (err == RELAY_OK)
+			err = client_sse(ps, ps->xbuf.data, ps->xbuf.len);
+		else if (err == RELAY_ENOTFOUND)
+			err = forward_raw(ps, ev->raw);
 	} else {
 		buf_clear(&ps->xbuf);
 		err = dialect_stream_event(ps->ds, ev, &ps->xbuf);
@@ -938,7 +981,14 @@ send_answer(struct pstate *ps, int status)
 		usage_member(ps->out, body, ps->u);
 		if (!filter_whole(ps, &body, &ps->xbuf))
 			return;
+		buf_init(&filtered, RELAY_UPSTREAM_BODY_MAX);
+		if (respid_on(ps) &&
+		    rseal_respid_rewrite(&req->ctx->master,
+			ps->t->provider->name, ps->key_fp, body, 0,
+			&filtered) == RELAY_OK)
+			body = (struct span){filtered.data, filtered.len};
 		send_restored(ps, status, body);
+		buf_reset(&filtered);
 		return;
 	}
 	memset(&iu, 0xff, sizeof(iu));
@@ -1327,6 +1377,7 @@ attempt(struct proxy *px, const struct config_target *t,
 			log_warn("id=%s: relay headers dropped", req->id);
 	}
 	pstate_init(ps, req, px->pc, t, &px->tr, px->u);
+	snprintf(ps->key_fp, sizeof(ps->key_fp), "%s", kc->fp);
 	ps->t0 = &px->start;
 	req->m_provider = p->name;
 	c->url = px->tr.url;
@@ -1457,6 +1508,20 @@ broken_stream(struct proxy *px)
 
 static void final_answer(struct proxy *px);
 
+/* The key a pinned call (pc->pin) must use, into kc: 0 when it is gone
+ * from the pool. */
+static int
+pinned_key(
+    struct proxy *px, const struct config_target *t, struct keypool_choice *kc)
+{
+	memset(kc, 0, sizeof(*kc));
+	if (px->pc->pin->key_fp[0] == '\0')
+		return 1;
+	kc->key = keypool_find(t->provider, px->cs, px->pc->pin->key_fp);
+	snprintf(kc->fp, sizeof(kc->fp), "%s", px->pc->pin->key_fp);
+	return kc->key != NULL;
+}
+
 /* Try one target up to max_attempts times; 1 when the request is over. */
 static int
 try_target(struct proxy *px, const struct config_target *t)
@@ -1476,9 +1541,15 @@ try_target(struct proxy *px, const struct config_target *t)
 		return 0;
 	}
 	for (a = 1; a <= px->cfg->retry.max_attempts; a++) {
-		if (keypool_pick(kv, t->provider, px->cs, &px->cfg->keypool,
-			px->refused_p == t->provider ? px->refused_fp : "",
-			&kc) != RELAY_OK) {
+		if (px->pc->pin != NULL) {
+			/* The stored response lives with its key alone. */
+			if (!pinned_key(px, t, &kc))
+				return 0;
+		} else if (keypool_pick(kv, t->provider, px->cs,
+			       &px->cfg->keypool,
+			       px->refused_p == t->provider ? px->refused_fp
+							    : "",
+			       &kc) != RELAY_OK) {
 			/* The last upstream answer (say, the 429 that rested
 			 * the last key, with its Retry-After) stays the one to
 			 * give if nothing else serves. */
@@ -1679,6 +1750,19 @@ final_answer(struct proxy *px)
 	    lf->msg[0] != '\0' ? lf->msg : NULL);
 }
 
+int
+proxy_pinned_target(
+    const struct config_target *t, const struct rseal_respid *pin)
+{
+	return t->responses && strcmp(t->provider->name, pin->provider) == 0;
+}
+
+static int
+pinned_target(const struct proxy_call *pc, size_t i)
+{
+	return proxy_pinned_target(&pc->m->targets[i], pc->pin);
+}
+
 void
 proxy_chat(struct relay_req *req, const struct config *cfg,
     const struct proxy_call *pc, struct proxy_usage *u)
@@ -1711,6 +1795,11 @@ proxy_chat(struct relay_req *req, const struct config *cfg,
 	for (i = 0; i < n && !over; i++) {
 		if (i > 0 && elapsed_ms(&px->start) >= cfg->retry.deadline_ms)
 			break;
+		if (pc->pin != NULL && !pinned_target(pc, order[i]))
+			continue;
+		/* Compaction is the Responses API's own. */
+		if (pc->cr->compact && !pc->m->targets[order[i]].responses)
+			continue;
 		if (i > 0)
 			metrics_fallback(req->ctx->metrics);
 		over = try_target(px, &pc->m->targets[order[i]]);

@@ -11,6 +11,7 @@
 #include "dialect.h"
 #include "config.h"
 #include "limits.h"
+#include "rseal.h"
 
 struct relay_req;
 struct config;
@@ -39,7 +40,15 @@ struct proxy_call {
 	 * heartbeat before the first upstream byte, so an upstream failure
 	 * still reaches it as a status it can retry elsewhere. */
 	int tier;
+	/* previous_response_id named a relay response id (lib/rseal.h):
+	 * only that provider's Responses targets serve, with that key. */
+	const struct rseal_respid *pin;
 };
+
+/* 1 when target t may serve a call pinned to pin (its provider's
+ * Responses API). */
+int proxy_pinned_target(const struct config_target *t,
+    const struct rseal_respid *pin) RELAY_NONNULL;
 
 /* What the call used, for accounting (OpenAI semantics: input includes
  * cached tokens). */

@@ -412,6 +412,15 @@ chat_build(struct target_req *tr, enum dialect in, const struct chatreq *cr,
 {
 	enum relay_err err = url(tr, t, stream);
 
+	if (err == RELAY_OK && cr->compact) {
+		size_t n = strlen(tr->url);
+
+		if (!t->responses || in != DIALECT_RESPONSES)
+			return RELAY_EINVAL; /* the caller routes none here */
+		if (n + sizeof("/compact") > sizeof(tr->url))
+			return RELAY_ETOOBIG;
+		memcpy(tr->url + n, "/compact", sizeof("/compact"));
+	}
 	if (err != RELAY_OK)
 		return err;
 	if (tr->out == in)

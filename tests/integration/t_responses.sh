@@ -83,13 +83,16 @@ req mk4 "$BASE_URL/admin/keys" "${ADM[@]}" -d '{"name":"rs","daily_tokens":10000
 K4=$(jget secret "$T/mk4.body")
 D4="rl:$(jget id "$T/mk4.body"):d:$(date -u +%Y%m%d)"
 sleep 1.1
-assert_eq "$(rpost p1 '{"model":"rdemo","input":"same dialect","previous_response_id":"resp_up1"}' -H "Authorization: Bearer $K4")" 200 "passthrough: json"
+# (the mock, as OpenAI, knows only the previous ids it made)
+assert_eq "$(rpost p0 '{"model":"rdemo","input":"first turn"}' -H "Authorization: Bearer $K4")" 200 "passthrough: first turn"
+t0p=$(jget usage.total_tokens "$T/p0.body")
+assert_eq "$(rpost p1 "{\"model\":\"rdemo\",\"input\":\"same dialect\",\"previous_response_id\":\"$(jget id "$T/p0.body")\"}" -H "Authorization: Bearer $K4")" 200 "passthrough: json"
 assert_match "$(jget id "$T/p1.body")" '^resp_mock' "passthrough: the upstream's id"
 t3=$(jget usage.total_tokens "$T/p1.body")
 assert_eq "$(rpost p2 '{"model":"rdemo","input":"same dialect","stream":true}' -H "Authorization: Bearer $K4")" 200 "passthrough: stream"
 t4=$(data_lines "$T/p2.body" | grep '"response.completed"' | sed 's/^data: //' | jget response.usage.total_tokens)
 assert_match "$t4" '^[1-9][0-9]*$' "passthrough: usage in the stream"
-assert_eq "$(counter "$D4")" $((t3 + t4)) "passthrough: daily counter settled from the upstream's usage"
+assert_eq "$(counter "$D4")" $((t0p + t3 + t4)) "passthrough: daily counter settled from the upstream's usage"
 
 # An upstream error in the middle of a translated stream: response.failed.
 rpost mid '{"model":"demo","input":"break [[mock error_after=2]]","stream":true}' -H "Authorization: Bearer $K" >/dev/null
@@ -159,14 +162,14 @@ n=$(awk '/^relay_requests_total\{/ && /route="responses"/ && /code="200"/ { s +=
 measure "relay_requests_total{route=responses,code=200} = $n"
 assert_ge "$n" 4 "metrics: route responses"
 
-# The usage ledger: the passthrough key's two requests on rdemo, with the
+# The usage ledger: the passthrough key's three requests on rdemo, with the
 # tokens settled above.
 TODAY=$(date -u +%Y-%m-%d)
 assert_eq "$(req u "$BASE_URL/admin/usage?from=$TODAY&to=$TODAY" "${ADM[@]}")" 200 "GET /admin/usage"
 node -e '
 const d = JSON.parse(require("fs").readFileSync(process.argv[1])).data;
 const row = d.find(r => r.key === process.argv[2] && r.model === "rdemo");
-if (!row || row.requests !== 2 || row.tokens_in + row.tokens_out !== Number(process.argv[3])) {
+if (!row || row.requests !== 3 || row.tokens_in + row.tokens_out !== Number(process.argv[3])) {
   console.log("  FAIL: usage rows " + JSON.stringify(d)); process.exit(1); }
 console.log("  measure: ledger " + JSON.stringify(row));
-' "$T/u.body" "$(jget id "$T/mk4.body")" $((t3 + t4)) || fail "usage ledger"
+' "$T/u.body" "$(jget id "$T/mk4.body")" $((t0p + t3 + t4)) || fail "usage ledger"

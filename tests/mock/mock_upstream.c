@@ -2112,6 +2112,193 @@ send_garbage(conn_t *c, gen_t *g)
 /* ------------------------------------------------------------------ */
 /* OpenAI Responses API (/v1/responses; Azure /openai/v1/responses)    */
 /* ------------------------------------------------------------------ */
+/* Stored responses (the API's store: true default), as the real API
+ * keeps them: per project, so a response is found only with the API key
+ * that made it. A small ring: the tests make few. */
+#define RS_STORE_MAX 64
+static struct rs_stored {
+	char id[64];
+	char key[256]; /* the credential header's value that made it */
+	json_t *response; /* the completed response object */
+	json_t *input; /* its input items, each with an id */
+} rs_store[RS_STORE_MAX];
+static unsigned rs_store_next;
+
+static int auth_ok(const req_t *r, int prov);
+
+/* The credential a request came with ("" without one). */
+static const char *
+rs_key(const req_t *r)
+{
+	const char *v = req_hdr(r, "authorization");
+	if (!v)
+		v = req_hdr(r, "api-key");
+	return v ? v : "";
+}
+
+static struct rs_stored *
+rs_find(const req_t *r, const char *id)
+{
+	for (unsigned i = 0; i < RS_STORE_MAX; i++)
+		if (rs_store[i].response && strcmp(rs_store[i].id, id) == 0 &&
+		    strcmp(rs_store[i].key, rs_key(r)) == 0)
+			return &rs_store[i];
+	return NULL;
+}
+
+static void
+rs_forget(struct rs_stored *e)
+{
+	json_decref(e->response);
+	json_decref(e->input);
+	memset(e, 0, sizeof *e);
+}
+
+/* Keep response (a reference is taken) with the request's input. */
+static void
+rs_remember(gen_t *g, json_t *response)
+{
+	struct rs_stored *e = &rs_store[rs_store_next++ % RS_STORE_MAX];
+	json_t *in = json_object_get(g->root, "input"), *items, *it;
+	size_t i;
+
+	if (json_is_false(json_object_get(g->root, "store")))
+		return;
+	rs_forget(e);
+	snprintf(e->id, sizeof e->id, "%s", g->idstr);
+	snprintf(e->key, sizeof e->key, "%s", rs_key(g->r));
+	e->response = json_incref(response);
+	items = json_array();
+	if (json_is_string(in))
+		json_array_append_new(items,
+		    json_pack("{s:s,s:s,s:[{s:s,s:O}]}", "type", "message",
+			"role", "user", "content", "type", "input_text",
+			"text", in));
+	else
+		json_array_extend(items, in);
+	json_array_foreach (items, i, it) {
+		char iid[96];
+		json_t *copy = json_deep_copy(it);
+		snprintf(iid, sizeof iid, "msg_%s_%zu", g->idstr, i);
+		json_object_set_new(copy, "id", json_string(iid));
+		json_array_set_new(items, i, copy);
+	}
+	e->input = items;
+}
+
+/* POST .../responses/compact (unary): the input's user messages kept and
+ * one compaction item, as the real API answers; model and input are
+ * required. */
+static void
+handle_compact(conn_t *c)
+{
+	req_t *r = &c->req;
+	json_t *root = json_loadb(r->body ? r->body : "", r->blen, 0, NULL);
+	json_t *in = json_object_get(root, "input"), *out, *e;
+	size_t i, words = 0;
+	char cid[64];
+
+	if (!auth_ok(r, -1)) {
+		plan_json(c, 401, oa_error(401, default_msg(401)), NULL);
+	} else if (!json_is_string(json_object_get(root, "model"))) {
+		plan_json(c, 400,
+		    oa_error(400, "Missing required parameter: 'model'."), NULL);
+	} else if (!json_is_array(in)) {
+		plan_json(c, 400,
+		    oa_error(400, "Missing required parameter: 'input'."), NULL);
+	} else if (json_object_get(root, "stream")) {
+		plan_json(c, 400,
+		    oa_error(400, "Unknown parameter: 'stream'."), NULL);
+	} else {
+		out = json_array();
+		json_array_foreach (in, i, e) {
+			words += 4; /* a few tokens an item */
+			if (json_is_string(json_object_get(e, "role")) &&
+			    strcmp(json_string_value(json_object_get(e, "role")),
+				"user") == 0)
+				json_array_append(out, e);
+		}
+		snprintf(cid, sizeof cid, "cmp_mock%llu", ++g_idseq);
+		json_array_append_new(out,
+		    json_pack("{s:s,s:s,s:s}", "type", "compaction", "id", cid,
+			"encrypted_content", "bW9jay1jb21wYWN0aW9u"));
+		plan_json(c, 200,
+		    json_pack("{s:s,s:s,s:I,s:o,s:{s:I,s:{s:i},s:i,s:{s:i},s:I}}",
+			"id", cid, "object", "response.compaction",
+			"created_at", (json_int_t)time(NULL), "output", out,
+			"usage", "input_tokens", (json_int_t)(words + 1),
+			"input_tokens_details", "cached_tokens", 0,
+			"output_tokens", 7, "output_tokens_details",
+			"reasoning_tokens", 0, "total_tokens",
+			(json_int_t)(words + 8)),
+		    NULL);
+	}
+	json_decref(root);
+	plan_start(c, NULL, 0);
+}
+
+/* GET/DELETE .../responses/{id}, POST .../{id}/cancel, GET
+ * .../{id}/input_items: 1 when path was one of them (answered). */
+static int
+handle_stored(conn_t *c)
+{
+	req_t *r = &c->req;
+	const char *at = strstr(r->path, "/responses/");
+	char id[64];
+	const char *rest, *sl;
+	struct rs_stored *e;
+
+	if (!at)
+		return 0;
+	at += 11;
+	sl = strchr(at, '/');
+	rest = sl ? sl : "";
+	snprintf(id, sizeof id, "%.*s",
+	    (int)(sl ? sl - at : (long)strlen(at)), at);
+	if (!auth_ok(r, -1)) {
+		plan_json(c, 401, oa_error(401, default_msg(401)), NULL);
+	} else if (!(e = rs_find(r, id))) {
+		char msg[128];
+		json_t *err;
+		snprintf(msg, sizeof msg, "Response with id '%s' not found.",
+		    id);
+		err = oa_error(404, msg);
+		json_object_set_new(
+		    json_object_get(err, "error"), "code", json_null());
+		plan_json(c, 404, err, NULL);
+	} else if (strcmp(r->method, "GET") == 0 && !*rest) {
+		plan_json(c, 200, json_incref(e->response), NULL);
+	} else if (strcmp(r->method, "DELETE") == 0 && !*rest) {
+		plan_json(c, 200,
+		    json_pack("{s:s,s:s,s:b}", "id", e->id, "object",
+			"response.deleted", "deleted", 1),
+		    NULL);
+		rs_forget(e);
+	} else if (strcmp(r->method, "POST") == 0 &&
+	    strcmp(rest, "/cancel") == 0) {
+		plan_json(c, 400,
+		    oa_error(400,
+			"Only responses created with background=true can be "
+			"cancelled."),
+		    NULL);
+	} else if (strcmp(r->method, "GET") == 0 &&
+	    strcmp(rest, "/input_items") == 0) {
+		size_t n = json_array_size(e->input);
+		plan_json(c, 200,
+		    json_pack("{s:s,s:O,s:O,s:O,s:b}", "object", "list",
+			"data", e->input, "first_id",
+			json_object_get(json_array_get(e->input, 0), "id"),
+			"last_id",
+			json_object_get(json_array_get(e->input, n - 1), "id"),
+			"has_more", 0),
+		    NULL);
+	} else {
+		plan_json(c, 404, oa_error(404, "Unknown request URL."), NULL);
+	}
+	plan_start(c, NULL, 0);
+	return 1;
+}
+
 /* Validate like the real API and collect the text; NULL or a 400. */
 static const char *
 rs_extract(gen_t *g)
@@ -2169,6 +2356,14 @@ rs_extract(gen_t *g)
 			    i);
 			return msg;
 		}
+	}
+	v = json_object_get(root, "previous_response_id");
+	if (v && !json_is_null(v) &&
+	    (!json_is_string(v) || !rs_find(g->r, json_string_value(v)))) {
+		snprintf(msg, sizeof msg,
+		    "Previous response with id '%.60s' not found.",
+		    json_is_string(v) ? json_string_value(v) : "?");
+		return msg;
 	}
 	add_text(g, json_object_get(root, "instructions"), 0);
 	if (json_is_string(in)) {
@@ -2252,7 +2447,9 @@ rs_response(gen_t *g, const char *status, int done)
 static void
 rs_nonstream(conn_t *c, gen_t *g)
 {
-	plan_json(c, 200, rs_response(g, "completed", 1), g->extra.p);
+	json_t *resp = rs_response(g, "completed", 1);
+	rs_remember(g, resp);
+	plan_json(c, 200, resp, g->extra.p);
 }
 
 /* One event: o gets its type and sequence_number. */
@@ -2346,8 +2543,10 @@ rs_stream(conn_t *c, gen_t *g)
 	if (g->d.thinking && g->reasoning)
 		rs_stream_reasoning(c, g, oi++);
 	(g->tool ? rs_stream_call : rs_stream_text)(c, g, oi);
+	json_t *done = rs_response(g, "completed", 1);
+	rs_remember(g, done);
 	rs_event(c, g, "response.completed",
-	    json_pack("{s:o}", "response", rs_response(g, "completed", 1)));
+	    json_pack("{s:o}", "response", done));
 	if (error_cut(c, g) >= 0)
 		rs_event(c, g, "error",
 		    json_pack("{s:s,s:s,s:n}", "code", "server_error", "message",
@@ -3120,6 +3319,10 @@ dispatch(conn_t *c)
 		    c, P_GEMINI, mp + 8, (size_t)(colon - mp - 8), 1, sse);
 	} else if (strcmp(r->method, "GET") == 0 && ends_with(p, "/models"))
 		handle_models(c);
+	else if (post && ends_with(p, "/responses/compact"))
+		handle_compact(c);
+	else if (handle_stored(c))
+		;
 	else
 		handle_not_found(c,
 		    mp || strstr(p, "/v1beta")      ? P_GEMINI

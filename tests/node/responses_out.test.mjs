@@ -173,14 +173,16 @@ for (const m of R_MODELS) {
 // its events, previous_response_id passed on).
 const R = R_MODELS[0];
 eager('responses sdk -> r-openai (same dialect): relayed as it is', async () => {
+  // The mock, as the real API, knows only previous ids it made.
+  const prev = await oa.responses.create({ model: R.name, input: mark('ro-rs-prev') });
   const said = mark('ro-rs');
-  const r = await oa.responses.create({ model: R.name, instructions: SYSTEM, input: said, previous_response_id: 'resp_prev1' });
+  const r = await oa.responses.create({ model: R.name, instructions: SYSTEM, input: said, previous_response_id: prev.id });
   assert.equal(r.output_text, REPLY(said));
   assert.match(r.id, /^resp_mock/, 'the upstream id, untouched');
   assert.equal(r.model, R.upstream);
   const b = await checkResponsesUpstream(R, said, { translated: false });
   assert.equal(b.store, undefined, 'nothing added to the client body');
-  assert.equal(b.previous_response_id, 'resp_prev1', 'previous_response_id passed on');
+  assert.equal(b.previous_response_id, prev.id, 'previous_response_id passed on');
   assert.equal(b.instructions, SYSTEM);
 
   const s = mark('ro-rs-s');

@@ -280,6 +280,46 @@ out:
 	buf_reset(&b);
 }
 
+/* A deterministic box: the same content under the same key and aad seals
+ * the same; another content, aad or key does not; it opens as any box. */
+static void
+test_seal_det(void **state)
+{
+	struct buf a, b, c, back;
+
+	(void)state;
+	buf_init(&a, 4096);
+	buf_init(&b, 4096);
+	buf_init(&c, 4096);
+	buf_init(&back, 4096);
+	TRY(crypto_seal_det(key1, "aad", "same", 4, &a), RELAY_OK);
+	TRY(crypto_seal_det(key1, "aad", "same", 4, &b), RELAY_OK);
+	assert_int_equal(a.len, CRYPTO_NONCE_LEN + 4 + CRYPTO_TAG_LEN);
+	assert_int_equal(a.len, b.len);
+	assert_memory_equal(a.data, b.data, a.len);
+	TRY(crypto_open(
+		key1, "aad", (const unsigned char *)a.data, a.len, &back),
+	    RELAY_OK);
+	assert_int_equal(back.len, 4);
+	assert_memory_equal(back.data, "same", 4);
+	TRY(crypto_open(
+		key1, "other", (const unsigned char *)a.data, a.len, &back),
+	    RELAY_EINVAL);
+	TRY(crypto_seal_det(key1, "aad", "samf", 4, &c), RELAY_OK);
+	assert_memory_not_equal(a.data, c.data, CRYPTO_NONCE_LEN);
+	buf_clear(&c);
+	TRY(crypto_seal_det(key1, "aae", "same", 4, &c), RELAY_OK);
+	assert_memory_not_equal(a.data, c.data, CRYPTO_NONCE_LEN);
+	buf_clear(&c);
+	TRY(crypto_seal_det(key2, "aad", "same", 4, &c), RELAY_OK);
+	assert_memory_not_equal(a.data, c.data, CRYPTO_NONCE_LEN);
+out:
+	buf_reset(&a);
+	buf_reset(&b);
+	buf_reset(&c);
+	buf_reset(&back);
+}
+
 static void
 test_load_key_env(void **state)
 {
@@ -581,6 +621,7 @@ main(void)
 	    OOM_CASE(test_seal_open_round_trip),
 	    OOM_CASE(test_open_refuses_tampering),
 	    OOM_CASE(test_seals_differ),
+	    OOM_CASE(test_seal_det),
 	    OOM_CASE(test_load_key_env),
 	    OOM_CASE(test_load_key_malformed),
 	};
