@@ -19,6 +19,30 @@ check deploy/k8s/*.yaml || exit 1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 rc=0
+# The front end's Caddyfile (front.yaml's ConfigMap): Caddy parses it, and
+# it is deploy/containers/Caddyfile (which compose runs) with the Service
+# names for the hosts, so the two cannot drift apart.
+node --input-type=module -e '
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+const { parseAllDocuments } = createRequire(process.cwd() + "/tests/k8s/")("yaml");
+for (const d of parseAllDocuments(readFileSync("deploy/k8s/front.yaml", "utf8")))
+	if (d.toJS()?.data?.Caddyfile) process.stdout.write(d.toJS().data.Caddyfile);
+' >"$tmp/Caddyfile.k8s"
+sed -e 's/{\$\([A-Z]*\)_HOST:\([a-z]*\)}/llm-relay-\2/' -e '/^#/d' deploy/containers/Caddyfile |
+    sed '/./,$!d' >"$tmp/Caddyfile.compose"
+if ! diff -u "$tmp/Caddyfile.compose" "$tmp/Caddyfile.k8s" >"$tmp/diff"; then
+	echo "k8s-check: front.yaml's Caddyfile is not deploy/containers/Caddyfile with the Service names:" >&2
+	cat "$tmp/diff" >&2
+	rc=1
+fi
+if command -v caddy >/dev/null; then
+	if ! out=$(caddy adapt --config "$tmp/Caddyfile.k8s" --adapter caddyfile 2>&1 >/dev/null); then
+		echo "k8s-check: caddy adapt refuses front.yaml's Caddyfile: $out" >&2
+		rc=1
+	fi
+fi
+rm -f "$tmp"/Caddyfile.*
 # sed expression | what the checker must say
 while IFS='|' read -r expr want; do
 	[ -n "$expr" ] || continue
@@ -51,5 +75,5 @@ s/targetPort: fastcgi/targetPort: fcgi/|targetPort fcgi
 s/      app.kubernetes.io\/name: llm-relay-models$/      app.kubernetes.io\/name: llm-relay-model/|selects no Deployment
 s/  labels:$/  labels:\n    a: 1\n    a: 2/|YAML
 CASES
-[ "$rc" = 0 ] && echo "k8s-check: 15 broken copies refused"
+[ "$rc" = 0 ] && echo "k8s-check: the front end's Caddyfile adapts and matches compose's; 15 broken copies refused"
 exit "$rc"
