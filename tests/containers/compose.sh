@@ -7,7 +7,8 @@
 # port here: no traffic leaves the machine), never 401, whichever of the
 # two replicas serves (which one is not checked here: run.sh does); all
 # removed afterwards. A copy of the compose file runs from a scratch
-# directory with its own relay.compose.json and secrets.
+# directory with its own relay.compose.json and secrets. RELAY_FRONT=
+# front-lighttpd runs it with the lighttpd front end instead of Caddy.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 export CONTAINERS_CONF=$ROOT/deploy/containers/containers.conf
@@ -37,6 +38,7 @@ JSON
 . "$ROOT/scripts/stack.sh"
 PORT=$(stack_free_port)
 t0=$(date +%s%3N)
+echo "  front end: localhost/llm-relay-${RELAY_FRONT:-front}"
 (cd "$T" && RELAY_PORT=$PORT podman-compose -p "$P" -f compose.yaml up -d) >"$T/up.log" 2>&1 ||
     fail "podman-compose up: $(tail -n 5 "$T/up.log")"
 B=http://127.0.0.1:$PORT
@@ -45,6 +47,12 @@ stack_wait 150 eval "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $B/health/rea
 echo "  measure: compose: ready $(($(date +%s%3N) - t0)) ms after up"
 n=$(podman ps --filter "label=io.podman.compose.project=$P" --format '{{.Names}}' | grep -c chat)
 [ "$n" = 2 ] || fail "chat replicas running: $n, want 2"
+if [ "${RELAY_FRONT:-front}" = front-lighttpd ]; then
+	# lighttpd resolved "chat" at start: both replicas must be backends.
+	fl=$(podman ps --filter "label=io.podman.compose.project=$P" --format '{{.Names}}' | grep front)
+	be=$(podman logs "$fl" 2>&1 | grep 'chat backends:' | grep -o '"host"' | wc -l)
+	[ "$be" = 2 ] || fail "lighttpd front end: $be chat backends, want 2: $(podman logs "$fl" 2>&1 | tail -n 3)"
+fi
 key=$(curl -sS "$B/admin/keys" -H "Authorization: Bearer $TOKEN" -d '{"name":"compose"}')
 KEY=$(printf '%s' "$key" | grep -o '"secret":"[^"]*"' | cut -d'"' -f4)
 [ -n "$KEY" ] || fail "admin key: $key"
