@@ -32,14 +32,15 @@ for h in chat models health admin; do
 	    -f deploy/containers/handler.Containerfile . >/dev/null
 done
 t2=$(date +%s)
-# The front ends (Caddy; lighttpd) and memcached, for deploy/compose.yaml.
-for i in front front-lighttpd memcached; do
+# The front ends (Caddy; lighttpd) and memcached, for deploy/compose.yaml;
+# the mock upstream for tests/containers/compose.sh (tests only).
+for i in front front-lighttpd memcached mock; do
 	podman build --network=host -q -t "localhost/llm-relay-$i:$IMAGE_TAG" -f "deploy/containers/$i.Containerfile" . >/dev/null
 done
 t3=$(date +%s)
-for h in chat models health admin front front-lighttpd memcached; do
+for h in chat models health admin front front-lighttpd memcached mock; do
 	printf 'images: localhost/llm-relay-%-14s %s\n' "$h" \
 	    "$(podman image inspect --format '{{.Size}}' "localhost/llm-relay-$h:$IMAGE_TAG" |
 		awk '{ printf "%.1f MB", $1 / 1e6 }')"
 done
-echo "images: base $((t1 - t0)) s, the four responders $((t2 - t1)) s, front ends and memcached $((t3 - t2)) s"
+echo "images: base $((t1 - t0)) s, the four responders $((t2 - t1)) s, front ends, memcached and the mock $((t3 - t2)) s"
