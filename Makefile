@@ -121,6 +121,7 @@ images:
 test-containers: all images
 	@BUILD=$(BUILD) tests/containers/run.sh
 	@tests/containers/compose.sh
+	@RELAY_FRONT=front-lighttpd tests/containers/compose.sh
 
 # deploy/: the systemd units verified offline (scripts/deploy_check.sh).
 deploy-check: all

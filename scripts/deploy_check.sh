@@ -3,7 +3,8 @@
 # files are valid offline. deploy/systemd/: systemd-analyze verify of each
 # responder's instance and the target (any warning fails: verify itself
 # exits 0 on unknown keys or bad values), and systemd-analyze security's
-# exposure level, at most RELAY_MAX_EXPOSURE (2.0).
+# exposure level, at most RELAY_MAX_EXPOSURE (2.0). deploy/k8s/: schema
+# checked by scripts/k8s_check.sh.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 : "${BUILD:=build}" "${RELAY_MAX_EXPOSURE:=2.0}"
@@ -40,5 +41,6 @@ if [ $? != 0 ] || [ -n "$out" ]; then
 	echo "deploy-check: llm-relay.target: $out" >&2
 	rc=1
 fi
+scripts/k8s_check.sh || rc=1
 [ "$rc" = 0 ] && echo "deploy-check: ok"
 exit "$rc"

@@ -31,7 +31,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 	    --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-for d in tests/node tests/browser; do
+for d in tests/node tests/browser tests/k8s; do
 	[ -f "$d/package-lock.json" ] || continue
 	stamp=$d/node_modules/.lock-stamp
 	if [ ! -f "$stamp" ] || ! cmp -s "$d/package-lock.json" "$stamp"; then

@@ -24,19 +24,23 @@ if ! podman image exists "$BASE"; then
 	rm -f "$tmp/base.tar"
 fi
 t1=$(date +%s)
+# The build steps' apt-get reaches the Debian archive through the host's
+# network and resolver (on this VM a bridge network's DNS does not resolve
+# deb.debian.org); nothing else runs with it.
 for h in chat models health admin; do
-	podman build -q --build-arg "HANDLER=$h" -t "localhost/llm-relay-$h:$IMAGE_TAG" \
+	podman build --network=host -q --build-arg "HANDLER=$h" -t "localhost/llm-relay-$h:$IMAGE_TAG" \
 	    -f deploy/containers/handler.Containerfile . >/dev/null
 done
 t2=$(date +%s)
-# The front end (Caddy) and memcached, for deploy/compose.yaml.
-for i in front memcached; do
-	podman build -q -t "localhost/llm-relay-$i:$IMAGE_TAG" -f "deploy/containers/$i.Containerfile" . >/dev/null
+# The front ends (Caddy; lighttpd) and memcached, for deploy/compose.yaml;
+# the mock upstream for tests/containers/compose.sh (tests only).
+for i in front front-lighttpd memcached mock; do
+	podman build --network=host -q -t "localhost/llm-relay-$i:$IMAGE_TAG" -f "deploy/containers/$i.Containerfile" . >/dev/null
 done
 t3=$(date +%s)
-for h in chat models health admin front memcached; do
-	printf 'images: localhost/llm-relay-%-6s %s\n' "$h" \
+for h in chat models health admin front front-lighttpd memcached mock; do
+	printf 'images: localhost/llm-relay-%-14s %s\n' "$h" \
 	    "$(podman image inspect --format '{{.Size}}' "localhost/llm-relay-$h:$IMAGE_TAG" |
 		awk '{ printf "%.1f MB", $1 / 1e6 }')"
 done
-echo "images: base $((t1 - t0)) s, the four responders $((t2 - t1)) s, front end and memcached $((t3 - t2)) s"
+echo "images: base $((t1 - t0)) s, the four responders $((t2 - t1)) s, front ends, memcached and the mock $((t3 - t2)) s"
