@@ -312,6 +312,8 @@ typedef struct {
 	dir_t d;
 	pieces_t pc;
 	long long P;
+	long long cached; /* prompt tokens served from the mock's prompt
+			     cache (same key saw the same prefix before) */
 	int C;
 	unsigned long long id;
 	long long created;
@@ -332,6 +334,10 @@ static int g_ep = -1, g_lfd = -1, g_sfd = -1, g_spare = -1;
 static int g_quiet;
 static char g_key_buf[4096]; /* accepted keys, comma-separated */
 static const char *g_key; /* NULL: any key (no checks) */
+/* prompt_cache(): the (key, first message) hashes seen. */
+#define PCACHE_MAX 1024
+static unsigned long long g_pcache[PCACHE_MAX];
+static int g_pcache_n, g_pcache_pos;
 static conn_t *g_conns;
 static conn_t **g_heap;
 static int g_heap_n, g_heap_cap;
@@ -1157,6 +1163,7 @@ control_reset(void)
 	st.streams_aborted = st.streams_killed = st.gemini_query_keys =
 	    st.hung = 0;
 	g_fail_n = 0;
+	g_pcache_n = g_pcache_pos = 0;
 }
 
 /* Returns 1 if the request was a control route (and was answered). */
@@ -1759,7 +1766,8 @@ oa_usage(gen_t *g)
 	return json_pack("{s:I,s:I,s:I,s:{s:i},s:{s:i}}", "prompt_tokens",
 	    (json_int_t)g->P, "completion_tokens", (json_int_t)g->C,
 	    "total_tokens", (json_int_t)(g->P + g->C), "prompt_tokens_details",
-	    "cached_tokens", 0, "completion_tokens_details", "reasoning_tokens",
+	    "cached_tokens", (json_int_t)g->cached, "completion_tokens_details",
+	    "reasoning_tokens",
 	    0);
 }
 
@@ -2769,6 +2777,49 @@ agent_call(gen_t *g)
 	}
 }
 
+/* A provider's prompt cache, as the mock plays it: a cache lives per API
+ * key (prompt caches are per organisation, and a key pool spreads one
+ * session over several), keyed by the conversation's first message; a
+ * request whose key saw that prefix before gets half its prompt reported
+ * as cached_tokens (OpenAI chat's usage; enough to show the share move). */
+
+static unsigned long long
+fnv(unsigned long long h, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+	return h;
+}
+
+static long long
+prompt_cache(const gen_t *g)
+{
+	static const char *hn[] = {
+	    "authorization", "api-key", "x-api-key", "x-goog-api-key"};
+	json_t *first = json_array_get(json_object_get(g->root, "messages"), 0);
+	unsigned long long h = 1469598103934665603ULL;
+	char *dump;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		const char *v = req_hdr(g->r, hn[i]);
+		if (v)
+			h = fnv(h, v, strlen(v));
+	}
+	if (first == NULL || (dump = json_dumps(first, JSON_SORT_KEYS)) == NULL)
+		return 0;
+	h = fnv(h, dump, strlen(dump));
+	free(dump);
+	for (i = 0; i < g_pcache_n; i++)
+		if (g_pcache[i] == h)
+			return g->P / 2;
+	g_pcache[g_pcache_pos] = h;
+	g_pcache_pos = (g_pcache_pos + 1) % PCACHE_MAX;
+	if (g_pcache_n < PCACHE_MAX)
+		g_pcache_n++;
+	return 0;
+}
+
 static int
 gen_response(conn_t *c, gen_t *g)
 {
@@ -2804,6 +2855,7 @@ gen_response(conn_t *c, gen_t *g)
 	else if (g->d.tool || (g->d.tool_once && !after_tool_result(g)))
 		g->tool = find_tool(g);
 	make_reply(g);
+	g->cached = prompt_cache(g);
 	if (g->tool && g->d.split_ph)
 		tool_echo(g);
 	if (g->tool)
