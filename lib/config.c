@@ -965,7 +965,8 @@ parse_provider(
 {
 	static const char *const known[] = {"name", "type", "base_url",
 	    "base_urls", "api_keys", "headers", "timeouts", "api_version",
-	    "override", "anthropic_beta", "proxy", "relay", NULL};
+	    "override", "anthropic_beta", "proxy", "relay", "reasoning_content",
+	    NULL};
 	static const char *const tknown[] = {
 	    "connect_ms", "first_byte_ms", "idle_ms", "total_ms", NULL};
 	const char *name, *type, *url;
@@ -1012,6 +1013,7 @@ parse_provider(
 	}
 	p->name = vdup(v, name);
 	p->relay = vbool(v, j, "relay", path, 0);
+	p->reasoning_content = vbool(v, j, "reasoning_content", path, 0);
 	p->base_url = vdup(v, url);
 	if (p->base_url != NULL) {
 		size_t n = strlen(p->base_url);

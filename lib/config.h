@@ -78,6 +78,9 @@ struct config_provider {
 	/* "relay": another llm-relay (a tier above): it gets our request
 	 * id, a traceparent and the signed end user (tier.h). */
 	int relay;
+	/* "reasoning_content": an OpenAI-compatible vendor (DeepSeek, Kimi,
+	 * GLM, Qwen) that wants an assistant tool call's thinking back. */
+	int reasoning_content;
 };
 
 struct config_target {

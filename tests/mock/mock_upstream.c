@@ -287,6 +287,11 @@ typedef struct {
 	int reset_after, close_after, drip_ms, garbage, size, error_after;
 	int tool, thinking, usage, fail_first, split_ph;
 	int tool_once; /* tool, unless the last turn carries a tool result */
+	/* reasoning_content=1 (OpenAI chat): answer as DeepSeek, Kimi, GLM
+	 * and Qwen do in thinking mode - the thinking as reasoning_content
+	 * (message field; a stream delta before the answer) - and refuse,
+	 * as DeepSeek does, an assistant tool-call message that lacks it. */
+	int reasoning_content;
 	char key[64];
 	/* call=NAME arg=VALUE: a call to the request's own tool NAME (any
 	 * case) with its first required property set to VALUE; once the
@@ -1226,6 +1231,7 @@ static const struct {
     {"tool", offsetof(dir_t, tool), 0, 1},
     {"tool_once", offsetof(dir_t, tool_once), 0, 1},
     {"thinking", offsetof(dir_t, thinking), 0, 1},
+    {"reasoning_content", offsetof(dir_t, reasoning_content), 0, 1},
     {"usage", offsetof(dir_t, usage), 0, 1},
     {"fail_first", offsetof(dir_t, fail_first), 0, 1000000},
     {"split_ph", offsetof(dir_t, split_ph), 0, 1},
@@ -1784,6 +1790,9 @@ oa_nonstream(conn_t *c, gen_t *g)
 	else
 		msg = json_pack("{s:s,s:o,s:n}", "role", "assistant", "content",
 		    jstr(g->pc.text.p, g->pc.text.len), "refusal");
+	if (g->d.reasoning_content)
+		json_object_set_new(
+		    msg, "reasoning_content", json_string(THINK_TEXT));
 	json_t *o = oa_base(g, "chat.completion");
 	json_object_set_new(o, "choices",
 	    json_pack("[{s:i,s:o,s:n,s:s}]", "index", 0, "message", msg,
@@ -1842,6 +1851,11 @@ static void
 oa_stream(conn_t *c, gen_t *g)
 {
 	stream_head(c, g, "text/event-stream");
+	if (g->d.reasoning_content)
+		oa_chunk(c, g,
+		    json_pack("{s:s,s:s,s:s}", "role", "assistant", "content", "",
+			"reasoning_content", THINK_TEXT),
+		    NULL);
 	if (g->tool)
 		oa_stream_tool(c, g);
 	else {
@@ -2820,6 +2834,20 @@ prompt_cache(const gen_t *g)
 	return 0;
 }
 
+/* Every assistant tool-call message carries its reasoning_content. */
+static int
+rc_passed(const gen_t *g)
+{
+	json_t *msgs = json_object_get(g->root, "messages"), *m;
+	size_t i;
+	json_array_foreach (msgs, i, m) {
+		if (json_object_get(m, "tool_calls") &&
+		    !json_is_string(json_object_get(m, "reasoning_content")))
+			return 0;
+	}
+	return 1;
+}
+
 static int
 gen_response(conn_t *c, gen_t *g)
 {
@@ -2849,6 +2877,12 @@ gen_response(conn_t *c, gen_t *g)
 	if (status) {
 		send_error(c, g, status, NULL);
 		return status;
+	}
+	if (g->prov == P_OPENAI && g->d.reasoning_content && !rc_passed(g)) {
+		send_error(c, g, 400,
+		    "The `reasoning_content` in the thinking mode must be "
+		    "passed back to the API.");
+		return 400;
 	}
 	if (g->d.call[0])
 		agent_call(g);
