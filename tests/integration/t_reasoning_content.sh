@@ -75,3 +75,25 @@ assert_eq "$(cat "$T/upds.rc")" "$THINK" "ds: the thinking went back as reasonin
 assert_eq "$(cat "$T/t2oa.code")" 400 "oa (switch off): a thinking-mode vendor refuses"
 assert_file_has "$T/t2oa.body" "must be passed back" "oa: the vendor's reason"
 assert_eq "$(cat "$T/upoa.rc")" undefined "oa: no reasoning_content sent"
+
+# The official Anthropic SDK (tests/node's, when npm ci has run) sees the
+# thinking block, answer and stream.
+SDK=$ROOT/tests/node/node_modules/@anthropic-ai/sdk
+if [ -d "$SDK" ]; then
+	cat >"$T/sdk.mjs" <<'JS'
+import Anthropic from '@anthropic-ai/sdk';
+const c = new Anthropic({ baseURL: process.env.BASE, apiKey: 'any', maxRetries: 0 });
+const p = { model: 'ds', max_tokens: 64, messages: [{ role: 'user', content: 'hi [[mock reasoning_content=1]]' }] };
+const a = await c.messages.create(p);
+const s = await c.messages.stream(p).finalMessage();
+const th = (m) => m.content.filter((b) => b.type === 'thinking').map((b) => b.thinking).join('');
+console.log(th(a) + '|' + th(s) + '|' + s.content.at(-1).type);
+JS
+	mkdir -p "$T/sdk/node_modules/@anthropic-ai" && ln -s "$SDK" "$T/sdk/node_modules/@anthropic-ai/sdk"
+	cp "$T/sdk.mjs" "$T/sdk/"
+	got=$(BASE=$BASE_URL node "$T/sdk/sdk.mjs" 2>"$T/sdk.err") || fail "SDK: $(cat "$T/sdk.err")"
+	assert_eq "$got" "$THINK|$THINK|text" "anthropic SDK: thinking in the answer and the stream"
+	log "anthropic SDK saw: $got"
+else
+	log "anthropic SDK part skipped: no $SDK (cd tests/node && npm ci)"
+fi
