@@ -10,18 +10,23 @@
 #  - Codex's prompt_cache_key in the body: two sessions interleaved, each
 #    on one key;
 #  - the session's key 429s (it rests): that turn is served by another
-#    key, and the later turns stay on the new one.
+#    key, and the later turns stay on the new one;
+#  - two targets of one weight: a session stays on one; when that one
+#    fails (5xx, its breaker opens) the other serves and keeps the session.
 . "$(dirname "$0")/fault_lib.sh"
 
 cat >"$T/cfg.in" <<'JSON'
 { "memcached": { "servers": ["127.0.0.1:@MC_PORT@"] },
   "retry": { "max_attempts": 3, "base_delay_ms": 50, "max_delay_ms": 400, "deadline_ms": 20000 },
-  "breaker": { "failures": 0 },
+  "breaker": { "failures": 1, "window_s": 60, "open_s": 60 },
   "affinity": { "ttl_s": 600 },
   "providers": [
     { "name": "pool", "type": "openai", "base_url": "http://127.0.0.1:@MOCK_PORT@/v1",
-      "api_keys": ["k-aff-a", "k-aff-b", "k-aff-c"] } ],
-  "models": [ { "name": "pool", "targets": [{ "provider": "pool", "model": "up" }] } ] }
+      "api_keys": ["k-aff-a", "k-aff-b", "k-aff-c"] },
+    { "name": "t1", "type": "openai", "base_url": "http://127.0.0.1:@MOCK_PORT@/v1", "api_keys": ["k-t1"] },
+    { "name": "t2", "type": "openai", "base_url": "http://127.0.0.1:@MOCK_PORT@/v1", "api_keys": ["k-t2"] } ],
+  "models": [ { "name": "pool", "targets": [{ "provider": "pool", "model": "up" }] },
+              { "name": "two", "targets": [{ "provider": "t1", "model": "up" }, { "provider": "t2", "model": "up" }] } ] }
 JSON
 own_stack_start "$T/cfg.in"
 SYS="You are a careful coding agent working in a large repository with many files and long instructions that stay the same on every turn of the session"
@@ -109,4 +114,27 @@ done
 keys_used "$MOCK_URL" >"$T/r3.keys"
 expect_eq "$(sort -u "$T/r3.keys")" "$k2" "rest: the session stays on its new key"
 row "session key 429s (rests 30 s)" "served by another key, session moved" "$(wc -l <"$T/r2.keys")" "-"
+
+# 5. Two targets: the session's target; its breaker opens, it moves.
+tw() { post "$1" "{\"model\":\"two\",\"messages\":[{\"role\":\"system\",\"content\":\"$SYS (two)\"},{\"role\":\"user\",\"content\":\"$2\"}]}" -H "x-session-affinity: $SID-two"; }
+mocks_reset "$MOCK_URL"
+for i in 1 2 3 4; do
+	expect_eq "$(tw w$i "turn $i")" 200 "two targets: turn $i"
+done
+keys_used "$MOCK_URL" >"$T/w.keys"
+expect_eq "$(sort -u "$T/w.keys" | wc -l)" 1 "two targets: the session stays on one target"
+ka=$(sed -n 1p "$T/w.keys")
+mocks_reset "$MOCK_URL"
+expect_eq "$(tw w5 "turn 5 [[mock fail_first=3 status=500 key=brk$$]]")" 200 "two targets: served by the other target"
+keys_used "$MOCK_URL" >"$T/w5.keys"
+expect_eq "$(sed -n 1p "$T/w5.keys")" "$ka" "two targets: the session's target first"
+kb=$(tail -n 1 "$T/w5.keys")
+expect_ne "$kb" "$ka" "two targets: the other target served"
+mocks_reset "$MOCK_URL"
+for i in 6 7 8; do
+	tw w$i "turn $i" >/dev/null
+done
+keys_used "$MOCK_URL" >"$T/w6.keys"
+expect_eq "$(sort -u "$T/w6.keys")" "$kb" "two targets: the session stays on the target that served"
+row "session target 5xx (breaker opens)" "other target serves, session moved" "$(wc -l <"$T/w5.keys")" "-"
 fault_finish
