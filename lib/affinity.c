@@ -72,7 +72,7 @@ affinity_session(const struct config_affinity *conf, json_t *root,
 }
 
 void
-affinity_key(const char *session, const char *model, char out[AFFINITY_KEY_LEN])
+affinity_key(const char *session, const char *scope, char out[AFFINITY_KEY_LEN])
 {
 	unsigned char h[32];
 	char hex[33];
@@ -82,7 +82,7 @@ affinity_key(const char *session, const char *model, char out[AFFINITY_KEY_LEN])
 
 	/* Hash each part first: "ab"+"c" and "a"+"bc" stay apart. */
 	crypto_sha256(session, strlen(session), both.sm);
-	crypto_sha256(model, strlen(model), both.mm);
+	crypto_sha256(scope, strlen(scope), both.mm);
 	crypto_sha256(&both, sizeof(both), h);
 	crypto_hex(h, 16, hex);
 	snprintf(out, AFFINITY_KEY_LEN, "aff:%s", hex);

@@ -42,8 +42,9 @@ typedef const char *(*affinity_hdr_fn)(void *ctx, const char *name);
 int affinity_session(const struct config_affinity *conf, json_t *root,
     affinity_hdr_fn hdr, void *ctx, char *out, size_t outsz);
 
-/* The memcached key of session on model (the id itself never stored). */
-void affinity_key(const char *session, const char *model,
+/* The memcached key of session in scope (the caller's model and virtual
+ * key; the id itself is never stored). */
+void affinity_key(const char *session, const char *scope,
     char out[AFFINITY_KEY_LEN]) RELAY_NONNULL;
 
 /* Parse a stored record "target fp". RELAY_EINVAL when malformed. */

@@ -1483,13 +1483,17 @@ affinity_begin(struct proxy *px, size_t *order, size_t n)
 {
 	const struct config_model *m = px->pc->m;
 	char sid[RELAY_AFFINITY_ID_MAX], tname[2 * RELAY_NAME_MAX + 2];
+	char scope[RELAY_NAME_MAX + 32];
 	size_t i, first;
 
 	if (!px->cfg->affinity.enabled || n == 0 ||
 	    !affinity_session(&px->cfg->affinity, px->pc->cr->root, hdr_of,
 		px->req, sid, sizeof(sid)))
 		return;
-	affinity_key(sid, m->name, px->aff_key);
+	/* Per model and virtual key: one tenant's session id never steers
+	 * another's requests. */
+	snprintf(scope, sizeof(scope), "%s %s", m->name, px->req->m_key_id);
+	affinity_key(sid, scope, px->aff_key);
 	if (affinity_get(px->req->ctx->kv, px->aff_key, &px->aff) != RELAY_OK)
 		return;
 	for (i = 0; i < n; i++) {
