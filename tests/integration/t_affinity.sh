@@ -95,6 +95,14 @@ for off in 0 1; do
 	expect_eq "$(awk -v o=$off 'NR % 2 == o' "$T/c.keys" | sort -u | wc -l)" 1 "codex session $off: one key"
 done
 
+# Codex's session_id header (an underscore: the web server must pass it).
+mocks_reset "$MOCK_URL"
+for i in 1 2 3; do
+	expect_eq "$(turn h$i codex-h "$i" '' -H "session_id: sid-$$-h")" 200 "codex session_id header: turn $i"
+done
+keys_used "$MOCK_URL" >"$T/h.keys"
+expect_eq "$(sort -u "$T/h.keys" | wc -l)" 1 "codex session_id header: one key"
+
 # 4. The session's key 429s: another key serves; the session moves there.
 mocks_reset "$MOCK_URL"
 turn r1 rest 1 '' -H "x-session-affinity: $SID-oc" >/dev/null
