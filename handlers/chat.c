@@ -767,6 +767,11 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 		relay(req, cfg, &pc, &u);
 		gate_settle(req, g, m, u.known, u.prompt_tokens,
 		    u.completion_tokens, u.events);
+		if (u.known && u.cached_tokens > 0) {
+			req->m_cached = u.cached_tokens;
+			metrics_tokens_cached(req->ctx->metrics, m->name,
+			    (uint64_t)u.cached_tokens);
+		}
 	}
 	wordfilter_free(pc.filter);
 	wordfilter_free(terms);

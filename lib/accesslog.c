@@ -341,10 +341,11 @@ accesslog_write(struct accesslog *al, const struct access_entry *e)
 	 * twice into a buffer this young. */
 	n = snprintf(tail, sizeof(tail),
 	    ",\"status\":%d,\"ms\":%lld.%d,\"ttft_ms\":%lld.%d,"
-	    "\"in\":%lld,\"out\":%lld,\"cost_usd\":%llu.%06llu,"
+	    "\"in\":%lld,\"out\":%lld,\"cached\":%lld,"
+	    "\"cost_usd\":%llu.%06llu,"
 	    "\"attempts\":%d}\n",
 	    e->status, ms, ms_t, ttft, ttft_t, e->tokens_in, e->tokens_out,
-	    (unsigned long long)(e->cost_micro_usd / 1000000),
+	    e->tokens_cached, (unsigned long long)(e->cost_micro_usd / 1000000),
 	    (unsigned long long)(e->cost_micro_usd % 1000000), e->attempts);
 	if (err == RELAY_OK)
 		err = n > 0 && (size_t)n < sizeof(tail)

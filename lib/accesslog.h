@@ -30,6 +30,8 @@ struct access_entry {
 	int status;
 	double seconds, ttft_seconds; /* ttft < 0: none */
 	long long tokens_in, tokens_out;
+	long long tokens_cached; /* of tokens_in, from the provider's prompt
+				    cache (what affinity keeps warm) */
 	uint64_t cost_micro_usd;
 	int attempts;
 };

@@ -520,6 +520,8 @@ config_free(struct config *c)
 	for (i = 0; i < c->nkv_servers; i++)
 		mem_free(c->kv_servers[i]);
 	mem_free(c->kv_servers);
+	strs_free(&c->affinity.headers);
+	strs_free(&c->affinity.body_paths);
 	for (i = 0; i < c->nproviders; i++)
 		provider_free(&c->providers[i]);
 	mem_free(c->providers);
@@ -963,7 +965,8 @@ parse_provider(
 {
 	static const char *const known[] = {"name", "type", "base_url",
 	    "base_urls", "api_keys", "headers", "timeouts", "api_version",
-	    "override", "anthropic_beta", "proxy", "relay", NULL};
+	    "override", "anthropic_beta", "proxy", "relay", "reasoning_content",
+	    NULL};
 	static const char *const tknown[] = {
 	    "connect_ms", "first_byte_ms", "idle_ms", "total_ms", NULL};
 	const char *name, *type, *url;
@@ -1010,6 +1013,7 @@ parse_provider(
 	}
 	p->name = vdup(v, name);
 	p->relay = vbool(v, j, "relay", path, 0);
+	p->reasoning_content = vbool(v, j, "reasoning_content", path, 0);
 	p->base_url = vdup(v, url);
 	if (p->base_url != NULL) {
 		size_t n = strlen(p->base_url);
@@ -1386,12 +1390,34 @@ parse_keypool(struct vctx *v, struct config *c, json_t *root)
 }
 
 static void
+parse_affinity(struct vctx *v, struct config *c, json_t *root)
+{
+	static const char *const known[] = {
+	    "enabled", "ttl_s", "headers", "body_paths", NULL};
+	json_t *a = json_object_get(root, "affinity");
+
+	if (a != NULL && !json_is_object(a)) {
+		vfail(v, "$.affinity", "must be an object");
+		return;
+	}
+	if (a != NULL)
+		vkeys(v, a, "$.affinity", known);
+	c->affinity.enabled = vbool(v, a, "enabled", "$.affinity", 1);
+	c->affinity.ttl_s =
+	    vlong(v, a, "ttl_s", "$.affinity", RELAY_AFFINITY_TTL_S, 1, 86400);
+	vstrs(v, json_object_get(a, "headers"), "headers", "$.affinity", 1,
+	    &c->affinity.headers);
+	vstrs(v, json_object_get(a, "body_paths"), "body_paths", "$.affinity",
+	    3, &c->affinity.body_paths);
+}
+
+static void
 parse_top(struct vctx *v, struct config *c, json_t *root)
 {
 	static const char *const known[] = {"memcached", "providers", "models",
 	    "limits", "stream", "data_dir", "retry", "breaker", "keypool",
-	    "cache", "content_filter", "prompt_log", "pii_protection",
-	    "access_log", NULL};
+	    "affinity", "cache", "content_filter", "prompt_log",
+	    "pii_protection", "access_log", NULL};
 	static const char *const pknown[] = {"enabled", "retention_h", NULL};
 	static const struct config_pii pii_def = {{0}};
 	static const char *const aknown[] = {
@@ -1428,6 +1454,7 @@ parse_top(struct vctx *v, struct config *c, json_t *root)
 	parse_retry(v, c, root);
 	parse_breaker(v, c, root);
 	parse_keypool(v, c, root);
+	parse_affinity(v, c, root);
 	parse_cache(v, json_object_get(root, "cache"), "$.cache", 1, &cache_def,
 	    &c->cache);
 	c->cache_max_bytes = (size_t)vlong(v, json_object_get(root, "cache"),

@@ -78,6 +78,9 @@ struct config_provider {
 	/* "relay": another llm-relay (a tier above): it gets our request
 	 * id, a traceparent and the signed end user (tier.h). */
 	int relay;
+	/* "reasoning_content": an OpenAI-compatible vendor (DeepSeek, Kimi,
+	 * GLM, Qwen) that wants an assistant tool call's thinking back. */
+	int reasoning_content;
 };
 
 struct config_target {
@@ -115,6 +118,15 @@ struct config_breaker {
 struct config_keypool {
 	long auth_bench_s; /* out of rotation at most this long */
 	long auth_recheck_s; /* then one call re-checks it */
+};
+
+/* Prompt-cache affinity (config "affinity", lib/affinity.h): one agent
+ * session's requests stay on one target and key for ttl_s. */
+struct config_affinity {
+	int enabled;
+	long ttl_s;
+	struct config_strs headers; /* more headers naming a session */
+	struct config_strs body_paths; /* more dotted body paths naming one */
 };
 
 /* The response cache of one model (config "cache", top level and per
@@ -186,6 +198,7 @@ struct config {
 	struct config_retry retry;
 	struct config_breaker breaker;
 	struct config_keypool keypool;
+	struct config_affinity affinity;
 	struct config_cache cache; /* the defaults models inherit */
 	struct config_filter filter; /* the defaults models inherit */
 	int prompt_log; /* prompt_log.enabled: keep masked prompts/answers */

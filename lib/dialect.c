@@ -170,6 +170,7 @@ dialect_request(enum dialect in, struct span body, enum dialect out,
 		if (err == RELAY_OK && out != DIALECT_OPENAI)
 			err = ir_fold_system(&r);
 	}
+	r.reasoning_back = info->reasoning_content;
 	if (err == RELAY_OK)
 		err = wires[out].emit_request(
 		    &r, upstream_model, out_body, errbuf, errsz, param);

@@ -42,6 +42,9 @@ struct dialect_req_info {
 	 * between "\n"s ("" when none), so their calls go back to it as
 	 * custom_tool_call items (see wire_responses.h). */
 	char custom[RELAY_RS_CUSTOM_MAX];
+	/* In: the OpenAI-compatible target wants thinking back as
+	 * reasoning_content (config providers[].reasoning_content). */
+	int reasoning_content;
 };
 
 /* "openai", "anthropic", "gemini", "responses" (static); "?" out of

@@ -116,6 +116,12 @@ struct ir_request {
 	json_t *format_schema, *format_name;
 	int stream;
 	int include_usage; /* the client wants usage in its stream */
+	/* Emit to an OpenAI-compatible vendor that wants its thinking back
+	 * (DeepSeek, Kimi, GLM, Qwen: "reasoning_content must be passed
+	 * back"): an assistant tool-call message carries its thinking as
+	 * reasoning_content. Off for official OpenAI, which refuses unknown
+	 * message fields. */
+	int reasoning_back;
 };
 
 /* Why generation stopped, normalised; the raw provider value rides along. */

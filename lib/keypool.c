@@ -288,6 +288,35 @@ keypool_find(const struct config_provider *p, const struct creds_snap *cs,
 	return NULL;
 }
 
+enum relay_err
+keypool_take(struct kv *kv, const struct config_provider *p,
+    const struct creds_snap *cs, const char *fp, struct keypool_choice *out)
+{
+	const char *const *stored;
+	size_t nstored, n, i;
+	struct rest r;
+
+	memset(out, 0, sizeof(*out));
+	stored = creds_for(cs, p->name, &nstored);
+	n = p->nkeys + nstored;
+	if (n == 0)
+		return fp[0] == '\0' ? RELAY_OK : RELAY_ENOTFOUND;
+	for (i = 0; i < n; i++) {
+		out->key = slot(p, stored, i);
+		keypool_fingerprint(out->key, out->fp);
+		if (strcmp(out->fp, fp) != 0)
+			continue;
+		if (n == 1)
+			return RELAY_OK;
+		(void)resting(kv, p->name, out->fp, &r);
+		if (r.left == 0)
+			return RELAY_OK;
+		break; /* resting or benched: the normal choice decides */
+	}
+	memset(out, 0, sizeof(*out));
+	return RELAY_ENOTFOUND;
+}
+
 /* --- the operator's view ---------------------------------------------- */
 
 /* A Prometheus label value: '\\', '"' and newline escaped. */

@@ -64,6 +64,16 @@ enum relay_err keypool_pick(struct kv *kv, const struct config_provider *p,
 const char *keypool_find(const struct config_provider *p,
     const struct creds_snap *cs, const char *fp) RELAY_NONNULL;
 
+/*
+ * Take the key with fingerprint fp (prompt-cache affinity, lib/affinity.h)
+ * when it is still in p's pool and in rotation: RELAY_OK with out as
+ * keypool_pick() fills it; RELAY_ENOTFOUND when it is gone, rests or is
+ * benched (a benched key's probe is keypool_pick()'s to hand out).
+ */
+enum relay_err keypool_take(struct kv *kv, const struct config_provider *p,
+    const struct creds_snap *cs, const char *fp,
+    struct keypool_choice *out) RELAY_NONNULL RELAY_MUST_CHECK;
+
 /* Rest the key with fingerprint fp for seconds after a 429 (its
  * Retry-After). */
 void keypool_rest(struct kv *kv, const char *provider, const char *fp,

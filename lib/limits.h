@@ -202,6 +202,12 @@
  * back within the re-check. */
 #define RELAY_KEY_AUTH_BENCH_S 600
 #define RELAY_KEY_AUTH_RECHECK_S 30
+/* Prompt-cache affinity: how long a session stays on its target and key
+ * after its last request (providers keep a prompt cache minutes to an
+ * hour); the longest session id taken (longer ones are hashed whole, this
+ * only bounds what is read). */
+#define RELAY_AFFINITY_TTL_S 3600
+#define RELAY_AFFINITY_ID_MAX 512
 
 /* Token counting (count_tokens.c): the longest counting answer an
  * upstream may send, bytes; what the relay's own estimate charges for one

@@ -48,7 +48,7 @@ enum mdim {
 
 static const unsigned md_cap[MD_NAMED__MAX] = {METRICS_ROUTES, METRICS_DIALECTS,
     METRICS_MODELS, METRICS_PROVIDERS, METRICS_KINDS, METRICS_TARGETS};
-static const char *const md_direction[] = {"in", "out"};
+static const char *const md_direction[] = {"in", "out", "cached"};
 static const char *const md_result[] = {"hit", "miss"};
 
 enum mtype { MT_COUNTER, MT_HISTOGRAM, MT_GAUGE };
@@ -461,6 +461,17 @@ metrics_tokens(struct metrics *m, const char *model, uint64_t in, uint64_t out,
 	l[1] = 0;
 	if (cost_micro_usd > 0)
 		mf_add(m->f, MF_COST, l, 0, cost_micro_usd);
+}
+
+void
+metrics_tokens_cached(struct metrics *m, const char *model, uint64_t n)
+{
+	unsigned l[4] = {0, 2, 0, 0};
+
+	if (m == NULL || n == 0)
+		return;
+	l[0] = mf_idx(m, MD_MODEL, model);
+	mf_add(m->f, MF_TOKENS, l, 0, n);
 }
 
 void
@@ -979,7 +990,7 @@ static const char *
 mf_value_name(const struct mfile *f, enum mdim d, unsigned i)
 {
 	switch (d) {
-	case MD_DIRECTION: return i < 2 ? md_direction[i] : "other";
+	case MD_DIRECTION: return i < 3 ? md_direction[i] : "other";
 	case MD_RESULT: return i < 2 ? md_result[i] : "other";
 	case MD_ROUTE:
 	case MD_DIALECT:

@@ -69,6 +69,9 @@ void metrics_stream_gap(struct metrics *m, double seconds);
  * (cost in micro-USD, exposed in USD). */
 void metrics_tokens(struct metrics *m, const char *model, uint64_t in,
     uint64_t out, uint64_t cost_micro_usd);
+/* relay_tokens_total{model,direction="cached"}: input tokens the provider
+ * read from its prompt cache (a part of direction="in"). */
+void metrics_tokens_cached(struct metrics *m, const char *model, uint64_t n);
 /* relay_cache_total{result="hit"|"miss"}. */
 void metrics_cache(struct metrics *m, int hit);
 /* relay_ratelimit_refusals_total{kind}. */

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "affinity.h"
 #include "apierr.h"
 #include "breaker.h"
 #include "cache.h"
@@ -1121,6 +1122,10 @@ struct proxy {
 	int refused_status;
 	int refused_twice; /* a second key refused too: stop trying keys */
 	int url_i; /* the provider's base_urls[url_i] for this call, -1: none */
+	/* Prompt-cache affinity: the session's record key ("": the request
+	 * names no session) and the target and key it last used. */
+	char aff_key[AFFINITY_KEY_LEN];
+	struct affinity_rec aff;
 };
 
 static long
@@ -1435,7 +1440,15 @@ key_served(struct proxy *px, const struct config_target *t,
     const struct keypool_choice *kc)
 {
 	struct kv *kv = px->req->ctx->kv;
+	char tname[2 * RELAY_NAME_MAX + 2];
 
+	/* The session stays here for another TTL (a sliding one: the
+	 * provider's cache lives as long as it is used). */
+	if (px->aff_key[0] != '\0') {
+		target_name(tname, sizeof(tname), t);
+		affinity_put(
+		    kv, px->aff_key, tname, kc->fp, px->cfg->affinity.ttl_s);
+	}
 	if (kc->key == NULL)
 		return;
 	if (kc->probe)
@@ -1522,6 +1535,57 @@ pinned_key(
 	return kc->key != NULL;
 }
 
+static const char *
+hdr_of(void *req, const char *name)
+{
+	return req_header(req, name);
+}
+
+/* A session's request: its last target first (plan() order otherwise
+ * kept; an open breaker still skips it in try_target). */
+static void
+affinity_begin(struct proxy *px, size_t *order, size_t n)
+{
+	const struct config_model *m = px->pc->m;
+	char sid[RELAY_AFFINITY_ID_MAX], tname[2 * RELAY_NAME_MAX + 2];
+	char scope[RELAY_NAME_MAX + 32];
+	size_t i, first;
+
+	if (!px->cfg->affinity.enabled || n == 0 ||
+	    !affinity_session(&px->cfg->affinity, px->pc->cr->root, hdr_of,
+		px->req, sid, sizeof(sid)))
+		return;
+	/* Per model and virtual key: one tenant's session id never steers
+	 * another's requests. */
+	snprintf(scope, sizeof(scope), "%s %s", m->name, px->req->m_key_id);
+	affinity_key(sid, scope, px->aff_key);
+	if (affinity_get(px->req->ctx->kv, px->aff_key, &px->aff) != RELAY_OK)
+		return;
+	for (i = 0; i < n; i++) {
+		target_name(tname, sizeof(tname), &m->targets[order[i]]);
+		if (strcmp(tname, px->aff.target) != 0)
+			continue;
+		first = order[i];
+		memmove(order + 1, order, i * sizeof(*order));
+		order[0] = first;
+		return;
+	}
+	px->aff.target[0] = '\0'; /* no longer a target of the model */
+}
+
+/* The session's own key on its own target, when it is in rotation: 1
+ * with kc filled. Asked once: a retry makes the normal choice. */
+static int
+affine_key(struct proxy *px, const char *tname, const struct config_target *t,
+    struct keypool_choice *kc)
+{
+	if (px->aff.target[0] == '\0' || strcmp(px->aff.target, tname) != 0)
+		return 0;
+	px->aff.target[0] = '\0';
+	return keypool_take(px->req->ctx->kv, t->provider, px->cs, px->aff.fp,
+		   kc) == RELAY_OK;
+}
+
 /* Try one target up to max_attempts times; 1 when the request is over. */
 static int
 try_target(struct proxy *px, const struct config_target *t)
@@ -1545,11 +1609,10 @@ try_target(struct proxy *px, const struct config_target *t)
 			/* The stored response lives with its key alone. */
 			if (!pinned_key(px, t, &kc))
 				return 0;
-		} else if (keypool_pick(kv, t->provider, px->cs,
-			       &px->cfg->keypool,
-			       px->refused_p == t->provider ? px->refused_fp
-							    : "",
-			       &kc) != RELAY_OK) {
+		} else if (!(a == 1 && affine_key(px, tname, t, &kc)) &&
+		    keypool_pick(kv, t->provider, px->cs, &px->cfg->keypool,
+			px->refused_p == t->provider ? px->refused_fp : "",
+			&kc) != RELAY_OK) {
 			/* The last upstream answer (say, the 429 that rested
 			 * the last key, with its Retry-After) stays the one to
 			 * give if nothing else serves. */
@@ -1792,6 +1855,7 @@ proxy_chat(struct relay_req *req, const struct config *cfg,
 	if (pc->cr->stream)
 		metrics_inflight(req->ctx->metrics, 1);
 	n = plan(pc->m, order);
+	affinity_begin(px, order, n);
 	for (i = 0; i < n && !over; i++) {
 		if (i > 0 && elapsed_ms(&px->start) >= cfg->retry.deadline_ms)
 			break;

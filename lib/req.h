@@ -68,6 +68,7 @@ struct relay_req {
 	 * empty: none found. Never a value. */
 	char m_pii[128];
 	long long m_in, m_out; /* tokens charged */
+	long long m_cached; /* of m_in, read from the provider's prompt cache */
 	unsigned long long m_cost; /* micro-USD */
 	double m_ttft; /* seconds to the first answer byte, <0: none */
 	int m_attempts; /* upstream calls */

@@ -169,6 +169,7 @@ access_line(struct relay_ctx *ctx, const struct relay_req *req,
 	e.ttft_seconds = req->m_ttft;
 	e.tokens_in = req->m_in;
 	e.tokens_out = req->m_out;
+	e.tokens_cached = req->m_cached;
 	e.cost_micro_usd = req->m_cost;
 	e.attempts = req->m_attempts;
 	accesslog_write(ctx->access, &e);

@@ -425,6 +425,7 @@ chat_build(struct target_req *tr, enum dialect in, const struct chatreq *cr,
 		return err;
 	if (tr->out == in)
 		return splice(tr, in, cr, body, t->model, stream);
+	tr->info.reasoning_content = t->provider->reasoning_content;
 	return dialect_request(in, body, tr->out, t->model, &tr->body,
 	    &tr->info, errbuf, errsz, param);
 }

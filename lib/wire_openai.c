@@ -689,9 +689,11 @@ oa_tool_call_json(const struct ir_part *p, json_t *id)
 	return o;
 }
 
-/* An assistant message; with_sig: tool call ids carry their signature. */
+/* An assistant message; with_sig: tool call ids carry their signature;
+ * reasoning: a message with tool calls carries its thinking as
+ * reasoning_content (ir_request.reasoning_back). */
 static json_t *
-oa_assistant_json(const struct ir_msg *m, int with_sig, int *bad)
+oa_assistant_json(const struct ir_msg *m, int with_sig, int reasoning, int *bad)
 {
 	json_t *o = json_object(), *tcs = json_array(), *text, *id;
 	int oom = 0;
@@ -722,6 +724,13 @@ oa_assistant_json(const struct ir_msg *m, int with_sig, int *bad)
 			id = with_sig ? ir_id_join(p->id, p->signature)
 				      : json_incref(p->id);
 		*bad |= ir_push(tcs, oa_tool_call_json(p, id));
+	}
+	if (json_array_size(tcs) > 0 && reasoning) {
+		json_t *th = ir_msg_text(m, IR_PART_THINKING, "", &oom);
+
+		*bad |= oom;
+		if (th != NULL)
+			*bad |= ir_set(o, "reasoning_content", th);
 	}
 	if (json_array_size(tcs) > 0)
 		*bad |= ir_set(o, "tool_calls", tcs);
@@ -792,8 +801,9 @@ oa_messages_json(const struct ir_request *r)
 	}
 	for (i = 0; i < r->nmsgs && !bad; i++) {
 		if (r->msgs[i].role == IR_ROLE_ASSISTANT)
-			bad |=
-			    ir_push(a, oa_assistant_json(&r->msgs[i], 0, &bad));
+			bad |= ir_push(a,
+			    oa_assistant_json(
+				&r->msgs[i], 0, r->reasoning_back, &bad));
 		else if (r->msgs[i].role == IR_ROLE_SYSTEM)
 			bad |= oa_system_json(&r->msgs[i], a);
 		else
@@ -1094,7 +1104,7 @@ oa_resp_message_json(const struct ir_msg *m, int *bad)
 	size_t i;
 	int oom = 0;
 
-	o = oa_assistant_json(m, 1, bad);
+	o = oa_assistant_json(m, 1, 0, bad);
 	tcs = json_object_get(o, "tool_calls");
 	for (i = 0; i < json_array_size(tcs); i++) {
 		json_t *tc = json_array_get(tcs, i);

@@ -287,6 +287,11 @@ typedef struct {
 	int reset_after, close_after, drip_ms, garbage, size, error_after;
 	int tool, thinking, usage, fail_first, split_ph;
 	int tool_once; /* tool, unless the last turn carries a tool result */
+	/* reasoning_content=1 (OpenAI chat): answer as DeepSeek, Kimi, GLM
+	 * and Qwen do in thinking mode - the thinking as reasoning_content
+	 * (message field; a stream delta before the answer) - and refuse,
+	 * as DeepSeek does, an assistant tool-call message that lacks it. */
+	int reasoning_content;
 	char key[64];
 	/* call=NAME arg=VALUE: a call to the request's own tool NAME (any
 	 * case) with its first required property set to VALUE; once the
@@ -312,6 +317,8 @@ typedef struct {
 	dir_t d;
 	pieces_t pc;
 	long long P;
+	long long cached; /* prompt tokens served from the mock's prompt
+			     cache (same key saw the same prefix before) */
 	int C;
 	unsigned long long id;
 	long long created;
@@ -332,6 +339,10 @@ static int g_ep = -1, g_lfd = -1, g_sfd = -1, g_spare = -1;
 static int g_quiet;
 static char g_key_buf[4096]; /* accepted keys, comma-separated */
 static const char *g_key; /* NULL: any key (no checks) */
+/* prompt_cache(): the (key, first message) hashes seen. */
+#define PCACHE_MAX 1024
+static unsigned long long g_pcache[PCACHE_MAX];
+static int g_pcache_n, g_pcache_pos;
 static conn_t *g_conns;
 static conn_t **g_heap;
 static int g_heap_n, g_heap_cap;
@@ -1157,6 +1168,7 @@ control_reset(void)
 	st.streams_aborted = st.streams_killed = st.gemini_query_keys =
 	    st.hung = 0;
 	g_fail_n = 0;
+	g_pcache_n = g_pcache_pos = 0;
 }
 
 /* Returns 1 if the request was a control route (and was answered). */
@@ -1219,6 +1231,7 @@ static const struct {
     {"tool", offsetof(dir_t, tool), 0, 1},
     {"tool_once", offsetof(dir_t, tool_once), 0, 1},
     {"thinking", offsetof(dir_t, thinking), 0, 1},
+    {"reasoning_content", offsetof(dir_t, reasoning_content), 0, 1},
     {"usage", offsetof(dir_t, usage), 0, 1},
     {"fail_first", offsetof(dir_t, fail_first), 0, 1000000},
     {"split_ph", offsetof(dir_t, split_ph), 0, 1},
@@ -1759,7 +1772,8 @@ oa_usage(gen_t *g)
 	return json_pack("{s:I,s:I,s:I,s:{s:i},s:{s:i}}", "prompt_tokens",
 	    (json_int_t)g->P, "completion_tokens", (json_int_t)g->C,
 	    "total_tokens", (json_int_t)(g->P + g->C), "prompt_tokens_details",
-	    "cached_tokens", 0, "completion_tokens_details", "reasoning_tokens",
+	    "cached_tokens", (json_int_t)g->cached, "completion_tokens_details",
+	    "reasoning_tokens",
 	    0);
 }
 
@@ -1776,6 +1790,9 @@ oa_nonstream(conn_t *c, gen_t *g)
 	else
 		msg = json_pack("{s:s,s:o,s:n}", "role", "assistant", "content",
 		    jstr(g->pc.text.p, g->pc.text.len), "refusal");
+	if (g->d.reasoning_content)
+		json_object_set_new(
+		    msg, "reasoning_content", json_string(THINK_TEXT));
 	json_t *o = oa_base(g, "chat.completion");
 	json_object_set_new(o, "choices",
 	    json_pack("[{s:i,s:o,s:n,s:s}]", "index", 0, "message", msg,
@@ -1834,6 +1851,11 @@ static void
 oa_stream(conn_t *c, gen_t *g)
 {
 	stream_head(c, g, "text/event-stream");
+	if (g->d.reasoning_content)
+		oa_chunk(c, g,
+		    json_pack("{s:s,s:s,s:s}", "role", "assistant", "content", "",
+			"reasoning_content", THINK_TEXT),
+		    NULL);
 	if (g->tool)
 		oa_stream_tool(c, g);
 	else {
@@ -2968,6 +2990,63 @@ agent_call(gen_t *g)
 	}
 }
 
+/* A provider's prompt cache, as the mock plays it: a cache lives per API
+ * key (prompt caches are per organisation, and a key pool spreads one
+ * session over several), keyed by the conversation's first message; a
+ * request whose key saw that prefix before gets half its prompt reported
+ * as cached_tokens (OpenAI chat's usage; enough to show the share move). */
+
+static unsigned long long
+fnv(unsigned long long h, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+	return h;
+}
+
+static long long
+prompt_cache(const gen_t *g)
+{
+	static const char *hn[] = {
+	    "authorization", "api-key", "x-api-key", "x-goog-api-key"};
+	json_t *first = json_array_get(json_object_get(g->root, "messages"), 0);
+	unsigned long long h = 1469598103934665603ULL;
+	char *dump;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		const char *v = req_hdr(g->r, hn[i]);
+		if (v)
+			h = fnv(h, v, strlen(v));
+	}
+	if (first == NULL || (dump = json_dumps(first, JSON_SORT_KEYS)) == NULL)
+		return 0;
+	h = fnv(h, dump, strlen(dump));
+	free(dump);
+	for (i = 0; i < g_pcache_n; i++)
+		if (g_pcache[i] == h)
+			return g->P / 2;
+	g_pcache[g_pcache_pos] = h;
+	g_pcache_pos = (g_pcache_pos + 1) % PCACHE_MAX;
+	if (g_pcache_n < PCACHE_MAX)
+		g_pcache_n++;
+	return 0;
+}
+
+/* Every assistant tool-call message carries its reasoning_content. */
+static int
+rc_passed(const gen_t *g)
+{
+	json_t *msgs = json_object_get(g->root, "messages"), *m;
+	size_t i;
+	json_array_foreach (msgs, i, m) {
+		if (json_object_get(m, "tool_calls") &&
+		    !json_is_string(json_object_get(m, "reasoning_content")))
+			return 0;
+	}
+	return 1;
+}
+
 static int
 gen_response(conn_t *c, gen_t *g)
 {
@@ -2998,11 +3077,18 @@ gen_response(conn_t *c, gen_t *g)
 		send_error(c, g, status, NULL);
 		return status;
 	}
+	if (g->prov == P_OPENAI && g->d.reasoning_content && !rc_passed(g)) {
+		send_error(c, g, 400,
+		    "The `reasoning_content` in the thinking mode must be "
+		    "passed back to the API.");
+		return 400;
+	}
 	if (g->d.call[0])
 		agent_call(g);
 	else if (g->d.tool || (g->d.tool_once && !after_tool_result(g)))
 		g->tool = find_tool(g);
 	make_reply(g);
+	g->cached = prompt_cache(g);
 	if (g->tool && g->d.split_ph)
 		tool_echo(g);
 	if (g->tool)

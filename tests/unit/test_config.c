@@ -340,6 +340,58 @@ out:
 	config_release(c);
 }
 
+/* affinity (on by default, its TTL and extra places of a session id) and
+ * a provider's reasoning_content switch (off by default). */
+static void
+test_affinity_and_reasoning(void **state)
+{
+	struct config *c = NULL;
+	char eb[512];
+
+	(void)state;
+	TRY(parse("{" MC "," PROV("") "," MODELS "}", &c, eb, sizeof(eb)),
+	    RELAY_OK);
+	assert_int_equal(c->affinity.enabled, 1);
+	assert_int_equal(c->affinity.ttl_s, RELAY_AFFINITY_TTL_S);
+	assert_int_equal(c->affinity.headers.n, 0);
+	assert_int_equal(c->providers[0].reasoning_content, 0);
+	config_release(c);
+	c = NULL;
+	TRY(parse(
+		"{" MC "," PROV(
+		    ",\"reasoning_content\":true") "," MODELS
+						   ",\"affinity\":{\"enabled\":"
+						   "false,\"ttl_s\":60,"
+						   "\"headers\":[\"x-my-"
+						   "session\"],"
+						   "\"body_paths\":[\"metadata."
+						   "conv\"]}}",
+		&c, eb, sizeof(eb)),
+	    RELAY_OK);
+	assert_int_equal(c->affinity.enabled, 0);
+	assert_int_equal(c->affinity.ttl_s, 60);
+	assert_string_equal(c->affinity.headers.v[0], "x-my-session");
+	assert_string_equal(c->affinity.body_paths.v[0], "metadata.conv");
+	assert_int_equal(c->providers[0].reasoning_content, 1);
+	config_release(c);
+	refused("{" MC "," PROV("") "," MODELS ",\"affinity\":{\"ttl_s\":0}}",
+	    "$.affinity");
+	refused("{" MC "," PROV("") "," MODELS ",\"affinity\":{\"x\":1}}",
+	    "$.affinity: unknown key");
+	refused("{" MC
+		"," PROV("") "," MODELS
+			     ",\"affinity\":{\"headers\":[\"bad header\"]}}",
+	    "$.affinity: \"headers\"[0] must be a header name");
+	refused("{" MC "," PROV(
+		    "") "," MODELS ",\"affinity\":{\"body_paths\":[\"a..b\"]}}",
+	    "$.affinity: \"body_paths\"[0] must be a dotted path");
+	refused("{" MC "," PROV(",\"reasoning_content\":1") "," MODELS "}",
+	    "$.providers[0]: \"reasoning_content\" must be true or false");
+	return;
+out:
+	config_release(c);
+}
+
 #define URLS(list)                                                             \
 	"{" MC ",\"providers\":[{\"name\":\"p\",\"type\":\"openai\","          \
 	"\"base_urls\":" list "}]," MODELS "}"
@@ -875,6 +927,7 @@ main(void)
 	    cmocka_unit_test(test_refusals),
 	    cmocka_unit_test(test_name_length_bound),
 	    cmocka_unit_test(test_errbuf_bounded),
+	    cmocka_unit_test(test_affinity_and_reasoning),
 	    cmocka_unit_test(test_store_missing_or_invalid_file),
 	    cmocka_unit_test(test_store_reload),
 	};

@@ -352,6 +352,58 @@ test_req_anthropic_to_openai(void **state)
 	assert_string_equal(js(v, "stop.0"), "END");
 	assert_int_equal(json_integer_value(jp(v, "max_tokens")), 2048);
 	assert_string_equal(js(v, "tools.0.function.name"), "Bash");
+	/* Official OpenAI refuses unknown message fields: no thinking. */
+	assert_null(jp(m, "2.reasoning_content"));
+	json_decref(v);
+}
+
+/* A vendor that wants thinking back (DeepSeek, Kimi, GLM, Qwen): the
+ * assistant's tool-call message carries it as reasoning_content; a plain
+ * answer does not. From every dialect that has thinking in requests. */
+static void
+test_req_reasoning_content_back(void **state)
+{
+	static const char an_plain[] =
+	    "{\"model\":\"m\",\"max_tokens\":9,\"messages\":[{\"role\":"
+	    "\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":"
+	    "[{\"type\":\"thinking\",\"thinking\":\"hmm\",\"signature\":\"s\"},"
+	    "{\"type\":\"text\",\"text\":\"yo\"}]},{\"role\":\"user\","
+	    "\"content\":\"again\"}]}";
+	static const char oa_rc[] =
+	    "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":"
+	    "\"ls\"},{\"role\":\"assistant\",\"content\":null,"
+	    "\"reasoning_content\":\"Need ls.\",\"tool_calls\":[{\"id\":"
+	    "\"c1\",\"type\":\"function\",\"function\":{\"name\":\"Bash\","
+	    "\"arguments\":\"{}\"}}]},{\"role\":\"tool\",\"tool_call_id\":"
+	    "\"c1\",\"content\":\"a\"}]}";
+	struct dialect_req_info info;
+	json_t *v;
+
+	(void)state;
+	memset(&info, 0, sizeof(info));
+	info.reasoning_content = 1;
+	v = xreq(DIALECT_ANTHROPIC, AN_REQ, DIALECT_OPENAI, &info);
+	assert_string_equal(
+	    js(v, "messages.2.reasoning_content"), "I should call ls");
+	assert_non_null(jp(v, "messages.2.tool_calls"));
+	json_decref(v);
+	memset(&info, 0, sizeof(info));
+	info.reasoning_content = 1;
+	v = xreq(DIALECT_ANTHROPIC, an_plain, DIALECT_OPENAI, &info);
+	assert_string_equal(js(v, "messages.1.content"), "yo");
+	assert_null(jp(v, "messages.1.reasoning_content"));
+	json_decref(v);
+	/* An OpenAI client's own reasoning_content, through the IR: back
+	 * with the switch, dropped without. */
+	memset(&info, 0, sizeof(info));
+	info.reasoning_content = 1;
+	v = xreq(DIALECT_OPENAI, oa_rc, DIALECT_OPENAI, &info);
+	assert_string_equal(js(v, "messages.1.reasoning_content"), "Need ls.");
+	json_decref(v);
+	memset(&info, 0, sizeof(info));
+	v = xreq(DIALECT_OPENAI, oa_rc, DIALECT_OPENAI, &info);
+	assert_null(jp(v, "messages.1.reasoning_content"));
+	assert_string_equal(js(v, "messages.1.tool_calls.0.id"), "c1");
 	json_decref(v);
 }
 
@@ -1669,6 +1721,7 @@ main(void)
 	};
 	const struct CMUnitTest cases[] = {
 	    cmocka_unit_test(test_req_anthropic_to_openai),
+	    cmocka_unit_test(test_req_reasoning_content_back),
 	    cmocka_unit_test(test_req_anthropic_to_gemini),
 	    cmocka_unit_test(test_req_openai_to_anthropic),
 	    cmocka_unit_test(test_req_openai_to_gemini),
