@@ -24,6 +24,15 @@
 
 #include "memcached_test.h"
 
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 static struct kv *
 kv_connect(void)
 {
@@ -416,7 +425,12 @@ test_incr_many_on_loop(void **state)
 	    loop_spawn(l, loop_watcher, &turns, 64 * 1024), RELAY_OK);
 	assert_int_equal(loop_run(l, 1), RELAY_OK);
 	assert_int_equal(failures, 0);
-	assert_true(turns > 10);
+	/* Under valgrind the client is so slow that memcached's answer is
+	 * there before its first read: nothing is left to wait for.
+	 * test_ops_yield_on_loop shows the waits go through the loop
+	 * whatever the speed. */
+	if (!RUNNING_ON_VALGRIND)
+		assert_true(turns > 10);
 	assert_int_equal(kv_incr(kv, k1, 0, 60, &v), RELAY_OK);
 	assert_int_equal(v, 2000);
 	assert_int_equal(kv_incr(kv, k2, 0, 60, &v), RELAY_OK);
