@@ -188,6 +188,32 @@ an_block_text_of(json_t *b, const char *t)
 	    : NULL;
 }
 
+/* What stands in a translated request for a document it cannot carry:
+ * its title, or its kind, never its bytes. */
+static const char *
+an_doc_note(json_t *b, int with_title)
+{
+	static __thread char note[160];
+	const char *title =
+	    with_title ? json_string_value(json_object_get(b, "title")) : NULL;
+	json_t *src = json_object_get(b, "source");
+	const char *kind =
+	    json_string_value(json_object_get(src, "media_type"));
+
+	if (kind == NULL)
+		kind = jtype(src)[0] != '\0' ? jtype(src) : "unknown";
+	if (title != NULL)
+		snprintf(note, sizeof(note),
+		    "[document \"%.64s\" (%.32s) not carried to this model's "
+		    "provider]",
+		    title, kind);
+	else
+		snprintf(note, sizeof(note),
+		    "[a document (%.32s) not carried to this model's provider]",
+		    kind);
+	return note;
+}
+
 static enum relay_err
 an_block(json_t *b, struct ir_msg *m, const char *where, char *eb, size_t es,
     const char **param)
@@ -232,6 +258,22 @@ an_block(json_t *b, struct ir_msg *m, const char *where, char *eb, size_t es,
 			p->text = json_incref(an_block_text_of(b, t));
 		}
 		return err;
+	}
+	if (strcmp(t, "document") == 0 &&
+	    json_is_object(json_object_get(b, "source"))) {
+		/* A PDF, URL or file document (Claude Code reads PDFs) that
+		 * another family cannot take as Anthropic sends it: left out
+		 * on purpose, and the model is told so, rather than the
+		 * request Anthropic itself accepts refused. */
+		err = ir_msg_add_part(m, IR_PART_TEXT, &p);
+		if (err == RELAY_OK)
+			p->text = json_string(an_doc_note(b, 1));
+		/* A title cut inside a UTF-8 sequence: without it. */
+		if (err == RELAY_OK && p->text == NULL)
+			p->text = json_string(an_doc_note(b, 0));
+		return err != RELAY_OK ? err
+		    : p->text != NULL  ? RELAY_OK
+				       : RELAY_ENOMEM;
 	}
 	if (an_block_dropped(t))
 		return RELAY_OK;

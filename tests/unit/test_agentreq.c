@@ -395,6 +395,37 @@ test_system_message_shapes(void **state)
 	buf_reset(&b);
 }
 
+/* A PDF document (Claude Code reads PDFs) is left out for another family,
+ * said in its place, never a 400 for a request Anthropic accepts. */
+static void
+test_pdf_document_left_out(void **state)
+{
+	static const char body[] =
+	    "{\"model\":\"m\",\"max_tokens\":64,\"messages\":[{\"role\":"
+	    "\"user\","
+	    "\"content\":[{\"type\":\"document\",\"title\":\"spec.pdf\","
+	    "\"source\":{\"type\":\"base64\",\"media_type\":\"application/"
+	    "pdf\","
+	    "\"data\":\"JVBERi0xLjQK\"}},{\"type\":\"text\",\"text\":"
+	    "\"summarise\"}]}]}";
+	json_t *v;
+	char *dump;
+
+	(void)state;
+	v = xreq(DIALECT_ANTHROPIC, body, DIALECT_OPENAI);
+	assert_non_null(strstr(js(v, "messages.0.content.0.text"), "spec.pdf"));
+	assert_string_equal(js(v, "messages.0.content.1.text"), "summarise");
+	dump = json_dumps(v, 0);
+	assert_non_null(dump);
+	assert_null(strstr(dump, "JVBERi0x")); /* never its bytes */
+	free(dump); /* lint: allow - jansson's own malloc */
+	json_decref(v);
+	v = xreq(DIALECT_ANTHROPIC, body, DIALECT_GEMINI);
+	assert_non_null(
+	    strstr(js(v, "contents.0.parts.0.text"), "application/pdf"));
+	json_decref(v);
+}
+
 int
 main(void)
 {
@@ -408,6 +439,7 @@ main(void)
 	    cmocka_unit_test(test_effort_and_format),
 	    cmocka_unit_test(test_fold_order),
 	    cmocka_unit_test(test_system_message_shapes),
+	    cmocka_unit_test(test_pdf_document_left_out),
 	};
 	int failed;
 
