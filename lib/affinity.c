@@ -101,6 +101,10 @@ affinity_parse(const char *val, size_t n, struct affinity_rec *r)
 	fl = n - tl - 1;
 	if (tl == 0 || tl >= sizeof(r->target) || (fl != 0 && fl != 16))
 		return RELAY_EINVAL;
+	/* A control byte (a NUL above all) would cut the name short. */
+	for (i = 0; i < tl; i++)
+		if ((unsigned char)val[i] < ' ' || val[i] == 0x7f)
+			return RELAY_EINVAL;
 	for (i = 0; i < fl; i++)
 		if (!((sp[1 + i] >= '0' && sp[1 + i] <= '9') ||
 			(sp[1 + i] >= 'a' && sp[1 + i] <= 'f')))
