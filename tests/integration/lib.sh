@@ -51,6 +51,15 @@ fail() {
 
 # --- time ------------------------------------------------------------------
 now_ms() { date +%s%3N; }
+# early_in_minute [SECONDS]: wait until at least SECONDS (default 15) are
+# left in this wall-clock minute. Per-minute limits (rpm, tpm) count in
+# fixed minute windows: a test that expects several requests in one
+# window starts early in one, or a boundary between them splits the count.
+early_in_minute() {
+	local need=${1:-15} s
+	s=$(date +%S); s=${s#0}
+	if [ "$s" -gt $((60 - need)) ]; then sleep $((61 - s)); fi
+}
 
 # --- JSON --------------------------------------------------------------------
 # jget PATH [FILE]: a field by dotted path (a.b.0.c) from FILE or stdin;

@@ -117,6 +117,7 @@ req mk "$BASE_URL/admin/keys" "${ADM[@]}" -d '{"name":"c","models":["claude"],"r
 K=$(jget secret "$T/mk.body")
 ID=$(jget id "$T/mk.body")
 sleep 1.1
+early_in_minute 15 # k2-k5 in one minute window
 counter() {
 	local v
 	exec 5<>"/dev/tcp/127.0.0.1/$MC_PORT"

@@ -95,6 +95,7 @@ assert_eq "$(jget error.status "$T/ge1.body")" UNAUTHENTICATED "Gemini error sta
 req mk3 "$BASE_URL/admin/keys" "${ADM[@]}" -d '{"name":"r","rpm":1}' >/dev/null
 K3=$(jget secret "$T/mk3.body")
 sleep 1.1
+early_in_minute 10 # an2 and an3 in one minute window
 assert_eq "$(req an2 "$BASE_URL/v1/messages" -H "x-api-key: $K3" -H 'Content-Type: application/json' \
     -d '{"model":"demo","max_tokens":10,"messages":[{"role":"user","content":"x"}]}')" 200 "Anthropic with x-api-key"
 assert_eq "$(header an2 anthropic-ratelimit-requests-limit)" 1 "anthropic-ratelimit-requests-limit"

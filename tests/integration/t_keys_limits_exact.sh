@@ -33,8 +33,7 @@ req mk "$A_URL/admin/keys" "${ADM[@]}" -d '{"name":"exact","rpm":25}' >/dev/null
 K=$(jget secret "$T/mk.body")
 ID=$(jget id "$T/mk.body")
 sleep 1.1
-# Stay inside one minute window: start early in a minute.
-while [ "$(date +%S | sed 's/^0//')" -gt 45 ]; do sleep 1; done
+early_in_minute 15 # all 60 inside one minute window
 body=$(chat_json demo hi)
 printf '%s' "$body" >"$T/body.json"
 for i in $(seq 1 60); do
