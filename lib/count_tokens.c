@@ -359,6 +359,9 @@ ask(struct relay_req *req, const struct config *cfg,
 		err = override_apply(
 		    &tr, &hp, (struct span){"", 0}, client_header, req);
 	}
+	if (err == RELAY_OK)
+		err = target_hop_headers(&tr, p, req->id,
+		    req_header(req, "traceparent"), req->m_key_id);
 	if (err != RELAY_OK)
 		goto out;
 	memset(&c, 0, sizeof(c));

@@ -105,6 +105,9 @@ forward(struct relay_req *req, const struct config *cfg,
 	err = target_passthru(&tr, p, kc.key, rest, req->query,
 	    req_header(req, "content-type"), req_header(req, "accept"),
 	    req_header(req, "anthropic-beta"));
+	if (err == RELAY_OK)
+		err = target_hop_headers(&tr, p, req->id,
+		    req_header(req, "traceparent"), req->m_key_id);
 	if (err != RELAY_OK) {
 		apierr_send(req, DIALECT_OPENAI, 400, NULL, "invalid_path",
 		    "This request cannot be forwarded: its path, query or a "

@@ -40,7 +40,6 @@
 #include "server.h"
 #include "sse.h"
 #include "target.h"
-#include "tier.h"
 #include "upstream.h"
 
 /* Targets of one model tried per request: count. */
@@ -1304,35 +1303,6 @@ client_header(void *arg, const char *name)
 	return req_header(arg, name);
 }
 
-/*
- * What every provider learns of us: User-Agent, our request id (a relay
- * of the tier above takes it as its own id for the request) and the trace
- * context; a relay of the tier above also gets the end user's key id
- * signed with RELAY_TIER_SECRET.
- */
-static enum relay_err
-tier_headers(struct proxy *px, const struct config_provider *p)
-{
-	struct relay_req *req = px->req;
-	char tp[TIER_TRACEPARENT_LEN], sig[TIER_SIG_MAX];
-	const char *secret;
-	enum relay_err err;
-
-	err = target_add_header(&px->tr, "User-Agent", RELAY_USER_AGENT);
-	if (err == RELAY_OK)
-		err = target_add_header(&px->tr, "x-request-id", req->id);
-	tier_traceparent(req_header(req, "traceparent"), tp);
-	if (err == RELAY_OK)
-		err = target_add_header(&px->tr, "traceparent", tp);
-	if (err != RELAY_OK || !p->relay)
-		return err;
-	secret = getenv("RELAY_TIER_SECRET");
-	if (err == RELAY_OK && secret != NULL && req->m_key_id[0] != '\0' &&
-	    tier_sign(secret, req->m_key_id, time(NULL), sig, sizeof(sig)) == 0)
-		err = target_add_header(&px->tr, TIER_END_USER_HEADER, sig);
-	return err;
-}
-
 /* One upstream call; fills c and ps, relays what it can. */
 static enum outcome
 attempt(struct proxy *px, const struct config_target *t,
@@ -1362,7 +1332,8 @@ attempt(struct proxy *px, const struct config_target *t,
 		return OUT_DONE;
 	}
 	if (err == RELAY_OK)
-		err = tier_headers(px, p);
+		err = target_hop_headers(&px->tr, p, req->id,
+		    req_header(req, "traceparent"), req->m_key_id);
 	if (err == RELAY_OK && px->url_i >= 0)
 		err = rebase_url(&px->tr, p, px->url_i);
 	if (err != RELAY_OK) {

@@ -90,6 +90,9 @@ call(struct relay_req *req, const struct config_provider *p, const char *key,
 	buf_init(&out, RELAY_UPSTREAM_BODY_MAX);
 	err = target_passthru(&tr, p, key, span_str(path), req->query,
 	    req_header(req, "content-type"), req_header(req, "accept"), NULL);
+	if (err == RELAY_OK)
+		err = target_hop_headers(&tr, p, req->id,
+		    req_header(req, "traceparent"), req->m_key_id);
 	if (err != RELAY_OK) {
 		apierr_send(req, DIALECT_RESPONSES, 400, NULL, "invalid_path",
 		    "This request cannot be forwarded: its query or a header "

@@ -8,12 +8,15 @@
  * "api": "responses": "{base}/responses", Azure "{base}/openai/v1/
  * responses" (the deployment is the body's model). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "chatreq.h"
 #include "jsonx.h"
 #include "target.h"
+#include "tier.h"
 
 enum dialect
 target_dialect(enum provider_type t)
@@ -612,6 +615,29 @@ query_without_key(struct buf *b, struct span q)
 		}
 		p = amp != NULL ? amp + 1 : NULL;
 	}
+	return err;
+}
+
+enum relay_err
+target_hop_headers(struct target_req *tr, const struct config_provider *p,
+    const char *req_id, const char *traceparent, const char *key_id)
+{
+	char tp[TIER_TRACEPARENT_LEN], sig[TIER_SIG_MAX];
+	const char *secret;
+	enum relay_err err;
+
+	err = target_add_header(tr, "User-Agent", RELAY_USER_AGENT);
+	if (err == RELAY_OK)
+		err = target_add_header(tr, "x-request-id", req_id);
+	tier_traceparent(traceparent, tp);
+	if (err == RELAY_OK)
+		err = target_add_header(tr, "traceparent", tp);
+	if (err != RELAY_OK || !p->relay || key_id == NULL || *key_id == '\0')
+		return err;
+	secret = getenv("RELAY_TIER_SECRET");
+	if (secret != NULL &&
+	    tier_sign(secret, key_id, time(NULL), sig, sizeof(sig)) == 0)
+		err = target_add_header(tr, TIER_END_USER_HEADER, sig);
 	return err;
 }
 

@@ -39,6 +39,17 @@ void target_init(struct target_req *tr, size_t body_max) RELAY_NONNULL;
  * RELAY_ETOOBIG past TARGET_HEADERS_MAX. */
 enum relay_err target_add_header(struct target_req *tr, const char *name,
     const char *value) RELAY_NONNULL RELAY_MUST_CHECK;
+/*
+ * What every provider learns of us, on every route (translated, /proxy/,
+ * count_tokens, stored responses): User-Agent, our request id (a relay of
+ * the tier above takes it as its own id) and the trace context continuing
+ * the client's traceparent (may be NULL); a provider that is another relay
+ * ("relay": true) also gets key_id (may be "" or NULL: none) signed with
+ * RELAY_TIER_SECRET when that is set. Errors as target_add_header().
+ */
+enum relay_err target_hop_headers(struct target_req *tr,
+    const struct config_provider *p, const char *req_id,
+    const char *traceparent, const char *key_id) RELAY_MUST_CHECK;
 /* Wipe the credential's copy and release memory; tr may be built again. */
 void target_reset(struct target_req *tr) RELAY_NONNULL;
 

@@ -26,3 +26,14 @@ post n1 "$(chat_json demo hi)" -H 'traceparent: 00-00000000000000000000000000000
 assert_match "$(up_header n1 traceparent)" '^00-[0-9a-f]{32}-[0-9a-f]{16}-01$' "a bad traceparent: a new trace"
 assert_ne "$(up_header n1 traceparent | cut -d- -f2)" 00000000000000000000000000000000 "never the all-zero trace id"
 assert_eq "$(up_header n1 x-request-id)" "$(header n1 x-request-id)" "a generated id goes upstream too"
+
+# The other routes that call a provider carry the same: /proxy/{provider}/
+# and Anthropic's count_tokens.
+TP2=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01
+assert_eq "$(req px1 "$BASE_URL/proxy/demo/models" -H 'x-request-id: tier-proxy-1' -H "traceparent: $TP2")" 200 "/proxy/ GET"
+assert_eq "$(up_header px1 x-request-id)" tier-proxy-1 "/proxy/: the request id goes upstream"
+assert_match "$(up_header px1 traceparent)" '^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-01$' "/proxy/: the client's trace continues"
+assert_match "$(up_header px1 user-agent)" '^llm-relay/[0-9]' "/proxy/: User-Agent"
+assert_eq "$(req ct1 "$BASE_URL/v1/messages/count_tokens" -H 'Content-Type: application/json' -H 'anthropic-version: 2023-06-01' \
+    -H 'x-request-id: tier-count-1' -d '{"model":"m-anthropic","messages":[{"role":"user","content":"hi"}]}')" 200 "count_tokens"
+assert_eq "$(up_header ct1 x-request-id)" tier-count-1 "count_tokens: the request id goes upstream"
