@@ -304,10 +304,10 @@ pii_metrics(struct relay_req *req, const struct pii_out *po)
  */
 static int
 protect(struct relay_req *req, const struct config *cfg, const struct gate *g,
-    const struct config_model *m, const struct route *rt, struct chatreq *cr,
+    const struct config_pii *base, enum dialect d, json_t *root,
     struct pii_out *po, struct wordfilter **terms)
 {
-	struct config_pii pol = pii_policy(g, &m->pii);
+	struct config_pii pol = pii_policy(g, base);
 	char kinds[96];
 	enum relay_err err;
 	int failed = 0, changed = 0;
@@ -318,20 +318,20 @@ protect(struct relay_req *req, const struct config *cfg, const struct gate *g,
 	if (pol.act[PII_ENT_TERM] != PII_ACT_OFF)
 		*terms = pii_out_terms(cfg, &failed);
 	if (failed) {
-		apierr_send(req, rt->d, 503, NULL, "pii_protection_unavailable",
+		apierr_send(req, d, 503, NULL, "pii_protection_unavailable",
 		    "The relay's personal-data term list cannot be loaded; "
 		    "the request was not sent.");
 		return 0;
 	}
 	po->terms = *terms;
-	err = pii_out_request(po, cr->root, &changed);
+	err = pii_out_request(po, root, &changed);
 	pii_metrics(req, po);
 	if (err == RELAY_OK && po->blocked != 0) {
 		struct apierr_what w = {
 		    "invalid_request_error", "pii_blocked", NULL};
 
 		kinds_text(po->blocked, kinds, sizeof(kinds));
-		apierr_sendw(req, rt->d, 400, &w,
+		apierr_sendw(req, d, 400, &w,
 		    "The request holds personal data that this relay does "
 		    "not send upstream (%s); it was not sent.",
 		    kinds);
@@ -339,12 +339,12 @@ protect(struct relay_req *req, const struct config *cfg, const struct gate *g,
 	}
 	if (err == RELAY_OK && changed) {
 		buf_clear(&req->body);
-		err = jsonx_dump(cr->root, &req->body);
+		err = jsonx_dump(root, &req->body);
 	}
 	if (err != RELAY_OK) {
 		struct apierr_what w = {NULL, "pii_protection_failed", NULL};
 
-		apierr_sendw(req, rt->d, err == RELAY_ETOOBIG ? 413 : 503, &w,
+		apierr_sendw(req, d, err == RELAY_ETOOBIG ? 413 : 503, &w,
 		    "The request could not be protected (%s); it was not "
 		    "sent.",
 		    err == RELAY_ETOOBIG ? "too large or too many items"
@@ -354,33 +354,88 @@ protect(struct relay_req *req, const struct config *cfg, const struct gate *g,
 	return 1;
 }
 
-/* A passthrough call: the key's request limits apply, tokens unknown. */
+/* A /proxy/ body under protection: JSON, protected as a chat request's
+ * texts are (an empty body has none). 0 when answered. */
+static int
+proxy_protect(struct relay_req *req, const struct config *cfg,
+    const struct gate *g, json_t **root, struct pii_out *po,
+    struct wordfilter **terms)
+{
+	char jerr[64];
+
+	if (req->body.len == 0)
+		return 1;
+	if (jsonx_parse(req->body.data, req->body.len, root, jerr,
+		sizeof(jerr)) != RELAY_OK) {
+		struct apierr_what w = {NULL, "pii_protection_failed", NULL};
+
+		apierr_sendw(req, DIALECT_OPENAI, 400, &w,
+		    "With personal-data protection on, /proxy/ forwards "
+		    "only JSON bodies (this one: %s); it was not sent.",
+		    jerr);
+		return 0;
+	}
+	if (!protect(req, cfg, g, &cfg->pii, DIALECT_OPENAI, *root, po, terms))
+		return 0;
+	/* A byte pipe cannot restore a placeholder the provider streams in
+	 * pieces (it does: a placeholder is several tokens), and an answer
+	 * that keeps them would be wrong; masks need no restore. */
+	if (pii_out_mapped(po) &&
+	    json_is_true(json_object_get(*root, "stream"))) {
+		struct apierr_what w = {
+		    NULL, "pii_protection_stream", "stream"};
+
+		apierr_sendw(req, DIALECT_OPENAI, 400, &w,
+		    "Placeholders in a streamed answer are restored on the "
+		    "relay's own routes (/v1/chat/completions, /v1/messages, "
+		    "/v1/responses, Gemini's); through /proxy/ send "
+		    "\"stream\": false. It was not sent.");
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * A passthrough call: the key's request limits apply, tokens unknown.
+ * While outbound protection is on, /proxy/ refuses (its bodies go unread)
+ * unless pii_protection.proxy is "json": then a body must be JSON, is
+ * protected as a chat request is, and the answer is restored.
+ */
 static void
 proxy_route(struct relay_req *req, const struct config *cfg, struct gate *g)
 {
 	struct config_pii pol;
+	struct wordfilter *terms = NULL;
+	struct pii_out po;
+	json_t *root = NULL;
+	int on = 0;
 	size_t i;
 
 	if (!gate_auth(req, g, DIALECT_OPENAI))
 		return;
 	pol = pii_policy(g, &cfg->pii);
 	for (i = 0; i < PII_ENT__MAX; i++)
-		if (pol.act[i] != PII_ACT_OFF) {
-			/* Its bodies go as they are: with outbound
-			 * protection on, they would leave unprotected. */
-			apierr_send(req, DIALECT_OPENAI, 403, NULL,
-			    "pii_protection_passthrough",
-			    "/proxy/ forwards bodies unread, and this relay "
-			    "protects personal data in what it sends; use "
-			    "the chat routes.");
-			return;
-		}
+		on |= pol.act[i] != PII_ACT_OFF;
+	if (on && !cfg->pii_proxy_json) {
+		apierr_send(req, DIALECT_OPENAI, 403, NULL,
+		    "pii_protection_passthrough",
+		    "/proxy/ forwards bodies unread, and this relay "
+		    "protects personal data in what it sends; use "
+		    "the chat routes.");
+		return;
+	}
 	if (!gate_model(req, g, NULL, DIALECT_OPENAI) ||
 	    !gate_admit(req, g, cfg, NULL, 0, 1, DIALECT_OPENAI))
 		return;
 	req->m_route = "proxy";
-	passthru(req, cfg);
+	memset(&po, 0, sizeof(po));
+	if (passthru_read(req, cfg) &&
+	    (!on || proxy_protect(req, cfg, g, &root, &po, &terms)))
+		passthru(req, cfg, on ? &po : NULL);
 	gate_settle(req, g, NULL, 1, 0, 0, 0);
+	json_decref(root);
+	wordfilter_free(terms);
+	pii_out_reset(&po);
 }
 
 /* The optional prompt log: the request and the answer as they went
@@ -750,7 +805,7 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 	    (rt.d != DIALECT_RESPONSES ||
 		pin_previous(req, m, &pin, &pc, &keep)) &&
 	    screen(req, cfg, g, m, &rt, &cr, &pc) &&
-	    protect(req, cfg, g, m, &rt, &cr, &po, &terms) &&
+	    protect(req, cfg, g, &m->pii, rt.d, cr.root, &po, &terms) &&
 	    gate_admit(req, g, cfg, m, req->body.len,
 		chatreq_reserve(&cr, m, cfg->default_max_tokens), rt.d)) {
 		pc.in = rt.d;

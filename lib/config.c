@@ -312,7 +312,7 @@ parse_pii(struct vctx *v, json_t *j, const char *path, int top,
     const struct config_pii *def, struct config_pii *out)
 {
 	static const char *const known[] = {
-	    "action", "entities", "word_files", NULL};
+	    "action", "entities", "word_files", "proxy", NULL};
 	static const char *const mknown[] = {"action", "entities", NULL};
 	static const char *const ents[PII_ENT__MAX + 1] = {
 	    "phone", "id", "card", "email", "term", NULL};
@@ -397,6 +397,25 @@ parse_pii_files(struct vctx *v, struct config *c, json_t *j)
 	if (wf == NULL)
 		vfail(v, "$.pii_protection", "%s", eb);
 	wordfilter_free(wf);
+}
+
+/* pii_protection.proxy: what /proxy/ does while a policy is on: "refuse"
+ * (its bodies are not read, so none goes out unprotected) or "json" (a
+ * JSON body protected as a chat request is, the answer restored). */
+static void
+parse_pii_proxy(struct vctx *v, struct config *c, json_t *j)
+{
+	json_t *m = json_object_get(j, "proxy");
+
+	c->pii_proxy_json = 0;
+	if (m == NULL)
+		return;
+	if (json_is_string(m) && strcmp(json_string_value(m), "json") == 0)
+		c->pii_proxy_json = 1;
+	else if (!json_is_string(m) ||
+	    strcmp(json_string_value(m), "refuse") != 0)
+		vfail(v, "$.pii_protection",
+		    "\"proxy\" must be \"refuse\" or \"json\"");
 }
 
 /* "env:NAME" resolves to the variable's value; anything else is literal. */
@@ -1487,6 +1506,8 @@ parse_top(struct vctx *v, struct config *c, json_t *root)
 	    "$.pii_protection", 1, &pii_def, &c->pii);
 	if (v->err == RELAY_OK)
 		parse_pii_files(v, c, json_object_get(root, "pii_protection"));
+	if (v->err == RELAY_OK)
+		parse_pii_proxy(v, c, json_object_get(root, "pii_protection"));
 	parse_memcached(v, c, root);
 	if (v->err == RELAY_OK)
 		parse_providers(v, c, root);

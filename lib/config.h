@@ -213,6 +213,9 @@ struct config {
 	struct config_pii pii; /* the defaults models inherit */
 	char **pii_files; /* pii_protection.word_files: TERM entities */
 	size_t npii_files;
+	/* pii_protection.proxy "json": /proxy/ protects JSON bodies (else
+	 * it refuses while a policy is on) */
+	int pii_proxy_json;
 	size_t cache_max_bytes; /* larger answers are not cached */
 	size_t cache_part_bytes; /* one memcached item holds this much */
 	struct config_provider *providers;

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "passthru.h"
+#include "pii_out.h"
 #include "req.h"
 #include "server.h"
 #include "target.h"
@@ -19,6 +20,11 @@
 struct pipe {
 	struct relay_req *req;
 	size_t bytes;
+	/* Set when the request went out with placeholders: the answer's
+	 * bytes restored on the way (JSON-escaped, as /proxy/ answers that
+	 * carry them are JSON or SSE of JSON). */
+	struct pii_restorer *rs;
+	struct buf out;
 };
 
 static enum relay_err
@@ -40,9 +46,16 @@ static enum relay_err
 pipe_data(void *arg, const char *p, size_t n)
 {
 	struct pipe *pp = arg;
+	enum relay_err err;
 
 	pp->bytes += n;
-	return req_send(pp->req, p, n, 1);
+	if (pp->rs == NULL)
+		return req_send(pp->req, p, n, 1);
+	buf_clear(&pp->out);
+	err = pii_restorer_feed(pp->rs, p, n, &pp->out);
+	if (err == RELAY_OK && pp->out.len > 0)
+		err = req_send(pp->req, pp->out.data, pp->out.len, 1);
+	return err;
 }
 
 static const char *
@@ -76,15 +89,22 @@ find_provider(const struct config *cfg, struct span name)
 /* Call the provider; the answer streams back through the callbacks. */
 static void
 forward(struct relay_req *req, const struct config *cfg,
-    const struct config_provider *p, struct span rest, struct creds_snap *cs)
+    const struct config_provider *p, struct span rest, struct creds_snap *cs,
+    const struct pii_out *po)
 {
 	struct keypool_choice kc;
 	struct target_req tr;
 	struct upstream_call c;
-	struct pipe pp = {req, 0};
+	struct pii_restorer rs;
+	struct pipe pp = {req, 0, NULL, {NULL, 0, 0, 0}};
 	enum relay_err err;
 
 	target_init(&tr, 0);
+	buf_init(&pp.out, PII_OUT_TEXT_MAX);
+	if (po != NULL && pii_out_mapped(po)) {
+		pii_restorer_init(&rs, po, 1);
+		pp.rs = &rs;
+	}
 	if (keypool_pick(req->ctx->kv, p, cs, &cfg->keypool, "", &kc) !=
 	    RELAY_OK) {
 		if (kc.all_auth)
@@ -139,6 +159,14 @@ forward(struct relay_req *req, const struct config *cfg,
 	err = upstream_perform(req->up, &c);
 	if (kc.probe && c.status >= 200 && c.status < 300)
 		keypool_unbench(req->ctx->kv, p->name, kc.fp);
+	if (err == RELAY_OK && pp.rs != NULL) { /* a held tail goes last */
+		buf_clear(&pp.out);
+		err = pii_restorer_flush(pp.rs, &pp.out);
+		if (err == RELAY_OK && pp.out.len > 0)
+			err = req_send(req, pp.out.data, pp.out.len, 1);
+		if (err != RELAY_OK)
+			err = RELAY_ECLOSED;
+	}
 	if (err == RELAY_OK || err == RELAY_ECLOSED)
 		goto out;
 	if (req->head_sent) {
@@ -164,18 +192,36 @@ forward(struct relay_req *req, const struct config *cfg,
 	apierr_send_err(
 	    req, DIALECT_OPENAI, err, c.errmsg[0] != '\0' ? c.errmsg : NULL);
 out:
+	buf_reset(&pp.out);
 	target_reset(&tr);
 }
 
+int
+passthru_read(struct relay_req *req, const struct config *cfg)
+{
+	enum relay_err err = req_read_body(req, cfg->body_max);
+
+	if (err == RELAY_ETOOBIG) {
+		apierr_send(req, DIALECT_OPENAI, 413, NULL, "request_too_large",
+		    "Request body is larger than %zu bytes", cfg->body_max);
+		return 0;
+	}
+	if (err != RELAY_OK) {
+		apierr_send_err(req, DIALECT_OPENAI, err, NULL);
+		return 0;
+	}
+	return 1;
+}
+
 void
-passthru(struct relay_req *req, const struct config *cfg)
+passthru(
+    struct relay_req *req, const struct config *cfg, const struct pii_out *po)
 {
 	static const char prefix[] = "/proxy/";
 	const struct config_provider *p;
 	struct span name, rest;
 	const char *slash;
 	struct creds_snap *cs;
-	enum relay_err err;
 
 	name.p = req->path.p + sizeof(prefix) - 1;
 	name.len = req->path.len - (sizeof(prefix) - 1);
@@ -195,17 +241,7 @@ passthru(struct relay_req *req, const struct config *cfg)
 		    (int)(name.len > 64 ? 64 : name.len), name.p);
 		return;
 	}
-	err = req_read_body(req, cfg->body_max);
-	if (err == RELAY_ETOOBIG) {
-		apierr_send(req, DIALECT_OPENAI, 413, NULL, "request_too_large",
-		    "Request body is larger than %zu bytes", cfg->body_max);
-		return;
-	}
-	if (err != RELAY_OK) {
-		apierr_send_err(req, DIALECT_OPENAI, err, NULL);
-		return;
-	}
 	cs = creds_acquire(req->ctx->creds);
-	forward(req, cfg, p, rest, cs);
+	forward(req, cfg, p, rest, cs, po);
 	creds_release(cs);
 }
