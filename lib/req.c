@@ -178,31 +178,41 @@ req_wait_gone(struct relay_req *req, long ms)
 {
 	struct loop_io *io = NULL;
 	struct pollfd pfd;
+	uint64_t deadline = 0;
 	int fd, ready;
 	char ch;
 	ssize_t r;
 
 	req_watch(req, &fd, &io);
-	if (io != NULL) {
-		ready = loop_io_wait(
-		    io, LOOP_IN, loop_now(loop_current()) + (uint64_t)ms);
-		fd = io->fd;
-	} else {
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		ready = fd >= 0 && poll(&pfd, 1, (int)ms) > 0;
-	}
-	if (ready <= 0)
-		return 0;
-	r = recv(fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT);
-	if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
-		return 1;
 	if (io != NULL)
-		loop_io_clear(io, LOOP_IN); /* wait for the next edge */
-	else if (ms > 0) /* level-triggered: bytes we do not read */
-		usleep((useconds_t)ms * 1000);
-	return 0;
+		deadline = loop_now(loop_current()) + (uint64_t)ms;
+	for (;;) {
+		if (io != NULL) {
+			ready = loop_io_wait(io, LOOP_IN, deadline);
+			fd = io->fd;
+		} else {
+			pfd.fd = fd;
+			pfd.events = POLLIN;
+			pfd.revents = 0;
+			ready = fd >= 0 && poll(&pfd, 1, (int)ms) > 0;
+		}
+		if (ready <= 0)
+			return 0;
+		r = recv(fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+			return 1;
+		if (io == NULL) { /* level-triggered: bytes we do not read */
+			if (ms > 0)
+				usleep((useconds_t)ms * 1000);
+			return 0;
+		}
+		/* Bytes, not a goodbye (readiness the loop remembered from
+		 * before the wait, say): the wait is not over, only this
+		 * edge. A backoff that returned here lost its delay. */
+		loop_io_clear(io, LOOP_IN);
+		if (loop_now(loop_current()) >= deadline)
+			return 0;
+	}
 }
 
 enum relay_err
