@@ -28,6 +28,7 @@
 #include "../lib/metrics.h"
 #include "../lib/jsonx.h"
 #include "../lib/passthru.h"
+#include "../lib/pii_detect.h"
 #include "../lib/pii_out.h"
 #include "../lib/promptlog.h"
 #include "../lib/proxy.h"
@@ -294,6 +295,46 @@ pii_metrics(struct relay_req *req, const struct pii_out *po)
 }
 
 /*
+ * The external detector's names and addresses, before the rewrite that
+ * finds them. Fails closed unless the operator chose otherwise: a detector
+ * that cannot be asked or understood refuses the request (503), or with
+ * on_error "skip" leaves it to the built-in detectors (a warning, no
+ * text). 0 when answered.
+ */
+static int
+detect(struct relay_req *req, const struct config *cfg, const struct route *rt,
+    struct chatreq *cr, struct pii_out *po)
+{
+	const struct config_detector *d = &cfg->pii_detector;
+	struct loop_io *wio = NULL;
+	enum relay_err err;
+	char why[256];
+	int wfd = -1;
+
+	req_watch(req, &wfd, &wio);
+	err = pii_detect_run(
+	    d, po, cr->root, req->up, wfd, wio, why, sizeof(why));
+	if (err == RELAY_OK)
+		return 1;
+	if (err == RELAY_ECLOSED) {
+		req->status = 499;
+		return 0;
+	}
+	if (d->skip_on_error) {
+		log_warn("id=%s: pii detector failed (%s); names and addresses "
+			 "not looked for",
+		    req->id, why);
+		return 1;
+	}
+	log_warn(
+	    "id=%s: pii detector failed (%s); request refused", req->id, why);
+	apierr_send(req, rt->d, 503, NULL, "pii_protection_unavailable",
+	    "The relay's personal-data detector cannot be reached; the "
+	    "request was not sent.");
+	return 0;
+}
+
+/*
  * Outbound protection, before anything else reads the body: the texts of
  * the request rewritten in the parsed document and the body made again
  * from it, so the cache key, the prompt log and every target (the same
@@ -324,6 +365,9 @@ protect(struct relay_req *req, const struct config *cfg, const struct gate *g,
 		return 0;
 	}
 	po->terms = *terms;
+	if (pii_detect_wanted(&cfg->pii_detector, po) &&
+	    !detect(req, cfg, rt, cr, po))
+		return 0;
 	err = pii_out_request(po, cr->root, &changed);
 	pii_metrics(req, po);
 	if (err == RELAY_OK && po->blocked != 0) {

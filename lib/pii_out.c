@@ -3,6 +3,8 @@
  * policy, the mapping kept in the request's memory, the answer restored
  * whole or in pieces. */
 #include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,9 +22,9 @@ static const char ph_close[] = "\xE2\x9F\xA7";
 #define PH_DIGITS_MAX 6
 
 static const char *const ent_names[PII_ENT__MAX] = {
-    "phone", "id", "card", "email", "term"};
+    "phone", "id", "card", "email", "term", "name", "address"};
 static const char *const ent_tags[PII_ENT__MAX] = {
-    "PHONE", "ID", "CARD", "EMAIL", "TERM"};
+    "PHONE", "ID", "CARD", "EMAIL", "TERM", "NAME", "ADDR"};
 static const char *const act_names[PII_ACT__MAX] = {
     "off", "mask", "pseudonymise", "block"};
 
@@ -67,6 +69,13 @@ pii_out_reset(struct pii_out *po)
 	mem_free(po->map);
 	po->map = NULL;
 	po->nmap = po->capmap = 0;
+	for (i = 0; i < po->nfound; i++) {
+		memset(po->found[i].orig, 0, po->found[i].len);
+		mem_free(po->found[i].orig);
+	}
+	mem_free(po->found);
+	po->found = NULL;
+	po->nfound = po->capfound = 0;
 }
 
 int
@@ -119,15 +128,98 @@ hits_add(void *arg, enum pii_entity e, size_t at, size_t len)
 	return 0;
 }
 
+/* a and b (each in order) into out, in order, never overlapping: of two
+ * that overlap the one that starts first wins, then the longer, then a's;
+ * kinds the policy leaves off are dropped. */
+static void
+merge(const struct pii_out *po, const struct hits *a, const struct hits *b,
+    struct hits *out)
+{
+	size_t i = 0, j = 0, end = 0;
+	const struct hit *h;
+
+	while (out->err == RELAY_OK && (i < a->n || j < b->n)) {
+		if (j >= b->n ||
+		    (i < a->n &&
+			(a->v[i].at < b->v[j].at ||
+			    (a->v[i].at == b->v[j].at &&
+				a->v[i].len >= b->v[j].len))))
+			h = &a->v[i++];
+		else
+			h = &b->v[j++];
+		if (po->pol.act[h->type] == PII_ACT_OFF ||
+		    (out->n > 0 && h->at < end))
+			continue;
+		end = h->at + h->len;
+		(void)hits_add(out, h->type, h->at, h->len);
+	}
+}
+
+static int
+ascii_alnum(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	    (c >= 'A' && c <= 'Z');
+}
+
+/* A found value at p[at, at + len) of n bytes stands as a word of its
+ * own: a value that begins (ends) with an ASCII letter or digit must not
+ * have one before (after) it. */
+static int
+found_bounded(const char *p, size_t n, size_t at, size_t len)
+{
+	return (!ascii_alnum(p[at]) || at == 0 || !ascii_alnum(p[at - 1])) &&
+	    (!ascii_alnum(p[at + len - 1]) || at + len >= n ||
+		!ascii_alnum(p[at + len]));
+}
+
+static int
+hit_cmp(const void *x, const void *y)
+{
+	const struct hit *a = x, *b = y;
+
+	if (a->at != b->at)
+		return a->at < b->at ? -1 : 1;
+	return a->len > b->len ? -1 : a->len < b->len ? 1 : 0;
+}
+
+/* Every occurrence in p[0, n) of the values the detector found, in order
+ * (the longer first where two start together). */
+static void
+find_found(const struct pii_out *po, const char *p, size_t n, struct hits *d)
+{
+	const struct pii_out_entry *f;
+	const char *q;
+	size_t i, pos;
+
+	for (i = 0; i < po->nfound && d->err == RELAY_OK; i++) {
+		f = &po->found[i];
+		if (po->pol.act[f->type] == PII_ACT_OFF)
+			continue;
+		pos = 0;
+		while (pos < n && d->err == RELAY_OK &&
+		    (q = memmem(p + pos, n - pos, f->orig, f->len)) != NULL) {
+			size_t at = (size_t)(q - p);
+
+			if (found_bounded(p, n, at, f->len)) {
+				(void)hits_add(d, f->type, at, f->len);
+				pos = at + f->len;
+			} else
+				pos = at + 1;
+		}
+	}
+	if (d->n > 1)
+		qsort(d->v, d->n, sizeof(*d->v), hit_cmp);
+}
+
 /* The entities of p[0, n) that the policy acts on, in order, never
  * overlapping (a term inside a detected entity, or the other way round,
  * yields to the one that starts first, then to the longer). */
 static enum relay_err
 find(const struct pii_out *po, const char *p, size_t n, struct hits *out)
 {
-	struct hits a = {0}, t = {0};
-	size_t i = 0, j = 0, pos = 0, at, len, end = 0;
-	const struct hit *h;
+	struct hits a = {0}, t = {0}, m = {0}, d = {0};
+	size_t pos = 0, at, len;
 
 	(void)pii_scan(p, n, hits_add, &a);
 	while (a.err == RELAY_OK && t.err == RELAY_OK && po->terms != NULL &&
@@ -137,25 +229,59 @@ find(const struct pii_out *po, const char *p, size_t n, struct hits *out)
 		(void)hits_add(&t, PII_ENT_TERM, pos + at, len);
 		pos += at + len;
 	}
-	out->err = a.err != RELAY_OK ? a.err : t.err;
-	while (out->err == RELAY_OK && (i < a.n || j < t.n)) {
-		if (j >= t.n ||
-		    (i < a.n &&
-			(a.v[i].at < t.v[j].at ||
-			    (a.v[i].at == t.v[j].at &&
-				a.v[i].len >= t.v[j].len))))
-			h = &a.v[i++];
-		else
-			h = &t.v[j++];
-		if (po->pol.act[h->type] == PII_ACT_OFF ||
-		    (out->n > 0 && h->at < end))
-			continue;
-		end = h->at + h->len;
-		(void)hits_add(out, h->type, h->at, h->len);
+	if (po->nfound > 0 && a.err == RELAY_OK && t.err == RELAY_OK)
+		find_found(po, p, n, &d);
+	out->err = a.err != RELAY_OK ? a.err
+	    : t.err != RELAY_OK      ? t.err
+				     : d.err;
+	if (out->err == RELAY_OK && d.n == 0)
+		merge(po, &a, &t, out);
+	else if (out->err == RELAY_OK) {
+		/* The scanners' finds first: a detector's span that
+		 * covers a number yields to it where both start. */
+		merge(po, &a, &t, &m);
+		out->err = m.err;
+		if (out->err == RELAY_OK)
+			merge(po, &m, &d, out);
 	}
 	mem_free(a.v);
 	mem_free(t.v);
+	mem_free(m.v);
+	mem_free(d.v);
 	return out->err;
+}
+
+enum relay_err
+pii_out_found(struct pii_out *po, enum pii_entity e, const char *p, size_t n)
+{
+	struct pii_out_entry *nv, *en;
+	size_t i;
+
+	if ((unsigned)e >= PII_ENT__MAX || n == 0)
+		return RELAY_EINVAL;
+	for (i = 0; i < po->nfound; i++)
+		if (po->found[i].len == n &&
+		    memcmp(po->found[i].orig, p, n) == 0)
+			return RELAY_OK;
+	if (po->nfound >= PII_OUT_MAP_MAX)
+		return RELAY_ETOOBIG;
+	if (po->nfound == po->capfound) {
+		nv = mem_reallocarray(po->found,
+		    po->capfound > 0 ? 2 * po->capfound : 8, sizeof(*nv));
+		if (nv == NULL)
+			return RELAY_ENOMEM;
+		po->found = nv;
+		po->capfound = po->capfound > 0 ? 2 * po->capfound : 8;
+	}
+	en = &po->found[po->nfound];
+	en->orig = mem_strndup(p, n);
+	if (en->orig == NULL)
+		return RELAY_ENOMEM;
+	en->type = e;
+	en->ord = 0;
+	en->len = n;
+	po->nfound++;
+	return RELAY_OK;
 }
 
 /* --- placeholders ------------------------------------------------------- */
@@ -257,7 +383,9 @@ pii_out_text(struct pii_out *po, const char *p, size_t n, struct buf *out)
 		if (en != NULL)
 			err = put_placeholder(out, en->type, en->ord);
 		else if (err == RELAY_OK)
-			err = x->type == PII_ENT_TERM
+			/* Words (terms, names, addresses) have no shape
+			 * to keep: one '*' per character. */
+			err = x->type >= PII_ENT_TERM
 			    ? mask_term(p + x->at, x->len, out)
 			    : pii_mask(p + x->at, x->len, out);
 	}
@@ -299,12 +427,22 @@ struct walk {
 	struct pii_out *po;
 	struct buf tmp;
 	int changed;
+	/* Set: the texts are appended to it, each followed by sep, and
+	 * nothing is rewritten. */
+	struct buf *collect;
+	const char *sep;
 };
 
 static enum relay_err
 walk_string(struct walk *w, json_t *s)
 {
 	enum relay_err err;
+
+	if (w->collect != NULL) {
+		err = buf_append(
+		    w->collect, json_string_value(s), json_string_length(s));
+		return err != RELAY_OK ? err : buf_puts(w->collect, w->sep);
+	}
 
 	buf_clear(&w->tmp);
 	err = pii_out_text(
@@ -367,13 +505,27 @@ pii_out_request(struct pii_out *po, void *root, int *changed)
 	*changed = 0;
 	if (!pii_out_on(po))
 		return RELAY_OK;
+	memset(&w, 0, sizeof(w));
 	w.po = po;
-	w.changed = 0;
 	buf_init(&w.tmp, PII_OUT_TEXT_MAX);
 	err = walk(&w, root, W_NONE, 0);
 	buf_reset(&w.tmp);
 	*changed = w.changed;
 	return err;
+}
+
+enum relay_err
+pii_out_texts(
+    const struct pii_out *po, void *root, const char *sep, struct buf *out)
+{
+	struct walk w;
+
+	memset(&w, 0, sizeof(w));
+	/* The walk only reads po when it rewrites. */
+	w.po = (struct pii_out *)(uintptr_t)po;
+	w.collect = out;
+	w.sep = sep;
+	return walk(&w, root, W_NONE, 0);
 }
 
 /* --- restore ------------------------------------------------------------ */
