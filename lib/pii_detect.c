@@ -85,7 +85,7 @@ pii_detect_body(const struct config_detector *d, const char *text, size_t n,
 	}
 	if (err == RELAY_OK)
 		err = buf_printf(
-		    out, "],\"score_threshold\":%.4f}", d->score_threshold);
+		    out, "],\"score_threshold\":%g}", d->score_threshold);
 	return err;
 }
 
@@ -183,8 +183,9 @@ pii_detect_parse(const char *ans, size_t n, const char *text, size_t tlen,
 	char eb[128];
 	size_t i;
 
-	if (jsonx_parse(ans, n, &root, eb, sizeof(eb)) != RELAY_OK)
-		return RELAY_EPROTO;
+	err = jsonx_parse(ans, n, &root, eb, sizeof(eb));
+	if (err != RELAY_OK)
+		return err == RELAY_ENOMEM ? err : RELAY_EPROTO;
 	err =
 	    json_is_array(root) && json_array_size(root) <= RELAY_PII_DETECT_MAX
 	    ? RELAY_OK
