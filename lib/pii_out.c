@@ -353,8 +353,11 @@ mask_term(const char *p, size_t n, struct buf *out)
 	return err;
 }
 
-enum relay_err
-pii_out_text(struct pii_out *po, const char *p, size_t n, struct buf *out)
+/* pii_out_text(), but a text with nothing found is not copied: *found
+ * says whether anything was (out then holds the whole rewritten text). */
+static enum relay_err
+text_rewrite(
+    struct pii_out *po, const char *p, size_t n, struct buf *out, int *found)
 {
 	struct hits h = {0};
 	const struct pii_out_entry *en;
@@ -362,6 +365,9 @@ pii_out_text(struct pii_out *po, const char *p, size_t n, struct buf *out)
 	size_t i, from = 0;
 
 	err = find(po, p, n, &h);
+	*found = h.n > 0;
+	if (err == RELAY_OK && h.n == 0)
+		return RELAY_OK;
 	for (i = 0; i < h.n && err == RELAY_OK; i++) {
 		const struct hit *x = &h.v[i];
 		enum pii_action act = po->pol.act[x->type];
@@ -395,6 +401,16 @@ pii_out_text(struct pii_out *po, const char *p, size_t n, struct buf *out)
 	return err;
 }
 
+enum relay_err
+pii_out_text(struct pii_out *po, const char *p, size_t n, struct buf *out)
+{
+	enum relay_err err;
+	int found;
+
+	err = text_rewrite(po, p, n, out, &found);
+	return err == RELAY_OK && !found ? buf_append(out, p, n) : err;
+}
+
 /* --- requests ----------------------------------------------------------- */
 
 enum walk_mode { W_NONE, W_TEXT, W_ALL };
@@ -423,6 +439,27 @@ data_member(const char *k)
 	    strcmp(k, "response") == 0 || strcmp(k, "arguments") == 0;
 }
 
+/* A string the rewrite changed: the idx-th text of the walk (counting
+ * every string it looked at), its length before, and the document's
+ * string, which holds the new text. */
+struct change {
+	size_t idx, old_len;
+	uint64_t old_hash; /* fnv1a() of the text before */
+	const json_t *s;
+};
+
+/* FNV-1a: a check that a raw string is the text the walk changed. */
+static uint64_t
+fnv1a(const char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
 struct walk {
 	struct pii_out *po;
 	struct buf tmp;
@@ -431,12 +468,37 @@ struct walk {
 	 * nothing is rewritten. */
 	struct buf *collect;
 	const char *sep;
+	/* Set: the changes are noted, in order, for a splice into the
+	 * raw body. */
+	int record;
+	size_t nstr;
+	struct change *ch;
+	size_t nch, capch;
 };
+
+static enum relay_err
+note_change(struct walk *w, const json_t *s)
+{
+	struct change *nv;
+
+	if (w->nch == w->capch) {
+		nv = mem_reallocarray(
+		    w->ch, w->capch > 0 ? 2 * w->capch : 16, sizeof(*nv));
+		if (nv == NULL)
+			return RELAY_ENOMEM;
+		w->ch = nv;
+		w->capch = w->capch > 0 ? 2 * w->capch : 16;
+	}
+	w->ch[w->nch++] = (struct change){w->nstr - 1, json_string_length(s),
+	    fnv1a(json_string_value(s), json_string_length(s)), s};
+	return RELAY_OK;
+}
 
 static enum relay_err
 walk_string(struct walk *w, json_t *s)
 {
 	enum relay_err err;
+	int found;
 
 	if (w->collect != NULL) {
 		err = buf_append(
@@ -444,16 +506,22 @@ walk_string(struct walk *w, json_t *s)
 		return err != RELAY_OK ? err : buf_puts(w->collect, w->sep);
 	}
 
+	w->nstr++;
 	buf_clear(&w->tmp);
-	err = pii_out_text(
-	    w->po, json_string_value(s), json_string_length(s), &w->tmp);
-	if (err != RELAY_OK)
+	err = text_rewrite(w->po, json_string_value(s), json_string_length(s),
+	    &w->tmp, &found);
+	if (err != RELAY_OK || !found)
 		return err;
 	if (w->tmp.len == json_string_length(s) &&
 	    memcmp(w->tmp.data != NULL ? w->tmp.data : "", json_string_value(s),
 		w->tmp.len) == 0)
 		return RELAY_OK;
 	w->changed = 1;
+	if (w->record) {
+		err = note_change(w, s);
+		if (err != RELAY_OK)
+			return err;
+	}
 	return json_string_setn(
 		   s, w->tmp.data != NULL ? w->tmp.data : "", w->tmp.len) == 0
 	    ? RELAY_OK
@@ -511,6 +579,266 @@ pii_out_request(struct pii_out *po, void *root, int *changed)
 	err = walk(&w, root, W_NONE, 0);
 	buf_reset(&w.tmp);
 	*changed = w.changed;
+	return err;
+}
+
+/* --- the raw body --------------------------------------------------------- */
+
+/*
+ * The raw body walked as walk() walks its document: the same member names
+ * give the same modes, and jansson keeps an object's members in the order
+ * of the text (jsonx_parse() refuses duplicate keys), so the idx-th string
+ * walked here is the idx-th there. Changed strings are written anew, the
+ * rest copied byte for byte. Any doubt (a key written with escapes, a
+ * count or a length that does not agree) gives up: the caller then makes
+ * the body from the document instead.
+ */
+struct splice {
+	const char *p;
+	size_t n, pos;
+	size_t copied; /* p[0, copied) is in out */
+	size_t nstr;
+	const struct change *ch;
+	size_t nch, next;
+	struct buf *out;
+	enum relay_err err; /* RELAY_EINVAL: give up */
+};
+
+static void
+sp_ws(struct splice *s)
+{
+	while (s->pos < s->n &&
+	    (s->p[s->pos] == ' ' || s->p[s->pos] == '\t' ||
+		s->p[s->pos] == '\n' || s->p[s->pos] == '\r'))
+		s->pos++;
+}
+
+/* At a '"': past the string; *esc says whether it held a backslash. */
+static int
+sp_string(struct splice *s, int *esc)
+{
+	const char *q;
+
+	*esc = 0;
+	s->pos++;
+	for (;;) {
+		q = memchr(s->p + s->pos, '"', s->n - s->pos);
+		if (q == NULL)
+			return -1;
+		/* Backslashes before it: an odd count escapes it. */
+		if (memchr(s->p + s->pos, '\\',
+			(size_t)(q - (s->p + s->pos))) == NULL) {
+			s->pos = (size_t)(q - s->p) + 1;
+			return 0;
+		}
+		*esc = 1;
+		while (s->pos < s->n && s->p[s->pos] != '"') {
+			if (s->p[s->pos] == '\\')
+				s->pos++;
+			s->pos++;
+		}
+		if (s->pos >= s->n)
+			return -1;
+		s->pos++;
+		return 0;
+	}
+}
+
+/* The string at s->pos, the next text of the walk when mode says so. */
+static void
+sp_text(struct splice *s, enum walk_mode mode)
+{
+	const struct change *c;
+	size_t start = s->pos, raw;
+	int esc;
+
+	if (sp_string(s, &esc) != 0) {
+		s->err = RELAY_EINVAL;
+		return;
+	}
+	if (mode == W_NONE)
+		return;
+	s->nstr++;
+	if (s->next >= s->nch || s->ch[s->next].idx != s->nstr - 1)
+		return;
+	c = &s->ch[s->next++];
+	raw = s->pos - start - 2;
+	/* The string it stands for: the same bytes, or no longer when
+	 * escaped. */
+	if (esc ? c->old_len > raw
+		: c->old_len != raw ||
+		    fnv1a(s->p + start + 1, raw) != c->old_hash) {
+		s->err = RELAY_EINVAL;
+		return;
+	}
+	s->err = buf_append(s->out, s->p + s->copied, start - s->copied);
+	if (s->err == RELAY_OK)
+		s->err = buf_append(s->out, "\"", 1);
+	if (s->err == RELAY_OK)
+		s->err = buf_json_escape(
+		    s->out, json_string_value(c->s), json_string_length(c->s));
+	if (s->err == RELAY_OK)
+		s->err = buf_append(s->out, "\"", 1);
+	s->copied = s->pos;
+}
+
+static void sp_value(struct splice *s, enum walk_mode mode, int depth);
+
+static void
+sp_object(struct splice *s, enum walk_mode mode, int depth)
+{
+	char key[32];
+	size_t ks;
+	int esc;
+
+	s->pos++;
+	sp_ws(s);
+	if (s->pos < s->n && s->p[s->pos] == '}') {
+		s->pos++;
+		return;
+	}
+	while (s->err == RELAY_OK) {
+		enum walk_mode m;
+
+		sp_ws(s);
+		if (s->pos >= s->n || s->p[s->pos] != '"') {
+			s->err = RELAY_EINVAL;
+			return;
+		}
+		ks = s->pos + 1;
+		if (sp_string(s, &esc) != 0 || esc) {
+			s->err = RELAY_EINVAL;
+			return;
+		}
+		/* Longer keys are none of the names looked for. */
+		key[0] = '\0';
+		if (s->pos - 1 - ks < sizeof(key)) {
+			memcpy(key, s->p + ks, s->pos - 1 - ks);
+			key[s->pos - 1 - ks] = '\0';
+		}
+		sp_ws(s);
+		if (s->pos >= s->n || s->p[s->pos] != ':') {
+			s->err = RELAY_EINVAL;
+			return;
+		}
+		s->pos++;
+		sp_ws(s);
+		m = mode == W_ALL ? W_ALL
+		    : s->pos < s->n && s->p[s->pos] == '{' && data_member(key)
+		    ? W_ALL
+		    : text_member(key) ? W_TEXT
+				       : W_NONE;
+		sp_value(s, m, depth + 1);
+		sp_ws(s);
+		if (s->err != RELAY_OK || s->pos >= s->n) {
+			s->err = RELAY_EINVAL;
+			return;
+		}
+		if (s->p[s->pos++] == '}')
+			return;
+		if (s->p[s->pos - 1] != ',') {
+			s->err = RELAY_EINVAL;
+			return;
+		}
+	}
+}
+
+static void
+sp_array(struct splice *s, enum walk_mode mode, int depth)
+{
+	s->pos++;
+	sp_ws(s);
+	if (s->pos < s->n && s->p[s->pos] == ']') {
+		s->pos++;
+		return;
+	}
+	while (s->err == RELAY_OK) {
+		sp_value(s, mode, depth + 1);
+		sp_ws(s);
+		if (s->err != RELAY_OK || s->pos >= s->n) {
+			s->err = RELAY_EINVAL;
+			return;
+		}
+		if (s->p[s->pos++] == ']')
+			return;
+		if (s->p[s->pos - 1] != ',') {
+			s->err = RELAY_EINVAL;
+			return;
+		}
+	}
+}
+
+static void
+sp_value(struct splice *s, enum walk_mode mode, int depth)
+{
+	sp_ws(s);
+	if (depth > 2 * RELAY_JSON_DEPTH_MAX || s->pos >= s->n) {
+		s->err = RELAY_EINVAL;
+		return;
+	}
+	switch (s->p[s->pos]) {
+	case '"': sp_text(s, mode); return;
+	case '{': sp_object(s, mode, depth); return;
+	case '[': sp_array(s, mode, depth); return;
+	default:
+		/* A number, true, false or null (jsonx_parse() checked). */
+		while (s->pos < s->n && s->p[s->pos] != ',' &&
+		    s->p[s->pos] != '}' && s->p[s->pos] != ']' &&
+		    s->p[s->pos] != ' ' && s->p[s->pos] != '\n' &&
+		    s->p[s->pos] != '\r' && s->p[s->pos] != '\t')
+			s->pos++;
+	}
+}
+
+/* The raw body with w's changes into out; RELAY_EINVAL: not sure. */
+static enum relay_err
+splice(const struct walk *w, const char *p, size_t n, struct buf *out)
+{
+	struct splice s;
+
+	memset(&s, 0, sizeof(s));
+	s.p = p;
+	s.n = n;
+	s.ch = w->ch;
+	s.nch = w->nch;
+	s.out = out;
+	sp_value(&s, W_NONE, 0);
+	sp_ws(&s);
+	if (s.err == RELAY_OK &&
+	    (s.pos != n || s.nstr != w->nstr || s.next != w->nch))
+		s.err = RELAY_EINVAL;
+	if (s.err == RELAY_OK)
+		s.err = buf_append(out, p + s.copied, n - s.copied);
+	return s.err;
+}
+
+enum relay_err
+pii_out_request_body(struct pii_out *po, void *root, const char *body, size_t n,
+    struct buf *out, int *changed)
+{
+	struct walk w;
+	enum relay_err err;
+	size_t before = out->len;
+
+	*changed = 0;
+	if (!pii_out_on(po))
+		return RELAY_OK;
+	memset(&w, 0, sizeof(w));
+	w.po = po;
+	w.record = 1;
+	buf_init(&w.tmp, PII_OUT_TEXT_MAX);
+	err = walk(&w, root, W_NONE, 0);
+	buf_reset(&w.tmp);
+	*changed = w.changed;
+	if (err == RELAY_OK && w.changed) {
+		err = splice(&w, body, n, out);
+		if (err == RELAY_EINVAL) {
+			/* Not sure of the raw text: the document is. */
+			buf_truncate(out, before);
+			err = jsonx_dump(root, out);
+		}
+	}
+	mem_free(w.ch);
 	return err;
 }
 

@@ -98,6 +98,19 @@ enum relay_err pii_out_request(struct pii_out *po, void *root,
     int *changed) RELAY_MUST_CHECK RELAY_NONNULL;
 
 /*
+ * pii_out_request(), and the request's body made again into out (which
+ * the caller gives empty) when a string changed: the n bytes of body the
+ * document was parsed from, with the changed strings written anew and
+ * every other byte copied as it was (no re-serialisation: the client's
+ * formatting, escapes and number spellings stay). When the raw text and
+ * the document do not agree as expected, out is the document dumped
+ * instead. Errors as pii_out_request().
+ */
+enum relay_err pii_out_request_body(struct pii_out *po, void *root,
+    const char *body, size_t n, struct buf *out,
+    int *changed) RELAY_MUST_CHECK RELAY_NONNULL;
+
+/*
  * Append to out every text pii_out_request() would rewrite, in the same
  * order, each followed by sep (what an external detector reads).
  */
