@@ -302,25 +302,25 @@ pii_metrics(struct relay_req *req, const struct pii_out *po)
  * text). 0 when answered.
  */
 static int
-detect(struct relay_req *req, const struct config *cfg, const struct route *rt,
-    struct chatreq *cr, struct pii_out *po)
+detect(struct relay_req *req, const struct config *cfg, enum dialect d,
+    json_t *root, struct pii_out *po)
 {
-	const struct config_detector *d = &cfg->pii_detector;
+	const struct config_detector *det = &cfg->pii_detector;
 	struct loop_io *wio = NULL;
 	enum relay_err err;
 	char why[256];
 	int wfd = -1;
 
 	req_watch(req, &wfd, &wio);
-	err = pii_detect_run(
-	    d, po, cr->root, req->up, wfd, wio, why, sizeof(why));
+	err =
+	    pii_detect_run(det, po, root, req->up, wfd, wio, why, sizeof(why));
 	if (err == RELAY_OK)
 		return 1;
 	if (err == RELAY_ECLOSED) {
 		req->status = 499;
 		return 0;
 	}
-	if (d->skip_on_error) {
+	if (det->skip_on_error) {
 		log_warn("id=%s: pii detector failed (%s); names and addresses "
 			 "not looked for",
 		    req->id, why);
@@ -328,7 +328,7 @@ detect(struct relay_req *req, const struct config *cfg, const struct route *rt,
 	}
 	log_warn(
 	    "id=%s: pii detector failed (%s); request refused", req->id, why);
-	apierr_send(req, rt->d, 503, NULL, "pii_protection_unavailable",
+	apierr_send(req, d, 503, NULL, "pii_protection_unavailable",
 	    "The relay's personal-data detector cannot be reached; the "
 	    "request was not sent.");
 	return 0;
@@ -367,7 +367,7 @@ protect(struct relay_req *req, const struct config *cfg, const struct gate *g,
 	}
 	po->terms = *terms;
 	if (pii_detect_wanted(&cfg->pii_detector, po) &&
-	    !detect(req, cfg, rt, cr, po))
+	    !detect(req, cfg, rt->d, cr->root, po))
 		return 0;
 	/* The body made again by splicing the changed strings into the
 	 * one that came (bench/piibench.c: a re-dump cost more than the
