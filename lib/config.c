@@ -312,10 +312,10 @@ parse_pii(struct vctx *v, json_t *j, const char *path, int top,
     const struct config_pii *def, struct config_pii *out)
 {
 	static const char *const known[] = {
-	    "action", "entities", "word_files", "proxy", NULL};
+	    "action", "entities", "word_files", "detector", "proxy", NULL};
 	static const char *const mknown[] = {"action", "entities", NULL};
 	static const char *const ents[PII_ENT__MAX + 1] = {
-	    "phone", "id", "card", "email", "term", NULL};
+	    "phone", "id", "card", "email", "term", "name", "address", NULL};
 	static const char bad[] = "must be \"off\", \"mask\", "
 				  "\"pseudonymise\" or \"block\"";
 	json_t *a, *e;
@@ -354,6 +354,78 @@ parse_pii(struct vctx *v, json_t *j, const char *path, int top,
 			vfail(v, path, "\"entities.%s\" %s", ents[i], bad);
 		else
 			out->act[i] = (unsigned char)act;
+	}
+}
+
+static int url_ok(const char *url);
+static void vstrs(struct vctx *v, json_t *a, const char *key, const char *path,
+    int kind, struct config_strs *out);
+
+/* pii_protection.detector (config.h: struct config_detector). */
+static void
+parse_pii_detector(struct vctx *v, struct config *c, json_t *j)
+{
+	static const char *const known[] = {"url", "timeout_ms", "entities",
+	    "language", "score_threshold", "on_error", NULL};
+	static const char *const def_entities[] = {"PERSON", "LOCATION"};
+	static const char path[] = "$.pii_protection.detector";
+	struct config_detector *d = &c->pii_detector;
+	json_t *det = json_object_get(j, "detector"), *x;
+	const char *s;
+	size_t i;
+
+	if (det == NULL)
+		return;
+	if (!json_is_object(det)) {
+		vfail(v, path, "must be an object");
+		return;
+	}
+	vkeys(v, det, path, known);
+	s = vname(v, det, "url", path, 1);
+	if (s != NULL && !url_ok(s))
+		vfail(
+		    v, path, "\"url\" must be http:// or https:// and a host");
+	if (v->err != RELAY_OK)
+		return;
+	d->url = vdup(v, s);
+	d->timeout_ms = vlong(
+	    v, det, "timeout_ms", path, RELAY_PII_DETECT_MS_DEFAULT, 10, 60000);
+	s = vname(v, det, "language", path, 0);
+	d->language = vdup(v, s != NULL ? s : "en");
+	x = json_object_get(det, "score_threshold");
+	if (x != NULL &&
+	    (!json_is_number(x) || json_number_value(x) < 0 ||
+		json_number_value(x) > 1))
+		vfail(v, path, "\"score_threshold\" must be a number, 0 to 1");
+	d->score_threshold = x != NULL && json_is_number(x)
+	    ? json_number_value(x)
+	    : RELAY_PII_DETECT_SCORE_DEFAULT;
+	x = json_object_get(det, "on_error");
+	if (x != NULL &&
+	    (!json_is_string(x) ||
+		(strcmp(json_string_value(x), "block") != 0 &&
+		    strcmp(json_string_value(x), "skip") != 0)))
+		vfail(v, path, "\"on_error\" must be \"block\" or \"skip\"");
+	d->skip_on_error = x != NULL && json_is_string(x) &&
+	    strcmp(json_string_value(x), "skip") == 0;
+	x = json_object_get(det, "entities");
+	if (x != NULL) {
+		vstrs(v, x, "entities", path, 0, &d->entities);
+		if (v->err == RELAY_OK && d->entities.n == 0)
+			vfail(v, path,
+			    "\"entities\" must name at least one type");
+		return;
+	}
+	d->entities.v = mem_calloc(2, sizeof(char *));
+	if (d->entities.v == NULL) {
+		voom(v);
+		return;
+	}
+	for (i = 0; i < 2; i++) {
+		d->entities.v[i] = vdup(v, def_entities[i]);
+		if (d->entities.v[i] == NULL)
+			return;
+		d->entities.n = i + 1;
 	}
 }
 
@@ -560,6 +632,9 @@ config_free(struct config *c)
 	for (i = 0; i < c->npii_files; i++)
 		mem_free(c->pii_files[i]);
 	mem_free(c->pii_files);
+	mem_free(c->pii_detector.url);
+	mem_free(c->pii_detector.language);
+	strs_free(&c->pii_detector.entities);
 	mem_free(c->data_dir);
 	mem_free(c->source);
 	mem_free(c);
@@ -1506,6 +1581,9 @@ parse_top(struct vctx *v, struct config *c, json_t *root)
 	    "$.pii_protection", 1, &pii_def, &c->pii);
 	if (v->err == RELAY_OK)
 		parse_pii_files(v, c, json_object_get(root, "pii_protection"));
+	if (v->err == RELAY_OK)
+		parse_pii_detector(
+		    v, c, json_object_get(root, "pii_protection"));
 	if (v->err == RELAY_OK)
 		parse_pii_proxy(v, c, json_object_get(root, "pii_protection"));
 	parse_memcached(v, c, root);

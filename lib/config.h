@@ -171,6 +171,19 @@ struct config_pii {
 	unsigned char act[PII_ENT__MAX];
 };
 
+/* pii_protection.detector: an external detector over HTTP speaking the
+ * Presidio analyzer's REST API (POST {text, language, entities,
+ * score_threshold}, an array of {entity_type, start, end, score}), for
+ * what no scanner can find: names and addresses (lib/pii_detect.h). */
+struct config_detector {
+	char *url; /* NULL: no detector */
+	long timeout_ms; /* the whole call, connect included */
+	struct config_strs entities; /* the detector's types asked for */
+	char *language; /* "en", "zh", ... */
+	double score_threshold; /* findings scored lower are ignored */
+	int skip_on_error; /* on_error "skip": go on without it */
+};
+
 struct config_model {
 	struct config_cache cache;
 	struct config_filter filter;
@@ -216,6 +229,7 @@ struct config {
 	/* pii_protection.proxy "json": /proxy/ protects JSON bodies (else
 	 * it refuses while a policy is on) */
 	int pii_proxy_json;
+	struct config_detector pii_detector; /* NAME and ADDRESS entities */
 	size_t cache_max_bytes; /* larger answers are not cached */
 	size_t cache_part_bytes; /* one memcached item holds this much */
 	struct config_provider *providers;

@@ -21,6 +21,12 @@
 #define RELAY_UPSTREAM_HEADER_MAX 8192
 /* Config file: bytes, over it the file is refused. */
 #define RELAY_CONFIG_MAX (4u * 1024 * 1024)
+/* pii_protection.detector: the call's time limit, ms, and the score
+ * below which a finding is ignored, unless configured. */
+#define RELAY_PII_DETECT_MS_DEFAULT 500
+#define RELAY_PII_DETECT_SCORE_DEFAULT 0.5
+/* Findings of one detector answer that are read; more fail the answer. */
+#define RELAY_PII_DETECT_MAX 4096
 /* Names (providers, models, headers): bytes. */
 #define RELAY_NAME_MAX 256
 /* The names of a Responses request's custom tools, "\n"-separated, that a

@@ -40,13 +40,16 @@ enum relay_err pii_mask(
     const char *p, size_t n, struct buf *out) RELAY_MUST_CHECK;
 
 /* The kinds of personal data an outbound policy acts on (lib/pii_out.h);
- * TERM is an operator's word list, found by lib/wordfilter.c. */
+ * TERM is an operator's word list, found by lib/wordfilter.c; NAME and
+ * ADDRESS are found by an external detector only (lib/pii_detect.h). */
 enum pii_entity {
 	PII_ENT_PHONE,
 	PII_ENT_ID,
 	PII_ENT_CARD,
 	PII_ENT_EMAIL,
 	PII_ENT_TERM,
+	PII_ENT_NAME,
+	PII_ENT_ADDRESS,
 	PII_ENT__MAX
 };
 

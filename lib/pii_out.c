@@ -3,6 +3,8 @@
  * policy, the mapping kept in the request's memory, the answer restored
  * whole or in pieces. */
 #include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,9 +22,9 @@ static const char ph_close[] = "\xE2\x9F\xA7";
 #define PH_DIGITS_MAX 6
 
 static const char *const ent_names[PII_ENT__MAX] = {
-    "phone", "id", "card", "email", "term"};
+    "phone", "id", "card", "email", "term", "name", "address"};
 static const char *const ent_tags[PII_ENT__MAX] = {
-    "PHONE", "ID", "CARD", "EMAIL", "TERM"};
+    "PHONE", "ID", "CARD", "EMAIL", "TERM", "NAME", "ADDR"};
 static const char *const act_names[PII_ACT__MAX] = {
     "off", "mask", "pseudonymise", "block"};
 
@@ -67,6 +69,13 @@ pii_out_reset(struct pii_out *po)
 	mem_free(po->map);
 	po->map = NULL;
 	po->nmap = po->capmap = 0;
+	for (i = 0; i < po->nfound; i++) {
+		memset(po->found[i].orig, 0, po->found[i].len);
+		mem_free(po->found[i].orig);
+	}
+	mem_free(po->found);
+	po->found = NULL;
+	po->nfound = po->capfound = 0;
 }
 
 int
@@ -119,15 +128,98 @@ hits_add(void *arg, enum pii_entity e, size_t at, size_t len)
 	return 0;
 }
 
+/* a and b (each in order) into out, in order, never overlapping: of two
+ * that overlap the one that starts first wins, then the longer, then a's;
+ * kinds the policy leaves off are dropped. */
+static void
+merge(const struct pii_out *po, const struct hits *a, const struct hits *b,
+    struct hits *out)
+{
+	size_t i = 0, j = 0, end = 0;
+	const struct hit *h;
+
+	while (out->err == RELAY_OK && (i < a->n || j < b->n)) {
+		if (j >= b->n ||
+		    (i < a->n &&
+			(a->v[i].at < b->v[j].at ||
+			    (a->v[i].at == b->v[j].at &&
+				a->v[i].len >= b->v[j].len))))
+			h = &a->v[i++];
+		else
+			h = &b->v[j++];
+		if (po->pol.act[h->type] == PII_ACT_OFF ||
+		    (out->n > 0 && h->at < end))
+			continue;
+		end = h->at + h->len;
+		(void)hits_add(out, h->type, h->at, h->len);
+	}
+}
+
+static int
+ascii_alnum(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	    (c >= 'A' && c <= 'Z');
+}
+
+/* A found value at p[at, at + len) of n bytes stands as a word of its
+ * own: a value that begins (ends) with an ASCII letter or digit must not
+ * have one before (after) it. */
+static int
+found_bounded(const char *p, size_t n, size_t at, size_t len)
+{
+	return (!ascii_alnum(p[at]) || at == 0 || !ascii_alnum(p[at - 1])) &&
+	    (!ascii_alnum(p[at + len - 1]) || at + len >= n ||
+		!ascii_alnum(p[at + len]));
+}
+
+static int
+hit_cmp(const void *x, const void *y)
+{
+	const struct hit *a = x, *b = y;
+
+	if (a->at != b->at)
+		return a->at < b->at ? -1 : 1;
+	return a->len > b->len ? -1 : a->len < b->len ? 1 : 0;
+}
+
+/* Every occurrence in p[0, n) of the values the detector found, in order
+ * (the longer first where two start together). */
+static void
+find_found(const struct pii_out *po, const char *p, size_t n, struct hits *d)
+{
+	const struct pii_out_entry *f;
+	const char *q;
+	size_t i, pos;
+
+	for (i = 0; i < po->nfound && d->err == RELAY_OK; i++) {
+		f = &po->found[i];
+		if (po->pol.act[f->type] == PII_ACT_OFF)
+			continue;
+		pos = 0;
+		while (pos < n && d->err == RELAY_OK &&
+		    (q = memmem(p + pos, n - pos, f->orig, f->len)) != NULL) {
+			size_t at = (size_t)(q - p);
+
+			if (found_bounded(p, n, at, f->len)) {
+				(void)hits_add(d, f->type, at, f->len);
+				pos = at + f->len;
+			} else
+				pos = at + 1;
+		}
+	}
+	if (d->n > 1)
+		qsort(d->v, d->n, sizeof(*d->v), hit_cmp);
+}
+
 /* The entities of p[0, n) that the policy acts on, in order, never
  * overlapping (a term inside a detected entity, or the other way round,
  * yields to the one that starts first, then to the longer). */
 static enum relay_err
 find(const struct pii_out *po, const char *p, size_t n, struct hits *out)
 {
-	struct hits a = {0}, t = {0};
-	size_t i = 0, j = 0, pos = 0, at, len, end = 0;
-	const struct hit *h;
+	struct hits a = {0}, t = {0}, m = {0}, d = {0};
+	size_t pos = 0, at, len;
 
 	(void)pii_scan(p, n, hits_add, &a);
 	while (a.err == RELAY_OK && t.err == RELAY_OK && po->terms != NULL &&
@@ -137,25 +229,59 @@ find(const struct pii_out *po, const char *p, size_t n, struct hits *out)
 		(void)hits_add(&t, PII_ENT_TERM, pos + at, len);
 		pos += at + len;
 	}
-	out->err = a.err != RELAY_OK ? a.err : t.err;
-	while (out->err == RELAY_OK && (i < a.n || j < t.n)) {
-		if (j >= t.n ||
-		    (i < a.n &&
-			(a.v[i].at < t.v[j].at ||
-			    (a.v[i].at == t.v[j].at &&
-				a.v[i].len >= t.v[j].len))))
-			h = &a.v[i++];
-		else
-			h = &t.v[j++];
-		if (po->pol.act[h->type] == PII_ACT_OFF ||
-		    (out->n > 0 && h->at < end))
-			continue;
-		end = h->at + h->len;
-		(void)hits_add(out, h->type, h->at, h->len);
+	if (po->nfound > 0 && a.err == RELAY_OK && t.err == RELAY_OK)
+		find_found(po, p, n, &d);
+	out->err = a.err != RELAY_OK ? a.err
+	    : t.err != RELAY_OK      ? t.err
+				     : d.err;
+	if (out->err == RELAY_OK && d.n == 0)
+		merge(po, &a, &t, out);
+	else if (out->err == RELAY_OK) {
+		/* The scanners' finds first: a detector's span that
+		 * covers a number yields to it where both start. */
+		merge(po, &a, &t, &m);
+		out->err = m.err;
+		if (out->err == RELAY_OK)
+			merge(po, &m, &d, out);
 	}
 	mem_free(a.v);
 	mem_free(t.v);
+	mem_free(m.v);
+	mem_free(d.v);
 	return out->err;
+}
+
+enum relay_err
+pii_out_found(struct pii_out *po, enum pii_entity e, const char *p, size_t n)
+{
+	struct pii_out_entry *nv, *en;
+	size_t i;
+
+	if ((unsigned)e >= PII_ENT__MAX || n == 0)
+		return RELAY_EINVAL;
+	for (i = 0; i < po->nfound; i++)
+		if (po->found[i].len == n &&
+		    memcmp(po->found[i].orig, p, n) == 0)
+			return RELAY_OK;
+	if (po->nfound >= PII_OUT_MAP_MAX)
+		return RELAY_ETOOBIG;
+	if (po->nfound == po->capfound) {
+		nv = mem_reallocarray(po->found,
+		    po->capfound > 0 ? 2 * po->capfound : 8, sizeof(*nv));
+		if (nv == NULL)
+			return RELAY_ENOMEM;
+		po->found = nv;
+		po->capfound = po->capfound > 0 ? 2 * po->capfound : 8;
+	}
+	en = &po->found[po->nfound];
+	en->orig = mem_strndup(p, n);
+	if (en->orig == NULL)
+		return RELAY_ENOMEM;
+	en->type = e;
+	en->ord = 0;
+	en->len = n;
+	po->nfound++;
+	return RELAY_OK;
 }
 
 /* --- placeholders ------------------------------------------------------- */
@@ -227,8 +353,11 @@ mask_term(const char *p, size_t n, struct buf *out)
 	return err;
 }
 
-enum relay_err
-pii_out_text(struct pii_out *po, const char *p, size_t n, struct buf *out)
+/* pii_out_text(), but a text with nothing found is not copied: *found
+ * says whether anything was (out then holds the whole rewritten text). */
+static enum relay_err
+text_rewrite(
+    struct pii_out *po, const char *p, size_t n, struct buf *out, int *found)
 {
 	struct hits h = {0};
 	const struct pii_out_entry *en;
@@ -236,6 +365,9 @@ pii_out_text(struct pii_out *po, const char *p, size_t n, struct buf *out)
 	size_t i, from = 0;
 
 	err = find(po, p, n, &h);
+	*found = h.n > 0;
+	if (err == RELAY_OK && h.n == 0)
+		return RELAY_OK;
 	for (i = 0; i < h.n && err == RELAY_OK; i++) {
 		const struct hit *x = &h.v[i];
 		enum pii_action act = po->pol.act[x->type];
@@ -257,7 +389,9 @@ pii_out_text(struct pii_out *po, const char *p, size_t n, struct buf *out)
 		if (en != NULL)
 			err = put_placeholder(out, en->type, en->ord);
 		else if (err == RELAY_OK)
-			err = x->type == PII_ENT_TERM
+			/* Words (terms, names, addresses) have no shape
+			 * to keep: one '*' per character. */
+			err = x->type >= PII_ENT_TERM
 			    ? mask_term(p + x->at, x->len, out)
 			    : pii_mask(p + x->at, x->len, out);
 	}
@@ -265,6 +399,16 @@ pii_out_text(struct pii_out *po, const char *p, size_t n, struct buf *out)
 		err = buf_append(out, p + from, n - from);
 	mem_free(h.v);
 	return err;
+}
+
+enum relay_err
+pii_out_text(struct pii_out *po, const char *p, size_t n, struct buf *out)
+{
+	enum relay_err err;
+	int found;
+
+	err = text_rewrite(po, p, n, out, &found);
+	return err == RELAY_OK && !found ? buf_append(out, p, n) : err;
 }
 
 /* --- requests ----------------------------------------------------------- */
@@ -295,27 +439,89 @@ data_member(const char *k)
 	    strcmp(k, "response") == 0 || strcmp(k, "arguments") == 0;
 }
 
+/* A string the rewrite changed: the idx-th text of the walk (counting
+ * every string it looked at), its length before, and the document's
+ * string, which holds the new text. */
+struct change {
+	size_t idx, old_len;
+	uint64_t old_hash; /* fnv1a() of the text before */
+	const json_t *s;
+};
+
+/* FNV-1a: a check that a raw string is the text the walk changed. */
+static uint64_t
+fnv1a(const char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
 struct walk {
 	struct pii_out *po;
 	struct buf tmp;
 	int changed;
+	/* Set: the texts are appended to it, each followed by sep, and
+	 * nothing is rewritten. */
+	struct buf *collect;
+	const char *sep;
+	/* Set: the changes are noted, in order, for a splice into the
+	 * raw body. */
+	int record;
+	size_t nstr;
+	struct change *ch;
+	size_t nch, capch;
 };
+
+static enum relay_err
+note_change(struct walk *w, const json_t *s)
+{
+	struct change *nv;
+
+	if (w->nch == w->capch) {
+		nv = mem_reallocarray(
+		    w->ch, w->capch > 0 ? 2 * w->capch : 16, sizeof(*nv));
+		if (nv == NULL)
+			return RELAY_ENOMEM;
+		w->ch = nv;
+		w->capch = w->capch > 0 ? 2 * w->capch : 16;
+	}
+	w->ch[w->nch++] = (struct change){w->nstr - 1, json_string_length(s),
+	    fnv1a(json_string_value(s), json_string_length(s)), s};
+	return RELAY_OK;
+}
 
 static enum relay_err
 walk_string(struct walk *w, json_t *s)
 {
 	enum relay_err err;
+	int found;
 
+	if (w->collect != NULL) {
+		err = buf_append(
+		    w->collect, json_string_value(s), json_string_length(s));
+		return err != RELAY_OK ? err : buf_puts(w->collect, w->sep);
+	}
+
+	w->nstr++;
 	buf_clear(&w->tmp);
-	err = pii_out_text(
-	    w->po, json_string_value(s), json_string_length(s), &w->tmp);
-	if (err != RELAY_OK)
+	err = text_rewrite(w->po, json_string_value(s), json_string_length(s),
+	    &w->tmp, &found);
+	if (err != RELAY_OK || !found)
 		return err;
 	if (w->tmp.len == json_string_length(s) &&
 	    memcmp(w->tmp.data != NULL ? w->tmp.data : "", json_string_value(s),
 		w->tmp.len) == 0)
 		return RELAY_OK;
 	w->changed = 1;
+	if (w->record) {
+		err = note_change(w, s);
+		if (err != RELAY_OK)
+			return err;
+	}
 	return json_string_setn(
 		   s, w->tmp.data != NULL ? w->tmp.data : "", w->tmp.len) == 0
 	    ? RELAY_OK
@@ -367,13 +573,287 @@ pii_out_request(struct pii_out *po, void *root, int *changed)
 	*changed = 0;
 	if (!pii_out_on(po))
 		return RELAY_OK;
+	memset(&w, 0, sizeof(w));
 	w.po = po;
-	w.changed = 0;
 	buf_init(&w.tmp, PII_OUT_TEXT_MAX);
 	err = walk(&w, root, W_NONE, 0);
 	buf_reset(&w.tmp);
 	*changed = w.changed;
 	return err;
+}
+
+/* --- the raw body --------------------------------------------------------- */
+
+/*
+ * The raw body walked as walk() walks its document: the same member names
+ * give the same modes, and jansson keeps an object's members in the order
+ * of the text (jsonx_parse() refuses duplicate keys), so the idx-th string
+ * walked here is the idx-th there. Changed strings are written anew, the
+ * rest copied byte for byte. Any doubt (a key written with escapes, a
+ * count or a length that does not agree) gives up: the caller then makes
+ * the body from the document instead.
+ */
+struct splice {
+	const char *p;
+	size_t n, pos;
+	size_t copied; /* p[0, copied) is in out */
+	size_t nstr;
+	const struct change *ch;
+	size_t nch, next;
+	struct buf *out;
+	enum relay_err err; /* RELAY_EINVAL: give up */
+};
+
+static void
+sp_ws(struct splice *s)
+{
+	while (s->pos < s->n &&
+	    (s->p[s->pos] == ' ' || s->p[s->pos] == '\t' ||
+		s->p[s->pos] == '\n' || s->p[s->pos] == '\r'))
+		s->pos++;
+}
+
+/* At a '"': past the string; *esc says whether it held a backslash. */
+static int
+sp_string(struct splice *s, int *esc)
+{
+	const char *q;
+
+	*esc = 0;
+	s->pos++;
+	for (;;) {
+		q = memchr(s->p + s->pos, '"', s->n - s->pos);
+		if (q == NULL)
+			return -1;
+		/* Backslashes before it: an odd count escapes it. */
+		if (memchr(s->p + s->pos, '\\',
+			(size_t)(q - (s->p + s->pos))) == NULL) {
+			s->pos = (size_t)(q - s->p) + 1;
+			return 0;
+		}
+		*esc = 1;
+		while (s->pos < s->n && s->p[s->pos] != '"') {
+			if (s->p[s->pos] == '\\')
+				s->pos++;
+			s->pos++;
+		}
+		if (s->pos >= s->n)
+			return -1;
+		s->pos++;
+		return 0;
+	}
+}
+
+/* The string at s->pos, the next text of the walk when mode says so. */
+static void
+sp_text(struct splice *s, enum walk_mode mode)
+{
+	const struct change *c;
+	size_t start = s->pos, raw;
+	int esc;
+
+	if (sp_string(s, &esc) != 0) {
+		s->err = RELAY_EINVAL;
+		return;
+	}
+	if (mode == W_NONE)
+		return;
+	s->nstr++;
+	if (s->next >= s->nch || s->ch[s->next].idx != s->nstr - 1)
+		return;
+	c = &s->ch[s->next++];
+	raw = s->pos - start - 2;
+	/* The string it stands for: the same bytes, or no longer when
+	 * escaped. */
+	if (esc ? c->old_len > raw
+		: c->old_len != raw ||
+		    fnv1a(s->p + start + 1, raw) != c->old_hash) {
+		s->err = RELAY_EINVAL;
+		return;
+	}
+	s->err = buf_append(s->out, s->p + s->copied, start - s->copied);
+	if (s->err == RELAY_OK)
+		s->err = buf_append(s->out, "\"", 1);
+	if (s->err == RELAY_OK)
+		s->err = buf_json_escape(
+		    s->out, json_string_value(c->s), json_string_length(c->s));
+	if (s->err == RELAY_OK)
+		s->err = buf_append(s->out, "\"", 1);
+	s->copied = s->pos;
+}
+
+static void sp_value(struct splice *s, enum walk_mode mode, int depth);
+
+static void
+sp_object(struct splice *s, enum walk_mode mode, int depth)
+{
+	char key[32];
+	size_t ks;
+	int esc;
+
+	s->pos++;
+	sp_ws(s);
+	if (s->pos < s->n && s->p[s->pos] == '}') {
+		s->pos++;
+		return;
+	}
+	while (s->err == RELAY_OK) {
+		enum walk_mode m;
+
+		sp_ws(s);
+		if (s->pos >= s->n || s->p[s->pos] != '"') {
+			s->err = RELAY_EINVAL;
+			return;
+		}
+		ks = s->pos + 1;
+		if (sp_string(s, &esc) != 0 || esc) {
+			s->err = RELAY_EINVAL;
+			return;
+		}
+		/* Longer keys are none of the names looked for. */
+		key[0] = '\0';
+		if (s->pos - 1 - ks < sizeof(key)) {
+			memcpy(key, s->p + ks, s->pos - 1 - ks);
+			key[s->pos - 1 - ks] = '\0';
+		}
+		sp_ws(s);
+		if (s->pos >= s->n || s->p[s->pos] != ':') {
+			s->err = RELAY_EINVAL;
+			return;
+		}
+		s->pos++;
+		sp_ws(s);
+		m = mode == W_ALL ? W_ALL
+		    : s->pos < s->n && s->p[s->pos] == '{' && data_member(key)
+		    ? W_ALL
+		    : text_member(key) ? W_TEXT
+				       : W_NONE;
+		sp_value(s, m, depth + 1);
+		sp_ws(s);
+		if (s->err != RELAY_OK || s->pos >= s->n) {
+			s->err = RELAY_EINVAL;
+			return;
+		}
+		if (s->p[s->pos++] == '}')
+			return;
+		if (s->p[s->pos - 1] != ',') {
+			s->err = RELAY_EINVAL;
+			return;
+		}
+	}
+}
+
+static void
+sp_array(struct splice *s, enum walk_mode mode, int depth)
+{
+	s->pos++;
+	sp_ws(s);
+	if (s->pos < s->n && s->p[s->pos] == ']') {
+		s->pos++;
+		return;
+	}
+	while (s->err == RELAY_OK) {
+		sp_value(s, mode, depth + 1);
+		sp_ws(s);
+		if (s->err != RELAY_OK || s->pos >= s->n) {
+			s->err = RELAY_EINVAL;
+			return;
+		}
+		if (s->p[s->pos++] == ']')
+			return;
+		if (s->p[s->pos - 1] != ',') {
+			s->err = RELAY_EINVAL;
+			return;
+		}
+	}
+}
+
+static void
+sp_value(struct splice *s, enum walk_mode mode, int depth)
+{
+	sp_ws(s);
+	if (depth > 2 * RELAY_JSON_DEPTH_MAX || s->pos >= s->n) {
+		s->err = RELAY_EINVAL;
+		return;
+	}
+	switch (s->p[s->pos]) {
+	case '"': sp_text(s, mode); return;
+	case '{': sp_object(s, mode, depth); return;
+	case '[': sp_array(s, mode, depth); return;
+	default:
+		/* A number, true, false or null (jsonx_parse() checked). */
+		while (s->pos < s->n && s->p[s->pos] != ',' &&
+		    s->p[s->pos] != '}' && s->p[s->pos] != ']' &&
+		    s->p[s->pos] != ' ' && s->p[s->pos] != '\n' &&
+		    s->p[s->pos] != '\r' && s->p[s->pos] != '\t')
+			s->pos++;
+	}
+}
+
+/* The raw body with w's changes into out; RELAY_EINVAL: not sure. */
+static enum relay_err
+splice(const struct walk *w, const char *p, size_t n, struct buf *out)
+{
+	struct splice s;
+
+	memset(&s, 0, sizeof(s));
+	s.p = p;
+	s.n = n;
+	s.ch = w->ch;
+	s.nch = w->nch;
+	s.out = out;
+	sp_value(&s, W_NONE, 0);
+	sp_ws(&s);
+	if (s.err == RELAY_OK &&
+	    (s.pos != n || s.nstr != w->nstr || s.next != w->nch))
+		s.err = RELAY_EINVAL;
+	if (s.err == RELAY_OK)
+		s.err = buf_append(out, p + s.copied, n - s.copied);
+	return s.err;
+}
+
+enum relay_err
+pii_out_request_body(struct pii_out *po, void *root, const char *body, size_t n,
+    struct buf *out, int *changed)
+{
+	struct walk w;
+	enum relay_err err;
+	size_t before = out->len;
+
+	*changed = 0;
+	if (!pii_out_on(po))
+		return RELAY_OK;
+	memset(&w, 0, sizeof(w));
+	w.po = po;
+	w.record = 1;
+	buf_init(&w.tmp, PII_OUT_TEXT_MAX);
+	err = walk(&w, root, W_NONE, 0);
+	buf_reset(&w.tmp);
+	*changed = w.changed;
+	if (err == RELAY_OK && w.changed) {
+		err = splice(&w, body, n, out);
+		if (err == RELAY_EINVAL) {
+			/* Not sure of the raw text: the document is. */
+			buf_truncate(out, before);
+			err = jsonx_dump(root, out);
+		}
+	}
+	mem_free(w.ch);
+	return err;
+}
+
+enum relay_err
+pii_out_texts(
+    const struct pii_out *po, void *root, const char *sep, struct buf *out)
+{
+	struct walk w;
+
+	memset(&w, 0, sizeof(w));
+	/* The walk only reads po when it rewrites. */
+	w.po = (struct pii_out *)(uintptr_t)po;
+	w.collect = out;
+	w.sep = sep;
+	return walk(&w, root, W_NONE, 0);
 }
 
 /* --- restore ------------------------------------------------------------ */

@@ -48,20 +48,26 @@ struct pii_out {
 	/* Set on a copy that must not change the map (a log's view):
 	 * originals not in it are masked, blocked kinds too. */
 	int frozen;
+	/* Values the external detector found in this request (NAME,
+	 * ADDRESS; ord unused): every occurrence in any text is that kind. */
+	struct pii_out_entry *found;
+	size_t nfound, capfound;
 };
 
-/* "phone", "id", "card", "email", "term"; "?" out of range. */
+/* "phone", "id", "card", "email", "term", "name", "address"; "?" out of
+ * range. */
 const char *pii_entity_name(enum pii_entity e);
 /* "off", "mask", "pseudonymise", "block"; "?" out of range. */
 const char *pii_action_name(enum pii_action a);
-/* The placeholder's type word: "PHONE", "ID", "CARD", "EMAIL", "TERM". */
+/* The placeholder's type word: "PHONE", "ID", "CARD", "EMAIL", "TERM",
+ * "NAME", "ADDR". */
 const char *pii_entity_tag(enum pii_entity e);
 
 /* Start po for policy pol and the term list terms (may be NULL: TERM is
  * then never found). */
 void pii_out_init(struct pii_out *po, const struct config_pii *pol,
     const struct wordfilter *terms);
-/* Release the mapping (the originals are wiped first). */
+/* Release the mapping and the found values (wiped first). */
 void pii_out_reset(struct pii_out *po) RELAY_NONNULL;
 /* 1 when any kind is not off. */
 int pii_out_on(const struct pii_out *po) RELAY_NONNULL;
@@ -90,6 +96,36 @@ enum relay_err pii_out_text(struct pii_out *po, const char *p, size_t n,
  */
 enum relay_err pii_out_request(struct pii_out *po, void *root,
     int *changed) RELAY_MUST_CHECK RELAY_NONNULL;
+
+/*
+ * pii_out_request(), and the request's body made again into out (which
+ * the caller gives empty) when a string changed: the n bytes of body the
+ * document was parsed from, with the changed strings written anew and
+ * every other byte copied as it was (no re-serialisation: the client's
+ * formatting, escapes and number spellings stay). When the raw text and
+ * the document do not agree as expected, out is the document dumped
+ * instead. Errors as pii_out_request().
+ */
+enum relay_err pii_out_request_body(struct pii_out *po, void *root,
+    const char *body, size_t n, struct buf *out,
+    int *changed) RELAY_MUST_CHECK RELAY_NONNULL;
+
+/*
+ * Append to out every text pii_out_request() would rewrite, in the same
+ * order, each followed by sep (what an external detector reads).
+ */
+enum relay_err pii_out_texts(const struct pii_out *po, void *root,
+    const char *sep, struct buf *out) RELAY_MUST_CHECK RELAY_NONNULL;
+
+/*
+ * Value p[0, n) is of kind e wherever it occurs in this request (a
+ * detector found it once): pii_out_text() finds each occurrence, at word
+ * boundaries where the value begins or ends with an ASCII letter or digit.
+ * A value already known is kept once. RELAY_OK; RELAY_ETOOBIG past
+ * PII_OUT_MAP_MAX values; RELAY_ENOMEM.
+ */
+enum relay_err pii_out_found(struct pii_out *po, enum pii_entity e,
+    const char *p, size_t n) RELAY_MUST_CHECK RELAY_NONNULL;
 
 /*
  * Append to out the n bytes at p with each placeholder of the map

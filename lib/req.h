@@ -66,7 +66,7 @@ struct relay_req {
 	const char *m_cache; /* "HIT", "MISS"... (cache.h), NULL: none */
 	/* Outbound protection's counts, "phone:pseudonymise=2,...";
 	 * empty: none found. Never a value. */
-	char m_pii[128];
+	char m_pii[256];
 	long long m_in, m_out; /* tokens charged */
 	long long m_cached; /* of m_in, read from the provider's prompt cache */
 	unsigned long long m_cost; /* micro-USD */

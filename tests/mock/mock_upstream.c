@@ -339,6 +339,7 @@ static int g_ep = -1, g_lfd = -1, g_sfd = -1, g_spare = -1;
 static int g_quiet;
 static char g_key_buf[4096]; /* accepted keys, comma-separated */
 static const char *g_key; /* NULL: any key (no checks) */
+static char g_det_mode[16] = "ok"; /* the detector route: ok, status, hang, garbage, offsets */
 /* prompt_cache(): the (key, first message) hashes seen. */
 #define PCACHE_MAX 1024
 static unsigned long long g_pcache[PCACHE_MAX];
@@ -1190,6 +1191,9 @@ handle_control(conn_t *c)
 		}
 	} else if (strcmp(p, "/_mock/reset") == 0) {
 		control_reset();
+		j = json_pack("{s:b}", "ok", 1);
+	} else if (strcmp(p, "/_mock/detector") == 0 &&
+	    query_param(c->req.query, "mode", g_det_mode, sizeof g_det_mode)) {
 		j = json_pack("{s:b}", "ok", 1);
 	} else if (strcmp(p, "/_mock/keys") == 0 &&
 	    query_param(c->req.query, "accept", g_key_buf, sizeof g_key_buf)) {
@@ -3356,6 +3360,115 @@ out:
 	gen_free(&g);
 }
 
+/* ------------------------------------------------------------------ */
+/* a PII detector (Presidio analyzer's POST /analyze)                   */
+/* ------------------------------------------------------------------ */
+/* What the detector knows: type, value, score. */
+static const struct {
+	const char *type, *value;
+	double score;
+} det_known[] = {
+    {"PERSON", "张三", 0.85},
+    {"PERSON", "Alice Smith", 0.85},
+    {"PERSON", "Carol", 0.2}, /* below any sensible threshold */
+    {"LOCATION", "北京市海淀区中关村大街27号", 0.85},
+    {"LOCATION", "221B Baker Street", 0.85},
+};
+
+/* The code points (as Python counts string indices) of s[0, n). */
+static size_t
+det_cps(const char *s, size_t n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (((unsigned char)s[i] & 0xC0) != 0x80)
+			k++;
+	return k;
+}
+
+static int
+det_asked(json_t *ents, const char *type)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach (ents, i, e)
+		if (json_is_string(e) && strcmp(json_string_value(e), type) == 0)
+			return 1;
+	return 0;
+}
+
+/* POST …/_detector/analyze: {text, language, entities[, score_threshold]}
+ * -> [{entity_type, start, end, score, analysis_explanation}] in code
+ * points, every occurrence of each known value of an asked type. The mode
+ * (POST /_mock/detector?mode=) makes it fail: status (503), hang, garbage
+ * (not JSON), offsets (an end past the text). */
+static void
+handle_detector(conn_t *c)
+{
+	json_error_t je;
+	json_t *in = json_loadb(c->req.body ? c->req.body : "", c->req.blen,
+	    0, &je);
+	json_t *text = json_object_get(in, "text");
+	json_t *ents = json_object_get(in, "entities");
+	if (strcmp(g_det_mode, "hang") == 0) {
+		json_decref(in);
+		c->hang = 1;
+		st.hung++;
+		st.open_hung++;
+		return;
+	}
+	if (!json_is_string(text) ||
+	    !json_is_string(json_object_get(in, "language")) ||
+	    !json_is_array(ents)) {
+		json_decref(in);
+		plan_json(c, 422, json_pack("{s:s}", "error",
+		    "text, language and entities are required"), NULL);
+		plan_start(c, NULL, 0);
+		return;
+	}
+	if (strcmp(g_det_mode, "status") == 0) {
+		json_decref(in);
+		plan_json(c, 503, json_pack("{s:s}", "error", "down"), NULL);
+		plan_start(c, NULL, 0);
+		return;
+	}
+	if (strcmp(g_det_mode, "garbage") == 0) {
+		json_decref(in);
+		sb_t b = {0};
+		sb_adds(&b, "[{\"entity_type\": \"PERSON\", \"start\"");
+		plan_body(c, 200, "application/json", &b, NULL);
+		plan_start(c, NULL, 0);
+		return;
+	}
+	const char *t = json_string_value(text);
+	size_t tn = json_string_length(text);
+	json_t *out = json_array();
+	for (size_t k = 0; k < sizeof det_known / sizeof det_known[0]; k++) {
+		if (!det_asked(ents, det_known[k].type))
+			continue;
+		size_t vl = strlen(det_known[k].value);
+		const char *q = t;
+		while ((q = memmem(q, tn - (size_t)(q - t), det_known[k].value,
+			    vl)) != NULL) {
+			size_t at = det_cps(t, (size_t)(q - t));
+			json_array_append_new(out,
+			    json_pack("{s:s,s:I,s:I,s:f,s:n}", "entity_type",
+				det_known[k].type, "start", (json_int_t)at, "end",
+				(json_int_t)(at + det_cps(q, vl)), "score",
+				det_known[k].score, "analysis_explanation"));
+			q += vl;
+		}
+	}
+	if (strcmp(g_det_mode, "offsets") == 0)
+		json_array_append_new(out,
+		    json_pack("{s:s,s:I,s:I,s:f}", "entity_type", "PERSON",
+			"start", (json_int_t)0,
+			"end", (json_int_t)(det_cps(t, tn) + 5), "score", 0.9));
+	json_decref(in);
+	plan_json(c, 200, out, NULL);
+	plan_start(c, NULL, 0);
+}
+
 /* Route a complete request. */
 static void
 dispatch(conn_t *c)
@@ -3372,7 +3485,9 @@ dispatch(conn_t *c)
 	log_request(r);
 	const char *mp = strstr(p, "/models/");
 	const char *colon = mp ? strchr(mp + 8, ':') : NULL;
-	if (post && ends_with(p, "/chat/completions")) {
+	if (post && ends_with(p, "/_detector/analyze"))
+		handle_detector(c);
+	else if (post && ends_with(p, "/chat/completions")) {
 		const char *dep = strstr(p, "/openai/deployments/");
 		if (dep) {
 			dep += 20;

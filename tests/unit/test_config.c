@@ -152,7 +152,7 @@ test_pii_protection(void **state)
 				    "\"hide\"}," MODELS "}",
 	    "$.pii_protection: \"action\" must be");
 	refused("{" MC "," PROV("") ",\"pii_protection\":{\"entities\":{"
-				    "\"name\":\"mask\"}}," MODELS "}",
+				    "\"passport\":\"mask\"}}," MODELS "}",
 	    "$.pii_protection");
 	/* "action" alone needs no term list: there are then no terms. */
 	config_release(c);
@@ -165,6 +165,78 @@ test_pii_protection(void **state)
 	refused("{" MC "," PROV("") ",\"pii_protection\":{\"word_files\":"
 				    "[\"/nonexistent/terms.txt\"]}," MODELS "}",
 	    "$.pii_protection");
+out:
+	config_release(c);
+}
+
+/* pii_protection.detector: its defaults, every member, and bad values
+ * refused; name and address are kinds of their own. */
+static void
+test_pii_detector(void **state)
+{
+	struct config *c = NULL;
+	char eb[512];
+
+	(void)state;
+	TRY(parse("{" MC "," PROV(
+		      "") ",\"pii_protection\":{\"entities\":{"
+			  "\"name\":\"pseudonymise\",\"address\":"
+			  "\"mask\"},\"detector\":{\"url\":"
+			  "\"http://127.0.0.1:5002/analyze\"}}," MODELS "}",
+		&c, eb, sizeof(eb)),
+	    RELAY_OK);
+	assert_int_equal(c->pii.act[PII_ENT_NAME], PII_ACT_PSEUDO);
+	assert_int_equal(c->pii.act[PII_ENT_ADDRESS], PII_ACT_MASK);
+	assert_int_equal(c->pii.act[PII_ENT_PHONE], PII_ACT_OFF);
+	assert_string_equal(
+	    c->pii_detector.url, "http://127.0.0.1:5002/analyze");
+	assert_int_equal(c->pii_detector.timeout_ms, 500);
+	assert_string_equal(c->pii_detector.language, "en");
+	assert_true(c->pii_detector.score_threshold == 0.5);
+	assert_false(c->pii_detector.skip_on_error);
+	assert_int_equal(c->pii_detector.entities.n, 2);
+	assert_string_equal(c->pii_detector.entities.v[0], "PERSON");
+	assert_string_equal(c->pii_detector.entities.v[1], "LOCATION");
+	config_release(c);
+	c = NULL;
+	TRY(parse("{" MC "," PROV("") ",\"pii_protection\":{\"detector\":{"
+				      "\"url\":\"http://d/analyze\",\"timeout_"
+				      "ms\":2000,\"entities\":[\"PERSON\"],"
+				      "\"language\":\"zh\",\"score_threshold\":"
+				      "0.7,\"on_error\":\"skip\"}}," MODELS "}",
+		&c, eb, sizeof(eb)),
+	    RELAY_OK);
+	assert_int_equal(c->pii_detector.timeout_ms, 2000);
+	assert_string_equal(c->pii_detector.language, "zh");
+	assert_true(c->pii_detector.score_threshold == 0.7);
+	assert_true(c->pii_detector.skip_on_error);
+	assert_int_equal(c->pii_detector.entities.n, 1);
+	refused("{" MC "," PROV("") ",\"pii_protection\":{\"detector\":{"
+				    "\"timeout_ms\":100}}," MODELS "}",
+	    "$.pii_protection.detector: missing required key \"url\"");
+	refused("{" MC "," PROV("") ",\"pii_protection\":{\"detector\":{"
+				    "\"url\":\"ftp://x\"}}," MODELS "}",
+	    "$.pii_protection.detector: \"url\" must be");
+	refused("{" MC "," PROV("") ",\"pii_protection\":{\"detector\":{"
+				    "\"url\":\"http://x\",\"on_error\":"
+				    "\"open\"}}," MODELS "}",
+	    "$.pii_protection.detector: \"on_error\" must be");
+	refused("{" MC "," PROV("") ",\"pii_protection\":{\"detector\":{"
+				    "\"url\":\"http://x\",\"score_threshold\":"
+				    "2}}," MODELS "}",
+	    "$.pii_protection.detector: \"score_threshold\" must be");
+	refused("{" MC "," PROV(
+		    "") ",\"pii_protection\":{\"detector\":{"
+			"\"url\":\"http://x\",\"entities\":[]}}," MODELS "}",
+	    "$.pii_protection.detector: \"entities\" must name");
+	refused("{" MC "," PROV(
+		    "") ",\"pii_protection\":{\"detector\":{"
+			"\"url\":\"http://x\",\"timeout_ms\":1}}," MODELS "}",
+	    "$.pii_protection.detector: \"timeout_ms\" must be between");
+	refused("{" MC "," PROV(
+		    "") ",\"pii_protection\":{\"detector\":{"
+			"\"url\":\"http://x\",\"lang\":\"en\"}}," MODELS "}",
+	    "$.pii_protection.detector");
 out:
 	config_release(c);
 }
@@ -918,6 +990,7 @@ main(void)
 	    cmocka_unit_test(test_memcached_default),
 	    cmocka_unit_test(test_proxies),
 	    cmocka_unit_test(test_pii_protection),
+	    cmocka_unit_test(test_pii_detector),
 	    cmocka_unit_test(test_override_section),
 	    cmocka_unit_test(test_base_urls_and_tier),
 	    cmocka_unit_test(test_minimal_without_key_refused),

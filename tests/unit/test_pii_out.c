@@ -332,6 +332,92 @@ test_request_documents(void **state)
 	buf_reset(&b);
 }
 
+/* body through pii_out_request_body(): its result (NUL-terminated) in
+ * out, which must say what the rewritten document says. */
+static void
+splice_body(const char *body, struct buf *out, int want_changed)
+{
+	struct config_pii pol;
+	struct pii_out po;
+	json_t *root = NULL, *again = NULL;
+	char jerr[64];
+	int changed = -1;
+
+	policy(&pol, PII_ACT_PSEUDO);
+	pii_out_init(&po, &pol, NULL);
+	buf_clear(out);
+	assert_int_equal(
+	    jsonx_parse(body, strlen(body), &root, jerr, sizeof(jerr)),
+	    RELAY_OK);
+	assert_int_equal(
+	    pii_out_request_body(&po, root, body, strlen(body), out, &changed),
+	    RELAY_OK);
+	assert_int_equal(changed, want_changed);
+	if (!want_changed) {
+		assert_int_equal(out->len, 0);
+		goto out;
+	}
+	assert_int_equal(
+	    jsonx_parse(out->data, out->len, &again, jerr, sizeof(jerr)),
+	    RELAY_OK);
+	if (!json_equal(again, root))
+		fail_msg("splice differs: %.*s", (int)out->len, out->data);
+	assert_int_equal(buf_append(out, "", 1), RELAY_OK);
+out:
+	json_decref(again);
+	json_decref(root);
+	pii_out_reset(&po);
+}
+
+/* The body made again by splicing: the changed strings only, every other
+ * byte as the client sent it; a key written with escapes gives up to the
+ * document's dump, which says the same. */
+static void
+test_request_splice(void **state)
+{
+	static const char formatted[] =
+	    "{ \"model\" : \"m\",\n  \"temperature\": 1.0e0,\n"
+	    "  \"previous_response_id\": \"13812345678\",\n"
+	    "  \"messages\": [ {\"role\": \"user\", \"content\": "
+	    "\"caf\\u00e9 \\\"q\\\" 13812345678\\n\"},\n"
+	    "   {\"role\": \"user\", \"content\": \"\\u4e2d 13812345678\"},"
+	    "{\"role\":\"user\",\"name\":\"13812345678\",\"content\":"
+	    "\"plain \\u00e9\"} ] }";
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 1 << 20);
+	splice_body(openai_req, &b, 1);
+	splice_body(anthropic_req, &b, 1);
+	assert_non_null(strstr(b.data, "\"signature\":\"13812345678\""));
+	splice_body(gemini_req, &b, 1);
+	splice_body(formatted, &b, 1);
+	/* White space, number spellings, escapes of unchanged strings and
+	 * members that are not text: as they came. */
+	assert_non_null(strstr(b.data, "{ \"model\" : \"m\",\n  "));
+	assert_non_null(strstr(b.data, "\"temperature\": 1.0e0,"));
+	assert_non_null(
+	    strstr(b.data, "\"previous_response_id\": \"13812345678\""));
+	assert_non_null(strstr(b.data, "\"name\":\"13812345678\""));
+	assert_non_null(strstr(b.data, "\"plain \\u00e9\"} ] }"));
+	/* A changed string written anew, escaped where it must be. */
+	assert_non_null(strstr(
+	    b.data, "\"content\": \"café \\\"q\\\" " PH("PHONE_1") "\\n\"}"));
+	assert_non_null(
+	    strstr(b.data, "\"content\": \"中 " PH("PHONE_1") "\"}"));
+	/* An escaped key: the dump, compact. */
+	splice_body("{ \"model\": \"m\", \"messages\": [{\"role\": \"user\", "
+		    "\"con\\u0074ent\": \"13812345678\"}] }",
+	    &b, 1);
+	assert_non_null(strstr(b.data, "{\"model\":\"m\",\"messages\":[{"));
+	assert_non_null(strstr(b.data, "\"content\":\"" PH("PHONE_1") "\""));
+	/* Nothing found: nothing made. */
+	splice_body("{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+		    "\"content\":\"hello\"}]}",
+	    &b, 0);
+	buf_reset(&b);
+}
+
 /* A whole answer: strings restored, OpenAI's argument text escaped as
  * JSON. */
 static void
@@ -591,6 +677,7 @@ main(void)
 	    cmocka_unit_test(test_restorer_every_split),
 	    cmocka_unit_test(test_stream_hook),
 	    cmocka_unit_test(test_terms),
+	    cmocka_unit_test(test_request_splice),
 	};
 	int failed;
 
