@@ -55,6 +55,17 @@ json_t *wire_responses_error(
 json_t *wire_responses_error_event(
     int status, const char *type, const char *msg, size_t mlen);
 
+/*
+ * The answer of POST /v1/responses/compact that the relay makes itself
+ * for a translated target: {"id", "object": "response.compaction",
+ * "created_at", "output", "usage"}, output the user messages of the
+ * client's input (a string or items, kept as they were) then one
+ * compaction item whose encrypted_content is token (n bytes: the relay's
+ * sealed summary, lib/rseal.h). RELAY_ENOMEM, RELAY_ETOOBIG.
+ */
+enum relay_err wire_responses_compaction(json_t *input, const char *token,
+    size_t n, const struct ir_usage *u, struct buf *out) RELAY_MUST_CHECK;
+
 /* 1 when name (n bytes) is among custom (see above). */
 int wire_responses_is_custom(const char *custom, const char *name, size_t n);
 
