@@ -347,6 +347,8 @@ rseal_reasoning_wrap(const struct creds_master *m,
 	    (r->redacted ? !json_is_string(r->data)
 			 : !json_is_string(r->text) && !json_is_string(r->sig)))
 		return RELAY_EINVAL;
+	if (!m->have_cur)
+		return RELAY_ENOTFOUND;
 	o = json_pack(
 	    "{s:s,s:s}", "p", r->provider, "k", r->redacted ? "r" : "t");
 	bad |= o == NULL;
