@@ -76,8 +76,8 @@ parse_record(const uint8_t *data, size_t size)
 	struct buf tok;
 
 	memset(&back, 0, sizeof(back));
-	if (rseal_reasoning_parse((struct span){(const char *)data, size},
-		&r) != RELAY_OK)
+	if (rseal_reasoning_parse(
+		(struct span){(const char *)data, size}, &r) != RELAY_OK)
 		return;
 	buf_init(&tok, 1 << 22);
 	if (rseal_reasoning_wrap(&master, &r, &tok) == RELAY_OK) {
@@ -85,8 +85,8 @@ parse_record(const uint8_t *data, size_t size)
 			RELAY_OK ||
 		    strcmp(back.provider, r.provider) != 0 ||
 		    back.redacted != r.redacted ||
-		    !same_str(back.text, r.text) || !same_str(back.sig, r.sig) ||
-		    !same_str(back.data, r.data))
+		    !same_str(back.text, r.text) ||
+		    !same_str(back.sig, r.sig) || !same_str(back.data, r.data))
 			abort();
 	}
 	rseal_reasoning_reset(&r);
