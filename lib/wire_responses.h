@@ -8,8 +8,12 @@
  *   "input" (ir_tool.freeform set); the emitters take the names of those
  *   tools (custom: "\n"-separated, with a leading and a trailing "\n";
  *   NULL: none) to turn the calls back into custom_tool_call items;
- * - reasoning items become thinking parts whose signature is their
- *   encrypted_content, carried byte for byte;
+ * - a Responses provider's reasoning items become thinking parts whose
+ *   signature is their encrypted_content, carried byte for byte; reasoning
+ *   input items bound for a translated target become thinking parts only
+ *   when the relay sealed them for that same provider (ir_request.master,
+ *   .provider; lib/rseal.h), and its compaction items a user message with
+ *   their summary (docs/dialects.md, "Reasoning across turns");
  * - previous_response_id and conversation need state the relay does not
  *   keep: a clear 400 saying to send the history. */
 #ifndef RELAY_WIRE_RESPONSES_H
