@@ -1078,6 +1078,86 @@ test_target_responses(void **state)
 	    "http://up.example/openai/v1/responses", 0);
 }
 
+/* A Responses target gets the client's body without the relay's reasoning
+ * (sealed for a translated provider) and with its compaction opened;
+ * OpenAI's own items as they came. */
+static void
+test_target_unseal(void **state)
+{
+	static char name[] = "oa", base[] = "http://up.example",
+		    model[] = "up-rs";
+	struct rseal_reasoning rr;
+	struct config_provider p;
+	struct config_target t;
+	struct target_req tr;
+	struct buf rtok, ctok;
+	struct chatreq cr;
+	char eb[256], body[8192];
+	const char *param = NULL;
+	json_t *v;
+
+	(void)state;
+	memset(&rr, 0, sizeof(rr));
+	snprintf(rr.provider, sizeof(rr.provider), "an");
+	rr.text = json_string("T");
+	rr.sig = json_string("S");
+	buf_init(&rtok, 1 << 20);
+	buf_init(&ctok, 1 << 20);
+	assert_int_equal(
+	    rseal_reasoning_wrap(&test_master, &rr, &rtok), RELAY_OK);
+	assert_int_equal(rseal_compaction_wrap(&test_master,
+			     (struct span){"the summary", 11}, &ctok),
+	    RELAY_OK);
+	rseal_reasoning_reset(&rr);
+	snprintf(body, sizeof(body),
+	    "{\"model\":\"m\",\"store\":false,\"input\":[{\"type\":"
+	    "\"compaction\","
+	    "\"encrypted_content\":\"%s\"},{\"type\":\"reasoning\",\"summary\":"
+	    "[],\"encrypted_content\":\"%s\"},{\"type\":\"reasoning\","
+	    "\"summary\":[],\"encrypted_content\":\"gAAAAB==\"},{\"role\":"
+	    "\"user\",\"content\":\"go\"}]}",
+	    ctok.data, rtok.data);
+	memset(&p, 0, sizeof(p));
+	p.name = name;
+	p.type = PROVIDER_OPENAI;
+	p.base_url = base;
+	memset(&t, 0, sizeof(t));
+	t.provider = &p;
+	t.model = model;
+	t.weight = 1;
+	t.responses = 1;
+	assert_int_equal(chatreq_parse_dialect(DIALECT_RESPONSES, body,
+			     strlen(body), &cr, eb, sizeof(eb), &param),
+	    RELAY_OK);
+	cr.master = &test_master;
+	target_init(&tr, 1 << 20);
+	assert_int_equal(
+	    target_build(&tr, DIALECT_RESPONSES, &cr, span_str(body), &t,
+		"sk-k", 0, NULL, eb, sizeof(eb), &param),
+	    RELAY_OK);
+	v = load(&tr.body);
+	assert_string_equal(js(v, "model"), "up-rs");
+	assert_true(json_is_false(jp(v, "store")));
+	assert_int_equal(json_array_size(jp(v, "input")), 3);
+	assert_string_equal(js(v, "input.0.role"), "user");
+	assert_string_equal(js(v, "input.0.content.0.text"), "the summary");
+	assert_string_equal(js(v, "input.1.encrypted_content"), "gAAAAB==");
+	assert_string_equal(js(v, "input.2.content"), "go");
+	json_decref(v);
+	/* a compaction of another key: 400 on input */
+	cr.master = &(const struct creds_master){.cur = {1}, .have_cur = 1};
+	assert_int_equal(
+	    target_build(&tr, DIALECT_RESPONSES, &cr, span_str(body), &t,
+		"sk-k", 0, NULL, eb, sizeof(eb), &param),
+	    RELAY_EINVAL);
+	assert_string_equal(param, "input");
+	assert_non_null(strstr(eb, "compaction"));
+	target_reset(&tr);
+	chatreq_free(&cr);
+	buf_reset(&rtok);
+	buf_reset(&ctok);
+}
+
 /* A client's max_tokens below the Responses API's floor is raised to it. */
 static void
 test_out_max_tokens_floor(void **state)
@@ -1442,6 +1522,7 @@ main(void)
 	    cmocka_unit_test(test_reasoning_sealed_whole),
 	    cmocka_unit_test(test_reasoning_sealed_stream),
 	    cmocka_unit_test(test_compaction_sealed),
+	    cmocka_unit_test(test_target_unseal),
 	};
 	int failed;
 
