@@ -708,9 +708,11 @@ tier_end_user(struct relay_req *req)
 }
 
 /*
- * POST /v1/responses/compact: unary, and served by the model's Responses
- * targets only (the relay does not summarise for other providers yet).
- * 0 when req was answered.
+ * POST /v1/responses/compact: unary. A model's Responses targets get it
+ * as it is (their /responses/compact); any other target is asked for a
+ * summary that the relay seals into a compaction item (dialect.h,
+ * dialect_compaction()), which needs a master key. 0 when req was
+ * answered.
  */
 static int
 compact_ok(
@@ -727,14 +729,16 @@ compact_ok(
 		    "/v1/responses/compact does not stream.");
 		return 0;
 	}
+	if (req->ctx->master.have_cur)
+		return 1;
 	for (i = 0; i < m->ntargets; i++)
 		if (m->targets[i].responses)
 			return 1;
 	apierr_send(req, DIALECT_RESPONSES, 400, NULL, "unsupported_for_target",
-	    "The model `%s` is served by no Responses API target, and the "
-	    "relay compacts only through a provider's own "
-	    "/responses/compact: compact the history on the client, or use "
-	    "a model with \"api\": \"responses\".",
+	    "The model `%s` is served by no Responses API target, and this "
+	    "relay has no master key (RELAY_MASTER_KEY) to seal a summary of "
+	    "its own: compact the history on the client, or use a model with "
+	    "\"api\": \"responses\".",
 	    m->name);
 	return 0;
 }
@@ -850,6 +854,7 @@ chat(struct relay_req *req, const struct config *cfg, struct gate *g)
 	if (g->key != NULL && g->key->tier)
 		tier_end_user(req);
 	m = validate(req, cfg, &rt, &cr);
+	cr.master = &req->ctx->master;
 	if (m != NULL)
 		req->m_model = m->name;
 	if (m != NULL && rt.compact && !compact_ok(req, m, &cr))

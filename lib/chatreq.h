@@ -12,6 +12,7 @@
 #include "err.h"
 
 struct config_model;
+struct creds_master;
 
 struct chatreq {
 	void *root; /* the parsed body (json_t *), owned */
@@ -32,6 +33,9 @@ struct chatreq {
 	/* POST /v1/responses/compact (set by the caller): unary, and only
 	 * for a provider's Responses API. */
 	int compact;
+	/* The process's master keys (set by the caller; NULL: none): seal
+	 * and open the relay's reasoning and compaction items. */
+	const struct creds_master *master;
 };
 
 /*

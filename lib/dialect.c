@@ -8,6 +8,7 @@
 #include "dialect.h"
 #include "ir_fold.h"
 #include "mem.h"
+#include "rseal.h"
 #include "wire_anthropic.h"
 #include "wire_gemini.h"
 #include "wire_openai.h"
@@ -130,6 +131,44 @@ truncate_to(struct buf *out, size_t len)
 		out->data[len] = '\0';
 }
 
+/* What a translated /v1/responses/compact asks the target, after the
+ * conversation (in the spirit of Codex's own compaction prompt). */
+static const char compact_prompt[] =
+    "You are performing a context checkpoint compaction. Write a handoff "
+    "summary of the conversation above for another model that will "
+    "resume the task from it alone. Include the current progress and the "
+    "key decisions made; important context, constraints and the user's "
+    "preferences; what remains to be done, as clear next steps; and any "
+    "data, file names, commands or references needed to continue. Be "
+    "concise and structured. Answer with the summary only, and call no "
+    "tool.";
+
+/* The conversation of r turned into a request for its summary: one more
+ * user turn asking for it, no tool to call, plain text, unary. */
+static enum relay_err
+compact_ask(struct ir_request *r)
+{
+	struct ir_part *p;
+	struct ir_msg *m;
+	enum relay_err err;
+
+	if (r->nmsgs > 0 && r->msgs[r->nmsgs - 1].role == IR_ROLE_USER)
+		m = &r->msgs[r->nmsgs - 1];
+	else if ((err = ir_request_add_msg(r, IR_ROLE_USER, &m)) != RELAY_OK)
+		return err;
+	err = ir_msg_add_part(m, IR_PART_TEXT, &p);
+	if (err != RELAY_OK)
+		return err;
+	p->text = json_string(compact_prompt);
+	if (p->text == NULL)
+		return RELAY_ENOMEM;
+	if (r->ntools > 0)
+		r->tool_choice = IR_TOOL_CHOICE_NONE;
+	r->format = IR_FORMAT_TEXT;
+	r->stream = 0;
+	return RELAY_OK;
+}
+
 enum relay_err
 dialect_request(enum dialect in, struct span body, enum dialect out,
     const char *upstream_model, struct buf *out_body,
@@ -146,7 +185,11 @@ dialect_request(enum dialect in, struct span body, enum dialect out,
 	ir_request_init(&r);
 	if (in == DIALECT_GEMINI)
 		r.stream = info->stream;
+	r.master = info->master;
+	r.provider = info->provider;
 	err = wires[in].parse_request(body, &r, errbuf, errsz, param);
+	if (err == RELAY_OK && info->compact)
+		err = compact_ask(&r);
 	if (in == DIALECT_GEMINI)
 		r.stream = info->stream;
 	if (err == RELAY_OK) {
@@ -180,6 +223,81 @@ dialect_request(enum dialect in, struct span body, enum dialect out,
 	return err;
 }
 
+/* 1 when a Responses client gets the answer of a translated target: its
+ * reasoning is then the relay's to seal (lib/rseal.h). */
+static int
+seals(enum dialect from, enum dialect to)
+{
+	return to == DIALECT_RESPONSES && from != DIALECT_RESPONSES;
+}
+
+/* A token for the reasoning part p of provider (a new string), or NULL
+ * when there is none to make (no master key, nothing to give back); *oom
+ * set when memory is short. */
+static json_t *
+seal_part(
+    const struct dialect_req_info *info, const struct ir_part *p, int *oom)
+{
+	struct rseal_reasoning rr;
+	enum relay_err err;
+	struct buf tok;
+	json_t *s = NULL;
+
+	if (info == NULL || info->master == NULL || !info->master->have_cur)
+		return NULL;
+	memset(&rr, 0, sizeof(rr));
+	snprintf(rr.provider, sizeof(rr.provider), "%s", info->provider);
+	rr.redacted = p->type == IR_PART_REDACTED_THINKING;
+	/* borrowed: rr is not reset */
+	rr.text = p->text;
+	rr.sig = p->signature;
+	rr.data = p->data;
+	buf_init(&tok, RELAY_UPSTREAM_BODY_MAX);
+	err = rseal_reasoning_wrap(info->master, &rr, &tok);
+	if (err == RELAY_OK) {
+		s = json_stringn(tok.data, tok.len);
+		*oom |= s == NULL;
+	} else
+		*oom |= err == RELAY_ENOMEM;
+	buf_reset(&tok);
+	return s;
+}
+
+/*
+ * The reasoning of a translated target as a Responses client gets it:
+ * each thinking part's signature becomes the relay's sealed token (its
+ * provider, text and signature), a redacted one a thinking part with no
+ * text and the token. Without a master key there is no signature at all:
+ * a raw one would be taken for OpenAI's when it came back, and never
+ * reach its provider again. RELAY_ENOMEM.
+ */
+static enum relay_err
+seal_reasoning(struct ir_msg *m, const struct dialect_req_info *info)
+{
+	struct ir_part *p;
+	json_t *tok;
+	size_t i;
+	int oom = 0;
+
+	for (i = 0; i < m->nparts && !oom; i++) {
+		p = &m->parts[i];
+		if (p->type != IR_PART_THINKING &&
+		    p->type != IR_PART_REDACTED_THINKING)
+			continue;
+		tok = seal_part(info, p, &oom);
+		if (p->type == IR_PART_REDACTED_THINKING && tok == NULL)
+			continue; /* no Responses form: left out */
+		json_decref(p->signature);
+		p->signature = tok;
+		if (p->type == IR_PART_REDACTED_THINKING) {
+			p->type = IR_PART_THINKING;
+			json_decref(p->data);
+			p->data = NULL;
+		}
+	}
+	return oom ? RELAY_ENOMEM : RELAY_OK;
+}
+
 enum relay_err
 dialect_response(enum dialect from, struct span body, enum dialect to,
     const struct dialect_req_info *info, struct buf *out,
@@ -201,6 +319,8 @@ dialect_response(enum dialect from, struct span body, enum dialect to,
 		r.model = json_string(info->model);
 		err = r.model != NULL ? RELAY_OK : RELAY_ENOMEM;
 	}
+	if (err == RELAY_OK && seals(from, to))
+		err = seal_reasoning(&r.msg, info);
 	if (err == RELAY_OK && wires[to].emit_response_custom != NULL)
 		err = wires[to].emit_response_custom(
 		    &r, info != NULL ? info->custom : NULL, out);
@@ -208,6 +328,49 @@ dialect_response(enum dialect from, struct span body, enum dialect to,
 		err = wires[to].emit_response(&r, out);
 	if (err != RELAY_OK)
 		truncate_to(out, before);
+	ir_response_reset(&r);
+	return err;
+}
+
+enum relay_err
+dialect_compaction(enum dialect from, struct span body, json_t *input,
+    const struct dialect_req_info *info, struct buf *out,
+    struct ir_usage *usage)
+{
+	struct ir_response r;
+	json_t *text = NULL;
+	struct buf tok;
+	char eb[128];
+	enum relay_err err;
+	int oom = 0;
+
+	if (!dialect_ok(from))
+		return RELAY_EPROTO;
+	if (info->master == NULL || !info->master->have_cur)
+		return RELAY_ENOTFOUND;
+	ir_response_init(&r);
+	buf_init(&tok, RELAY_UPSTREAM_BODY_MAX);
+	err = wires[from].parse_response(body, &r, eb, sizeof(eb));
+	if (err == RELAY_EINVAL)
+		err = RELAY_EPROTO;
+	if (usage != NULL)
+		*usage = r.usage;
+	if (err == RELAY_OK) {
+		text = ir_msg_text(&r.msg, IR_PART_TEXT, "", &oom);
+		err = oom                           ? RELAY_ENOMEM
+		    : json_string_length(text) == 0 ? RELAY_EPROTO
+						    : RELAY_OK;
+	}
+	if (err == RELAY_OK)
+		err = rseal_compaction_wrap(info->master,
+		    (struct span){
+			json_string_value(text), json_string_length(text)},
+		    &tok);
+	if (err == RELAY_OK)
+		err = wire_responses_compaction(
+		    input, tok.data, tok.len, &r.usage, out);
+	json_decref(text);
+	buf_reset(&tok);
 	ir_response_reset(&r);
 	return err;
 }
@@ -309,6 +472,14 @@ struct dialect_stream {
 	void *hook_arg;
 	void (*hook_free)(void *);
 	char custom[RELAY_RS_CUSTOM_MAX]; /* the client's custom tools */
+	/* Sealing a translated target's reasoning for a Responses client:
+	 * the open thinking block's text and signature gathered, its
+	 * signature deltas held back, the token sent at its end. */
+	int seal;
+	int seal_open, seal_bad;
+	size_t seal_index;
+	struct buf seal_text, seal_sig;
+	struct dialect_req_info sinfo; /* master and provider */
 };
 
 static enum relay_err
@@ -427,6 +598,84 @@ stream_hooked(void *arg, const struct ir_sev *ev)
 	return ds->hook(ds->hook_arg, ev, stream_emit, ds);
 }
 
+/* The end of a thinking block: its token as one signature delta (none
+ * without a master key or when the block outgrew the gathering). */
+static enum relay_err
+seal_block_end(struct dialect_stream *ds, const struct ir_sev *stop)
+{
+	struct ir_part p;
+	struct ir_sev d;
+	json_t *tok;
+	enum relay_err err;
+	int oom = 0;
+
+	if (ds->seal_bad)
+		return RELAY_OK;
+	memset(&p, 0, sizeof(p));
+	p.type = IR_PART_THINKING;
+	p.text = json_stringn(
+	    ds->seal_text.len > 0 ? ds->seal_text.data : "", ds->seal_text.len);
+	p.signature = ds->seal_sig.len > 0
+	    ? json_stringn(ds->seal_sig.data, ds->seal_sig.len)
+	    : NULL;
+	oom = p.text == NULL || (ds->seal_sig.len > 0 && p.signature == NULL);
+	tok = oom ? NULL : seal_part(&ds->sinfo, &p, &oom);
+	json_decref(p.text);
+	json_decref(p.signature);
+	if (tok == NULL)
+		return oom ? RELAY_ENOMEM : RELAY_OK;
+	memset(&d, 0, sizeof(d));
+	d.kind = IR_SEV_DELTA;
+	d.index = stop->index;
+	d.part = IR_PART_THINKING;
+	d.delta = IR_DELTA_SIGNATURE;
+	d.text = (struct span){json_string_value(tok), json_string_length(tok)};
+	d.usage = stop->usage;
+	err = stream_hooked(ds, &d);
+	json_decref(tok);
+	return err;
+}
+
+/* Gather a thinking block's own text and signature, before the PII
+ * restore (the provider wants back what it sent), and swap the
+ * signature for the relay's token at the block's end. */
+static enum relay_err
+stream_sealed(void *arg, const struct ir_sev *ev)
+{
+	struct dialect_stream *ds = arg;
+	enum relay_err err;
+
+	if (!ds->seal)
+		return stream_hooked(ds, ev);
+	if (ev->kind == IR_SEV_BLOCK_START && ev->part == IR_PART_THINKING) {
+		ds->seal_open = 1;
+		ds->seal_bad = 0;
+		ds->seal_index = ev->index;
+		buf_clear(&ds->seal_text);
+		buf_clear(&ds->seal_sig);
+	} else if (ds->seal_open && ev->index == ds->seal_index &&
+	    ev->kind == IR_SEV_DELTA) {
+		struct buf *b = ev->delta == IR_DELTA_SIGNATURE
+		    ? &ds->seal_sig
+		    : &ds->seal_text;
+
+		err = buf_append(b, ev->text.p, ev->text.len);
+		if (err == RELAY_ETOOBIG)
+			ds->seal_bad = 1;
+		else if (err != RELAY_OK)
+			return err;
+		if (ev->delta == IR_DELTA_SIGNATURE)
+			return RELAY_OK;
+	} else if (ds->seal_open && ev->index == ds->seal_index &&
+	    ev->kind == IR_SEV_BLOCK_STOP) {
+		ds->seal_open = 0;
+		err = seal_block_end(ds, ev);
+		if (err != RELAY_OK)
+			return err;
+	}
+	return stream_hooked(ds, ev);
+}
+
 void
 dialect_stream_hook(struct dialect_stream *ds, dialect_sev_hook fn, void *arg,
     void (*free_fn)(void *))
@@ -465,7 +714,14 @@ dialect_stream_new(
 	ds->from = from;
 	ds->to = to;
 	buf_init(&ds->fb, WORDFILTER_PIECE_MAX + 4 * WORDFILTER_WORD_MAX);
-	ir_norm_init(&ds->norm, stream_hooked, ds);
+	ds->seal = seals(from, to);
+	ds->sinfo.master = info->master;
+	memcpy(ds->sinfo.provider, info->provider, sizeof(ds->sinfo.provider));
+	/* A token holds at most this much (rseal.c): a longer thinking
+	 * block goes out without one. */
+	buf_init(&ds->seal_text, 1024 * 1024);
+	buf_init(&ds->seal_sig, 64 * 1024);
+	ir_norm_init(&ds->norm, stream_sealed, ds);
 	ir_enc_init(&ds->enc, info->model, info->include_usage);
 	ds->enc.custom = ds->custom;
 	return ds;
@@ -523,6 +779,8 @@ dialect_stream_free(struct dialect_stream *ds)
 	if (ds->hook_free != NULL)
 		ds->hook_free(ds->hook_arg);
 	buf_reset(&ds->fb);
+	buf_reset(&ds->seal_text);
+	buf_reset(&ds->seal_sig);
 	mem_free(ds);
 }
 

@@ -45,6 +45,18 @@ struct dialect_req_info {
 	/* In: the OpenAI-compatible target wants thinking back as
 	 * reasoning_content (config providers[].reasoning_content). */
 	int reasoning_content;
+	/* In: the master key that seals a translated target's reasoning for
+	 * a Responses client, and opens the relay's reasoning and compaction
+	 * items when they come back (lib/rseal.h); NULL or keyless: none
+	 * (reasoning then does not cross turns, docs/dialects.md). */
+	const struct creds_master *master;
+	/* In: the config name of the target's provider: a sealed reasoning
+	 * goes back only to the provider that made it. */
+	char provider[RELAY_NAME_MAX + 1];
+	/* In: POST /v1/responses/compact to a translated target: the
+	 * request asks the target for a summary of the conversation, unary
+	 * (see dialect_compaction()). */
+	int compact;
 };
 
 /* "openai", "anthropic", "gemini", "responses" (static); "?" out of
@@ -95,6 +107,20 @@ enum relay_err dialect_request(enum dialect in, struct span body,
  */
 enum relay_err dialect_response(enum dialect from, struct span body,
     enum dialect to, const struct dialect_req_info *info, struct buf *out,
+    struct ir_usage *usage) RELAY_MUST_CHECK;
+
+/*
+ * The answer of POST /v1/responses/compact for a translated target: the
+ * upstream's 2xx body (of dialect from, the answer to the request
+ * dialect_request() made with info->compact) holds the summary, which is
+ * sealed under info->master into one compaction item, after the user
+ * messages of the client's input (its "input" member). usage as in
+ * dialect_response(). RELAY_EPROTO when body is not a response of from or
+ * holds no text; RELAY_ENOTFOUND without a master key; RELAY_ENOMEM,
+ * RELAY_ETOOBIG.
+ */
+enum relay_err dialect_compaction(enum dialect from, struct span body,
+    json_t *input, const struct dialect_req_info *info, struct buf *out,
     struct ir_usage *usage) RELAY_MUST_CHECK;
 
 /*

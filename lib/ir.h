@@ -24,6 +24,8 @@
 #include "jsonx.h"
 #include "limits.h"
 
+struct creds_master;
+
 /*
  * Strings in the IR are jansson string values (json_t *), each holding one
  * reference: taken from the parsed document (json_incref, no copy) or made
@@ -122,6 +124,12 @@ struct ir_request {
 	 * reasoning_content. Off for official OpenAI, which refuses unknown
 	 * message fields. */
 	int reasoning_back;
+	/* In for the Responses parser (set before it runs): the master key
+	 * that opens the relay's sealed reasoning and compaction items
+	 * (lib/rseal.h; NULL: none), and the config name of the provider
+	 * the request goes to (reasoning sealed for another is left out). */
+	const struct creds_master *master;
+	const char *provider;
 };
 
 /* Why generation stopped, normalised; the raw provider value rides along. */

@@ -992,8 +992,13 @@ send_answer(struct pstate *ps, int status)
 		return;
 	}
 	memset(&iu, 0xff, sizeof(iu));
-	err = dialect_response(
-	    ps->out, body, ps->pc->in, &ps->info, &ps->xbuf, &iu);
+	if (ps->info.compact)
+		err = dialect_compaction(ps->out, body,
+		    json_object_get(ps->pc->cr->root, "input"), &ps->info,
+		    &ps->xbuf, &iu);
+	else
+		err = dialect_response(
+		    ps->out, body, ps->pc->in, &ps->info, &ps->xbuf, &iu);
 	usage_from_ir(&iu, ps->u);
 	if (err != RELAY_OK) {
 		apierr_send_err(req, ps->pc->in, err,
@@ -1832,8 +1837,9 @@ proxy_chat(struct relay_req *req, const struct config *cfg,
 			break;
 		if (pc->pin != NULL && !pinned_target(pc, order[i]))
 			continue;
-		/* Compaction is the Responses API's own. */
-		if (pc->cr->compact && !pc->m->targets[order[i]].responses)
+		/* Compaction elsewhere needs a key to seal the summary. */
+		if (pc->cr->compact && !pc->m->targets[order[i]].responses &&
+		    !req->ctx->master.have_cur)
 			continue;
 		if (i > 0)
 			metrics_fallback(req->ctx->metrics);

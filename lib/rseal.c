@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "ir.h"
 #include "rseal.h"
 
 /* A token is at most this long (base64url of a sealed box): a response id
@@ -269,4 +270,196 @@ rseal_respid_rewrite(const struct creds_master *m, const char *provider,
 		buf_truncate(out, before);
 	buf_reset(&inner);
 	return err;
+}
+
+/* --- reasoning and compaction items ----------------------------------- */
+
+void
+rseal_reasoning_reset(struct rseal_reasoning *r)
+{
+	json_decref(r->text);
+	json_decref(r->sig);
+	json_decref(r->data);
+	memset(r, 0, sizeof(*r));
+}
+
+static int
+has_prefix(const char *s, size_t n, const char *prefix)
+{
+	size_t k = strlen(prefix);
+
+	return n > k && memcmp(s, prefix, k) == 0;
+}
+
+int
+rseal_reasoning_is(const char *s, size_t n)
+{
+	return has_prefix(s, n, RSEAL_REASONING_PREFIX);
+}
+
+int
+rseal_compaction_is(const char *s, size_t n)
+{
+	return has_prefix(s, n, RSEAL_COMPACTION_PREFIX);
+}
+
+/* Seal p (n bytes) for purpose behind prefix. */
+static enum relay_err
+wrap_prefixed(const struct creds_master *m, const char *prefix,
+    const char *purpose, const void *p, size_t n, struct buf *out)
+{
+	size_t before = out->len;
+	enum relay_err err;
+
+	err = buf_puts(out, prefix);
+	if (err == RELAY_OK)
+		err = seal(m, purpose, p, n, 0, out);
+	if (err != RELAY_OK)
+		buf_truncate(out, before);
+	return err;
+}
+
+/* Open the token behind prefix into out (a bounded scratch buffer). */
+static enum relay_err
+unwrap_prefixed(const struct creds_master *m, const char *prefix,
+    const char *purpose, const char *s, size_t n, struct buf *out)
+{
+	size_t k = strlen(prefix);
+	enum relay_err err;
+
+	if (!has_prefix(s, n, prefix))
+		return RELAY_EINVAL;
+	err = rseal_open(m, purpose, s + k, n - k, out);
+	return err == RELAY_ETOOBIG ? RELAY_EINVAL : err;
+}
+
+enum relay_err
+rseal_reasoning_wrap(const struct creds_master *m,
+    const struct rseal_reasoning *r, struct buf *out)
+{
+	size_t np = strnlen(r->provider, sizeof(r->provider));
+	enum relay_err err;
+	struct buf plain;
+	json_t *o;
+	int bad = 0;
+
+	if (np == 0 || np == sizeof(r->provider) ||
+	    (r->redacted ? !json_is_string(r->data)
+			 : !json_is_string(r->text) && !json_is_string(r->sig)))
+		return RELAY_EINVAL;
+	if (!m->have_cur)
+		return RELAY_ENOTFOUND;
+	o = json_pack(
+	    "{s:s,s:s}", "p", r->provider, "k", r->redacted ? "r" : "t");
+	bad |= o == NULL;
+	if (!bad && r->redacted)
+		bad |= ir_set(o, "d", json_incref(r->data));
+	if (!bad && !r->redacted && json_is_string(r->text))
+		bad |= ir_set(o, "x", json_incref(r->text));
+	if (!bad && !r->redacted && json_is_string(r->sig))
+		bad |= ir_set(o, "s", json_incref(r->sig));
+	buf_init(&plain, RSEAL_TOKEN_MAX);
+	err = bad ? RELAY_ENOMEM : jsonx_dump(o, &plain);
+	json_decref(o);
+	if (err == RELAY_OK)
+		err = wrap_prefixed(m, RSEAL_REASONING_PREFIX,
+		    RSEAL_PURPOSE_REASONING, plain.data, plain.len, out);
+	buf_reset(&plain);
+	return err == RELAY_ETOOBIG ? RELAY_EINVAL : err;
+}
+
+/* A member of the record that must be a string when present. */
+static int
+opt_str(json_t *o, const char *k, json_t **dst)
+{
+	json_t *v = json_object_get(o, k);
+
+	if (v == NULL)
+		return 1;
+	if (!json_is_string(v))
+		return 0;
+	*dst = json_incref(v);
+	return 1;
+}
+
+enum relay_err
+rseal_reasoning_parse(struct span plain, struct rseal_reasoning *r)
+{
+	json_t *root = NULL, *p, *k;
+	const char *kind;
+	enum relay_err err;
+	char jerr[96];
+	int ok;
+
+	memset(r, 0, sizeof(*r));
+	err = jsonx_parse(plain.p, plain.len, &root, jerr, sizeof(jerr));
+	if (err != RELAY_OK)
+		return err;
+	p = json_object_get(root, "p");
+	k = json_object_get(root, "k");
+	kind = json_string_value(k);
+	ok = json_is_object(root) && json_is_string(p) &&
+	    json_string_length(p) > 0 &&
+	    json_string_length(p) < sizeof(r->provider) &&
+	    strlen(json_string_value(p)) == json_string_length(p) &&
+	    kind != NULL && (strcmp(kind, "t") == 0 || strcmp(kind, "r") == 0);
+	if (ok) {
+		memcpy(
+		    r->provider, json_string_value(p), json_string_length(p));
+		r->redacted = kind[0] == 'r';
+		ok = opt_str(root, "x", &r->text) &&
+		    opt_str(root, "s", &r->sig) && opt_str(root, "d", &r->data);
+		/* What the provider needs back must be there. */
+		ok = ok &&
+		    (r->redacted ? r->data != NULL && r->text == NULL &&
+				r->sig == NULL
+				 : r->data == NULL &&
+				(r->text != NULL || r->sig != NULL));
+	}
+	json_decref(root);
+	if (!ok) {
+		rseal_reasoning_reset(r);
+		return RELAY_EINVAL;
+	}
+	return RELAY_OK;
+}
+
+enum relay_err
+rseal_reasoning_unwrap(const struct creds_master *m, const char *s, size_t n,
+    struct rseal_reasoning *r)
+{
+	enum relay_err err;
+	struct buf plain;
+
+	buf_init(&plain, RSEAL_TOKEN_MAX);
+	err = unwrap_prefixed(
+	    m, RSEAL_REASONING_PREFIX, RSEAL_PURPOSE_REASONING, s, n, &plain);
+	if (err == RELAY_OK)
+		err = rseal_reasoning_parse(
+		    (struct span){
+			plain.data != NULL ? plain.data : "", plain.len},
+		    r);
+	buf_reset(&plain);
+	return err;
+}
+
+enum relay_err
+rseal_compaction_wrap(
+    const struct creds_master *m, struct span summary, struct buf *out)
+{
+	enum relay_err err;
+
+	if (summary.len == 0)
+		return RELAY_EINVAL;
+	err = wrap_prefixed(m, RSEAL_COMPACTION_PREFIX,
+	    RSEAL_PURPOSE_COMPACTION, summary.p, summary.len, out);
+	return err == RELAY_ETOOBIG ? RELAY_EINVAL : err;
+}
+
+enum relay_err
+rseal_compaction_unwrap(
+    const struct creds_master *m, const char *s, size_t n, struct buf *out)
+{
+	return unwrap_prefixed(
+	    m, RSEAL_COMPACTION_PREFIX, RSEAL_PURPOSE_COMPACTION, s, n, out);
 }

@@ -21,6 +21,13 @@
 /* Purposes (the GCM additional data): one per kind of token. */
 #define RSEAL_PURPOSE_RESPID "llm-relay response id v1"
 #define RSEAL_PURPOSE_COMPACTION "llm-relay compaction v1"
+#define RSEAL_PURPOSE_REASONING "llm-relay reasoning v1"
+
+/* The encrypted_content of a reasoning or compaction item the relay
+ * sealed: a prefix no OpenAI encrypted_content carries (theirs is
+ * standard base64, which has no ':'), then the token. */
+#define RSEAL_REASONING_PREFIX "rly:rs1:"
+#define RSEAL_COMPACTION_PREFIX "rly:cmp1:"
 
 /* The prefix of a relay response id: "resp_" as OpenAI's own, so clients
  * that check it are content, then a mark no OpenAI id carries (OpenAI's are
@@ -92,5 +99,75 @@ enum relay_err rseal_respid_unwrap(const struct creds_master *m, const char *id,
 enum relay_err rseal_respid_rewrite(const struct creds_master *m,
     const char *provider, const char *key_fp, struct span body,
     int response_member, struct buf *out) RELAY_MUST_CHECK RELAY_NONNULL;
+
+/* --- reasoning and compaction items (issue 16) ------------------------ */
+
+/*
+ * A translated provider's reasoning, as the relay seals it into a
+ * Responses reasoning item's encrypted_content: whose it is and what that
+ * provider needs back byte for byte (Anthropic: the thinking text and its
+ * signature, or a redacted_thinking's data; Gemini: the thought and its
+ * signature; an OpenAI-compatible vendor: its reasoning_content text).
+ * The json_t strings are references the struct holds (NULL: absent).
+ */
+struct rseal_reasoning {
+	char provider[RELAY_NAME_MAX + 1]; /* the provider's config name */
+	int redacted; /* data is a redacted_thinking's */
+	json_t *text, *sig, *data;
+};
+
+/* Release the strings r holds and zero it. */
+void rseal_reasoning_reset(struct rseal_reasoning *r) RELAY_NONNULL;
+
+/* 1 when s (n bytes) has the prefix of a relay reasoning token. */
+int rseal_reasoning_is(const char *s, size_t n) RELAY_NONNULL;
+
+/*
+ * Append to out RSEAL_REASONING_PREFIX and the token of r (purpose
+ * RSEAL_PURPOSE_REASONING, a fresh nonce each time). RELAY_EINVAL when the
+ * provider is empty or r holds nothing to give back; errors of
+ * rseal_seal(). On failure out is left as it was.
+ */
+enum relay_err rseal_reasoning_wrap(const struct creds_master *m,
+    const struct rseal_reasoning *r,
+    struct buf *out) RELAY_MUST_CHECK RELAY_NONNULL;
+
+/*
+ * Fill r (zeroed by the caller, reset by the caller) from the relay
+ * reasoning token s (n bytes, with its prefix). RELAY_EINVAL when it is
+ * not one the relay sealed or its contents are not a reasoning record;
+ * RELAY_ENOTFOUND when m holds no key; RELAY_ENOMEM.
+ */
+enum relay_err rseal_reasoning_unwrap(const struct creds_master *m,
+    const char *s, size_t n,
+    struct rseal_reasoning *r) RELAY_MUST_CHECK RELAY_NONNULL;
+
+/*
+ * The record inside a reasoning token (the opened plaintext): a JSON
+ * object {"p": provider, "k": "t" or "r", "x": text, "s": signature,
+ * "d": data}. Exposed for the fuzz target. RELAY_EINVAL when it is not
+ * one; RELAY_ENOMEM. On failure r holds nothing.
+ */
+enum relay_err rseal_reasoning_parse(
+    struct span plain, struct rseal_reasoning *r) RELAY_MUST_CHECK;
+
+/* 1 when s (n bytes) has the prefix of a relay compaction token. */
+int rseal_compaction_is(const char *s, size_t n) RELAY_NONNULL;
+
+/*
+ * Append to out RSEAL_COMPACTION_PREFIX and the token of the summary text
+ * (purpose RSEAL_PURPOSE_COMPACTION). Errors of rseal_seal(); RELAY_EINVAL
+ * for an empty summary.
+ */
+enum relay_err rseal_compaction_wrap(const struct creds_master *m,
+    struct span summary, struct buf *out) RELAY_MUST_CHECK RELAY_NONNULL;
+
+/*
+ * Append to out the summary text the compaction token s (n bytes, with its
+ * prefix) was sealed from. RELAY_EINVAL when it is not one the relay
+ * sealed; RELAY_ENOTFOUND when m holds no key; RELAY_ENOMEM.
+ */
+enum relay_err rseal_compaction_unwrap(const struct creds_master *m,
+    const char *s, size_t n, struct buf *out) RELAY_MUST_CHECK RELAY_NONNULL;
 
 #endif

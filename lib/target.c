@@ -15,6 +15,7 @@
 
 #include "chatreq.h"
 #include "jsonx.h"
+#include "rseal.h"
 #include "target.h"
 #include "tier.h"
 
@@ -408,6 +409,103 @@ embed_build(struct target_req *tr, const struct chatreq *cr, struct span body,
 	return splice(tr, DIALECT_OPENAI, cr, body, t->model, 0);
 }
 
+/* 1 when a Responses body holds an item the relay sealed. */
+static int
+has_sealed(struct span body)
+{
+	return memmem(body.p, body.len, "\"" RSEAL_REASONING_PREFIX,
+		   sizeof(RSEAL_REASONING_PREFIX)) != NULL ||
+	    memmem(body.p, body.len, "\"" RSEAL_COMPACTION_PREFIX,
+		sizeof(RSEAL_COMPACTION_PREFIX)) != NULL;
+}
+
+/* One input item for a Responses target: the relay's reasoning left out
+ * (it was sealed for a translated provider, never this one), its
+ * compaction opened into a user message with the summary; NULL with
+ * *skip for an item to leave out, NULL without it on failure (*err). */
+static json_t *
+unsealed_item(const struct chatreq *cr, json_t *it, int *skip,
+    enum relay_err *err, char *errbuf, size_t errsz)
+{
+	const char *t = json_string_value(json_object_get(it, "type"));
+	json_t *enc = json_object_get(it, "encrypted_content"), *o;
+	const char *e = json_string_value(enc);
+	size_t n = json_string_length(enc);
+	struct buf sum;
+
+	*skip = 0;
+	if (t == NULL || e == NULL)
+		return json_incref(it);
+	if (strcmp(t, "reasoning") == 0 && rseal_reasoning_is(e, n)) {
+		*skip = 1;
+		return NULL;
+	}
+	if (strcmp(t, "compaction") != 0 || !rseal_compaction_is(e, n))
+		return json_incref(it);
+	buf_init(&sum, RELAY_BODY_MAX_CEILING);
+	*err = cr->master != NULL
+	    ? rseal_compaction_unwrap(cr->master, e, n, &sum)
+	    : RELAY_EINVAL;
+	o = *err != RELAY_OK ? NULL
+			     : json_pack("{s:s,s:s,s:[{s:s,s:s%}]}", "type",
+				   "message", "role", "user", "content", "type",
+				   "input_text", "text", sum.data, sum.len);
+	if (*err == RELAY_OK && o == NULL)
+		*err = RELAY_ENOMEM;
+	if (*err != RELAY_OK && *err != RELAY_ENOMEM) {
+		*err = RELAY_EINVAL;
+		snprintf(errbuf, errsz,
+		    "A compaction item in 'input' was made by this relay but "
+		    "no longer opens (its master key has changed): send the "
+		    "history again.");
+	}
+	buf_reset(&sum);
+	return o;
+}
+
+/*
+ * A Responses body for a Responses target whose input holds items the
+ * relay sealed (for a translated target, earlier in the conversation):
+ * re-serialised with those items unsealed or left out (unsealed_item())
+ * and the target's model.
+ */
+static enum relay_err
+unsealed_body(struct target_req *tr, const struct chatreq *cr,
+    const char *model, char *errbuf, size_t errsz, const char **param)
+{
+	json_t *copy = json_deep_copy(cr->root), *in, *items, *it, *o;
+	enum relay_err err = RELAY_OK;
+	size_t i;
+	int skip;
+
+	in = json_object_get(copy, "input");
+	items = json_array();
+	if (copy == NULL || items == NULL)
+		err = RELAY_ENOMEM;
+	json_array_foreach (err == RELAY_OK ? in : NULL, i, it) {
+		o = unsealed_item(cr, it, &skip, &err, errbuf, errsz);
+		if (o == NULL && !skip)
+			break;
+		if (o != NULL && json_array_append_new(items, o) != 0)
+			err = RELAY_ENOMEM;
+		if (err != RELAY_OK)
+			break;
+	}
+	if (err == RELAY_EINVAL)
+		*param = "input";
+	if (err == RELAY_OK && json_is_array(in) &&
+	    json_object_set(copy, "input", items) != 0)
+		err = RELAY_ENOMEM;
+	if (err == RELAY_OK &&
+	    json_object_set_new(copy, "model", json_string(model)) != 0)
+		err = RELAY_ENOMEM;
+	if (err == RELAY_OK)
+		err = jsonx_dump(copy, &tr->body);
+	json_decref(items);
+	json_decref(copy);
+	return err;
+}
+
 static enum relay_err
 chat_build(struct target_req *tr, enum dialect in, const struct chatreq *cr,
     struct span body, const struct config_target *t, int stream, char *errbuf,
@@ -415,10 +513,10 @@ chat_build(struct target_req *tr, enum dialect in, const struct chatreq *cr,
 {
 	enum relay_err err = url(tr, t, stream);
 
-	if (err == RELAY_OK && cr->compact) {
+	if (err == RELAY_OK && cr->compact && t->responses) {
 		size_t n = strlen(tr->url);
 
-		if (!t->responses || in != DIALECT_RESPONSES)
+		if (in != DIALECT_RESPONSES)
 			return RELAY_EINVAL; /* the caller routes none here */
 		if (n + sizeof("/compact") > sizeof(tr->url))
 			return RELAY_ETOOBIG;
@@ -426,9 +524,16 @@ chat_build(struct target_req *tr, enum dialect in, const struct chatreq *cr,
 	}
 	if (err != RELAY_OK)
 		return err;
+	if (tr->out == in && in == DIALECT_RESPONSES && has_sealed(body))
+		return unsealed_body(tr, cr, t->model, errbuf, errsz, param);
 	if (tr->out == in)
 		return splice(tr, in, cr, body, t->model, stream);
 	tr->info.reasoning_content = t->provider->reasoning_content;
+	tr->info.master = cr->master;
+	snprintf(tr->info.provider, sizeof(tr->info.provider), "%s",
+	    t->provider->name);
+	/* A Responses compaction, asked of a translated target. */
+	tr->info.compact = cr->compact && in == DIALECT_RESPONSES;
 	return dialect_request(in, body, tr->out, t->model, &tr->body,
 	    &tr->info, errbuf, errsz, param);
 }

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "mem.h"
+#include "rseal.h"
 #include "wire_responses.h"
 
 #define FAIL(name, ...) ir_fail(eb, es, param, name, __VA_ARGS__)
@@ -338,6 +339,91 @@ rs_reasoning(json_t *item, struct ir_request *r)
 	return err;
 }
 
+/*
+ * A reasoning input item, for a translated target (a Responses target is
+ * sent the client's body as it is): only the relay's own sealed reasoning
+ * of that same provider goes back, restored as the part it was. OpenAI's
+ * own encrypted_content, a summary without one, a token that does not
+ * open and reasoning sealed for another provider are left out: reasoning
+ * of one provider is never sent to another.
+ */
+static enum relay_err
+rs_reasoning_in(json_t *item, struct ir_request *r)
+{
+	json_t *enc = json_object_get(item, "encrypted_content");
+	struct rseal_reasoning rr;
+	struct ir_part *p;
+	struct ir_msg *m;
+	enum relay_err err;
+
+	if (!json_is_string(enc) || r->master == NULL || r->provider == NULL ||
+	    !rseal_reasoning_is(
+		json_string_value(enc), json_string_length(enc)))
+		return RELAY_OK;
+	memset(&rr, 0, sizeof(rr));
+	err = rseal_reasoning_unwrap(
+	    r->master, json_string_value(enc), json_string_length(enc), &rr);
+	if (err != RELAY_OK || strcmp(rr.provider, r->provider) != 0) {
+		rseal_reasoning_reset(&rr);
+		return err == RELAY_ENOMEM ? err : RELAY_OK;
+	}
+	err = rs_msg(r, IR_ROLE_ASSISTANT, &m);
+	if (err == RELAY_OK)
+		err = ir_msg_add_part(m,
+		    rr.redacted ? IR_PART_REDACTED_THINKING : IR_PART_THINKING,
+		    &p);
+	if (err == RELAY_OK) {
+		p->text = rr.text;
+		p->signature = rr.sig;
+		p->data = rr.data;
+		rr.text = rr.sig = rr.data = NULL;
+		if (!rr.redacted && p->text == NULL &&
+		    (p->text = json_string("")) == NULL)
+			err = RELAY_ENOMEM;
+	}
+	rseal_reasoning_reset(&rr);
+	return err;
+}
+
+/*
+ * A compaction item, for a translated target: the relay's own (from
+ * /v1/responses/compact on such a target) is opened and its summary goes
+ * on as a user message. Any other (OpenAI's, or one that no longer opens)
+ * can be read only by OpenAI's Responses API: refused, since leaving it
+ * out would lose the history it stands for.
+ */
+static enum relay_err
+rs_compaction_in(json_t *item, struct ir_request *r, size_t ii, char *eb,
+    size_t es, const char **param)
+{
+	json_t *enc = json_object_get(item, "encrypted_content"), *text;
+	enum relay_err err = RELAY_EINVAL;
+	struct ir_msg *m;
+	struct buf sum;
+
+	buf_init(&sum, RELAY_BODY_MAX_CEILING);
+	if (json_is_string(enc) && r->master != NULL &&
+	    rseal_compaction_is(
+		json_string_value(enc), json_string_length(enc)))
+		err = rseal_compaction_unwrap(r->master, json_string_value(enc),
+		    json_string_length(enc), &sum);
+	if (err == RELAY_OK) {
+		text = json_stringn(sum.data, sum.len);
+		err = text == NULL ? RELAY_ENOMEM : rs_msg(r, IR_ROLE_USER, &m);
+		if (err == RELAY_OK)
+			err = rs_text(m, text);
+		json_decref(text);
+	} else if (err != RELAY_ENOMEM)
+		err = FAIL("input",
+		    "Invalid 'input[%zu]': this compaction item was not made "
+		    "by this relay for this model's provider (or its master "
+		    "key has changed since); only a model served by OpenAI's "
+		    "Responses API can read it.",
+		    ii);
+	buf_reset(&sum);
+	return err;
+}
+
 static enum relay_err
 rs_item(json_t *item, struct ir_request *r, size_t ii, char *eb, size_t es,
     const char **param)
@@ -357,7 +443,9 @@ rs_item(json_t *item, struct ir_request *r, size_t ii, char *eb, size_t es,
 	    strcmp(t, "custom_tool_call_output") == 0)
 		return rs_call_output(item, r, ii, eb, es, param);
 	if (strcmp(t, "reasoning") == 0)
-		return rs_reasoning(item, r);
+		return rs_reasoning_in(item, r);
+	if (strcmp(t, "compaction") == 0)
+		return rs_compaction_in(item, r, ii, eb, es, param);
 	if (strcmp(t, "item_reference") == 0)
 		return FAIL("input",
 		    "Invalid 'input[%zu]': item_reference needs stored "
@@ -940,6 +1028,44 @@ enum relay_err
 wire_responses_emit_response(const struct ir_response *r, struct buf *out)
 {
 	return wire_responses_emit_response_custom(r, NULL, out);
+}
+
+enum relay_err
+wire_responses_compaction(json_t *input, const char *token, size_t n,
+    const struct ir_usage *u, struct buf *out)
+{
+	json_t *items = json_array(), *o = NULL, *it;
+	const char *role;
+	enum relay_err err;
+	size_t i;
+	int bad = items == NULL;
+
+	if (!bad && json_is_string(input))
+		bad |= ir_push(items,
+		    json_pack("{s:s,s:s,s:O}", "type", "message", "role",
+			"user", "content", input));
+	json_array_foreach (json_is_array(input) ? input : NULL, i, it) {
+		role = str_of(it, "role");
+		if (!bad && role != NULL && strcmp(role, "user") == 0 &&
+		    (str_of(it, "type") == NULL ||
+			strcmp(str_of(it, "type"), "message") == 0))
+			bad |= ir_push(items, json_incref(it));
+	}
+	if (!bad)
+		bad |= ir_push(items,
+		    json_pack("{s:o,s:s,s:s%}", "id", rs_new_id("cmp_"), "type",
+			"compaction", "encrypted_content", token, n));
+	if (!bad) {
+		o = json_pack("{s:o,s:s,s:I,s:o,s:o}", "id", rs_new_id("resp_"),
+		    "object", "response.compaction", "created_at",
+		    (json_int_t)time(NULL), "output", items, "usage",
+		    rs_usage_json(u));
+		items = NULL;
+	}
+	json_decref(items);
+	err = o != NULL ? jsonx_dump(o, out) : RELAY_ENOMEM;
+	json_decref(o);
+	return err;
 }
 
 /* --- errors ----------------------------------------------------------- */

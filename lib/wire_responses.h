@@ -8,8 +8,12 @@
  *   "input" (ir_tool.freeform set); the emitters take the names of those
  *   tools (custom: "\n"-separated, with a leading and a trailing "\n";
  *   NULL: none) to turn the calls back into custom_tool_call items;
- * - reasoning items become thinking parts whose signature is their
- *   encrypted_content, carried byte for byte;
+ * - a Responses provider's reasoning items become thinking parts whose
+ *   signature is their encrypted_content, carried byte for byte; reasoning
+ *   input items bound for a translated target become thinking parts only
+ *   when the relay sealed them for that same provider (ir_request.master,
+ *   .provider; lib/rseal.h), and its compaction items a user message with
+ *   their summary (docs/dialects.md, "Reasoning across turns");
  * - previous_response_id and conversation need state the relay does not
  *   keep: a clear 400 saying to send the history. */
 #ifndef RELAY_WIRE_RESPONSES_H
@@ -54,6 +58,17 @@ json_t *wire_responses_error(
  * count of the events before it being unknown there). */
 json_t *wire_responses_error_event(
     int status, const char *type, const char *msg, size_t mlen);
+
+/*
+ * The answer of POST /v1/responses/compact that the relay makes itself
+ * for a translated target: {"id", "object": "response.compaction",
+ * "created_at", "output", "usage"}, output the user messages of the
+ * client's input (a string or items, kept as they were) then one
+ * compaction item whose encrypted_content is token (n bytes: the relay's
+ * sealed summary, lib/rseal.h). RELAY_ENOMEM, RELAY_ETOOBIG.
+ */
+enum relay_err wire_responses_compaction(json_t *input, const char *token,
+    size_t n, const struct ir_usage *u, struct buf *out) RELAY_MUST_CHECK;
 
 /* 1 when name (n bytes) is among custom (see above). */
 int wire_responses_is_custom(const char *custom, const char *name, size_t n);

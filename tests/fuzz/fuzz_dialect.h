@@ -5,7 +5,11 @@
  * every provider: each output must re-parse as a JSON object), 1 an
  * upstream response (translated for every client: must re-parse), 2 an
  * upstream SSE stream (fed in two random-sized pieces, translated for
- * every other client: every output event's data must be JSON or [DONE]). */
+ * every other client: every output event's data must be JSON or [DONE]).
+ * Half the time (by a bit of the first byte) with a master key, so a
+ * Responses client's reasoning is sealed (lib/rseal.h) and a request is
+ * also translated as a /v1/responses/compact one, and an answer also
+ * told as a compaction. */
 #ifndef FROM
 #error "define FROM (the dialect under test) before including fuzz_dialect.h"
 #endif
@@ -13,9 +17,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../lib/creds.h"
 #include "../../lib/dialect.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const struct creds_master fuzz_master = {
+    .cur = {5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5,
+	5, 5, 5, 5, 5, 5, 5, 5, 5, 5},
+    .have_cur = 1,
+};
+/* Set by LLVMFuzzerTestOneInput: this input runs with the key. */
+static int fuzz_keyed;
+
+static void
+fuzz_info(struct dialect_req_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	if (fuzz_keyed) {
+		info->master = &fuzz_master;
+		memcpy(info->provider, "fz", 3);
+	}
+}
 
 static void
 must_json(const char *p, size_t n)
@@ -38,12 +61,13 @@ fuzz_request(const char *p, size_t n)
 	enum relay_err err;
 	int to;
 
-	for (to = 0; to < DIALECT__MAX; to++) {
-		memset(&info, 0, sizeof(info));
+	for (to = 0; to < DIALECT__MAX * (1 + fuzz_keyed); to++) {
+		fuzz_info(&info);
+		info.compact = to >= DIALECT__MAX && FROM == DIALECT_RESPONSES;
 		buf_init(&out, 1u << 22);
-		err =
-		    dialect_request(FROM, (struct span){p, n}, (enum dialect)to,
-			"fuzz-model", &out, &info, eb, sizeof(eb), &param);
+		err = dialect_request(FROM, (struct span){p, n},
+		    (enum dialect)(to % DIALECT__MAX), "fuzz-model", &out, &info,
+		    eb, sizeof(eb), &param);
 		if (err == RELAY_OK)
 			must_json(out.data, out.len);
 		else if (out.len != 0)
@@ -60,13 +84,24 @@ fuzz_response(const char *p, size_t n)
 	struct buf out;
 	int to;
 
-	memset(&info, 0, sizeof(info));
+	fuzz_info(&info);
 	for (to = 0; to < DIALECT__MAX; to++) {
 		buf_init(&out, 1u << 22);
 		if (dialect_response(FROM, (struct span){p, n},
 			(enum dialect)to, &info, &out, &u) == RELAY_OK)
 			must_json(out.data, out.len);
 		buf_reset(&out);
+	}
+	if (fuzz_keyed) {
+		json_t *input = json_pack("[{s:s,s:s}]", "role", "user",
+		    "content", "hi");
+
+		buf_init(&out, 1u << 22);
+		if (dialect_compaction(FROM, (struct span){p, n}, input, &info,
+			&out, &u) == RELAY_OK)
+			must_json(out.data, out.len);
+		buf_reset(&out);
+		json_decref(input);
 	}
 }
 
@@ -106,7 +141,7 @@ fuzz_stream(const char *p, size_t n, size_t cut)
 	for (to = 0; to < DIALECT__MAX; to++) {
 		if (to == FROM)
 			continue;
-		memset(&info, 0, sizeof(info));
+		fuzz_info(&info);
 		info.include_usage = 1;
 		buf_init(&out, 1u << 24);
 		sse_init(&in, 1u << 20);
@@ -142,6 +177,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 2)
 		return 0;
 	n = size - 1;
+	fuzz_keyed = (data[0] & 0x80) != 0;
 	switch (data[0] % 3) {
 	case 0: fuzz_request(p, n); break;
 	case 1: fuzz_response(p, n); break;

@@ -3,7 +3,10 @@
  * response ids come back from clients: opening any text never crashes and
  * never succeeds for text the relay did not seal; an upstream id of any
  * bytes wraps and unwraps to itself, the same id each time; rewriting the
- * id of any body or stream event leaves well-formed JSON. */
+ * id of any body or stream event leaves well-formed JSON. The record inside
+ * a reasoning token (rseal_reasoning_parse) takes any bytes: what it
+ * accepts seals and opens to the same record; a reasoning or compaction
+ * token of any bytes never opens; any text round-trips as a summary. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -35,7 +38,80 @@ open_any(const uint8_t *data, size_t size)
 	if (rseal_respid_unwrap(&master, (const char *)data, size, &r) ==
 	    RELAY_OK)
 		abort();
+	if (rseal_compaction_unwrap(&master, (const char *)data, size, &out) ==
+	    RELAY_OK)
+		abort();
 	buf_reset(&out);
+}
+
+/* A forged token behind the reasoning prefix: never opens. */
+static void
+open_reasoning(const uint8_t *data, size_t size)
+{
+	struct rseal_reasoning rr;
+	struct buf tok;
+
+	memset(&rr, 0, sizeof(rr));
+	buf_init(&tok, 1 << 20);
+	if (buf_puts(&tok, RSEAL_REASONING_PREFIX) == RELAY_OK &&
+	    buf_append(&tok, data, size) == RELAY_OK &&
+	    rseal_reasoning_unwrap(&master, tok.data, tok.len, &rr) == RELAY_OK)
+		abort();
+	rseal_reasoning_reset(&rr);
+	buf_reset(&tok);
+}
+
+static int
+same_str(json_t *a, json_t *b)
+{
+	return (a == NULL && b == NULL) ||
+	    (a != NULL && b != NULL && json_equal(a, b));
+}
+
+/* Any bytes as the record: an accepted one seals and opens to itself. */
+static void
+parse_record(const uint8_t *data, size_t size)
+{
+	struct rseal_reasoning r, back;
+	struct buf tok;
+
+	memset(&back, 0, sizeof(back));
+	if (rseal_reasoning_parse(
+		(struct span){(const char *)data, size}, &r) != RELAY_OK)
+		return;
+	buf_init(&tok, 1 << 22);
+	if (rseal_reasoning_wrap(&master, &r, &tok) == RELAY_OK) {
+		if (rseal_reasoning_unwrap(&master, tok.data, tok.len, &back) !=
+			RELAY_OK ||
+		    strcmp(back.provider, r.provider) != 0 ||
+		    back.redacted != r.redacted ||
+		    !same_str(back.text, r.text) ||
+		    !same_str(back.sig, r.sig) || !same_str(back.data, r.data))
+			abort();
+	}
+	rseal_reasoning_reset(&r);
+	rseal_reasoning_reset(&back);
+	buf_reset(&tok);
+}
+
+/* Any bytes as a summary: back as they were. */
+static void
+summary(const uint8_t *data, size_t size)
+{
+	struct buf tok, back;
+
+	if (size == 0)
+		return;
+	buf_init(&tok, 1 << 22);
+	buf_init(&back, 1 << 22);
+	if (rseal_compaction_wrap(&master,
+		(struct span){(const char *)data, size}, &tok) != RELAY_OK ||
+	    rseal_compaction_unwrap(&master, tok.data, tok.len, &back) !=
+		RELAY_OK ||
+	    back.len != size || memcmp(back.data, data, size) != 0)
+		abort();
+	buf_reset(&tok);
+	buf_reset(&back);
 }
 
 static void
@@ -91,5 +167,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	round_trip(data, size);
 	rewrite(data, size, 0);
 	rewrite(data, size, 1);
+	open_reasoning(data, size);
+	parse_record(data, size);
+	summary(data, size);
 	return 0;
 }

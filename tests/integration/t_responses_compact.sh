@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # POST /v1/responses/compact (Codex's remote compaction, unary): to a
 # model's OpenAI Responses target it is passed on to the provider's
-# /responses/compact, answer as it came and tokens settled; a model with
-# no Responses target gets a clear 400 (the relay does not summarise for
-# other providers yet); stream is refused; the response cache never
+# /responses/compact, answer as it came and tokens settled; without a
+# master key a model with no Responses target gets a clear 400 (the relay
+# summarises through other targets only with one: t_responses_reasoning.sh);
+# stream is refused; the response cache never
 # answers it with a /v1/responses answer of the same body.
 . "$(dirname "$0")/lib.sh"
 

@@ -197,7 +197,7 @@ test_whole(void **state)
 static void
 stream(int stop, const char *const *pieces, struct buf *out)
 {
-	struct dialect_req_info info = {1, 0, "m", "", 0};
+	struct dialect_req_info info = {1, 0, "m", "", 0, NULL, "", 0};
 	struct dialect_stream *ds =
 	    dialect_stream_new(DIALECT_OPENAI, DIALECT_OPENAI, &info);
 	struct wordfilter_stream *ws =

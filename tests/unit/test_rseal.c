@@ -379,6 +379,198 @@ out:
 	buf_reset(&again);
 }
 
+/* Reasoning tokens: the provider and what it needs back, byte for byte
+ * (a NUL and a '+' in the text), under the prefix; after a rotation too. */
+static void
+test_reasoning_round_trip(void **state)
+{
+	struct rseal_reasoning in, back;
+	struct creds_master m, rotated;
+	struct buf tok;
+
+	(void)state;
+	master(&m, 7, 0);
+	master(&rotated, 8, 7);
+	memset(&in, 0, sizeof(in));
+	memset(&back, 0, sizeof(back));
+	buf_init(&tok, 1 << 20);
+	snprintf(in.provider, sizeof(in.provider), "anthropic-eu");
+	in.text = json_stringn("think\0 +/=\n\xc3\xa9", 13);
+	in.sig = json_string("EqQB+/==");
+	if (in.text == NULL || in.sig == NULL) {
+		TRY(RELAY_ENOMEM, RELAY_OK);
+	}
+	TRY(rseal_reasoning_wrap(&m, &in, &tok), RELAY_OK);
+	assert_true(rseal_reasoning_is(tok.data, tok.len));
+	assert_false(rseal_compaction_is(tok.data, tok.len));
+	assert_null(memmem(tok.data, tok.len, "EqQB", 4));
+	TRY(rseal_reasoning_unwrap(&rotated, tok.data, tok.len, &back),
+	    RELAY_OK);
+	assert_string_equal(back.provider, "anthropic-eu");
+	assert_int_equal(back.redacted, 0);
+	assert_true(json_equal(back.text, in.text));
+	assert_true(json_equal(back.sig, in.sig));
+	assert_null(back.data);
+	rseal_reasoning_reset(&back);
+	/* a redacted block: its data alone */
+	rseal_reasoning_reset(&in);
+	snprintf(in.provider, sizeof(in.provider), "an");
+	in.redacted = 1;
+	in.data = json_string("REDACTED+/=");
+	if (in.data == NULL) {
+		TRY(RELAY_ENOMEM, RELAY_OK);
+	}
+	buf_clear(&tok);
+	TRY(rseal_reasoning_wrap(&m, &in, &tok), RELAY_OK);
+	TRY(rseal_reasoning_unwrap(&m, tok.data, tok.len, &back), RELAY_OK);
+	assert_int_equal(back.redacted, 1);
+	assert_string_equal(json_string_value(back.data), "REDACTED+/=");
+	assert_null(back.text);
+out:
+	rseal_reasoning_reset(&in);
+	rseal_reasoning_reset(&back);
+	buf_reset(&tok);
+}
+
+/* What is not a reasoning token, or not one of this relay's, never opens;
+ * nothing to give back, or no key, seals nothing. */
+static void
+test_reasoning_refusals(void **state)
+{
+	struct rseal_reasoning in, back;
+	struct creds_master m, other, none;
+	struct buf tok, c;
+	size_t k = sizeof(RSEAL_REASONING_PREFIX) - 1;
+
+	(void)state;
+	master(&m, 7, 0);
+	master(&other, 5, 0);
+	master(&none, 0, 0);
+	memset(&in, 0, sizeof(in));
+	memset(&back, 0, sizeof(back));
+	buf_init(&tok, 1 << 20);
+	buf_init(&c, 1 << 20);
+	snprintf(in.provider, sizeof(in.provider), "an");
+	/* nothing the provider needs back */
+	assert_int_equal(rseal_reasoning_wrap(&m, &in, &tok), RELAY_EINVAL);
+	in.redacted = 1;
+	assert_int_equal(rseal_reasoning_wrap(&m, &in, &tok), RELAY_EINVAL);
+	in.redacted = 0;
+	in.text = json_string("t");
+	if (in.text == NULL) {
+		TRY(RELAY_ENOMEM, RELAY_OK);
+	}
+	in.provider[0] = '\0';
+	assert_int_equal(rseal_reasoning_wrap(&m, &in, &tok), RELAY_EINVAL);
+	snprintf(in.provider, sizeof(in.provider), "an");
+	assert_int_equal(
+	    rseal_reasoning_wrap(&none, &in, &tok), RELAY_ENOTFOUND);
+	assert_int_equal(tok.len, 0);
+	TRY(rseal_reasoning_wrap(&m, &in, &tok), RELAY_OK);
+	/* another key, damaged, cut, without its prefix, OpenAI's own */
+	TRY(rseal_reasoning_unwrap(&other, tok.data, tok.len, &back),
+	    RELAY_EINVAL);
+	TRY(rseal_reasoning_unwrap(&none, tok.data, tok.len, &back),
+	    RELAY_ENOTFOUND);
+	tok.data[k + 5] = tok.data[k + 5] == 'A' ? 'B' : 'A';
+	TRY(rseal_reasoning_unwrap(&m, tok.data, tok.len, &back), RELAY_EINVAL);
+	TRY(rseal_reasoning_unwrap(&m, tok.data + k, tok.len - k, &back),
+	    RELAY_EINVAL);
+	TRY(rseal_reasoning_unwrap(&m, "gAAAAABn", 8, &back), RELAY_EINVAL);
+	TRY(rseal_reasoning_unwrap(&m, RSEAL_REASONING_PREFIX, k, &back),
+	    RELAY_EINVAL);
+	/* a compaction token is no reasoning token, and the reverse */
+	TRY(rseal_compaction_wrap(&m, (struct span){"sum", 3}, &c), RELAY_OK);
+	assert_true(rseal_compaction_is(c.data, c.len));
+	TRY(rseal_reasoning_unwrap(&m, c.data, c.len, &back), RELAY_EINVAL);
+	buf_clear(&tok);
+	TRY(rseal_reasoning_wrap(&m, &in, &tok), RELAY_OK);
+	memcpy(tok.data, RSEAL_COMPACTION_PREFIX,
+	    sizeof(RSEAL_COMPACTION_PREFIX) - 1);
+	TRY(rseal_compaction_unwrap(&m, tok.data, tok.len, &c), RELAY_EINVAL);
+	assert_null(back.text);
+out:
+	rseal_reasoning_reset(&in);
+	rseal_reasoning_reset(&back);
+	buf_reset(&tok);
+	buf_reset(&c);
+}
+
+/* The record inside: only the shapes the relay writes. */
+static void
+test_reasoning_parse(void **state)
+{
+	static const char *const bad[] = {
+	    "",
+	    "[]",
+	    "{}",
+	    "{\"p\":\"an\"}",
+	    "{\"p\":\"\",\"k\":\"t\",\"x\":\"a\"}",
+	    "{\"p\":\"an\",\"k\":\"q\",\"x\":\"a\"}",
+	    "{\"p\":\"an\",\"k\":\"t\"}",
+	    "{\"p\":\"an\",\"k\":\"t\",\"x\":1}",
+	    "{\"p\":\"an\",\"k\":\"t\",\"x\":\"a\",\"d\":\"b\"}",
+	    "{\"p\":\"an\",\"k\":\"r\",\"x\":\"a\"}",
+	    "{\"p\":\"an\",\"k\":\"r\",\"d\":\"a\",\"s\":\"b\"}",
+	    "{\"p\":\"a\\u0000b\",\"k\":\"t\",\"x\":\"a\"}",
+	    "{\"p\":\"an\",\"k\":\"t\",\"x\":\"a\",\"x\":\"b\"}",
+	    "{\"p\":\"an\",\"k\":\"t\",\"x\":\"a\"",
+	    "{\"p\":[],\"k\":\"t\"}",
+	};
+	struct rseal_reasoning r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		enum relay_err e = rseal_reasoning_parse(
+		    (struct span){bad[i], strlen(bad[i])}, &r);
+
+		if (e == RELAY_ENOMEM && oom_n != 0)
+			continue;
+		if (e != RELAY_EINVAL)
+			fail_msg("accepted: %s", bad[i]);
+		assert_null(r.text);
+	}
+	if (rseal_reasoning_parse(
+		(struct span){"{\"p\":\"an\",\"k\":\"t\",\"s\":\"S\"}", 26},
+		&r) == RELAY_OK) {
+		assert_string_equal(r.provider, "an");
+		assert_null(r.text);
+		assert_string_equal(json_string_value(r.sig), "S");
+		rseal_reasoning_reset(&r);
+	}
+}
+
+/* Compaction tokens: the summary back as it was, under the prefix. */
+static void
+test_compaction_round_trip(void **state)
+{
+	struct creds_master m;
+	struct buf tok, back;
+	static const char sum[] = "Summary:\n- fixed the bug\n- next: tests";
+
+	(void)state;
+	master(&m, 7, 0);
+	buf_init(&tok, 1 << 20);
+	buf_init(&back, 1 << 20);
+	assert_int_equal(rseal_compaction_wrap(&m, (struct span){sum, 0}, &tok),
+	    RELAY_EINVAL);
+	TRY(rseal_compaction_wrap(
+		&m, (struct span){sum, sizeof(sum) - 1}, &tok),
+	    RELAY_OK);
+	assert_true(rseal_compaction_is(tok.data, tok.len));
+	assert_null(memmem(tok.data, tok.len, "Summary", 7));
+	TRY(rseal_compaction_unwrap(&m, tok.data, tok.len, &back), RELAY_OK);
+	assert_int_equal(back.len, sizeof(sum) - 1);
+	assert_memory_equal(back.data, sum, back.len);
+	buf_clear(&back);
+	TRY(rseal_compaction_unwrap(&m, tok.data + 3, tok.len - 3, &back),
+	    RELAY_EINVAL);
+out:
+	buf_reset(&tok);
+	buf_reset(&back);
+}
+
 int
 main(void)
 {
@@ -390,6 +582,10 @@ main(void)
 	    OOM_CASE(test_respid_other_purpose),
 	    OOM_CASE(test_respid_bad_fields),
 	    OOM_CASE(test_respid_rewrite),
+	    OOM_CASE(test_reasoning_round_trip),
+	    OOM_CASE(test_reasoning_refusals),
+	    OOM_CASE(test_reasoning_parse),
+	    OOM_CASE(test_compaction_round_trip),
 	};
 	const struct CMUnitTest cases[] = {
 	    cmocka_unit_test(test_respid_wrap_refuses),

@@ -19,12 +19,22 @@
 #include "../../lib/dialect.h"
 #include "../../lib/jsonx.h"
 #include "../../lib/mem.h"
+#include "../../lib/rseal.h"
 #include "../../lib/target.h"
 #include "oom_test.h"
 
 #define OOM_CASE(f) cmocka_unit_test_setup_teardown(f, oom_setup, oom_teardown)
 
 /* --- helpers ------------------------------------------------------------- */
+
+/* The master key xresp() and xstream() seal with (NULL: none), as the
+ * provider "an". */
+static const struct creds_master *use_master;
+static const struct creds_master test_master = {
+    .cur = {3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3, 2, 3, 8, 4, 6, 2, 6,
+	4, 3, 3, 8, 3, 2, 7, 9, 5},
+    .have_cur = 1,
+};
 
 /* A small decimal index ("12"). */
 static size_t
@@ -140,6 +150,8 @@ xresp(enum dialect from, const char *body, enum dialect to, const char *custom,
 
 	memset(&info, 0, sizeof(info));
 	snprintf(info.custom, sizeof(info.custom), "%s", custom);
+	info.master = use_master;
+	snprintf(info.provider, sizeof(info.provider), "an");
 	buf_init(&b, 1 << 20);
 	assert_int_equal(
 	    dialect_response(from, span_str(body), to, &info, &b, u), RELAY_OK);
@@ -208,6 +220,8 @@ xstream(enum dialect from, const char *up, enum dialect to, const char *custom,
 	info.include_usage = 1;
 	snprintf(info.model, sizeof(info.model), "asked-model");
 	snprintf(info.custom, sizeof(info.custom), "%s", custom);
+	info.master = use_master;
+	snprintf(info.provider, sizeof(info.provider), "an");
 	buf_init(&out, 1 << 20);
 	sse_init(&in, 1 << 20);
 	f.ds = dialect_stream_new(from, to, &info);
@@ -455,14 +469,12 @@ test_req_to_anthropic(void **state)
 	assert_string_equal(js(m, "0.content.1.type"), "image");
 	assert_string_equal(
 	    js(m, "0.content.1.source.media_type"), "image/png");
-	/* the reasoning item: a thinking block, signature byte for byte */
+	/* the reasoning item is OpenAI's own (not the relay's): left out */
 	assert_string_equal(js(m, "1.role"), "assistant");
-	assert_string_equal(js(m, "1.content.0.type"), "thinking");
-	assert_string_equal(js(m, "1.content.0.thinking"), "Call ls");
-	assert_string_equal(js(m, "1.content.0.signature"), "gAAAA+/=sealed");
-	assert_string_equal(js(m, "1.content.1.type"), "tool_use");
-	assert_string_equal(js(m, "1.content.1.id"), "call_A");
-	assert_string_equal(js(m, "1.content.1.input.cmd.0"), "ls");
+	assert_int_equal(json_array_size(jp(m, "1.content")), 1);
+	assert_string_equal(js(m, "1.content.0.type"), "tool_use");
+	assert_string_equal(js(m, "1.content.0.id"), "call_A");
+	assert_string_equal(js(m, "1.content.0.input.cmd.0"), "ls");
 	assert_string_equal(js(m, "2.content.0.type"), "tool_result");
 	assert_string_equal(js(m, "2.content.0.tool_use_id"), "call_A");
 	/* the custom call: its input as the one argument */
@@ -637,7 +649,8 @@ test_resp_incomplete(void **state)
 	    js(v, "incomplete_details.reason"), "max_output_tokens");
 	assert_string_equal(js(v, "output.0.type"), "reasoning");
 	assert_string_equal(js(v, "output.0.summary.0.text"), "T");
-	assert_string_equal(js(v, "output.0.encrypted_content"), "S/+=");
+	/* no master key: no encrypted_content (never the raw signature) */
+	assert_null(jp(v, "output.0.encrypted_content"));
 	assert_string_equal(js(v, "output.1.content.0.text"), "cut");
 	assert_int_equal(ji(v, "usage.input_tokens"), 8);
 	assert_int_equal(ji(v, "usage.input_tokens_details.cached_tokens"), 3);
@@ -729,7 +742,7 @@ test_stream_from_anthropic(void **state)
 	i = find(&e, "response.reasoning_summary_text.delta", 0);
 	assert_string_equal(js(e.data[i], "delta"), "Hmm.");
 	i = find(&e, "response.output_item.done", 0);
-	assert_string_equal(js(e.data[i], "item.encrypted_content"), "SIG+/=");
+	assert_null(jp(e.data[i], "item.encrypted_content"));
 	assert_string_equal(js(e.data[i], "item.summary.0.text"), "Hmm.");
 	/* max_tokens: response.incomplete */
 	assert_string_equal(js(e.data[e.n - 1], "type"), "response.incomplete");
@@ -1065,6 +1078,86 @@ test_target_responses(void **state)
 	    "http://up.example/openai/v1/responses", 0);
 }
 
+/* A Responses target gets the client's body without the relay's reasoning
+ * (sealed for a translated provider) and with its compaction opened;
+ * OpenAI's own items as they came. */
+static void
+test_target_unseal(void **state)
+{
+	static char name[] = "oa", base[] = "http://up.example",
+		    model[] = "up-rs";
+	struct rseal_reasoning rr;
+	struct config_provider p;
+	struct config_target t;
+	struct target_req tr;
+	struct buf rtok, ctok;
+	struct chatreq cr;
+	char eb[256], body[8192];
+	const char *param = NULL;
+	json_t *v;
+
+	(void)state;
+	memset(&rr, 0, sizeof(rr));
+	snprintf(rr.provider, sizeof(rr.provider), "an");
+	rr.text = json_string("T");
+	rr.sig = json_string("S");
+	buf_init(&rtok, 1 << 20);
+	buf_init(&ctok, 1 << 20);
+	assert_int_equal(
+	    rseal_reasoning_wrap(&test_master, &rr, &rtok), RELAY_OK);
+	assert_int_equal(rseal_compaction_wrap(&test_master,
+			     (struct span){"the summary", 11}, &ctok),
+	    RELAY_OK);
+	rseal_reasoning_reset(&rr);
+	snprintf(body, sizeof(body),
+	    "{\"model\":\"m\",\"store\":false,\"input\":[{\"type\":"
+	    "\"compaction\","
+	    "\"encrypted_content\":\"%s\"},{\"type\":\"reasoning\",\"summary\":"
+	    "[],\"encrypted_content\":\"%s\"},{\"type\":\"reasoning\","
+	    "\"summary\":[],\"encrypted_content\":\"gAAAAB==\"},{\"role\":"
+	    "\"user\",\"content\":\"go\"}]}",
+	    ctok.data, rtok.data);
+	memset(&p, 0, sizeof(p));
+	p.name = name;
+	p.type = PROVIDER_OPENAI;
+	p.base_url = base;
+	memset(&t, 0, sizeof(t));
+	t.provider = &p;
+	t.model = model;
+	t.weight = 1;
+	t.responses = 1;
+	assert_int_equal(chatreq_parse_dialect(DIALECT_RESPONSES, body,
+			     strlen(body), &cr, eb, sizeof(eb), &param),
+	    RELAY_OK);
+	cr.master = &test_master;
+	target_init(&tr, 1 << 20);
+	assert_int_equal(
+	    target_build(&tr, DIALECT_RESPONSES, &cr, span_str(body), &t,
+		"sk-k", 0, NULL, eb, sizeof(eb), &param),
+	    RELAY_OK);
+	v = load(&tr.body);
+	assert_string_equal(js(v, "model"), "up-rs");
+	assert_true(json_is_false(jp(v, "store")));
+	assert_int_equal(json_array_size(jp(v, "input")), 3);
+	assert_string_equal(js(v, "input.0.role"), "user");
+	assert_string_equal(js(v, "input.0.content.0.text"), "the summary");
+	assert_string_equal(js(v, "input.1.encrypted_content"), "gAAAAB==");
+	assert_string_equal(js(v, "input.2.content"), "go");
+	json_decref(v);
+	/* a compaction of another key: 400 on input */
+	cr.master = &(const struct creds_master){.cur = {1}, .have_cur = 1};
+	assert_int_equal(
+	    target_build(&tr, DIALECT_RESPONSES, &cr, span_str(body), &t,
+		"sk-k", 0, NULL, eb, sizeof(eb), &param),
+	    RELAY_EINVAL);
+	assert_string_equal(param, "input");
+	assert_non_null(strstr(eb, "compaction"));
+	target_reset(&tr);
+	chatreq_free(&cr);
+	buf_reset(&rtok);
+	buf_reset(&ctok);
+}
+
 /* A client's max_tokens below the Responses API's floor is raised to it. */
 static void
 test_out_max_tokens_floor(void **state)
@@ -1084,12 +1177,242 @@ test_out_max_tokens_floor(void **state)
 
 /* --- allocation failures ----------------------------------------------------- */
 
+/* --- relay-sealed reasoning and compaction (issue 16) -------------------- */
+
+/* An Anthropic answer with a thinking block, a redacted one and text. */
+static const char AN_THINK[] =
+    "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\","
+    "\"model\":\"claude-up\",\"content\":[{\"type\":\"thinking\","
+    "\"thinking\":\"Let me think.\\nOK\",\"signature\":\"SIG/+=\"},"
+    "{\"type\":\"redacted_thinking\",\"data\":\"RED+/=\"},{\"type\":"
+    "\"text\",\"text\":\"Hi\"}],\"stop_reason\":\"end_turn\",\"usage\":{"
+    "\"input_tokens\":5,\"output_tokens\":7}}";
+
+/* A second turn: turn 1's output items (out, as JSON text), then a user
+ * message; translated for provider prov of wire d with the test key. */
+static json_t *
+turn2(json_t *out, const char *prov, enum dialect d, const char *extra)
+{
+	char *items = out != NULL ? json_dumps(out, JSON_COMPACT) : NULL;
+	struct dialect_req_info info;
+	char body[16384];
+	json_t *v;
+
+	snprintf(body, sizeof(body),
+	    "{\"model\":\"m\",\"store\":false,\"include\":["
+	    "\"reasoning.encrypted_content\"],\"input\":[{\"role\":\"user\","
+	    "\"content\":\"hi\"}%s%.*s%s,{\"role\":\"user\",\"content\":"
+	    "\"more\"}]}",
+	    items != NULL ? "," : "",
+	    items != NULL ? (int)strlen(items) - 2 : 0,
+	    items != NULL ? items + 1 : "", extra);
+	mem_free(items);
+	memset(&info, 0, sizeof(info));
+	info.master = &test_master;
+	snprintf(info.provider, sizeof(info.provider), "%s", prov);
+	v = xreq(DIALECT_RESPONSES, body, d, &info);
+	return v;
+}
+
+/* The thinking blocks of an Anthropic request, as one string. */
+static char *
+blocks_of(json_t *v)
+{
+	return json_dumps(jp(v, "messages.1.content"), JSON_COMPACT);
+}
+
+static void
+test_reasoning_sealed_whole(void **state)
+{
+	struct rseal_reasoning rr;
+	json_t *v, *v2;
+	const char *tok;
+	char *b;
+
+	(void)state;
+	use_master = &test_master;
+	v = xresp(DIALECT_ANTHROPIC, AN_THINK, DIALECT_RESPONSES, "", NULL);
+	use_master = NULL;
+	assert_string_equal(js(v, "output.0.type"), "reasoning");
+	assert_string_equal(
+	    js(v, "output.0.summary.0.text"), "Let me think.\nOK");
+	tok = js(v, "output.0.encrypted_content");
+	assert_non_null(tok);
+	assert_true(rseal_reasoning_is(tok, strlen(tok)));
+	assert_null(strstr(tok, "SIG"));
+	/* what it holds: the provider, the text and signature unchanged */
+	memset(&rr, 0, sizeof(rr));
+	assert_int_equal(
+	    rseal_reasoning_unwrap(&test_master, tok, strlen(tok), &rr),
+	    RELAY_OK);
+	assert_string_equal(rr.provider, "an");
+	assert_int_equal(rr.redacted, 0);
+	assert_string_equal(json_string_value(rr.text), "Let me think.\nOK");
+	assert_string_equal(json_string_value(rr.sig), "SIG/+=");
+	rseal_reasoning_reset(&rr);
+	/* the redacted block: a reasoning item with no summary */
+	assert_string_equal(js(v, "output.1.type"), "reasoning");
+	assert_int_equal(json_array_size(jp(v, "output.1.summary")), 0);
+	tok = js(v, "output.1.encrypted_content");
+	assert_true(rseal_reasoning_is(tok, strlen(tok)));
+	assert_string_equal(js(v, "output.2.content.0.text"), "Hi");
+
+	/* back to the same provider: restored byte for byte, in order */
+	v2 = turn2(jp(v, "output"), "an", DIALECT_ANTHROPIC, "");
+	assert_string_equal(js(v2, "messages.1.role"), "assistant");
+	assert_string_equal(js(v2, "messages.1.content.0.type"), "thinking");
+	assert_string_equal(
+	    js(v2, "messages.1.content.0.thinking"), "Let me think.\nOK");
+	assert_string_equal(js(v2, "messages.1.content.0.signature"), "SIG/+=");
+	assert_string_equal(
+	    js(v2, "messages.1.content.1.type"), "redacted_thinking");
+	assert_string_equal(js(v2, "messages.1.content.1.data"), "RED+/=");
+	assert_string_equal(js(v2, "messages.1.content.2.text"), "Hi");
+	json_decref(v2);
+	/* another provider of the same wire: never */
+	v2 = turn2(jp(v, "output"), "an-other", DIALECT_ANTHROPIC, "");
+	b = blocks_of(v2);
+	assert_null(strstr(b, "thinking"));
+	assert_null(strstr(b, "SIG"));
+	mem_free(b);
+	json_decref(v2);
+	/* another family: nothing of it reaches OpenAI chat or Gemini */
+	v2 = turn2(jp(v, "output"), "oa", DIALECT_OPENAI, "");
+	b = json_dumps(v2, JSON_COMPACT);
+	assert_null(strstr(b, "SIG"));
+	assert_null(strstr(b, "Let me think"));
+	assert_null(strstr(b, "rly:"));
+	mem_free(b);
+	json_decref(v2);
+	v2 = turn2(jp(v, "output"), "ge", DIALECT_GEMINI, "");
+	b = json_dumps(v2, JSON_COMPACT);
+	assert_null(strstr(b, "SIG"));
+	assert_null(strstr(b, "rly:"));
+	mem_free(b);
+	json_decref(v2);
+	/* a damaged token and OpenAI's own: left out, no error */
+	v2 = turn2(jp(v, "nothing"), "an", DIALECT_ANTHROPIC,
+	    ",{\"type\":\"reasoning\",\"summary\":[],\"encrypted_content\":"
+	    "\"rly:rs1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"},"
+	    "{\"type\":\"reasoning\",\"summary\":[{\"type\":\"summary_text\","
+	    "\"text\":\"x\"}],\"encrypted_content\":\"gAAAAB\"},"
+	    "{\"role\":\"assistant\",\"content\":\"ok\"}");
+	b = json_dumps(jp(v2, "messages"), JSON_COMPACT);
+	assert_null(strstr(b, "thinking"));
+	assert_null(strstr(b, "gAAAAB"));
+	mem_free(b);
+	json_decref(v2);
+	json_decref(v);
+}
+
+static void
+test_reasoning_sealed_stream(void **state)
+{
+	struct rseal_reasoning rr;
+	struct evs e;
+	const char *tok;
+	long i;
+
+	(void)state;
+	use_master = &test_master;
+	xstream(
+	    DIALECT_ANTHROPIC, AN_STREAM, DIALECT_RESPONSES, "", 3, &e, NULL);
+	use_master = NULL;
+	check_seq(&e);
+	i = find(&e, "response.output_item.done", 0);
+	assert_true(i >= 0);
+	tok = js(e.data[i], "item.encrypted_content");
+	assert_non_null(tok);
+	memset(&rr, 0, sizeof(rr));
+	assert_int_equal(
+	    rseal_reasoning_unwrap(&test_master, tok, strlen(tok), &rr),
+	    RELAY_OK);
+	assert_string_equal(json_string_value(rr.text), "Hmm.");
+	assert_string_equal(json_string_value(rr.sig), "SIG+/=");
+	rseal_reasoning_reset(&rr);
+	/* the completed response holds the same item */
+	assert_string_equal(
+	    js(e.data[e.n - 1], "response.output.0.encrypted_content"), tok);
+	evs_free(&e);
+}
+
+static void
+test_compaction_sealed(void **state)
+{
+	struct dialect_req_info info;
+	struct ir_usage u = {10, 4, -1, -1, -1};
+	struct buf b, tok;
+	json_t *v, *in;
+	char body[8192];
+
+	(void)state;
+	memset(&info, 0, sizeof(info));
+	info.master = &test_master;
+	info.compact = 1;
+	snprintf(info.provider, sizeof(info.provider), "an");
+	/* the request: the conversation, then the ask; unary, no tool */
+	v = xreq(DIALECT_RESPONSES,
+	    "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":"
+	    "\"fix the bug\"},{\"role\":\"assistant\",\"content\":\"done\"}],"
+	    "\"tools\":[{\"type\":\"function\",\"name\":\"f\"}]}",
+	    DIALECT_ANTHROPIC, &info);
+	assert_null(jp(v, "stream"));
+	assert_string_equal(js(v, "messages.2.role"), "user");
+	assert_non_null(
+	    strstr(js(v, "messages.2.content.0.text"), "handoff summary"));
+	assert_string_equal(js(v, "tool_choice.type"), "none");
+	json_decref(v);
+	/* the answer: user messages kept, one compaction item */
+	buf_init(&b, 1 << 20);
+	in = json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s}]", "role", "user",
+	    "content", "fix the bug", "role", "assistant", "content", "done",
+	    "role", "developer", "content", "rules");
+	assert_int_equal(dialect_compaction(DIALECT_ANTHROPIC,
+			     span_str(AN_THINK), in, &info, &b, NULL),
+	    RELAY_OK);
+	json_decref(in);
+	v = load(&b);
+	buf_reset(&b);
+	assert_string_equal(js(v, "object"), "response.compaction");
+	assert_int_equal(json_array_size(jp(v, "output")), 2);
+	assert_string_equal(js(v, "output.0.content"), "fix the bug");
+	assert_string_equal(js(v, "output.1.type"), "compaction");
+	assert_int_equal(ji(v, "usage.output_tokens"), 7);
+	(void)u;
+	/* it comes back: its summary (the answer's text) as a user turn */
+	snprintf(body, sizeof(body),
+	    "{\"model\":\"m\",\"input\":[{\"type\":\"compaction\","
+	    "\"encrypted_content\":\"%s\"},{\"role\":\"user\",\"content\":"
+	    "\"next\"}]}",
+	    js(v, "output.1.encrypted_content"));
+	json_decref(v);
+	memset(&info, 0, sizeof(info));
+	info.master = &test_master;
+	v = xreq(DIALECT_RESPONSES, body, DIALECT_GEMINI, &info);
+	assert_string_equal(js(v, "contents.0.role"), "user");
+	assert_string_equal(js(v, "contents.0.parts.0.text"), "Hi");
+	assert_string_equal(js(v, "contents.0.parts.1.text"), "next");
+	json_decref(v);
+	/* not ours (OpenAI's, or damaged): refused, never dropped */
+	xreq_bad("{\"model\":\"m\",\"input\":[{\"type\":\"compaction\","
+		 "\"encrypted_content\":\"gAAAA\"}]}",
+	    DIALECT_ANTHROPIC, "input", "compaction");
+	/* no master key: compaction cannot be sealed */
+	memset(&info, 0, sizeof(info));
+	buf_init(&tok, 1 << 20);
+	assert_int_equal(dialect_compaction(DIALECT_ANTHROPIC,
+			     span_str(AN_THINK), NULL, &info, &tok, NULL),
+	    RELAY_ENOTFOUND);
+	buf_reset(&tok);
+}
+
 /*
  * jansson 2.14's lexer mishandles a failed growth of its token buffer (see
  * test_config.c): the oom-safe cases parse only JSON whose tokens are
  * shorter than 16 bytes, quotes included. The long names
  * (function_call_output, encrypted_content...) are covered above.
  */
+
 static const char RS_REQ_SHORT[] =
     "{\"model\":\"m\",\"instructions\":\"Be\",\"input\":[{\"role\":"
     "\"developer\",\"content\":\"x\"},{\"role\":\"user\",\"content\":"
@@ -1196,6 +1519,10 @@ main(void)
 	    cmocka_unit_test(test_config_api),
 	    cmocka_unit_test(test_target_responses),
 	    cmocka_unit_test(test_out_max_tokens_floor),
+	    cmocka_unit_test(test_reasoning_sealed_whole),
+	    cmocka_unit_test(test_reasoning_sealed_stream),
+	    cmocka_unit_test(test_compaction_sealed),
+	    cmocka_unit_test(test_target_unseal),
 	};
 	int failed;
 
