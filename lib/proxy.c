@@ -1209,7 +1209,7 @@ url_name(char *out, size_t outsz, const struct config_provider *p, int i)
  * those whose breaker lets a call through, the ones that failed in this
  * request (bits of failed) last. -1 when every breaker is open.
  */
-static int
+static RELAY_NOINLINE int
 pick_url(struct proxy *px, const struct config_provider *p, unsigned failed,
     int *probe)
 {
@@ -1244,15 +1244,20 @@ static enum relay_err
 rebase_url(struct target_req *tr, const struct config_provider *p, int i)
 {
 	size_t old = strlen(p->base_url);
-	char url[RELAY_URL_MAX];
-	int n;
+	struct buf url;
+	enum relay_err err;
 
-	if (i <= 0 || strncmp(tr->url, p->base_url, old) != 0)
+	if (i <= 0 || tr->url.data == NULL ||
+	    strncmp(tr->url.data, p->base_url, old) != 0)
 		return RELAY_OK; /* urls[0] is base_url */
-	n = snprintf(url, sizeof(url), "%s%s", p->urls[i].url, tr->url + old);
-	if (n < 0 || (size_t)n >= sizeof(url))
-		return RELAY_ETOOBIG;
-	memcpy(tr->url, url, (size_t)n + 1);
+	buf_init(&url, tr->url.max);
+	err = buf_printf(&url, "%s%s", p->urls[i].url, tr->url.data + old);
+	if (err != RELAY_OK) {
+		buf_reset(&url);
+		return err == RELAY_ENOMEM ? err : RELAY_ETOOBIG;
+	}
+	buf_reset(&tr->url);
+	tr->url = url;
 	return RELAY_OK;
 }
 
@@ -1385,7 +1390,7 @@ attempt(struct proxy *px, const struct config_target *t,
 	snprintf(ps->key_fp, sizeof(ps->key_fp), "%s", kc->fp);
 	ps->t0 = &px->start;
 	req->m_provider = p->name;
-	c->url = px->tr.url;
+	c->url = target_url(&px->tr);
 	c->headers = px->tr.lines;
 	c->nheaders = px->tr.nlines;
 	c->body = px->tr.body.len > 0 ? px->tr.body.data : req->body.data;
@@ -1435,7 +1440,7 @@ key_refused(struct proxy *px, const struct config_target *t,
 
 /* Key kc of t's provider got a 2xx: a refused key of this request was the
  * key's fault after all (bench it); a re-checked key is good again. */
-static void
+static RELAY_NOINLINE void
 key_served(struct proxy *px, const struct config_target *t,
     const struct keypool_choice *kc)
 {
@@ -1543,7 +1548,7 @@ hdr_of(void *req, const char *name)
 
 /* A session's request: its last target first (plan() order otherwise
  * kept; an open breaker still skips it in try_target). */
-static void
+static RELAY_NOINLINE void
 affinity_begin(struct proxy *px, size_t *order, size_t n)
 {
 	const struct config_model *m = px->pc->m;
