@@ -56,7 +56,8 @@ struct pstate {
 	const struct proxy_call *pc;
 	const struct config_target *t;
 	enum dialect out;
-	struct dialect_req_info info;
+	/* The call's own (px->tr's): not a copy on the stack a stream keeps. */
+	struct dialect_req_info *info;
 	enum pmode mode;
 	struct sse_parser sse; /* the upstream's events */
 	struct sse_parser arr; /* our own output, re-framed as JSON */
@@ -435,12 +436,12 @@ on_head(void *arg, const struct upstream_head *h)
 	/* Translated, or filtered: the text then has to be seen, so the
 	 * same dialect goes through the translator too. */
 	if (ps->out != ps->pc->in || filtering(ps->pc) || restoring(ps->pc)) {
-		ps->info.stream = 1;
-		ps->info.include_usage = cr->include_usage;
-		if (ps->info.model[0] == '\0')
-			snprintf(ps->info.model, sizeof(ps->info.model), "%.*s",
-			    (int)cr->model.len, cr->model.p);
-		ps->ds = dialect_stream_new(ps->out, ps->pc->in, &ps->info);
+		ps->info->stream = 1;
+		ps->info->include_usage = cr->include_usage;
+		if (ps->info->model[0] == '\0')
+			snprintf(ps->info->model, sizeof(ps->info->model),
+			    "%.*s", (int)cr->model.len, cr->model.p);
+		ps->ds = dialect_stream_new(ps->out, ps->pc->in, ps->info);
 		if (ps->ds == NULL)
 			return RELAY_ENOMEM;
 		if (filtering(ps->pc)) {
@@ -769,14 +770,14 @@ on_idle(void *arg)
 static void
 pstate_init(struct pstate *ps, struct relay_req *req,
     const struct proxy_call *pc, const struct config_target *t,
-    const struct target_req *tr, struct proxy_usage *u)
+    struct target_req *tr, struct proxy_usage *u)
 {
 	memset(ps, 0, sizeof(*ps));
 	ps->req = req;
 	ps->pc = pc;
 	ps->t = t;
 	ps->out = tr->out;
-	ps->info = tr->info;
+	ps->info = &tr->info;
 	ps->u = u;
 	sse_init(&ps->sse, RELAY_SSE_EVENT_MAX);
 	sse_init(&ps->arr, RELAY_SSE_EVENT_MAX);
@@ -994,7 +995,7 @@ send_answer(struct pstate *ps, int status)
 	}
 	memset(&iu, 0xff, sizeof(iu));
 	err = dialect_response(
-	    ps->out, body, ps->pc->in, &ps->info, &ps->xbuf, &iu);
+	    ps->out, body, ps->pc->in, ps->info, &ps->xbuf, &iu);
 	usage_from_ir(&iu, ps->u);
 	if (err != RELAY_OK) {
 		apierr_send_err(req, ps->pc->in, err,
@@ -1338,11 +1339,12 @@ tier_headers(struct proxy *px, const struct config_provider *p)
 	return err;
 }
 
-/* One upstream call; fills c and ps, relays what it can. */
-static enum outcome
-attempt(struct proxy *px, const struct config_target *t,
-    const struct keypool_choice *kc, int n_attempt, struct pstate *ps,
-    struct upstream_call *c)
+/* This attempt's call into px->tr; 0 when it cannot be built (the client
+ * has its answer). Out of attempt()'s frame, which stays live for the
+ * whole call. */
+static RELAY_NOINLINE int
+build_call(struct proxy *px, const struct config_target *t,
+    const struct keypool_choice *kc)
 {
 	const struct config_provider *p = t->provider;
 	struct relay_req *req = px->req;
@@ -1351,10 +1353,6 @@ attempt(struct proxy *px, const struct config_target *t,
 	char msg[512];
 	enum relay_err err;
 
-	/* Zeroed first: the caller resets ps and reads c whatever happens,
-	 * also when the request cannot be built for this target. */
-	memset(ps, 0, sizeof(*ps));
-	memset(c, 0, sizeof(*c));
 	err = target_build(&px->tr, px->pc->in, px->pc->cr, body, t, kc->key,
 	    px->pc->cr->stream, px->pc->anthropic_beta, msg, sizeof(msg),
 	    &param);
@@ -1364,7 +1362,7 @@ attempt(struct proxy *px, const struct config_target *t,
 		struct apierr_what w = {NULL, "unsupported_for_target", param};
 
 		apierr_sendw(req, px->pc->in, 400, &w, "%s", msg);
-		return OUT_DONE;
+		return 0;
 	}
 	if (err == RELAY_OK)
 		err = tier_headers(px, p);
@@ -1372,8 +1370,27 @@ attempt(struct proxy *px, const struct config_target *t,
 		err = rebase_url(&px->tr, p, px->url_i);
 	if (err != RELAY_OK) {
 		apierr_send_err(req, px->pc->in, err, NULL);
-		return OUT_DONE;
+		return 0;
 	}
+	return 1;
+}
+
+/* One upstream call; fills c and ps, relays what it can. */
+static enum outcome
+attempt(struct proxy *px, const struct config_target *t,
+    const struct keypool_choice *kc, int n_attempt, struct pstate *ps,
+    struct upstream_call *c)
+{
+	const struct config_provider *p = t->provider;
+	struct relay_req *req = px->req;
+	enum relay_err err;
+
+	/* Zeroed first: the caller resets ps and reads c whatever happens,
+	 * also when the request cannot be built for this target. */
+	memset(ps, 0, sizeof(*ps));
+	memset(c, 0, sizeof(*c));
+	if (!build_call(px, t, kc))
+		return OUT_DONE;
 	snprintf(px->u->target, sizeof(px->u->target), "%s/%.*s", p->name,
 	    strcmp(t->model, "*") == 0 ? (int)px->pc->cr->model.len
 				       : (int)strlen(t->model),
