@@ -24,6 +24,10 @@ BUILD      := build
 SANFLAGS   :=
 OPT        := -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 endif
+# A frame bigger than a page probes each page it takes: a coroutine that
+# runs past its stack meets the guard page below it (SIGSEGV), never the
+# memory of a neighbour (lib/loop.c).
+OPT        += -fstack-clash-protection
 
 PKGS       := libcurl jansson libmemcached libcrypto
 WARN       := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

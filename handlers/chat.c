@@ -165,7 +165,7 @@ unknown_url(struct relay_req *req)
 }
 
 /* Body, validation and routing; NULL when req was answered. */
-static const struct config_model *
+static RELAY_NOINLINE const struct config_model *
 validate(struct relay_req *req, const struct config *cfg,
     const struct route *rt, struct chatreq *cr)
 {
@@ -493,7 +493,7 @@ proxy_route(struct relay_req *req, const struct config *cfg, struct gate *g)
 
 /* The optional prompt log: the request and the answer as they went
  * (masked by promptlog.c). */
-static void
+static RELAY_NOINLINE void
 prompt_log(struct relay_req *req, const struct proxy_call *pc,
     const struct buf *answer)
 {
@@ -600,7 +600,7 @@ relay(struct relay_req *req, const struct config *cfg, struct proxy_call *pc,
 
 /* Token counting: the key, its model allowlist and its request rate
  * apply; no tokens are reserved or charged (a count is no generation). */
-static void
+static RELAY_NOINLINE void
 count_route(struct relay_req *req, const struct config *cfg, struct gate *g,
     const struct route *rt)
 {
@@ -750,7 +750,7 @@ compact_ok(
  * its parsed spans). 0 when req was answered: not an id this relay can
  * open, or no target of model m is that provider's Responses API.
  */
-static int
+static RELAY_NOINLINE int
 pin_previous(struct relay_req *req, const struct config_model *m,
     struct rseal_respid *pin, struct proxy_call *pc, struct buf *keep)
 {

@@ -8,5 +8,9 @@
 #define RELAY_NONNULL __attribute__((nonnull))
 #define RELAY_COLD __attribute__((cold))
 #define RELAY_UNUSED __attribute__((unused))
+/* A helper with a large frame that runs before or after a wait: kept out
+ * of its caller's frame, which stays live for the whole wait (on the loop
+ * runtime a coroutine's stack pages are resident as long as a stream). */
+#define RELAY_NOINLINE __attribute__((noinline))
 
 #endif

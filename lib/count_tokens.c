@@ -365,7 +365,7 @@ ask(struct relay_req *req, const struct config *cfg,
 	if (err != RELAY_OK)
 		goto out;
 	memset(&c, 0, sizeof(c));
-	c.url = tr.url;
+	c.url = target_url(&tr);
 	c.headers = tr.lines;
 	c.nheaders = tr.nlines;
 	c.body = body.len > 0        ? body.data

@@ -201,6 +201,9 @@ make_env(struct fcgi_lreq *r)
 	}
 	r->envp[count] = NULL;
 	r->nenv = count;
+	/* The params stream lives on in env: its buffer goes (a stream keeps
+	 * its connection for minutes). */
+	buf_reset(&r->parse.params);
 	return RELAY_OK;
 }
 

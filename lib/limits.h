@@ -110,6 +110,11 @@
 /* On a loop's hub: bytes of one transfer queued for its coroutine before
  * curl is told to pause it (the coroutine waits on a slow client). */
 #define RELAY_UPSTREAM_QUEUE (64u * 1024)
+/* libcurl's receive buffer per upstream handle (CURLOPT_BUFFERSIZE):
+ * bytes. It lives as long as the handle, so a parked stream holds it for
+ * minutes; an SSE event is a few hundred bytes, and a large answer takes
+ * a few more reads. curl's default is 16 KiB. */
+#define RELAY_UPSTREAM_RECV_BUFFER 4096
 /* On a loop's hub: idle upstream connections kept for reuse, count (all
  * the loop's calls share them). */
 #define RELAY_UPSTREAM_HUB_CONNS 256

@@ -915,6 +915,25 @@ loop_yield(void)
 }
 
 void
+loop_stack_trim(void)
+{
+	struct loop *l = tl_loop;
+	struct coro *c = l != NULL ? l->cur : NULL;
+	uintptr_t lo, hi, frame = (uintptr_t)__builtin_frame_address(0);
+
+	if (c == NULL)
+		return;
+	lo = (uintptr_t)c->stack + LOOP_PAGE; /* above the guard */
+	if (frame <= lo || frame > (uintptr_t)c->stack + c->map_size)
+		return;
+	/* A page of margin below this frame: madvise's own, and the
+	 * switch's when the caller parks. */
+	hi = (frame & ~(uintptr_t)(LOOP_PAGE - 1)) - LOOP_PAGE;
+	if (hi > lo)
+		(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+void
 loop_wake(struct coro *c)
 {
 	if (c->state == C_WAITING)

@@ -139,6 +139,15 @@ int loop_sleep_until(uint64_t deadline);
 void loop_nap(long ms);
 /* From a coroutine: let the others run, then go on. */
 void loop_yield(void);
+/*
+ * From a coroutine about to wait long (a stream's minutes): give the
+ * system back the pages of its stack below the running frame. Deeper
+ * calls before the wait (memcached's round trips, building the call)
+ * touched them, and a touched page stays resident for as long as the
+ * coroutine lives. One madvise(2); the pages come back zeroed when used
+ * again. Outside a coroutine, a no-op.
+ */
+void loop_stack_trim(void);
 /* The running coroutine, to hand to loop_wake() later; NULL outside one. */
 struct coro *loop_self(void);
 /* Resume c (waiting in loop_io_wait or loop_sleep_until) at the loop's

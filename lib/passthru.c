@@ -135,7 +135,7 @@ forward(struct relay_req *req, const struct config *cfg,
 		goto out;
 	}
 	memset(&c, 0, sizeof(c));
-	c.url = tr.url;
+	c.url = target_url(&tr);
 	c.headers = tr.lines;
 	c.nheaders = tr.nlines;
 	c.method = method_name(req->method);

@@ -55,7 +55,8 @@ struct pstate {
 	const struct proxy_call *pc;
 	const struct config_target *t;
 	enum dialect out;
-	struct dialect_req_info info;
+	/* The call's own (px->tr's): not a copy on the stack a stream keeps. */
+	struct dialect_req_info *info;
 	enum pmode mode;
 	struct sse_parser sse; /* the upstream's events */
 	struct sse_parser arr; /* our own output, re-framed as JSON */
@@ -434,12 +435,12 @@ on_head(void *arg, const struct upstream_head *h)
 	/* Translated, or filtered: the text then has to be seen, so the
 	 * same dialect goes through the translator too. */
 	if (ps->out != ps->pc->in || filtering(ps->pc) || restoring(ps->pc)) {
-		ps->info.stream = 1;
-		ps->info.include_usage = cr->include_usage;
-		if (ps->info.model[0] == '\0')
-			snprintf(ps->info.model, sizeof(ps->info.model), "%.*s",
-			    (int)cr->model.len, cr->model.p);
-		ps->ds = dialect_stream_new(ps->out, ps->pc->in, &ps->info);
+		ps->info->stream = 1;
+		ps->info->include_usage = cr->include_usage;
+		if (ps->info->model[0] == '\0')
+			snprintf(ps->info->model, sizeof(ps->info->model),
+			    "%.*s", (int)cr->model.len, cr->model.p);
+		ps->ds = dialect_stream_new(ps->out, ps->pc->in, ps->info);
 		if (ps->ds == NULL)
 			return RELAY_ENOMEM;
 		if (filtering(ps->pc)) {
@@ -768,14 +769,14 @@ on_idle(void *arg)
 static void
 pstate_init(struct pstate *ps, struct relay_req *req,
     const struct proxy_call *pc, const struct config_target *t,
-    const struct target_req *tr, struct proxy_usage *u)
+    struct target_req *tr, struct proxy_usage *u)
 {
 	memset(ps, 0, sizeof(*ps));
 	ps->req = req;
 	ps->pc = pc;
 	ps->t = t;
 	ps->out = tr->out;
-	ps->info = tr->info;
+	ps->info = &tr->info;
 	ps->u = u;
 	sse_init(&ps->sse, RELAY_SSE_EVENT_MAX);
 	sse_init(&ps->arr, RELAY_SSE_EVENT_MAX);
@@ -992,13 +993,13 @@ send_answer(struct pstate *ps, int status)
 		return;
 	}
 	memset(&iu, 0xff, sizeof(iu));
-	if (ps->info.compact)
+	if (ps->info->compact)
 		err = dialect_compaction(ps->out, body,
-		    json_object_get(ps->pc->cr->root, "input"), &ps->info,
+		    json_object_get(ps->pc->cr->root, "input"), ps->info,
 		    &ps->xbuf, &iu);
 	else
 		err = dialect_response(
-		    ps->out, body, ps->pc->in, &ps->info, &ps->xbuf, &iu);
+		    ps->out, body, ps->pc->in, ps->info, &ps->xbuf, &iu);
 	usage_from_ir(&iu, ps->u);
 	if (err != RELAY_OK) {
 		apierr_send_err(req, ps->pc->in, err,
@@ -1213,7 +1214,7 @@ url_name(char *out, size_t outsz, const struct config_provider *p, int i)
  * those whose breaker lets a call through, the ones that failed in this
  * request (bits of failed) last. -1 when every breaker is open.
  */
-static int
+static RELAY_NOINLINE int
 pick_url(struct proxy *px, const struct config_provider *p, unsigned failed,
     int *probe)
 {
@@ -1248,15 +1249,20 @@ static enum relay_err
 rebase_url(struct target_req *tr, const struct config_provider *p, int i)
 {
 	size_t old = strlen(p->base_url);
-	char url[RELAY_URL_MAX];
-	int n;
+	struct buf url;
+	enum relay_err err;
 
-	if (i <= 0 || strncmp(tr->url, p->base_url, old) != 0)
+	if (i <= 0 || tr->url.data == NULL ||
+	    strncmp(tr->url.data, p->base_url, old) != 0)
 		return RELAY_OK; /* urls[0] is base_url */
-	n = snprintf(url, sizeof(url), "%s%s", p->urls[i].url, tr->url + old);
-	if (n < 0 || (size_t)n >= sizeof(url))
-		return RELAY_ETOOBIG;
-	memcpy(tr->url, url, (size_t)n + 1);
+	buf_init(&url, tr->url.max);
+	err = buf_printf(&url, "%s%s", p->urls[i].url, tr->url.data + old);
+	if (err != RELAY_OK) {
+		buf_reset(&url);
+		return err == RELAY_ENOMEM ? err : RELAY_ETOOBIG;
+	}
+	buf_reset(&tr->url);
+	tr->url = url;
 	return RELAY_OK;
 }
 
@@ -1308,11 +1314,12 @@ client_header(void *arg, const char *name)
 	return req_header(arg, name);
 }
 
-/* One upstream call; fills c and ps, relays what it can. */
-static enum outcome
-attempt(struct proxy *px, const struct config_target *t,
-    const struct keypool_choice *kc, int n_attempt, struct pstate *ps,
-    struct upstream_call *c)
+/* This attempt's call into px->tr; 0 when it cannot be built (the client
+ * has its answer). Out of attempt()'s frame, which stays live for the
+ * whole call. */
+static RELAY_NOINLINE int
+build_call(struct proxy *px, const struct config_target *t,
+    const struct keypool_choice *kc)
 {
 	const struct config_provider *p = t->provider;
 	struct relay_req *req = px->req;
@@ -1321,10 +1328,6 @@ attempt(struct proxy *px, const struct config_target *t,
 	char msg[512];
 	enum relay_err err;
 
-	/* Zeroed first: the caller resets ps and reads c whatever happens,
-	 * also when the request cannot be built for this target. */
-	memset(ps, 0, sizeof(*ps));
-	memset(c, 0, sizeof(*c));
 	err = target_build(&px->tr, px->pc->in, px->pc->cr, body, t, kc->key,
 	    px->pc->cr->stream, px->pc->anthropic_beta, msg, sizeof(msg),
 	    &param);
@@ -1334,7 +1337,7 @@ attempt(struct proxy *px, const struct config_target *t,
 		struct apierr_what w = {NULL, "unsupported_for_target", param};
 
 		apierr_sendw(req, px->pc->in, 400, &w, "%s", msg);
-		return OUT_DONE;
+		return 0;
 	}
 	if (err == RELAY_OK)
 		err = target_hop_headers(&px->tr, p, req->id,
@@ -1343,8 +1346,27 @@ attempt(struct proxy *px, const struct config_target *t,
 		err = rebase_url(&px->tr, p, px->url_i);
 	if (err != RELAY_OK) {
 		apierr_send_err(req, px->pc->in, err, NULL);
-		return OUT_DONE;
+		return 0;
 	}
+	return 1;
+}
+
+/* One upstream call; fills c and ps, relays what it can. */
+static enum outcome
+attempt(struct proxy *px, const struct config_target *t,
+    const struct keypool_choice *kc, int n_attempt, struct pstate *ps,
+    struct upstream_call *c)
+{
+	const struct config_provider *p = t->provider;
+	struct relay_req *req = px->req;
+	enum relay_err err;
+
+	/* Zeroed first: the caller resets ps and reads c whatever happens,
+	 * also when the request cannot be built for this target. */
+	memset(ps, 0, sizeof(*ps));
+	memset(c, 0, sizeof(*c));
+	if (!build_call(px, t, kc))
+		return OUT_DONE;
 	snprintf(px->u->target, sizeof(px->u->target), "%s/%.*s", p->name,
 	    strcmp(t->model, "*") == 0 ? (int)px->pc->cr->model.len
 				       : (int)strlen(t->model),
@@ -1361,7 +1383,7 @@ attempt(struct proxy *px, const struct config_target *t,
 	snprintf(ps->key_fp, sizeof(ps->key_fp), "%s", kc->fp);
 	ps->t0 = &px->start;
 	req->m_provider = p->name;
-	c->url = px->tr.url;
+	c->url = target_url(&px->tr);
 	c->headers = px->tr.lines;
 	c->nheaders = px->tr.nlines;
 	c->body = px->tr.body.len > 0 ? px->tr.body.data : req->body.data;
@@ -1411,7 +1433,7 @@ key_refused(struct proxy *px, const struct config_target *t,
 
 /* Key kc of t's provider got a 2xx: a refused key of this request was the
  * key's fault after all (bench it); a re-checked key is good again. */
-static void
+static RELAY_NOINLINE void
 key_served(struct proxy *px, const struct config_target *t,
     const struct keypool_choice *kc)
 {
@@ -1519,7 +1541,7 @@ hdr_of(void *req, const char *name)
 
 /* A session's request: its last target first (plan() order otherwise
  * kept; an open breaker still skips it in try_target). */
-static void
+static RELAY_NOINLINE void
 affinity_begin(struct proxy *px, size_t *order, size_t n)
 {
 	const struct config_model *m = px->pc->m;

@@ -100,7 +100,7 @@ call(struct relay_req *req, const struct config_provider *p, const char *key,
 		goto out;
 	}
 	memset(&c, 0, sizeof(c));
-	c.url = tr.url;
+	c.url = target_url(&tr);
 	c.headers = tr.lines;
 	c.nheaders = tr.nlines;
 	c.method = req->method == REQ_DELETE ? "DELETE"

@@ -7,6 +7,7 @@
  * "x-goog-api-key" (never "?key=": URLs end up in logs). A target with
  * "api": "responses": "{base}/responses", Azure "{base}/openai/v1/
  * responses" (the deployment is the body's model). */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,13 @@ target_init(struct target_req *tr, size_t body_max)
 	memset(tr, 0, sizeof(*tr));
 	buf_init(&tr->hb, 64 * 1024);
 	buf_init(&tr->body, body_max);
+	buf_init(&tr->url, RELAY_URL_MAX - 1);
+}
+
+const char *
+target_url(const struct target_req *tr)
+{
+	return tr->url.data != NULL ? tr->url.data : "";
 }
 
 void
@@ -48,7 +56,23 @@ target_reset(struct target_req *tr)
 	buf_reset(&tr->hb);
 	buf_reset(&tr->body);
 	tr->nlines = 0;
-	tr->url[0] = '\0';
+	buf_reset(&tr->url);
+}
+
+/* The call's URL from fmt: RELAY_ETOOBIG past RELAY_URL_MAX. */
+static enum relay_err RELAY_PRINTF(2, 3)
+    url_set(struct target_req *tr, const char *fmt, ...)
+{
+	enum relay_err err;
+	va_list ap;
+
+	buf_clear(&tr->url);
+	va_start(ap, fmt);
+	err = buf_vprintf(&tr->url, fmt, ap);
+	va_end(ap);
+	if (err == RELAY_OK || err == RELAY_ENOMEM)
+		return err;
+	return RELAY_ETOOBIG;
 }
 
 /* A header value libcurl may send as it is: no control byte (a CR or LF
@@ -194,38 +218,27 @@ static enum relay_err
 url(struct target_req *tr, const struct config_target *t, int stream)
 {
 	const struct config_provider *p = t->provider;
-	int n;
 
-	if (t->responses) { /* the deployment is the body's model */
-		n = snprintf(tr->url, sizeof(tr->url), "%s%s/responses",
-		    p->base_url, p->type == PROVIDER_AZURE ? "/openai/v1" : "");
-		return n > 0 && (size_t)n < sizeof(tr->url) ? RELAY_OK
-							    : RELAY_ETOOBIG;
-	}
+	if (t->responses) /* the deployment is the body's model */
+		return url_set(tr, "%s%s/responses", p->base_url,
+		    p->type == PROVIDER_AZURE ? "/openai/v1" : "");
 	switch (p->type) {
 	case PROVIDER_AZURE:
-		n = snprintf(tr->url, sizeof(tr->url),
+		return url_set(tr,
 		    "%s/openai/deployments/%s/chat/completions?api-version=%s",
 		    p->base_url, t->model, p->api_version);
-		break;
 	case PROVIDER_ANTHROPIC:
-		n = snprintf(
-		    tr->url, sizeof(tr->url), "%s/v1/messages", p->base_url);
-		break;
+		return url_set(tr, "%s/v1/messages", p->base_url);
 	case PROVIDER_GEMINI:
-		n = snprintf(tr->url, sizeof(tr->url), "%s/v1beta/models/%s%s",
-		    p->base_url, t->model,
+		return url_set(tr, "%s/v1beta/models/%s%s", p->base_url,
+		    t->model,
 		    stream ? ":streamGenerateContent?alt=sse"
 			   : ":generateContent");
-		break;
 	case PROVIDER_OPENAI:
 	case PROVIDER__MAX:
-	default:
-		n = snprintf(tr->url, sizeof(tr->url), "%s/chat/completions",
-		    p->base_url);
-		break;
+	default: break;
 	}
-	return n > 0 && (size_t)n < sizeof(tr->url) ? RELAY_OK : RELAY_ETOOBIG;
+	return url_set(tr, "%s/chat/completions", p->base_url);
 }
 
 /* A JSON string value, quotes included, for splicing. */
@@ -376,7 +389,7 @@ embed_build(struct target_req *tr, const struct chatreq *cr, struct span body,
     const char **param)
 {
 	const struct config_provider *p = t->provider;
-	int n;
+	enum relay_err err;
 
 	switch (p->type) {
 	case PROVIDER_ANTHROPIC:
@@ -386,23 +399,19 @@ embed_build(struct target_req *tr, const struct chatreq *cr, struct span body,
 		*param = "model";
 		return RELAY_EINVAL;
 	case PROVIDER_AZURE:
-		n = snprintf(tr->url, sizeof(tr->url),
+		err = url_set(tr,
 		    "%s/openai/deployments/%s/embeddings?api-version=%s",
 		    p->base_url, t->model, p->api_version);
 		break;
 	case PROVIDER_GEMINI:
-		n = snprintf(tr->url, sizeof(tr->url),
-		    "%s/v1beta/models/%s:batchEmbedContents", p->base_url,
-		    t->model);
+		err = url_set(tr, "%s/v1beta/models/%s:batchEmbedContents",
+		    p->base_url, t->model);
 		break;
 	case PROVIDER_OPENAI:
-	default:
-		n = snprintf(
-		    tr->url, sizeof(tr->url), "%s/embeddings", p->base_url);
-		break;
+	default: err = url_set(tr, "%s/embeddings", p->base_url); break;
 	}
-	if (n < 0 || (size_t)n >= sizeof(tr->url))
-		return RELAY_ETOOBIG;
+	if (err != RELAY_OK)
+		return err;
 	if (p->type == PROVIDER_GEMINI)
 		return gemini_embed_body(
 		    tr, cr, t->model, errbuf, errsz, param);
@@ -514,13 +523,10 @@ chat_build(struct target_req *tr, enum dialect in, const struct chatreq *cr,
 	enum relay_err err = url(tr, t, stream);
 
 	if (err == RELAY_OK && cr->compact && t->responses) {
-		size_t n = strlen(tr->url);
-
 		if (in != DIALECT_RESPONSES)
 			return RELAY_EINVAL; /* the caller routes none here */
-		if (n + sizeof("/compact") > sizeof(tr->url))
+		if (buf_puts(&tr->url, "/compact") != RELAY_OK)
 			return RELAY_ETOOBIG;
-		memcpy(tr->url + n, "/compact", sizeof("/compact"));
 	}
 	if (err != RELAY_OK)
 		return err;
@@ -751,7 +757,7 @@ target_passthru(struct target_req *tr, const struct config_provider *p,
     const char *key, struct span path, struct span query, const char *ctype,
     const char *accept, const char *anthropic_beta)
 {
-	struct buf u;
+	struct buf *u = &tr->url;
 	enum relay_err err;
 	size_t i;
 
@@ -764,15 +770,11 @@ target_passthru(struct target_req *tr, const struct config_provider *p,
 		if ((unsigned char)query.p[i] <= 0x20 ||
 		    (unsigned char)query.p[i] >= 0x7f || query.p[i] == '#')
 			return RELAY_EINVAL;
-	buf_init(&u, sizeof(tr->url) - 1);
-	err = buf_printf(&u, "%s/", p->base_url);
+	err = buf_printf(u, "%s/", p->base_url);
 	if (err == RELAY_OK)
-		err = buf_append(&u, path.p, path.len);
+		err = buf_append(u, path.p, path.len);
 	if (err == RELAY_OK)
-		err = query_without_key(&u, query);
-	if (err == RELAY_OK)
-		memcpy(tr->url, u.data, u.len + 1);
-	buf_reset(&u);
+		err = query_without_key(u, query);
 	if (err == RELAY_OK)
 		err = headers_as(tr, p, key, ctype, accept, anthropic_beta);
 	return err;

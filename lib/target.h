@@ -19,7 +19,9 @@ struct chatreq;
 
 /* Callers allocate it and call target_init(); fields read-only outside. */
 struct target_req {
-	char url[RELAY_URL_MAX];
+	/* The URL, as long as it is (RELAY_URL_MAX at most): a stream keeps
+	 * its target_req for its whole length. */
+	struct buf url;
 	struct buf hb; /* header lines, each NUL-terminated; holds the key */
 	const char *lines[TARGET_HEADERS_MAX];
 	size_t nlines;
@@ -32,6 +34,8 @@ struct target_req {
 enum dialect target_dialect(enum provider_type t);
 
 void target_init(struct target_req *tr, size_t body_max) RELAY_NONNULL;
+/* The call's URL; "" until one is built. */
+const char *target_url(const struct target_req *tr) RELAY_NONNULL;
 
 /* One more header line "name: value" after target_build(), unless the
  * request has one of that name already (the provider's configured

@@ -89,6 +89,7 @@ struct xfer {
 	int parked; /* the owner waits in hub_drive(): wake it */
 	int head_sent; /* on_head called */
 	int paused; /* the write callback paused the transfer */
+	int trimmed; /* loop_stack_trim() done for this transfer */
 	int done; /* curl finished it, with result */
 	CURLcode result;
 	struct buf q, out; /* bytes queued; bytes being handed over */
@@ -408,10 +409,15 @@ setup_easy(
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
-	/* The default 16 KiB receive buffer: a bigger one is freed and
-	 * allocated again by every reset, and costs memory per stream. The
-	 * provider's (or key's) egress proxy, else none: the environment is
-	 * never looked at (and curl spares its per-call lookups). */
+	/* curl's receive buffer lives as long as the easy handle, a whole
+	 * stream: RELAY_UPSTREAM_RECV_BUFFER, not curl's 16 KiB. The same
+	 * size at every call, so that the realloc curl does when the size
+	 * changes (a reset sets the default) keeps the block it has. */
+	curl_easy_setopt(
+	    e, CURLOPT_BUFFERSIZE, (long)RELAY_UPSTREAM_RECV_BUFFER);
+	/* The provider's (or key's) egress proxy, else none: the
+	 * environment is never looked at (and curl spares its per-call
+	 * lookups). */
 	x->easy = e;
 	egress_setopt(e, c->proxy);
 	if (c->method != NULL && strcmp(c->method, "GET") != 0 &&
@@ -853,6 +859,13 @@ hub_drive(struct upstream *u, struct xfer *x, const char *errbuf)
 			return map_curl(x->result, x, errbuf);
 		if ((err = next_wait(x, &start, &wait_ms)) != RELAY_OK)
 			return err;
+		if (x->head_sent && !x->trimmed) {
+			/* The head is out and the body still coming (a
+			 * stream): from here the stack holds only this
+			 * frame's callers for the whole wait. */
+			x->trimmed = 1;
+			loop_stack_trim();
+		}
 		x->parked = 1;
 		if (c->watch_io != NULL) {
 			c->watch_io->want = LOOP_IN;

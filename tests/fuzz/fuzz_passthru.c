@@ -19,13 +19,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void
 check(const struct target_req *tr, const char *base)
 {
-	const char *rest = tr->url + strlen(base);
+	const char *rest = target_url(tr) + strlen(base);
 	const char *q = strchr(rest, '?');
 	size_t plen = q != NULL ? (size_t)(q - rest) : strlen(rest), i;
 	char path[RELAY_URL_MAX];
 
-	if (strncmp(tr->url, base, strlen(base)) != 0 || rest[0] != '/' ||
-	    plen >= sizeof(path))
+	if (strncmp(target_url(tr), base, strlen(base)) != 0 ||
+	    rest[0] != '/' || plen >= sizeof(path))
 		abort();
 	memcpy(path, rest, plen);
 	path[plen] = '\0';

@@ -79,20 +79,21 @@ check(const struct target_req *tr, enum provider_type t, int embed, int stream,
 
 	switch (t) {
 	case PROVIDER_OPENAI:
-		expect_shape(tr->url, "", (struct span){"", 0},
+		expect_shape(target_url(tr), "", (struct span){"", 0},
 		    embed ? "/embeddings" : "/chat/completions");
 		break;
 	case PROVIDER_ANTHROPIC:
-		expect_shape(tr->url, "", (struct span){"", 0}, "/v1/messages");
+		expect_shape(
+		    target_url(tr), "", (struct span){"", 0}, "/v1/messages");
 		break;
 	case PROVIDER_GEMINI:
-		expect_shape(tr->url, "/v1beta/models/", name,
+		expect_shape(target_url(tr), "/v1beta/models/", name,
 		    embed        ? ":batchEmbedContents"
 			: stream ? ":streamGenerateContent?alt=sse"
 				 : ":generateContent");
 		break;
 	case PROVIDER_AZURE:
-		expect_shape(tr->url, "/openai/deployments/", name,
+		expect_shape(target_url(tr), "/openai/deployments/", name,
 		    embed ? "/embeddings?api-version=2024-10-21"
 			  : "/chat/completions?api-version=2024-10-21");
 		break;

@@ -14,7 +14,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -329,6 +332,117 @@ test_deep_stack(void **state)
 	loop_free(l);
 }
 
+/* --- the stack: trimmed pages, overflow on the guard --------------------- */
+
+/* Pages resident among the n below top (page-aligned, mapped). */
+static size_t
+resident_below(char *top, size_t n)
+{
+	size_t ps = (size_t)sysconf(_SC_PAGESIZE), i, res = 0;
+	unsigned char vec[64];
+
+	assert_true(n <= sizeof(vec));
+	assert_int_equal(mincore(top - n * ps, n * ps, vec), 0);
+	for (i = 0; i < n; i++)
+		res += vec[i] & 1;
+	return res;
+}
+
+struct trim {
+	size_t before, after, again; /* pages resident below the frame */
+	int kept; /* the frame's own data survived */
+	int r; /* deep() after the trim */
+};
+
+static void
+trim_coro(void *arg)
+{
+	struct trim *t = arg;
+	size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+	volatile char mine[256];
+	char *top;
+
+	memset((char *)mine, 0x5a, sizeof(mine));
+	/* The page this frame is in, and 14 below it, all in the 64 KiB. */
+	top =
+	    (char *)(((uintptr_t)__builtin_frame_address(0) & ~(ps - 1)) - ps);
+	(void)deep(40); /* ~40 KiB deeper, then back */
+	t->before = resident_below(top, 14);
+	loop_stack_trim();
+	t->after = resident_below(top, 14);
+	t->kept = mine[0] == 0x5a && mine[sizeof(mine) - 1] == 0x5a;
+	t->r = deep(40); /* the pages come back, zeroed, and work */
+	t->again = resident_below(top, 14);
+}
+
+/* loop_stack_trim() gives back what deeper calls touched below the
+ * running frame (a stream's coroutine does it once its body flows), and
+ * leaves the frame and its callers' alone. */
+static void
+test_stack_trim(void **state)
+{
+	struct loop *l = loop_new();
+	struct trim t = {0};
+
+	(void)state;
+	loop_stack_trim(); /* outside a coroutine: nothing */
+	assert_int_equal(loop_spawn(l, trim_coro, &t, STACK), RELAY_OK);
+	assert_int_equal(loop_run(l, 1), RELAY_OK);
+	assert_true(t.before >= 9);
+	assert_true(t.after <= 2); /* the margin below the frame, at most */
+	assert_true(t.kept);
+	assert_int_equal(t.r, 40);
+	assert_true(t.again >= 9);
+	loop_free(l);
+}
+
+static int
+bottomless(int n)
+{
+	volatile char pad[1024];
+
+	pad[0] = (char)n;
+	pad[sizeof(pad) - 1] = (char)n;
+	if (n > (1 << 20)) /* a gigabyte down: never, the guard is first */
+		return pad[0];
+	return bottomless(n + 1) + pad[0];
+}
+
+static void
+overflow_coro(void *arg)
+{
+	*(int *)arg = bottomless(0);
+}
+
+/* A coroutine that runs past its stack meets the guard page below it: the
+ * process dies of SIGSEGV (or ASan's report of it), it never writes into
+ * a neighbour's memory and goes on. In a child, which must not exit 0. */
+static void
+test_overflow_is_clean(void **state)
+{
+	pid_t pid;
+	int st = 0;
+
+	(void)state;
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct loop *l = loop_new();
+		int r = 0;
+
+		if (l == NULL ||
+		    loop_spawn(l, overflow_coro, &r, STACK) != RELAY_OK)
+			_exit(3);
+		if (loop_run(l, 1) != RELAY_OK)
+			_exit(3);
+		_exit(0); /* not reached: the guard page stops it */
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true((WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV) ||
+	    (WIFEXITED(st) && WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != 3));
+}
+
 /* --- level-triggered, several at once ------------------------------------ */
 
 struct lvl {
@@ -580,6 +694,8 @@ main(void)
 	    cmocka_unit_test(test_yield_alternates),
 	    cmocka_unit_test(test_many),
 	    cmocka_unit_test(test_deep_stack),
+	    cmocka_unit_test(test_stack_trim),
+	    cmocka_unit_test(test_overflow_is_clean),
 	    cmocka_unit_test(test_post_and_stop),
 	    cmocka_unit_test(test_level_wait_any),
 	    cmocka_unit_test(test_callback_ios),

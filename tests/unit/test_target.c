@@ -172,7 +172,7 @@ expect_url(enum provider_type t, int wildcard, const char *name, int embed,
 		goto out;
 	if (err != RELAY_OK)
 		fail_msg("%s: %s", want, err_name(err));
-	assert_string_equal(tr.url, want);
+	assert_string_equal(target_url(&tr), want);
 out:
 	target_reset(&tr);
 }
@@ -257,7 +257,8 @@ test_wildcard_refusals(void **state)
 						strlen(hostile[i]), embed,
 						stream, NULL, &param),
 					    RELAY_EINVAL);
-					assert_string_equal(tr.url, "");
+					assert_string_equal(
+					    target_url(&tr), "");
 					if (types[j] != PROVIDER_ANTHROPIC ||
 					    !embed)
 						assert_string_equal(
@@ -390,7 +391,8 @@ test_passthru(void **state)
 	    target_passthru(&tr, &p, "k", SPAN_LIT("models"),
 		SPAN_LIT("key=secret&limit=2"), "application/json", NULL, NULL),
 	    RELAY_OK);
-	assert_string_equal(tr.url, "http://up.example/base/models?limit=2");
+	assert_string_equal(
+	    target_url(&tr), "http://up.example/base/models?limit=2");
 	assert_int_equal(target_passthru(&tr, &p, "k", SPAN_LIT("a/../b"),
 			     SPAN_LIT(""), NULL, NULL, NULL),
 	    RELAY_EINVAL);
@@ -409,7 +411,7 @@ test_passthru(void **state)
 	assert_int_equal(target_passthru(&tr, &p, "k", SPAN_LIT("models"),
 			     SPAN_LIT(""), NULL, "a\r\nX-Injected: 1", NULL),
 	    RELAY_EINVAL);
-	assert_string_equal(tr.url, "");
+	assert_string_equal(target_url(&tr), "");
 	target_reset(&tr);
 }
 

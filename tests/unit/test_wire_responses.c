@@ -1047,7 +1047,7 @@ target_case(enum provider_type type, enum dialect in, const char *body,
 			     cr.stream, NULL, eb, sizeof(eb), &param),
 	    RELAY_OK);
 	assert_int_equal(tr.out, DIALECT_RESPONSES);
-	assert_string_equal(tr.url, want_url);
+	assert_string_equal(target_url(&tr), want_url);
 	v = load(&tr.body);
 	assert_string_equal(js(v, "model"), "up-model");
 	assert_non_null(jp(v, "input"));
