@@ -75,6 +75,7 @@ main(int argc, char **argv)
 	t = calloc((size_t)n, sizeof(double));
 	if (t == NULL)
 		return 1;
+	memset(&pol, 0, sizeof(pol));
 	for (i = 0; i < PII_ENT__MAX; i++)
 		pol.act[i] = PII_ACT_PSEUDO;
 	buf_init(&body, 1 << 20);

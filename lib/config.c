@@ -312,7 +312,8 @@ parse_pii(struct vctx *v, json_t *j, const char *path, int top,
     const struct config_pii *def, struct config_pii *out)
 {
 	static const char *const known[] = {
-	    "action", "entities", "word_files", "detector", "proxy", NULL};
+	    "action", "entities", "word_files", "detector", "proxy",
+	    "surrogates", NULL};
 	static const char *const mknown[] = {"action", "entities", NULL};
 	static const char *const ents[PII_ENT__MAX + 1] = {
 	    "phone", "id", "card", "email", "term", "name", "address", NULL};
@@ -329,6 +330,9 @@ parse_pii(struct vctx *v, json_t *j, const char *path, int top,
 		return;
 	}
 	vkeys(v, j, path, top ? known : mknown);
+	if (top)
+		out->surrogates = (unsigned char)vbool(
+		    v, j, "surrogates", path, def->surrogates);
 	a = json_object_get(j, "action");
 	if (a != NULL) {
 		act = pii_action_of(a);
@@ -1513,7 +1517,7 @@ parse_top(struct vctx *v, struct config *c, json_t *root)
 	    "affinity", "cache", "content_filter", "prompt_log",
 	    "pii_protection", "access_log", NULL};
 	static const char *const pknown[] = {"enabled", "retention_h", NULL};
-	static const struct config_pii pii_def = {{0}};
+	static const struct config_pii pii_def = {{0}, 0};
 	static const char *const aknown[] = {
 	    "retention_days", "hash_chain", NULL};
 	static const struct config_filter filter_def = {0, FILTER_OUT_OFF};

@@ -169,6 +169,11 @@ enum pii_action {
 /* One action per entity kind (enum pii_entity). */
 struct config_pii {
 	unsigned char act[PII_ENT__MAX];
+	/* pii_protection.surrogates (top level only): pseudonymised phones,
+	 * IDs and cards go out as format-preserving surrogates (a valid
+	 * mobile, an ID with a valid check character, a Luhn-valid card)
+	 * instead of ⟦…⟧ placeholders. */
+	unsigned char surrogates;
 };
 
 /* pii_protection.detector: an external detector over HTTP speaking the

@@ -68,7 +68,7 @@ pii_out_reset(struct pii_out *po)
 	}
 	mem_free(po->map);
 	po->map = NULL;
-	po->nmap = po->capmap = 0;
+	po->nmap = po->capmap = po->nsur = 0;
 	for (i = 0; i < po->nfound; i++) {
 		memset(po->found[i].orig, 0, po->found[i].len);
 		mem_free(po->found[i].orig);
@@ -284,6 +284,138 @@ pii_out_found(struct pii_out *po, enum pii_entity e, const char *p, size_t n)
 	return RELAY_OK;
 }
 
+/* --- surrogates ----------------------------------------------------------- */
+
+/*
+ * pii_protection.surrogates: a pseudonymised phone, ID or card goes out as
+ * digits of its own shape, made from (kind, ord) alone, so the same
+ * history gives the same surrogates in every request:
+ *   phone  199 + 8 digits: a valid mainland mobile;
+ *   id     region 100000 (no province is numbered 10), born 1 January
+ *          19YY, a sequence, and a valid MOD 11-2 check digit (never 'X',
+ *          so a surrogate is digits only); 15 digits for a 15-digit ID;
+ *   card   as many digits as the card, IIN 200000 (below Mastercard's
+ *          2221-2720, issued by no network), then digits and a Luhn
+ *          check digit.
+ * Each passes lib/pii.c's own checks, so one the client writes itself is
+ * found and replaced like any number, and the sent text holds a surrogate
+ * only where it stands for an original. A surrogate equal to an original
+ * or another surrogate of the map is made again from the next seed.
+ */
+#define SUR_TRIES 16
+#define SUR_STEP 100003u
+
+static char
+luhn_check(const char *d, size_t k)
+{
+	unsigned sum = 0, v;
+	size_t i;
+
+	/* With the check digit appended, every other digit from the
+	 * right, starting with d[k - 1], is doubled. */
+	for (i = 0; i < k; i++) {
+		v = (unsigned)(d[k - 1 - i] - '0');
+		if (i % 2 == 0)
+			v = v * 2 > 9 ? v * 2 - 9 : v * 2;
+		sum += v;
+	}
+	return (char)('0' + (10 - sum % 10) % 10);
+}
+
+static char
+id18_check(const char *d)
+{
+	static const unsigned w[17] = {
+	    7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
+	unsigned sum = 0;
+	size_t i;
+
+	for (i = 0; i < 17; i++)
+		sum += w[i] * (unsigned)(d[i] - '0');
+	return "10X98765432"[sum % 11];
+}
+
+/* The digits of p[0, n). */
+static size_t
+count_digits(const char *p, size_t n)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++)
+		k += p[i] >= '0' && p[i] <= '9';
+	return k;
+}
+
+/* The surrogate of kind e from seed into d (PII_OUT_SUR_MAX + 1 bytes);
+ * its length, 0 when this seed makes none. */
+static size_t
+surrogate_of(enum pii_entity e, unsigned seed, size_t digits, char *d)
+{
+	unsigned long long m = 1;
+	size_t i;
+
+	switch (e) {
+	case PII_ENT_PHONE:
+		(void)snprintf(d, PII_OUT_SUR_MAX + 1, "199%08u",
+		    seed % 100000000u);
+		return 11;
+	case PII_ENT_ID:
+		if (digits <= 15) {
+			(void)snprintf(d, PII_OUT_SUR_MAX + 1,
+			    "100000%02u0101%03u", (seed / 1000) % 100,
+			    seed % 1000);
+			return 15;
+		}
+		(void)snprintf(d, PII_OUT_SUR_MAX + 1, "100000%04u0101%03u",
+		    1900 + (seed / 1000) % 100, seed % 1000);
+		d[17] = id18_check(d);
+		return d[17] == 'X' ? 0 : 18;
+	case PII_ENT_CARD:
+		if (digits < 13 || digits > PII_OUT_SUR_MAX)
+			return 0;
+		for (i = 0; i < digits - 7; i++)
+			m *= 10;
+		(void)snprintf(d, PII_OUT_SUR_MAX + 1, "200000%0*llu",
+		    (int)(digits - 7), (unsigned long long)seed % m);
+		d[digits - 1] = luhn_check(d, digits - 1);
+		return digits;
+	default: return 0;
+	}
+}
+
+/* 1 when d[0, k) is an original or a surrogate of the map. */
+static int
+sur_taken(const struct pii_out *po, const char *d, size_t k)
+{
+	size_t i;
+
+	for (i = 0; i < po->nmap; i++)
+		if ((po->map[i].len == k &&
+			memcmp(po->map[i].orig, d, k) == 0) ||
+		    (po->map[i].nsur == k && memcmp(po->map[i].sur, d, k) == 0))
+			return 1;
+	return 0;
+}
+
+/* en's surrogate, when one can be made (else it keeps its placeholder). */
+static void
+make_surrogate(const struct pii_out *po, struct pii_out_entry *en)
+{
+	char d[PII_OUT_SUR_MAX + 1];
+	size_t k, digits = count_digits(en->orig, en->len);
+	unsigned j;
+
+	for (j = 0; j < SUR_TRIES; j++) {
+		k = surrogate_of(en->type, en->ord + j * SUR_STEP, digits, d);
+		if (k == 0 || (k == en->len && memcmp(d, en->orig, k) == 0) ||
+		    sur_taken(po, d, k))
+			continue;
+		memcpy(en->sur, d, k);
+		en->nsur = (unsigned char)k;
+		return;
+	}
+}
+
 /* --- placeholders ------------------------------------------------------- */
 
 /* The entry for this original, or NULL. */
@@ -329,15 +461,22 @@ entry_for(struct pii_out *po, enum pii_entity e, const char *p, size_t n,
 	en->type = e;
 	en->len = n;
 	en->ord = ++po->next[e];
+	en->nsur = 0;
+	if (po->pol.surrogates && e <= PII_ENT_CARD)
+		make_surrogate(po, en);
+	po->nsur += en->nsur > 0;
 	po->nmap++;
 	return en;
 }
 
+/* The entry's placeholder, or its surrogate. */
 static enum relay_err
-put_placeholder(struct buf *out, enum pii_entity e, unsigned ord)
+put_placeholder(struct buf *out, const struct pii_out_entry *en)
 {
+	if (en->nsur > 0)
+		return buf_append(out, en->sur, en->nsur);
 	return buf_printf(
-	    out, "%s%s_%u%s", ph_open, ent_tags[e], ord, ph_close);
+	    out, "%s%s_%u%s", ph_open, ent_tags[en->type], en->ord, ph_close);
 }
 
 /* A term masked as one '*' per code point, as the content filter does. */
@@ -387,7 +526,7 @@ text_rewrite(
 		if (act == PII_ACT_PSEUDO && en == NULL && !po->frozen)
 			en = entry_for(po, x->type, p + x->at, x->len, &err);
 		if (en != NULL)
-			err = put_placeholder(out, en->type, en->ord);
+			err = put_placeholder(out, en);
 		else if (err == RELAY_OK)
 			/* Words (terms, names, addresses) have no shape
 			 * to keep: one '*' per character. */
@@ -990,14 +1129,21 @@ restore_walk(const struct pii_out *po, json_t *v, int json, struct buf *tmp,
 	if (depth > 2 * RELAY_JSON_DEPTH_MAX)
 		return RELAY_ETOOBIG;
 	if (json_is_string(v)) {
-		if (memmem(json_string_value(v), json_string_length(v), ph_open,
-			PH_BRACKET) == NULL)
+		if (po->nsur == 0 &&
+		    memmem(json_string_value(v), json_string_length(v),
+			ph_open, PH_BRACKET) == NULL)
 			return RELAY_OK;
 		buf_clear(tmp);
 		err = pii_out_restore(
 		    po, json_string_value(v), json_string_length(v), json, tmp);
 		if (err != RELAY_OK)
 			return err;
+		/* Surrogates are looked for in every string: most have
+		 * none. */
+		if (tmp->len == json_string_length(v) &&
+		    memcmp(tmp->data != NULL ? tmp->data : "",
+			json_string_value(v), tmp->len) == 0)
+			return RELAY_OK;
 		*changed = 1;
 		return json_string_setn(
 			   v, tmp->data != NULL ? tmp->data : "", tmp->len) == 0
@@ -1077,6 +1223,148 @@ settle(struct pii_restorer *r, struct buf *out)
 	return err;
 }
 
+static int
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* 1 when the digits s[0, k) begin a surrogate of the map. */
+static int
+sur_prefix(const struct pii_out *po, const char *s, size_t k)
+{
+	size_t i;
+
+	for (i = 0; i < po->nmap; i++)
+		if (po->map[i].nsur >= k && memcmp(po->map[i].sur, s, k) == 0)
+			return 1;
+	return 0;
+}
+
+/* A whole run of digits s[0, k): its original when it is a surrogate,
+ * else itself. */
+static enum relay_err
+put_run(const struct pii_restorer *r, const char *s, size_t k,
+    struct buf *out)
+{
+	const struct pii_out *po = r->po;
+	size_t i;
+
+	for (i = 0; i < po->nmap; i++)
+		if (po->map[i].nsur == k && memcmp(po->map[i].sur, s, k) == 0)
+			return r->json ? put_json_escaped(out, po->map[i].orig,
+					     po->map[i].len)
+				       : buf_append(out, po->map[i].orig,
+					     po->map[i].len);
+	return buf_append(out, s, k);
+}
+
+static enum relay_err feed_sur(
+    struct pii_restorer *r, const char *p, size_t n, struct buf *out);
+
+/* feed_sur(): the held start of a placeholder after one more byte. When
+ * it cannot be one, only its first byte goes out: the rest is read
+ * again, as it may begin a surrogate or another placeholder. */
+static enum relay_err
+settle_sur(struct pii_restorer *r, struct buf *out)
+{
+	char rest[PII_OUT_PH_MAX];
+	size_t k;
+	enum relay_err err;
+	int st = ph_state(r->hold, r->nhold);
+
+	if (st == 1)
+		return RELAY_OK;
+	if (st == 2) {
+		err = put_restored(r->po, r->hold, r->nhold, r->json, out);
+		r->nhold = 0;
+		return err;
+	}
+	k = r->nhold - 1;
+	memcpy(rest, r->hold + 1, k);
+	err = buf_append(out, r->hold, 1);
+	r->nhold = 0;
+	/* At most PII_OUT_PH_MAX deep: each level reads fewer bytes. */
+	return err != RELAY_OK ? err : feed_sur(r, rest, k, out);
+}
+
+static int
+is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/*
+ * pii_restorer_feed() when the map holds surrogates: a run of digits is
+ * held while it begins one, and restored when it ends as exactly one; a
+ * run that begins none goes out at once, to its end. A run stands as a
+ * number only between bytes that are no ASCII letter or digit, as the
+ * scanner reads numbers (r->dead: the byte before was one). Placeholders
+ * as settle() does.
+ */
+static enum relay_err
+feed_sur(struct pii_restorer *r, const char *p, size_t n, struct buf *out)
+{
+	enum relay_err err = RELAY_OK;
+	size_t i = 0, k;
+
+	while (i < n && err == RELAY_OK) {
+		char c = p[i];
+
+		if (r->nhold > 0 && is_digit(r->hold[0])) {
+			if (!is_digit(c)) {
+				/* The run ended: a letter after it makes
+				 * it a word, not a number. */
+				err = is_alpha(c)
+				    ? buf_append(out, r->hold, r->nhold)
+				    : put_run(r, r->hold, r->nhold, out);
+				r->nhold = 0;
+				continue;
+			}
+			r->hold[r->nhold] = c;
+			if (r->nhold < PII_OUT_SUR_MAX &&
+			    sur_prefix(r->po, r->hold, r->nhold + 1)) {
+				r->nhold++;
+				i++;
+				continue;
+			}
+			err = buf_append(out, r->hold, r->nhold);
+			r->nhold = 0;
+			r->dead = 1;
+		} else if (r->nhold > 0) {
+			r->hold[r->nhold++] = c;
+			i++;
+			err = settle_sur(r, out);
+		} else if (is_digit(c) && r->dead) {
+			for (k = i; k < n && is_digit(p[k]); k++)
+				;
+			err = buf_append(out, p + i, k - i);
+			i = k;
+		} else if (is_digit(c)) {
+			r->hold[0] = c;
+			i++;
+			if (sur_prefix(r->po, r->hold, 1))
+				r->nhold = 1;
+			else {
+				err = buf_append(out, &c, 1);
+				r->dead = 1;
+			}
+		} else if (c == ph_open[0]) {
+			r->dead = 0;
+			r->hold[r->nhold++] = c;
+			i++;
+		} else {
+			for (k = i; k < n && !is_digit(p[k]) && p[k] != ph_open[0];
+			     k++)
+				;
+			err = buf_append(out, p + i, k - i);
+			r->dead = is_alpha(p[k - 1]);
+			i = k;
+		}
+	}
+	return err;
+}
+
 enum relay_err
 pii_restorer_feed(
     struct pii_restorer *r, const char *p, size_t n, struct buf *out)
@@ -1085,6 +1373,8 @@ pii_restorer_feed(
 	const char *e2;
 	size_t i = 0, k;
 
+	if (r->po->nsur > 0)
+		return feed_sur(r, p, n, out);
 	while (i < n && err == RELAY_OK) {
 		if (r->nhold == 0) {
 			/* Nothing pending: everything up to the next
@@ -1105,9 +1395,15 @@ pii_restorer_feed(
 enum relay_err
 pii_restorer_flush(struct pii_restorer *r, struct buf *out)
 {
-	enum relay_err err = buf_append(out, r->hold, r->nhold);
+	enum relay_err err;
 
+	/* A whole surrogate at the very end ends there. */
+	if (r->nhold > 0 && is_digit(r->hold[0]))
+		err = put_run(r, r->hold, r->nhold, out);
+	else
+		err = buf_append(out, r->hold, r->nhold);
 	r->nhold = 0;
+	r->dead = 0;
 	return err;
 }
 

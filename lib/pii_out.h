@@ -25,6 +25,8 @@ struct wordfilter;
 #define PII_OUT_TEXT_MAX (2u * RELAY_BODY_MAX_CEILING)
 /* The longest placeholder: "⟦" + type (5) + "_" + 6 digits + "⟧". */
 #define PII_OUT_PH_MAX 24
+/* The longest surrogate: a card's 19 digits. */
+#define PII_OUT_SUR_MAX 19
 
 /* One original and its placeholder. */
 struct pii_out_entry {
@@ -32,6 +34,10 @@ struct pii_out_entry {
 	unsigned ord; /* 1, 2, ... per type, by first appearance */
 	char *orig;
 	size_t len;
+	/* pii_protection.surrogates: the digits sent instead of the
+	 * placeholder (phone, id, card); nsur 0: the placeholder. */
+	unsigned char nsur;
+	char sur[PII_OUT_SUR_MAX];
 };
 
 /* The state of one request. Fields are private to pii_out.c except the
@@ -41,6 +47,7 @@ struct pii_out {
 	const struct wordfilter *terms; /* TERM entities; may be NULL */
 	struct pii_out_entry *map;
 	size_t nmap, capmap;
+	size_t nsur; /* entries with a surrogate: restores look for digits */
 	unsigned next[PII_ENT__MAX];
 	/* Hits per kind (each occurrence counts), and the blocked kinds. */
 	size_t hits[PII_ENT__MAX];
@@ -161,13 +168,17 @@ void pii_out_counts(
 /*
  * A restorer of text arriving in pieces: each piece's text goes out at
  * once, up to a tail that may still be the start of a placeholder (at
- * most PII_OUT_PH_MAX - 1 bytes), which waits for the next piece. A
- * placeholder split anywhere, inside its 3-byte brackets too, is restored
- * exactly once.
+ * most PII_OUT_PH_MAX - 1 bytes) or of a surrogate (a run of digits that
+ * begins one of the map's; a whole surrogate waits for the byte after it,
+ * which says whether the number goes on), which waits for the next piece.
+ * A placeholder or surrogate split anywhere, inside its 3-byte brackets
+ * too, is restored exactly once; a surrogate only as a whole run of
+ * digits.
  */
 struct pii_restorer {
 	const struct pii_out *po;
 	int json;
+	int dead; /* the last byte was a digit of a run that is no surrogate */
 	char hold[PII_OUT_PH_MAX];
 	size_t nhold;
 };

@@ -91,6 +91,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	t = (const char *)data + 2;
 	ans = t + k;
 	an = size - 2 - k;
+	memset(&pol, 0, sizeof(pol));
 	for (i = 0; i < PII_ENT__MAX; i++)
 		pol.act[i] = PII_ACT_PSEUDO;
 	pii_out_init(&po, &pol, NULL);

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* fuzz_pii_restore.c - libFuzzer target for lib/pii_out.c's restore.
  * The input: one byte k, then k split offsets of 2 bytes each, then a
- * text. The text is pseudonymised; its placeholders are restored whole
- * and over the k random splits. Invariants: the restored text is the
- * original (when the original held no bracket of its own); the split
- * restore equals the whole one byte for byte (every placeholder exactly
- * once, however it was cut); the held tail is empty or a proper start of
- * a placeholder, shorter than PII_OUT_PH_MAX, and text with no bracket
- * byte pending is never held. */
+ * text. The text is pseudonymised (with surrogates for phones, IDs and
+ * cards when k's byte has its top bit set); its placeholders and
+ * surrogates are restored whole and over the k random splits.
+ * Invariants: the restored text is the original (when the original held
+ * no bracket and no surrogate of its own); the split restore equals the
+ * whole one byte for byte (every placeholder and surrogate exactly once,
+ * however it was cut); the held tail is empty, a proper start of a
+ * placeholder, shorter than PII_OUT_PH_MAX, or digits that begin a
+ * surrogate; text with no bracket byte and no digit pending is never
+ * held. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,10 +32,49 @@ cmp_size(const void *a, const void *b)
 static void
 check_hold(const struct pii_restorer *r)
 {
+	size_t i;
+
 	if (r->nhold >= PII_OUT_PH_MAX)
 		abort();
-	if (r->nhold > 0 && (unsigned char)r->hold[0] != 0xE2)
-		abort();
+	if (r->nhold == 0 || (unsigned char)r->hold[0] == 0xE2)
+		return;
+	/* Digits: the start of (or a whole) surrogate of the map. */
+	for (i = 0; i < r->po->nmap; i++) {
+		const struct pii_out_entry *en = &r->po->map[i];
+
+		if (en->nsur >= r->nhold &&
+		    memcmp(en->sur, r->hold, r->nhold) == 0)
+			return;
+	}
+	abort();
+}
+
+/* 1 when the text holds one of the map's surrogates (a number written as
+ * one that the scanner did not take would be restored as well). */
+static int
+holds_surrogate(const struct pii_out *po, const char *t, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < po->nmap; i++)
+		if (po->map[i].nsur > 0 &&
+		    memmem(t, n, po->map[i].sur, po->map[i].nsur) != NULL)
+			return 1;
+	return 0;
+}
+
+/* A held-back piece may only end in what can begin a placeholder or a
+ * surrogate: a bracket lead byte or a digit. */
+static int
+may_hold(const char *p, size_t n, int sur)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)p[i] == 0xE2 ||
+		    (sur && p[i] >= '0' && p[i] <= '9'))
+			return 1;
+	return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -55,8 +97,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	text = (const char *)data + 1 + 2 * k;
 	n = size - 1 - 2 * k;
+	memset(&pol, 0, sizeof(pol));
 	for (i = 0; i < PII_ENT__MAX; i++)
 		pol.act[i] = PII_ACT_PSEUDO;
+	pol.surrogates = (unsigned char)(data[0] >> 7);
 	pii_out_init(&po, &pol, NULL);
 	buf_init(&masked, 1 << 22);
 	buf_init(&whole, 1 << 22);
@@ -67,6 +111,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		masked.len, 0, &whole) != RELAY_OK)
 		goto out;
 	if (memmem(text, n, "\xE2\x9F\xA6", 3) == NULL &&
+	    !holds_surrogate(&po, text, n) &&
 	    (whole.len != n || memcmp(whole.data, text, n) != 0))
 		abort();
 	/* The same restore over random cuts of the masked text. */
@@ -85,10 +130,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			&split) != RELAY_OK)
 			goto out;
 		check_hold(&r);
-		/* Nothing held before and no bracket lead byte in the
-		 * piece: all of it went out at once. */
+		/* Nothing held before and no bracket lead byte (or
+		 * digit, with surrogates) in the piece: all of it went
+		 * out at once. */
 		if (r.nhold == 0 && cut[i] > from &&
-		    memchr(masked.data + from, 0xE2, cut[i] - from) == NULL &&
+		    !may_hold(masked.data + from, cut[i] - from, po.nsur > 0) &&
 		    split.len - before < cut[i] - from)
 			abort();
 		from = cut[i];

@@ -31,6 +31,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (jsonx_parse((const char *)data, size, &root, jerr, sizeof(jerr)) !=
 	    RELAY_OK)
 		return 0;
+	memset(&pol, 0, sizeof(pol));
 	for (i = 0; i < PII_ENT__MAX; i++)
 		pol.act[i] = PII_ACT_PSEUDO;
 	pii_out_init(&po, &pol, NULL);

@@ -33,6 +33,7 @@ policy(struct config_pii *p, enum pii_action a)
 {
 	size_t i;
 
+	memset(p, 0, sizeof(*p));
 	for (i = 0; i < PII_ENT__MAX; i++)
 		p->act[i] = (unsigned char)a;
 }

@@ -38,6 +38,7 @@ policy(struct config_pii *p, enum pii_action a)
 {
 	size_t i;
 
+	memset(p, 0, sizeof(*p));
 	for (i = 0; i < PII_ENT__MAX; i++)
 		p->act[i] = (unsigned char)a;
 }
@@ -451,8 +452,11 @@ test_restore_doc(void **state)
 		po.map = nv;
 		po.capmap = 2;
 	}
-	po.map[1] =
-	    (struct pii_out_entry){PII_ENT_TERM, 1, mem_strdup("Big \"Q\""), 7};
+	memset(&po.map[1], 0, sizeof(po.map[1]));
+	po.map[1].type = PII_ENT_TERM;
+	po.map[1].ord = 1;
+	po.map[1].orig = mem_strdup("Big \"Q\"");
+	po.map[1].len = 7;
 	if (po.map[1].orig == NULL && oom_n != 0)
 		goto out;
 	po.nmap = 2;
@@ -623,6 +627,224 @@ test_stream_hook(void **state)
 	buf_reset(&r.b);
 }
 
+/* --- surrogates (pii_protection.surrogates) ----------------------------- */
+
+#define S_PHONE1 "19900000001"
+#define S_ID1 "100000190001010010"
+#define S_CARD1 "2000000000000014"
+
+struct scan_rec {
+	char kinds[64];
+	size_t n;
+};
+
+static int
+scan_rec(void *arg, enum pii_entity e, size_t at, size_t len)
+{
+	struct scan_rec *r = arg;
+
+	(void)at;
+	(void)len;
+	if (r->n + 1 < sizeof(r->kinds))
+		r->kinds[r->n++] = (char)('0' + e);
+	r->kinds[r->n] = '\0';
+	return 0;
+}
+
+/* Phones, IDs and cards become digits of their own shape that pass the
+ * scanner's own checks (mobile prefix, MOD 11-2, Luhn), the same for the
+ * same ord in every request, never an original; the rest keep their
+ * placeholders; whole answers come back exactly. */
+static void
+test_surrogates(void **state)
+{
+	static const char want[] =
+	    "我的手机 " S_PHONE1 "，身份证 " S_ID1 "，卡号 " S_CARD1
+	    "，邮箱 " PH("EMAIL_1") "。再说一次 " S_PHONE1;
+	struct config_pii pol;
+	struct pii_out po, po2;
+	struct scan_rec sr = {{0}, 0};
+	struct buf b, r;
+
+	(void)state;
+	policy(&pol, PII_ACT_PSEUDO);
+	pol.surrogates = 1;
+	pii_out_init(&po, &pol, NULL);
+	buf_init(&b, 1 << 20);
+	buf_init(&r, 1 << 20);
+	assert_true(rewrite(&po, prompt, &b));
+	assert_string_equal(b.data, want);
+	assert_int_equal(po.nsur, 3);
+	/* Valid: the scanner finds each as its kind (email is a
+	 * placeholder now). */
+	assert_int_equal(pii_scan(b.data, b.len - 1, scan_rec, &sr), 0);
+	assert_string_equal(sr.kinds, "0120");
+	/* The history comes back restored: the same surrogates. */
+	assert_true(rewrite(&po, prompt, &b));
+	assert_string_equal(b.data, want);
+	assert_int_equal(po.nmap, 4);
+	/* Deterministic: another request, the same text. */
+	pii_out_init(&po2, &pol, NULL);
+	assert_true(rewrite(&po2, prompt, &b));
+	assert_string_equal(b.data, want);
+	pii_out_reset(&po2);
+	/* Whole answers restored, as text and as JSON. */
+	assert_int_equal(pii_out_restore(&po, b.data, b.len - 1, 0, &r),
+	    RELAY_OK);
+	assert_int_equal(r.len, strlen(prompt));
+	assert_memory_equal(r.data, prompt, r.len);
+	/* Digits next to a surrogate: not one. */
+	buf_clear(&r);
+	assert_int_equal(pii_out_restore(&po, "1" S_PHONE1 " " S_PHONE1 "2 "
+					 S_CARD1,
+			     strlen("1" S_PHONE1 " " S_PHONE1 "2 " S_CARD1),
+			     0, &r),
+	    RELAY_OK);
+	assert_int_equal(buf_append(&r, "", 1), RELAY_OK);
+	assert_string_equal(
+	    r.data, "1" S_PHONE1 " " S_PHONE1 "2 4111111111111111");
+	pii_out_reset(&po);
+
+	/* An original that is a surrogate gets another; a 15-digit ID
+	 * 15 digits; a 13-digit card 13. */
+	pii_out_init(&po, &pol, NULL);
+	assert_true(rewrite(&po,
+	    S_PHONE1 " 13812345678 110105491231002 4222222222222", &b));
+	assert_string_equal(b.data, "19900100004 19900000002 "
+				    "100000000101001 2000000000016");
+	buf_clear(&r);
+	assert_int_equal(
+	    pii_out_restore(&po, b.data, b.len - 1, 0, &r), RELAY_OK);
+	assert_int_equal(buf_append(&r, "", 1), RELAY_OK);
+	assert_string_equal(r.data,
+	    S_PHONE1 " 13812345678 110105491231002 4222222222222");
+	pii_out_reset(&po);
+
+	/* Off: placeholders, as before. */
+	pol.surrogates = 0;
+	pii_out_init(&po, &pol, NULL);
+	assert_true(rewrite(&po, "13812345678", &b));
+	assert_string_equal(b.data, PHONE1);
+	assert_int_equal(po.nsur, 0);
+	pii_out_reset(&po);
+	buf_reset(&b);
+	buf_reset(&r);
+}
+
+/* Every split of a text with surrogates and placeholders into three
+ * pieces restores it exactly once; text that can begin none is never
+ * held. */
+static void
+test_surrogate_every_split(void **state)
+{
+	static const char text[] =
+	    "a " S_PHONE1 "," S_CARD1 " 1" S_PHONE1 " " S_PHONE1 "9 " PH(
+		"EMAIL_1") S_ID1 "." PH_OPEN "1" S_PHONE1 " x" S_PHONE1 " " S_PHONE1
+	    "y " S_CARD1 "-12345 " S_PHONE1;
+	static const char want[] =
+	    "a 13812345678,4111111111111111 1" S_PHONE1 " " S_PHONE1
+	    "9 zhang.san@example.com11010519491231002X." PH_OPEN
+	    "1" S_PHONE1 " x" S_PHONE1 " " S_PHONE1
+	    "y 4111111111111111-12345 13812345678";
+	struct config_pii pol;
+	struct pii_out po;
+	struct pii_restorer r;
+	struct buf b;
+	size_t n = strlen(text), i, j;
+
+	(void)state;
+	policy(&pol, PII_ACT_PSEUDO);
+	pol.surrogates = 1;
+	pii_out_init(&po, &pol, NULL);
+	buf_init(&b, 1 << 20);
+	assert_true(rewrite(&po,
+	    "13812345678 zhang.san@example.com 4111111111111111 "
+	    "11010519491231002X",
+	    &b));
+	for (i = 0; i <= n; i++)
+		for (j = i; j <= n; j++) {
+			buf_clear(&b);
+			pii_restorer_init(&r, &po, 0);
+			assert_int_equal(
+			    pii_restorer_feed(&r, text, i, &b), RELAY_OK);
+			assert_int_equal(
+			    pii_restorer_feed(&r, text + i, j - i, &b),
+			    RELAY_OK);
+			assert_int_equal(
+			    pii_restorer_feed(&r, text + j, n - j, &b),
+			    RELAY_OK);
+			assert_int_equal(pii_restorer_flush(&r, &b), RELAY_OK);
+			if (b.len != strlen(want) ||
+			    memcmp(b.data, want, b.len) != 0)
+				fail_msg("split %zu/%zu: \"%.*s\"", i, j,
+				    (int)b.len, b.data);
+		}
+	/* Not held: words, and digits that begin no surrogate ("2" does
+	 * not, "1" does). */
+	buf_clear(&b);
+	pii_restorer_init(&r, &po, 0);
+	assert_int_equal(pii_restorer_feed(&r, "plain 2024 ", 11, &b), RELAY_OK);
+	assert_int_equal(b.len, 11);
+	assert_int_equal(pii_restorer_feed(&r, "1990", 4, &b), RELAY_OK);
+	assert_int_equal(b.len, 11);
+	assert_int_equal(pii_restorer_feed(&r, "5", 1, &b), RELAY_OK);
+	assert_int_equal(b.len, 16);
+	/* A whole surrogate waits for the byte after it. */
+	assert_int_equal(pii_restorer_feed(&r, " " S_PHONE1, 12, &b), RELAY_OK);
+	assert_int_equal(b.len, 17);
+	assert_int_equal(pii_restorer_feed(&r, ",", 1, &b), RELAY_OK);
+	assert_int_equal(b.len, 17 + 11 + 1);
+	pii_out_reset(&po);
+	buf_reset(&b);
+}
+
+/* The stream hook with surrogates: split digits restored per block, a
+ * surrogate that ends a text block with none to follow restored before
+ * its stop, tool arguments as JSON. */
+static void
+test_surrogate_stream(void **state)
+{
+	struct config_pii pol;
+	struct pii_out po;
+	struct pii_stream *ps;
+	struct rec r;
+	struct buf b;
+
+	(void)state;
+	policy(&pol, PII_ACT_PSEUDO);
+	pol.surrogates = 1;
+	pii_out_init(&po, &pol, NULL);
+	buf_init(&b, 1 << 20);
+	buf_init(&r.b, 1 << 20);
+	assert_true(rewrite(&po, "13812345678 4111111111111111", &b));
+	ps = pii_stream_new(&po);
+	assert_non_null(ps);
+	sev(ps, &r, IR_SEV_BLOCK_START, 0, IR_PART_TEXT, IR_DELTA_TEXT, NULL);
+	sev(ps, &r, IR_SEV_DELTA, 0, IR_PART_TEXT, IR_DELTA_TEXT, "Call 1990");
+	sev(ps, &r, IR_SEV_DELTA, 0, IR_PART_TEXT, IR_DELTA_TEXT, "0000001 or ");
+	sev(ps, &r, IR_SEV_DELTA, 0, IR_PART_TEXT, IR_DELTA_TEXT, "2000000");
+	sev(ps, &r, IR_SEV_DELTA, 0, IR_PART_TEXT, IR_DELTA_TEXT, "000000014");
+	sev(ps, &r, IR_SEV_BLOCK_STOP, 0, IR_PART_TEXT, IR_DELTA_TEXT, NULL);
+	sev(ps, &r, IR_SEV_BLOCK_START, 1, IR_PART_TOOL_CALL, IR_DELTA_ARGS,
+	    NULL);
+	sev(ps, &r, IR_SEV_DELTA, 1, IR_PART_TOOL_CALL, IR_DELTA_ARGS,
+	    "{\"to\":\"19900");
+	sev(ps, &r, IR_SEV_DELTA, 1, IR_PART_TOOL_CALL, IR_DELTA_ARGS,
+	    "000001\",\"n\":12}");
+	sev(ps, &r, IR_SEV_BLOCK_STOP, 1, IR_PART_TOOL_CALL, IR_DELTA_ARGS,
+	    NULL);
+	sev(ps, &r, IR_SEV_END, 0, IR_PART_TEXT, IR_DELTA_TEXT, NULL);
+	assert_int_equal(buf_append(&r.b, "", 1), RELAY_OK);
+	assert_string_equal(r.b.data,
+	    "bstart:0|delta:0:Call |delta:0:13812345678 or |"
+	    "delta:0:4111111111111111|bstop:0|bstart:1|delta:1:{\"to\":\"|"
+	    "delta:1:13812345678\",\"n\":12}|bstop:1|end:0|");
+	pii_stream_free(ps);
+	pii_out_reset(&po);
+	buf_reset(&b);
+	buf_reset(&r.b);
+}
+
 /* Operator terms through the word-list automaton, case-folded; a term
  * inside a detected entity yields to it. */
 static void
@@ -678,6 +900,9 @@ main(void)
 	    cmocka_unit_test(test_stream_hook),
 	    cmocka_unit_test(test_terms),
 	    cmocka_unit_test(test_request_splice),
+	    cmocka_unit_test(test_surrogates),
+	    cmocka_unit_test(test_surrogate_every_split),
+	    cmocka_unit_test(test_surrogate_stream),
 	};
 	int failed;
 
