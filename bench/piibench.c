@@ -78,6 +78,8 @@ main(int argc, char **argv)
 	memset(&pol, 0, sizeof(pol));
 	for (i = 0; i < PII_ENT__MAX; i++)
 		pol.act[i] = PII_ACT_PSEUDO;
+	/* PIIBENCH_SURROGATES=1: pii_protection.surrogates on. */
+	pol.surrogates = getenv("PIIBENCH_SURROGATES") != NULL;
 	buf_init(&body, 1 << 20);
 	buf_init(&out, 1 << 20);
 	buf_init(&r, 1 << 20);
@@ -111,11 +113,11 @@ main(int argc, char **argv)
 		if (i == 0)
 			printf(
 			    "body %zu bytes, %s, %zu phones %zu ids %zu cards "
-			    "%zu emails -> %zu bytes\n",
+			    "%zu emails -> %zu bytes%s\n",
 			    body.len, changed ? "rewritten" : "unchanged",
 			    po.hits[PII_ENT_PHONE], po.hits[PII_ENT_ID],
 			    po.hits[PII_ENT_CARD], po.hits[PII_ENT_EMAIL],
-			    out.len);
+			    out.len, pol.surrogates ? " (surrogates)" : "");
 		if (i < n - 1)
 			pii_out_reset(&po);
 		json_decref(root);

@@ -162,9 +162,27 @@ test_pii_protection(void **state)
 		&c, eb, sizeof(eb)),
 	    RELAY_OK);
 	assert_int_equal(c->models[0].pii.act[PII_ENT_TERM], PII_ACT_MASK);
+	assert_int_equal(c->models[0].pii.surrogates, 0);
 	refused("{" MC "," PROV("") ",\"pii_protection\":{\"word_files\":"
 				    "[\"/nonexistent/terms.txt\"]}," MODELS "}",
 	    "$.pii_protection");
+	/* surrogates: top level only, models inherit it. */
+	config_release(c);
+	c = NULL;
+	TRY(parse("{" MC "," PROV("") ",\"pii_protection\":{\"action\":"
+				      "\"pseudonymise\",\"surrogates\":true},"
+				      MODELS "}",
+		&c, eb, sizeof(eb)),
+	    RELAY_OK);
+	assert_int_equal(c->pii.surrogates, 1);
+	assert_int_equal(c->models[0].pii.surrogates, 1);
+	refused("{" MC "," PROV("") ",\"pii_protection\":{\"surrogates\":"
+				    "\"yes\"}," MODELS "}",
+	    "$.pii_protection: \"surrogates\" must be true or false");
+	refused("{" MC "," PROV("") ",\"models\":[{\"name\":\"m\","
+				    "\"targets\":[{\"provider\":\"p\"}],"
+				    "\"pii_protection\":{\"surrogates\":true}}]}",
+	    "$.models[0].pii_protection: unknown key \"surrogates\"");
 out:
 	config_release(c);
 }
