@@ -311,9 +311,8 @@ static void
 parse_pii(struct vctx *v, json_t *j, const char *path, int top,
     const struct config_pii *def, struct config_pii *out)
 {
-	static const char *const known[] = {
-	    "action", "entities", "word_files", "detector", "proxy",
-	    "surrogates", NULL};
+	static const char *const known[] = {"action", "entities", "word_files",
+	    "detector", "proxy", "surrogates", NULL};
 	static const char *const mknown[] = {"action", "entities", NULL};
 	static const char *const ents[PII_ENT__MAX + 1] = {
 	    "phone", "id", "card", "email", "term", "name", "address", NULL};

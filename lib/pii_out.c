@@ -356,8 +356,8 @@ surrogate_of(enum pii_entity e, unsigned seed, size_t digits, char *d)
 
 	switch (e) {
 	case PII_ENT_PHONE:
-		(void)snprintf(d, PII_OUT_SUR_MAX + 1, "199%08u",
-		    seed % 100000000u);
+		(void)snprintf(
+		    d, PII_OUT_SUR_MAX + 1, "199%08u", seed % 100000000u);
 		return 11;
 	case PII_ENT_ID:
 		if (digits <= 15) {
@@ -1130,8 +1130,8 @@ restore_walk(const struct pii_out *po, json_t *v, int json, struct buf *tmp,
 		return RELAY_ETOOBIG;
 	if (json_is_string(v)) {
 		if (po->nsur == 0 &&
-		    memmem(json_string_value(v), json_string_length(v),
-			ph_open, PH_BRACKET) == NULL)
+		    memmem(json_string_value(v), json_string_length(v), ph_open,
+			PH_BRACKET) == NULL)
 			return RELAY_OK;
 		buf_clear(tmp);
 		err = pii_out_restore(
@@ -1244,18 +1244,17 @@ sur_prefix(const struct pii_out *po, const char *s, size_t k)
 /* A whole run of digits s[0, k): its original when it is a surrogate,
  * else itself. */
 static enum relay_err
-put_run(const struct pii_restorer *r, const char *s, size_t k,
-    struct buf *out)
+put_run(const struct pii_restorer *r, const char *s, size_t k, struct buf *out)
 {
 	const struct pii_out *po = r->po;
 	size_t i;
 
 	for (i = 0; i < po->nmap; i++)
 		if (po->map[i].nsur == k && memcmp(po->map[i].sur, s, k) == 0)
-			return r->json ? put_json_escaped(out, po->map[i].orig,
-					     po->map[i].len)
-				       : buf_append(out, po->map[i].orig,
-					     po->map[i].len);
+			return r->json
+			    ? put_json_escaped(
+				  out, po->map[i].orig, po->map[i].len)
+			    : buf_append(out, po->map[i].orig, po->map[i].len);
 	return buf_append(out, s, k);
 }
 
@@ -1354,7 +1353,8 @@ feed_sur(struct pii_restorer *r, const char *p, size_t n, struct buf *out)
 			r->hold[r->nhold++] = c;
 			i++;
 		} else {
-			for (k = i; k < n && !is_digit(p[k]) && p[k] != ph_open[0];
+			for (k = i;
+			     k < n && !is_digit(p[k]) && p[k] != ph_open[0];
 			     k++)
 				;
 			err = buf_append(out, p + i, k - i);

@@ -1395,12 +1395,14 @@ cmp_sz(const void *a, const void *b)
 /* split_ph=1: every relay placeholder (U+27E6 ... U+27E7) of the reply
  * is cut into three events: "...U+27E6", two letters, the rest. (A JSON
  * string cannot hold part of a code point; drip_ms=1 cuts the bytes of
- * U+27E6 apart in transport.) */
+ * U+27E6 apart in transport.) A run of 11 digits or more (a relay
+ * surrogate, pii_protection.surrogates) is cut after its 3rd and 7th
+ * digit. */
 static void
 pc_split_ph(pieces_t *p)
 {
 	const char *s = p->text.p, *o;
-	size_t n = p->text.len, at = 0;
+	size_t n = p->text.len, at = 0, j;
 	int i, k;
 
 	while (at < n && (o = memmem(s + at, n - at, "\xE2\x9F\xA6", 3))) {
@@ -1409,6 +1411,14 @@ pc_split_ph(pieces_t *p)
 		if (off + 5 < n)
 			pc_push(p, off + 5);
 		at = off + 3;
+	}
+	for (at = 0; at < n; at = j > at ? j : at + 1) {
+		for (j = at; j < n && s[j] >= '0' && s[j] <= '9'; j++)
+			;
+		if (j - at >= 11) {
+			pc_push(p, at + 3);
+			pc_push(p, at + 7);
+		}
 	}
 	qsort(p->st, (size_t)p->n, sizeof *p->st, cmp_sz);
 	for (i = k = 0; i < p->n; i++)

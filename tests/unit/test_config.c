@@ -169,9 +169,9 @@ test_pii_protection(void **state)
 	/* surrogates: top level only, models inherit it. */
 	config_release(c);
 	c = NULL;
-	TRY(parse("{" MC "," PROV("") ",\"pii_protection\":{\"action\":"
-				      "\"pseudonymise\",\"surrogates\":true},"
-				      MODELS "}",
+	TRY(parse("{" MC "," PROV(
+		      "") ",\"pii_protection\":{\"action\":"
+			  "\"pseudonymise\",\"surrogates\":true}," MODELS "}",
 		&c, eb, sizeof(eb)),
 	    RELAY_OK);
 	assert_int_equal(c->pii.surrogates, 1);
@@ -179,9 +179,10 @@ test_pii_protection(void **state)
 	refused("{" MC "," PROV("") ",\"pii_protection\":{\"surrogates\":"
 				    "\"yes\"}," MODELS "}",
 	    "$.pii_protection: \"surrogates\" must be true or false");
-	refused("{" MC "," PROV("") ",\"models\":[{\"name\":\"m\","
-				    "\"targets\":[{\"provider\":\"p\"}],"
-				    "\"pii_protection\":{\"surrogates\":true}}]}",
+	refused("{" MC
+		"," PROV("") ",\"models\":[{\"name\":\"m\","
+			     "\"targets\":[{\"provider\":\"p\"}],"
+			     "\"pii_protection\":{\"surrogates\":true}}]}",
 	    "$.models[0].pii_protection: unknown key \"surrogates\"");
 out:
 	config_release(c);

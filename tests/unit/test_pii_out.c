@@ -689,16 +689,15 @@ test_surrogates(void **state)
 	assert_string_equal(b.data, want);
 	pii_out_reset(&po2);
 	/* Whole answers restored, as text and as JSON. */
-	assert_int_equal(pii_out_restore(&po, b.data, b.len - 1, 0, &r),
-	    RELAY_OK);
+	assert_int_equal(
+	    pii_out_restore(&po, b.data, b.len - 1, 0, &r), RELAY_OK);
 	assert_int_equal(r.len, strlen(prompt));
 	assert_memory_equal(r.data, prompt, r.len);
 	/* Digits next to a surrogate: not one. */
 	buf_clear(&r);
-	assert_int_equal(pii_out_restore(&po, "1" S_PHONE1 " " S_PHONE1 "2 "
-					 S_CARD1,
-			     strlen("1" S_PHONE1 " " S_PHONE1 "2 " S_CARD1),
-			     0, &r),
+	assert_int_equal(
+	    pii_out_restore(&po, "1" S_PHONE1 " " S_PHONE1 "2 " S_CARD1,
+		strlen("1" S_PHONE1 " " S_PHONE1 "2 " S_CARD1), 0, &r),
 	    RELAY_OK);
 	assert_int_equal(buf_append(&r, "", 1), RELAY_OK);
 	assert_string_equal(
@@ -708,16 +707,17 @@ test_surrogates(void **state)
 	/* An original that is a surrogate gets another; a 15-digit ID
 	 * 15 digits; a 13-digit card 13. */
 	pii_out_init(&po, &pol, NULL);
-	assert_true(rewrite(&po,
-	    S_PHONE1 " 13812345678 110105491231002 4222222222222", &b));
-	assert_string_equal(b.data, "19900100004 19900000002 "
-				    "100000000101001 2000000000016");
+	assert_true(rewrite(
+	    &po, S_PHONE1 " 13812345678 110105491231002 4222222222222", &b));
+	assert_string_equal(b.data,
+	    "19900100004 19900000002 "
+	    "100000000101001 2000000000016");
 	buf_clear(&r);
 	assert_int_equal(
 	    pii_out_restore(&po, b.data, b.len - 1, 0, &r), RELAY_OK);
 	assert_int_equal(buf_append(&r, "", 1), RELAY_OK);
-	assert_string_equal(r.data,
-	    S_PHONE1 " 13812345678 110105491231002 4222222222222");
+	assert_string_equal(
+	    r.data, S_PHONE1 " 13812345678 110105491231002 4222222222222");
 	pii_out_reset(&po);
 
 	/* Off: placeholders, as before. */
@@ -737,15 +737,14 @@ test_surrogates(void **state)
 static void
 test_surrogate_every_split(void **state)
 {
-	static const char text[] =
-	    "a " S_PHONE1 "," S_CARD1 " 1" S_PHONE1 " " S_PHONE1 "9 " PH(
-		"EMAIL_1") S_ID1 "." PH_OPEN "1" S_PHONE1 " x" S_PHONE1 " " S_PHONE1
-	    "y " S_CARD1 "-12345 " S_PHONE1;
+	static const char text[] = "a " S_PHONE1 "," S_CARD1 " 1" S_PHONE1
+				   " " S_PHONE1 "9 " PH("EMAIL_1") S_ID1
+	    "." PH_OPEN "1" S_PHONE1 " x" S_PHONE1 " " S_PHONE1 "y " S_CARD1
+	    "-12345 " S_PHONE1;
 	static const char want[] =
 	    "a 13812345678,4111111111111111 1" S_PHONE1 " " S_PHONE1
-	    "9 zhang.san@example.com11010519491231002X." PH_OPEN
-	    "1" S_PHONE1 " x" S_PHONE1 " " S_PHONE1
-	    "y 4111111111111111-12345 13812345678";
+	    "9 zhang.san@example.com11010519491231002X." PH_OPEN "1" S_PHONE1
+	    " x" S_PHONE1 " " S_PHONE1 "y 4111111111111111-12345 13812345678";
 	struct config_pii pol;
 	struct pii_out po;
 	struct pii_restorer r;
@@ -783,7 +782,8 @@ test_surrogate_every_split(void **state)
 	 * not, "1" does). */
 	buf_clear(&b);
 	pii_restorer_init(&r, &po, 0);
-	assert_int_equal(pii_restorer_feed(&r, "plain 2024 ", 11, &b), RELAY_OK);
+	assert_int_equal(
+	    pii_restorer_feed(&r, "plain 2024 ", 11, &b), RELAY_OK);
 	assert_int_equal(b.len, 11);
 	assert_int_equal(pii_restorer_feed(&r, "1990", 4, &b), RELAY_OK);
 	assert_int_equal(b.len, 11);
@@ -821,7 +821,8 @@ test_surrogate_stream(void **state)
 	assert_non_null(ps);
 	sev(ps, &r, IR_SEV_BLOCK_START, 0, IR_PART_TEXT, IR_DELTA_TEXT, NULL);
 	sev(ps, &r, IR_SEV_DELTA, 0, IR_PART_TEXT, IR_DELTA_TEXT, "Call 1990");
-	sev(ps, &r, IR_SEV_DELTA, 0, IR_PART_TEXT, IR_DELTA_TEXT, "0000001 or ");
+	sev(ps, &r, IR_SEV_DELTA, 0, IR_PART_TEXT, IR_DELTA_TEXT,
+	    "0000001 or ");
 	sev(ps, &r, IR_SEV_DELTA, 0, IR_PART_TEXT, IR_DELTA_TEXT, "2000000");
 	sev(ps, &r, IR_SEV_DELTA, 0, IR_PART_TEXT, IR_DELTA_TEXT, "000000014");
 	sev(ps, &r, IR_SEV_BLOCK_STOP, 0, IR_PART_TEXT, IR_DELTA_TEXT, NULL);
