@@ -1310,6 +1310,18 @@ feed_sur(struct pii_restorer *r, const char *p, size_t n, struct buf *out)
 	while (i < n && err == RELAY_OK) {
 		char c = p[i];
 
+		if (r->json && r->nhold == 0 && (r->esc > 0 || c == '\\')) {
+			/* JSON text: an escape (\n, \u53f7) is one
+			 * character that is no letter or digit, whatever
+			 * its bytes. */
+			r->esc = r->esc == 0          ? 1
+			    : r->esc == 1 && c == 'u' ? 4
+						      : r->esc - 1;
+			r->dead = 0;
+			err = buf_append(out, &c, 1);
+			i++;
+			continue;
+		}
 		if (r->nhold > 0 && is_digit(r->hold[0])) {
 			if (!is_digit(c)) {
 				/* The run ended: a letter after it makes
@@ -1353,8 +1365,8 @@ feed_sur(struct pii_restorer *r, const char *p, size_t n, struct buf *out)
 			r->hold[r->nhold++] = c;
 			i++;
 		} else {
-			for (k = i;
-			     k < n && !is_digit(p[k]) && p[k] != ph_open[0];
+			for (k = i; k < n && !is_digit(p[k]) &&
+			     p[k] != ph_open[0] && !(r->json && p[k] == '\\');
 			     k++)
 				;
 			err = buf_append(out, p + i, k - i);
@@ -1404,6 +1416,7 @@ pii_restorer_flush(struct pii_restorer *r, struct buf *out)
 		err = buf_append(out, r->hold, r->nhold);
 	r->nhold = 0;
 	r->dead = 0;
+	r->esc = 0;
 	return err;
 }
 

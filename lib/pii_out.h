@@ -178,7 +178,9 @@ void pii_out_counts(
 struct pii_restorer {
 	const struct pii_out *po;
 	int json;
-	int dead; /* the last byte was a digit of a run that is no surrogate */
+	int dead; /* the last byte was a letter, or a digit of a run that is
+		     no surrogate */
+	int esc; /* json: bytes of a backslash escape still to come */
 	char hold[PII_OUT_PH_MAX];
 	size_t nhold;
 };

@@ -3,7 +3,8 @@
  * The input: one byte k, then k split offsets of 2 bytes each, then a
  * text. The text is pseudonymised (with surrogates for phones, IDs and
  * cards when k's byte has its top bit set); its placeholders and
- * surrogates are restored whole and over the k random splits.
+ * surrogates are restored whole and over the k random splits, as JSON
+ * text when the byte's next bit is set.
  * Invariants: the restored text is the original (when the original held
  * no bracket and no surrogate of its own); the split restore equals the
  * whole one byte for byte (every placeholder and surrogate exactly once,
@@ -89,6 +90,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t k, i, cut[MAX_SPLITS + 2], from, before;
 	const char *text;
 	size_t n;
+	int json;
 
 	if (size < 1)
 		return 0;
@@ -101,6 +103,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < PII_ENT__MAX; i++)
 		pol.act[i] = PII_ACT_PSEUDO;
 	pol.surrogates = (unsigned char)(data[0] >> 7);
+	json = (data[0] >> 6) & 1;
 	pii_out_init(&po, &pol, NULL);
 	buf_init(&masked, 1 << 22);
 	buf_init(&whole, 1 << 22);
@@ -108,9 +111,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (pii_out_text(&po, text, n, &masked) != RELAY_OK)
 		goto out;
 	if (pii_out_restore(&po, masked.data != NULL ? masked.data : "",
-		masked.len, 0, &whole) != RELAY_OK)
+		masked.len, json, &whole) != RELAY_OK)
 		goto out;
-	if (memmem(text, n, "\xE2\x9F\xA6", 3) == NULL &&
+	if (!json && memmem(text, n, "\xE2\x9F\xA6", 3) == NULL &&
 	    !holds_surrogate(&po, text, n) &&
 	    (whole.len != n || memcmp(whole.data, text, n) != 0))
 		abort();
@@ -122,7 +125,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    : 0;
 	cut[k] = masked.len;
 	qsort(cut, k + 1, sizeof(cut[0]), cmp_size);
-	pii_restorer_init(&r, &po, 0);
+	pii_restorer_init(&r, &po, json);
 	from = 0;
 	for (i = 0; i <= k; i++) {
 		before = split.len;
