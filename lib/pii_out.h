@@ -28,7 +28,7 @@ struct wordfilter;
 /* The longest surrogate: a card's 19 digits. */
 #define PII_OUT_SUR_MAX 19
 
-/* One original and its placeholder. */
+/* One original and its placeholder (or surrogate). */
 struct pii_out_entry {
 	enum pii_entity type;
 	unsigned ord; /* 1, 2, ... per type, by first appearance */
@@ -84,7 +84,8 @@ int pii_out_mapped(const struct pii_out *po) RELAY_NONNULL;
 
 /*
  * Rewrite the n bytes at p into out by the policy: each entity masked or
- * replaced by its placeholder (the same original always the same one).
+ * replaced by its placeholder, or with pol.surrogates a phone, ID or card
+ * by its surrogate (the same original always the same one).
  * A kind whose action is block is counted in po->blocked and left as it
  * is (the caller refuses the request). RELAY_OK; RELAY_ETOOBIG when the
  * map is full or out is; RELAY_ENOMEM.
