@@ -27,6 +27,8 @@
 #define RELAY_PII_DETECT_SCORE_DEFAULT 0.5
 /* Findings of one detector answer that are read; more fail the answer. */
 #define RELAY_PII_DETECT_MAX 4096
+/* The detector's answer: bytes; a longer one fails the call. */
+#define RELAY_PII_DETECT_ANSWER_MAX (8u * 1024 * 1024)
 /* Names (providers, models, headers): bytes. */
 #define RELAY_NAME_MAX 256
 /* The names of a Responses request's custom tools, "\n"-separated, that a

@@ -11,9 +11,6 @@
 #include "pii_detect.h"
 #include "upstream.h"
 
-/* The detector's answer: bytes; a longer one fails the call. */
-#define PII_DETECT_ANSWER_MAX (8u * 1024 * 1024)
-
 /* --- code points ----------------------------------------------------------- */
 
 static int
@@ -257,7 +254,7 @@ pii_detect_run(const struct config_detector *d, struct pii_out *po, void *root,
 	why[0] = '\0';
 	buf_init(&text, PII_OUT_TEXT_MAX);
 	buf_init(&body, PII_OUT_TEXT_MAX);
-	buf_init(&a.body, PII_DETECT_ANSWER_MAX);
+	buf_init(&a.body, RELAY_PII_DETECT_ANSWER_MAX);
 	err = pii_out_texts(po, root, PII_DETECT_SEP, &text);
 	/* Nothing to read: no call. */
 	if (err != RELAY_OK || text.len == 0)
